@@ -1,0 +1,95 @@
+//! Runtime configuration: where things live and how long Concierge waits.
+//!
+//! Every field documents its unit and default. Values come from
+//! [`Config::default`], then from `CONCIERGE_*` environment variables, then
+//! from command-line flags (applied by the binary).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Directory with the rule files. Default `rules`; when it does not exist
+    /// the copies embedded in the binary are used. Env `CONCIERGE_RULES`.
+    pub rules_dir: PathBuf,
+    /// Directory holding catalog feeds (`feeds/`) and the tantivy index
+    /// (`tantivy/`). Default `index`. Env `CONCIERGE_INDEX`.
+    pub index_dir: PathBuf,
+    /// SQLite database with orders, payments and transcripts. Default
+    /// `concierge.db`. Env `CONCIERGE_DB`.
+    pub db_path: PathBuf,
+    /// Longest wait for one merchant reply, in milliseconds. Default 2000.
+    /// Env `CONCIERGE_TURN_TIMEOUT_MS`.
+    pub turn_timeout: Duration,
+    /// Deadline for collecting every merchant's invoice, in milliseconds from
+    /// the first message. Default 5000. Env `CONCIERGE_DEADLINE_MS`.
+    pub negotiation_deadline: Duration,
+    /// Largest merchant reply body accepted, in bytes. Default 65536.
+    pub max_reply_bytes: usize,
+    /// Most messages Concierge sends in one conversation before giving up on
+    /// that merchant. Default 12.
+    pub max_turns: u32,
+    /// Most merchants contacted for one request. Default 8.
+    pub max_merchants: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            rules_dir: PathBuf::from("rules"),
+            index_dir: PathBuf::from("index"),
+            db_path: PathBuf::from("concierge.db"),
+            turn_timeout: Duration::from_millis(2000),
+            negotiation_deadline: Duration::from_millis(5000),
+            max_reply_bytes: 64 * 1024,
+            max_turns: 12,
+            max_merchants: 8,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults overridden by `CONCIERGE_*` environment variables.
+    pub fn from_env() -> crate::Result<Config> {
+        let mut config = Config::default();
+        if let Ok(value) = std::env::var("CONCIERGE_RULES") {
+            config.rules_dir = value.into();
+        }
+        if let Ok(value) = std::env::var("CONCIERGE_INDEX") {
+            config.index_dir = value.into();
+        }
+        if let Ok(value) = std::env::var("CONCIERGE_DB") {
+            config.db_path = value.into();
+        }
+        if let Some(ms) = env_millis("CONCIERGE_TURN_TIMEOUT_MS")? {
+            config.turn_timeout = ms;
+        }
+        if let Some(ms) = env_millis("CONCIERGE_DEADLINE_MS")? {
+            config.negotiation_deadline = ms;
+        }
+        Ok(config)
+    }
+
+    pub fn feeds_dir(&self) -> PathBuf {
+        self.index_dir.join("feeds")
+    }
+
+    pub fn tantivy_dir(&self) -> PathBuf {
+        self.index_dir.join("tantivy")
+    }
+}
+
+fn env_millis(name: &str) -> crate::Result<Option<Duration>> {
+    match std::env::var(name) {
+        Ok(value) => value
+            .trim()
+            .parse::<u64>()
+            .map(|ms| Some(Duration::from_millis(ms)))
+            .map_err(|_| {
+                crate::Error::Config(format!(
+                    "{name} must be a whole number of milliseconds, got {value:?}"
+                ))
+            }),
+        Err(_) => Ok(None),
+    }
+}

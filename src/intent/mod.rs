@@ -1,0 +1,204 @@
+//! Shopper text to [`Intent`]: the intent, the slots, and a trace of the rules
+//! that fired.
+//!
+//! The parser never fails on user text: empty input, gibberish or a request it
+//! cannot place all come back as intent `none`, with diagnostics saying why.
+
+mod parser;
+
+pub use parser::Parser;
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What the shopper wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntentKind {
+    Buy,
+    Search,
+    OrderStatus,
+    CancelOrder,
+    None,
+}
+
+impl IntentKind {
+    pub const ALL: [IntentKind; 5] = [
+        IntentKind::Buy,
+        IntentKind::Search,
+        IntentKind::OrderStatus,
+        IntentKind::CancelOrder,
+        IntentKind::None,
+    ];
+
+    pub fn from_name(name: &str) -> Option<IntentKind> {
+        match name.trim() {
+            "buy" => Some(IntentKind::Buy),
+            "search" => Some(IntentKind::Search),
+            "order_status" => Some(IntentKind::OrderStatus),
+            "cancel_order" => Some(IntentKind::CancelOrder),
+            "none" => Some(IntentKind::None),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            IntentKind::Buy => "buy",
+            IntentKind::Search => "search",
+            IntentKind::OrderStatus => "order_status",
+            IntentKind::CancelOrder => "cancel_order",
+            IntentKind::None => "none",
+        }
+    }
+}
+
+/// One thing the shopper asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemRequest {
+    /// The head product phrase, without colour, size, brand, material or price
+    /// words ("turtleneck sweater").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    /// The canonical product type from the lexicon, when the phrase names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub brand: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub material: Option<String>,
+    /// Colours the shopper ruled out ("not red").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded_colors: Vec<String>,
+}
+
+impl ItemRequest {
+    /// The quantity asked for, 1 when unsaid.
+    pub fn quantity_or_one(&self) -> u32 {
+        self.quantity.unwrap_or(1)
+    }
+}
+
+/// A rule that fired while parsing, and the text it matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fired {
+    pub rule: String,
+    pub matched: String,
+}
+
+/// The parsed request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent {
+    pub text: String,
+    pub intent: IntentKind,
+    /// One entry per product asked for; empty when none was named.
+    pub items: Vec<ItemRequest>,
+    /// Upper price bound in minor units of `currency`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_price: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_price: Option<i64>,
+    /// ISO 4217 code of the price bounds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    pub trace: Vec<Fired>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<String>,
+}
+
+impl Intent {
+    /// The first item, which single-item flows (the demo) shop for.
+    pub fn first_item(&self) -> Option<&ItemRequest> {
+        self.items.first()
+    }
+
+    /// The slots of the first item plus the price bounds, flat, with money in
+    /// major units: the shape labelled corpora use.
+    pub fn flat_slots(&self) -> BTreeMap<String, serde_json::Value> {
+        let mut slots = BTreeMap::new();
+        if let Some(item) = self.first_item() {
+            let text_slots = [
+                ("product", &item.product),
+                ("color", &item.color),
+                ("size", &item.size),
+                ("brand", &item.brand),
+                ("material", &item.material),
+            ];
+            for (name, value) in text_slots {
+                if let Some(value) = value {
+                    slots.insert(name.to_string(), serde_json::Value::from(value.clone()));
+                }
+            }
+            if let Some(quantity) = item.quantity {
+                slots.insert("quantity".into(), serde_json::Value::from(quantity));
+            }
+        }
+        for (name, value) in [("max_price", self.max_price), ("min_price", self.min_price)] {
+            if let Some(minor) = value {
+                slots.insert(name.to_string(), major_units_json(minor));
+            }
+        }
+        if let Some(currency) = &self.currency {
+            slots.insert("currency".into(), serde_json::Value::from(currency.clone()));
+        }
+        slots
+    }
+
+    /// A short human summary: "buy: turtleneck sweater, gray, M; at most $50.00".
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        for item in &self.items {
+            let mut words = Vec::new();
+            if let Some(quantity) = item.quantity {
+                words.push(format!("{quantity} x"));
+            }
+            words.push(
+                item.product
+                    .clone()
+                    .unwrap_or_else(|| "(no product)".into()),
+            );
+            let details: Vec<String> = [
+                item.color.clone().map(|c| format!("colour {c}")),
+                item.size.clone().map(|s| format!("size {s}")),
+                item.material.clone().map(|m| format!("material {m}")),
+                item.brand.clone().map(|b| format!("brand {b}")),
+            ]
+            .into_iter()
+            .flatten()
+            .chain(item.excluded_colors.iter().map(|c| format!("not {c}")))
+            .collect();
+            if !details.is_empty() {
+                words.push(format!("({})", details.join(", ")));
+            }
+            parts.push(words.join(" "));
+        }
+        let currency = self.currency.clone().unwrap_or_else(|| "USD".into());
+        if let Some(max) = self.max_price {
+            parts.push(format!(
+                "at most {}",
+                crate::money::Money::new(max, currency.clone())
+            ));
+        }
+        if let Some(min) = self.min_price {
+            parts.push(format!(
+                "at least {}",
+                crate::money::Money::new(min, currency)
+            ));
+        }
+        format!("{}: {}", self.intent.name(), parts.join("; "))
+    }
+}
+
+fn major_units_json(minor: i64) -> serde_json::Value {
+    if minor % 100 == 0 {
+        serde_json::Value::from(minor / 100)
+    } else {
+        serde_json::Value::from(minor as f64 / 100.0)
+    }
+}

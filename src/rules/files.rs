@@ -1,0 +1,93 @@
+//! The on-disk shape of rule files: plain serde structs, no logic. Spans are
+//! kept so that problems found while compiling point at a line.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+/// One rule file. Every section is optional; files are merged.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleFile {
+    #[serde(default)]
+    pub intent: Vec<IntentRuleDef>,
+    #[serde(default)]
+    pub price: Vec<PriceRuleDef>,
+    #[serde(default)]
+    pub dialogue: Vec<DialogueRuleDef>,
+    #[serde(default)]
+    pub stopwords: Vec<String>,
+    #[serde(default)]
+    pub color: Vec<LexEntryDef>,
+    #[serde(default)]
+    pub size: Vec<LexEntryDef>,
+    #[serde(default)]
+    pub material: Vec<LexEntryDef>,
+    #[serde(default)]
+    pub brand: Vec<LexEntryDef>,
+    #[serde(default)]
+    pub product: Vec<LexEntryDef>,
+    #[serde(default)]
+    pub currency: Vec<CurrencyDef>,
+    #[serde(default)]
+    pub example: Vec<RequestExampleDef>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntentRuleDef {
+    pub name: Spanned<String>,
+    pub intent: Spanned<String>,
+    #[serde(default)]
+    pub priority: i32,
+    pub patterns: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub examples: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceRuleDef {
+    pub name: Spanned<String>,
+    pub bound: Spanned<String>,
+    pub pattern: Spanned<String>,
+    #[serde(default)]
+    pub examples: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DialogueRuleDef {
+    pub name: Spanned<String>,
+    pub act: Spanned<String>,
+    pub patterns: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub examples: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LexEntryDef {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub synonyms: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CurrencyDef {
+    pub code: Spanned<String>,
+    #[serde(default)]
+    pub symbols: Vec<String>,
+    #[serde(default)]
+    pub words: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestExampleDef {
+    pub text: Spanned<String>,
+    pub intent: String,
+    #[serde(default)]
+    pub slots: BTreeMap<String, toml::Value>,
+}

@@ -1,0 +1,544 @@
+//! Rule files: read `rules/*.toml` into plain serde structs, validate them,
+//! and compile them once into the matchers the intent parser and the
+//! negotiator use.
+//!
+//! Loading never stops at the first problem: every file is read, every
+//! pattern compiled, and all problems come back together, each with its file
+//! and line ([`RuleError::Invalid`]).
+
+mod files;
+
+pub use files::*;
+
+use crate::error::{RuleError, RuleProblem};
+use crate::intent::IntentKind;
+use regex::Regex;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+/// The rule files shipped inside the binary, used when no `rules/` directory
+/// is present so that `concierge` works from any directory.
+pub const EMBEDDED_RULES: &[(&str, &str)] = &[
+    ("intents.toml", include_str!("../../rules/intents.toml")),
+    ("lexicon.toml", include_str!("../../rules/lexicon.toml")),
+    ("prices.toml", include_str!("../../rules/prices.toml")),
+    ("dialogue.toml", include_str!("../../rules/dialogue.toml")),
+];
+
+/// One rule file's name and text.
+#[derive(Debug, Clone)]
+pub struct RuleSource {
+    pub file: String,
+    pub text: String,
+}
+
+/// Reads every `*.toml` file in `dir`, sorted by name.
+pub fn read_dir(dir: &Path) -> Result<Vec<RuleSource>, RuleError> {
+    let io_error = |source| RuleError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .map_err(io_error)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    paths.sort();
+    let mut sources = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path).map_err(|source| RuleError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        sources.push(RuleSource {
+            file: path.display().to_string(),
+            text,
+        });
+    }
+    Ok(sources)
+}
+
+/// The embedded copies of the shipped rule files.
+pub fn embedded_sources() -> Vec<RuleSource> {
+    EMBEDDED_RULES
+        .iter()
+        .map(|(file, text)| RuleSource {
+            file: format!("rules/{file} (embedded)"),
+            text: text.to_string(),
+        })
+        .collect()
+}
+
+/// Loads `dir` when it exists, else the embedded rules, and compiles them.
+pub fn load(dir: &Path) -> Result<CompiledRules, RuleError> {
+    let sources = if dir.is_dir() {
+        read_dir(dir)?
+    } else {
+        embedded_sources()
+    };
+    compile(&sources)
+}
+
+/// Which slot a lexicon phrase fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LexSlot {
+    Color,
+    Size,
+    Material,
+    Brand,
+    Product,
+}
+
+/// A phrase's meaning in the lexicon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LexHit {
+    pub slot: LexSlot,
+    pub canonical: String,
+}
+
+/// Phrases (lowercase, single-space separated) to their meanings.
+#[derive(Debug, Default, Clone)]
+pub struct Lexicon {
+    pub phrases: HashMap<String, Vec<LexHit>>,
+    /// The longest phrase, in words: the parser tries n-grams up to this.
+    pub max_phrase_words: usize,
+}
+
+impl Lexicon {
+    pub fn insert(&mut self, phrase: &str, slot: LexSlot, canonical: &str) {
+        let phrase = normalize_phrase(phrase);
+        if phrase.is_empty() {
+            return;
+        }
+        self.max_phrase_words = self.max_phrase_words.max(phrase.split(' ').count());
+        let hits = self.phrases.entry(phrase).or_default();
+        let hit = LexHit {
+            slot,
+            canonical: canonical.to_string(),
+        };
+        if !hits.contains(&hit) {
+            hits.push(hit);
+        }
+    }
+
+    pub fn lookup(&self, phrase: &str) -> &[LexHit] {
+        self.phrases.get(phrase).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The canonical value of `text` for `slot`, if `text` is a known phrase.
+    pub fn canonical(&self, slot: LexSlot, text: &str) -> Option<&str> {
+        self.lookup(&normalize_phrase(text))
+            .iter()
+            .find(|hit| hit.slot == slot)
+            .map(|hit| hit.canonical.as_str())
+    }
+}
+
+/// Lowercase, with runs of whitespace and the separators `-`/`_` kept as in
+/// the words but collapsed to single spaces between words.
+pub fn normalize_phrase(text: &str) -> String {
+    text.to_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledIntentRule {
+    pub name: String,
+    pub intent: IntentKind,
+    pub priority: i32,
+    pub patterns: Vec<Regex>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PriceBound {
+    Max,
+    Min,
+    Range,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledPriceRule {
+    pub name: String,
+    pub bound: PriceBound,
+    pub pattern: Regex,
+}
+
+/// What a merchant message is doing, as recognised by a dialogue rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DialogueAct {
+    AskSize,
+    AskColor,
+    AskQuantity,
+    AskMaterial,
+    ConfirmQuestion,
+    OutOfStock,
+    PaymentConfirmed,
+    DeclinedAck,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledDialogueRule {
+    pub name: String,
+    pub act: DialogueAct,
+    pub patterns: Vec<Regex>,
+}
+
+/// A whole-request example with the slots it must produce.
+#[derive(Debug, Clone)]
+pub struct RequestExample {
+    pub file: String,
+    pub line: usize,
+    pub text: String,
+    pub intent: IntentKind,
+    pub slots: BTreeMap<String, toml::Value>,
+}
+
+/// An example attached to a single rule: parsing `text` must fire `rule`.
+#[derive(Debug, Clone)]
+pub struct RuleExample {
+    pub file: String,
+    pub line: usize,
+    pub rule: String,
+    pub text: String,
+}
+
+/// Everything in `rules/`, compiled once.
+#[derive(Debug, Clone)]
+pub struct CompiledRules {
+    /// Sorted by descending priority, then file order.
+    pub intents: Vec<CompiledIntentRule>,
+    pub prices: Vec<CompiledPriceRule>,
+    pub lexicon: Lexicon,
+    pub stopwords: HashSet<String>,
+    /// Currency symbol ("$") or word ("bucks") to ISO 4217 code.
+    pub currency_symbols: HashMap<String, String>,
+    pub currency_words: HashMap<String, String>,
+    pub dialogue: Vec<CompiledDialogueRule>,
+    pub request_examples: Vec<RequestExample>,
+    pub intent_examples: Vec<RuleExample>,
+    pub price_examples: Vec<RuleExample>,
+    pub dialogue_examples: Vec<(RuleExample, DialogueAct)>,
+}
+
+impl CompiledRules {
+    /// The rules embedded in the binary. They are checked by the test suite,
+    /// so failing to compile them is a build defect, reported as an error.
+    pub fn embedded() -> Result<CompiledRules, RuleError> {
+        compile(&embedded_sources())
+    }
+
+    /// The ISO code a currency symbol or word stands for.
+    pub fn currency_code(&self, symbol_or_word: &str) -> Option<&str> {
+        let key = symbol_or_word.trim().to_lowercase();
+        self.currency_symbols
+            .get(&key)
+            .or_else(|| self.currency_words.get(&key))
+            .map(String::as_str)
+    }
+
+    /// Every dialogue act whose rule matches `text`.
+    pub fn dialogue_acts(&self, text: &str) -> Vec<(DialogueAct, &str)> {
+        let lower = text.to_lowercase();
+        self.dialogue
+            .iter()
+            .filter(|rule| rule.patterns.iter().any(|p| p.is_match(&lower)))
+            .map(|rule| (rule.act, rule.name.as_str()))
+            .collect()
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Compiles rule sources, collecting every problem with its file and line.
+pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
+    let mut problems = Vec::new();
+    let mut rules = CompiledRules {
+        intents: Vec::new(),
+        prices: Vec::new(),
+        lexicon: Lexicon::default(),
+        stopwords: HashSet::new(),
+        currency_symbols: HashMap::new(),
+        currency_words: HashMap::new(),
+        dialogue: Vec::new(),
+        request_examples: Vec::new(),
+        intent_examples: Vec::new(),
+        price_examples: Vec::new(),
+        dialogue_examples: Vec::new(),
+    };
+    let mut seen_names: HashMap<String, String> = HashMap::new();
+
+    for source in sources {
+        let file = source.file.as_str();
+        let text = source.text.as_str();
+        let parsed: RuleFile = match toml::from_str(text) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                let line = error
+                    .span()
+                    .map(|span| line_of(text, span.start))
+                    .unwrap_or(1);
+                problems.push(RuleProblem {
+                    file: file.to_string(),
+                    line,
+                    message: error.message().trim().to_string(),
+                });
+                continue;
+            }
+        };
+        let mut problem = |span: std::ops::Range<usize>, message: String| {
+            problems.push(RuleProblem {
+                file: file.to_string(),
+                line: line_of(text, span.start),
+                message,
+            })
+        };
+        let mut check_name =
+            |name: &toml::Spanned<String>,
+             problem: &mut dyn FnMut(std::ops::Range<usize>, String)| {
+                let here = format!("{file}:{}", line_of(text, name.span().start));
+                if name.get_ref().trim().is_empty() {
+                    problem(name.span(), "rule name is empty".into());
+                } else if let Some(previous) = seen_names.insert(name.get_ref().clone(), here) {
+                    problem(
+                        name.span(),
+                        format!("rule name {:?} already used at {previous}", name.get_ref()),
+                    );
+                }
+            };
+        let compile_pattern =
+            |pattern: &toml::Spanned<String>,
+             problem: &mut dyn FnMut(std::ops::Range<usize>, String)| {
+                match Regex::new(pattern.get_ref()) {
+                    Ok(regex) => Some(regex),
+                    Err(error) => {
+                        problem(
+                            pattern.span(),
+                            format!(
+                                "bad pattern: {}",
+                                error.to_string().lines().last().unwrap_or("")
+                            ),
+                        );
+                        None
+                    }
+                }
+            };
+
+        for def in &parsed.intent {
+            check_name(&def.name, &mut problem);
+            let intent = match IntentKind::from_name(def.intent.get_ref()) {
+                Some(intent) => intent,
+                None => {
+                    problem(def.intent.span(), format!("unknown intent {:?} (expected buy, search, order_status, cancel_order or none)", def.intent.get_ref()));
+                    continue;
+                }
+            };
+            if def.examples.is_empty() {
+                problem(
+                    def.name.span(),
+                    format!("intent rule {:?} has no examples", def.name.get_ref()),
+                );
+            }
+            let patterns: Vec<Regex> = def
+                .patterns
+                .iter()
+                .filter_map(|p| compile_pattern(p, &mut problem))
+                .collect();
+            if def.patterns.is_empty() {
+                problem(
+                    def.name.span(),
+                    format!("intent rule {:?} has no patterns", def.name.get_ref()),
+                );
+            }
+            for example in &def.examples {
+                rules.intent_examples.push(RuleExample {
+                    file: file.to_string(),
+                    line: line_of(text, example.span().start),
+                    rule: def.name.get_ref().clone(),
+                    text: example.get_ref().clone(),
+                });
+            }
+            rules.intents.push(CompiledIntentRule {
+                name: def.name.get_ref().clone(),
+                intent,
+                priority: def.priority,
+                patterns,
+            });
+        }
+
+        for def in &parsed.price {
+            check_name(&def.name, &mut problem);
+            let bound = match def.bound.get_ref().as_str() {
+                "max" => PriceBound::Max,
+                "min" => PriceBound::Min,
+                "range" => PriceBound::Range,
+                other => {
+                    problem(
+                        def.bound.span(),
+                        format!("unknown bound {other:?} (expected max, min or range)"),
+                    );
+                    continue;
+                }
+            };
+            let Some(pattern) = compile_pattern(&def.pattern, &mut problem) else {
+                continue;
+            };
+            if !pattern.capture_names().any(|name| name == Some("amount")) {
+                problem(
+                    def.pattern.span(),
+                    "price pattern needs a named group `amount`".into(),
+                );
+                continue;
+            }
+            if bound == PriceBound::Range
+                && !pattern.capture_names().any(|name| name == Some("amount2"))
+            {
+                problem(
+                    def.pattern.span(),
+                    "range pattern needs a named group `amount2`".into(),
+                );
+                continue;
+            }
+            if def.examples.is_empty() {
+                problem(
+                    def.name.span(),
+                    format!("price rule {:?} has no examples", def.name.get_ref()),
+                );
+            }
+            for example in &def.examples {
+                rules.price_examples.push(RuleExample {
+                    file: file.to_string(),
+                    line: line_of(text, example.span().start),
+                    rule: def.name.get_ref().clone(),
+                    text: example.get_ref().clone(),
+                });
+            }
+            rules.prices.push(CompiledPriceRule {
+                name: def.name.get_ref().clone(),
+                bound,
+                pattern,
+            });
+        }
+
+        for def in &parsed.dialogue {
+            check_name(&def.name, &mut problem);
+            let act: DialogueAct = match serde_json::from_value(serde_json::Value::String(
+                def.act.get_ref().clone(),
+            )) {
+                Ok(act) => act,
+                Err(_) => {
+                    problem(
+                        def.act.span(),
+                        format!("unknown dialogue act {:?}", def.act.get_ref()),
+                    );
+                    continue;
+                }
+            };
+            let patterns: Vec<Regex> = def
+                .patterns
+                .iter()
+                .filter_map(|p| compile_pattern(p, &mut problem))
+                .collect();
+            if def.examples.is_empty() {
+                problem(
+                    def.name.span(),
+                    format!("dialogue rule {:?} has no examples", def.name.get_ref()),
+                );
+            }
+            for example in &def.examples {
+                rules.dialogue_examples.push((
+                    RuleExample {
+                        file: file.to_string(),
+                        line: line_of(text, example.span().start),
+                        rule: def.name.get_ref().clone(),
+                        text: example.get_ref().clone(),
+                    },
+                    act,
+                ));
+            }
+            rules.dialogue.push(CompiledDialogueRule {
+                name: def.name.get_ref().clone(),
+                act,
+                patterns,
+            });
+        }
+
+        let lexicon_sections = [
+            (&parsed.color, LexSlot::Color),
+            (&parsed.size, LexSlot::Size),
+            (&parsed.material, LexSlot::Material),
+            (&parsed.brand, LexSlot::Brand),
+            (&parsed.product, LexSlot::Product),
+        ];
+        for (entries, slot) in lexicon_sections {
+            for entry in entries {
+                if entry.name.get_ref().trim().is_empty() {
+                    problem(entry.name.span(), "lexicon entry with an empty name".into());
+                    continue;
+                }
+                let canonical = entry.name.get_ref().trim();
+                // Lowercase phrases map to the canonical value as written
+                // (sizes are canonically upper case).
+                rules.lexicon.insert(canonical, slot, canonical);
+                for synonym in &entry.synonyms {
+                    rules.lexicon.insert(synonym, slot, canonical);
+                }
+            }
+        }
+        for word in &parsed.stopwords {
+            rules.stopwords.insert(word.to_lowercase());
+        }
+        for currency in &parsed.currency {
+            let code = currency.code.get_ref();
+            if code.len() != 3 || !code.chars().all(|c| c.is_ascii_uppercase()) {
+                problem(
+                    currency.code.span(),
+                    format!("currency code {code:?} is not an ISO 4217 code"),
+                );
+                continue;
+            }
+            for symbol in &currency.symbols {
+                rules
+                    .currency_symbols
+                    .insert(symbol.to_lowercase(), code.clone());
+            }
+            for word in &currency.words {
+                rules
+                    .currency_words
+                    .insert(word.to_lowercase(), code.clone());
+            }
+            rules
+                .currency_words
+                .insert(code.to_lowercase(), code.clone());
+        }
+        for example in &parsed.example {
+            let Some(intent) = IntentKind::from_name(&example.intent) else {
+                problem(
+                    example.text.span(),
+                    format!("example has unknown intent {:?}", example.intent),
+                );
+                continue;
+            };
+            rules.request_examples.push(RequestExample {
+                file: file.to_string(),
+                line: line_of(text, example.text.span().start),
+                text: example.text.get_ref().clone(),
+                intent,
+                slots: example.slots.clone(),
+            });
+        }
+    }
+
+    rules
+        .intents
+        .sort_by_key(|rule| std::cmp::Reverse(rule.priority));
+    if problems.is_empty() {
+        Ok(rules)
+    } else {
+        Err(RuleError::Invalid(problems))
+    }
+}
