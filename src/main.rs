@@ -1,1 +1,417 @@
-fn main() {}
+//! `concierge`: the command-line front of the library. It parses arguments,
+//! calls the library and reports errors as one line with a non-zero exit.
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use concierge::catalog::demo_world;
+use concierge::config::Config;
+use concierge::merchant::signature::random_token;
+use concierge::merchant::{server, Responder, ResponderConfig, Wording};
+use concierge::negotiate::{ShopOptions, ShopReport};
+use concierge::order::Store;
+use concierge::{rules, world};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+const DEFAULT_REQUEST: &str = "buy me a gray turtleneck sweater in medium under $50";
+
+#[derive(Parser)]
+#[command(
+    name = "concierge",
+    version,
+    about = "One shopping assistant, many merchants: parses a request with rules, searches every merchant's catalog, negotiates with their auto-responders, checks invoices and pays the best one."
+)]
+struct Cli {
+    #[command(flatten)]
+    paths: PathArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct PathArgs {
+    /// Rule files directory [default: rules, else the embedded rules]
+    #[arg(long, global = true, env = "CONCIERGE_RULES")]
+    rules: Option<PathBuf>,
+    /// Catalog feeds and index directory [default: index]
+    #[arg(long, global = true, env = "CONCIERGE_INDEX")]
+    index: Option<PathBuf>,
+    /// SQLite store [default: concierge.db]
+    #[arg(long, global = true, env = "CONCIERGE_DB")]
+    db: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole job on the bundled demo world: index, merchants on loopback, negotiation, payment
+    Demo {
+        /// What to buy
+        #[arg(default_value = DEFAULT_REQUEST)]
+        request: String,
+        /// Print the report as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shop for REQUEST with the demo world's merchants
+    Ask {
+        request: String,
+        /// The most to pay for the order, e.g. 50 or 49.99 (overrides the request's budget)
+        #[arg(long, value_name = "AMOUNT")]
+        max_total: Option<String>,
+        /// Pay without asking when the mandate allows
+        #[arg(long)]
+        auto_pay: bool,
+        /// Print the report as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Catalog index commands
+    Index {
+        #[command(subcommand)]
+        command: IndexCommand,
+    },
+    /// Merchant commands
+    Merchant {
+        #[command(subcommand)]
+        command: MerchantCommand,
+    },
+    /// List recorded orders
+    Orders {
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum IndexCommand {
+    /// Build the index from the feeds (rebuilds even when unchanged)
+    Build,
+    /// Write the demo world's feeds into <index>/feeds
+    GenerateDemo,
+}
+
+#[derive(Subcommand)]
+enum MerchantCommand {
+    /// Run the reference auto-responder for one catalog feed
+    Serve {
+        /// The catalog feed (ACP JSON Lines)
+        #[arg(long)]
+        feed: PathBuf,
+        /// Port on 127.0.0.1 (0 picks a free one)
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Merchant id [default: the feed's file name]
+        #[arg(long)]
+        id: Option<String>,
+        /// Shop name shown to shoppers [default: the id]
+        #[arg(long)]
+        name: Option<String>,
+        /// Secret for X-Hub-Signature-256 [default: random, printed]
+        #[arg(long, env = "CONCIERGE_APP_SECRET")]
+        app_secret: Option<String>,
+        /// Token for the hub.verify_token handshake [default: random, printed]
+        #[arg(long)]
+        verify_token: Option<String>,
+        /// Flat shipping per order in cents
+        #[arg(long, default_value_t = 0)]
+        shipping: i64,
+        /// A TOML file with the responder's wording
+        #[arg(long)]
+        wording: Option<PathBuf>,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            std::process::exit(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => std::process::exit(code),
+        Err(error) => {
+            eprintln!("error: {}", format!("{error:#}").replace('\n', "; "));
+            std::process::exit(1);
+        }
+    }
+}
+
+fn config_from(paths: &PathArgs) -> anyhow::Result<Config> {
+    let mut config = Config::from_env()?;
+    if let Some(rules) = &paths.rules {
+        config.rules_dir = rules.clone();
+    }
+    if let Some(index) = &paths.index {
+        config.index_dir = index.clone();
+    }
+    if let Some(db) = &paths.db {
+        config.db_path = db.clone();
+    }
+    Ok(config)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<i32> {
+    let config = config_from(&cli.paths)?;
+    match cli.command {
+        Command::Demo { request, json } => {
+            shop(
+                &config,
+                &request,
+                ShopOptions {
+                    pay: true,
+                    ..Default::default()
+                },
+                json,
+                true,
+            )
+            .await
+        }
+        Command::Ask {
+            request,
+            max_total,
+            auto_pay,
+            json,
+        } => {
+            let max_total = max_total.map(|text| parse_amount(&text)).transpose()?;
+            let interactive = !auto_pay && std::io::stdin().is_terminal();
+            let confirm: Option<concierge::negotiate::orchestrate::ConfirmPayment> = if interactive
+            {
+                Some(Arc::new(
+                    |choice: &concierge::negotiate::orchestrate::Choice| {
+                        print!(
+                            "Pay {} to {} for {}? [y/N] ",
+                            choice.total, choice.merchant_name, choice.order_number
+                        );
+                        let _ = std::io::stdout().flush();
+                        let mut answer = String::new();
+                        std::io::stdin().read_line(&mut answer).is_ok()
+                            && matches!(answer.trim().to_lowercase().as_str(), "y" | "yes")
+                    },
+                ))
+            } else {
+                None
+            };
+            let options = ShopOptions {
+                max_total,
+                pay: auto_pay || interactive,
+                confirm,
+            };
+            shop(&config, &request, options, json, false).await
+        }
+        Command::Index {
+            command: IndexCommand::Build,
+        } => {
+            let rules = rules::load(&config.rules_dir)?;
+            let started = Instant::now();
+            let (catalogs, rejected) = world::load_catalogs(&config)?;
+            for problem in &rejected {
+                eprintln!("skipped: {problem}");
+            }
+            let index =
+                concierge::catalog::CatalogIndex::build(&config.tantivy_dir(), &catalogs, &rules)?;
+            // Write the manifest so the next demo reuses this build.
+            drop(index);
+            let (_, summary) = world::open_index(&config, &catalogs, &rules)?;
+            println!(
+                "Indexed {} merchants, {} products, {} variants into {} in {} ms ({} rows rejected).",
+                summary.merchants,
+                summary.products,
+                summary.variants,
+                config.tantivy_dir().display(),
+                started.elapsed().as_millis(),
+                rejected.len()
+            );
+            Ok(0)
+        }
+        Command::Index {
+            command: IndexCommand::GenerateDemo,
+        } => {
+            let feeds_dir = config.feeds_dir();
+            std::fs::create_dir_all(&feeds_dir)
+                .with_context(|| format!("cannot create {}", feeds_dir.display()))?;
+            for (name, contents) in demo_world::feed_files() {
+                let path = feeds_dir.join(&name);
+                std::fs::write(&path, contents)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                println!("wrote {}", path.display());
+            }
+            Ok(0)
+        }
+        Command::Merchant {
+            command:
+                MerchantCommand::Serve {
+                    feed,
+                    port,
+                    id,
+                    name,
+                    app_secret,
+                    verify_token,
+                    shipping,
+                    wording,
+                },
+        } => {
+            let read = concierge::catalog::feed::read_feed_file(&feed)?;
+            for problem in &read.rejected {
+                eprintln!("skipped: {problem}");
+            }
+            if read.products.is_empty() {
+                bail!("{} has no usable products", feed.display());
+            }
+            let id = id.unwrap_or_else(|| {
+                feed.file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_else(|| "merchant".into())
+            });
+            let profile = concierge::catalog::MerchantProfile {
+                name: name.unwrap_or_else(|| id.clone()),
+                id,
+                feed: feed.display().to_string(),
+                currency: "USD".into(),
+                shipping,
+                free_shipping_over: 0,
+                tax_basis_points: 0,
+            };
+            let app_secret = app_secret.unwrap_or_else(|| random_token(16));
+            let mut responder_config = ResponderConfig::new(profile, &app_secret);
+            if let Some(token) = verify_token {
+                responder_config.verify_token = token;
+            }
+            if let Some(path) = wording {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                responder_config.wording = toml::from_str::<Wording>(&text)
+                    .with_context(|| format!("bad wording file {}", path.display()))?;
+            }
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+            let address = listener.local_addr()?;
+            println!(
+                "Reference auto-responder for {} ({} products)",
+                responder_config.profile.name,
+                read.products.len()
+            );
+            println!("  webhook:      http://{address}/webhook");
+            println!("  page id:      {}", responder_config.page_id);
+            println!("  app secret:   {app_secret}");
+            println!("  verify token: {}", responder_config.verify_token);
+            println!("Ctrl-C stops it.");
+            let responder = Responder::new(responder_config, read.products);
+            server::serve(listener, responder, async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+            Ok(0)
+        }
+        Command::Orders { json } => {
+            let store = Store::open(&config.db_path)?;
+            let orders = store.orders()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&orders)?);
+            } else if orders.is_empty() {
+                println!("No orders yet in {}.", config.db_path.display());
+            } else {
+                println!(
+                    "{:>4}  {:<20}  {:<24}  {:<36}  {:<16}  {:>3}  {:>9}  status",
+                    "#", "order", "merchant", "product", "variant", "qty", "total"
+                );
+                for order in orders {
+                    let total = concierge::money::Money::new(order.total, order.currency.clone());
+                    println!(
+                        "{:>4}  {:<20}  {:<24}  {:<36}  {:<16}  {:>3}  {:>9}  {}",
+                        order.id,
+                        order.order_number,
+                        order.merchant_name,
+                        order.product_title,
+                        order.variant,
+                        order.quantity,
+                        total.to_string(),
+                        order.status
+                    );
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// "50", "49.99", "$50" → minor units.
+fn parse_amount(text: &str) -> anyhow::Result<i64> {
+    let cleaned = text.trim().trim_start_matches(['$', '€', '£']).trim();
+    concierge::money::parse_decimal_minor(cleaned)
+        .with_context(|| format!("{text:?} is not an amount like 50 or 49.99"))
+}
+
+/// Runs one request against the demo world's merchants and prints the
+/// report. Exit code 0 when the request was understood, 2 when not.
+async fn shop(
+    config: &Config,
+    request: &str,
+    options: ShopOptions,
+    json: bool,
+    verbose: bool,
+) -> anyhow::Result<i32> {
+    let started = Instant::now();
+    let rules = Arc::new(rules::load(&config.rules_dir)?);
+    let (catalogs, rejected) = world::load_catalogs(config)?;
+    for problem in &rejected {
+        eprintln!("skipped: {problem}");
+    }
+    let (index, summary) = world::open_index(config, &catalogs, &rules)?;
+    if verbose && !json {
+        println!(
+            "Index: {} {} merchants, {} products, {} variants under {} ({} ms)",
+            if summary.rebuilt { "built" } else { "reused" },
+            summary.merchants,
+            summary.products,
+            summary.variants,
+            config.tantivy_dir().display(),
+            started.elapsed().as_millis()
+        );
+    }
+    let merchants = world::start_reference_merchants(&catalogs).await?;
+    if verbose && !json {
+        let addresses: Vec<String> = merchants
+            .iter()
+            .map(|m| format!("{} at {}", m.endpoint.name, m.endpoint.webhook_url))
+            .collect();
+        println!("Merchants' auto-responders: {}\n", addresses.join(", "));
+    }
+    let store = Arc::new(Store::open(&config.db_path)?);
+    let endpoints = merchants.iter().map(|m| m.endpoint.clone()).collect();
+    let shop = world::build_shop(config, rules, Arc::new(index), endpoints, store);
+    let report: ShopReport = shop.shop(request, &options).await?;
+    for merchant in merchants {
+        merchant.stop().await;
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.render());
+        if report.receipt.is_some() {
+            println!(
+                "Recorded in {}; `concierge orders` lists it.",
+                config.db_path.display()
+            );
+        }
+        if verbose {
+            println!("\nDone in {} ms.", started.elapsed().as_millis());
+        }
+    }
+    Ok(
+        if report.intent.intent == concierge::intent::IntentKind::None {
+            2
+        } else {
+            0
+        },
+    )
+}

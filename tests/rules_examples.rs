@@ -4,7 +4,7 @@
 //! - a price rule's examples fire that rule;
 //! - a dialogue rule's examples are recognised as that act;
 //! - whole-request examples produce exactly the slots they list.
-//! Malformed rule files are reported with file and line, all at once.
+//! - malformed rule files are reported with file and line, all at once.
 
 use concierge::intent::Parser;
 use concierge::rules::{self, RuleSource};

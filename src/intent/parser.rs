@@ -17,6 +17,14 @@ use std::sync::{Arc, OnceLock};
 /// Requests longer than this are cut; nobody types a 2,000-character order.
 const MAX_INPUT_CHARS: usize = 2000;
 
+/// One price rule match: span, amount, second amount, currency code.
+type PriceMatch = (
+    std::ops::Range<usize>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
+
 /// Parses shopper text with compiled rules. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Parser {
@@ -144,12 +152,7 @@ impl Parser {
 
     fn extract_prices(&self, lower: &mut String, intent: &mut Intent) {
         for rule in &self.rules.prices {
-            let found: Vec<(
-                std::ops::Range<usize>,
-                Option<i64>,
-                Option<i64>,
-                Option<String>,
-            )> = rule
+            let found: Vec<PriceMatch> = rule
                 .pattern
                 .captures_iter(lower)
                 .map(|caps| {
@@ -361,8 +364,6 @@ impl Parser {
                 word.parse().ok()
             } else if word != "a" && word != "an" && word != "pair" {
                 number_word(word)
-            } else if word == "a" && next == Some("dozen") {
-                None
             } else {
                 None
             };

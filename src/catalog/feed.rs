@@ -1,0 +1,294 @@
+//! Catalog feeds as merchants publish them: JSON Lines in the Agentic
+//! Commerce Protocol's product-feed shape (one `Product` with its `variants`
+//! per line), plus `merchants.toml`, the list of merchants with their feed
+//! files and shop terms.
+//!
+//! A bad line is reported with file and line and skipped; it never aborts the
+//! rest of the feed.
+
+use crate::error::CatalogError;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedProduct {
+    pub id: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub brand: String,
+    #[serde(default)]
+    pub categories: Vec<String>,
+    pub variants: Vec<FeedVariant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedVariant {
+    pub id: String,
+    #[serde(default)]
+    pub title: String,
+    pub price: FeedPrice,
+    pub availability: Availability,
+    #[serde(default)]
+    pub variant_options: Vec<VariantOption>,
+    #[serde(default)]
+    pub barcodes: Vec<Barcode>,
+}
+
+/// Integer minor units, as in ACP.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedPrice {
+    pub amount: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Availability {
+    pub available: bool,
+    #[serde(default)]
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariantOption {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Barcode {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+}
+
+impl FeedVariant {
+    /// The value of option `name` ("Color", "Size", "Material"), matched
+    /// case-insensitively; "Colour" counts as "Color".
+    pub fn option(&self, name: &str) -> Option<&str> {
+        let wanted = canonical_option_name(name);
+        self.variant_options
+            .iter()
+            .find(|option| canonical_option_name(&option.name) == wanted)
+            .map(|option| option.value.as_str())
+    }
+
+    pub fn gtin(&self) -> Option<&str> {
+        self.barcodes
+            .iter()
+            .find(|b| {
+                b.kind.eq_ignore_ascii_case("gtin")
+                    || b.kind.eq_ignore_ascii_case("ean")
+                    || b.kind.eq_ignore_ascii_case("upc")
+            })
+            .map(|b| b.value.as_str())
+    }
+}
+
+/// "Colour" and "color" are the same option.
+pub fn canonical_option_name(name: &str) -> String {
+    let lower = name.trim().to_lowercase();
+    if lower == "colour" {
+        "color".into()
+    } else {
+        lower
+    }
+}
+
+impl FeedProduct {
+    /// Option names in the order the product first uses them ("Size", "Color").
+    pub fn option_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for variant in &self.variants {
+            for option in &variant.variant_options {
+                if !names
+                    .iter()
+                    .any(|n| canonical_option_name(n) == canonical_option_name(&option.name))
+                {
+                    names.push(option.name.clone());
+                }
+            }
+        }
+        names
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.id.trim().is_empty() {
+            return Err("product id is empty".into());
+        }
+        if self.title.trim().is_empty() {
+            return Err(format!("product {} has no title", self.id));
+        }
+        if self.variants.is_empty() {
+            return Err(format!("product {} has no variants", self.id));
+        }
+        for variant in &self.variants {
+            if variant.id.trim().is_empty() {
+                return Err(format!("product {} has a variant without id", self.id));
+            }
+            if variant.price.amount < 0 {
+                return Err(format!("variant {} has a negative price", variant.id));
+            }
+            let code = &variant.price.currency;
+            if code.len() != 3 || !code.chars().all(|c| c.is_ascii_uppercase()) {
+                return Err(format!(
+                    "variant {} has currency {code:?}, not an ISO 4217 code",
+                    variant.id
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A merchant's shop terms and feed, from `merchants.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MerchantProfile {
+    pub id: String,
+    pub name: String,
+    /// Feed file, relative to the manifest.
+    pub feed: String,
+    #[serde(default = "default_currency")]
+    pub currency: String,
+    /// Flat shipping per order, in minor units.
+    #[serde(default)]
+    pub shipping: i64,
+    /// Orders whose subtotal reaches this ship free (minor units); 0 = never.
+    #[serde(default)]
+    pub free_shipping_over: i64,
+    /// Sales tax in basis points of the subtotal (825 = 8.25%).
+    #[serde(default)]
+    pub tax_basis_points: i64,
+}
+
+fn default_currency() -> String {
+    "USD".into()
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MerchantManifest {
+    #[serde(default)]
+    pub merchant: Vec<MerchantProfile>,
+}
+
+/// Result of reading one feed: the good products and the rejected lines.
+#[derive(Debug, Default)]
+pub struct FeedRead {
+    pub products: Vec<FeedProduct>,
+    pub rejected: Vec<CatalogError>,
+}
+
+/// Parses JSON Lines feed text. `file` names it in error messages.
+pub fn parse_jsonl(file: &str, text: &str) -> FeedRead {
+    let mut read = FeedRead::default();
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad_row = |message: String| CatalogError::BadRow {
+            file: file.to_string(),
+            line: index + 1,
+            message,
+        };
+        match serde_json::from_str::<FeedProduct>(line) {
+            Ok(product) => match product.validate() {
+                Ok(()) => read.products.push(product),
+                Err(message) => read.rejected.push(bad_row(message)),
+            },
+            Err(error) => read.rejected.push(bad_row(error.to_string())),
+        }
+    }
+    read
+}
+
+/// Writes products as JSON Lines.
+pub fn to_jsonl(products: &[FeedProduct]) -> String {
+    let mut out = String::new();
+    for product in products {
+        // Serialising plain data structs cannot fail.
+        out.push_str(&serde_json::to_string(product).unwrap_or_default());
+        out.push('\n');
+    }
+    out
+}
+
+/// A merchant and its products, ready to index or to serve.
+#[derive(Debug, Clone)]
+pub struct MerchantCatalog {
+    pub profile: MerchantProfile,
+    pub products: Vec<FeedProduct>,
+}
+
+/// Reads `merchants.toml` in `feeds_dir` and each merchant's feed. Rejected
+/// lines are returned alongside, never fatal.
+pub fn read_feeds_dir(
+    feeds_dir: &Path,
+) -> Result<(Vec<MerchantCatalog>, Vec<CatalogError>), CatalogError> {
+    let manifest_path = feeds_dir.join("merchants.toml");
+    let manifest_text = read_file(&manifest_path)?;
+    let manifest: MerchantManifest = toml::from_str(&manifest_text).map_err(|error| {
+        let line = error
+            .span()
+            .map(|span| {
+                manifest_text[..span.start.min(manifest_text.len())]
+                    .matches('\n')
+                    .count()
+                    + 1
+            })
+            .unwrap_or(1);
+        CatalogError::BadRow {
+            file: manifest_path.display().to_string(),
+            line,
+            message: error.message().trim().to_string(),
+        }
+    })?;
+    let mut catalogs = Vec::new();
+    let mut rejected = Vec::new();
+    for profile in manifest.merchant {
+        let feed_path: PathBuf = feeds_dir.join(&profile.feed);
+        let text = read_file(&feed_path)?;
+        let read = parse_jsonl(&feed_path.display().to_string(), &text);
+        rejected.extend(read.rejected);
+        catalogs.push(MerchantCatalog {
+            profile,
+            products: read.products,
+        });
+    }
+    Ok((catalogs, rejected))
+}
+
+/// Reads one merchant's feed file.
+pub fn read_feed_file(path: &Path) -> Result<FeedRead, CatalogError> {
+    let text = read_file(path)?;
+    Ok(parse_jsonl(&path.display().to_string(), &text))
+}
+
+pub fn read_file(path: &Path) -> Result<String, CatalogError> {
+    std::fs::read_to_string(path).map_err(|source| CatalogError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_lines_are_reported_with_line_numbers_and_skipped() {
+        let good = r#"{"id":"P1","title":"Tee","variants":[{"id":"P1-M","price":{"amount":1500,"currency":"USD"},"availability":{"available":true}}]}"#;
+        let text = format!(
+            "{good}\nnot json\n\n{{\"id\":\"P2\",\"title\":\"\",\"variants\":[]}}\n{good}\n"
+        );
+        let read = parse_jsonl("feed.jsonl", &text);
+        assert_eq!(read.products.len(), 2);
+        let messages: Vec<String> = read.rejected.iter().map(|e| e.to_string()).collect();
+        assert_eq!(messages.len(), 2);
+        assert!(messages[0].starts_with("feed.jsonl:2:"), "{messages:?}");
+        assert!(messages[1].starts_with("feed.jsonl:4:"), "{messages:?}");
+        assert!(messages[1].contains("has no title"), "{messages:?}");
+    }
+}

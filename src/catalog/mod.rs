@@ -1,0 +1,11 @@
+//! Catalogs: merchants' feeds, the one tantivy index that holds them all, and
+//! search that returns offers compared across merchants.
+
+pub mod demo_world;
+pub mod feed;
+pub mod index;
+pub mod search;
+
+pub use feed::{FeedProduct, FeedVariant, MerchantCatalog, MerchantProfile};
+pub use index::{BuildSummary, CatalogIndex};
+pub use search::{Offer, SearchQuery, SearchResults};

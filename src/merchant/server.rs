@@ -1,0 +1,84 @@
+//! The reference auto-responder's HTTP server: the Messenger webhook.
+//!
+//! - `GET /webhook?hub.mode=subscribe&hub.verify_token=T&hub.challenge=C`
+//!   answers the challenge when the token matches (403 otherwise);
+//! - `POST /webhook` takes a signed event and answers synchronously with
+//!   `{"messages": [...]}` (our documented extension). A bad signature is 401,
+//!   malformed JSON 400, a body over the limit 413.
+
+use super::responder::Responder;
+use super::signature::{verify, SIGNATURE_HEADER};
+use super::wire::{SyncReply, WebhookEvent};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Largest webhook body the responder reads.
+pub const MAX_WEBHOOK_BYTES: usize = 64 * 1024;
+
+/// The responder's routes.
+pub fn app(responder: Arc<Responder>) -> Router {
+    Router::new()
+        .route("/webhook", get(verify_subscription).post(receive_event))
+        .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
+        .with_state(responder)
+}
+
+/// Serves `app(responder)` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    responder: Arc<Responder>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(responder))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn verify_subscription(
+    State(responder): State<Arc<Responder>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let mode = params.get("hub.mode").map(String::as_str);
+    let token = params.get("hub.verify_token").map(String::as_str);
+    match (mode, token, params.get("hub.challenge")) {
+        (Some("subscribe"), Some(token), Some(challenge))
+            if token == responder.config().verify_token =>
+        {
+            (StatusCode::OK, challenge.clone()).into_response()
+        }
+        _ => (StatusCode::FORBIDDEN, "verification failed").into_response(),
+    }
+}
+
+async fn receive_event(
+    State(responder): State<Arc<Responder>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let signature = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !verify(&responder.config().app_secret, &body, signature) {
+        return (StatusCode::UNAUTHORIZED, Json(serde_json::json!({"error": {"code": "bad_signature", "message": "X-Hub-Signature-256 does not match"}}))).into_response();
+    }
+    let event: WebhookEvent = match serde_json::from_slice(&body) {
+        Ok(event) => event,
+        Err(error) => {
+            return (StatusCode::BAD_REQUEST, Json(serde_json::json!({"error": {"code": "malformed_event", "message": error.to_string()}}))).into_response();
+        }
+    };
+    if event.object != "page" {
+        return (StatusCode::BAD_REQUEST, Json(serde_json::json!({"error": {"code": "unsupported_object", "message": "object must be \"page\""}}))).into_response();
+    }
+    let messages = responder.handle_event(&event);
+    Json(SyncReply { messages }).into_response()
+}

@@ -1,0 +1,11 @@
+//! Negotiation: the per-merchant session state machine (no I/O), the
+//! transport that carries its messages, and the orchestration of many
+//! sessions at once.
+pub mod orchestrate;
+pub mod report;
+pub mod session;
+pub mod transport;
+
+pub use orchestrate::{Shop, ShopOptions, ShopReport};
+pub use session::{Session, Wanted};
+pub use transport::{MerchantEndpoint, Transport};

@@ -1,0 +1,712 @@
+//! The whole job for one request: parse, search, negotiate with every
+//! promising merchant at once, check each invoice, choose, pay, decline the
+//! rest, and record everything.
+
+use super::session::{Next, PaymentReply, Session, SessionState, Speaker, TranscriptLine, Wanted};
+use super::transport::{MerchantEndpoint, Transport};
+use crate::catalog::{CatalogIndex, Offer, SearchQuery};
+use crate::config::Config;
+use crate::intent::{Intent, IntentKind, Parser};
+use crate::merchant::signature::random_token;
+use crate::merchant::wire::{now_millis, Allowance, PaymentAuthorization};
+use crate::money::Money;
+use crate::order::store::MessageRecord;
+use crate::order::{check_invoice, Check, Expectation, Invoice, Mandate, OrderRecord, Store};
+use crate::rules::CompiledRules;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+/// An offer counts as a close match for its merchant when its score is at
+/// least this fraction of the merchant's best; among close matches the
+/// cheapest is negotiated.
+const RELEVANCE_BAND: f32 = 0.9;
+
+/// Everything needed to shop.
+pub struct Shop {
+    pub rules: Arc<CompiledRules>,
+    pub parser: Parser,
+    pub catalog: Arc<CatalogIndex>,
+    pub merchants: Vec<MerchantEndpoint>,
+    pub store: Arc<Store>,
+    pub transport: Transport,
+    pub config: Config,
+}
+
+/// Asks the shopper to confirm a payment; true means pay.
+pub type ConfirmPayment = Arc<dyn Fn(&Choice) -> bool + Send + Sync>;
+
+/// Per-request choices.
+#[derive(Clone, Default)]
+pub struct ShopOptions {
+    /// Overrides the budget parsed from the request (minor units).
+    pub max_total: Option<i64>,
+    /// Pay the chosen invoice when the mandate allows; otherwise stop at the
+    /// choice.
+    pub pay: bool,
+    /// When set, asked before paying; a `false` answer stops at the choice.
+    pub confirm: Option<ConfirmPayment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub offer: Offer,
+    pub merchant_name: String,
+    pub contacted: bool,
+    /// Why it was or was not contacted.
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationReport {
+    pub merchant_id: String,
+    pub merchant_name: String,
+    pub offer: Offer,
+    pub transcript: Vec<TranscriptLine>,
+    pub state: SessionState,
+    /// Why the conversation ended without an accepted invoice.
+    pub failure: Option<String>,
+    pub invoice: Option<Invoice>,
+    pub checks: Vec<Check>,
+    pub accepted: bool,
+}
+
+impl ConversationReport {
+    /// The first failed check, as a reason.
+    pub fn rejection(&self) -> Option<String> {
+        self.checks
+            .iter()
+            .find(|c| !c.passed)
+            .map(|c| format!("{}: {}", c.name, c.detail))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Choice {
+    pub merchant_id: String,
+    pub merchant_name: String,
+    pub order_number: String,
+    pub total: Money,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub order_id: i64,
+    pub merchant_name: String,
+    pub order_number: String,
+    pub product_title: String,
+    pub variant: String,
+    pub quantity: u32,
+    pub unit_price: Money,
+    pub subtotal: Money,
+    pub shipping: Money,
+    pub tax: Money,
+    pub total: Money,
+    pub payment_status: String,
+    pub merchant_confirmation: String,
+}
+
+/// What happened, in the order the shopper reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShopReport {
+    pub request: String,
+    pub intent: Intent,
+    pub run_id: Option<i64>,
+    pub mandate: Mandate,
+    pub candidates: Vec<Candidate>,
+    /// Groups of candidate indexes that are the same product.
+    pub same_product_groups: Vec<Vec<usize>>,
+    pub conversations: Vec<ConversationReport>,
+    pub choice: Option<Choice>,
+    pub receipt: Option<Receipt>,
+    /// What the shopper should know: why nothing was bought, and so on.
+    pub notes: Vec<String>,
+}
+
+impl Shop {
+    fn merchant(&self, merchant_id: &str) -> Option<&MerchantEndpoint> {
+        self.merchants.iter().find(|m| m.merchant_id == merchant_id)
+    }
+
+    fn merchant_name(&self, merchant_id: &str) -> String {
+        self.merchant(merchant_id)
+            .map(|m| m.name.clone())
+            .unwrap_or_else(|| merchant_id.to_string())
+    }
+
+    /// Does the whole job for `request`. Errors only for internal failures
+    /// (the store); everything a shopper or merchant does is in the report.
+    pub async fn shop(&self, request: &str, options: &ShopOptions) -> crate::Result<ShopReport> {
+        let intent = self.parser.parse(request);
+        let currency = intent.currency.clone().unwrap_or_else(|| "USD".into());
+        let max_total = options.max_total.or(intent.max_price);
+        let mandate = Mandate::for_request(max_total, &currency, 15 * 60);
+        let parsed_json = serde_json::to_string(&intent).unwrap_or_default();
+        let run_id = self.store.start_run(request, &parsed_json)?;
+        let mut report = ShopReport {
+            request: request.to_string(),
+            intent: intent.clone(),
+            run_id: Some(run_id),
+            mandate,
+            candidates: Vec::new(),
+            same_product_groups: Vec::new(),
+            conversations: Vec::new(),
+            choice: None,
+            receipt: None,
+            notes: Vec::new(),
+        };
+        let outcome = self
+            .shop_parsed(&intent, options, run_id, &mut report)
+            .await;
+        self.store.finish_run(run_id, &outcome)?;
+        Ok(report)
+    }
+
+    async fn shop_parsed(
+        &self,
+        intent: &Intent,
+        options: &ShopOptions,
+        run_id: i64,
+        report: &mut ShopReport,
+    ) -> String {
+        match intent.intent {
+            IntentKind::None => {
+                report.notes.push(format!(
+                    "Sorry, I could not understand {:?} as a shopping request. Try something like \"buy me a gray turtleneck sweater in medium under $50\".",
+                    intent.text
+                ));
+                return "not understood".into();
+            }
+            IntentKind::OrderStatus => {
+                report
+                    .notes
+                    .push("Your orders are listed by `concierge orders`.".into());
+                return "order status".into();
+            }
+            IntentKind::CancelOrder => {
+                report.notes.push(
+                    "Cancelling orders is not supported yet; `concierge orders` lists them.".into(),
+                );
+                return "cancel not supported".into();
+            }
+            IntentKind::Buy | IntentKind::Search => {}
+        }
+        let Some(item) = intent
+            .first_item()
+            .filter(|i| i.product.is_some() || i.product_type.is_some())
+        else {
+            report
+                .notes
+                .push("Which product? The request names none I know.".into());
+            return "no product".into();
+        };
+        if intent.items.len() > 1 {
+            report.notes.push(format!(
+                "The request names {} items; this version shops for the first one only.",
+                intent.items.len()
+            ));
+        }
+        let query = SearchQuery::for_item(intent, item);
+        let results = match self.catalog.search(&query) {
+            Ok(results) => results,
+            Err(error) => {
+                report.notes.push(format!("Search failed: {error}"));
+                return "search failed".into();
+            }
+        };
+        if results.offers.is_empty() {
+            report
+                .notes
+                .push("No merchant has that in stock within the price asked.".into());
+            return "no offers".into();
+        }
+
+        // One conversation per merchant: among its offers that have the
+        // variant asked for and rank close to its best (within
+        // RELEVANCE_BAND of the top score), the cheapest.
+        let mut per_merchant_pick: Vec<(String, usize)> = Vec::new();
+        for (index, offer) in results.offers.iter().enumerate() {
+            if !offer.matches_request() || self.merchant(&offer.merchant_id).is_none() {
+                continue;
+            }
+            match per_merchant_pick
+                .iter_mut()
+                .find(|(m, _)| *m == offer.merchant_id)
+            {
+                None => per_merchant_pick.push((offer.merchant_id.clone(), index)),
+                Some((_, picked)) => {
+                    let best = &results.offers[*picked];
+                    let top_score = results
+                        .offers
+                        .iter()
+                        .filter(|o| o.merchant_id == offer.merchant_id && o.matches_request())
+                        .map(|o| o.score)
+                        .fold(f32::MIN, f32::max);
+                    if offer.score >= top_score * RELEVANCE_BAND
+                        && offer.price.minor < best.price.minor
+                    {
+                        *picked = index;
+                    }
+                }
+            }
+        }
+        per_merchant_pick.truncate(self.config.max_merchants);
+        let mut contacted_merchants: Vec<String> = Vec::new();
+        for (index, offer) in results.offers.iter().enumerate() {
+            let merchant_name = self.merchant_name(&offer.merchant_id);
+            let picked = per_merchant_pick.iter().any(|(_, i)| *i == index);
+            let (contacted, note) = if self.merchant(&offer.merchant_id).is_none() {
+                (
+                    false,
+                    "merchant has no registered auto-responder".to_string(),
+                )
+            } else if !offer.matches_request() {
+                (
+                    false,
+                    format!(
+                        "no {} in stock",
+                        wanted_label(item.color.as_deref(), item.size.as_deref())
+                    ),
+                )
+            } else if intent.intent == IntentKind::Search {
+                (false, "search only: nothing is bought".to_string())
+            } else if picked {
+                contacted_merchants.push(offer.merchant_id.clone());
+                (true, "contacting".to_string())
+            } else if per_merchant_pick
+                .iter()
+                .any(|(m, _)| *m == offer.merchant_id)
+            {
+                (
+                    false,
+                    "a cheaper close match from this merchant is asked instead".to_string(),
+                )
+            } else {
+                (
+                    false,
+                    format!(
+                        "only {} merchants are contacted at once",
+                        self.config.max_merchants
+                    ),
+                )
+            };
+            report.candidates.push(Candidate {
+                offer: offer.clone(),
+                merchant_name,
+                contacted,
+                note,
+            });
+        }
+        report.same_product_groups = results
+            .groups
+            .iter()
+            .filter(|g| g.len() > 1)
+            .cloned()
+            .collect();
+        if intent.intent == IntentKind::Search {
+            report
+                .notes
+                .push("This was a search: say \"buy ...\" to purchase.".into());
+            return "searched".into();
+        }
+        if contacted_merchants.is_empty() {
+            report
+                .notes
+                .push("No merchant has the exact variant asked for in stock.".into());
+            return "no matching variant".into();
+        }
+
+        // Negotiate with all of them at once, against one deadline.
+        let deadline = Instant::now() + self.config.negotiation_deadline;
+        let mut tasks = JoinSet::new();
+        for candidate in report.candidates.iter().filter(|c| c.contacted) {
+            let Some(endpoint) = self.merchant(&candidate.offer.merchant_id).cloned() else {
+                continue;
+            };
+            let wanted = Wanted {
+                product_code: candidate.offer.product_id.clone(),
+                product_title: candidate.offer.product_title.clone(),
+                color: item.color.clone(),
+                size: item.size.clone(),
+                quantity: item.quantity_or_one(),
+            };
+            let session = Session::new(
+                &endpoint.merchant_id,
+                wanted,
+                self.rules.clone(),
+                self.config.max_turns,
+            );
+            let psid = format!("cg-{run_id}-{}", random_token(6));
+            let transport = self.transport.clone();
+            let offer = candidate.offer.clone();
+            tasks.spawn(async move {
+                let session = negotiate(&transport, &endpoint, &psid, session, deadline).await;
+                (endpoint, psid, offer, session)
+            });
+        }
+        let mut finished = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            // A panicking negotiation task would be a bug; it only loses that
+            // merchant, never the others.
+            if let Ok(done) = joined {
+                finished.push(done);
+            }
+        }
+        finished.sort_by(|a, b| a.0.merchant_id.cmp(&b.0.merchant_id));
+
+        // Check every invoice.
+        let mut conversations: Vec<(MerchantEndpoint, String, Session, ConversationReport)> =
+            Vec::new();
+        for (endpoint, psid, offer, session) in finished {
+            let mut conversation = ConversationReport {
+                merchant_id: endpoint.merchant_id.clone(),
+                merchant_name: endpoint.name.clone(),
+                offer: offer.clone(),
+                transcript: Vec::new(),
+                state: session.state,
+                failure: session.failure.clone(),
+                invoice: session.invoice.clone(),
+                checks: Vec::new(),
+                accepted: false,
+            };
+            if let Some(invoice) = &session.invoice {
+                let expectation = Expectation {
+                    merchant_id: endpoint.merchant_id.clone(),
+                    product_title: offer.product_title.clone(),
+                    color: item.color.clone(),
+                    size: item.size.clone(),
+                    quantity: item.quantity_or_one(),
+                    listed_unit_price: offer.price.minor,
+                };
+                conversation.checks =
+                    check_invoice(invoice, &expectation, &report.mandate, &self.rules);
+                conversation.accepted = conversation.checks.iter().all(|c| c.passed);
+                if session.pay_payload.is_none() && conversation.accepted {
+                    conversation.accepted = false;
+                    conversation.checks.push(Check {
+                        name: "pay button".into(),
+                        passed: false,
+                        detail: "the invoice came without a Pay button".into(),
+                    });
+                }
+            }
+            conversations.push((endpoint, psid, session, conversation));
+        }
+
+        // Choose: lowest total, then the merchant id for a stable tie-break.
+        let mut valid: Vec<usize> = (0..conversations.len())
+            .filter(|&i| conversations[i].3.accepted)
+            .collect();
+        valid.sort_by_key(|&i| {
+            let invoice = conversations[i]
+                .3
+                .invoice
+                .as_ref()
+                .map(|inv| inv.total)
+                .unwrap_or(i64::MAX);
+            (invoice, conversations[i].0.merchant_id.clone())
+        });
+        let chosen = valid.first().copied();
+        let mut outcome = "no valid invoice".to_string();
+        if let Some(index) = chosen {
+            let others: Vec<String> = valid[1..]
+                .iter()
+                .filter_map(|&i| {
+                    conversations[i]
+                        .3
+                        .invoice
+                        .as_ref()
+                        .map(|inv| format!("{} {}", conversations[i].0.name, inv.total_money()))
+                })
+                .collect();
+            let (endpoint, _, _, conversation) = &conversations[index];
+            let Some(invoice) = conversation.invoice.as_ref() else {
+                return outcome;
+            };
+            let reason = if others.is_empty() {
+                "the only invoice that passed every check".to_string()
+            } else {
+                format!(
+                    "the cheapest of {} valid invoices (others: {})",
+                    valid.len(),
+                    others.join(", ")
+                )
+            };
+            report.choice = Some(Choice {
+                merchant_id: endpoint.merchant_id.clone(),
+                merchant_name: endpoint.name.clone(),
+                order_number: invoice.order_number.clone(),
+                total: invoice.total_money(),
+                reason,
+            });
+        } else {
+            report
+                .notes
+                .push("No invoice passed every check, so nothing was bought.".into());
+        }
+
+        // Pay the chosen one, if authorised.
+        if let Some(index) = chosen {
+            if report.mandate.max_total.is_none() {
+                report.notes.push("No budget was given, so nothing was paid: add \"under $N\" to the request or pass --max-total.".into());
+                outcome = "chosen, not paid: no budget".into();
+            } else if !options.pay {
+                report
+                    .notes
+                    .push("Not paying: payment was not requested (use --auto-pay).".into());
+                outcome = "chosen, not paid".into();
+            } else if let Some(false) = options
+                .confirm
+                .as_ref()
+                .zip(report.choice.as_ref())
+                .map(|(confirm, choice)| confirm(choice))
+            {
+                report
+                    .notes
+                    .push("Not paying: the shopper did not confirm.".into());
+                outcome = "chosen, not confirmed".into();
+            } else {
+                let (endpoint, psid, session, conversation) = &mut conversations[index];
+                match self
+                    .pay(
+                        run_id,
+                        endpoint,
+                        psid,
+                        session,
+                        conversation,
+                        &report.mandate,
+                        &report.intent.text,
+                    )
+                    .await
+                {
+                    Ok(receipt) => {
+                        outcome = format!("paid {} at {}", receipt.total, endpoint.name);
+                        report.receipt = Some(receipt);
+                    }
+                    Err(note) => {
+                        outcome = format!("payment failed: {note}");
+                        report.notes.push(format!(
+                            "Payment to {} did not complete: {note}",
+                            endpoint.name
+                        ));
+                    }
+                }
+            }
+        }
+
+        // Decline every other invoice, politely and with the reason.
+        let mut declines = JoinSet::new();
+        for (position, (endpoint, psid, session, conversation)) in
+            conversations.iter_mut().enumerate()
+        {
+            if Some(position) == chosen || session.state != SessionState::Invoiced {
+                continue;
+            }
+            let reason = match conversation.rejection() {
+                Some(rejection) => format!("the invoice failed a check ({rejection})"),
+                None => "I went with a better offer".into(),
+            };
+            let message = session.decline(&reason);
+            let transport = self.transport.clone();
+            let endpoint = endpoint.clone();
+            let psid = psid.clone();
+            declines.spawn(async move {
+                let replies = transport
+                    .send(&endpoint, &psid, &message)
+                    .await
+                    .unwrap_or_default();
+                (position, replies)
+            });
+        }
+        while let Some(joined) = declines.join_next().await {
+            if let Ok((position, replies)) = joined {
+                conversations[position].2.note_replies(&replies);
+            }
+        }
+
+        for (endpoint, _, session, mut conversation) in conversations {
+            conversation.state = session.state;
+            conversation.transcript = session.transcript.clone();
+            for (sequence, line) in session.transcript.iter().enumerate() {
+                let record = MessageRecord {
+                    run_id,
+                    merchant_id: endpoint.merchant_id.clone(),
+                    direction: match line.speaker {
+                        Speaker::Concierge => "to_merchant".into(),
+                        Speaker::Merchant => "from_merchant".into(),
+                    },
+                    body: line.text.clone(),
+                    at_ms: sequence as i64,
+                };
+                if let Err(error) = self.store.record_message(&record) {
+                    report
+                        .notes
+                        .push(format!("Could not record a message: {error}"));
+                }
+            }
+            report.conversations.push(conversation);
+        }
+        outcome
+    }
+
+    /// Pays the chosen invoice exactly once and records the order.
+    #[allow(clippy::too_many_arguments)]
+    async fn pay(
+        &self,
+        run_id: i64,
+        endpoint: &MerchantEndpoint,
+        psid: &str,
+        session: &mut Session,
+        conversation: &ConversationReport,
+        mandate: &Mandate,
+        request: &str,
+    ) -> Result<Receipt, String> {
+        let invoice = conversation.invoice.clone().ok_or("no invoice")?;
+        // The last line of defence: whatever the checks said, never authorise
+        // more than the mandate, another currency, or an expired mandate.
+        let within = mandate.max_total.is_some_and(|max| invoice.total <= max)
+            && invoice.currency == mandate.currency
+            && !mandate.expired()
+            && mandate.allows_merchant(&endpoint.merchant_id);
+        if !within || !conversation.accepted {
+            return Err("the invoice is outside the mandate".into());
+        }
+        let idempotency_key = format!("{}:{}", endpoint.merchant_id, invoice.order_number);
+        self.store
+            .begin_payment(
+                &idempotency_key,
+                run_id,
+                &endpoint.merchant_id,
+                &invoice.order_number,
+                invoice.total,
+                &invoice.currency,
+            )
+            .map_err(|e| e.to_string())?;
+        let authorization = PaymentAuthorization {
+            token: format!("tok_{}", random_token(12)),
+            idempotency_key: idempotency_key.clone(),
+            allowance: Allowance {
+                reason: "one_time".into(),
+                max_amount: invoice.total,
+                currency: invoice.currency.clone(),
+                checkout_session_id: invoice.order_number.clone(),
+                merchant_id: endpoint.merchant_id.clone(),
+                expires_at: now_millis() / 1000 + 600,
+            },
+        };
+        let Some(message) = session.pay(authorization) else {
+            let _ = self
+                .store
+                .settle_payment(&idempotency_key, "failed", "no Pay button");
+            return Err("the merchant offered no Pay button".into());
+        };
+        // One retry on a transport failure: the same idempotency key makes a
+        // repeated Pay safe at the merchant.
+        let mut replies = self.transport.send(endpoint, psid, &message).await;
+        if replies.is_err() {
+            replies = self.transport.send(endpoint, psid, &message).await;
+        }
+        let replies = match replies {
+            Ok(replies) => replies,
+            Err(error) => {
+                let _ =
+                    self.store
+                        .settle_payment(&idempotency_key, "unconfirmed", &error.to_string());
+                return Err(format!("no answer to Pay: {error}"));
+            }
+        };
+        match session.on_payment_replies(&replies) {
+            PaymentReply::Confirmed(text) => {
+                self.store
+                    .settle_payment(&idempotency_key, "confirmed", &text)
+                    .map_err(|e| e.to_string())?;
+                let line = invoice.lines.first().cloned().ok_or("no invoice line")?;
+                let order = OrderRecord {
+                    id: 0,
+                    created_at: now_millis() / 1000,
+                    request: request.to_string(),
+                    merchant_id: endpoint.merchant_id.clone(),
+                    merchant_name: endpoint.name.clone(),
+                    order_number: invoice.order_number.clone(),
+                    product_title: line.title.clone(),
+                    variant: line.subtitle.clone(),
+                    quantity: line.quantity,
+                    currency: invoice.currency.clone(),
+                    subtotal: invoice.lines_total().unwrap_or(0),
+                    shipping: invoice.shipping,
+                    tax: invoice.tax,
+                    total: invoice.total,
+                    status: "paid".into(),
+                };
+                let order_id = self
+                    .store
+                    .insert_order(run_id, &order)
+                    .map_err(|e| e.to_string())?;
+                Ok(Receipt {
+                    order_id,
+                    merchant_name: endpoint.name.clone(),
+                    order_number: invoice.order_number.clone(),
+                    product_title: line.title,
+                    variant: line.subtitle,
+                    quantity: line.quantity,
+                    unit_price: invoice.money(line.unit_price),
+                    subtotal: invoice.money(order.subtotal),
+                    shipping: invoice.money(invoice.shipping),
+                    tax: invoice.money(invoice.tax),
+                    total: invoice.total_money(),
+                    payment_status: "confirmed".into(),
+                    merchant_confirmation: text,
+                })
+            }
+            PaymentReply::Refused(text) => {
+                let _ = self
+                    .store
+                    .settle_payment(&idempotency_key, "declined", &text);
+                Err(format!("the merchant did not confirm: {text}"))
+            }
+        }
+    }
+}
+
+/// Talks to one merchant until an invoice, a stop, or the deadline.
+async fn negotiate(
+    transport: &Transport,
+    endpoint: &MerchantEndpoint,
+    psid: &str,
+    mut session: Session,
+    deadline: Instant,
+) -> Session {
+    let mut message = session.opening();
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            session.abort("the negotiation deadline passed");
+            return session;
+        }
+        match tokio::time::timeout(deadline - now, transport.send(endpoint, psid, &message)).await {
+            Err(_) => {
+                session.abort("the negotiation deadline passed");
+                return session;
+            }
+            Ok(Err(error)) => {
+                session.abort(error.to_string());
+                return session;
+            }
+            Ok(Ok(replies)) => match session.on_replies(&replies) {
+                Next::Send(next) => message = next,
+                Next::Invoiced | Next::Stop => return session,
+            },
+        }
+    }
+}
+
+fn wanted_label(color: Option<&str>, size: Option<&str>) -> String {
+    match (color, size) {
+        (Some(c), Some(s)) => format!("{c} / {s}"),
+        (Some(c), None) => c.to_string(),
+        (None, Some(s)) => format!("size {s}"),
+        (None, None) => "matching variant".into(),
+    }
+}

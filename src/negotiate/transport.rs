@@ -1,0 +1,179 @@
+//! Sends shopper messages to a merchant's webhook, signed, and reads the
+//! synchronous replies, bounding the wait and the size of what comes back.
+
+use super::session::ShopperMessage;
+use crate::error::MerchantError;
+use crate::merchant::signature::{sign, SIGNATURE_HEADER};
+use crate::merchant::wire::{
+    now_millis, IncomingMessage, OutgoingMessage, Postback, QuickReplyTap, SyncReply, WebhookEvent,
+};
+use std::time::Duration;
+
+/// Where and how to reach one merchant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MerchantEndpoint {
+    pub merchant_id: String,
+    pub name: String,
+    /// The webhook URL events are POSTed to.
+    pub webhook_url: String,
+    /// The secret events are signed with.
+    pub app_secret: String,
+    /// The merchant's page id (the event's recipient).
+    pub page_id: String,
+}
+
+/// One HTTP client, reused for every merchant, with bounded waits.
+#[derive(Debug, Clone)]
+pub struct Transport {
+    client: reqwest::Client,
+    turn_timeout: Duration,
+    max_reply_bytes: usize,
+}
+
+impl Transport {
+    pub fn new(turn_timeout: Duration, max_reply_bytes: usize) -> Transport {
+        let client = reqwest::Client::builder()
+            // A registered endpoint must not bounce Concierge elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(turn_timeout)
+            .timeout(turn_timeout)
+            .pool_max_idle_per_host(4)
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Transport {
+            client,
+            turn_timeout,
+            max_reply_bytes,
+        }
+    }
+
+    pub fn turn_timeout(&self) -> Duration {
+        self.turn_timeout
+    }
+
+    /// Sends `message` as conversation `psid` and returns the merchant's
+    /// replies addressed to that conversation.
+    pub async fn send(
+        &self,
+        endpoint: &MerchantEndpoint,
+        psid: &str,
+        message: &ShopperMessage,
+    ) -> Result<Vec<OutgoingMessage>, MerchantError> {
+        let now = now_millis();
+        let mid = format!("m_{}_{now}", crate::merchant::signature::random_token(6));
+        let (incoming, postback) = match message {
+            ShopperMessage::Text {
+                text,
+                quick_reply_payload,
+            } => (
+                Some(IncomingMessage {
+                    mid,
+                    text: Some(text.clone()),
+                    quick_reply: quick_reply_payload
+                        .clone()
+                        .map(|payload| QuickReplyTap { payload }),
+                }),
+                None,
+            ),
+            ShopperMessage::Postback {
+                title,
+                payload,
+                payment,
+            } => (
+                None,
+                Some(Postback {
+                    mid,
+                    title: title.clone(),
+                    payload: payload.clone(),
+                    payment: payment.clone(),
+                }),
+            ),
+        };
+        let event = WebhookEvent::single(&endpoint.page_id, psid, now, incoming, postback);
+        let body = serde_json::to_vec(&event).map_err(|e| protocol(endpoint, e.to_string()))?;
+        let signature = sign(&endpoint.app_secret, &body);
+        let exchange = async {
+            let mut response = self
+                .client
+                .post(&endpoint.webhook_url)
+                .header(SIGNATURE_HEADER, signature)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| transport(endpoint, e, self.turn_timeout))?;
+            let status = response.status();
+            if response
+                .content_length()
+                .is_some_and(|length| length > self.max_reply_bytes as u64)
+            {
+                return Err(MerchantError::TooLarge {
+                    merchant: endpoint.merchant_id.clone(),
+                    limit: self.max_reply_bytes,
+                });
+            }
+            let mut bytes = Vec::new();
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|e| transport(endpoint, e, self.turn_timeout))?
+            {
+                if bytes.len() + chunk.len() > self.max_reply_bytes {
+                    return Err(MerchantError::TooLarge {
+                        merchant: endpoint.merchant_id.clone(),
+                        limit: self.max_reply_bytes,
+                    });
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok((status, bytes))
+        };
+        let (status, bytes) = tokio::time::timeout(self.turn_timeout, exchange)
+            .await
+            .map_err(|_| MerchantError::Timeout {
+                merchant: endpoint.merchant_id.clone(),
+                millis: self.turn_timeout.as_millis() as u64,
+            })??;
+        if !status.is_success() {
+            let snippet: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
+            return Err(protocol(endpoint, format!("HTTP {status}: {snippet}")));
+        }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Vec::new());
+        }
+        let reply: SyncReply = serde_json::from_slice(&bytes)
+            .map_err(|e| protocol(endpoint, format!("malformed reply: {e}")))?;
+        // Only messages for this conversation count; a merchant cannot speak
+        // into another conversation through this reply.
+        Ok(reply
+            .messages
+            .into_iter()
+            .filter(|m| m.recipient.id == psid)
+            .map(|m| m.message)
+            .collect())
+    }
+}
+
+fn protocol(endpoint: &MerchantEndpoint, message: String) -> MerchantError {
+    MerchantError::Protocol {
+        merchant: endpoint.merchant_id.clone(),
+        message,
+    }
+}
+
+fn transport(
+    endpoint: &MerchantEndpoint,
+    error: reqwest::Error,
+    waited: Duration,
+) -> MerchantError {
+    if error.is_timeout() {
+        return MerchantError::Timeout {
+            merchant: endpoint.merchant_id.clone(),
+            millis: waited.as_millis() as u64,
+        };
+    }
+    MerchantError::Transport {
+        merchant: endpoint.merchant_id.clone(),
+        message: error.to_string(),
+    }
+}

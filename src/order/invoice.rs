@@ -1,0 +1,110 @@
+//! An invoice as Concierge understands it, read from a merchant's receipt
+//! template, in integer minor units.
+
+use crate::merchant::wire::ReceiptTemplate;
+use crate::money::{minor_from_decimal_f64, Money};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceLine {
+    pub title: String,
+    pub subtitle: String,
+    pub quantity: u32,
+    /// Minor units per item.
+    pub unit_price: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invoice {
+    pub merchant_id: String,
+    pub order_number: String,
+    pub currency: String,
+    pub lines: Vec<InvoiceLine>,
+    /// As stated by the merchant, if stated.
+    pub subtotal: Option<i64>,
+    pub shipping: i64,
+    pub tax: i64,
+    /// Sum of adjustments (discounts are negative).
+    pub adjustments: i64,
+    pub total: i64,
+}
+
+impl Invoice {
+    /// Reads a receipt template. Amounts that are not whole cents, negative
+    /// or absurd make the invoice unreadable rather than silently rounded.
+    pub fn from_receipt(merchant_id: &str, receipt: &ReceiptTemplate) -> Result<Invoice, String> {
+        let amount = |value: f64, what: &str| {
+            minor_from_decimal_f64(value)
+                .ok_or_else(|| format!("{what} {value} is not a valid amount"))
+        };
+        if receipt.order_number.trim().is_empty() {
+            return Err("the receipt has no order number".into());
+        }
+        if receipt.elements.is_empty() {
+            return Err("the receipt lists no items".into());
+        }
+        let mut lines = Vec::new();
+        for element in &receipt.elements {
+            if let Some(currency) = &element.currency {
+                if currency != &receipt.currency {
+                    return Err(format!(
+                        "line {:?} is in {currency}, the receipt in {}",
+                        element.title, receipt.currency
+                    ));
+                }
+            }
+            lines.push(InvoiceLine {
+                title: element.title.clone(),
+                subtitle: element.subtitle.clone().unwrap_or_default(),
+                quantity: element.quantity.unwrap_or(1),
+                unit_price: amount(element.price, "price")?,
+            });
+        }
+        let summary = &receipt.summary;
+        let mut adjustments = 0i64;
+        for adjustment in &receipt.adjustments {
+            // Adjustments are discounts: Messenger shows them as positive
+            // amounts taken off the total.
+            adjustments -= amount(adjustment.amount.abs(), "adjustment")?;
+        }
+        Ok(Invoice {
+            merchant_id: merchant_id.to_string(),
+            order_number: receipt.order_number.clone(),
+            currency: receipt.currency.trim().to_uppercase(),
+            lines,
+            subtotal: summary
+                .subtotal
+                .map(|v| amount(v, "subtotal"))
+                .transpose()?,
+            shipping: summary
+                .shipping_cost
+                .map(|v| amount(v, "shipping"))
+                .transpose()?
+                .unwrap_or(0),
+            tax: summary
+                .total_tax
+                .map(|v| amount(v, "tax"))
+                .transpose()?
+                .unwrap_or(0),
+            adjustments,
+            total: amount(summary.total_cost, "total")?,
+        })
+    }
+
+    /// Σ unit price × quantity, or `None` on overflow.
+    pub fn lines_total(&self) -> Option<i64> {
+        self.lines.iter().try_fold(0i64, |sum, line| {
+            line.unit_price
+                .checked_mul(i64::from(line.quantity))
+                .and_then(|l| sum.checked_add(l))
+        })
+    }
+
+    pub fn total_money(&self) -> Money {
+        Money::new(self.total, self.currency.clone())
+    }
+
+    pub fn money(&self, minor: i64) -> Money {
+        Money::new(minor, self.currency.clone())
+    }
+}

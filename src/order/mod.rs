@@ -1,0 +1,11 @@
+//! Orders: the shopper's mandate, invoices and the checks run on them, and
+//! the durable store of requests, messages, payments and orders.
+pub mod checks;
+pub mod invoice;
+pub mod mandate;
+pub mod store;
+
+pub use checks::{check_invoice, Check, Expectation};
+pub use invoice::{Invoice, InvoiceLine};
+pub use mandate::Mandate;
+pub use store::{OrderRecord, Store};

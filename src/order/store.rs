@@ -1,0 +1,343 @@
+//! The durable store (SQLite, WAL): every request, message, payment and
+//! order. Payments are keyed by an idempotency key under a primary-key
+//! constraint, so one order is paid at most once even across processes.
+
+use crate::error::OrderError;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Mutex;
+
+pub struct Store {
+    connection: Mutex<Connection>,
+}
+
+/// An order as listed by `concierge orders`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRecord {
+    pub id: i64,
+    pub created_at: i64,
+    pub request: String,
+    pub merchant_id: String,
+    pub merchant_name: String,
+    pub order_number: String,
+    pub product_title: String,
+    pub variant: String,
+    pub quantity: u32,
+    pub currency: String,
+    pub subtotal: i64,
+    pub shipping: i64,
+    pub tax: i64,
+    pub total: i64,
+    pub status: String,
+}
+
+/// A message exchanged with a merchant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    pub run_id: i64,
+    pub merchant_id: String,
+    /// "to_merchant" or "from_merchant".
+    pub direction: String,
+    pub body: String,
+    pub at_ms: i64,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    request TEXT NOT NULL,
+    parsed TEXT NOT NULL,
+    outcome TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL,
+    merchant_id TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    body TEXT NOT NULL,
+    at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS payments (
+    idempotency_key TEXT PRIMARY KEY,
+    run_id INTEGER NOT NULL,
+    merchant_id TEXT NOT NULL,
+    order_number TEXT NOT NULL,
+    amount_minor INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    status TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS orders (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    request TEXT NOT NULL,
+    merchant_id TEXT NOT NULL,
+    merchant_name TEXT NOT NULL,
+    order_number TEXT NOT NULL,
+    product_title TEXT NOT NULL,
+    variant TEXT NOT NULL,
+    quantity INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    subtotal_minor INTEGER NOT NULL,
+    shipping_minor INTEGER NOT NULL,
+    tax_minor INTEGER NOT NULL,
+    total_minor INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    UNIQUE (merchant_id, order_number)
+);
+";
+
+impl Store {
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<Store, OrderError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| OrderError::Open {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        }
+        let connection = Connection::open(path).map_err(|e| OrderError::Open {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Store::init(connection)
+    }
+
+    /// An in-memory store, for tests and dry runs.
+    pub fn in_memory() -> Result<Store, OrderError> {
+        Store::init(Connection::open_in_memory()?)
+    }
+
+    fn init(connection: Connection) -> Result<Store, OrderError> {
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        // WAL keeps readers (`concierge orders`) off writers' backs.
+        let _mode: String =
+            connection.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
+        connection.execute_batch("PRAGMA synchronous=NORMAL;")?;
+        connection.execute_batch(SCHEMA)?;
+        Ok(Store {
+            connection: Mutex::new(connection),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // Each statement is atomic in SQLite; a panic elsewhere while holding
+        // the lock leaves the connection usable.
+        self.connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn start_run(&self, request: &str, parsed_json: &str) -> Result<i64, OrderError> {
+        let connection = self.lock();
+        connection.execute(
+            "INSERT INTO runs (created_at, request, parsed) VALUES (?1, ?2, ?3)",
+            params![now_secs(), request, parsed_json],
+        )?;
+        Ok(connection.last_insert_rowid())
+    }
+
+    pub fn finish_run(&self, run_id: i64, outcome: &str) -> Result<(), OrderError> {
+        self.lock().execute(
+            "UPDATE runs SET outcome = ?1 WHERE id = ?2",
+            params![outcome, run_id],
+        )?;
+        Ok(())
+    }
+
+    pub fn record_message(&self, message: &MessageRecord) -> Result<(), OrderError> {
+        self.lock().execute(
+            "INSERT INTO messages (run_id, merchant_id, direction, body, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![message.run_id, message.merchant_id, message.direction, message.body, message.at_ms],
+        )?;
+        Ok(())
+    }
+
+    pub fn messages(&self, run_id: i64) -> Result<Vec<MessageRecord>, OrderError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare("SELECT run_id, merchant_id, direction, body, at_ms FROM messages WHERE run_id = ?1 ORDER BY id")?;
+        let rows = statement.query_map(params![run_id], |row| {
+            Ok(MessageRecord {
+                run_id: row.get(0)?,
+                merchant_id: row.get(1)?,
+                direction: row.get(2)?,
+                body: row.get(3)?,
+                at_ms: row.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Claims the right to pay under `idempotency_key`. Fails with
+    /// [`OrderError::AlreadyPaid`] when that key was claimed before, by this
+    /// or any other process: the caller must then not pay.
+    pub fn begin_payment(
+        &self,
+        idempotency_key: &str,
+        run_id: i64,
+        merchant_id: &str,
+        order_number: &str,
+        amount_minor: i64,
+        currency: &str,
+    ) -> Result<(), OrderError> {
+        let now = now_secs();
+        let inserted = self.lock().execute(
+            "INSERT OR IGNORE INTO payments (idempotency_key, run_id, merchant_id, order_number, amount_minor, currency, status, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'authorized', ?7, ?7)",
+            params![idempotency_key, run_id, merchant_id, order_number, amount_minor, currency, now],
+        )?;
+        if inserted == 0 {
+            return Err(OrderError::AlreadyPaid {
+                idempotency_key: idempotency_key.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Records how a claimed payment ended: "confirmed", "declined" or
+    /// "unconfirmed".
+    pub fn settle_payment(
+        &self,
+        idempotency_key: &str,
+        status: &str,
+        detail: &str,
+    ) -> Result<(), OrderError> {
+        self.lock().execute(
+            "UPDATE payments SET status = ?1, detail = ?2, updated_at = ?3 WHERE idempotency_key = ?4",
+            params![status, detail, now_secs(), idempotency_key],
+        )?;
+        Ok(())
+    }
+
+    pub fn payment_status(&self, idempotency_key: &str) -> Result<Option<String>, OrderError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT status FROM payments WHERE idempotency_key = ?1",
+                params![idempotency_key],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Number of payments in `status`.
+    pub fn count_payments(&self, status: &str) -> Result<i64, OrderError> {
+        Ok(self.lock().query_row(
+            "SELECT COUNT(*) FROM payments WHERE status = ?1",
+            params![status],
+            |row| row.get(0),
+        )?)
+    }
+
+    pub fn insert_order(&self, run_id: i64, order: &OrderRecord) -> Result<i64, OrderError> {
+        let connection = self.lock();
+        connection.execute(
+            "INSERT INTO orders (run_id, created_at, request, merchant_id, merchant_name, order_number, product_title, variant, quantity, currency,
+                                 subtotal_minor, shipping_minor, tax_minor, total_minor, status)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            params![
+                run_id,
+                order.created_at,
+                order.request,
+                order.merchant_id,
+                order.merchant_name,
+                order.order_number,
+                order.product_title,
+                order.variant,
+                order.quantity,
+                order.currency,
+                order.subtotal,
+                order.shipping,
+                order.tax,
+                order.total,
+                order.status
+            ],
+        )?;
+        Ok(connection.last_insert_rowid())
+    }
+
+    /// Orders, newest first.
+    pub fn orders(&self) -> Result<Vec<OrderRecord>, OrderError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT id, created_at, request, merchant_id, merchant_name, order_number, product_title, variant, quantity, currency,
+                    subtotal_minor, shipping_minor, tax_minor, total_minor, status
+             FROM orders ORDER BY id DESC",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok(OrderRecord {
+                id: row.get(0)?,
+                created_at: row.get(1)?,
+                request: row.get(2)?,
+                merchant_id: row.get(3)?,
+                merchant_name: row.get(4)?,
+                order_number: row.get(5)?,
+                product_title: row.get(6)?,
+                variant: row.get(7)?,
+                quantity: row.get(8)?,
+                currency: row.get(9)?,
+                subtotal: row.get(10)?,
+                shipping: row.get(11)?,
+                tax: row.get(12)?,
+                total: row.get(13)?,
+                status: row.get(14)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+pub fn now_secs() -> i64 {
+    crate::merchant::wire::now_millis() / 1000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payment_key_can_be_claimed_only_once() {
+        let store = Store::in_memory().unwrap();
+        store
+            .begin_payment("m:INV-1", 1, "m", "INV-1", 4500, "USD")
+            .unwrap();
+        let again = store.begin_payment("m:INV-1", 1, "m", "INV-1", 4500, "USD");
+        assert!(matches!(again, Err(OrderError::AlreadyPaid { .. })));
+        store.settle_payment("m:INV-1", "confirmed", "ok").unwrap();
+        assert_eq!(
+            store.payment_status("m:INV-1").unwrap().as_deref(),
+            Some("confirmed")
+        );
+        assert_eq!(store.count_payments("confirmed").unwrap(), 1);
+    }
+
+    #[test]
+    fn concurrent_claims_across_connections_pay_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let stores: Vec<std::sync::Arc<Store>> = (0..4)
+            .map(|_| std::sync::Arc::new(Store::open(&path).unwrap()))
+            .collect();
+        let handles: Vec<_> = (0..40)
+            .map(|i| {
+                let store = stores[i % stores.len()].clone();
+                std::thread::spawn(move || {
+                    store
+                        .begin_payment("m:INV-9", 1, "m", "INV-9", 100, "USD")
+                        .is_ok()
+                })
+            })
+            .collect();
+        let won = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|ok| *ok)
+            .count();
+        assert_eq!(won, 1);
+    }
+}

@@ -1,0 +1,127 @@
+//! Assembling a running Concierge: rules, catalogs, the index, merchants'
+//! auto-responders (the bundled demo world's, on loopback), the store and
+//! the transport. The binary and the tests use these same functions.
+
+use crate::catalog::feed::read_feeds_dir;
+use crate::catalog::{demo_world, BuildSummary, CatalogIndex, MerchantCatalog};
+use crate::config::Config;
+use crate::error::{CatalogError, MerchantError};
+use crate::intent::Parser;
+use crate::merchant::signature::random_token;
+use crate::merchant::{server, Responder, ResponderConfig};
+use crate::negotiate::{MerchantEndpoint, Shop, Transport};
+use crate::order::Store;
+use crate::rules::CompiledRules;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Merchants' catalogs: from `index/feeds/` when it has a `merchants.toml`,
+/// else the demo world generated in memory. Rejected feed lines come back
+/// beside the catalogs.
+pub fn load_catalogs(
+    config: &Config,
+) -> Result<(Vec<MerchantCatalog>, Vec<CatalogError>), CatalogError> {
+    let feeds_dir = config.feeds_dir();
+    if feeds_dir.join("merchants.toml").is_file() {
+        read_feeds_dir(&feeds_dir)
+    } else {
+        Ok((demo_world::generate(), Vec::new()))
+    }
+}
+
+/// Opens the index, rebuilding it when the catalogs or rules changed.
+pub fn open_index(
+    config: &Config,
+    catalogs: &[MerchantCatalog],
+    rules: &CompiledRules,
+) -> Result<(CatalogIndex, BuildSummary), CatalogError> {
+    CatalogIndex::open_or_build(&config.tantivy_dir(), catalogs, rules)
+}
+
+/// A reference auto-responder running on loopback.
+pub struct RunningMerchant {
+    pub endpoint: MerchantEndpoint,
+    pub responder: Arc<Responder>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl RunningMerchant {
+    /// Starts `responder` on `listener`.
+    pub fn start(
+        listener: TcpListener,
+        responder: Arc<Responder>,
+    ) -> Result<RunningMerchant, MerchantError> {
+        let address = listener
+            .local_addr()
+            .map_err(|e| MerchantError::Serve(e.to_string()))?;
+        let config = responder.config().clone();
+        let endpoint = MerchantEndpoint {
+            merchant_id: config.profile.id.clone(),
+            name: config.profile.name.clone(),
+            webhook_url: format!("http://{address}/webhook"),
+            app_secret: config.app_secret.clone(),
+            page_id: config.page_id.clone(),
+        };
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let serving = responder.clone();
+        let task = tokio::spawn(async move {
+            let _ = server::serve(listener, serving, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        Ok(RunningMerchant {
+            endpoint,
+            responder,
+            shutdown: Some(shutdown),
+            task,
+        })
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Starts one reference auto-responder per catalog on 127.0.0.1, each on
+/// an ephemeral port with its own random app secret.
+pub async fn start_reference_merchants(
+    catalogs: &[MerchantCatalog],
+) -> Result<Vec<RunningMerchant>, MerchantError> {
+    let mut running = Vec::new();
+    for catalog in catalogs {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| MerchantError::Serve(e.to_string()))?;
+        let config = ResponderConfig::new(catalog.profile.clone(), &random_token(16));
+        let responder = Responder::new(config, catalog.products.clone());
+        running.push(RunningMerchant::start(listener, responder)?);
+    }
+    Ok(running)
+}
+
+/// A shop over the given parts.
+pub fn build_shop(
+    config: &Config,
+    rules: Arc<CompiledRules>,
+    catalog: Arc<CatalogIndex>,
+    merchants: Vec<MerchantEndpoint>,
+    store: Arc<Store>,
+) -> Shop {
+    Shop {
+        parser: Parser::new(rules.clone()),
+        rules,
+        catalog,
+        merchants,
+        store,
+        transport: Transport::new(config.turn_timeout, config.max_reply_bytes),
+        config: config.clone(),
+    }
+}

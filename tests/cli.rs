@@ -1,0 +1,146 @@
+//! The `concierge` binary as a user meets it. Properties checked:
+//! - every subcommand has --help;
+//! - `demo` does the whole job from an empty directory (embedded rules,
+//!   generated demo world, a fresh index) and `orders` lists the order
+//!   afterwards, from another process;
+//! - a second `demo` reuses the index;
+//! - bad input is one clear line and a non-zero exit, never a panic;
+//! - the committed demo feeds are exactly what the generator makes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn concierge(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_concierge"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CONCIERGE_RULES")
+        .env_remove("CONCIERGE_INDEX")
+        .env_remove("CONCIERGE_DB")
+        .output()
+        .expect("run concierge")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).to_string()
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--help"],
+        vec!["demo", "--help"],
+        vec!["ask", "--help"],
+        vec!["index", "--help"],
+        vec!["index", "build", "--help"],
+        vec!["merchant", "serve", "--help"],
+        vec!["orders", "--help"],
+    ] {
+        let output = concierge(dir.path(), &args);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        assert!(stdout(&output).contains("Usage:"), "{args:?}");
+    }
+}
+
+#[test]
+fn demo_buys_from_an_empty_directory_and_orders_lists_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = concierge(dir.path(), &["demo"]);
+    let out = stdout(&output);
+    assert!(output.status.success(), "{}\n{}", out, stderr(&output));
+    let sections = [
+        "== Request",
+        "== Candidate offers",
+        "== Conversations",
+        "== Invoice checks",
+        "== Choice",
+        "== Receipt",
+    ];
+    let positions: Vec<usize> = sections
+        .iter()
+        .map(|s| out.find(s).unwrap_or_else(|| panic!("missing {s}:\n{out}")))
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "sections out of order:\n{out}"
+    );
+    assert!(out.contains("Index: built"), "{out}");
+    assert!(out.contains("Payment confirmed"), "{out}");
+
+    let orders = concierge(dir.path(), &["orders"]);
+    assert!(orders.status.success());
+    let listed = stdout(&orders);
+    assert!(listed.contains("Turtleneck Sweater"), "{listed}");
+    assert!(listed.contains("paid"), "{listed}");
+
+    let again = concierge(dir.path(), &["demo"]);
+    assert!(
+        stdout(&again).contains("Index: reused"),
+        "{}",
+        stdout(&again)
+    );
+    let orders = concierge(dir.path(), &["orders", "--json"]);
+    let parsed: serde_json::Value = serde_json::from_slice(&orders.stdout).unwrap();
+    assert_eq!(parsed.as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn bad_input_is_one_clear_line_and_a_nonzero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_understood = concierge(dir.path(), &["ask", "--auto-pay", "qwerty asdf"]);
+    assert_eq!(not_understood.status.code(), Some(2));
+    assert!(
+        stdout(&not_understood).contains("could not understand"),
+        "{}",
+        stdout(&not_understood)
+    );
+    assert!(!stderr(&not_understood).contains("panicked"));
+
+    let bad_amount = concierge(dir.path(), &["ask", "--max-total", "lots", "buy socks"]);
+    assert_eq!(bad_amount.status.code(), Some(1));
+    let message = stderr(&bad_amount);
+    assert_eq!(message.trim().lines().count(), 1, "{message}");
+    assert!(
+        message.starts_with("error: \"lots\" is not an amount"),
+        "{message}"
+    );
+
+    let missing_feed = concierge(dir.path(), &["merchant", "serve", "--feed", "nope.jsonl"]);
+    assert_eq!(missing_feed.status.code(), Some(1));
+    let message = stderr(&missing_feed);
+    assert_eq!(message.trim().lines().count(), 1, "{message}");
+    assert!(message.contains("nope.jsonl"), "{message}");
+
+    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
+    std::fs::write(
+        dir.path().join("rules/broken.toml"),
+        "[[intent]]\nname = \"x\"\nintent = \"fly\"\npatterns = [\"x\"]\nexamples = [\"x\"]\n",
+    )
+    .unwrap();
+    let broken_rules = concierge(dir.path(), &["demo"]);
+    assert_eq!(broken_rules.status.code(), Some(1));
+    let message = stderr(&broken_rules);
+    assert!(
+        message.contains("broken.toml:3: unknown intent"),
+        "{message}"
+    );
+    assert!(!message.contains("panicked"));
+}
+
+#[test]
+fn committed_demo_feeds_match_the_generator() {
+    let feeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("index/feeds");
+    for (name, contents) in concierge::catalog::demo_world::feed_files() {
+        let committed =
+            std::fs::read_to_string(feeds.join(&name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            committed == contents,
+            "index/feeds/{name} differs from the generator: run `concierge index generate-demo`"
+        );
+    }
+}

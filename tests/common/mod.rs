@@ -1,0 +1,340 @@
+//! Shared test fixtures: small catalogs the tests write themselves, a world
+//! of reference auto-responders on loopback, and misbehaving merchants.
+#![allow(dead_code)]
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use concierge::catalog::feed::{
+    Availability, Barcode, FeedPrice, FeedProduct, FeedVariant, VariantOption,
+};
+use concierge::catalog::{MerchantCatalog, MerchantProfile};
+use concierge::config::Config;
+use concierge::merchant::wire::{
+    Attachment, Button, OutgoingMessage, ReceiptElement, ReceiptSummary, ReceiptTemplate,
+    SendRequest, SyncReply, Template, WebhookEvent,
+};
+use concierge::negotiate::{MerchantEndpoint, Shop};
+use concierge::order::Store;
+use concierge::rules::CompiledRules;
+use concierge::world::{self, RunningMerchant};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+pub fn rules() -> Arc<CompiledRules> {
+    Arc::new(CompiledRules::embedded().expect("embedded rules compile"))
+}
+
+pub fn profile(id: &str, name: &str, shipping: i64, tax_basis_points: i64) -> MerchantProfile {
+    MerchantProfile {
+        id: id.into(),
+        name: name.into(),
+        feed: format!("{id}.jsonl"),
+        currency: "USD".into(),
+        shipping,
+        free_shipping_over: 0,
+        tax_basis_points,
+    }
+}
+
+/// A turtleneck in `colors` × S/M/L at `price` cents; `out_of_stock` lists
+/// (colour, size) pairs not available.
+pub fn turtleneck(
+    id: &str,
+    title: &str,
+    price: i64,
+    colors: &[&str],
+    out_of_stock: &[(&str, &str)],
+) -> FeedProduct {
+    let mut variants = Vec::new();
+    for color in colors {
+        for size in ["S", "M", "L"] {
+            let available = !out_of_stock.contains(&(color, size));
+            variants.push(FeedVariant {
+                id: format!("{id}-{}-{size}", color.to_uppercase().replace(' ', "")),
+                title: format!("{title} - {color} / {size}"),
+                price: FeedPrice {
+                    amount: price,
+                    currency: "USD".into(),
+                },
+                availability: Availability {
+                    available,
+                    status: if available {
+                        "in_stock".into()
+                    } else {
+                        "out_of_stock".into()
+                    },
+                },
+                variant_options: vec![
+                    VariantOption {
+                        name: "Size".into(),
+                        value: size.into(),
+                    },
+                    VariantOption {
+                        name: "Color".into(),
+                        value: color.to_string(),
+                    },
+                ],
+                barcodes: vec![Barcode {
+                    kind: "gtin".into(),
+                    value: format!("{id}-{color}-{size}"),
+                }],
+            });
+        }
+    }
+    FeedProduct {
+        id: id.into(),
+        title: title.into(),
+        description: "A warm turtleneck sweater.".into(),
+        url: format!("https://shop.example/{id}"),
+        brand: "Testbrand".into(),
+        categories: vec!["Apparel".into(), "Sweaters".into()],
+        variants,
+    }
+}
+
+pub fn socks(id: &str, price: i64) -> FeedProduct {
+    let mut product = turtleneck(id, "Wool Socks", price, &["Gray", "Black"], &[]);
+    product.categories = vec!["Accessories".into()];
+    product.description = "Warm wool socks.".into();
+    product
+}
+
+/// Three merchants for the default request ("buy me a gray turtleneck
+/// sweater in medium under $50"):
+/// - alpha: $45.00 + $4.00 shipping = $49.00 (valid)
+/// - beta:  $42.00 + $5.00 shipping = $47.00 (valid, cheapest)
+/// - gamma: $48.00 + $6.00 shipping + 8.25% tax = $57.96 (over budget)
+pub fn small_catalogs() -> Vec<MerchantCatalog> {
+    vec![
+        MerchantCatalog {
+            profile: profile("alpha", "Alpha Knits", 400, 0),
+            products: vec![
+                turtleneck(
+                    "A-100",
+                    "Classic Turtleneck Sweater",
+                    4500,
+                    &["Gray", "Navy"],
+                    &[],
+                ),
+                socks("A-200", 900),
+            ],
+        },
+        MerchantCatalog {
+            profile: profile("beta", "Beta Basics", 500, 0),
+            products: vec![turtleneck(
+                "B-100",
+                "Classic Turtleneck Sweater",
+                4200,
+                &["Heather Grey", "Black"],
+                &[("Black", "M")],
+            )],
+        },
+        MerchantCatalog {
+            profile: profile("gamma", "Gamma Goods", 600, 825),
+            products: vec![turtleneck(
+                "G-100",
+                "Ribbed Turtleneck Sweater",
+                4800,
+                &["Gray"],
+                &[],
+            )],
+        },
+    ]
+}
+
+pub struct TestWorld {
+    pub dir: tempfile::TempDir,
+    pub config: Config,
+    pub shop: Shop,
+    pub merchants: Vec<RunningMerchant>,
+}
+
+impl TestWorld {
+    /// Indexes `catalogs` in a temporary directory, starts a reference
+    /// auto-responder for each catalog whose id is not in `custom`, and
+    /// uses the given endpoints for those that are.
+    pub async fn start(
+        catalogs: Vec<MerchantCatalog>,
+        custom: Vec<MerchantEndpoint>,
+        tune: impl FnOnce(&mut Config),
+    ) -> TestWorld {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config {
+            index_dir: dir.path().join("index"),
+            db_path: dir.path().join("concierge.db"),
+            turn_timeout: Duration::from_secs(3),
+            negotiation_deadline: Duration::from_secs(5),
+            ..Config::default()
+        };
+        tune(&mut config);
+        let rules = rules();
+        let (index, _) = world::open_index(&config, &catalogs, &rules).unwrap();
+        let served: Vec<MerchantCatalog> = catalogs
+            .iter()
+            .filter(|c| !custom.iter().any(|e| e.merchant_id == c.profile.id))
+            .cloned()
+            .collect();
+        let merchants = world::start_reference_merchants(&served).await.unwrap();
+        let mut endpoints: Vec<MerchantEndpoint> =
+            merchants.iter().map(|m| m.endpoint.clone()).collect();
+        endpoints.extend(custom);
+        let store = Arc::new(Store::open(&config.db_path).unwrap());
+        let shop = world::build_shop(&config, rules, Arc::new(index), endpoints, store);
+        TestWorld {
+            dir,
+            config,
+            shop,
+            merchants,
+        }
+    }
+
+    pub fn merchant(&self, id: &str) -> &RunningMerchant {
+        self.merchants
+            .iter()
+            .find(|m| m.endpoint.merchant_id == id)
+            .unwrap()
+    }
+
+    pub async fn stop(self) -> tempfile::TempDir {
+        for merchant in self.merchants {
+            merchant.stop().await;
+        }
+        self.dir
+    }
+}
+
+/// Serves `router` on a loopback port; returns its webhook URL.
+pub async fn serve_router(router: Router) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    format!("http://{address}/webhook")
+}
+
+pub fn endpoint(id: &str, name: &str, url: String) -> MerchantEndpoint {
+    MerchantEndpoint {
+        merchant_id: id.into(),
+        name: name.into(),
+        webhook_url: url,
+        app_secret: "test-secret".into(),
+        page_id: format!("page-{id}"),
+    }
+}
+
+/// A merchant that accepts connections and never answers.
+pub async fn hanging_merchant(id: &str) -> MerchantEndpoint {
+    let router = Router::new().route(
+        "/webhook",
+        post(|| async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            "never"
+        }),
+    );
+    endpoint(id, "Hanging Store", serve_router(router).await)
+}
+
+/// Counts Pay postbacks a bot received.
+#[derive(Default)]
+pub struct PayCounter {
+    pub pays: AtomicUsize,
+}
+
+/// A bot that answers the first message straight away with an invoice for
+/// `subtitle` ("Red / M") at `price` + `shipping`, and counts Pay taps.
+pub async fn invoicing_bot(
+    id: &str,
+    title: &str,
+    subtitle: &str,
+    price: f64,
+    shipping: f64,
+    counter: Arc<PayCounter>,
+) -> MerchantEndpoint {
+    #[derive(Clone)]
+    struct Bot {
+        title: String,
+        subtitle: String,
+        price: f64,
+        shipping: f64,
+        counter: Arc<PayCounter>,
+    }
+    async fn handle(State(bot): State<Bot>, body: Bytes) -> Json<SyncReply> {
+        let event: WebhookEvent = serde_json::from_slice(&body).unwrap();
+        let messaging = &event.entry[0].messaging[0];
+        let psid = messaging.sender.id.clone();
+        let reply = |message: OutgoingMessage| SendRequest {
+            recipient: concierge::merchant::wire::Id { id: psid.clone() },
+            messaging_type: "RESPONSE".into(),
+            message,
+        };
+        if messaging
+            .postback
+            .as_ref()
+            .is_some_and(|p| p.payload.starts_with("PAY"))
+        {
+            bot.counter.pays.fetch_add(1, Ordering::SeqCst);
+            return Json(SyncReply {
+                messages: vec![reply(OutgoingMessage {
+                    text: Some("Payment received, thank you!".into()),
+                    ..Default::default()
+                })],
+            });
+        }
+        if messaging.message.is_none() {
+            return Json(SyncReply::default());
+        }
+        let receipt = ReceiptTemplate {
+            recipient_name: "x".into(),
+            merchant_name: None,
+            order_number: "BAD-1".into(),
+            currency: "USD".into(),
+            payment_method: "card".into(),
+            elements: vec![ReceiptElement {
+                title: bot.title.clone(),
+                subtitle: Some(bot.subtitle.clone()),
+                quantity: Some(1),
+                price: bot.price,
+                currency: Some("USD".into()),
+            }],
+            summary: ReceiptSummary {
+                subtotal: Some(bot.price),
+                shipping_cost: Some(bot.shipping),
+                total_tax: Some(0.0),
+                total_cost: bot.price + bot.shipping,
+            },
+            adjustments: vec![],
+        };
+        Json(SyncReply {
+            messages: vec![
+                reply(OutgoingMessage {
+                    attachment: Some(Attachment::template(&Template::Receipt(receipt))),
+                    ..Default::default()
+                }),
+                reply(OutgoingMessage {
+                    attachment: Some(Attachment::template(&Template::Button {
+                        text: "Pay now".into(),
+                        buttons: vec![Button::postback("Pay", "PAY:BAD-1")],
+                    })),
+                    ..Default::default()
+                }),
+            ],
+        })
+    }
+    let router = Router::new()
+        .route("/webhook", post(handle))
+        .with_state(Bot {
+            title: title.into(),
+            subtitle: subtitle.into(),
+            price,
+            shipping,
+            counter,
+        });
+    endpoint(id, "Invoicing Bot", serve_router(router).await)
+}
+
+pub const DEFAULT_REQUEST: &str = "buy me a gray turtleneck sweater in medium under $50";

@@ -1,0 +1,294 @@
+//! The whole purchase over real loopback HTTP, a real on-disk index and a
+//! real SQLite store. Properties checked:
+//! - the cheapest valid invoice is chosen and paid exactly once, for the
+//!   variant asked (gray, M), and the order survives reopening the store;
+//! - an invoice over budget is rejected with that reason and never paid;
+//! - a merchant that never answers times out while the others complete;
+//! - an invoice with the wrong colour is rejected and never paid;
+//! - a request that cannot be understood gets a clear message, no panic;
+//! - the bundled demo world buys the cheapest valid gray medium turtleneck.
+
+mod common;
+
+use common::*;
+use concierge::catalog::MerchantCatalog;
+use concierge::negotiate::orchestrate::ConversationReport;
+use concierge::negotiate::ShopOptions;
+use concierge::order::Store;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn pay() -> ShopOptions {
+    ShopOptions {
+        pay: true,
+        ..Default::default()
+    }
+}
+
+fn conversation<'r>(
+    report: &'r concierge::negotiate::ShopReport,
+    merchant: &str,
+) -> &'r ConversationReport {
+    report
+        .conversations
+        .iter()
+        .find(|c| c.merchant_id == merchant)
+        .unwrap_or_else(|| panic!("no conversation with {merchant}"))
+}
+
+#[tokio::test]
+async fn buys_the_cheapest_valid_offer_and_records_it_durably() {
+    let world = TestWorld::start(small_catalogs(), vec![], |_| {}).await;
+    let report = world.shop.shop(DEFAULT_REQUEST, &pay()).await.unwrap();
+
+    let choice = report.choice.as_ref().expect("a choice");
+    assert_eq!(choice.merchant_id, "beta", "{}", report.render());
+    let receipt = report.receipt.as_ref().expect("a receipt");
+    assert_eq!(receipt.total.minor, 4700);
+    assert_eq!(receipt.variant, "M / Heather Grey");
+    assert_eq!(receipt.payment_status, "confirmed");
+
+    // Alpha was valid but dearer; gamma broke the budget.
+    assert!(conversation(&report, "alpha").accepted);
+    let gamma = conversation(&report, "gamma");
+    assert!(!gamma.accepted);
+    assert!(
+        gamma.rejection().unwrap().starts_with("within budget"),
+        "{:?}",
+        gamma.rejection()
+    );
+
+    // Exactly one charge, at beta.
+    assert_eq!(world.merchant("beta").responder.charges().len(), 1);
+    assert_eq!(
+        world.merchant("beta").responder.charges()[0].amount.minor,
+        4700
+    );
+    assert!(world.merchant("alpha").responder.charges().is_empty());
+    assert!(world.merchant("gamma").responder.charges().is_empty());
+
+    // The order is still there after the store is closed and reopened.
+    let db_path = world.config.db_path.clone();
+    let dir = world.stop().await;
+    let reopened = Store::open(&db_path).unwrap();
+    let orders = reopened.orders().unwrap();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].merchant_id, "beta");
+    assert_eq!(orders[0].total, 4700);
+    assert_eq!(orders[0].variant, "M / Heather Grey");
+    assert_eq!(reopened.count_payments("confirmed").unwrap(), 1);
+    drop(dir);
+}
+
+#[tokio::test]
+async fn a_merchant_that_never_answers_times_out_and_the_others_complete() {
+    let mut catalogs = small_catalogs();
+    catalogs.push(MerchantCatalog {
+        profile: profile("sleepy", "Sleepy Store", 0, 0),
+        products: vec![turtleneck(
+            "Z-1",
+            "Classic Turtleneck Sweater",
+            1000,
+            &["Gray"],
+            &[],
+        )],
+    });
+    let hanging = hanging_merchant("sleepy").await;
+    let world = TestWorld::start(catalogs, vec![hanging], |config| {
+        config.turn_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let started = Instant::now();
+    let report = world.shop.shop(DEFAULT_REQUEST, &pay()).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+
+    let sleepy = conversation(&report, "sleepy");
+    assert!(sleepy.invoice.is_none());
+    let failure = sleepy.failure.as_deref().unwrap();
+    assert!(failure.contains("no answer within 300 ms"), "{failure}");
+    assert_eq!(report.choice.as_ref().unwrap().merchant_id, "beta");
+    assert!(report.receipt.is_some());
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn an_invoice_with_the_wrong_colour_is_rejected_and_never_paid() {
+    let mut catalogs = small_catalogs();
+    catalogs.push(MerchantCatalog {
+        profile: profile("trick", "Tricky Store", 0, 0),
+        products: vec![turtleneck(
+            "T-1",
+            "Classic Turtleneck Sweater",
+            3000,
+            &["Gray"],
+            &[],
+        )],
+    });
+    let counter = Arc::new(PayCounter::default());
+    let bot = invoicing_bot(
+        "trick",
+        "Classic Turtleneck Sweater",
+        "Red / M",
+        30.0,
+        0.0,
+        counter.clone(),
+    )
+    .await;
+    let world = TestWorld::start(catalogs, vec![bot], |_| {}).await;
+    let report = world.shop.shop(DEFAULT_REQUEST, &pay()).await.unwrap();
+
+    let trick = conversation(&report, "trick");
+    assert!(!trick.accepted);
+    let rejection = trick.rejection().unwrap();
+    assert!(
+        rejection.starts_with("colour: invoice says red, asked gray"),
+        "{rejection}"
+    );
+    assert_eq!(
+        counter.pays.load(Ordering::SeqCst),
+        0,
+        "the wrong invoice was paid"
+    );
+    assert_eq!(report.choice.as_ref().unwrap().merchant_id, "beta");
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn an_invoice_over_the_budget_is_rejected_and_never_paid() {
+    let catalogs = vec![MerchantCatalog {
+        profile: profile("steep", "Steep Store", 0, 0),
+        products: vec![turtleneck(
+            "S-1",
+            "Classic Turtleneck Sweater",
+            4900,
+            &["Gray"],
+            &[],
+        )],
+    }];
+    let counter = Arc::new(PayCounter::default());
+    let bot = invoicing_bot(
+        "steep",
+        "Classic Turtleneck Sweater",
+        "Gray / M",
+        49.0,
+        9.5,
+        counter.clone(),
+    )
+    .await;
+    let world = TestWorld::start(catalogs, vec![bot], |_| {}).await;
+    let report = world.shop.shop(DEFAULT_REQUEST, &pay()).await.unwrap();
+
+    let steep = conversation(&report, "steep");
+    assert_eq!(
+        steep.rejection().unwrap(),
+        "within budget: total $58.50 vs budget $50.00"
+    );
+    assert_eq!(counter.pays.load(Ordering::SeqCst), 0);
+    assert!(report.choice.is_none() && report.receipt.is_none());
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("nothing was bought")),
+        "{:?}",
+        report.notes
+    );
+    assert_eq!(world.shop.store.count_payments("confirmed").unwrap(), 0);
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_that_cannot_be_understood_gets_a_clear_message() {
+    let world = TestWorld::start(small_catalogs(), vec![], |_| {}).await;
+    for text in ["qwerty asdf zxcv", "", "what's the weather like tomorrow"] {
+        let report = world.shop.shop(text, &pay()).await.unwrap();
+        assert_eq!(
+            report.intent.intent,
+            concierge::intent::IntentKind::None,
+            "{text:?}"
+        );
+        assert!(report.conversations.is_empty());
+        assert!(
+            report
+                .notes
+                .iter()
+                .any(|n| n.contains("could not understand")),
+            "{:?}",
+            report.notes
+        );
+        assert!(report.render().contains("could not understand"));
+    }
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_budget_nothing_is_paid() {
+    let world = TestWorld::start(small_catalogs(), vec![], |_| {}).await;
+    let report = world
+        .shop
+        .shop("buy me a gray turtleneck sweater in medium", &pay())
+        .await
+        .unwrap();
+    assert!(report.choice.is_some());
+    assert!(report.receipt.is_none());
+    assert!(
+        report.notes.iter().any(|n| n.contains("No budget")),
+        "{:?}",
+        report.notes
+    );
+    for merchant in &world.merchants {
+        assert!(merchant.responder.charges().is_empty());
+    }
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn the_demo_world_buys_the_cheapest_valid_gray_medium_turtleneck() {
+    let catalogs = concierge::catalog::demo_world::generate();
+    let world = TestWorld::start(catalogs, vec![], |_| {}).await;
+    let report = world.shop.shop(DEFAULT_REQUEST, &pay()).await.unwrap();
+    let receipt = report
+        .receipt
+        .as_ref()
+        .unwrap_or_else(|| panic!("{}", report.render()));
+    let accepted: Vec<&ConversationReport> =
+        report.conversations.iter().filter(|c| c.accepted).collect();
+    assert!(accepted.len() >= 2, "{}", report.render());
+    let cheapest = accepted
+        .iter()
+        .map(|c| c.invoice.as_ref().unwrap().total)
+        .min()
+        .unwrap();
+    assert_eq!(receipt.total.minor, cheapest);
+    assert!(receipt.total.minor <= 5000);
+    let rules = concierge::rules::CompiledRules::embedded().unwrap();
+    let parts: Vec<&str> = receipt.variant.split(" / ").collect();
+    assert!(parts.contains(&"M"), "{}", receipt.variant);
+    assert!(
+        parts
+            .iter()
+            .any(|p| concierge::catalog::index::canonical_color(&rules, p) == "gray"),
+        "{}",
+        receipt.variant
+    );
+    // At least one invoice was rejected for the budget, and it was declined.
+    assert!(
+        report.conversations.iter().any(|c| c
+            .rejection()
+            .is_some_and(|r| r.starts_with("within budget"))),
+        "{}",
+        report.render()
+    );
+    let paid: usize = world
+        .merchants
+        .iter()
+        .map(|m| m.responder.charges().len())
+        .sum();
+    assert_eq!(paid, 1);
+    world.stop().await;
+}
