@@ -1,5 +1,6 @@
 //! Merchants: the Messenger wire protocol, signatures, and the reference
 //! auto-responder a merchant without one can run.
+pub mod network;
 pub mod responder;
 pub mod server;
 pub mod signature;

@@ -3,6 +3,7 @@
 
 use super::session::ShopperMessage;
 use crate::error::MerchantError;
+use crate::merchant::network::{GuardedResolver, NetworkPolicy};
 use crate::merchant::signature::{sign, SIGNATURE_HEADER};
 use crate::merchant::wire::{
     now_millis, IncomingMessage, OutgoingMessage, Postback, QuickReplyTap, SyncReply, WebhookEvent,
@@ -22,34 +23,43 @@ pub struct MerchantEndpoint {
     pub page_id: String,
 }
 
-/// One HTTP client, reused for every merchant, with bounded waits.
+/// One HTTP client, reused for every merchant, with bounded waits, that
+/// connects only to addresses the network policy allows.
 #[derive(Debug, Clone)]
 pub struct Transport {
     client: reqwest::Client,
     turn_timeout: Duration,
     max_reply_bytes: usize,
+    policy: NetworkPolicy,
 }
 
 impl Transport {
     pub fn new(turn_timeout: Duration, max_reply_bytes: usize) -> Transport {
-        let client = reqwest::Client::builder()
-            // A registered endpoint must not bounce Concierge elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(turn_timeout)
-            .timeout(turn_timeout)
-            .pool_max_idle_per_host(4)
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+        Transport::with_policy(turn_timeout, max_reply_bytes, NetworkPolicy::with_loopback())
+    }
+
+    pub fn with_policy(turn_timeout: Duration, max_reply_bytes: usize, policy: NetworkPolicy) -> Transport {
+        let client = guarded_client(turn_timeout, policy);
         Transport {
             client,
             turn_timeout,
             max_reply_bytes,
+            policy,
         }
+    }
+
+    pub fn policy(&self) -> NetworkPolicy {
+        self.policy
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
     }
 
     pub fn turn_timeout(&self) -> Duration {
         self.turn_timeout
     }
+
 
     /// Sends `message` as conversation `psid` and returns the merchant's
     /// replies addressed to that conversation.
@@ -59,6 +69,10 @@ impl Transport {
         psid: &str,
         message: &ShopperMessage,
     ) -> Result<Vec<OutgoingMessage>, MerchantError> {
+        let url = self
+            .policy
+            .check_url(&endpoint.webhook_url)
+            .map_err(|reason| protocol(endpoint, format!("endpoint refused: {reason}")))?;
         let now = now_millis();
         let mid = format!("m_{}_{now}", crate::merchant::signature::random_token(6));
         let (incoming, postback) = match message {
@@ -95,7 +109,7 @@ impl Transport {
         let exchange = async {
             let mut response = self
                 .client
-                .post(&endpoint.webhook_url)
+                .post(url)
                 .header(SIGNATURE_HEADER, signature)
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body)
@@ -176,4 +190,21 @@ fn transport(
         merchant: endpoint.merchant_id.clone(),
         message: error.to_string(),
     }
+}
+
+/// An HTTP client that follows no redirects and resolves names only to
+/// addresses `policy` allows.
+pub fn guarded_client(timeout: Duration, policy: NetworkPolicy) -> reqwest::Client {
+    reqwest::Client::builder()
+        // A registered endpoint must not bounce Concierge elsewhere.
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(GuardedResolver { policy })
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .pool_max_idle_per_host(4)
+        .build()
+        // Without TLS backends the builder only fails on invalid settings,
+        // which these constants are not; never fall back to an unguarded
+        // client.
+        .expect("the HTTP client settings are valid")
 }
