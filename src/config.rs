@@ -31,6 +31,10 @@ pub struct Config {
     pub max_turns: u32,
     /// Most merchants contacted for one request. Default 8.
     pub max_merchants: usize,
+    /// Allow merchant endpoints on loopback (127.0.0.0/8, ::1). Default
+    /// false: only public addresses. The demo world and tests turn it on.
+    /// Env `CONCIERGE_ALLOW_LOOPBACK=1`.
+    pub allow_loopback: bool,
 }
 
 impl Default for Config {
@@ -44,6 +48,7 @@ impl Default for Config {
             max_reply_bytes: 64 * 1024,
             max_turns: 12,
             max_merchants: 8,
+            allow_loopback: false,
         }
     }
 }
@@ -61,6 +66,9 @@ impl Config {
         if let Ok(value) = std::env::var("CONCIERGE_DB") {
             config.db_path = value.into();
         }
+        if let Ok(value) = std::env::var("CONCIERGE_ALLOW_LOOPBACK") {
+            config.allow_loopback = matches!(value.trim(), "1" | "true" | "yes");
+        }
         if let Some(ms) = env_millis("CONCIERGE_TURN_TIMEOUT_MS")? {
             config.turn_timeout = ms;
         }
@@ -72,6 +80,20 @@ impl Config {
 
     pub fn feeds_dir(&self) -> PathBuf {
         self.index_dir.join("feeds")
+    }
+
+    /// Where registered merchants' feeds are kept.
+    pub fn registered_feeds_dir(&self) -> PathBuf {
+        self.feeds_dir().join("registered")
+    }
+
+    /// The network policy for merchant endpoints.
+    pub fn network_policy(&self) -> crate::merchant::network::NetworkPolicy {
+        if self.allow_loopback {
+            crate::merchant::network::NetworkPolicy::with_loopback()
+        } else {
+            crate::merchant::network::NetworkPolicy::public_only()
+        }
     }
 
     pub fn tantivy_dir(&self) -> PathBuf {

@@ -42,6 +42,7 @@ pub mod money;
 pub mod negotiate;
 pub mod order;
 pub mod rules;
+pub mod server;
 pub mod world;
 
 pub use error::{Error, Result};

@@ -66,6 +66,21 @@ enum Command {
         /// Print the report as JSON
         #[arg(long)]
         json: bool,
+        /// Ask a running `concierge serve` at this URL instead of shopping in-process
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+    },
+    /// Run the HTTP API: shopper requests, merchant registration, and the Send API endpoint
+    Serve {
+        /// Address to listen on
+        #[arg(long, default_value = "127.0.0.1:8700")]
+        listen: String,
+        /// Also serve the demo world's merchants (reference auto-responders on loopback)
+        #[arg(long)]
+        demo: bool,
+        /// Allow merchant endpoints on loopback (for local testing)
+        #[arg(long)]
+        allow_loopback: bool,
     },
     /// Catalog index commands
     Index {
@@ -122,6 +137,33 @@ enum MerchantCommand {
         #[arg(long)]
         wording: Option<PathBuf>,
     },
+    /// Register a merchant's auto-responder: verifies the endpoint and issues its page access token
+    Register {
+        #[arg(long)]
+        name: String,
+        /// The merchant's webhook URL
+        #[arg(long)]
+        endpoint: String,
+        /// The token the endpoint expects in hub.verify_token
+        #[arg(long)]
+        verify_token: String,
+        /// The secret events are signed with [default: generated]
+        #[arg(long)]
+        app_secret: Option<String>,
+        /// The merchant's catalog feed (ACP JSON Lines)
+        #[arg(long)]
+        feed: PathBuf,
+        /// Allow an endpoint on loopback (for local testing)
+        #[arg(long)]
+        allow_loopback: bool,
+    },
+    /// List registered merchants
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a registered merchant
+    Remove { id: String },
 }
 
 fn main() {
@@ -180,6 +222,89 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             max_total,
             auto_pay,
             json,
+            server: Some(server),
+        } => {
+            let max_total = max_total.map(|text| parse_amount(&text)).transpose()?;
+            ask_server(&server, &request, max_total, auto_pay, json).await
+        }
+        Command::Serve {
+            listen,
+            demo,
+            allow_loopback,
+        } => serve(config, &listen, demo, allow_loopback).await,
+        Command::Merchant {
+            command:
+                MerchantCommand::Register {
+                    name,
+                    endpoint,
+                    verify_token,
+                    app_secret,
+                    feed,
+                    allow_loopback,
+                },
+        } => {
+            let mut config = config;
+            config.allow_loopback |= allow_loopback;
+            let text = std::fs::read_to_string(&feed)
+                .with_context(|| format!("cannot read {}", feed.display()))?;
+            let store = Store::open(&config.db_path)?;
+            let registration = concierge::merchant::registry::Registration {
+                name,
+                endpoint,
+                verify_token,
+                app_secret,
+                feed: text,
+            };
+            let transport = world::transport_for(&config);
+            let record = concierge::merchant::registry::register(
+                &store,
+                &transport,
+                &config.registered_feeds_dir(),
+                &registration,
+            )
+            .await?;
+            println!("Registered {} as {}", record.name, record.id);
+            println!("  page id:           {}", record.page_id);
+            println!("  page access token: {}", record.page_access_token);
+            println!("  app secret:        {}", record.app_secret);
+            Ok(0)
+        }
+        Command::Merchant {
+            command: MerchantCommand::List { json },
+        } => {
+            let store = Store::open(&config.db_path)?;
+            let merchants = store.merchants()?;
+            if json {
+                let views: Vec<serde_json::Value> = merchants.iter().map(|m| serde_json::json!({"id": m.id, "name": m.name, "endpoint": m.endpoint, "page_id": m.page_id})).collect();
+                println!("{}", serde_json::to_string_pretty(&views)?);
+            } else if merchants.is_empty() {
+                println!("No registered merchants; `concierge ask` uses the demo world.");
+            } else {
+                for merchant in merchants {
+                    println!(
+                        "{:<28} {:<28} {}",
+                        merchant.id, merchant.name, merchant.endpoint
+                    );
+                }
+            }
+            Ok(0)
+        }
+        Command::Merchant {
+            command: MerchantCommand::Remove { id },
+        } => {
+            let store = Store::open(&config.db_path)?;
+            if !store.remove_merchant(&id)? {
+                bail!("no registered merchant {id:?}");
+            }
+            println!("Removed {id}.");
+            Ok(0)
+        }
+        Command::Ask {
+            request,
+            max_total,
+            auto_pay,
+            json,
+            server: None,
         } => {
             let max_total = max_total.map(|text| parse_amount(&text)).transpose()?;
             let interactive = !auto_pay && std::io::stdin().is_terminal();
@@ -362,6 +487,24 @@ async fn shop(
 ) -> anyhow::Result<i32> {
     let started = Instant::now();
     let rules = Arc::new(rules::load(&config.rules_dir)?);
+    let store = Arc::new(Store::open(&config.db_path)?);
+    // `ask` shops with the registered merchants when there are any.
+    if !verbose {
+        let (registered, endpoints, problems) = world::registered_catalogs(&store)?;
+        for problem in &problems {
+            eprintln!("skipped: {problem}");
+        }
+        if !endpoints.is_empty() {
+            let (index, _) = world::open_index(config, &registered, &rules)?;
+            let shop = world::build_shop(config, rules, Arc::new(index), endpoints, store);
+            let report = shop.shop(request, &options).await?;
+            return print_report(config, &report, json);
+        }
+    }
+    // The demo world's merchants run on loopback, by this explicit choice.
+    let mut demo_config = config.clone();
+    demo_config.allow_loopback = true;
+    let config = &demo_config;
     let (catalogs, rejected) = world::load_catalogs(config)?;
     for problem in &rejected {
         eprintln!("skipped: {problem}");
@@ -386,15 +529,23 @@ async fn shop(
             .collect();
         println!("Merchants' auto-responders: {}\n", addresses.join(", "));
     }
-    let store = Arc::new(Store::open(&config.db_path)?);
     let endpoints = merchants.iter().map(|m| m.endpoint.clone()).collect();
     let shop = world::build_shop(config, rules, Arc::new(index), endpoints, store);
     let report: ShopReport = shop.shop(request, &options).await?;
     for merchant in merchants {
         merchant.stop().await;
     }
+    let code = print_report(config, &report, json)?;
+    if verbose && !json {
+        println!("\nDone in {} ms.", started.elapsed().as_millis());
+    }
+    Ok(code)
+}
+
+/// Prints a report; exit code 2 when the request was not understood.
+fn print_report(config: &Config, report: &ShopReport, json: bool) -> anyhow::Result<i32> {
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", serde_json::to_string_pretty(report)?);
     } else {
         print!("{}", report.render());
         if report.receipt.is_some() {
@@ -402,9 +553,6 @@ async fn shop(
                 "Recorded in {}; `concierge orders` lists it.",
                 config.db_path.display()
             );
-        }
-        if verbose {
-            println!("\nDone in {} ms.", started.elapsed().as_millis());
         }
     }
     Ok(
@@ -414,4 +562,83 @@ async fn shop(
             0
         },
     )
+}
+
+/// `ask --server URL`: the same request through a running server.
+async fn ask_server(
+    server: &str,
+    request: &str,
+    max_total: Option<i64>,
+    auto_pay: bool,
+    json: bool,
+) -> anyhow::Result<i32> {
+    let body = concierge::server::ShopRequest {
+        text: request.to_string(),
+        mandate: max_total.map(|max_total| concierge::server::MandateRequest {
+            max_total,
+            currency: None,
+        }),
+        auto_pay,
+    };
+    let url = format!("{}/v1/requests", server.trim_end_matches('/'));
+    let response = reqwest::Client::new()
+        .post(&url)
+        .json(&body)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {url}"))?;
+    let status = response.status();
+    let text = response.text().await?;
+    if !status.is_success() {
+        bail!("the server answered {status}: {text}");
+    }
+    let report: ShopReport =
+        serde_json::from_str(&text).context("the server's answer is not a report")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.render());
+    }
+    Ok(
+        if report.intent.intent == concierge::intent::IntentKind::None {
+            2
+        } else {
+            0
+        },
+    )
+}
+
+/// `concierge serve`: the HTTP API until Ctrl-C.
+async fn serve(
+    mut config: Config,
+    listen: &str,
+    demo: bool,
+    allow_loopback: bool,
+) -> anyhow::Result<i32> {
+    config.allow_loopback |= allow_loopback || demo;
+    let rules = Arc::new(rules::load(&config.rules_dir)?);
+    let store = Arc::new(Store::open(&config.db_path)?);
+    let mut demo_merchants = Vec::new();
+    let mut fixed = Vec::new();
+    if demo {
+        let (catalogs, _) = world::load_catalogs(&config)?;
+        demo_merchants = world::start_reference_merchants(&catalogs).await?;
+        fixed = catalogs
+            .into_iter()
+            .zip(demo_merchants.iter().map(|m| m.endpoint.clone()))
+            .collect();
+    }
+    let state = concierge::server::ServerState::new(config, rules, store, fixed)?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    println!("Concierge API on http://{}  (POST /v1/requests, /v1/merchants; Send API at /v19.0/me/messages)", listener.local_addr()?);
+    concierge::server::run(listener, state, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    for merchant in demo_merchants {
+        merchant.stop().await;
+    }
+    Ok(0)
 }

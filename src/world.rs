@@ -107,7 +107,16 @@ pub async fn start_reference_merchants(
     Ok(running)
 }
 
-/// A shop over the given parts.
+/// The transport for `config`: its timeouts, reply limit and network policy.
+pub fn transport_for(config: &Config) -> Transport {
+    Transport::with_policy(
+        config.turn_timeout,
+        config.max_reply_bytes,
+        config.network_policy(),
+    )
+}
+
+/// A shop over the given parts, with a transport made from `config`.
 pub fn build_shop(
     config: &Config,
     rules: Arc<CompiledRules>,
@@ -115,13 +124,70 @@ pub fn build_shop(
     merchants: Vec<MerchantEndpoint>,
     store: Arc<Store>,
 ) -> Shop {
+    build_shop_with_transport(
+        config,
+        rules,
+        catalog,
+        merchants,
+        store,
+        transport_for(config),
+    )
+}
+
+/// A shop over the given parts and transport (shared with a server, whose
+/// Send API endpoint delivers into the transport's mailboxes).
+pub fn build_shop_with_transport(
+    config: &Config,
+    rules: Arc<CompiledRules>,
+    catalog: Arc<CatalogIndex>,
+    merchants: Vec<MerchantEndpoint>,
+    store: Arc<Store>,
+    transport: Transport,
+) -> Shop {
     Shop {
         parser: Parser::new(rules.clone()),
         rules,
         catalog,
         merchants,
         store,
-        transport: Transport::new(config.turn_timeout, config.max_reply_bytes),
+        transport,
         config: config.clone(),
     }
+}
+
+/// Registered merchants' catalogs, their endpoints, and the feed problems met.
+pub type Registered = (
+    Vec<MerchantCatalog>,
+    Vec<MerchantEndpoint>,
+    Vec<CatalogError>,
+);
+
+/// Registered merchants' catalogs, read from their kept feeds, with their
+/// endpoints. A merchant whose feed cannot be read is reported and left out.
+pub fn registered_catalogs(store: &Store) -> Result<Registered, crate::Error> {
+    let mut catalogs = Vec::new();
+    let mut endpoints = Vec::new();
+    let mut problems = Vec::new();
+    for record in store.merchants()? {
+        match crate::catalog::feed::read_feed_file(std::path::Path::new(&record.feed_path)) {
+            Ok(read) => {
+                problems.extend(read.rejected);
+                catalogs.push(MerchantCatalog {
+                    profile: crate::catalog::MerchantProfile {
+                        id: record.id.clone(),
+                        name: record.name.clone(),
+                        feed: record.feed_path.clone(),
+                        currency: "USD".into(),
+                        shipping: 0,
+                        free_shipping_over: 0,
+                        tax_basis_points: 0,
+                    },
+                    products: read.products,
+                });
+                endpoints.push(record.endpoint());
+            }
+            Err(error) => problems.push(error),
+        }
+    }
+    Ok((catalogs, endpoints, problems))
 }

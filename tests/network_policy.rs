@@ -59,9 +59,18 @@ fn literal_ip_tricks_are_refused_and_public_addresses_accepted() {
     for url in refused {
         assert!(policy.check_url(url).is_err(), "{url} was accepted");
     }
-    let accepted = ["https://shop.example.com/webhook", "http://93.184.216.34/webhook", "https://[2606:4700::1111]/webhook", "http://8.8.8.8:8080/hook"];
+    let accepted = [
+        "https://shop.example.com/webhook",
+        "http://93.184.216.34/webhook",
+        "https://[2606:4700::1111]/webhook",
+        "http://8.8.8.8:8080/hook",
+    ];
     for url in accepted {
-        assert!(policy.check_url(url).is_ok(), "{url} was refused: {:?}", policy.check_url(url));
+        assert!(
+            policy.check_url(url).is_ok(),
+            "{url} was refused: {:?}",
+            policy.check_url(url)
+        );
     }
     // Loopback only by an explicit setting, and still nothing else.
     let loopback = NetworkPolicy::with_loopback();
@@ -72,12 +81,19 @@ fn literal_ip_tricks_are_refused_and_public_addresses_accepted() {
 
 #[tokio::test]
 async fn names_are_checked_where_they_resolve() {
-    let public = GuardedResolver { policy: NetworkPolicy::public_only() };
+    let public = GuardedResolver {
+        policy: NetworkPolicy::public_only(),
+    };
     let name = reqwest::dns::Name::from_str("localhost").unwrap();
     let resolved = public.resolve(name).await;
-    assert!(resolved.is_err(), "localhost resolved to an allowed address");
+    assert!(
+        resolved.is_err(),
+        "localhost resolved to an allowed address"
+    );
 
-    let loopback = GuardedResolver { policy: NetworkPolicy::with_loopback() };
+    let loopback = GuardedResolver {
+        policy: NetworkPolicy::with_loopback(),
+    };
     let name = reqwest::dns::Name::from_str("localhost").unwrap();
     let addresses: Vec<_> = loopback.resolve(name).await.unwrap().collect();
     assert!(addresses.iter().all(|a| a.ip().is_loopback()));
@@ -87,18 +103,40 @@ async fn names_are_checked_where_they_resolve() {
 async fn the_transport_refuses_loopback_by_default_and_follows_no_redirects() {
     let world = common::TestWorld::start(common::small_catalogs(), vec![], |_| {}).await;
     let endpoint = world.merchant("alpha").endpoint.clone();
-    let hello = ShopperMessage::Text { text: "A-100".into(), quick_reply_payload: None };
+    let hello = ShopperMessage::Text {
+        text: "A-100".into(),
+        quick_reply_payload: None,
+    };
 
-    let public_only = Transport::with_policy(Duration::from_secs(2), 65536, NetworkPolicy::public_only());
-    let error = public_only.send(&endpoint, "psid", &hello).await.unwrap_err().to_string();
-    assert!(error.contains("endpoint refused: 127.0.0.1 is a loopback address"), "{error}");
+    let public_only =
+        Transport::with_policy(Duration::from_secs(2), 65536, NetworkPolicy::public_only());
+    let error = public_only
+        .send(&endpoint, "psid", &hello)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("endpoint refused: 127.0.0.1 is a loopback address"),
+        "{error}"
+    );
 
     // A merchant that redirects to its neighbour is not followed there.
     let target = endpoint.webhook_url.clone();
-    let router = Router::new().route("/webhook", post(move || async move { Redirect::temporary(&target) }));
+    let router = Router::new().route(
+        "/webhook",
+        post(move || async move { Redirect::temporary(&target) }),
+    );
     let redirecting = common::endpoint("alpha", "Redirector", common::serve_router(router).await);
-    let transport = Transport::with_policy(Duration::from_secs(2), 65536, NetworkPolicy::with_loopback());
-    let error = transport.send(&redirecting, "psid", &hello).await.unwrap_err().to_string();
+    let transport = Transport::with_policy(
+        Duration::from_secs(2),
+        65536,
+        NetworkPolicy::with_loopback(),
+    );
+    let error = transport
+        .send(&redirecting, "psid", &hello)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("HTTP 307"), "{error}");
     world.stop().await;
 }

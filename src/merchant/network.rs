@@ -48,8 +48,16 @@ impl NetworkPolicy {
                     return self.refusal_v4(v4);
                 }
                 let segments = v6.segments();
-                if segments[..6].iter().all(|s| *s == 0) && !v6.is_loopback() && !v6.is_unspecified() {
-                    return self.refusal_v4(Ipv4Addr::new((segments[6] >> 8) as u8, segments[6] as u8, (segments[7] >> 8) as u8, segments[7] as u8));
+                if segments[..6].iter().all(|s| *s == 0)
+                    && !v6.is_loopback()
+                    && !v6.is_unspecified()
+                {
+                    return self.refusal_v4(Ipv4Addr::new(
+                        (segments[6] >> 8) as u8,
+                        segments[6] as u8,
+                        (segments[7] >> 8) as u8,
+                        segments[7] as u8,
+                    ));
                 }
                 self.refusal_v6(v6)
             }
@@ -147,10 +155,16 @@ impl Resolve for GuardedResolver {
         let policy = self.policy;
         let host = name.as_str().to_string();
         Box::pin(async move {
-            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> = resolved.iter().copied().filter(|address| policy.refusal(address.ip()).is_none()).collect();
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> = resolved
+                .iter()
+                .copied()
+                .filter(|address| policy.refusal(address.ip()).is_none())
+                .collect();
             if allowed.is_empty() {
-                let error: Box<dyn std::error::Error + Send + Sync> = format!("{host} resolves only to addresses merchants may not use").into();
+                let error: Box<dyn std::error::Error + Send + Sync> =
+                    format!("{host} resolves only to addresses merchants may not use").into();
                 return Err(error);
             }
             let addresses: Addrs = Box::new(allowed.into_iter());

@@ -1,6 +1,7 @@
 //! Negotiation: the per-merchant session state machine (no I/O), the
 //! transport that carries its messages, and the orchestration of many
 //! sessions at once.
+pub mod mailbox;
 pub mod orchestrate;
 pub mod report;
 pub mod session;

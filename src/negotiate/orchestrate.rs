@@ -208,7 +208,14 @@ impl Shop {
                 intent.items.len()
             ));
         }
-        let query = SearchQuery::for_item(intent, item);
+        let mut query = SearchQuery::for_item(intent, item);
+        // Only merchants Concierge can talk to are worth finding.
+        query.merchants_allowed = Some(
+            self.merchants
+                .iter()
+                .map(|m| m.merchant_id.clone())
+                .collect(),
+        );
         let results = match self.catalog.search(&query) {
             Ok(results) => results,
             Err(error) => {
@@ -526,7 +533,8 @@ impl Shop {
             }
         }
 
-        for (endpoint, _, session, mut conversation) in conversations {
+        for (endpoint, psid, session, mut conversation) in conversations {
+            self.transport.close_conversation(&psid);
             conversation.state = session.state;
             conversation.transcript = session.transcript.clone();
             for (sequence, line) in session.transcript.iter().enumerate() {

@@ -1,6 +1,7 @@
 //! Sends shopper messages to a merchant's webhook, signed, and reads the
 //! synchronous replies, bounding the wait and the size of what comes back.
 
+use super::mailbox::Mailboxes;
 use super::session::ShopperMessage;
 use crate::error::MerchantError;
 use crate::merchant::network::{GuardedResolver, NetworkPolicy};
@@ -8,6 +9,7 @@ use crate::merchant::signature::{sign, SIGNATURE_HEADER};
 use crate::merchant::wire::{
     now_millis, IncomingMessage, OutgoingMessage, Postback, QuickReplyTap, SyncReply, WebhookEvent,
 };
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Where and how to reach one merchant.
@@ -31,21 +33,47 @@ pub struct Transport {
     turn_timeout: Duration,
     max_reply_bytes: usize,
     policy: NetworkPolicy,
+    mailboxes: Arc<Mailboxes>,
 }
+
+/// After a Send API message arrives, further messages arriving within this
+/// window belong to the same turn ("Got it." then "What colour?").
+const SEND_API_SETTLE: Duration = Duration::from_millis(150);
+/// Most Send API messages read as one turn.
+const MAX_MESSAGES_PER_TURN: usize = 20;
 
 impl Transport {
     pub fn new(turn_timeout: Duration, max_reply_bytes: usize) -> Transport {
-        Transport::with_policy(turn_timeout, max_reply_bytes, NetworkPolicy::with_loopback())
+        Transport::with_policy(
+            turn_timeout,
+            max_reply_bytes,
+            NetworkPolicy::with_loopback(),
+        )
     }
 
-    pub fn with_policy(turn_timeout: Duration, max_reply_bytes: usize, policy: NetworkPolicy) -> Transport {
+    pub fn with_policy(
+        turn_timeout: Duration,
+        max_reply_bytes: usize,
+        policy: NetworkPolicy,
+    ) -> Transport {
         let client = guarded_client(turn_timeout, policy);
         Transport {
             client,
             turn_timeout,
             max_reply_bytes,
             policy,
+            mailboxes: Arc::new(Mailboxes::default()),
         }
+    }
+
+    /// The mailboxes Send API messages are delivered to.
+    pub fn mailboxes(&self) -> Arc<Mailboxes> {
+        self.mailboxes.clone()
+    }
+
+    /// Ends conversation `psid`: later Send API messages for it are refused.
+    pub fn close_conversation(&self, psid: &str) {
+        self.mailboxes.close(psid);
     }
 
     pub fn policy(&self) -> NetworkPolicy {
@@ -60,7 +88,6 @@ impl Transport {
         self.turn_timeout
     }
 
-
     /// Sends `message` as conversation `psid` and returns the merchant's
     /// replies addressed to that conversation.
     pub async fn send(
@@ -73,6 +100,10 @@ impl Transport {
             .policy
             .check_url(&endpoint.webhook_url)
             .map_err(|reason| protocol(endpoint, format!("endpoint refused: {reason}")))?;
+        let started = tokio::time::Instant::now();
+        // Open the mailbox before sending: a Send API bot may answer before
+        // its webhook response.
+        let mailbox = self.mailboxes.open(psid, &endpoint.merchant_id);
         let now = now_millis();
         let mid = format!("m_{}_{now}", crate::merchant::signature::random_token(6));
         let (incoming, postback) = match message {
@@ -152,19 +183,41 @@ impl Transport {
             let snippet: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
             return Err(protocol(endpoint, format!("HTTP {status}: {snippet}")));
         }
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Vec::new());
+        let synchronous: Vec<OutgoingMessage> = if bytes.iter().all(u8::is_ascii_whitespace) {
+            Vec::new()
+        } else {
+            let reply: SyncReply = serde_json::from_slice(&bytes)
+                .map_err(|e| protocol(endpoint, format!("malformed reply: {e}")))?;
+            // Only messages for this conversation count; a merchant cannot
+            // speak into another conversation through this reply.
+            reply
+                .messages
+                .into_iter()
+                .filter(|m| m.recipient.id == psid)
+                .map(|m| m.message)
+                .collect()
+        };
+        if !synchronous.is_empty() {
+            return Ok(synchronous);
         }
-        let reply: SyncReply = serde_json::from_slice(&bytes)
-            .map_err(|e| protocol(endpoint, format!("malformed reply: {e}")))?;
-        // Only messages for this conversation count; a merchant cannot speak
-        // into another conversation through this reply.
-        Ok(reply
-            .messages
-            .into_iter()
-            .filter(|m| m.recipient.id == psid)
-            .map(|m| m.message)
-            .collect())
+        // Send API mode: the replies come later, through Concierge's
+        // `/me/messages` endpoint, into this conversation's mailbox.
+        let mut receiver = mailbox.lock().await;
+        let remaining = self.turn_timeout.saturating_sub(started.elapsed());
+        let first = tokio::time::timeout(remaining, receiver.recv())
+            .await
+            .map_err(|_| MerchantError::Timeout {
+                merchant: endpoint.merchant_id.clone(),
+                millis: self.turn_timeout.as_millis() as u64,
+            })?;
+        let mut messages: Vec<OutgoingMessage> = first.into_iter().collect();
+        while messages.len() < MAX_MESSAGES_PER_TURN {
+            match tokio::time::timeout(SEND_API_SETTLE, receiver.recv()).await {
+                Ok(Some(message)) => messages.push(message),
+                _ => break,
+            }
+        }
+        Ok(messages)
     }
 }
 

@@ -43,7 +43,33 @@ pub struct MessageRecord {
     pub at_ms: i64,
 }
 
+/// A merchant registered with this Concierge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MerchantRecord {
+    pub id: String,
+    pub name: String,
+    pub endpoint: String,
+    pub page_id: String,
+    pub verify_token: String,
+    pub app_secret: String,
+    pub page_access_token: String,
+    /// The merchant's feed file, copied under the index's feeds directory.
+    pub feed_path: String,
+    pub created_at: i64,
+}
+
 const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS merchants (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    page_id TEXT NOT NULL,
+    verify_token TEXT NOT NULL,
+    app_secret TEXT NOT NULL,
+    page_access_token TEXT NOT NULL UNIQUE,
+    feed_path TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     created_at INTEGER NOT NULL,
@@ -259,6 +285,74 @@ impl Store {
             ],
         )?;
         Ok(connection.last_insert_rowid())
+    }
+
+    pub fn insert_merchant(&self, merchant: &MerchantRecord) -> Result<(), OrderError> {
+        self.lock().execute(
+            "INSERT INTO merchants (id, name, endpoint, page_id, verify_token, app_secret, page_access_token, feed_path, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                merchant.id,
+                merchant.name,
+                merchant.endpoint,
+                merchant.page_id,
+                merchant.verify_token,
+                merchant.app_secret,
+                merchant.page_access_token,
+                merchant.feed_path,
+                merchant.created_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Registered merchants, oldest first.
+    pub fn merchants(&self) -> Result<Vec<MerchantRecord>, OrderError> {
+        self.select_merchants("SELECT id, name, endpoint, page_id, verify_token, app_secret, page_access_token, feed_path, created_at FROM merchants ORDER BY created_at, id", params![])
+    }
+
+    /// The merchant a page access token belongs to.
+    pub fn merchant_by_token(
+        &self,
+        page_access_token: &str,
+    ) -> Result<Option<MerchantRecord>, OrderError> {
+        Ok(self
+            .select_merchants(
+                "SELECT id, name, endpoint, page_id, verify_token, app_secret, page_access_token, feed_path, created_at FROM merchants WHERE page_access_token = ?1",
+                params![page_access_token],
+            )?
+            .pop())
+    }
+
+    /// Removes a merchant; true when it existed.
+    pub fn remove_merchant(&self, id: &str) -> Result<bool, OrderError> {
+        Ok(self
+            .lock()
+            .execute("DELETE FROM merchants WHERE id = ?1", params![id])?
+            > 0)
+    }
+
+    fn select_merchants(
+        &self,
+        sql: &str,
+        parameters: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<MerchantRecord>, OrderError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(sql)?;
+        let rows = statement.query_map(parameters, |row| {
+            Ok(MerchantRecord {
+                id: row.get(0)?,
+                name: row.get(1)?,
+                endpoint: row.get(2)?,
+                page_id: row.get(3)?,
+                verify_token: row.get(4)?,
+                app_secret: row.get(5)?,
+                page_access_token: row.get(6)?,
+                feed_path: row.get(7)?,
+                created_at: row.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Orders, newest first.

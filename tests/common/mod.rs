@@ -168,6 +168,7 @@ impl TestWorld {
             db_path: dir.path().join("concierge.db"),
             turn_timeout: Duration::from_secs(3),
             negotiation_deadline: Duration::from_secs(5),
+            allow_loopback: true,
             ..Config::default()
         };
         tune(&mut config);

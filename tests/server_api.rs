@@ -1,0 +1,398 @@
+//! Concierge's HTTP server with a merchant bot that answers the way real
+//! Messenger bots do: through the Send API, later, in plain text with no
+//! quick replies. Properties checked:
+//! - registration verifies the endpoint (hub.challenge) and issues a page
+//!   access token; an endpoint that fails the handshake is refused;
+//! - a shopper request through `POST /v1/requests` is negotiated with the
+//!   Send API bot and paid within the mandate;
+//! - Send API calls with a wrong token (401) or into another merchant's
+//!   conversation (403) are refused;
+//! - errors are JSON with a stable code.
+
+mod common;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::Router;
+use concierge::config::Config;
+use concierge::merchant::wire::{
+    Attachment, Button, Id, OutgoingMessage, ReceiptElement, ReceiptSummary, ReceiptTemplate,
+    SendRequest, Template, WebhookEvent,
+};
+use concierge::order::Store;
+use concierge::server::{self, ServerState};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Where the bot sends its Send API calls, once registered.
+#[derive(Clone, Default)]
+struct BotState {
+    graph: Arc<Mutex<Option<(String, String)>>>,
+    paid: Arc<Mutex<u32>>,
+}
+
+fn text(t: &str) -> OutgoingMessage {
+    OutgoingMessage {
+        text: Some(t.into()),
+        ..Default::default()
+    }
+}
+
+/// The bot's script: plain text questions, then a receipt and a Pay button.
+fn answer(bot: &BotState, event: &WebhookEvent) -> Vec<OutgoingMessage> {
+    let messaging = &event.entry[0].messaging[0];
+    if let Some(postback) = &messaging.postback {
+        if postback.payload == "PAY-Q1"
+            && postback
+                .payment
+                .as_ref()
+                .is_some_and(|p| p.allowance.max_amount == 4650)
+        {
+            *bot.paid.lock().unwrap() += 1;
+            return vec![text("Payment received, thanks for your order!")];
+        }
+        return vec![text("Sorry, that payment did not go through.")];
+    }
+    let said = messaging
+        .message
+        .as_ref()
+        .and_then(|m| m.text.clone())
+        .unwrap_or_default()
+        .to_lowercase();
+    if said.contains("q-1") {
+        vec![text(
+            "Hi there! Which size would you like? We have S, M and L.",
+        )]
+    } else if said == "m" {
+        vec![text("Great. And what colour: Gray or Navy?")]
+    } else if said == "gray" {
+        let receipt = ReceiptTemplate {
+            recipient_name: "friend".into(),
+            merchant_name: Some("Plain Text Knits".into()),
+            order_number: "Q1-0001".into(),
+            currency: "USD".into(),
+            payment_method: "card".into(),
+            elements: vec![ReceiptElement {
+                title: "Quiet Turtleneck Sweater".into(),
+                subtitle: Some("Gray / M".into()),
+                quantity: Some(1),
+                price: 41.5,
+                currency: Some("USD".into()),
+            }],
+            summary: ReceiptSummary {
+                subtotal: Some(41.5),
+                shipping_cost: Some(5.0),
+                total_tax: Some(0.0),
+                total_cost: 46.5,
+            },
+            adjustments: vec![],
+        };
+        vec![
+            OutgoingMessage {
+                attachment: Some(Attachment::template(&Template::Receipt(receipt))),
+                ..Default::default()
+            },
+            OutgoingMessage {
+                attachment: Some(Attachment::template(&Template::Button {
+                    text: "Ready when you are.".into(),
+                    buttons: vec![Button::postback("Pay $46.50", "PAY-Q1")],
+                })),
+                ..Default::default()
+            },
+        ]
+    } else {
+        vec![text("OK!")]
+    }
+}
+
+async fn start_bot(verify_token: &'static str) -> (String, BotState) {
+    let bot = BotState::default();
+    async fn verify(
+        Query(params): Query<HashMap<String, String>>,
+        State(token): State<(&'static str, BotState)>,
+    ) -> Result<String, axum::http::StatusCode> {
+        if params.get("hub.verify_token").map(String::as_str) == Some(token.0) {
+            Ok(params.get("hub.challenge").cloned().unwrap_or_default())
+        } else {
+            Err(axum::http::StatusCode::FORBIDDEN)
+        }
+    }
+    async fn webhook(State(state): State<(&'static str, BotState)>, body: Bytes) -> &'static str {
+        let bot = state.1.clone();
+        let Ok(event) = serde_json::from_slice::<WebhookEvent>(&body) else {
+            return "";
+        };
+        // Answer the webhook at once; reply later through the Send API.
+        tokio::spawn(async move {
+            let Some((base, token)) = bot.graph.lock().unwrap().clone() else {
+                return;
+            };
+            let psid = event.entry[0].messaging[0].sender.id.clone();
+            let client = reqwest::Client::new();
+            for message in answer(&bot, &event) {
+                let request = SendRequest {
+                    recipient: Id { id: psid.clone() },
+                    messaging_type: "RESPONSE".into(),
+                    message,
+                };
+                let _ = client
+                    .post(format!("{base}/v19.0/me/messages?access_token={token}"))
+                    .json(&request)
+                    .send()
+                    .await;
+            }
+        });
+        ""
+    }
+    let router = Router::new()
+        .route("/webhook", get(verify).post(webhook))
+        .with_state((verify_token, bot.clone()));
+    (common::serve_router(router).await, bot)
+}
+
+fn feed() -> String {
+    let product = common::turtleneck(
+        "Q-1",
+        "Quiet Turtleneck Sweater",
+        4150,
+        &["Gray", "Navy"],
+        &[],
+    );
+    concierge::catalog::feed::to_jsonl(&[product])
+}
+
+async fn start_server() -> (String, Arc<ServerState>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        index_dir: dir.path().join("index"),
+        db_path: dir.path().join("concierge.db"),
+        turn_timeout: Duration::from_secs(3),
+        negotiation_deadline: Duration::from_secs(8),
+        allow_loopback: true,
+        ..Config::default()
+    };
+    let store = Arc::new(Store::open(&config.db_path).unwrap());
+    let state = ServerState::new(config, common::rules(), store, vec![]).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let serving = state.clone();
+    tokio::spawn(async move {
+        let _ = server::run(listener, serving, std::future::pending()).await;
+    });
+    (base, state, dir)
+}
+
+#[tokio::test]
+async fn a_send_api_bot_registers_negotiates_in_plain_text_and_is_paid() {
+    let (base, state, _dir) = start_server().await;
+    let (bot_url, bot) = start_bot("bot-verify").await;
+    let client = reqwest::Client::new();
+
+    // A wrong verify token fails the handshake.
+    let refused = client
+        .post(format!("{base}/v1/merchants"))
+        .json(&serde_json::json!({"name": "Plain Text Knits", "endpoint": bot_url, "verify_token": "wrong", "feed": feed()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let error: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "verification_failed");
+
+    let registered = client
+        .post(format!("{base}/v1/merchants"))
+        .json(&serde_json::json!({"name": "Plain Text Knits", "endpoint": bot_url, "verify_token": "bot-verify", "feed": feed()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    let registered: serde_json::Value = registered.json().await.unwrap();
+    let token = registered["page_access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let merchant_id = registered["id"].as_str().unwrap().to_string();
+    *bot.graph.lock().unwrap() = Some((base.clone(), token.clone()));
+
+    let listed: serde_json::Value = client
+        .get(format!("{base}/v1/merchants"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["merchants"][0]["id"], merchant_id.as_str());
+    assert!(
+        listed["merchants"][0].get("page_access_token").is_none(),
+        "secrets must not be listed"
+    );
+
+    let response = client
+        .post(format!("{base}/v1/requests"))
+        .json(&serde_json::json!({"text": "buy me a gray turtleneck sweater in medium", "mandate": {"max_total": 5000}, "auto_pay": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let report: concierge::negotiate::ShopReport = response.json().await.unwrap();
+    let receipt = report
+        .receipt
+        .as_ref()
+        .unwrap_or_else(|| panic!("{}", report.render()));
+    assert_eq!(receipt.total.minor, 4650);
+    assert_eq!(receipt.variant, "Gray / M");
+    assert_eq!(*bot.paid.lock().unwrap(), 1);
+    assert_eq!(
+        state.shop().transport.mailboxes().open_count(),
+        0,
+        "conversations are closed afterwards"
+    );
+
+    let orders: serde_json::Value = client
+        .get(format!("{base}/v1/orders"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(orders["orders"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn send_api_calls_with_wrong_or_foreign_tokens_are_refused() {
+    let (base, state, _dir) = start_server().await;
+    let client = reqwest::Client::new();
+    let mut tokens = Vec::new();
+    let mut ids = Vec::new();
+    for name in ["First Bot", "Second Bot"] {
+        let (bot_url, _bot) = start_bot("verify-me").await;
+        let registered: serde_json::Value = client
+            .post(format!("{base}/v1/merchants"))
+            .json(&serde_json::json!({"name": name, "endpoint": bot_url, "verify_token": "verify-me", "feed": feed()}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        tokens.push(
+            registered["page_access_token"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+        ids.push(registered["id"].as_str().unwrap().to_string());
+    }
+    // A conversation with the first merchant is open.
+    let _mailbox = state
+        .shop()
+        .transport
+        .mailboxes()
+        .open("psid-open", &ids[0]);
+    let message = serde_json::json!({"recipient": {"id": "psid-open"}, "messaging_type": "RESPONSE", "message": {"text": "What size?"}});
+
+    let wrong = client
+        .post(format!("{base}/v19.0/me/messages?access_token=nope"))
+        .json(&message)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let body: serde_json::Value = wrong.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_access_token");
+
+    let foreign = client
+        .post(format!(
+            "{base}/v19.0/me/messages?access_token={}",
+            tokens[1]
+        ))
+        .json(&message)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 403);
+    let body: serde_json::Value = foreign.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_your_conversation");
+
+    let own = client
+        .post(format!(
+            "{base}/v19.0/me/messages?access_token={}",
+            tokens[0]
+        ))
+        .json(&message)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 200);
+    let body: serde_json::Value = own.json().await.unwrap();
+    assert_eq!(body["recipient_id"], "psid-open");
+
+    let malformed = client
+        .post(format!(
+            "{base}/v19.0/me/messages?access_token={}",
+            tokens[0]
+        ))
+        .body("{nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
+    let body: serde_json::Value = malformed.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_json");
+
+    let removed = client
+        .delete(format!("{base}/v1/merchants/{}", ids[1]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 204);
+    let missing = client
+        .delete(format!("{base}/v1/merchants/{}", ids[1]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "merchant_not_found");
+}
+
+#[tokio::test]
+async fn registration_refuses_internal_endpoints_under_the_default_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        index_dir: dir.path().join("index"),
+        db_path: dir.path().join("c.db"),
+        ..Config::default()
+    };
+    let store = Store::open(&config.db_path).unwrap();
+    let transport = concierge::world::transport_for(&config);
+    for endpoint in [
+        "http://127.0.0.1:9/webhook",
+        "http://169.254.169.254/latest",
+        "http://[::ffff:10.0.0.1]/x",
+        "http://0x7f.1/webhook",
+    ] {
+        let registration = concierge::merchant::registry::Registration {
+            name: "Sneaky".into(),
+            endpoint: endpoint.into(),
+            verify_token: "t".into(),
+            app_secret: None,
+            feed: feed(),
+        };
+        let error = concierge::merchant::registry::register(
+            &store,
+            &transport,
+            &config.registered_feeds_dir(),
+            &registration,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(error.code(), "endpoint_refused", "{endpoint}: {error}");
+    }
+    assert!(store.merchants().unwrap().is_empty());
+}
