@@ -35,6 +35,14 @@ pub struct Config {
     /// false: only public addresses. The demo world and tests turn it on.
     /// Env `CONCIERGE_ALLOW_LOOPBACK=1`.
     pub allow_loopback: bool,
+    /// One counter-offer is made when the best quote exceeds the budget by
+    /// at most this many basis points of it (1000 = 10%). Default 1000;
+    /// from `rules/policy.toml`.
+    pub counter_offer_margin_bp: i64,
+    /// The counter-offer's words; `{budget}` is filled in.
+    pub counter_offer_text: String,
+    /// What to do when a merchant asks for an option the request left open.
+    pub open_choice: crate::negotiate::policy::OpenChoice,
 }
 
 impl Default for Config {
@@ -49,11 +57,29 @@ impl Default for Config {
             max_turns: 12,
             max_merchants: 8,
             allow_loopback: false,
+            counter_offer_margin_bp: 1000,
+            counter_offer_text: "Could you do {budget} in total?".into(),
+            open_choice: crate::negotiate::policy::OpenChoice::Drop,
         }
     }
 }
 
 impl Config {
+    /// Defaults, then the negotiation policy in the rules directory, then
+    /// `CONCIERGE_*` environment variables.
+    pub fn load() -> crate::Result<Config> {
+        let config = Config::from_env()?;
+        config.with_policy()
+    }
+
+    /// This configuration with the policy file of its rules directory
+    /// applied (environment overrides still win).
+    pub fn with_policy(mut self) -> crate::Result<Config> {
+        let policy = crate::negotiate::policy::NegotiationPolicy::load(&self.rules_dir)?;
+        policy.apply_to(&mut self);
+        Ok(self)
+    }
+
     /// Defaults overridden by `CONCIERGE_*` environment variables.
     pub fn from_env() -> crate::Result<Config> {
         let mut config = Config::default();

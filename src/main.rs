@@ -198,7 +198,7 @@ fn config_from(paths: &PathArgs) -> anyhow::Result<Config> {
     if let Some(db) = &paths.db {
         config.db_path = db.clone();
     }
-    Ok(config)
+    Ok(config.with_policy()?)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<i32> {

@@ -46,6 +46,8 @@ pub struct Wording {
     pub declined: String,
     pub cancelled: String,
     pub awaiting_payment: String,
+    pub counter_accepted: String,
+    pub counter_refused: String,
 }
 
 impl Default for Wording {
@@ -69,6 +71,8 @@ impl Default for Wording {
             cancelled: "Order {order} is cancelled.".into(),
             awaiting_payment:
                 "Your invoice {order} is ready: tap Pay to confirm, or say no thanks.".into(),
+            counter_accepted: "Deal: {total} in total.".into(),
+            counter_refused: "Sorry, {total} is the best I can do.".into(),
         }
     }
 }
@@ -94,6 +98,9 @@ pub struct ResponderConfig {
     pub wording: Wording,
     /// Most conversations kept; the least recently active is dropped beyond.
     pub max_conversations: usize,
+    /// Largest discount granted on a counter-offer, in basis points of the
+    /// total (0: none).
+    pub max_discount_bp: i64,
 }
 
 impl ResponderConfig {
@@ -105,6 +112,7 @@ impl ResponderConfig {
             verify_token: signature::random_token(8),
             wording: Wording::default(),
             max_conversations: 10_000,
+            max_discount_bp: 0,
         }
     }
 }
@@ -133,6 +141,8 @@ struct Conversation {
     chosen: Vec<(String, String)>,
     pending_option: Option<String>,
     invoice: Option<IssuedInvoice>,
+    /// Discount agreed after a counter-offer, in minor units.
+    discount: i64,
     closed: bool,
     last_active: u64,
 }
@@ -232,6 +242,9 @@ impl Responder {
             return vec![text_message(&wording.declined)];
         }
         if let Some(invoice) = &conversation.invoice {
+            if let Some(asked) = counter_offer_amount(text) {
+                return self.on_counter_offer(conversation, asked);
+            }
             return vec![text_message(&fill(
                 &wording.awaiting_payment,
                 &[("order", &invoice.order_number)],
@@ -369,7 +382,8 @@ impl Responder {
         };
         // Tax rounds half up to the cent, in integer arithmetic.
         let tax = (subtotal * profile.tax_basis_points + 5_000) / 10_000;
-        let total = subtotal + shipping + tax;
+        let discount = conversation.discount;
+        let total = subtotal + shipping + tax - discount;
         let number = self.order_counter.fetch_add(1, Ordering::Relaxed) + 1;
         let order_number = format!(
             "{}-{}-{number:04}",
@@ -403,7 +417,14 @@ impl Responder {
                 total_tax: Some(minor_to_decimal_f64(tax)),
                 total_cost: minor_to_decimal_f64(total),
             },
-            adjustments: Vec::new(),
+            adjustments: if discount > 0 {
+                vec![Adjustment {
+                    name: "Discount".into(),
+                    amount: minor_to_decimal_f64(discount),
+                }]
+            } else {
+                Vec::new()
+            },
         };
         conversation.invoice = Some(IssuedInvoice {
             order_number: order_number.clone(),
@@ -522,6 +543,52 @@ impl Responder {
         ))]
     }
 
+    /// "Could you do $45?": accepted when the discount it needs is within
+    /// the merchant's limit, with a new invoice; refused otherwise.
+    fn on_counter_offer(
+        &self,
+        conversation: &mut Conversation,
+        asked: i64,
+    ) -> Vec<OutgoingMessage> {
+        let wording = &self.config.wording;
+        let Some(invoice) = conversation.invoice.clone() else {
+            return Vec::new();
+        };
+        let currency = self.config.profile.currency.clone();
+        let total_text = Money::new(invoice.total, currency.clone()).to_string();
+        if invoice.paid || invoice.cancelled {
+            return vec![text_message(&fill(
+                &wording.awaiting_payment,
+                &[("order", &invoice.order_number)],
+            ))];
+        }
+        let gross = invoice.total + conversation.discount;
+        let needed = gross - asked;
+        let allowed = gross * self.config.max_discount_bp / 10_000;
+        if asked >= invoice.total || needed > allowed || asked <= 0 {
+            return vec![text_message(&fill(
+                &wording.counter_refused,
+                &[("total", &total_text)],
+            ))];
+        }
+        let (Some(product_index), chosen) = (conversation.product, conversation.chosen.clone())
+        else {
+            return Vec::new();
+        };
+        let product = &self.products[product_index];
+        let Some(variant) = self.variant_for(product, &chosen) else {
+            return Vec::new();
+        };
+        conversation.discount = needed;
+        let new_total = Money::new(asked, currency).to_string();
+        let mut replies = vec![text_message(&fill(
+            &wording.counter_accepted,
+            &[("total", &new_total)],
+        ))];
+        replies.extend(self.invoice(conversation, product, variant));
+        replies
+    }
+
     /// A product by code (product or variant id, case-insensitive) or by name.
     fn find_product(&self, text: &str) -> Option<(usize, Option<&FeedVariant>)> {
         let wanted = text.trim().to_lowercase();
@@ -631,6 +698,18 @@ fn check_authorization(
     } else {
         None
     }
+}
+
+/// The amount in "could you do $45?" / "can you do 45.50 in total", in
+/// minor units.
+fn counter_offer_amount(text: &str) -> Option<i64> {
+    static PATTERN: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let pattern = PATTERN.get_or_init(|| {
+        regex::Regex::new(r"(?i)\b(?:could|can|would) you do\s*[$€£]?\s*(\d+(?:\.\d{1,2})?)")
+            .expect("static pattern")
+    });
+    let captures = pattern.captures(text)?;
+    crate::money::parse_decimal_minor(captures.get(1)?.as_str())
 }
 
 fn is_decline(lower: &str) -> bool {

@@ -3,6 +3,7 @@
 //! sessions at once.
 pub mod mailbox;
 pub mod orchestrate;
+pub mod policy;
 pub mod report;
 pub mod session;
 pub mod transport;

@@ -402,6 +402,23 @@ impl Shop {
             conversations.push((endpoint, psid, session, conversation));
         }
 
+        // No invoice within budget: one counter-offer to the cheapest merchant
+        // whose only fault is a total within the policy's margin.
+        if !conversations.iter().any(|c| c.3.accepted) {
+            if let Some(note) = self
+                .counter_offer(
+                    &mut conversations,
+                    &report.mandate,
+                    item.color.clone(),
+                    item.size.clone(),
+                    item.quantity_or_one(),
+                )
+                .await
+            {
+                report.notes.push(note);
+            }
+        }
+
         // Choose: lowest total, then the merchant id for a stable tie-break.
         let mut valid: Vec<usize> = (0..conversations.len())
             .filter(|&i| conversations[i].3.accepted)
@@ -557,6 +574,77 @@ impl Shop {
             report.conversations.push(conversation);
         }
         outcome
+    }
+
+    /// Makes the policy's one counter-offer, if any invoice qualifies, and
+    /// re-checks the answer. Returns a note on what happened.
+    async fn counter_offer(
+        &self,
+        conversations: &mut [(MerchantEndpoint, String, Session, ConversationReport)],
+        mandate: &Mandate,
+        color: Option<String>,
+        size: Option<String>,
+        quantity: u32,
+    ) -> Option<String> {
+        let budget = mandate.max_total?;
+        let limit = budget + budget * self.config.counter_offer_margin_bp / 10_000;
+        let only_over_budget = |c: &ConversationReport| {
+            let failed: Vec<&Check> = c.checks.iter().filter(|k| !k.passed).collect();
+            failed.len() == 1 && failed[0].name == "within budget"
+        };
+        let index = conversations
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| {
+                only_over_budget(&c.3) && c.3.invoice.as_ref().is_some_and(|i| i.total <= limit)
+            })
+            .min_by_key(|(_, c)| {
+                (
+                    c.3.invoice.as_ref().map(|i| i.total),
+                    c.0.merchant_id.clone(),
+                )
+            })
+            .map(|(i, _)| i)?;
+        let (endpoint, psid, session, conversation) = &mut conversations[index];
+        let budget_text = Money::new(budget, mandate.currency.clone()).to_string();
+        let text = self
+            .config
+            .counter_offer_text
+            .replace("{budget}", &budget_text);
+        let message = session.counter_offer(&text)?;
+        let replies = self
+            .transport
+            .send(endpoint, psid, &message)
+            .await
+            .unwrap_or_default();
+        session.on_replies(&replies);
+        let invoice = session.invoice.clone()?;
+        let expectation = Expectation {
+            merchant_id: endpoint.merchant_id.clone(),
+            product_title: conversation.offer.product_title.clone(),
+            color,
+            size,
+            quantity,
+            listed_unit_price: conversation.offer.price.minor,
+        };
+        conversation.checks = check_invoice(&invoice, &expectation, mandate, &self.rules);
+        conversation.accepted =
+            conversation.checks.iter().all(|c| c.passed) && session.pay_payload.is_some();
+        conversation.invoice = Some(invoice.clone());
+        conversation.state = session.state;
+        Some(if conversation.accepted {
+            format!(
+                "Counter-offer to {}: asked {budget_text}, accepted at {}.",
+                endpoint.name,
+                invoice.total_money()
+            )
+        } else {
+            format!(
+                "Counter-offer to {}: asked {budget_text}, refused ({} stands).",
+                endpoint.name,
+                invoice.total_money()
+            )
+        })
     }
 
     /// Pays the chosen invoice exactly once and records the order.

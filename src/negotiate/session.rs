@@ -130,6 +130,9 @@ pub struct Session {
     pub pay_title: String,
     turns_sent: u32,
     max_turns: u32,
+    /// Set while waiting for the answer to a counter-offer; the invoice
+    /// that stands if the merchant says no.
+    countering: Option<Invoice>,
     last_question: Option<(DialogueAct, String)>,
     rules: Arc<CompiledRules>,
 }
@@ -152,6 +155,7 @@ impl Session {
             pay_title: "Pay".into(),
             turns_sent: 0,
             max_turns,
+            countering: None,
             last_question: None,
             rules,
         }
@@ -222,6 +226,15 @@ impl Session {
                 }
                 _ => {}
             }
+        }
+        if receipt.is_some() {
+            self.countering = None;
+        } else if let Some(standing) = self.countering.take() {
+            // No new invoice: the counter-offer was refused and the first
+            // invoice stands.
+            self.invoice = Some(standing);
+            self.state = SessionState::Invoiced;
+            return Next::Invoiced;
         }
         if let Some(receipt) = receipt {
             return match Invoice::from_receipt(&self.merchant_id, &receipt) {
@@ -360,6 +373,17 @@ impl Session {
                     .join(", ")
             )),
         }
+    }
+
+    /// One counter-offer on a standing invoice ("Could you do $50.00?"). The
+    /// merchant answers with a new invoice or the old one stands.
+    pub fn counter_offer(&mut self, text: &str) -> Option<ShopperMessage> {
+        if self.state != SessionState::Invoiced {
+            return None;
+        }
+        self.countering = self.invoice.take();
+        self.state = SessionState::Talking;
+        Some(self.sent(ShopperMessage::text(text)))
     }
 
     /// The Pay tap, carrying the authorisation.

@@ -31,6 +31,10 @@ pub struct RuleFile {
     pub currency: Vec<CurrencyDef>,
     #[serde(default)]
     pub example: Vec<RequestExampleDef>,
+    /// The negotiation policy (`rules/policy.toml`), read by
+    /// `negotiate::policy`; the rule compiler skips it.
+    #[serde(default)]
+    pub negotiation: Option<toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -23,6 +23,7 @@ pub const EMBEDDED_RULES: &[(&str, &str)] = &[
     ("lexicon.toml", include_str!("../../rules/lexicon.toml")),
     ("prices.toml", include_str!("../../rules/prices.toml")),
     ("dialogue.toml", include_str!("../../rules/dialogue.toml")),
+    ("policy.toml", include_str!("../../rules/policy.toml")),
 ];
 
 /// One rule file's name and text.
