@@ -385,7 +385,11 @@ impl Shop {
                     color: item.color.clone(),
                     size: item.size.clone(),
                     quantity: item.quantity_or_one(),
-                    listed_unit_price: offer.price.minor,
+                    // The lower of the catalog's price and any price the
+                    // merchant quoted in conversation.
+                    listed_unit_price: session
+                        .quoted_unit_price
+                        .map_or(offer.price.minor, |q| q.min(offer.price.minor)),
                 };
                 conversation.checks =
                     check_invoice(invoice, &expectation, &report.mandate, &self.rules);

@@ -6,7 +6,8 @@
 //! from the shopper's request; nothing in it can change what is wanted.
 
 use crate::catalog::index::{canonical_color, canonical_size};
-use crate::merchant::wire::{OutgoingMessage, PaymentAuthorization, QuickReply, Template};
+use crate::merchant::wire::{OutgoingMessage, PaymentAuthorization, Template};
+use crate::money::parse_decimal_minor;
 use crate::order::Invoice;
 use crate::rules::{CompiledRules, DialogueAct};
 use serde::{Deserialize, Serialize};
@@ -125,6 +126,8 @@ pub struct Session {
     pub transcript: Vec<TranscriptLine>,
     pub invoice: Option<Invoice>,
     pub failure: Option<String>,
+    /// The lowest unit price the merchant quoted in text, if any.
+    pub quoted_unit_price: Option<i64>,
     /// The payload of the merchant's Pay button.
     pub pay_payload: Option<String>,
     pub pay_title: String,
@@ -151,6 +154,7 @@ impl Session {
             transcript: Vec::new(),
             invoice: None,
             failure: None,
+            quoted_unit_price: None,
             pay_payload: None,
             pay_title: "Pay".into(),
             turns_sent: 0,
@@ -247,17 +251,21 @@ impl Session {
             };
         }
 
-        let text: String = replies
-            .iter()
-            .filter_map(|r| r.text.as_deref())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let quick: Vec<QuickReply> = replies
-            .iter()
-            .filter_map(|r| r.quick_replies.clone())
-            .flatten()
-            .collect();
-        if text.trim().is_empty() && quick.is_empty() {
+        // Everything said in words: texts and button-template texts.
+        let mut said: Vec<String> = Vec::new();
+        for reply in replies {
+            if let Some(text) = &reply.text {
+                said.push(text.clone());
+            }
+            if let Some(Template::Button { text, .. }) =
+                reply.attachment.as_ref().and_then(|a| a.as_template())
+            {
+                said.push(text);
+            }
+        }
+        let text = said.join(" ");
+        let offered = options_offered(replies, &text);
+        if text.trim().is_empty() && offered.is_empty() {
             return self.fail("the merchant sent nothing to answer");
         }
         let acts: Vec<DialogueAct> = self
@@ -266,6 +274,41 @@ impl Session {
             .into_iter()
             .map(|(act, _)| act)
             .collect();
+
+        // An invoice in plain text: "Your order Q-17 comes to a total of $49.00".
+        if acts.contains(&DialogueAct::InvoiceText) {
+            if let Some(invoice) = self.invoice_from_text(&text) {
+                self.pay_payload
+                    .get_or_insert_with(|| format!("PAY:{}", invoice.order_number));
+                self.invoice = Some(invoice);
+                self.state = SessionState::Invoiced;
+                return Next::Invoiced;
+            }
+        }
+        if acts.contains(&DialogueAct::PriceQuote) {
+            if let Some(quote) = first_amount(&text) {
+                self.quoted_unit_price =
+                    Some(self.quoted_unit_price.map_or(quote, |q| q.min(quote)));
+            }
+        }
+        if acts.contains(&DialogueAct::SubstituteOffered) {
+            // A substitute is fine only when it is what was asked anyway
+            // ("charcoal" for gray).
+            let offered_colors = substitute_colors(&self.rules, &text);
+            let acceptable = self.wanted.color.as_ref().is_some_and(|wanted| {
+                !offered_colors.is_empty() && offered_colors.iter().all(|c| c == wanted)
+            });
+            if !acceptable {
+                return self.fail(format!(
+                    "the merchant offered a substitute: {}",
+                    clip(&text, 160)
+                ));
+            }
+            return self.reply_once(
+                DialogueAct::ConfirmQuestion,
+                ShopperMessage::text("Yes, please."),
+            );
+        }
         if acts.contains(&DialogueAct::OutOfStock) {
             return self.fail(format!("merchant says: {}", clip(&text, 160)));
         }
@@ -279,21 +322,30 @@ impl Session {
             .find(|act| {
                 matches!(
                     act,
-                    DialogueAct::AskSize | DialogueAct::AskColor | DialogueAct::AskQuantity
+                    DialogueAct::AskSize
+                        | DialogueAct::AskColor
+                        | DialogueAct::AskQuantity
+                        | DialogueAct::ConfirmQuestion
                 )
             })
             .copied()
-            .or_else(|| self.guess_question_from_options(&quick));
+            .or_else(|| self.guess_question_from_options(&offered));
         let Some(question) = question else {
             return self.fail(format!(
                 "could not understand the merchant: {}",
                 clip(&text, 160)
             ));
         };
-        let answer = match self.answer(question, &quick) {
+        let answer = match self.answer(question, &offered) {
             Ok(answer) => answer,
             Err(reason) => return self.fail(reason),
         };
+        self.reply_once(question, answer)
+    }
+
+    /// Sends `answer` unless it is the same answer to the same question as
+    /// last time, which means the merchant did not accept it.
+    fn reply_once(&mut self, question: DialogueAct, answer: ShopperMessage) -> Next {
         let answer_text = match &answer {
             ShopperMessage::Text { text, .. } => text.clone(),
             ShopperMessage::Postback { title, .. } => title.clone(),
@@ -307,23 +359,23 @@ impl Session {
         Next::Send(self.sent(answer))
     }
 
-    /// With only quick replies and no recognisable question, the options
-    /// themselves tell what is asked.
-    fn guess_question_from_options(&self, quick: &[QuickReply]) -> Option<DialogueAct> {
+    /// With options and no recognisable question, the options themselves
+    /// tell what is asked.
+    fn guess_question_from_options(&self, offered: &[OfferedOption]) -> Option<DialogueAct> {
         use crate::rules::LexSlot;
         let lexicon = &self.rules.lexicon;
-        if quick.is_empty() {
+        if offered.is_empty() {
             return None;
         }
-        if quick.iter().all(|q| {
-            lexicon.canonical(LexSlot::Size, &q.title).is_some()
-                || q.title.chars().all(|c| c.is_ascii_digit())
+        if offered.iter().all(|o| {
+            lexicon.canonical(LexSlot::Size, &o.title).is_some()
+                || o.title.chars().all(|c| c.is_ascii_digit())
         }) {
             return Some(DialogueAct::AskSize);
         }
-        if quick
+        if offered
             .iter()
-            .any(|q| lexicon.canonical(LexSlot::Color, &q.title).is_some())
+            .any(|o| lexicon.canonical(LexSlot::Color, &o.title).is_some())
         {
             return Some(DialogueAct::AskColor);
         }
@@ -333,46 +385,110 @@ impl Session {
     fn answer(
         &self,
         question: DialogueAct,
-        quick: &[QuickReply],
+        offered: &[OfferedOption],
     ) -> Result<ShopperMessage, String> {
-        let (slot_name, wanted, canonicalise): (&str, Option<String>, Canonicaliser) =
-            match question {
-                DialogueAct::AskSize => ("size", self.wanted.size.clone(), canonical_size),
-                DialogueAct::AskColor => ("colour", self.wanted.color.clone(), canonical_color),
-                DialogueAct::AskQuantity => {
-                    return Ok(ShopperMessage::text(
-                        self.wanted.quantity.max(1).to_string(),
-                    ))
-                }
-                _ => return Err("unexpected question".into()),
-            };
+        let (slot_name, wanted, slot) = match question {
+            DialogueAct::AskSize => (
+                "size",
+                self.wanted.size.clone(),
+                crate::rules::LexSlot::Size,
+            ),
+            DialogueAct::AskColor => (
+                "colour",
+                self.wanted.color.clone(),
+                crate::rules::LexSlot::Color,
+            ),
+            DialogueAct::AskQuantity => {
+                return Ok(ShopperMessage::text(
+                    self.wanted.quantity.max(1).to_string(),
+                ))
+            }
+            DialogueAct::ConfirmQuestion => return Ok(ShopperMessage::text("Yes, please.")),
+            _ => return Err("unexpected question".into()),
+        };
         let Some(wanted) = wanted else {
-            let offered: Vec<&str> = quick.iter().map(|q| q.title.as_str()).collect();
+            let titles: Vec<&str> = offered.iter().map(|o| o.title.as_str()).collect();
             return Err(format!(
                 "the merchant asks for a {slot_name} and the request did not say one{}; Concierge does not guess",
-                if offered.is_empty() { String::new() } else { format!(" (offered: {})", offered.join(", ")) }
+                if titles.is_empty() { String::new() } else { format!(" (offered: {})", titles.join(", ")) }
             ));
         };
-        if quick.is_empty() {
+        if offered.is_empty() {
             return Ok(ShopperMessage::text(wanted));
         }
-        match quick
-            .iter()
-            .find(|q| canonicalise(&self.rules, &q.title) == wanted)
-        {
-            Some(choice) => Ok(ShopperMessage::Text {
-                text: choice.title.clone(),
-                quick_reply_payload: Some(choice.payload.clone()),
-            }),
+        match pick_option(&self.rules, slot, &wanted, offered) {
+            Some(choice) => Ok(choice.answer.clone()),
             None => Err(format!(
                 "{slot_name} {wanted} is not offered (in stock: {})",
-                quick
+                offered
                     .iter()
-                    .map(|q| q.title.as_str())
+                    .map(|o| o.title.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
             )),
         }
+    }
+
+    /// Reads a plain-text invoice: a total, optionally shipping and tax and
+    /// an order number; the item is the one asked for, its colour and size
+    /// as the text states them.
+    fn invoice_from_text(&self, text: &str) -> Option<Invoice> {
+        let total_pattern = regex_once(r"(?i)\btotal\b[^$€£\d]{0,30}([$€£])\s?(\d+(?:\.\d{1,2})?)");
+        let captures = total_pattern.captures(text)?;
+        let currency = self
+            .rules
+            .currency_code(captures.get(1)?.as_str())?
+            .to_string();
+        let total = parse_decimal_minor(captures.get(2)?.as_str())?;
+        let labelled = |label: &str| -> i64 {
+            let pattern = regex::Regex::new(&format!(
+                r"(?i)([$€£])\s?(\d+(?:\.\d{{1,2}})?)\s*(?:for\s+|in\s+)?{label}|{label}[^$€£\d]{{0,12}}([$€£])\s?(\d+(?:\.\d{{1,2}})?)"
+            ));
+            pattern
+                .ok()
+                .and_then(|p| p.captures(text))
+                .and_then(|c| c.get(2).or_else(|| c.get(4)))
+                .and_then(|m| parse_decimal_minor(m.as_str()))
+                .unwrap_or(0)
+        };
+        let shipping = labelled("shipping");
+        let tax = labelled("tax");
+        let quantity = self.wanted.quantity.max(1);
+        let items = total.checked_sub(shipping)?.checked_sub(tax)?;
+        if items < 0 || items % i64::from(quantity) != 0 {
+            return None;
+        }
+        let order_pattern = regex_once(
+            r"(?i)\b(?:order|invoice)\s*(?:number|no\.?|#)?\s*:?\s*#?([A-Z0-9](?:[A-Z0-9-]*\d)[A-Z0-9-]*)",
+        );
+        let order_number = order_pattern
+            .captures(text)
+            .and_then(|c| c.get(1))
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_else(|| format!("TEXT-{}", self.merchant_id));
+        let mut variant: Vec<String> = Vec::new();
+        if let Some(color) = words_for(&self.rules, crate::rules::LexSlot::Color, text) {
+            variant.push(color);
+        }
+        if let Some(size) = words_for(&self.rules, crate::rules::LexSlot::Size, text) {
+            variant.push(size);
+        }
+        Some(Invoice {
+            merchant_id: self.merchant_id.clone(),
+            order_number,
+            currency,
+            lines: vec![crate::order::InvoiceLine {
+                title: self.wanted.product_title.clone(),
+                subtitle: variant.join(" / "),
+                quantity,
+                unit_price: items / i64::from(quantity),
+            }],
+            subtotal: Some(items),
+            shipping,
+            tax,
+            adjustments: 0,
+            total,
+        })
     }
 
     /// One counter-offer on a standing invoice ("Could you do $50.00?"). The
@@ -437,8 +553,179 @@ impl Session {
     }
 }
 
-/// Maps a merchant's option label to its canonical value.
-type Canonicaliser = fn(&CompiledRules, &str) -> String;
+/// One option a merchant offered, and how to choose it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OfferedOption {
+    pub title: String,
+    pub answer: ShopperMessage,
+}
+
+/// The options on offer: quick replies, non-payment postback buttons, or a
+/// list in the text ("we have S, M and L").
+fn options_offered(replies: &[OutgoingMessage], text: &str) -> Vec<OfferedOption> {
+    let mut offered = Vec::new();
+    for reply in replies {
+        for quick in reply.quick_replies.iter().flatten() {
+            offered.push(OfferedOption {
+                title: quick.title.clone(),
+                answer: ShopperMessage::Text {
+                    text: quick.title.clone(),
+                    quick_reply_payload: Some(quick.payload.clone()),
+                },
+            });
+        }
+        if let Some(Template::Button { buttons, .. }) =
+            reply.attachment.as_ref().and_then(|a| a.as_template())
+        {
+            for button in buttons
+                .iter()
+                .filter(|b| b.kind == "postback" && !is_pay_button(&b.title, b.payload.as_deref()))
+            {
+                offered.push(OfferedOption {
+                    title: button.title.clone(),
+                    answer: ShopperMessage::Postback {
+                        title: button.title.clone(),
+                        payload: button.payload.clone().unwrap_or_default(),
+                        payment: None,
+                    },
+                });
+            }
+        }
+    }
+    if offered.is_empty() {
+        let list = regex_once(
+            r"(?i)\b(?:we have|we've got|available in|available:|options are|choose from|comes in|in stock:|pick from|sizes are|colou?rs are)\s*:?\s*([^.?!;]+)",
+        );
+        if let Some(items) = list.captures(text).and_then(|c| c.get(1)) {
+            for item in regex_once(r"(?i)\s*(?:,|/|\bor\b|\band\b)\s*").split(items.as_str()) {
+                let item = item.trim().trim_end_matches([')', ':']).trim();
+                if !item.is_empty() && item.split_whitespace().count() <= 3 {
+                    offered.push(OfferedOption {
+                        title: item.to_string(),
+                        answer: ShopperMessage::text(item),
+                    });
+                }
+            }
+        }
+    }
+    offered.truncate(20);
+    offered
+}
+
+/// The offered option that means `wanted`: by canonical value, then by any
+/// word or word pair of its title ("Heather Grey melange" is gray), then by
+/// a close spelling.
+fn pick_option<'o>(
+    rules: &CompiledRules,
+    slot: crate::rules::LexSlot,
+    wanted: &str,
+    offered: &'o [OfferedOption],
+) -> Option<&'o OfferedOption> {
+    let canonicalise = |title: &str| match slot {
+        crate::rules::LexSlot::Size => canonical_size(rules, title),
+        _ => canonical_color(rules, title),
+    };
+    if let Some(exact) = offered.iter().find(|o| canonicalise(&o.title) == wanted) {
+        return Some(exact);
+    }
+    if let Some(by_words) = offered
+        .iter()
+        .find(|o| words_for(rules, slot, &o.title).is_some_and(|w| canonicalise(&w) == wanted))
+    {
+        return Some(by_words);
+    }
+    offered
+        .iter()
+        .map(|o| {
+            (
+                o,
+                strsim::jaro_winkler(&o.title.to_lowercase(), &wanted.to_lowercase()),
+            )
+        })
+        .filter(|(_, similarity)| *similarity >= 0.92)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(o, _)| o)
+}
+
+/// The first phrase in `text` (up to three words, longest first) that the
+/// lexicon knows for `slot`, as written. Single letters count as sizes only
+/// when the whole text is that letter or it follows "size".
+fn words_for(rules: &CompiledRules, slot: crate::rules::LexSlot, text: &str) -> Option<String> {
+    let words: Vec<&str> = text
+        .split(|c: char| !(c.is_alphanumeric() || c == '-'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    for start in 0..words.len() {
+        for n in (1..=3.min(words.len() - start)).rev() {
+            let phrase = words[start..start + n].join(" ");
+            if rules.lexicon.canonical(slot, &phrase).is_none() {
+                continue;
+            }
+            let single_letter = phrase.len() == 1;
+            let in_context =
+                words.len() == 1 || (start > 0 && words[start - 1].eq_ignore_ascii_case("size"));
+            if single_letter && !in_context {
+                continue;
+            }
+            return Some(phrase);
+        }
+    }
+    None
+}
+
+/// Canonical colours mentioned anywhere in `text`.
+fn colors_in(rules: &CompiledRules, text: &str) -> Vec<String> {
+    let words: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut found = Vec::new();
+    for n in 1..=3 {
+        for window in words.windows(n) {
+            if let Some(color) = rules
+                .lexicon
+                .canonical(crate::rules::LexSlot::Color, &window.join(" "))
+            {
+                if !found.iter().any(|f: &String| f == color) {
+                    found.push(color.to_string());
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The colours offered as a substitute: those in the clause that carries the
+/// offer ("..., but we have charcoal instead"), not the sold-out one.
+fn substitute_colors(rules: &CompiledRules, text: &str) -> Vec<String> {
+    let trigger = regex_once(r"(?i)\b(?:instead|how about|similar|would .{0,40}\bwork)\b");
+    regex_once(r"(?i)[.;!?,]|\bbut\b")
+        .split(text)
+        .filter(|clause| trigger.is_match(clause))
+        .flat_map(|clause| colors_in(rules, clause))
+        .collect()
+}
+
+/// The first money amount in `text`, in minor units.
+fn first_amount(text: &str) -> Option<i64> {
+    let pattern = regex_once(r"[$€£]\s?(\d+(?:\.\d{1,2})?)");
+    parse_decimal_minor(pattern.captures(text)?.get(1)?.as_str())
+}
+
+/// Compiles one of this file's fixed patterns once per call site.
+fn regex_once(pattern: &'static str) -> regex::Regex {
+    // These patterns are constants of this file, checked by its tests; the
+    // cache keeps the per-message cost to a lookup.
+    static CACHE: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<&'static str, regex::Regex>>,
+    > = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+    cache
+        .entry(pattern)
+        .or_insert_with(|| regex::Regex::new(pattern).expect("fixed pattern compiles"))
+        .clone()
+}
 
 fn is_pay_button(title: &str, payload: Option<&str>) -> bool {
     let title = title.to_lowercase();
