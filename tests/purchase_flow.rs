@@ -292,3 +292,68 @@ async fn the_demo_world_buys_the_cheapest_valid_gray_medium_turtleneck() {
     assert_eq!(paid, 1);
     world.stop().await;
 }
+
+#[tokio::test]
+async fn order_status_and_cancel_work_from_the_store() {
+    let world = TestWorld::start(small_catalogs(), vec![], |_| {}).await;
+    let empty = world.shop.shop("where is my order", &pay()).await.unwrap();
+    assert!(
+        empty.notes.iter().any(|n| n == "You have no orders yet."),
+        "{:?}",
+        empty.notes
+    );
+
+    let bought = world.shop.shop(DEFAULT_REQUEST, &pay()).await.unwrap();
+    let order_number = bought.receipt.as_ref().unwrap().order_number.clone();
+
+    let status = world.shop.shop("where is my order?", &pay()).await.unwrap();
+    assert_eq!(
+        status.intent.intent,
+        concierge::intent::IntentKind::OrderStatus
+    );
+    assert!(
+        status
+            .notes
+            .iter()
+            .any(|n| n.contains(&order_number) && n.ends_with("paid.")),
+        "{:?}",
+        status.notes
+    );
+
+    let cancel = world
+        .shop
+        .shop("please cancel the turtleneck order", &pay())
+        .await
+        .unwrap();
+    assert_eq!(
+        cancel.intent.intent,
+        concierge::intent::IntentKind::CancelOrder
+    );
+    assert!(
+        cancel
+            .notes
+            .iter()
+            .any(|n| n.contains("cancelled (merchant says")),
+        "{:?}",
+        cancel.notes
+    );
+    let orders = world.shop.store.orders().unwrap();
+    assert_eq!(orders[0].status, "cancelled");
+    assert!(
+        orders[0].status_detail.contains("refunded"),
+        "{}",
+        orders[0].status_detail
+    );
+    assert!(world.merchant("beta").responder.charges()[0].refunded);
+
+    let again = world.shop.shop("cancel my order", &pay()).await.unwrap();
+    assert!(
+        again
+            .notes
+            .iter()
+            .any(|n| n == "There is no paid order to cancel."),
+        "{:?}",
+        again.notes
+    );
+    world.stop().await;
+}

@@ -48,6 +48,7 @@ pub struct Wording {
     pub awaiting_payment: String,
     pub counter_accepted: String,
     pub counter_refused: String,
+    pub refunded: String,
 }
 
 impl Default for Wording {
@@ -73,6 +74,7 @@ impl Default for Wording {
                 "Your invoice {order} is ready: tap Pay to confirm, or say no thanks.".into(),
             counter_accepted: "Deal: {total} in total.".into(),
             counter_refused: "Sorry, {total} is the best I can do.".into(),
+            refunded: "Order {order} is cancelled and your payment will be refunded.".into(),
         }
     }
 }
@@ -124,6 +126,8 @@ pub struct Charge {
     pub amount: Money,
     pub token: String,
     pub idempotency_key: String,
+    /// Set when the order was cancelled after payment.
+    pub refunded: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -467,9 +471,21 @@ impl Responder {
         let wording = &self.config.wording;
         if let Some(order_number) = postback.payload.strip_prefix("CANCEL:") {
             return match &mut conversation.invoice {
-                Some(invoice) if invoice.order_number == order_number && !invoice.paid => {
+                Some(invoice) if invoice.order_number == order_number && !invoice.cancelled => {
                     invoice.cancelled = true;
                     conversation.closed = true;
+                    if invoice.paid {
+                        for charge in lock(&self.charges)
+                            .iter_mut()
+                            .filter(|c| c.order_number == order_number)
+                        {
+                            charge.refunded = true;
+                        }
+                        return vec![text_message(&fill(
+                            &wording.refunded,
+                            &[("order", order_number)],
+                        ))];
+                    }
                     vec![text_message(&fill(
                         &wording.cancelled,
                         &[("order", order_number)],
@@ -536,6 +552,7 @@ impl Responder {
             amount: Money::new(invoice.total, currency),
             token: payment.token.clone(),
             idempotency_key: payment.idempotency_key.clone(),
+            refunded: false,
         });
         vec![text_message(&fill(
             &wording.paid,

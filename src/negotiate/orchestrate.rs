@@ -179,18 +179,8 @@ impl Shop {
                 ));
                 return "not understood".into();
             }
-            IntentKind::OrderStatus => {
-                report
-                    .notes
-                    .push("Your orders are listed by `concierge orders`.".into());
-                return "order status".into();
-            }
-            IntentKind::CancelOrder => {
-                report.notes.push(
-                    "Cancelling orders is not supported yet; `concierge orders` lists them.".into(),
-                );
-                return "cancel not supported".into();
-            }
+            IntentKind::OrderStatus => return self.order_status(report),
+            IntentKind::CancelOrder => return self.cancel_order(intent, report).await,
             IntentKind::Buy | IntentKind::Search => {}
         }
         let Some(item) = intent
@@ -580,6 +570,118 @@ impl Shop {
         outcome
     }
 
+    /// Answers "where is my order" from the store.
+    fn order_status(&self, report: &mut ShopReport) -> String {
+        match self.store.orders() {
+            Ok(orders) if orders.is_empty() => report.notes.push("You have no orders yet.".into()),
+            Ok(orders) => {
+                for order in orders.iter().take(5) {
+                    report.notes.push(format!(
+                        "Order {} at {}: {} ({}) x{}, {}: {}.",
+                        order.order_number,
+                        order.merchant_name,
+                        order.product_title,
+                        order.variant,
+                        order.quantity,
+                        Money::new(order.total, order.currency.clone()),
+                        order.status
+                    ));
+                }
+            }
+            Err(error) => report
+                .notes
+                .push(format!("Could not read the orders: {error}")),
+        }
+        "order status".into()
+    }
+
+    /// Cancels the latest paid order (the latest whose product matches the
+    /// request's words, when it names one): sends the merchant a cancel
+    /// message in the order's conversation and records the answer.
+    async fn cancel_order(&self, intent: &Intent, report: &mut ShopReport) -> String {
+        let orders = match self.store.orders() {
+            Ok(orders) => orders,
+            Err(error) => {
+                report
+                    .notes
+                    .push(format!("Could not read the orders: {error}"));
+                return "cancel failed".into();
+            }
+        };
+        let words: Vec<String> = intent
+            .first_item()
+            .and_then(|i| i.product.clone())
+            .map(|p| {
+                p.split_whitespace()
+                    .filter(|w| *w != "order")
+                    .map(str::to_lowercase)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let matches = |order: &&OrderRecord| {
+            let title = order.product_title.to_lowercase();
+            words
+                .iter()
+                .all(|w| title.contains(w.trim_end_matches('s')))
+        };
+        let Some(order) = orders.iter().filter(|o| o.status == "paid").find(matches) else {
+            report
+                .notes
+                .push("There is no paid order to cancel.".into());
+            return "nothing to cancel".into();
+        };
+        let Some(endpoint) = self.merchant(&order.merchant_id).cloned() else {
+            report.notes.push(format!(
+                "{} is not reachable now, so order {} could not be cancelled.",
+                order.merchant_name, order.order_number
+            ));
+            return "merchant unreachable".into();
+        };
+        let message = super::session::ShopperMessage::Postback {
+            title: "Cancel".into(),
+            payload: format!("CANCEL:{}", order.order_number),
+            payment: None,
+        };
+        let replies = match self.transport.send(&endpoint, &order.psid, &message).await {
+            Ok(replies) => replies,
+            Err(error) => {
+                report.notes.push(format!(
+                    "{} did not answer the cancellation: {error}",
+                    order.merchant_name
+                ));
+                return "cancel unanswered".into();
+            }
+        };
+        self.transport.close_conversation(&order.psid);
+        let text: String = replies
+            .iter()
+            .filter_map(|r| r.text.clone())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let cancelled = self
+            .rules
+            .dialogue_acts(&text)
+            .iter()
+            .any(|(act, _)| *act == crate::rules::DialogueAct::CancelConfirmed);
+        let status = if cancelled {
+            "cancelled"
+        } else {
+            "cancel_refused"
+        };
+        if let Err(error) = self.store.set_order_status(order.id, status, &text) {
+            report
+                .notes
+                .push(format!("Could not record the cancellation: {error}"));
+        }
+        report.notes.push(format!(
+            "Order {} at {}: {} (merchant says: {text:?}).",
+            order.order_number,
+            order.merchant_name,
+            status.replace('_', " ")
+        ));
+        status.into()
+    }
+
     /// Makes the policy's one counter-offer, if any invoice qualifies, and
     /// re-checks the answer. Returns a note on what happened.
     async fn counter_offer(
@@ -739,6 +841,8 @@ impl Shop {
                     tax: invoice.tax,
                     total: invoice.total,
                     status: "paid".into(),
+                    psid: psid.to_string(),
+                    status_detail: text.clone(),
                 };
                 let order_id = self
                     .store

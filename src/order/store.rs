@@ -30,6 +30,12 @@ pub struct OrderRecord {
     pub tax: i64,
     pub total: i64,
     pub status: String,
+    /// The conversation the order was made in (to reach the merchant again).
+    #[serde(default)]
+    pub psid: String,
+    /// The merchant's last word on the order's status.
+    #[serde(default)]
+    pub status_detail: String,
 }
 
 /// A message exchanged with a merchant.
@@ -114,6 +120,8 @@ CREATE TABLE IF NOT EXISTS orders (
     tax_minor INTEGER NOT NULL,
     total_minor INTEGER NOT NULL,
     status TEXT NOT NULL,
+    psid TEXT NOT NULL DEFAULT '',
+    status_detail TEXT NOT NULL DEFAULT '',
     UNIQUE (merchant_id, order_number)
 );
 ";
@@ -146,6 +154,22 @@ impl Store {
             connection.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
         connection.execute_batch("PRAGMA synchronous=NORMAL;")?;
         connection.execute_batch(SCHEMA)?;
+        // Stores made before these columns existed get them now.
+        for (column, definition) in [
+            ("psid", "TEXT NOT NULL DEFAULT ''"),
+            ("status_detail", "TEXT NOT NULL DEFAULT ''"),
+        ] {
+            let present: bool = connection.query_row(
+                "SELECT COUNT(*) > 0 FROM pragma_table_info('orders') WHERE name = ?1",
+                params![column],
+                |row| row.get(0),
+            )?;
+            if !present {
+                connection.execute_batch(&format!(
+                    "ALTER TABLE orders ADD COLUMN {column} {definition}"
+                ))?;
+            }
+        }
         Ok(Store {
             connection: Mutex::new(connection),
         })
@@ -264,8 +288,8 @@ impl Store {
         let connection = self.lock();
         connection.execute(
             "INSERT INTO orders (run_id, created_at, request, merchant_id, merchant_name, order_number, product_title, variant, quantity, currency,
-                                 subtotal_minor, shipping_minor, tax_minor, total_minor, status)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                                 subtotal_minor, shipping_minor, tax_minor, total_minor, status, psid, status_detail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             params![
                 run_id,
                 order.created_at,
@@ -281,7 +305,9 @@ impl Store {
                 order.shipping,
                 order.tax,
                 order.total,
-                order.status
+                order.status,
+                order.psid,
+                order.status_detail
             ],
         )?;
         Ok(connection.last_insert_rowid())
@@ -355,12 +381,21 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Records a new status for an order and the merchant's words.
+    pub fn set_order_status(&self, id: i64, status: &str, detail: &str) -> Result<(), OrderError> {
+        self.lock().execute(
+            "UPDATE orders SET status = ?1, status_detail = ?2 WHERE id = ?3",
+            params![status, detail, id],
+        )?;
+        Ok(())
+    }
+
     /// Orders, newest first.
     pub fn orders(&self) -> Result<Vec<OrderRecord>, OrderError> {
         let connection = self.lock();
         let mut statement = connection.prepare(
             "SELECT id, created_at, request, merchant_id, merchant_name, order_number, product_title, variant, quantity, currency,
-                    subtotal_minor, shipping_minor, tax_minor, total_minor, status
+                    subtotal_minor, shipping_minor, tax_minor, total_minor, status, psid, status_detail
              FROM orders ORDER BY id DESC",
         )?;
         let rows = statement.query_map([], |row| {
@@ -380,6 +415,8 @@ impl Store {
                 tax: row.get(12)?,
                 total: row.get(13)?,
                 status: row.get(14)?,
+                psid: row.get(15)?,
+                status_detail: row.get(16)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

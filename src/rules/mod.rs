@@ -180,6 +180,7 @@ pub enum DialogueAct {
     SubstituteOffered,
     OutOfStock,
     PaymentConfirmed,
+    CancelConfirmed,
     DeclinedAck,
 }
 
