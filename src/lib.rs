@@ -33,6 +33,7 @@
 //! - **Invoice**: a merchant's receipt template, in minor units.
 //! - **Mandate**: what the shopper authorised: most per order, currency, merchants, expiry.
 
+pub mod bench;
 pub mod catalog;
 pub mod config;
 pub mod error;

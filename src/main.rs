@@ -92,11 +92,43 @@ enum Command {
         #[command(subcommand)]
         command: MerchantCommand,
     },
+    /// Measure negotiation and payment at scale on loopback (use a release build)
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// List recorded orders
     Orders {
         /// Print as JSON
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Many reference merchants negotiated at once, first message to checked invoice
+    Negotiate {
+        #[arg(long, default_value_t = 100)]
+        merchants: usize,
+        /// Extra merchants that accept the connection and never answer
+        #[arg(long, default_value_t = 0)]
+        hanging: usize,
+        /// Extra merchants that answer one byte per second
+        #[arg(long, default_value_t = 0)]
+        trickling: usize,
+        /// The negotiation deadline (and turn timeout), in milliseconds
+        #[arg(long, default_value_t = 2000)]
+        deadline_ms: u64,
+        #[arg(long, default_value_t = 11)]
+        repeat: usize,
+    },
+    /// Distinct orders, each paid by many concurrent duplicate requests
+    Payments {
+        #[arg(long, default_value_t = 100)]
+        orders: usize,
+        #[arg(long, default_value_t = 100)]
+        duplicates: usize,
     },
 }
 
@@ -436,6 +468,40 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             })
             .await?;
             Ok(0)
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Negotiate {
+                    merchants,
+                    hanging,
+                    trickling,
+                    deadline_ms,
+                    repeat,
+                },
+        } => {
+            let result = concierge::bench::negotiation(
+                merchants,
+                hanging,
+                trickling,
+                std::time::Duration::from_millis(deadline_ms),
+                repeat,
+            )
+            .await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(0)
+        }
+        Command::Bench {
+            command: BenchCommand::Payments { orders, duplicates },
+        } => {
+            let result = concierge::bench::payments(orders, duplicates).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(
+                if result.store_claims == orders && result.merchant_charges == orders {
+                    0
+                } else {
+                    1
+                },
+            )
         }
         Command::Orders { json } => {
             let store = Store::open(&config.db_path)?;

@@ -82,6 +82,18 @@ impl ConversationReport {
     }
 }
 
+/// Wall time of each stage, in microseconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Parsing and searching.
+    pub search_us: u64,
+    /// From the first message to every merchant until every invoice is in
+    /// and checked (or the deadline).
+    pub negotiation_us: u64,
+    /// Paying the chosen invoice and declining the others.
+    pub settlement_us: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Choice {
     pub merchant_id: String,
@@ -123,6 +135,9 @@ pub struct ShopReport {
     pub receipt: Option<Receipt>,
     /// What the shopper should know: why nothing was bought, and so on.
     pub notes: Vec<String>,
+    /// Where the time went.
+    #[serde(default)]
+    pub timings: Timings,
 }
 
 impl Shop {
@@ -156,6 +171,7 @@ impl Shop {
             choice: None,
             receipt: None,
             notes: Vec::new(),
+            timings: Timings::default(),
         };
         let outcome = self
             .shop_parsed(&intent, options, run_id, &mut report)
@@ -171,6 +187,7 @@ impl Shop {
         run_id: i64,
         report: &mut ShopReport,
     ) -> String {
+        let started = Instant::now();
         match intent.intent {
             IntentKind::None => {
                 report.notes.push(format!(
@@ -206,6 +223,8 @@ impl Shop {
                 .map(|m| m.merchant_id.clone())
                 .collect(),
         );
+        // Enough offers that every merchant that may be contacted can appear.
+        query.limit = query.limit.max(self.config.max_merchants * 3);
         let results = match self.catalog.search(&query) {
             Ok(results) => results,
             Err(error) => {
@@ -315,8 +334,10 @@ impl Shop {
             return "no matching variant".into();
         }
 
+        report.timings.search_us = started.elapsed().as_micros() as u64;
         // Negotiate with all of them at once, against one deadline.
-        let deadline = Instant::now() + self.config.negotiation_deadline;
+        let negotiation_started = Instant::now();
+        let deadline = negotiation_started + self.config.negotiation_deadline;
         let mut tasks = JoinSet::new();
         for candidate in report.candidates.iter().filter(|c| c.contacted) {
             let Some(endpoint) = self.merchant(&candidate.offer.merchant_id).cloned() else {
@@ -413,6 +434,8 @@ impl Shop {
             }
         }
 
+        report.timings.negotiation_us = negotiation_started.elapsed().as_micros() as u64;
+        let settlement_started = Instant::now();
         // Choose: lowest total, then the merchant id for a stable tie-break.
         let mut valid: Vec<usize> = (0..conversations.len())
             .filter(|&i| conversations[i].3.accepted)
@@ -544,6 +567,7 @@ impl Shop {
             }
         }
 
+        report.timings.settlement_us = settlement_started.elapsed().as_micros() as u64;
         for (endpoint, psid, session, mut conversation) in conversations {
             self.transport.close_conversation(&psid);
             conversation.state = session.state;
