@@ -7,8 +7,10 @@ use concierge::catalog::demo_world;
 use concierge::config::Config;
 use concierge::merchant::signature::random_token;
 use concierge::merchant::{server, Responder, ResponderConfig, Wording};
+use concierge::negotiate::Shop;
 use concierge::negotiate::{ShopOptions, ShopReport};
 use concierge::order::Store;
+use concierge::world::RunningMerchant;
 use concierge::{rules, world};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -97,6 +99,8 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Talk to Concierge: one request per line; it asks you when a merchant needs a choice and before paying
+    Chat,
     /// List recorded orders
     Orders {
         /// Print as JSON
@@ -361,6 +365,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 max_total,
                 pay: auto_pay || interactive,
                 confirm,
+                choose: None,
             };
             shop(&config, &request, options, json, false).await
         }
@@ -503,6 +508,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 },
             )
         }
+        Command::Chat => chat(&config).await,
         Command::Orders { json } => {
             let store = Store::open(&config.db_path)?;
             let orders = store.orders()?;
@@ -544,18 +550,18 @@ fn parse_amount(text: &str) -> anyhow::Result<i64> {
 
 /// Runs one request against the demo world's merchants and prints the
 /// report. Exit code 0 when the request was understood, 2 when not.
-async fn shop(
+/// The shop `ask`, `chat` and `demo` use: the registered merchants when
+/// there are any (unless `demo_only`), else the demo world's merchants,
+/// started here on loopback. Returns the running merchants to stop later.
+async fn open_shop(
     config: &Config,
-    request: &str,
-    options: ShopOptions,
-    json: bool,
-    verbose: bool,
-) -> anyhow::Result<i32> {
+    demo_only: bool,
+    announce: bool,
+) -> anyhow::Result<(Shop, Vec<RunningMerchant>, Config)> {
     let started = Instant::now();
     let rules = Arc::new(rules::load(&config.rules_dir)?);
     let store = Arc::new(Store::open(&config.db_path)?);
-    // `ask` shops with the registered merchants when there are any.
-    if !verbose {
+    if !demo_only {
         let (registered, endpoints, problems) = world::registered_catalogs(&store)?;
         for problem in &problems {
             eprintln!("skipped: {problem}");
@@ -563,20 +569,18 @@ async fn shop(
         if !endpoints.is_empty() {
             let (index, _) = world::open_index(config, &registered, &rules)?;
             let shop = world::build_shop(config, rules, Arc::new(index), endpoints, store);
-            let report = shop.shop(request, &options).await?;
-            return print_report(config, &report, json);
+            return Ok((shop, Vec::new(), config.clone()));
         }
     }
     // The demo world's merchants run on loopback, by this explicit choice.
-    let mut demo_config = config.clone();
-    demo_config.allow_loopback = true;
-    let config = &demo_config;
-    let (catalogs, rejected) = world::load_catalogs(config)?;
+    let mut config = config.clone();
+    config.allow_loopback = true;
+    let (catalogs, rejected) = world::load_catalogs(&config)?;
     for problem in &rejected {
         eprintln!("skipped: {problem}");
     }
-    let (index, summary) = world::open_index(config, &catalogs, &rules)?;
-    if verbose && !json {
+    let (index, summary) = world::open_index(&config, &catalogs, &rules)?;
+    if announce {
         println!(
             "Index: {} {} merchants, {} products, {} variants under {} ({} ms)",
             if summary.rebuilt { "built" } else { "reused" },
@@ -588,7 +592,7 @@ async fn shop(
         );
     }
     let merchants = world::start_reference_merchants(&catalogs).await?;
-    if verbose && !json {
+    if announce {
         let addresses: Vec<String> = merchants
             .iter()
             .map(|m| format!("{} at {}", m.endpoint.name, m.endpoint.webhook_url))
@@ -596,16 +600,95 @@ async fn shop(
         println!("Merchants' auto-responders: {}\n", addresses.join(", "));
     }
     let endpoints = merchants.iter().map(|m| m.endpoint.clone()).collect();
-    let shop = world::build_shop(config, rules, Arc::new(index), endpoints, store);
+    let shop = world::build_shop(&config, rules, Arc::new(index), endpoints, store);
+    Ok((shop, merchants, config))
+}
+
+/// Runs one request and prints the report. `demo` announces the world and
+/// the time taken, and always uses the demo world.
+async fn shop(
+    config: &Config,
+    request: &str,
+    options: ShopOptions,
+    json: bool,
+    demo: bool,
+) -> anyhow::Result<i32> {
+    let started = Instant::now();
+    let (shop, merchants, config) = open_shop(config, demo, demo && !json).await?;
     let report: ShopReport = shop.shop(request, &options).await?;
     for merchant in merchants {
         merchant.stop().await;
     }
-    let code = print_report(config, &report, json)?;
-    if verbose && !json {
+    let code = print_report(&config, &report, json)?;
+    if demo && !json {
         println!("\nDone in {} ms.", started.elapsed().as_millis());
     }
     Ok(code)
+}
+
+/// One line from standard input, trimmed; `None` at end of input.
+fn read_line() -> Option<String> {
+    let mut line = String::new();
+    match std::io::stdin().read_line(&mut line) {
+        Ok(0) | Err(_) => None,
+        Ok(_) => Some(line.trim().to_string()),
+    }
+}
+
+/// `concierge chat`: one request per line; merchants' open questions and
+/// payments are put to the shopper.
+async fn chat(config: &Config) -> anyhow::Result<i32> {
+    let (shop, merchants, config) = open_shop(config, false, false).await?;
+    println!("Concierge chat: say what you want (\"buy me a gray turtleneck sweater under $50\"); \"quit\" ends.");
+    let choose: concierge::negotiate::orchestrate::ChooseOption = Arc::new(
+        |question: &concierge::negotiate::orchestrate::ChoiceQuestion| {
+            print!(
+                "{} asks: which {}? {} > ",
+                question.merchant_name,
+                question.slot,
+                question.options.join(" / ")
+            );
+            let _ = std::io::stdout().flush();
+            read_line()
+        },
+    );
+    let confirm: concierge::negotiate::orchestrate::ConfirmPayment =
+        Arc::new(|choice: &concierge::negotiate::orchestrate::Choice| {
+            print!(
+                "Pay {} to {} for {}? [y/N] > ",
+                choice.total, choice.merchant_name, choice.order_number
+            );
+            let _ = std::io::stdout().flush();
+            matches!(
+                read_line().map(|a| a.to_lowercase()).as_deref(),
+                Some("y" | "yes")
+            )
+        });
+    loop {
+        print!("you> ");
+        let _ = std::io::stdout().flush();
+        let Some(line) = read_line() else { break };
+        if line.is_empty() {
+            continue;
+        }
+        if matches!(line.to_lowercase().as_str(), "quit" | "exit" | "bye") {
+            break;
+        }
+        let options = ShopOptions {
+            max_total: None,
+            pay: true,
+            confirm: Some(confirm.clone()),
+            choose: Some(choose.clone()),
+        };
+        let report = shop.shop(&line, &options).await?;
+        println!();
+        print_report(&config, &report, false)?;
+    }
+    for merchant in merchants {
+        merchant.stop().await;
+    }
+    println!("Bye.");
+    Ok(0)
 }
 
 /// Prints a report; exit code 2 when the request was not understood.

@@ -144,3 +144,41 @@ fn committed_demo_feeds_match_the_generator() {
         );
     }
 }
+
+#[test]
+fn chat_asks_the_shopper_for_an_open_size_and_before_paying() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_concierge"))
+        .arg("chat")
+        .current_dir(dir.path())
+        .env_remove("CONCIERGE_RULES")
+        .env_remove("CONCIERGE_INDEX")
+        .env_remove("CONCIERGE_DB")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The request leaves the size open; the shopper answers M, then agrees
+    // to pay, then asks for the order's status.
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"buy me a gray turtleneck sweater under $50\nM\ny\nwhere is my order\nquit\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let out = stdout(&output);
+    assert!(output.status.success(), "{out}\n{}", stderr(&output));
+    assert!(out.contains("asks: which size?"), "{out}");
+    assert_eq!(
+        out.matches("asks: which size?").count(),
+        1,
+        "the answer is reused for every merchant:\n{out}"
+    );
+    assert!(out.contains("? [y/N]"), "{out}");
+    assert!(out.contains("Payment confirmed"), "{out}");
+    assert!(out.contains(": paid."), "{out}");
+    assert!(out.trim_end().ends_with("Bye."), "{out}");
+}

@@ -47,6 +47,9 @@ pub struct ShopOptions {
     pub pay: bool,
     /// When set, asked before paying; a `false` answer stops at the choice.
     pub confirm: Option<ConfirmPayment>,
+    /// When set, open choices (a size the request did not give) are put to
+    /// the shopper through it.
+    pub choose: Option<ChooseOption>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -337,6 +340,13 @@ impl Shop {
         report.timings.search_us = started.elapsed().as_micros() as u64;
         // Negotiate with all of them at once, against one deadline.
         let negotiation_started = Instant::now();
+        let broker = options.choose.clone().map(|choose| {
+            Arc::new(ChoiceBroker {
+                choose,
+                answers: Default::default(),
+                prompt: Default::default(),
+            })
+        });
         let deadline = negotiation_started + self.config.negotiation_deadline;
         let mut tasks = JoinSet::new();
         for candidate in report.candidates.iter().filter(|c| c.contacted) {
@@ -350,17 +360,22 @@ impl Shop {
                 size: item.size.clone(),
                 quantity: item.quantity_or_one(),
             };
-            let session = Session::new(
+            let mut session = Session::new(
                 &endpoint.merchant_id,
                 wanted,
                 self.rules.clone(),
                 self.config.max_turns,
             );
+            // With a shopper to ask, open choices go to them; otherwise
+            // the policy drops the merchant (Concierge never guesses).
+            session.ask_shopper = broker.is_some();
+            let broker = broker.clone();
             let psid = format!("cg-{run_id}-{}", random_token(6));
             let transport = self.transport.clone();
             let offer = candidate.offer.clone();
             tasks.spawn(async move {
-                let session = negotiate(&transport, &endpoint, &psid, session, deadline).await;
+                let session =
+                    negotiate(&transport, &endpoint, &psid, session, deadline, broker).await;
                 (endpoint, psid, offer, session)
             });
         }
@@ -904,7 +919,8 @@ async fn negotiate(
     endpoint: &MerchantEndpoint,
     psid: &str,
     mut session: Session,
-    deadline: Instant,
+    mut deadline: Instant,
+    broker: Option<Arc<ChoiceBroker>>,
 ) -> Session {
     let mut message = session.opening();
     loop {
@@ -913,20 +929,98 @@ async fn negotiate(
             session.abort("the negotiation deadline passed");
             return session;
         }
-        match tokio::time::timeout(deadline - now, transport.send(endpoint, psid, &message)).await {
-            Err(_) => {
-                session.abort("the negotiation deadline passed");
-                return session;
-            }
-            Ok(Err(error)) => {
-                session.abort(error.to_string());
-                return session;
-            }
-            Ok(Ok(replies)) => match session.on_replies(&replies) {
-                Next::Send(next) => message = next,
+        let mut next =
+            match tokio::time::timeout(deadline - now, transport.send(endpoint, psid, &message))
+                .await
+            {
+                Err(_) => {
+                    session.abort("the negotiation deadline passed");
+                    return session;
+                }
+                Ok(Err(error)) => {
+                    session.abort(error.to_string());
+                    return session;
+                }
+                Ok(Ok(replies)) => session.on_replies(&replies),
+            };
+        loop {
+            match next {
+                Next::Send(outgoing) => {
+                    message = outgoing;
+                    break;
+                }
+                Next::NeedChoice { slot, options } => {
+                    let asked = Instant::now();
+                    let answer = match &broker {
+                        Some(broker) => broker.resolve(&endpoint.name, &slot, &options).await,
+                        None => None,
+                    };
+                    // The shopper's thinking time is not the merchant's.
+                    deadline += asked.elapsed();
+                    next = session.choose(answer.as_deref());
+                }
                 Next::Invoiced | Next::Stop => return session,
-            },
+            }
         }
+    }
+}
+
+/// A question for the shopper: a merchant wants an option the request
+/// left open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChoiceQuestion {
+    pub merchant_name: String,
+    /// "size" or "colour".
+    pub slot: String,
+    pub options: Vec<String>,
+}
+
+/// Asks the shopper; `None` means no choice. Called off the async runtime,
+/// so it may block on a terminal.
+pub type ChooseOption = Arc<dyn Fn(&ChoiceQuestion) -> Option<String> + Send + Sync>;
+
+/// Puts open choices to the shopper one at a time, and reuses an answer for
+/// every merchant that asks the same thing.
+struct ChoiceBroker {
+    choose: ChooseOption,
+    answers: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    prompt: tokio::sync::Mutex<()>,
+}
+
+impl ChoiceBroker {
+    fn known(&self, slot: &str) -> Option<String> {
+        self.answers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(slot)
+            .cloned()
+    }
+
+    async fn resolve(&self, merchant_name: &str, slot: &str, options: &[String]) -> Option<String> {
+        if let Some(answer) = self.known(slot) {
+            return Some(answer);
+        }
+        let _turn = self.prompt.lock().await;
+        if let Some(answer) = self.known(slot) {
+            return Some(answer);
+        }
+        let question = ChoiceQuestion {
+            merchant_name: merchant_name.to_string(),
+            slot: slot.to_string(),
+            options: options.to_vec(),
+        };
+        let choose = self.choose.clone();
+        let answer = tokio::task::spawn_blocking(move || choose(&question))
+            .await
+            .ok()
+            .flatten();
+        if let Some(answer) = &answer {
+            self.answers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(slot.to_string(), answer.clone());
+        }
+        answer
     }
 }
 

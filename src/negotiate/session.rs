@@ -94,6 +94,13 @@ pub struct TranscriptLine {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Next {
     Send(ShopperMessage),
+    /// The merchant asks for an option the request left open and the
+    /// shopper can be asked: `slot` is "size" or "colour", `options` what the
+    /// merchant offers. Answer with [`Session::choose`].
+    NeedChoice {
+        slot: String,
+        options: Vec<String>,
+    },
     /// An invoice arrived; the session waits for the decision.
     Invoiced,
     /// The conversation ended without an invoice; the reason is in
@@ -136,6 +143,11 @@ pub struct Session {
     /// Set while waiting for the answer to a counter-offer; the invoice
     /// that stands if the merchant says no.
     countering: Option<Invoice>,
+    /// Whether open choices go to the shopper (interactive) instead of
+    /// ending the conversation.
+    pub ask_shopper: bool,
+    /// The question waiting for the shopper's choice, with what was offered.
+    pending_choice: Option<(DialogueAct, Vec<OfferedOption>)>,
     last_question: Option<(DialogueAct, String)>,
     rules: Arc<CompiledRules>,
 }
@@ -160,6 +172,8 @@ impl Session {
             turns_sent: 0,
             max_turns,
             countering: None,
+            ask_shopper: false,
+            pending_choice: None,
             last_question: None,
             rules,
         }
@@ -336,11 +350,49 @@ impl Session {
                 clip(&text, 160)
             ));
         };
+        let open = match question {
+            DialogueAct::AskSize => self.wanted.size.is_none(),
+            DialogueAct::AskColor => self.wanted.color.is_none(),
+            _ => false,
+        };
+        if open && self.ask_shopper {
+            let slot = if question == DialogueAct::AskSize {
+                "size"
+            } else {
+                "colour"
+            };
+            let options = offered.iter().map(|o| o.title.clone()).collect();
+            self.pending_choice = Some((question, offered));
+            return Next::NeedChoice {
+                slot: slot.into(),
+                options,
+            };
+        }
         let answer = match self.answer(question, &offered) {
             Ok(answer) => answer,
             Err(reason) => return self.fail(reason),
         };
         self.reply_once(question, answer)
+    }
+
+    /// The shopper's answer to a [`Next::NeedChoice`]: it becomes part of
+    /// what is wanted (canonicalised), and the merchant's question is
+    /// answered with it. `None` means the shopper declined to choose.
+    pub fn choose(&mut self, choice: Option<&str>) -> Next {
+        let Some((question, offered)) = self.pending_choice.take() else {
+            return Next::Stop;
+        };
+        let Some(choice) = choice.map(str::trim).filter(|c| !c.is_empty()) else {
+            return self.fail("the shopper did not choose");
+        };
+        match question {
+            DialogueAct::AskSize => self.wanted.size = Some(canonical_size(&self.rules, choice)),
+            _ => self.wanted.color = Some(canonical_color(&self.rules, choice)),
+        }
+        match self.answer(question, &offered) {
+            Ok(answer) => self.reply_once(question, answer),
+            Err(reason) => self.fail(reason),
+        }
     }
 
     /// Sends `answer` unless it is the same answer to the same question as

@@ -225,6 +225,7 @@ async fn create_request(
         max_total: request.mandate.as_ref().map(|m| m.max_total),
         pay: request.auto_pay,
         confirm: None,
+        choose: None,
     };
     let report = state
         .shop()
