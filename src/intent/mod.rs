@@ -202,3 +202,17 @@ fn major_units_json(minor: i64) -> serde_json::Value {
         serde_json::Value::from(minor as f64 / 100.0)
     }
 }
+
+impl Parser {
+    /// What `concierge parse TEXT` prints: the [`Intent`] as JSON plus a
+    /// `slots` object holding [`Intent::flat_slots`].
+    pub fn parse_json(&self, text: &str) -> serde_json::Value {
+        let intent = self.parse(text);
+        let slots = serde_json::Value::from_iter(intent.flat_slots());
+        let mut value = serde_json::to_value(&intent).unwrap_or(serde_json::Value::Null);
+        if let serde_json::Value::Object(map) = &mut value {
+            map.insert("slots".into(), slots);
+        }
+        value
+    }
+}

@@ -1,16 +1,23 @@
 //! The rule-driven parser. Steps, in order:
 //! 1. lowercase and bound the input;
-//! 2. price rules, whose matches are cut out of the text;
-//! 3. intent rules (highest priority first), whose trigger words are cut out;
-//! 4. tokens, split into segments at "and" / "," / "plus" when each side
+//! 2. typo correction: a word that is neither known nor in the vocabulary is
+//!    replaced by its unique closest vocabulary word within the thresholds of
+//!    [`crate::rules::fuzzy`] ("blak" -> "black");
+//! 3. number words that name money become digits ("twenty dollars" -> "20
+//!    dollars"), so that the price rules see one shape;
+//! 4. price rules, whose matches are cut out of the text;
+//! 5. intent rules (highest priority first), each vetoed by its `unless`
+//!    patterns and gated by the evidence it `requires` (a known product, a
+//!    price, an attribute); the trigger words are cut out;
+//! 6. tokens, split into segments at "and" / "," / "plus" when each side
 //!    names a product, so "a gray turtleneck and two pairs of wool socks"
 //!    yields two items;
-//! 5. per segment, longest-first lexicon lookup for colour, size, material,
+//! 7. per segment, longest-first lexicon lookup for colour, size, material,
 //!    brand and product type, number words for quantity, negation for
 //!    excluded colours; the leftover content words form the product phrase.
 
 use super::{Fired, Intent, IntentKind, ItemRequest};
-use crate::rules::{CompiledRules, LexSlot, PriceBound};
+use crate::rules::{CompiledRules, Evidence, LexHit, LexSlot, PriceBound};
 use regex::Regex;
 use std::sync::{Arc, OnceLock};
 
@@ -23,22 +30,18 @@ pub struct Parser {
     rules: Arc<CompiledRules>,
 }
 
-#[derive(Debug, Clone)]
-struct Token {
-    text: String,
-}
-
 fn token_regex() -> &'static Regex {
     static TOKEN: OnceLock<Regex> = OnceLock::new();
     TOKEN.get_or_init(|| {
-        Regex::new(r"[a-z0-9]+(?:['\-][a-z0-9]+)*|,").expect("static token pattern")
+        Regex::new(r"[\p{L}\p{N}]+(?:['\-.][\p{L}\p{N}]+)*|,").expect("static token pattern")
     })
 }
 
+/// Small number words, for quantities ("two hoodies").
 fn number_word(word: &str) -> Option<u32> {
     Some(match word {
-        "one" | "a" | "an" | "single" => 1,
-        "two" | "couple" | "pair" => 2,
+        "one" | "single" => 1,
+        "two" | "couple" => 2,
         "three" => 3,
         "four" => 4,
         "five" => 5,
@@ -49,12 +52,50 @@ fn number_word(word: &str) -> Option<u32> {
         "ten" => 10,
         "eleven" => 11,
         "twelve" | "dozen" => 12,
+        "thirteen" => 13,
+        "fourteen" => 14,
+        "fifteen" => 15,
+        "sixteen" => 16,
+        "seventeen" => 17,
+        "eighteen" => 18,
+        "nineteen" => 19,
         _ => return None,
     })
 }
 
-const NEGATIONS: &[&str] = &["not", "no", "except", "without", "but", "non"];
+fn tens_word(word: &str) -> Option<u32> {
+    Some(match word {
+        "twenty" => 20,
+        "thirty" => 30,
+        "forty" | "fourty" => 40,
+        "fifty" => 50,
+        "sixty" => 60,
+        "seventy" => 70,
+        "eighty" => 80,
+        "ninety" => 90,
+        _ => return None,
+    })
+}
+
+const NEGATIONS: &[&str] = &[
+    "not", "no", "except", "without", "but", "non", "nothing", "never", "avoid", "anything",
+];
 const SEGMENT_BREAKS: &[&str] = &["and", ",", "plus", "also"];
+
+/// A token of the working text and where it sits.
+#[derive(Debug, Clone)]
+struct Token {
+    text: String,
+}
+
+fn tokenize(text: &str) -> Vec<Token> {
+    token_regex()
+        .find_iter(text)
+        .map(|m| Token {
+            text: m.as_str().to_string(),
+        })
+        .collect()
+}
 
 impl Parser {
     pub fn new(rules: Arc<CompiledRules>) -> Parser {
@@ -87,21 +128,18 @@ impl Parser {
                 "request cut to its first {MAX_INPUT_CHARS} characters"
             ));
         }
-        lower = lower.replace(['\u{2019}', '\u{2018}'], "'");
+        lower = lower.replace(['\u{2019}', '\u{2018}', '`'], "'");
         if lower.trim().is_empty() {
             intent.diagnostics.push("the request is empty".into());
             return intent;
         }
 
-        self.extract_prices(&mut lower, &mut intent);
-        self.classify_intent(&mut lower, &mut intent);
+        let corrected = self.correct_typos(&lower, &mut intent.trace);
+        let mut working = money_numbers_to_digits(&corrected, &self.rules);
+        self.extract_prices(&mut working, &mut intent);
+        self.classify_intent(&mut working, &mut intent);
 
-        let tokens: Vec<Token> = token_regex()
-            .find_iter(&lower)
-            .map(|m| Token {
-                text: m.as_str().to_string(),
-            })
-            .collect();
+        let tokens = tokenize(&working);
         for segment in self.segments(&tokens) {
             let item = self.parse_segment(segment, &mut intent.trace);
             if item != ItemRequest::default() {
@@ -120,7 +158,9 @@ impl Parser {
         intent.items = merged;
 
         if intent.intent == IntentKind::None {
-            if intent.items.iter().any(|item| item.product_type.is_some()) {
+            if intent.items.iter().any(|item| item.product_type.is_some())
+                && intent.trace.iter().all(|f| f.rule != "veto")
+            {
                 // A bare product phrase ("gray turtleneck, medium") is a search:
                 // Concierge shows offers but does not buy without a buying verb.
                 intent.intent = IntentKind::Search;
@@ -134,12 +174,58 @@ impl Parser {
                     .push("no intent rule matched and no known product was named".into());
             }
         }
+        if intent.intent == IntentKind::None {
+            // Slots found in a request that is not about shopping are noise
+            // ("what's the weather in red deer").
+            intent.items.clear();
+        }
         if matches!(intent.intent, IntentKind::Buy | IntentKind::Search)
             && intent.items.iter().all(|i| i.product.is_none())
         {
             intent.diagnostics.push("no product was named".into());
         }
         intent
+    }
+
+    /// Replaces each unknown word by its unique closest vocabulary word.
+    fn correct_typos(&self, lower: &str, trace: &mut Vec<Fired>) -> String {
+        let rules = &*self.rules;
+        let mut out = String::with_capacity(lower.len());
+        let mut last = 0;
+        for found in token_regex().find_iter(lower) {
+            let word = found.as_str();
+            if word.len() < crate::rules::fuzzy::MIN_TYPO_LEN
+                || rules.known_words.contains(word)
+                || !word.chars().all(|c| c.is_alphabetic())
+            {
+                continue;
+            }
+            // Plurals and possessives of known words are not typos.
+            if let Some(stem) = word
+                .strip_suffix("'s")
+                .or_else(|| word.strip_suffix("es"))
+                .or_else(|| word.strip_suffix('s'))
+            {
+                if rules.known_words.contains(stem) {
+                    continue;
+                }
+            }
+            let Some((fixed, distance)) = rules.fuzzy.correct(word) else {
+                continue;
+            };
+            if distance == 0 {
+                continue;
+            }
+            out.push_str(&lower[last..found.start()]);
+            out.push_str(fixed);
+            last = found.end();
+            trace.push(Fired {
+                rule: "typo".into(),
+                matched: format!("{word} -> {fixed}"),
+            });
+        }
+        out.push_str(&lower[last..]);
+        out
     }
 
     fn extract_prices(&self, lower: &mut String, intent: &mut Intent) {
@@ -200,22 +286,99 @@ impl Parser {
         }
     }
 
+    /// What the request carries besides its trigger words, for rules that
+    /// `require` evidence.
+    fn evidence(&self, text: &str, intent: &Intent) -> [bool; 3] {
+        let tokens = tokenize(text);
+        let mut product = false;
+        let mut attribute = false;
+        let max = self.rules.lexicon.max_phrase_words.max(1);
+        for i in 0..tokens.len() {
+            for n in 1..=max.min(tokens.len() - i) {
+                for hit in self.lookup(&tokens[i..i + n]) {
+                    match hit.slot {
+                        LexSlot::Product => product = true,
+                        // A lone letter is a size only in context; it is not
+                        // evidence of shopping.
+                        LexSlot::Size if n == 1 && tokens[i].text.len() == 1 => {}
+                        _ => attribute = true,
+                    }
+                }
+            }
+        }
+        let price = intent.max_price.is_some() || intent.min_price.is_some();
+        [product, price, attribute]
+    }
+
     fn classify_intent(&self, lower: &mut String, intent: &mut Intent) {
+        let mut evidence: Option<[bool; 3]> = None;
         for rule in &self.rules.intents {
             let hit = rule
                 .patterns
                 .iter()
                 .find_map(|pattern| pattern.find(lower).map(|m| m.range()));
-            if let Some(range) = hit {
-                intent.intent = rule.intent;
+            let Some(range) = hit else { continue };
+            if let Some(veto) = rule.unless.iter().find_map(|p| p.find(lower)) {
                 intent.trace.push(Fired {
-                    rule: rule.name.clone(),
-                    matched: lower[range.clone()].to_string(),
+                    rule: format!("{} (vetoed)", rule.name),
+                    matched: veto.as_str().to_string(),
                 });
-                blank(lower, range);
-                return;
+                continue;
+            }
+            if !rule.requires.is_empty() {
+                let [product, price, attribute] =
+                    *evidence.get_or_insert_with(|| self.evidence(lower, intent));
+                let satisfied = rule.requires.iter().any(|need| match need {
+                    Evidence::Product => product,
+                    Evidence::Price => price,
+                    Evidence::Attribute => attribute,
+                });
+                if !satisfied {
+                    continue;
+                }
+            }
+            intent.intent = rule.intent;
+            intent.trace.push(Fired {
+                rule: rule.name.clone(),
+                matched: lower[range.clone()].trim().to_string(),
+            });
+            if rule.intent == IntentKind::None {
+                // An explicit "not shopping" rule: no fallback to search.
+                intent.trace.push(Fired {
+                    rule: "veto".into(),
+                    matched: rule.name.clone(),
+                });
+            }
+            blank(lower, range);
+            return;
+        }
+    }
+
+    /// Lexicon meanings of a phrase, trying the singular of its last word
+    /// for product types ("hoodies" -> "hoodie", "boxes" -> "box").
+    fn lookup(&self, tokens: &[Token]) -> Vec<&LexHit> {
+        let lexicon = &self.rules.lexicon;
+        let phrase = join(tokens);
+        let hits = lexicon.lookup(&phrase);
+        if !hits.is_empty() {
+            return hits.iter().collect();
+        }
+        for suffix in ["s", "es"] {
+            if let Some(stem) = phrase.strip_suffix(suffix) {
+                if stem.len() < 2 {
+                    continue;
+                }
+                let hits: Vec<&LexHit> = lexicon
+                    .lookup(stem)
+                    .iter()
+                    .filter(|hit| hit.slot == LexSlot::Product)
+                    .collect();
+                if !hits.is_empty() {
+                    return hits;
+                }
             }
         }
+        Vec::new()
     }
 
     /// Splits tokens at conjunctions, but only where the part after the break
@@ -247,10 +410,7 @@ impl Parser {
         let max = self.rules.lexicon.max_phrase_words.max(1);
         (0..tokens.len()).any(|i| {
             (1..=max.min(tokens.len() - i)).any(|n| {
-                let phrase = join(&tokens[i..i + n]);
-                self.rules
-                    .lexicon
-                    .lookup(&phrase)
+                self.lookup(&tokens[i..i + n])
                     .iter()
                     .any(|hit| hit.slot == LexSlot::Product)
             })
@@ -259,24 +419,41 @@ impl Parser {
 
     fn parse_segment(&self, tokens: &[Token], trace: &mut Vec<Fired>) -> ItemRequest {
         let lexicon = &self.rules.lexicon;
+        let stopwords = &self.rules.stopwords;
         let mut item = ItemRequest::default();
         // Per token: is it part of the product phrase?
         let mut product_word = vec![false; tokens.len()];
+        // Set by a negation word; colours while it holds are excluded. It
+        // holds across stopwords, "or" and other colours ("not red or pink").
+        let mut negating = false;
         let mut index = 0;
         while index < tokens.len() {
             let word = tokens[index].text.as_str();
             let previous = index.checked_sub(1).map(|i| tokens[i].text.as_str());
             let next = tokens.get(index + 1).map(|t| t.text.as_str());
 
-            // Numeric size: "size 10", "size 32".
-            if previous == Some("size")
-                && word.chars().all(|c| c.is_ascii_digit())
+            if NEGATIONS.contains(&word) {
+                negating = true;
+                index += 1;
+                continue;
+            }
+
+            // Numeric size: "size 10", "size 32", "in a 10", "10.5".
+            let numeric = !word.is_empty()
+                && word.chars().all(|c| c.is_ascii_digit() || c == '.')
+                && word.chars().next().is_some_and(|c| c.is_ascii_digit());
+            if numeric
                 && item.size.is_none()
+                && (previous == Some("size")
+                    || (previous == Some("in")
+                        && index >= 2
+                        && tokens[index - 2].text != "in"
+                        && next.is_none_or(|n| !self.names_product(&[Token { text: n.into() }]))))
             {
                 item.size = Some(word.to_string());
                 trace.push(Fired {
                     rule: "numeric_size".into(),
-                    matched: format!("size {word}"),
+                    matched: format!("{} {word}", previous.unwrap_or("")),
                 });
                 index += 1;
                 continue;
@@ -286,24 +463,28 @@ impl Parser {
             let max = lexicon.max_phrase_words.max(1).min(tokens.len() - index);
             let mut consumed = 0;
             for n in (1..=max).rev() {
-                let phrase = join(&tokens[index..index + n]);
-                let hits = lexicon.lookup(&phrase);
+                let hits = self.lookup(&tokens[index..index + n]);
                 if hits.is_empty() {
                     continue;
                 }
-                let negated = previous.is_some_and(|p| NEGATIONS.contains(&p));
-                // A product reading wins over others for multi-word phrases
-                // ("khakis" the trousers, not the colour).
+                let phrase = join(&tokens[index..index + n]);
+                let after = tokens.get(index + n).map(|t| t.text.as_str());
+                // A product reading wins for multi-word phrases ("khakis" the
+                // trousers, not the colour), and when a colour word is
+                // followed by nothing that could be its noun.
                 let preferred = hits
                     .iter()
                     .find(|hit| hit.slot == LexSlot::Product)
                     .filter(|_| n > 1 || hits.len() == 1)
                     .or_else(|| hits.iter().find(|hit| hit.slot != LexSlot::Product))
-                    .or_else(|| hits.first());
+                    .or_else(|| hits.first())
+                    .copied();
                 let Some(hit) = preferred else { continue };
-                let single_letter_size = hit.slot == LexSlot::Size && phrase.len() == 1;
+                let single_letter_size = hit.slot == LexSlot::Size && phrase.len() <= 2;
                 if single_letter_size
-                    && !(matches!(previous, Some("in" | "size")) || next == Some("size"))
+                    && !(matches!(previous, Some("in" | "size" | "a" | "an" | "sz"))
+                        || matches!(after, Some("size" | "sized"))
+                        || (after.is_none() && phrase.len() == 2 && phrase != "md"))
                 {
                     // "m" alone is a size only in context ("in m", "size m").
                     continue;
@@ -318,11 +499,13 @@ impl Parser {
                     });
                 };
                 match hit.slot {
-                    LexSlot::Color if negated => {
-                        item.excluded_colors.push(hit.canonical.clone());
+                    LexSlot::Color if negating => {
+                        if !item.excluded_colors.contains(&hit.canonical) {
+                            item.excluded_colors.push(hit.canonical.clone());
+                        }
                         trace.push(Fired {
                             rule: "negated_color".into(),
-                            matched: format!("{} {phrase}", previous.unwrap_or("")),
+                            matched: phrase.clone(),
                         });
                     }
                     LexSlot::Color => slot_value(&mut item.color, "lexicon_color", trace),
@@ -330,6 +513,7 @@ impl Parser {
                     LexSlot::Material => slot_value(&mut item.material, "lexicon_material", trace),
                     LexSlot::Brand => slot_value(&mut item.brand, "lexicon_brand", trace),
                     LexSlot::Product => {
+                        negating = false;
                         if item.product_type.is_none() {
                             item.product_type = Some(hit.canonical.clone());
                         }
@@ -350,23 +534,23 @@ impl Parser {
                 continue;
             }
 
-            // Quantity: a number word or digits before more words ("two
-            // pairs", "3x", "a dozen").
+            // Quantity: digits or a number word ("two pairs", "3x", "x2",
+            // "a dozen").
             let quantity = if let Some(digits) = word
                 .strip_suffix('x')
+                .or_else(|| word.strip_prefix('x'))
                 .filter(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()))
             {
                 digits.parse().ok()
             } else if word.chars().all(|c| c.is_ascii_digit()) && word.len() <= 3 {
                 word.parse().ok()
-            } else if word != "a" && word != "an" && word != "pair" {
-                number_word(word)
-            } else if word == "a" && next == Some("dozen") {
+            } else if word == "one" && next.is_none() {
+                // "the blue one": a pronoun, not a quantity.
                 None
             } else {
-                None
+                number_word(word)
             };
-            if let Some(quantity) = quantity.filter(|q| *q > 0) {
+            if let Some(quantity) = quantity.filter(|q| *q > 0 && *q <= 999) {
                 if item.quantity.is_none() {
                     item.quantity = Some(quantity);
                     trace.push(Fired {
@@ -378,9 +562,13 @@ impl Parser {
                 continue;
             }
 
-            if !self.rules.stopwords.contains(word)
-                && !NEGATIONS.contains(&word)
+            if word != "or" && !stopwords.contains(word) {
+                negating = false;
+            }
+            if !stopwords.contains(word)
                 && !SEGMENT_BREAKS.contains(&word)
+                && word != "or"
+                && word.chars().any(char::is_alphabetic)
             {
                 product_word[index] = true;
             }
@@ -404,32 +592,86 @@ impl Parser {
         if let Some(start) = run_start {
             runs.push((start, tokens.len()));
         }
+        let max = lexicon.max_phrase_words.max(1);
         let contains_type = |&(start, end): &(usize, usize)| {
             (start..end).any(|i| {
-                lexicon
-                    .lookup(&tokens[i].text)
-                    .iter()
-                    .any(|hit| hit.slot == LexSlot::Product)
-            }) || (start..end).any(|i| {
-                (i + 1..=end).any(|j| {
-                    lexicon
-                        .lookup(&join(&tokens[i..j]))
+                (i + 1..=end.min(i + max)).any(|j| {
+                    self.lookup(&tokens[i..j])
                         .iter()
                         .any(|h| h.slot == LexSlot::Product)
                 })
             })
         };
-        let chosen = runs
-            .iter()
-            .copied()
-            .filter(contains_type)
-            .max_by_key(|(start, end)| end - start)
-            .or_else(|| runs.iter().copied().max_by_key(|(start, end)| end - start));
+        let typed = runs.iter().copied().filter(contains_type).last();
+        let chosen = typed.or_else(|| runs.iter().copied().max_by_key(|(start, end)| end - start));
         if let Some((start, end)) = chosen {
             item.product = Some(join(&tokens[start..end]));
         }
         item
     }
+}
+
+/// Rewrites number words that name an amount of money as digits: "twenty
+/// dollars" -> "20 dollars", "under fifty" -> "under 50", "forty-five euros"
+/// -> "45 euros". Small numbers ("two hoodies") stay words unless a currency
+/// word follows, so that quantities keep their meaning.
+fn money_numbers_to_digits(text: &str, rules: &CompiledRules) -> String {
+    let words: Vec<&str> = text.split(' ').collect();
+    let is_currency_word = |w: Option<&&str>| {
+        w.is_some_and(|w| {
+            let w = w.trim_matches(|c: char| !c.is_alphanumeric());
+            rules.currency_words.contains_key(w)
+        })
+    };
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        let word = words[i];
+        // "forty-five" arrives as one word.
+        let (head, tail) = match word.split_once('-') {
+            Some((h, t)) if tens_word(h).is_some() && number_word(t).is_some() => (h, Some(t)),
+            _ => (word, None),
+        };
+        if let Some(tens) = tens_word(head) {
+            let mut value = tens + tail.and_then(number_word).unwrap_or(0);
+            let mut used = 1;
+            if tail.is_none() {
+                if let Some(unit) = words.get(i + 1).and_then(|w| number_word(w)) {
+                    if unit < 10 {
+                        value += unit;
+                        used = 2;
+                    }
+                }
+            }
+            if words.get(i + used) == Some(&"hundred") {
+                value *= 100;
+                used += 1;
+            }
+            out.push(value.to_string());
+            i += used;
+            continue;
+        }
+        if let Some(small) = number_word(word) {
+            if words.get(i + 1) == Some(&"hundred") {
+                out.push((small * 100).to_string());
+                i += 2;
+                continue;
+            }
+            if is_currency_word(words.get(i + 1)) {
+                out.push(small.to_string());
+                i += 1;
+                continue;
+            }
+        }
+        if (word == "hundred" || word == "a hundred") && is_currency_word(words.get(i + 1)) {
+            out.push("100".into());
+            i += 1;
+            continue;
+        }
+        out.push(word.to_string());
+        i += 1;
+    }
+    out.join(" ")
 }
 
 fn absorb(target: &mut ItemRequest, extra: ItemRequest) {
@@ -442,11 +684,14 @@ fn absorb(target: &mut ItemRequest, extra: ItemRequest) {
 }
 
 fn join(tokens: &[Token]) -> String {
-    tokens
-        .iter()
-        .map(|t| t.text.as_str())
-        .collect::<Vec<_>>()
-        .join(" ")
+    match tokens {
+        [only] => only.text.clone(),
+        _ => tokens
+            .iter()
+            .map(|t| t.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
 }
 
 /// Replaces a byte range with spaces so later rules do not see it again.
@@ -455,11 +700,12 @@ fn blank(text: &mut String, range: std::ops::Range<usize>) {
     text.replace_range(range, &spaces);
 }
 
-/// "50" -> 5000, "49.99" -> 4999, "49,99" -> 4999.
+/// "50" -> 5000, "49.99" -> 4999, "49,99" -> 4999, "1,200" -> 120000.
 fn parse_amount(text: &str) -> Option<i64> {
     let normalized = match text.rsplit_once(',') {
         Some((whole, frac)) if frac.len() <= 2 => format!("{whole}.{frac}"),
-        _ => text.to_string(),
+        Some((whole, frac)) => format!("{whole}{frac}"),
+        None => text.to_string(),
     };
     crate::money::parse_decimal_minor(&normalized)
 }

@@ -6,9 +6,13 @@
 //! pattern compiled, and all problems come back together, each with its file
 //! and line ([`RuleError::Invalid`]).
 
+mod check;
 mod files;
+pub mod fuzzy;
 
+pub use check::{check, check_sources, CheckFailure, CheckReport};
 pub use files::*;
+pub use fuzzy::FuzzyIndex;
 
 use crate::error::{RuleError, RuleProblem};
 use crate::intent::IntentKind;
@@ -23,6 +27,7 @@ pub const EMBEDDED_RULES: &[(&str, &str)] = &[
     ("lexicon.toml", include_str!("../../rules/lexicon.toml")),
     ("prices.toml", include_str!("../../rules/prices.toml")),
     ("dialogue.toml", include_str!("../../rules/dialogue.toml")),
+    ("words.toml", include_str!("../../rules/words.toml")),
 ];
 
 /// One rule file's name and text.
@@ -134,6 +139,30 @@ impl Lexicon {
     }
 }
 
+/// The literal words of a regular expression, for the typo index: escapes
+/// like `\b` or `\s` are dropped and runs of 3+ letters kept.
+fn pattern_words(pattern: &str) -> Vec<String> {
+    let mut cleaned = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            chars.next();
+            cleaned.push(' ');
+        } else if c.is_alphabetic() {
+            cleaned.push(c);
+        } else {
+            cleaned.push(' ');
+        }
+    }
+    cleaned
+        .split_whitespace()
+        .filter(|word| word.chars().count() >= 3)
+        // A word right before `?` or inside a character class is partial;
+        // harmless here, since only real typos get near it.
+        .map(str::to_string)
+        .collect()
+}
+
 /// Lowercase, with runs of whitespace and the separators `-`/`_` kept as in
 /// the words but collapsed to single spaces between words.
 pub fn normalize_phrase(text: &str) -> String {
@@ -143,12 +172,28 @@ pub fn normalize_phrase(text: &str) -> String {
         .join(" ")
 }
 
+/// Evidence an intent rule may require besides its trigger pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evidence {
+    /// A known product type (rules lexicon or catalog terms).
+    Product,
+    /// A price bound.
+    Price,
+    /// A colour, size, material or brand.
+    Attribute,
+}
+
 #[derive(Debug, Clone)]
 pub struct CompiledIntentRule {
     pub name: String,
     pub intent: IntentKind,
     pub priority: i32,
     pub patterns: Vec<Regex>,
+    /// Any match vetoes the rule.
+    pub unless: Vec<Regex>,
+    /// The rule fires only when the request carries one of these (when
+    /// non-empty).
+    pub requires: Vec<Evidence>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,9 +266,76 @@ pub struct CompiledRules {
     pub intent_examples: Vec<RuleExample>,
     pub price_examples: Vec<RuleExample>,
     pub dialogue_examples: Vec<(RuleExample, DialogueAct)>,
+    /// Utterances on which an intent rule must not fire.
+    pub intent_counter_examples: Vec<RuleExample>,
+    /// Typo index over every single word of the lexicon, the currency words
+    /// and the intent patterns' literal words.
+    pub fuzzy: FuzzyIndex,
+    /// Words typo correction leaves alone: stopwords, `known_words` and
+    /// every vocabulary word.
+    pub known_words: HashSet<String>,
 }
 
 impl CompiledRules {
+    /// Adds catalog vocabulary (brands, product types, colours, materials,
+    /// sizes) to the lexicon and the typo index, so that a new merchant's
+    /// brand is recognised without editing the rules. Each term is its own
+    /// canonical value, except where the rules already give the phrase a
+    /// meaning for that slot ("Grey" stays "gray"). Returns how many phrases
+    /// were new.
+    pub fn extend_lexicon<I, S>(&mut self, terms: I) -> usize
+    where
+        I: IntoIterator<Item = (LexSlot, S)>,
+        S: AsRef<str>,
+    {
+        let mut added = 0;
+        let mut new_words: Vec<String> = Vec::new();
+        for (slot, term) in terms {
+            let term = term.as_ref().trim();
+            let phrase = normalize_phrase(term);
+            if phrase.is_empty() || phrase.chars().count() > 80 {
+                continue;
+            }
+            if self.lexicon.canonical(slot, &phrase).is_some() {
+                continue;
+            }
+            // Catalog product types and colours are compared lowercase;
+            // brands keep the merchant's spelling.
+            let canonical = match slot {
+                LexSlot::Brand => term.split_whitespace().collect::<Vec<_>>().join(" "),
+                _ => phrase.clone(),
+            };
+            self.lexicon.insert(&phrase, slot, &canonical);
+            added += 1;
+            for word in phrase.split(' ') {
+                if !self.known_words.contains(word) {
+                    self.known_words.insert(word.to_string());
+                    new_words.push(word.to_string());
+                }
+            }
+        }
+        self.fuzzy.extend(new_words);
+        added
+    }
+
+    /// Finishes compilation: builds the typo index and the known-word set.
+    fn build_vocabulary(&mut self) {
+        let mut vocabulary: Vec<String> = Vec::new();
+        for phrase in self.lexicon.phrases.keys() {
+            vocabulary.extend(phrase.split(' ').map(str::to_string));
+        }
+        vocabulary.extend(self.currency_words.keys().cloned());
+        for rule in &self.intents {
+            for pattern in &rule.patterns {
+                vocabulary.extend(pattern_words(pattern.as_str()));
+            }
+        }
+        vocabulary.sort();
+        vocabulary.dedup();
+        self.fuzzy = FuzzyIndex::build(vocabulary.iter());
+        self.known_words.extend(vocabulary);
+        self.known_words.extend(self.stopwords.iter().cloned());
+    }
     /// The rules embedded in the binary. They are checked by the test suite,
     /// so failing to compile them is a build defect, reported as an error.
     pub fn embedded() -> Result<CompiledRules, RuleError> {
@@ -269,6 +381,9 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
         intent_examples: Vec::new(),
         price_examples: Vec::new(),
         dialogue_examples: Vec::new(),
+        intent_counter_examples: Vec::new(),
+        fuzzy: FuzzyIndex::default(),
+        known_words: HashSet::new(),
     };
     let mut seen_names: HashMap<String, String> = HashMap::new();
 
@@ -354,8 +469,35 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
                     format!("intent rule {:?} has no patterns", def.name.get_ref()),
                 );
             }
+            let unless: Vec<Regex> = def
+                .unless
+                .iter()
+                .filter_map(|p| compile_pattern(p, &mut problem))
+                .collect();
+            let mut requires = Vec::new();
+            for evidence in &def.requires {
+                match evidence.get_ref().as_str() {
+                    "product" => requires.push(Evidence::Product),
+                    "price" => requires.push(Evidence::Price),
+                    "attribute" => requires.push(Evidence::Attribute),
+                    other => problem(
+                        evidence.span(),
+                        format!(
+                            "unknown evidence {other:?} (expected product, price or attribute)"
+                        ),
+                    ),
+                }
+            }
             for example in &def.examples {
                 rules.intent_examples.push(RuleExample {
+                    file: file.to_string(),
+                    line: line_of(text, example.span().start),
+                    rule: def.name.get_ref().clone(),
+                    text: example.get_ref().clone(),
+                });
+            }
+            for example in &def.counter_examples {
+                rules.intent_counter_examples.push(RuleExample {
                     file: file.to_string(),
                     line: line_of(text, example.span().start),
                     rule: def.name.get_ref().clone(),
@@ -367,6 +509,8 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
                 intent,
                 priority: def.priority,
                 patterns,
+                unless,
+                requires,
             });
         }
 
@@ -492,6 +636,9 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
         for word in &parsed.stopwords {
             rules.stopwords.insert(word.to_lowercase());
         }
+        for word in &parsed.known_words {
+            rules.known_words.insert(word.to_lowercase());
+        }
         for currency in &parsed.currency {
             let code = currency.code.get_ref();
             if code.len() != 3 || !code.chars().all(|c| c.is_ascii_uppercase()) {
@@ -536,6 +683,7 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
     rules
         .intents
         .sort_by_key(|rule| std::cmp::Reverse(rule.priority));
+    rules.build_vocabulary();
     if problems.is_empty() {
         Ok(rules)
     } else {
