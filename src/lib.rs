@@ -1,6 +1,7 @@
 //! Concierge: one shopping assistant, many merchants.
 pub mod config;
 pub mod error;
+pub mod eval;
 pub mod intent;
 pub mod money;
 pub mod rules;

@@ -78,8 +78,9 @@ fn tens_word(word: &str) -> Option<u32> {
 }
 
 const NEGATIONS: &[&str] = &[
-    "not", "no", "except", "without", "but", "non", "nothing", "never", "avoid", "anything",
+    "not", "no", "except", "without", "but", "non", "nothing", "never", "avoid", "hate",
 ];
+const POSSESSIVES: &[&str] = &["my", "your", "his", "her", "our", "their", "its"];
 const SEGMENT_BREAKS: &[&str] = &["and", ",", "plus", "also"];
 
 /// A token of the working text and where it sits.
@@ -137,6 +138,7 @@ impl Parser {
         let corrected = self.correct_typos(&lower, &mut intent.trace);
         let mut working = money_numbers_to_digits(&corrected, &self.rules);
         self.extract_prices(&mut working, &mut intent);
+        let before_intent = working.clone();
         self.classify_intent(&mut working, &mut intent);
 
         let tokens = tokenize(&working);
@@ -160,6 +162,7 @@ impl Parser {
         if intent.intent == IntentKind::None {
             if intent.items.iter().any(|item| item.product_type.is_some())
                 && intent.trace.iter().all(|f| f.rule != "veto")
+                && self.evidence(&before_intent, &intent)[0]
             {
                 // A bare product phrase ("gray turtleneck, medium") is a search:
                 // Concierge shows offers but does not buy without a buying verb.
@@ -294,9 +297,19 @@ impl Parser {
         let mut attribute = false;
         let max = self.rules.lexicon.max_phrase_words.max(1);
         for i in 0..tokens.len() {
+            // Something the shopper already has ("my phone", "your
+            // speaker") is not something they are shopping for.
+            let possessed = i
+                .checked_sub(1)
+                .is_some_and(|p| POSSESSIVES.contains(&tokens[p].text.as_str()))
+                || i.checked_sub(2).is_some_and(|p| {
+                    POSSESSIVES.contains(&tokens[p].text.as_str())
+                        && !self.rules.stopwords.contains(&tokens[p + 1].text)
+                });
             for n in 1..=max.min(tokens.len() - i) {
                 for hit in self.lookup(&tokens[i..i + n]) {
                     match hit.slot {
+                        LexSlot::Product if possessed => {}
                         LexSlot::Product => product = true,
                         // A lone letter is a size only in context; it is not
                         // evidence of shopping.
@@ -446,6 +459,7 @@ impl Parser {
                 && item.size.is_none()
                 && (previous == Some("size")
                     || (previous == Some("in")
+                        && word.parse::<f64>().is_ok_and(|size| size <= 60.0)
                         && index >= 2
                         && tokens[index - 2].text != "in"
                         && next.is_none_or(|n| !self.names_product(&[Token { text: n.into() }]))))

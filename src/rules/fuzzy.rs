@@ -96,7 +96,8 @@ fn for_each_deletion(chars: &[char], depth: usize, visit: &mut dyn FnMut(&str)) 
 
 impl FuzzyIndex {
     /// Builds the index over `words` (lowercase single words). Words shorter
-    /// than 3 letters are left out: no correction could reach them safely.
+    /// than [`MIN_TYPO_LEN`] are left out: "busy" is one edit from "buy", and
+    /// short targets attract too many real words.
     pub fn build<I, S>(words: I) -> FuzzyIndex
     where
         I: IntoIterator<Item = S>,
@@ -116,7 +117,7 @@ impl FuzzyIndex {
         for word in words {
             let word = word.as_ref();
             let chars: Vec<char> = word.chars().collect();
-            if chars.len() < MIN_TYPO_LEN - 1
+            if chars.len() < MIN_TYPO_LEN
                 || !chars.iter().all(|c| c.is_alphabetic())
                 || self.present.contains(word)
             {
@@ -232,6 +233,7 @@ mod tests {
             "blue",
             "boots",
             "bolts",
+            "buy",
         ])
     }
 
@@ -257,8 +259,9 @@ mod tests {
 
     #[test]
     fn declines_short_distant_ambiguous_or_first_letter_typos() {
-        // Too short.
+        // Too short, or a too-short target.
         check("blu", None);
+        check("busy", None);
         // Two edits in a 5-letter word.
         check("blxkk", None);
         // First letter wrong.

@@ -28,6 +28,10 @@ pub const EMBEDDED_RULES: &[(&str, &str)] = &[
     ("prices.toml", include_str!("../../rules/prices.toml")),
     ("dialogue.toml", include_str!("../../rules/dialogue.toml")),
     ("words.toml", include_str!("../../rules/words.toml")),
+    (
+        "words_dictionary.toml",
+        include_str!("../../rules/words_dictionary.toml"),
+    ),
 ];
 
 /// One rule file's name and text.
