@@ -78,7 +78,16 @@ fn tens_word(word: &str) -> Option<u32> {
 }
 
 const NEGATIONS: &[&str] = &[
-    "not", "no", "except", "without", "but", "non", "nothing", "never", "avoid", "hate",
+    "not", "no", "except", "without", "but", "non", "nothing", "never", "avoid", "hate", "aren't",
+    "isn't", "don't", "dont", "arent", "isnt",
+];
+/// First words of requests that talk about a product without shopping for
+/// it ("what is a turtleneck", "how do i wash a wool sweater", "i love my new
+/// boots"): a bare product phrase after these is not a search.
+const NOT_A_PRODUCT_QUERY: &[&str] = &[
+    "what", "what's", "whats", "how", "when", "why", "who", "is", "are", "was", "were", "do",
+    "does", "did", "can", "could", "should", "would", "will", "i", "i'm", "im", "my", "it",
+    "it's", "that", "this", "tell", "translate", "convert", "define",
 ];
 const POSSESSIVES: &[&str] = &["my", "your", "his", "her", "our", "their", "its"];
 const SEGMENT_BREAKS: &[&str] = &["and", ",", "plus", "also"];
@@ -160,8 +169,10 @@ impl Parser {
         intent.items = merged;
 
         if intent.intent == IntentKind::None {
+            let first_word = before_intent.split_whitespace().next().unwrap_or("");
             if intent.items.iter().any(|item| item.product_type.is_some())
-                && intent.trace.iter().all(|f| f.rule != "veto")
+                && intent.trace.iter().all(|f| f.rule != "veto" && !f.rule.ends_with("(vetoed)"))
+                && !NOT_A_PRODUCT_QUERY.contains(&first_word)
                 && self.evidence(&before_intent, &intent)[0]
             {
                 // A bare product phrase ("gray turtleneck, medium") is a search:
@@ -179,8 +190,19 @@ impl Parser {
         }
         if intent.intent == IntentKind::None {
             // Slots found in a request that is not about shopping are noise
-            // ("what's the weather in red deer").
+            // ("what's the weather in red deer", "convert 50 euros").
             intent.items.clear();
+            intent.max_price = None;
+            intent.min_price = None;
+            intent.currency = None;
+        }
+        if matches!(
+            intent.intent,
+            IntentKind::OrderStatus | IntentKind::CancelOrder
+        ) {
+            // About an existing order: only a known product names which one;
+            // leftover words ("placed yesterday") are not a product.
+            intent.items.retain(|item| item.product_type.is_some());
         }
         if matches!(intent.intent, IntentKind::Buy | IntentKind::Search)
             && intent.items.iter().all(|i| i.product.is_none())
@@ -302,10 +324,9 @@ impl Parser {
             let possessed = i
                 .checked_sub(1)
                 .is_some_and(|p| POSSESSIVES.contains(&tokens[p].text.as_str()))
-                || i.checked_sub(2).is_some_and(|p| {
-                    POSSESSIVES.contains(&tokens[p].text.as_str())
-                        && !self.rules.stopwords.contains(&tokens[p + 1].text)
-                });
+                || i
+                    .checked_sub(2)
+                    .is_some_and(|p| POSSESSIVES.contains(&tokens[p].text.as_str()));
             for n in 1..=max.min(tokens.len() - i) {
                 for hit in self.lookup(&tokens[i..i + n]) {
                     match hit.slot {
@@ -326,11 +347,16 @@ impl Parser {
     fn classify_intent(&self, lower: &mut String, intent: &mut Intent) {
         let mut evidence: Option<[bool; 3]> = None;
         for rule in &self.rules.intents {
-            let hit = rule
-                .patterns
-                .iter()
-                .find_map(|pattern| pattern.find(lower).map(|m| m.range()));
-            let Some(range) = hit else { continue };
+            // A pattern may name the words to cut with a `trigger` group, so
+            // that "i want (2 cotton t-shirts)" keeps its object.
+            let hit = rule.patterns.iter().find_map(|pattern| {
+                pattern.captures(lower).map(|caps| {
+                    let whole = caps.get(0).map(|m| m.range()).unwrap_or(0..0);
+                    let cut = caps.name("trigger").map(|m| m.range()).unwrap_or(whole.clone());
+                    (whole, cut)
+                })
+            });
+            let Some((range, cut)) = hit else { continue };
             if let Some(veto) = rule.unless.iter().find_map(|p| p.find(lower)) {
                 intent.trace.push(Fired {
                     rule: format!("{} (vetoed)", rule.name),
@@ -362,7 +388,7 @@ impl Parser {
                     matched: rule.name.clone(),
                 });
             }
-            blank(lower, range);
+            blank(lower, cut);
             return;
         }
     }
@@ -455,9 +481,16 @@ impl Parser {
             let numeric = !word.is_empty()
                 && word.chars().all(|c| c.is_ascii_digit() || c == '.')
                 && word.chars().next().is_some_and(|c| c.is_ascii_digit());
+            let after_product = item.product_type.is_some()
+                && next.is_none_or(|n| matches!(n, "," | "waist" | "inch" | "inches" | "please"));
             if numeric
                 && item.size.is_none()
                 && (previous == Some("size")
+                    || (after_product && word.parse::<f64>().is_ok_and(|v| (1.0..=60.0).contains(&v)))
+                    || (previous == Some("a")
+                        && index >= 2
+                        && tokens[index - 2].text == "in"
+                        && word.parse::<f64>().is_ok_and(|v| v <= 60.0))
                     || (previous == Some("in")
                         && word.parse::<f64>().is_ok_and(|size| size <= 60.0)
                         && index >= 2
@@ -494,7 +527,7 @@ impl Parser {
                     .or_else(|| hits.first())
                     .copied();
                 let Some(hit) = preferred else { continue };
-                let single_letter_size = hit.slot == LexSlot::Size && phrase.len() <= 2;
+                let single_letter_size = hit.slot == LexSlot::Size && phrase.len() == 1;
                 if single_letter_size
                     && !(matches!(previous, Some("in" | "size" | "a" | "an" | "sz"))
                         || matches!(after, Some("size" | "sized"))
@@ -522,6 +555,10 @@ impl Parser {
                             matched: phrase.clone(),
                         });
                     }
+                    LexSlot::Material if negating => trace.push(Fired {
+                        rule: "negated_material".into(),
+                        matched: phrase.clone(),
+                    }),
                     LexSlot::Color => slot_value(&mut item.color, "lexicon_color", trace),
                     LexSlot::Size => slot_value(&mut item.size, "lexicon_size", trace),
                     LexSlot::Material => slot_value(&mut item.material, "lexicon_material", trace),
@@ -537,6 +574,23 @@ impl Parser {
                         });
                         for flag in &mut product_word[index..index + n] {
                             *flag = true;
+                        }
+                        // "denim jacket", "wool hat": a synonym phrase may
+                        // carry a material or colour of its own.
+                        if n > 1 {
+                            for token in &tokens[index..index + n] {
+                                for inner in lexicon.lookup(&token.text) {
+                                    match inner.slot {
+                                        LexSlot::Material if item.material.is_none() => {
+                                            item.material = Some(inner.canonical.clone())
+                                        }
+                                        LexSlot::Color if item.color.is_none() => {
+                                            item.color = Some(inner.canonical.clone())
+                                        }
+                                        _ => {}
+                                    }
+                                }
+                            }
                         }
                     }
                 }
@@ -556,11 +610,21 @@ impl Parser {
                 .filter(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()))
             {
                 digits.parse().ok()
-            } else if word.chars().all(|c| c.is_ascii_digit()) && word.len() <= 3 {
+            } else if word.chars().all(|c| c.is_ascii_digit())
+                && word.len() <= 3
+                && !matches!(next, Some("pack" | "packs" | "person" | "inch" | "pm" | "am"))
+            {
                 word.parse().ok()
-            } else if word == "one" && next.is_none() {
-                // "the blue one": a pronoun, not a quantity.
+            } else if word == "one"
+                && !next.is_some_and(|n| {
+                    n == "pair" || !lexicon.lookup(n).is_empty() || self.names_product(&tokens[index + 1..(index + 2).min(tokens.len())])
+                })
+            {
+                // "the blue one", "one in large": a pronoun, not a quantity.
                 None
+            } else if word == "half" && next == Some("dozen") {
+                index += 1;
+                Some(6)
             } else {
                 number_word(word)
             };
@@ -620,6 +684,10 @@ impl Parser {
         let chosen = typed.or_else(|| runs.iter().copied().max_by_key(|(start, end)| end - start));
         if let Some((start, end)) = chosen {
             item.product = Some(join(&tokens[start..end]));
+        } else if let Some(material) = item.material.take() {
+            // "a medium fleece": a material with no noun after it is the
+            // thing itself.
+            item.product = Some(material);
         }
         item
     }
