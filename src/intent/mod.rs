@@ -5,6 +5,7 @@
 //! cannot place all come back as intent `none`, with diagnostics saying why.
 
 mod parser;
+pub mod timing;
 
 pub use parser::Parser;
 
