@@ -625,6 +625,12 @@ impl Parser {
             } else if word == "half" && next == Some("dozen") {
                 index += 1;
                 Some(6)
+            } else if word == "half"
+                && next == Some("a")
+                && tokens.get(index + 2).is_some_and(|t| t.text == "dozen")
+            {
+                index += 2;
+                Some(6)
             } else {
                 number_word(word)
             };
