@@ -18,8 +18,7 @@
 
 use super::{Fired, Intent, IntentKind, ItemRequest};
 use crate::rules::{CompiledRules, Evidence, LexHit, LexSlot, PriceBound};
-use regex::Regex;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// Requests longer than this are cut; nobody types a 2,000-character order.
 const MAX_INPUT_CHARS: usize = 2000;
@@ -30,11 +29,62 @@ pub struct Parser {
     rules: Arc<CompiledRules>,
 }
 
-fn token_regex() -> &'static Regex {
-    static TOKEN: OnceLock<Regex> = OnceLock::new();
-    TOKEN.get_or_init(|| {
-        Regex::new(r"[\p{L}\p{N}]+(?:['\-.][\p{L}\p{N}]+)*|,").expect("static token pattern")
-    })
+/// Splits lowercased text into words and commas. A word is a run of
+/// letters and digits, which may hold `'`, `-` or `.` between two of them
+/// ("t-shirt", "levi's", "10.5"). Hand-written because it runs several times
+/// per request and a regex costs more.
+fn tokenize(text: &str) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    let mut start: Option<usize> = None;
+    while let Some((at, c)) = chars.next() {
+        if c.is_alphanumeric() {
+            if start.is_none() {
+                start = Some(at);
+            }
+            continue;
+        }
+        let joins_next = matches!(c, '\'' | '-' | '.')
+            && start.is_some()
+            && chars.peek().is_some_and(|(_, n)| n.is_alphanumeric());
+        if joins_next {
+            continue;
+        }
+        if let Some(begin) = start.take() {
+            tokens.push(Token {
+                text: text[begin..at].to_string(),
+            });
+        }
+        if c == ',' {
+            tokens.push(Token { text: ",".into() });
+        }
+    }
+    if let Some(begin) = start {
+        tokens.push(Token {
+            text: text[begin..].to_string(),
+        });
+    }
+    tokens
+}
+
+/// Byte ranges of the runs of letters and digits in `text`.
+fn word_spans(text: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut start = None;
+    for (at, c) in text.char_indices() {
+        match (c.is_alphanumeric(), start) {
+            (true, None) => start = Some(at),
+            (false, Some(begin)) => {
+                spans.push((begin, at));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(begin) = start {
+        spans.push((begin, text.len()));
+    }
+    spans
 }
 
 /// Small number words, for quantities ("two hoodies").
@@ -98,14 +148,6 @@ struct Token {
     text: String,
 }
 
-fn tokenize(text: &str) -> Vec<Token> {
-    token_regex()
-        .find_iter(text)
-        .map(|m| Token {
-            text: m.as_str().to_string(),
-        })
-        .collect()
-}
 
 impl Parser {
     pub fn new(rules: Arc<CompiledRules>) -> Parser {
@@ -148,7 +190,8 @@ impl Parser {
         let mut working = money_numbers_to_digits(&corrected, &self.rules);
         self.extract_prices(&mut working, &mut intent);
         let before_intent = working.clone();
-        self.classify_intent(&mut working, &mut intent);
+        let mut evidence = None;
+        self.classify_intent(&mut working, &mut intent, &mut evidence);
 
         let tokens = tokenize(&working);
         for segment in self.segments(&tokens) {
@@ -173,7 +216,7 @@ impl Parser {
             if intent.items.iter().any(|item| item.product_type.is_some())
                 && intent.trace.iter().all(|f| f.rule != "veto" && !f.rule.ends_with("(vetoed)"))
                 && !NOT_A_PRODUCT_QUERY.contains(&first_word)
-                && self.evidence(&before_intent, &intent)[0]
+                && evidence.get_or_insert_with(|| self.evidence(&before_intent, &intent))[0]
             {
                 // A bare product phrase ("gray turtleneck, medium") is a search:
                 // Concierge shows offers but does not buy without a buying verb.
@@ -217,33 +260,34 @@ impl Parser {
         let rules = &*self.rules;
         let mut out = String::with_capacity(lower.len());
         let mut last = 0;
-        for found in token_regex().find_iter(lower) {
-            let word = found.as_str();
+        for (start, end) in word_spans(lower) {
+            let word = &lower[start..end];
             if word.len() < crate::rules::fuzzy::MIN_TYPO_LEN
                 || rules.known_words.contains(word)
                 || !word.chars().all(|c| c.is_alphabetic())
             {
                 continue;
             }
-            // Plurals and possessives of known words are not typos.
-            if let Some(stem) = word
-                .strip_suffix("'s")
-                .or_else(|| word.strip_suffix("es"))
-                .or_else(|| word.strip_suffix('s'))
-            {
-                if rules.known_words.contains(stem) {
-                    continue;
-                }
-            }
-            let Some((fixed, distance)) = rules.fuzzy.correct(word) else {
+            // Plurals of known words are not typos.
+            let stem = word
+                .strip_suffix("es")
+                .filter(|stem| rules.known_words.contains(*stem))
+                .or_else(|| word.strip_suffix('s'));
+            if stem.is_some_and(|stem| rules.known_words.contains(stem)) {
                 continue;
+            }
+            // A typo in a plural: correct the singular, keep the "s"
+            // ("swetters" -> "sweaters").
+            let fixed = match stem.and_then(|stem| rules.fuzzy.correct(stem)) {
+                Some((fixed, distance)) if distance > 0 => format!("{fixed}s"),
+                _ => match rules.fuzzy.correct(word) {
+                    Some((fixed, distance)) if distance > 0 => fixed.to_string(),
+                    _ => continue,
+                },
             };
-            if distance == 0 {
-                continue;
-            }
-            out.push_str(&lower[last..found.start()]);
-            out.push_str(fixed);
-            last = found.end();
+            out.push_str(&lower[last..start]);
+            out.push_str(&fixed);
+            last = end;
             trace.push(Fired {
                 rule: "typo".into(),
                 matched: format!("{word} -> {fixed}"),
@@ -254,7 +298,11 @@ impl Parser {
     }
 
     fn extract_prices(&self, lower: &mut String, intent: &mut Intent) {
-        for rule in &self.rules.prices {
+        let matched = self.rules.price_set.as_ref().map(|set| set.matches(lower));
+        for (rule_index, rule) in self.rules.prices.iter().enumerate() {
+            if matched.as_ref().is_some_and(|m| !m.matched(rule_index)) {
+                continue;
+            }
             let found: Vec<(
                 std::ops::Range<usize>,
                 Option<i64>,
@@ -344,12 +392,28 @@ impl Parser {
         [product, price, attribute]
     }
 
-    fn classify_intent(&self, lower: &mut String, intent: &mut Intent) {
-        let mut evidence: Option<[bool; 3]> = None;
-        for rule in &self.rules.intents {
+    fn classify_intent(
+        &self,
+        lower: &mut String,
+        intent: &mut Intent,
+        evidence: &mut Option<[bool; 3]>,
+    ) {
+        // One scan tells which patterns match at all; only those run again
+        // for their positions.
+        let matched = self.rules.intent_set.as_ref().map(|set| set.matches(lower));
+        for (rule_index, rule) in self.rules.intents.iter().enumerate() {
+            let first = self
+                .rules
+                .intent_set_start
+                .get(rule_index)
+                .copied()
+                .unwrap_or(0);
             // A pattern may name the words to cut with a `trigger` group, so
             // that "i want (2 cotton t-shirts)" keeps its object.
-            let hit = rule.patterns.iter().find_map(|pattern| {
+            let hit = rule.patterns.iter().enumerate().find_map(|(i, pattern)| {
+                if matched.as_ref().is_some_and(|m| !m.matched(first + i)) {
+                    return None;
+                }
                 pattern.captures(lower).map(|caps| {
                     let whole = caps.get(0).map(|m| m.range()).unwrap_or(0..0);
                     let cut = caps.name("trigger").map(|m| m.range()).unwrap_or(whole.clone());

@@ -16,7 +16,7 @@ pub use fuzzy::FuzzyIndex;
 
 use crate::error::{RuleError, RuleProblem};
 use crate::intent::IntentKind;
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
@@ -111,6 +111,10 @@ pub struct Lexicon {
     pub phrases: HashMap<String, Vec<LexHit>>,
     /// The longest phrase, in words: the parser tries n-grams up to this.
     pub max_phrase_words: usize,
+    /// Every proper word-prefix of a multi-word phrase ("running" for
+    /// "running shoes"): the parser extends an n-gram only while it is one,
+    /// instead of looking up every n-gram up to `max_phrase_words`.
+    pub prefixes: HashSet<String>,
 }
 
 impl Lexicon {
@@ -120,6 +124,14 @@ impl Lexicon {
             return;
         }
         self.max_phrase_words = self.max_phrase_words.max(phrase.split(' ').count());
+        let mut end = 0;
+        while let Some(space) = phrase[end..].find(' ') {
+            end += space;
+            if !self.prefixes.contains(&phrase[..end]) {
+                self.prefixes.insert(phrase[..end].to_string());
+            }
+            end += 1;
+        }
         let hits = self.phrases.entry(phrase).or_default();
         let hit = LexHit {
             slot,
@@ -128,6 +140,11 @@ impl Lexicon {
         if !hits.contains(&hit) {
             hits.push(hit);
         }
+    }
+
+    /// True when some multi-word phrase starts with the words of `phrase`.
+    pub fn is_prefix(&self, phrase: &str) -> bool {
+        self.prefixes.contains(phrase)
     }
 
     pub fn lookup(&self, phrase: &str) -> &[LexHit] {
@@ -141,6 +158,42 @@ impl Lexicon {
             .find(|hit| hit.slot == slot)
             .map(|hit| hit.canonical.as_str())
     }
+}
+
+/// Rewrites the escapes `\b`, `\B`, `\w`, `\s` and `\d` outside character
+/// classes to their ASCII forms (`(?-u:\b)`...). Negated classes (`\W`,
+/// `\S`, `\D`) stay Unicode: their ASCII forms could match inside a
+/// multi-byte character.
+pub fn ascii_classes(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut chars = pattern.chars();
+    let mut class_depth = 0usize;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(e @ ('b' | 'B' | 'w' | 's' | 'd')) if class_depth == 0 => {
+                    out.push_str("(?-u:\\");
+                    out.push(e);
+                    out.push(')');
+                }
+                Some(e) => {
+                    out.push('\\');
+                    out.push(e);
+                }
+                None => out.push('\\'),
+            },
+            '[' => {
+                class_depth += 1;
+                out.push(c);
+            }
+            ']' if class_depth > 0 => {
+                class_depth -= 1;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// The literal words of a regular expression, for the typo index: escapes
@@ -278,6 +331,14 @@ pub struct CompiledRules {
     /// Words typo correction leaves alone: stopwords, `known_words` and
     /// every vocabulary word.
     pub known_words: HashSet<String>,
+    /// Every intent pattern in one automaton, so that a request is scanned
+    /// once instead of once per pattern; `intent_set_start[i]` is the set
+    /// index of rule `i`'s first pattern. `None` if the set could not be
+    /// built (the parser then tries each pattern).
+    pub intent_set: Option<RegexSet>,
+    pub intent_set_start: Vec<usize>,
+    /// Every price pattern, in rule order.
+    pub price_set: Option<RegexSet>,
 }
 
 impl CompiledRules {
@@ -320,6 +381,24 @@ impl CompiledRules {
         }
         self.fuzzy.extend(new_words);
         added
+    }
+
+    /// Builds the pattern sets from the compiled patterns (which are valid,
+    /// so only a size limit can make this fail).
+    fn build_sets(&mut self) {
+        let mut start = 0;
+        self.intent_set_start.clear();
+        for rule in &self.intents {
+            self.intent_set_start.push(start);
+            start += rule.patterns.len();
+        }
+        self.intent_set = RegexSet::new(
+            self.intents
+                .iter()
+                .flat_map(|rule| rule.patterns.iter().map(Regex::as_str)),
+        )
+        .ok();
+        self.price_set = RegexSet::new(self.prices.iter().map(|rule| rule.pattern.as_str())).ok();
     }
 
     /// Finishes compilation: builds the typo index and the known-word set.
@@ -388,6 +467,9 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
         intent_counter_examples: Vec::new(),
         fuzzy: FuzzyIndex::default(),
         known_words: HashSet::new(),
+        intent_set: None,
+        intent_set_start: Vec::new(),
+        price_set: None,
     };
     let mut seen_names: HashMap<String, String> = HashMap::new();
 
@@ -446,6 +528,26 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
                     }
                 }
             };
+        // Shopper-text patterns use ASCII word boundaries and classes: the
+        // text is lowercased shopping language, and the Unicode tables make
+        // compiling and matching several times slower.
+        let compile_shopper_pattern =
+            |pattern: &toml::Spanned<String>,
+             problem: &mut dyn FnMut(std::ops::Range<usize>, String)| {
+                match Regex::new(&ascii_classes(pattern.get_ref())) {
+                    Ok(regex) => Some(regex),
+                    Err(error) => {
+                        problem(
+                            pattern.span(),
+                            format!(
+                                "bad pattern: {}",
+                                error.to_string().lines().last().unwrap_or("")
+                            ),
+                        );
+                        None
+                    }
+                }
+            };
 
         for def in &parsed.intent {
             check_name(&def.name, &mut problem);
@@ -465,7 +567,7 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
             let patterns: Vec<Regex> = def
                 .patterns
                 .iter()
-                .filter_map(|p| compile_pattern(p, &mut problem))
+                .filter_map(|p| compile_shopper_pattern(p, &mut problem))
                 .collect();
             if def.patterns.is_empty() {
                 problem(
@@ -476,7 +578,7 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
             let unless: Vec<Regex> = def
                 .unless
                 .iter()
-                .filter_map(|p| compile_pattern(p, &mut problem))
+                .filter_map(|p| compile_shopper_pattern(p, &mut problem))
                 .collect();
             let mut requires = Vec::new();
             for evidence in &def.requires {
@@ -532,7 +634,7 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
                     continue;
                 }
             };
-            let Some(pattern) = compile_pattern(&def.pattern, &mut problem) else {
+            let Some(pattern) = compile_shopper_pattern(&def.pattern, &mut problem) else {
                 continue;
             };
             if !pattern.capture_names().any(|name| name == Some("amount")) {
@@ -688,6 +790,7 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
         .intents
         .sort_by_key(|rule| std::cmp::Reverse(rule.priority));
     rules.build_vocabulary();
+    rules.build_sets();
     if problems.is_empty() {
         Ok(rules)
     } else {
