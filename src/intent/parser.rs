@@ -365,7 +365,6 @@ impl Parser {
         let tokens = tokenize(text);
         let mut product = false;
         let mut attribute = false;
-        let max = self.rules.lexicon.max_phrase_words.max(1);
         for i in 0..tokens.len() {
             // Something the shopper already has ("my phone", "your
             // speaker") is not something they are shopping for.
@@ -375,7 +374,7 @@ impl Parser {
                 || i
                     .checked_sub(2)
                     .is_some_and(|p| POSSESSIVES.contains(&tokens[p].text.as_str()));
-            for n in 1..=max.min(tokens.len() - i) {
+            for n in 1..=self.span_limit(&tokens[i..]) {
                 for hit in self.lookup(&tokens[i..i + n]) {
                     match hit.slot {
                         LexSlot::Product if possessed => {}
@@ -509,10 +508,34 @@ impl Parser {
         segments
     }
 
+    /// How many words starting at `tokens[0]` can still form a lexicon
+    /// phrase: the n-gram grows only while it is a prefix of some phrase, so
+    /// that a word no phrase starts with costs one lookup, not one per
+    /// n-gram length.
+    fn span_limit(&self, tokens: &[Token]) -> usize {
+        let lexicon = &self.rules.lexicon;
+        let max = lexicon.max_phrase_words.max(1).min(tokens.len());
+        if max <= 1 {
+            return max;
+        }
+        let mut phrase = String::with_capacity(32);
+        let mut limit = 1;
+        for (n, token) in tokens.iter().enumerate().take(max - 1) {
+            if n > 0 {
+                phrase.push(' ');
+            }
+            phrase.push_str(&token.text);
+            if !lexicon.is_prefix(&phrase) {
+                break;
+            }
+            limit = n + 2;
+        }
+        limit
+    }
+
     fn names_product(&self, tokens: &[Token]) -> bool {
-        let max = self.rules.lexicon.max_phrase_words.max(1);
         (0..tokens.len()).any(|i| {
-            (1..=max.min(tokens.len() - i)).any(|n| {
+            (1..=self.span_limit(&tokens[i..])).any(|n| {
                 self.lookup(&tokens[i..i + n])
                     .iter()
                     .any(|hit| hit.slot == LexSlot::Product)
@@ -571,7 +594,7 @@ impl Parser {
             }
 
             // Longest lexicon phrase starting here.
-            let max = lexicon.max_phrase_words.max(1).min(tokens.len() - index);
+            let max = self.span_limit(&tokens[index..]);
             let mut consumed = 0;
             for n in (1..=max).rev() {
                 let hits = self.lookup(&tokens[index..index + n]);
@@ -740,10 +763,9 @@ impl Parser {
         if let Some(start) = run_start {
             runs.push((start, tokens.len()));
         }
-        let max = lexicon.max_phrase_words.max(1);
         let contains_type = |&(start, end): &(usize, usize)| {
             (start..end).any(|i| {
-                (i + 1..=end.min(i + max)).any(|j| {
+                (i + 1..=i + self.span_limit(&tokens[i..end])).any(|j| {
                     self.lookup(&tokens[i..j])
                         .iter()
                         .any(|h| h.slot == LexSlot::Product)
