@@ -3,6 +3,7 @@
 //!   (rules plus synthetic catalog terms), rules compiled once; targets:
 //!   p50 <= 10 µs and p99 <= 50 µs at 10k, p99 <= 1 ms at 100k;
 //! - loading and compiling all embedded rules: target <= 50 ms.
+//!
 //! Criterion reports means and medians; the percentile targets are checked
 //! by a per-call timing loop (`concierge::intent::timing::time_parse`) whose
 //! p50/p99 are printed before the criterion groups run.

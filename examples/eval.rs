@@ -13,10 +13,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let Some(data) = paths.first() else {
         return Err("usage: eval DATA [LABEL_MAP] [--json]".into());
     };
-    let rules = concierge::rules::load(Path::new("rules")).or_else(|_| CompiledRules::embedded())?;
+    let rules =
+        concierge::rules::load(Path::new("rules")).or_else(|_| CompiledRules::embedded())?;
     let parser = Parser::new(Arc::new(rules));
-    let report =
-        concierge::eval::run_intents(&parser, Path::new(data), paths.get(1).map(|p| Path::new(p.as_str())))?;
+    let report = concierge::eval::run_intents(
+        &parser,
+        Path::new(data),
+        paths.get(1).map(|p| Path::new(p.as_str())),
+    )?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report.to_json())?);
     } else {

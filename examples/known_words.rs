@@ -8,7 +8,9 @@ use concierge::rules::CompiledRules;
 use std::collections::BTreeSet;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).ok_or("usage: known_words DICTIONARY")?;
+    let path = std::env::args()
+        .nth(1)
+        .ok_or("usage: known_words DICTIONARY")?;
     let rules = concierge::rules::load(std::path::Path::new("rules"))
         .or_else(|_| CompiledRules::embedded())?;
     let text = std::fs::read_to_string(path)?;

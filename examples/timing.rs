@@ -9,7 +9,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let calls: usize = std::env::args().nth(1).map(|a| a.parse()).transpose()?.unwrap_or(30_000);
+    let calls: usize = std::env::args()
+        .nth(1)
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(30_000);
     let start = Instant::now();
     let runs = 20;
     for _ in 0..runs {
@@ -30,7 +34,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         rules.extend_lexicon(synthetic_terms(extra));
         let parser = Parser::new(Arc::new(rules));
         for request in requests {
-            println!("{terms} terms, {request:?}: {}", time_parse(&parser, &[request], calls));
+            println!(
+                "{terms} terms, {request:?}: {}",
+                time_parse(&parser, &[request], calls)
+            );
         }
         // Pieces: the intent patterns alone.
         let text = requests[0];
@@ -45,31 +52,78 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 std::hint::black_box(rule.pattern.captures_iter(text).count());
             }
         }
-        let all: Vec<String> = parser.rules().intents.iter().flat_map(|r| r.patterns.iter().map(|p| p.as_str().to_string())).chain(parser.rules().prices.iter().map(|r| r.pattern.as_str().to_string())).collect();
-        let ascii = |p: &str| p.replace("\\b", "(?-u:\\b)").replace("\\w", "(?-u:\\w)").replace("\\s", "(?-u:\\s)").replace("\\d", "(?-u:\\d)");
+        let all: Vec<String> = parser
+            .rules()
+            .intents
+            .iter()
+            .flat_map(|r| r.patterns.iter().map(|p| p.as_str().to_string()))
+            .chain(
+                parser
+                    .rules()
+                    .prices
+                    .iter()
+                    .map(|r| r.pattern.as_str().to_string()),
+            )
+            .collect();
+        let ascii = |p: &str| {
+            p.replace("\\b", "(?-u:\\b)")
+                .replace("\\w", "(?-u:\\w)")
+                .replace("\\s", "(?-u:\\s)")
+                .replace("\\d", "(?-u:\\d)")
+        };
         let t = Instant::now();
-        for p in &all { std::hint::black_box(regex::Regex::new(p)?); }
-        println!("  individually compiled in {:.2} ms", t.elapsed().as_secs_f64() * 1e3);
+        for p in &all {
+            std::hint::black_box(regex::Regex::new(p)?);
+        }
+        println!(
+            "  individually compiled in {:.2} ms",
+            t.elapsed().as_secs_f64() * 1e3
+        );
         let t = Instant::now();
-        for p in &all { std::hint::black_box(regex::Regex::new(&ascii(p))?); }
-        println!("  ascii individually compiled in {:.2} ms", t.elapsed().as_secs_f64() * 1e3);
+        for p in &all {
+            std::hint::black_box(regex::Regex::new(&ascii(p))?);
+        }
+        println!(
+            "  ascii individually compiled in {:.2} ms",
+            t.elapsed().as_secs_f64() * 1e3
+        );
         let t = Instant::now();
         let aset = regex::RegexSet::new(all.iter().map(|p| ascii(p)))?;
-        println!("  ascii set compiled in {:.2} ms", t.elapsed().as_secs_f64() * 1e3);
+        println!(
+            "  ascii set compiled in {:.2} ms",
+            t.elapsed().as_secs_f64() * 1e3
+        );
         let start2 = Instant::now();
         for _ in 0..calls {
-            for r in requests { std::hint::black_box(aset.matches(r)); }
+            for r in requests {
+                std::hint::black_box(aset.matches(r));
+            }
         }
-        println!("  ascii regex set per text: {:.2} µs", start2.elapsed().as_secs_f64() * 1e6 / calls as f64 / 3.0);
+        println!(
+            "  ascii regex set per text: {:.2} µs",
+            start2.elapsed().as_secs_f64() * 1e6 / calls as f64 / 3.0
+        );
         let t = Instant::now();
         let set = regex::RegexSet::new(&all)?;
-        println!("  set of {} compiled in {:.2} ms", all.len(), t.elapsed().as_secs_f64() * 1e3);
+        println!(
+            "  set of {} compiled in {:.2} ms",
+            all.len(),
+            t.elapsed().as_secs_f64() * 1e3
+        );
         let start2 = Instant::now();
         for _ in 0..calls {
-            for r in requests { std::hint::black_box(set.matches(r)); }
+            for r in requests {
+                std::hint::black_box(set.matches(r));
+            }
         }
-        println!("  regex set per text: {:.2} µs", start2.elapsed().as_secs_f64() * 1e6 / calls as f64 / 3.0);
-        println!("  intent+price patterns alone: {:.2} µs", start.elapsed().as_secs_f64() * 1e6 / calls as f64);
+        println!(
+            "  regex set per text: {:.2} µs",
+            start2.elapsed().as_secs_f64() * 1e6 / calls as f64 / 3.0
+        );
+        println!(
+            "  intent+price patterns alone: {:.2} µs",
+            start.elapsed().as_secs_f64() * 1e6 / calls as f64
+        );
     }
     Ok(())
 }

@@ -88,7 +88,7 @@ pub fn parse_decimal_minor(text: &str) -> Option<i64> {
 /// uses JSON numbers such as 45.99) into minor units. Refuses non-finite,
 /// negative, huge, or sub-cent values instead of rounding them silently.
 pub fn minor_from_decimal_f64(value: f64) -> Option<i64> {
-    if !value.is_finite() || value < 0.0 || value > 1e12 {
+    if !value.is_finite() || !(0.0..=1e12).contains(&value) {
         return None;
     }
     let scaled = value * 100.0;

@@ -26,7 +26,8 @@ fn write_temp(name: &str, text: &str) -> (tempfile::TempDir, std::path::PathBuf)
     (dir, path)
 }
 
-const CLINC_MAP: &str = "default = \"none\"\n[map]\norder = \"buy\"\norder_status = \"order_status\"\n";
+const CLINC_MAP: &str =
+    "default = \"none\"\n[map]\norder = \"buy\"\norder_status = \"order_status\"\n";
 
 #[test]
 fn concierge_jsonl_reads_and_scores() {
@@ -46,7 +47,11 @@ fn concierge_jsonl_reads_and_scores() {
     );
     let report = run_intents(&parser(), &path, None).unwrap();
     assert_eq!(report.examples, 4);
-    assert!((report.intent_accuracy - 0.75).abs() < 1e-9, "{}", report.render(10));
+    assert!(
+        (report.intent_accuracy - 0.75).abs() < 1e-9,
+        "{}",
+        report.render(10)
+    );
     assert_eq!(report.confusion["buy"]["none"], 1);
     let buy = report.per_intent["buy"];
     assert_eq!(buy.support, 3);
@@ -54,12 +59,23 @@ fn concierge_jsonl_reads_and_scores() {
     assert!((buy.recall - 2.0 / 3.0).abs() < 1e-9);
     // Slots: 5 right in the first line, product right and colour wrong in
     // the third: tp 6, fp 1, fn 1.
-    assert!((report.slot_micro_f1 - 6.0 / 7.0).abs() < 1e-9, "{}", report.render(10));
+    assert!(
+        (report.slot_micro_f1 - 6.0 / 7.0).abs() < 1e-9,
+        "{}",
+        report.render(10)
+    );
     assert_eq!(report.examples_with_slots, 2);
     assert!((report.product_token_f1 - 1.0).abs() < 1e-9);
     assert_eq!(report.errors.len(), 2);
-    let colour_error = report.errors.iter().find(|e| e.text == "buy a red scarf").unwrap();
-    assert!(colour_error.slot_errors[0].starts_with("color"), "{colour_error:?}");
+    let colour_error = report
+        .errors
+        .iter()
+        .find(|e| e.text == "buy a red scarf")
+        .unwrap();
+    assert!(
+        colour_error.slot_errors[0].starts_with("color"),
+        "{colour_error:?}"
+    );
     assert!(colour_error.rules.iter().any(|r| r == "buy_verbs"));
     let json = report.to_json();
     assert!(json["per_slot"]["color"]["f1"].is_number());
@@ -93,10 +109,19 @@ fn clinc150_reads_test_and_oos_test() {
     let intents: Vec<IntentKind> = labelled.iter().map(|l| l.intent).collect();
     assert_eq!(
         intents,
-        [IntentKind::Buy, IntentKind::OrderStatus, IntentKind::None, IntentKind::None]
+        [
+            IntentKind::Buy,
+            IntentKind::OrderStatus,
+            IntentKind::None,
+            IntentKind::None
+        ]
     );
     let report = evaluate(&parser(), &labelled);
-    assert!((report.intent_accuracy - 1.0).abs() < 1e-9, "{}", report.render(10));
+    assert!(
+        (report.intent_accuracy - 1.0).abs() < 1e-9,
+        "{}",
+        report.render(10)
+    );
     assert!(report.errors.is_empty());
 }
 
@@ -133,7 +158,11 @@ fn slurp_jsonl_reads_sentence_and_intent() {
     assert_eq!(raw.len(), 2);
     assert_eq!(raw[0].text, "order a pizza from dominoes");
     assert_eq!(raw[1].intent, "alarm_set");
-    let map = LabelMap::from_toml("default = \"none\"\n[map]\ntakeaway_order = \"buy\"\n", "slurp.toml").unwrap();
+    let map = LabelMap::from_toml(
+        "default = \"none\"\n[map]\ntakeaway_order = \"buy\"\n",
+        "slurp.toml",
+    )
+    .unwrap();
     let labelled = map_labels(raw, &map, "devel.jsonl").unwrap();
     assert_eq!(labelled[0].intent, IntentKind::Buy);
     assert_eq!(labelled[1].intent, IntentKind::None);
@@ -142,7 +171,8 @@ fn slurp_jsonl_reads_sentence_and_intent() {
 #[test]
 fn label_maps_reject_unknown_targets_and_unmapped_labels() {
     assert!(LabelMap::from_toml("[map]\norder = \"shop\"\n", "bad.toml").is_err());
-    let raw = corpora::parse_clinc150(r#"{"test": [["hi", "greeting"]]}"#, "x.json", &["test"]).unwrap();
+    let raw =
+        corpora::parse_clinc150(r#"{"test": [["hi", "greeting"]]}"#, "x.json", &["test"]).unwrap();
     let error = map_labels(raw, &LabelMap::default(), "x.json").unwrap_err();
     assert!(error.to_string().contains("--label-map"), "{error}");
     assert!(corpora::parse_clinc150("{}", "x.json", &["test"]).is_err());

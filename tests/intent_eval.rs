@@ -63,8 +63,7 @@ fn own_labelled_set_meets_targets() {
 /// The floor below guards what the rules reach without special-casing them.
 #[test]
 fn clinc150_targets() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/clinc150/data_full.json");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/clinc150/data_full.json");
     let path = if path.exists() {
         path
     } else {

@@ -36,7 +36,10 @@ fn check(parser: &Parser, text: &str, intent: IntentKind, slots: Value) {
 fn canonical_colours_and_sizes() {
     let p = parser();
     let cases = [
-        ("buy a grey hoodie", json!({"color": "gray", "product": "hoodie"})),
+        (
+            "buy a grey hoodie",
+            json!({"color": "gray", "product": "hoodie"}),
+        ),
         ("buy a navy blue hoodie", json!({"color": "navy"})),
         ("buy a hoodie in medium", json!({"size": "M"})),
         ("buy a hoodie, med", json!({"size": "M"})),
@@ -45,7 +48,10 @@ fn canonical_colours_and_sizes() {
         ("buy a hoodie in extra large", json!({"size": "XL"})),
         ("buy sneakers in size 10", json!({"size": "10"})),
         ("buy jeans size 32", json!({"size": "32"})),
-        ("buy a wool scarf", json!({"material": "wool", "product": "scarf"})),
+        (
+            "buy a wool scarf",
+            json!({"material": "wool", "product": "scarf"}),
+        ),
     ];
     for (text, slots) in cases {
         check(&p, text, IntentKind::Buy, slots);
@@ -73,21 +79,54 @@ fn quantities_are_integers() {
 fn money_with_currency_codes() {
     let p = parser();
     let cases = [
-        ("buy a hoodie under $50", json!({"max_price": 50, "currency": "USD"})),
-        ("buy socks for less than 50 bucks", json!({"max_price": 50, "currency": "USD"})),
-        ("buy a scarf for no more than €40", json!({"max_price": 40, "currency": "EUR"})),
+        (
+            "buy a hoodie under $50",
+            json!({"max_price": 50, "currency": "USD"}),
+        ),
+        (
+            "buy socks for less than 50 bucks",
+            json!({"max_price": 50, "currency": "USD"}),
+        ),
+        (
+            "buy a scarf for no more than €40",
+            json!({"max_price": 40, "currency": "EUR"}),
+        ),
         (
             "buy a hoodie between $20 and $40",
             json!({"min_price": 20, "max_price": 40, "currency": "USD"}),
         ),
-        ("buy a coat, budget 60 USD", json!({"max_price": 60, "currency": "USD"})),
-        ("buy a t-shirt for twenty dollars", json!({"max_price": 20, "currency": "USD"})),
-        ("buy a beanie for £30", json!({"max_price": 30, "currency": "GBP"})),
-        ("buy boots for 45 euros", json!({"max_price": 45, "currency": "EUR"})),
-        ("buy a mug for 12.50 dollars", json!({"max_price": 12.5, "currency": "USD"})),
-        ("buy a jacket over $100", json!({"min_price": 100, "currency": "USD"})),
-        ("buy a watch from 100 to 150 dollars", json!({"min_price": 100, "max_price": 150})),
-        ("buy a coat for forty-five euros", json!({"max_price": 45, "currency": "EUR"})),
+        (
+            "buy a coat, budget 60 USD",
+            json!({"max_price": 60, "currency": "USD"}),
+        ),
+        (
+            "buy a t-shirt for twenty dollars",
+            json!({"max_price": 20, "currency": "USD"}),
+        ),
+        (
+            "buy a beanie for £30",
+            json!({"max_price": 30, "currency": "GBP"}),
+        ),
+        (
+            "buy boots for 45 euros",
+            json!({"max_price": 45, "currency": "EUR"}),
+        ),
+        (
+            "buy a mug for 12.50 dollars",
+            json!({"max_price": 12.5, "currency": "USD"}),
+        ),
+        (
+            "buy a jacket over $100",
+            json!({"min_price": 100, "currency": "USD"}),
+        ),
+        (
+            "buy a watch from 100 to 150 dollars",
+            json!({"min_price": 100, "max_price": 150}),
+        ),
+        (
+            "buy a coat for forty-five euros",
+            json!({"max_price": 45, "currency": "EUR"}),
+        ),
     ];
     for (text, slots) in cases {
         check(&p, text, IntentKind::Buy, slots);
@@ -99,7 +138,11 @@ fn negation_excludes_colours() {
     let p = parser();
     let cases: [(&str, &[&str], Option<&str>); 4] = [
         ("buy a hoodie, not red", &["red"], None),
-        ("buy a gray hoodie but not black or navy", &["black", "navy"], Some("gray")),
+        (
+            "buy a gray hoodie but not black or navy",
+            &["black", "navy"],
+            Some("gray"),
+        ),
         ("buy a scarf, anything but pink", &["pink"], None),
         ("buy sneakers except white", &["white"], None),
     ];
@@ -116,7 +159,10 @@ fn multi_item_requests_yield_one_item_per_product() {
     let p = parser();
     let parsed = p.parse("a gray turtleneck and two pairs of wool socks");
     assert_eq!(parsed.items.len(), 2, "{:?}", parsed.items);
-    assert_eq!(parsed.items[0].product_type.as_deref(), Some("turtleneck sweater"));
+    assert_eq!(
+        parsed.items[0].product_type.as_deref(),
+        Some("turtleneck sweater")
+    );
     assert_eq!(parsed.items[0].color.as_deref(), Some("gray"));
     assert_eq!(parsed.items[1].product.as_deref(), Some("socks"));
     assert_eq!(parsed.items[1].quantity, Some(2));
@@ -132,11 +178,27 @@ fn multi_item_requests_yield_one_item_per_product() {
 fn typos_are_corrected_and_traced() {
     let p = parser();
     let cases = [
-        ("buy a tutleneck", IntentKind::Buy, json!({"product": "turtleneck"})),
-        ("buy a wool swetter", IntentKind::Buy, json!({"product": "sweater"})),
-        ("buy a blak hoodie", IntentKind::Buy, json!({"color": "black"})),
+        (
+            "buy a tutleneck",
+            IntentKind::Buy,
+            json!({"product": "turtleneck"}),
+        ),
+        (
+            "buy a wool swetter",
+            IntentKind::Buy,
+            json!({"product": "sweater"}),
+        ),
+        (
+            "buy a blak hoodie",
+            IntentKind::Buy,
+            json!({"color": "black"}),
+        ),
         ("cancle my order", IntentKind::CancelOrder, json!({})),
-        ("shwo me hoodies", IntentKind::Search, json!({"product": "hoodies"})),
+        (
+            "shwo me hoodies",
+            IntentKind::Search,
+            json!({"product": "hoodies"}),
+        ),
     ];
     for (text, intent, slots) in cases {
         check(&p, text, intent, slots);
@@ -146,7 +208,11 @@ fn typos_are_corrected_and_traced() {
         );
     }
     // Real words near vocabulary words are left alone.
-    for text in ["how busy is the mall", "what does it cost", "i need to fund my account"] {
+    for text in [
+        "how busy is the mall",
+        "what does it cost",
+        "i need to fund my account",
+    ] {
         let parsed = p.parse(text);
         assert!(
             parsed.trace.iter().all(|f| f.rule != "typo"),
@@ -168,7 +234,10 @@ fn catalog_terms_extend_the_lexicon() {
     ]);
     // "Grey" is already a colour of the rules: not added, still "gray".
     assert_eq!(added, 2);
-    assert_eq!(rules.lexicon.canonical(LexSlot::Color, "Grey"), Some("gray"));
+    assert_eq!(
+        rules.lexicon.canonical(LexSlot::Color, "Grey"),
+        Some("gray")
+    );
     let p = Parser::new(Arc::new(rules));
     check(
         &p,
@@ -177,9 +246,19 @@ fn catalog_terms_extend_the_lexicon() {
         json!({"brand": "Northwind", "size": "M"}),
     );
     // A typo of the new brand is corrected through the index.
-    check(&p, "buy a nortwind parka", IntentKind::Buy, json!({"brand": "Northwind"}));
+    check(
+        &p,
+        "buy a nortwind parka",
+        IntentKind::Buy,
+        json!({"brand": "Northwind"}),
+    );
     // A new product type is evidence for weak buy cues.
-    check(&p, "i need a trail vest", IntentKind::Buy, json!({"product": "trail vest"}));
+    check(
+        &p,
+        "i need a trail vest",
+        IntentKind::Buy,
+        json!({"product": "trail vest"}),
+    );
 }
 
 #[test]

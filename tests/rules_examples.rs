@@ -3,8 +3,8 @@
 //! - an intent rule's examples parse to that intent, with the rule in the trace;
 //! - a price rule's examples fire that rule;
 //! - a dialogue rule's examples are recognised as that act;
-//! - whole-request examples produce exactly the slots they list.
-//! Malformed rule files are reported with file and line, all at once.
+//! - whole-request examples produce exactly the slots they list;
+//! - malformed rule files are reported with file and line, all at once.
 
 use concierge::intent::Parser;
 use concierge::rules::{self, RuleSource};

@@ -189,7 +189,8 @@ pub fn evaluate(parser: &Parser, data: &[Labelled]) -> EvalReport {
         let mut slot_errors = Vec::new();
         if let Some(gold_slots) = &example.slots {
             report.examples_with_slots += 1;
-            let names: BTreeSet<&String> = gold_slots.keys().chain(predicted_slots.keys()).collect();
+            let names: BTreeSet<&String> =
+                gold_slots.keys().chain(predicted_slots.keys()).collect();
             for name in names {
                 let counts = slot_counts.entry(name.clone()).or_default();
                 match (gold_slots.get(name), predicted_slots.get(name)) {
@@ -410,7 +411,10 @@ mod tests {
         ];
         for (gold, predicted, expected) in cases {
             let f1 = product_token_f1(gold, predicted);
-            assert!((f1 - expected).abs() < 1e-9, "{gold:?} vs {predicted:?}: {f1}");
+            assert!(
+                (f1 - expected).abs() < 1e-9,
+                "{gold:?} vs {predicted:?}: {f1}"
+            );
         }
     }
 
@@ -422,7 +426,12 @@ mod tests {
             ("max_price", json!(50), json!(50.0), true),
             ("max_price", json!("50"), json!(50), true),
             ("size", json!("M"), json!("L"), false),
-            ("product", json!("gray turtleneck"), json!("turtleneck"), true),
+            (
+                "product",
+                json!("gray turtleneck"),
+                json!("turtleneck"),
+                true,
+            ),
             ("product", json!("wool socks"), json!("hat"), false),
         ];
         for (name, gold, predicted, expected) in cases {

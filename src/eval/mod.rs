@@ -139,12 +139,11 @@ pub fn parse_jsonl(text: &str, file: &str) -> Result<Vec<RawLabelled>, EvalError
         if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with("//") {
             continue;
         }
-        let raw: RawLabelled =
-            serde_json::from_str(trimmed).map_err(|e| EvalError::BadLine {
-                file: file.to_string(),
-                line: index + 1,
-                message: e.to_string(),
-            })?;
+        let raw: RawLabelled = serde_json::from_str(trimmed).map_err(|e| EvalError::BadLine {
+            file: file.to_string(),
+            line: index + 1,
+            message: e.to_string(),
+        })?;
         out.push(raw);
     }
     Ok(out)

@@ -135,19 +135,55 @@ const NEGATIONS: &[&str] = &[
 /// it ("what is a turtleneck", "how do i wash a wool sweater", "i love my new
 /// boots"): a bare product phrase after these is not a search.
 const NOT_A_PRODUCT_QUERY: &[&str] = &[
-    "what", "what's", "whats", "how", "when", "why", "who", "is", "are", "was", "were", "do",
-    "does", "did", "can", "could", "should", "would", "will", "i", "i'm", "im", "my", "it",
-    "it's", "that", "this", "tell", "translate", "convert", "define",
+    "what",
+    "what's",
+    "whats",
+    "how",
+    "when",
+    "why",
+    "who",
+    "is",
+    "are",
+    "was",
+    "were",
+    "do",
+    "does",
+    "did",
+    "can",
+    "could",
+    "should",
+    "would",
+    "will",
+    "i",
+    "i'm",
+    "im",
+    "my",
+    "it",
+    "it's",
+    "that",
+    "this",
+    "tell",
+    "translate",
+    "convert",
+    "define",
 ];
 const POSSESSIVES: &[&str] = &["my", "your", "his", "her", "our", "their", "its"];
 const SEGMENT_BREAKS: &[&str] = &["and", ",", "plus", "also"];
+
+/// A price rule match: the matched range, the amounts in minor units and
+/// the currency code.
+type PriceMatch = (
+    std::ops::Range<usize>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
 
 /// A token of the working text and where it sits.
 #[derive(Debug, Clone)]
 struct Token {
     text: String,
 }
-
 
 impl Parser {
     pub fn new(rules: Arc<CompiledRules>) -> Parser {
@@ -214,7 +250,10 @@ impl Parser {
         if intent.intent == IntentKind::None {
             let first_word = before_intent.split_whitespace().next().unwrap_or("");
             if intent.items.iter().any(|item| item.product_type.is_some())
-                && intent.trace.iter().all(|f| f.rule != "veto" && !f.rule.ends_with("(vetoed)"))
+                && intent
+                    .trace
+                    .iter()
+                    .all(|f| f.rule != "veto" && !f.rule.ends_with("(vetoed)"))
                 && !NOT_A_PRODUCT_QUERY.contains(&first_word)
                 && evidence.get_or_insert_with(|| self.evidence(&before_intent, &intent))[0]
             {
@@ -303,12 +342,7 @@ impl Parser {
             if matched.as_ref().is_some_and(|m| !m.matched(rule_index)) {
                 continue;
             }
-            let found: Vec<(
-                std::ops::Range<usize>,
-                Option<i64>,
-                Option<i64>,
-                Option<String>,
-            )> = rule
+            let found: Vec<PriceMatch> = rule
                 .pattern
                 .captures_iter(lower)
                 .map(|caps| {
@@ -371,8 +405,7 @@ impl Parser {
             let possessed = i
                 .checked_sub(1)
                 .is_some_and(|p| POSSESSIVES.contains(&tokens[p].text.as_str()))
-                || i
-                    .checked_sub(2)
+                || i.checked_sub(2)
                     .is_some_and(|p| POSSESSIVES.contains(&tokens[p].text.as_str()));
             for n in 1..=self.span_limit(&tokens[i..]) {
                 for hit in self.lookup(&tokens[i..i + n]) {
@@ -415,7 +448,10 @@ impl Parser {
                 }
                 pattern.captures(lower).map(|caps| {
                     let whole = caps.get(0).map(|m| m.range()).unwrap_or(0..0);
-                    let cut = caps.name("trigger").map(|m| m.range()).unwrap_or(whole.clone());
+                    let cut = caps
+                        .name("trigger")
+                        .map(|m| m.range())
+                        .unwrap_or(whole.clone());
                     (whole, cut)
                 })
             });
@@ -573,7 +609,8 @@ impl Parser {
             if numeric
                 && item.size.is_none()
                 && (previous == Some("size")
-                    || (after_product && word.parse::<f64>().is_ok_and(|v| (1.0..=60.0).contains(&v)))
+                    || (after_product
+                        && word.parse::<f64>().is_ok_and(|v| (1.0..=60.0).contains(&v)))
                     || (previous == Some("a")
                         && index >= 2
                         && tokens[index - 2].text == "in"
@@ -699,12 +736,17 @@ impl Parser {
                 digits.parse().ok()
             } else if word.chars().all(|c| c.is_ascii_digit())
                 && word.len() <= 3
-                && !matches!(next, Some("pack" | "packs" | "person" | "inch" | "pm" | "am"))
+                && !matches!(
+                    next,
+                    Some("pack" | "packs" | "person" | "inch" | "pm" | "am")
+                )
             {
                 word.parse().ok()
             } else if word == "one"
                 && !next.is_some_and(|n| {
-                    n == "pair" || !lexicon.lookup(n).is_empty() || self.names_product(&tokens[index + 1..(index + 2).min(tokens.len())])
+                    n == "pair"
+                        || !lexicon.lookup(n).is_empty()
+                        || self.names_product(&tokens[index + 1..(index + 2).min(tokens.len())])
                 })
             {
                 // "the blue one", "one in large": a pronoun, not a quantity.
@@ -772,7 +814,7 @@ impl Parser {
                 })
             })
         };
-        let typed = runs.iter().copied().filter(contains_type).last();
+        let typed = runs.iter().copied().rfind(contains_type);
         let chosen = typed.or_else(|| runs.iter().copied().max_by_key(|(start, end)| end - start));
         if let Some((start, end)) = chosen {
             item.product = Some(join(&tokens[start..end]));

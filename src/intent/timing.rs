@@ -74,7 +74,9 @@ pub fn synthetic_terms(n: usize) -> Vec<(LexSlot, String)> {
         "tr",
     ];
     const VOWELS: &[&str] = &["a", "e", "i", "o", "u", "ai", "ou"];
-    const HEADS: &[&str] = &["bag", "mat", "lamp", "bottle", "stand", "kit", "set", "rack"];
+    const HEADS: &[&str] = &[
+        "bag", "mat", "lamp", "bottle", "stand", "kit", "set", "rack",
+    ];
     let syllable = |mut k: usize| {
         let onset = ONSETS[k % ONSETS.len()];
         k /= ONSETS.len();
@@ -95,7 +97,10 @@ pub fn synthetic_terms(n: usize) -> Vec<(LexSlot, String)> {
             if i % 2 == 0 {
                 (LexSlot::Brand, word)
             } else {
-                (LexSlot::Product, format!("{word} {}", HEADS[i % HEADS.len()]))
+                (
+                    LexSlot::Product,
+                    format!("{word} {}", HEADS[i % HEADS.len()]),
+                )
             }
         })
         .collect()

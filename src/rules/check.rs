@@ -117,8 +117,7 @@ fn run_examples(rules: Arc<CompiledRules>, report: &mut CheckReport) {
             .iter()
             .find(|r| r.name == example.rule)
             .map(|r| r.intent);
-        if Some(parsed.intent) != expected || !parsed.trace.iter().any(|f| f.rule == example.rule)
-        {
+        if Some(parsed.intent) != expected || !parsed.trace.iter().any(|f| f.rule == example.rule) {
             fail(
                 &example.file,
                 example.line,
