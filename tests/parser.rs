@@ -259,6 +259,17 @@ fn catalog_terms_extend_the_lexicon() {
         IntentKind::Buy,
         json!({"product": "trail vest"}),
     );
+
+    let p = Parser::with_catalog_terms(
+        CompiledRules::embedded().unwrap(),
+        [(LexSlot::Brand, "Kelvara".to_string())],
+    );
+    check(
+        &p,
+        "show me kelvara hoodies",
+        IntentKind::Search,
+        json!({"brand": "Kelvara"}),
+    );
 }
 
 #[test]

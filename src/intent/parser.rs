@@ -194,6 +194,17 @@ impl Parser {
         &self.rules
     }
 
+    /// A parser whose lexicon also knows the catalog's vocabulary (brands,
+    /// product types, colours...): see [`CompiledRules::extend_lexicon`].
+    pub fn with_catalog_terms<I, S>(mut rules: CompiledRules, terms: I) -> Parser
+    where
+        I: IntoIterator<Item = (LexSlot, S)>,
+        S: AsRef<str>,
+    {
+        rules.extend_lexicon(terms);
+        Parser::new(Arc::new(rules))
+    }
+
     /// Parses `text`. Never fails: unknown input is intent `none`.
     pub fn parse(&self, text: &str) -> Intent {
         let mut intent = Intent {
@@ -229,7 +240,17 @@ impl Parser {
         let mut evidence = None;
         self.classify_intent(&mut working, &mut intent, &mut evidence);
 
-        let tokens = tokenize(&working);
+        // For an existing order, the trigger phrase often holds the product
+        // ("has my hoodie shipped"): read items from the text before it was
+        // cut; only known products are kept below.
+        let tokens = if matches!(
+            intent.intent,
+            IntentKind::OrderStatus | IntentKind::CancelOrder
+        ) {
+            tokenize(&before_intent)
+        } else {
+            tokenize(&working)
+        };
         for segment in self.segments(&tokens) {
             let item = self.parse_segment(segment, &mut intent.trace);
             if item != ItemRequest::default() {
@@ -317,12 +338,23 @@ impl Parser {
             }
             // A typo in a plural: correct the singular, keep the "s"
             // ("swetters" -> "sweaters").
-            let fixed = match stem.and_then(|stem| rules.fuzzy.correct(stem)) {
-                Some((fixed, distance)) if distance > 0 => format!("{fixed}s"),
-                _ => match rules.fuzzy.correct(word) {
-                    Some((fixed, distance)) if distance > 0 => fixed.to_string(),
-                    _ => continue,
-                },
+            let whole = rules.fuzzy.correct(word);
+            let singular = stem.and_then(|stem| rules.fuzzy.correct(stem));
+            let fixed = match (whole, singular) {
+                (Some((fixed, distance)), Some((_, stem_distance)))
+                    if distance > 0 && distance <= stem_distance =>
+                {
+                    fixed.to_string()
+                }
+                (_, Some((fixed, distance))) if distance > 0 => {
+                    if fixed.ends_with('s') {
+                        fixed.to_string()
+                    } else {
+                        format!("{fixed}s")
+                    }
+                }
+                (Some((fixed, distance)), _) if distance > 0 => fixed.to_string(),
+                _ => continue,
             };
             out.push_str(&lower[last..start]);
             out.push_str(&fixed);
@@ -500,6 +532,13 @@ impl Parser {
         let hits = lexicon.lookup(&phrase);
         if !hits.is_empty() {
             return hits.iter().collect();
+        }
+        // "navy-blue", "x-large": a hyphenated word may be a spaced phrase.
+        if tokens.len() == 1 && phrase.contains('-') {
+            let hits = lexicon.lookup(&phrase.replace('-', " "));
+            if !hits.is_empty() {
+                return hits.iter().collect();
+            }
         }
         for suffix in ["s", "es"] {
             if let Some(stem) = phrase.strip_suffix(suffix) {
