@@ -9,6 +9,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if let Ok(request) = std::env::var("PROFILE_REQUEST") {
+        // Parse one request in a loop, for `perf record`.
+        let mut rules = CompiledRules::embedded()?;
+        let extra = 10_000 - rules.lexicon.phrases.len();
+        rules.extend_lexicon(synthetic_terms(extra));
+        let parser = Parser::new(Arc::new(rules));
+        for _ in 0..300_000 {
+            std::hint::black_box(parser.parse(std::hint::black_box(&request)));
+        }
+        return Ok(());
+    }
     let calls: usize = std::env::args()
         .nth(1)
         .map(|a| a.parse())

@@ -17,13 +17,12 @@
 //! more), and comparing every unknown word with every vocabulary word would
 //! cost a full scan per word. Instead every vocabulary word stores the hashes
 //! of its deletions (up to 2 letters removed); a query generates its own
-//! deletions and looks them up by binary search. Two words within edit
+//! deletions and looks them up in a bucketed table. Two words within edit
 //! distance k always share a string reachable by at most k deletions from
 //! each, so no candidate is missed; hash collisions only add candidates,
 //! which the exact distance check then rejects.
 
 use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
 
 /// Words shorter than this are never corrected.
 pub const MIN_TYPO_LEN: usize = 4;
@@ -48,49 +47,57 @@ pub struct FuzzyIndex {
     present: HashSet<String>,
     /// (hash of a deletion variant, index into `words`), sorted.
     deletes: Vec<(u64, u32)>,
+    /// `buckets[b]` is the first entry of `deletes` whose hash starts with
+    /// the `bucket_bits` bits `b`: a lookup reads one short run instead of
+    /// binary-searching the whole table.
+    buckets: Vec<u32>,
+    bucket_bits: u32,
 }
 
-fn hash_str(text: &str) -> u64 {
-    // FNV-1a: fast for short strings, stable, and good enough because every
-    // candidate is verified by its real distance.
-    let mut hasher = Fnv(0xcbf2_9ce4_8422_2325);
-    text.hash(&mut hasher);
-    hasher.finish()
-}
-
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 ^= u64::from(*byte);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+/// FNV-1a over the first letter and the rest of a (deleted) word: fast for
+/// short strings, stable, and good enough because every candidate is
+/// verified by its real distance.
+fn hash_variant(first: char, rest: &[char]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for c in std::iter::once(&first).chain(rest) {
+        for byte in u32::from(*c).to_le_bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
         }
     }
+    hash
 }
 
 /// Calls `visit` with every string reachable from `chars` by deleting up to
-/// `depth` characters (the word itself included). Duplicates are possible
-/// and harmless.
-fn for_each_deletion(chars: &[char], depth: usize, visit: &mut dyn FnMut(&str)) {
-    let word: String = chars.iter().collect();
-    visit(&word);
-    if depth == 0 || chars.len() <= 1 {
+/// `depth` (at most 2) characters, the word itself included. Duplicates are
+/// possible and harmless. No allocation beyond two small buffers.
+fn for_each_deletion(chars: &[char], depth: usize, visit: &mut dyn FnMut(&[char])) {
+    visit(chars);
+    if depth == 0 || chars.is_empty() {
         return;
     }
-    let mut buffer: Vec<char> = Vec::with_capacity(chars.len());
+    let mut once: Vec<char> = Vec::with_capacity(chars.len());
+    let mut twice: Vec<char> = Vec::with_capacity(chars.len());
     for skip in 0..chars.len() {
-        // Skipping a letter equal to its left neighbour gives the same string
-        // as skipping that neighbour: prune it.
+        // Deleting a letter equal to its left neighbour gives the same
+        // string as deleting that neighbour.
         if skip > 0 && chars[skip] == chars[skip - 1] {
             continue;
         }
-        buffer.clear();
-        buffer.extend(chars[..skip].iter().chain(&chars[skip + 1..]));
-        for_each_deletion(&buffer, depth - 1, visit);
+        once.clear();
+        once.extend(chars[..skip].iter().chain(&chars[skip + 1..]));
+        visit(&once);
+        if depth < 2 {
+            continue;
+        }
+        for skip2 in 0..once.len() {
+            if skip2 > 0 && once[skip2] == once[skip2 - 1] {
+                continue;
+            }
+            twice.clear();
+            twice.extend(once[..skip2].iter().chain(&once[skip2 + 1..]));
+            visit(&twice);
+        }
     }
 }
 
@@ -108,7 +115,7 @@ impl FuzzyIndex {
         index
     }
 
-    /// Adds words and re-sorts the deletion table.
+    /// Adds words and rebuilds the sorted deletion table.
     pub fn extend<I, S>(&mut self, words: I)
     where
         I: IntoIterator<Item = S>,
@@ -138,11 +145,26 @@ impl FuzzyIndex {
             // are taken from the rest of the word only.
             let first = chars[0];
             for_each_deletion(&chars[1..], depth, &mut |variant| {
-                deletes.push((hash_with_first(first, variant), id));
+                deletes.push((hash_variant(first, variant), id));
             });
         }
         self.deletes.sort_unstable();
         self.deletes.dedup();
+        // About one entry per bucket.
+        self.bucket_bits = (usize::BITS - self.deletes.len().leading_zeros()).clamp(1, 24);
+        let n_buckets = 1usize << self.bucket_bits;
+        self.buckets = Vec::with_capacity(n_buckets + 1);
+        let mut at = 0usize;
+        for bucket in 0..=n_buckets {
+            while at < self.deletes.len() && self.bucket_of(self.deletes[at].0) < bucket {
+                at += 1;
+            }
+            self.buckets.push(at as u32);
+        }
+    }
+
+    fn bucket_of(&self, hash: u64) -> usize {
+        (hash >> (64 - self.bucket_bits)) as usize
     }
 
     pub fn len(&self) -> usize {
@@ -166,19 +188,22 @@ impl FuzzyIndex {
         }
         let chars: Vec<char> = word.chars().collect();
         let limit = max_distance(chars.len());
-        if limit == 0 || !chars.iter().all(|c| c.is_alphabetic()) {
+        if limit == 0 || self.deletes.is_empty() || !chars.iter().all(|c| c.is_alphabetic()) {
             return None;
         }
         let first = chars[0];
         let mut candidates: Vec<u32> = Vec::new();
         for_each_deletion(&chars[1..], limit, &mut |variant| {
-            let key = hash_with_first(first, variant);
-            let start = self.deletes.partition_point(|(hash, _)| *hash < key);
-            for (hash, id) in &self.deletes[start..] {
-                if *hash != key {
-                    break;
+            let key = hash_variant(first, variant);
+            let bucket = self.bucket_of(key);
+            let (from, to) = (
+                self.buckets[bucket] as usize,
+                self.buckets[bucket + 1] as usize,
+            );
+            for (hash, id) in &self.deletes[from..to] {
+                if *hash == key {
+                    candidates.push(*id);
                 }
-                candidates.push(*id);
             }
         });
         candidates.sort_unstable();
@@ -208,14 +233,6 @@ impl FuzzyIndex {
             _ => None,
         }
     }
-}
-
-fn hash_with_first(first: char, rest: &str) -> u64 {
-    let mut buffer = [0u8; 4];
-    let mut key = String::with_capacity(rest.len() + 4);
-    key.push_str(first.encode_utf8(&mut buffer));
-    key.push_str(rest);
-    hash_str(&key)
 }
 
 #[cfg(test)]
