@@ -9,6 +9,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if std::env::var("PROFILE_LOAD").is_ok() {
+        // Load and compile the rules in a loop, for `perf record`.
+        for _ in 0..100 {
+            std::hint::black_box(CompiledRules::embedded()?);
+        }
+        return Ok(());
+    }
     if let Ok(request) = std::env::var("PROFILE_REQUEST") {
         // Parse one request in a loop, for `perf record`.
         let mut rules = CompiledRules::embedded()?;
