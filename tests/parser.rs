@@ -336,3 +336,43 @@ fn parse_json_is_the_intent_plus_flat_slots() {
     assert_eq!(value["max_price"], 5000);
     assert!(value["trace"].as_array().is_some_and(|t| !t.is_empty()));
 }
+
+/// A deterministic stand-in for a property test: thousands of random
+/// strings over a pool of ASCII, punctuation, currency symbols, multi-byte
+/// letters and emoji, each parsed without panicking, and anything parsed as
+/// `none` carries no slots.
+#[test]
+fn random_text_never_panics() {
+    let p = parser();
+    let pool: Vec<char> = "abcdefghijklmnopqrstuvwxyz  0123456789$€£,.'-!?xXßéüİ🤷\u{200d}\u{301}ǅ"
+        .chars()
+        .collect();
+    let words = [
+        "buy", "order", "cancel", "my", "not", "and", "under", "between", "size", "grey", "hoodie",
+        "dozen", "twenty", "dollars", "x2", "3x", "in", "the", "where", "is", ",",
+    ];
+    // xorshift64: no dependency, same sequence on every run.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..3_000 {
+        let mut text = String::new();
+        for _ in 0..(next() % 30) {
+            if next() % 3 == 0 {
+                text.push_str(words[(next() % words.len() as u64) as usize]);
+                text.push(' ');
+            } else {
+                text.push(pool[(next() % pool.len() as u64) as usize]);
+            }
+        }
+        let parsed = p.parse(&text);
+        if parsed.intent == IntentKind::None {
+            assert!(parsed.items.is_empty(), "{text:?}");
+            assert!(parsed.max_price.is_none(), "{text:?}");
+        }
+    }
+}
