@@ -37,6 +37,7 @@ pub mod bench;
 pub mod catalog;
 pub mod config;
 pub mod error;
+pub mod eval;
 pub mod intent;
 pub mod merchant;
 pub mod money;

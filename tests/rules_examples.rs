@@ -3,7 +3,7 @@
 //! - an intent rule's examples parse to that intent, with the rule in the trace;
 //! - a price rule's examples fire that rule;
 //! - a dialogue rule's examples are recognised as that act;
-//! - whole-request examples produce exactly the slots they list.
+//! - whole-request examples produce exactly the slots they list;
 //! - malformed rule files are reported with file and line, all at once.
 
 use concierge::intent::Parser;
@@ -154,4 +154,42 @@ fn gibberish_and_empty_input_are_none_without_panic() {
         );
         assert!(!parsed.diagnostics.is_empty(), "{text:?}");
     }
+}
+
+#[test]
+fn rules_check_passes_on_the_shipped_rules() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let report = rules::check(&dir).expect("rules directory reads");
+    assert!(report.is_ok(), "{}", report.render());
+    assert!(report.examples_run > 50, "{}", report.render());
+    // The embedded copies are the same files.
+    let embedded = rules::check_sources(&rules::embedded_sources());
+    assert!(embedded.is_ok(), "{}", embedded.render());
+    assert_eq!(embedded.files.len(), report.files.len());
+}
+
+#[test]
+fn rules_check_reports_problems_and_failing_examples() {
+    let broken = vec![RuleSource {
+        file: "broken.toml".into(),
+        text: "[[intent]]\nname = \"x\"\nintent = \"buy\"\npatterns = [\"(\"]\nexamples = [\"x\"]\n\n[[intent]]\nname = \"y\"\nintent = \"fly\"\npatterns = [\"y\"]\nexamples = [\"y\"]\n".into(),
+    }];
+    let report = rules::check_sources(&broken);
+    let text = report.render();
+    assert_eq!(report.problems.len(), 2, "{text}");
+    assert!(text.contains("broken.toml:4: bad pattern"), "{text}");
+    assert!(text.contains("broken.toml:9: unknown intent"), "{text}");
+    assert!(text.contains("examples not run"), "{text}");
+
+    let failing = vec![RuleSource {
+        file: "failing.toml".into(),
+        text: "[[intent]]\nname = \"greet\"\nintent = \"none\"\npatterns = ['\\bhello\\b']\nexamples = [\"goodbye\"]\ncounter_examples = [\"hello there\"]\n".into(),
+    }];
+    let report = rules::check_sources(&failing);
+    let text = report.render();
+    assert!(report.problems.is_empty(), "{text}");
+    assert_eq!(report.failures.len(), 2, "{text}");
+    assert!(text.contains("failing.toml:5:"), "{text}");
+    assert!(text.contains("failing.toml:6:"), "{text}");
+    assert!(text.contains("FAILED"), "{text}");
 }

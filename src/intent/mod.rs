@@ -3,8 +3,34 @@
 //!
 //! The parser never fails on user text: empty input, gibberish or a request it
 //! cannot place all come back as intent `none`, with diagnostics saying why.
+//!
+//! ```
+//! use concierge::intent::{IntentKind, Parser};
+//! use concierge::rules::{CompiledRules, LexSlot};
+//! use std::sync::Arc;
+//!
+//! let mut rules = CompiledRules::embedded().expect("shipped rules compile");
+//! // Catalog vocabulary: a brand the rule files do not know.
+//! rules.extend_lexicon([(LexSlot::Brand, "Northwind")]);
+//! let parser = Parser::new(Arc::new(rules));
+//!
+//! let intent = parser.parse("buy me a grey Northwind turtleneck in medium under $50");
+//! assert_eq!(intent.intent, IntentKind::Buy);
+//! let item = intent.first_item().unwrap();
+//! assert_eq!(item.color.as_deref(), Some("gray"));
+//! assert_eq!(item.size.as_deref(), Some("M"));
+//! assert_eq!(item.brand.as_deref(), Some("Northwind"));
+//! assert_eq!(intent.max_price, Some(5000)); // minor units
+//! assert_eq!(intent.currency.as_deref(), Some("USD"));
+//!
+//! // Typos are corrected under documented thresholds, and traced.
+//! let intent = parser.parse("cancle my order");
+//! assert_eq!(intent.intent, IntentKind::CancelOrder);
+//! assert!(intent.trace.iter().any(|fired| fired.rule == "typo"));
+//! ```
 
 mod parser;
+pub mod timing;
 
 pub use parser::Parser;
 
@@ -200,5 +226,19 @@ fn major_units_json(minor: i64) -> serde_json::Value {
         serde_json::Value::from(minor / 100)
     } else {
         serde_json::Value::from(minor as f64 / 100.0)
+    }
+}
+
+impl Parser {
+    /// What `concierge parse TEXT` prints: the [`Intent`] as JSON plus a
+    /// `slots` object holding [`Intent::flat_slots`].
+    pub fn parse_json(&self, text: &str) -> serde_json::Value {
+        let intent = self.parse(text);
+        let slots = serde_json::Value::from_iter(intent.flat_slots());
+        let mut value = serde_json::to_value(&intent).unwrap_or(serde_json::Value::Null);
+        if let serde_json::Value::Object(map) = &mut value {
+            map.insert("slots".into(), slots);
+        }
+        value
     }
 }

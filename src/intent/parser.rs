@@ -1,29 +1,27 @@
 //! The rule-driven parser. Steps, in order:
 //! 1. lowercase and bound the input;
-//! 2. price rules, whose matches are cut out of the text;
-//! 3. intent rules (highest priority first), whose trigger words are cut out;
-//! 4. tokens, split into segments at "and" / "," / "plus" when each side
+//! 2. typo correction: a word that is neither known nor in the vocabulary is
+//!    replaced by its unique closest vocabulary word within the thresholds of
+//!    [`crate::rules::fuzzy`] ("blak" -> "black");
+//! 3. number words that name money become digits ("twenty dollars" -> "20
+//!    dollars"), so that the price rules see one shape;
+//! 4. price rules, whose matches are cut out of the text;
+//! 5. intent rules (highest priority first), each vetoed by its `unless`
+//!    patterns and gated by the evidence it `requires` (a known product, a
+//!    price, an attribute); the trigger words are cut out;
+//! 6. tokens, split into segments at "and" / "," / "plus" when each side
 //!    names a product, so "a gray turtleneck and two pairs of wool socks"
 //!    yields two items;
-//! 5. per segment, longest-first lexicon lookup for colour, size, material,
+//! 7. per segment, longest-first lexicon lookup for colour, size, material,
 //!    brand and product type, number words for quantity, negation for
 //!    excluded colours; the leftover content words form the product phrase.
 
 use super::{Fired, Intent, IntentKind, ItemRequest};
-use crate::rules::{CompiledRules, LexSlot, PriceBound};
-use regex::Regex;
-use std::sync::{Arc, OnceLock};
+use crate::rules::{CompiledRules, Evidence, LexHit, LexSlot, PriceBound};
+use std::sync::Arc;
 
 /// Requests longer than this are cut; nobody types a 2,000-character order.
 const MAX_INPUT_CHARS: usize = 2000;
-
-/// One price rule match: span, amount, second amount, currency code.
-type PriceMatch = (
-    std::ops::Range<usize>,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
-);
 
 /// Parses shopper text with compiled rules. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -31,22 +29,69 @@ pub struct Parser {
     rules: Arc<CompiledRules>,
 }
 
-#[derive(Debug, Clone)]
-struct Token {
-    text: String,
+/// Splits lowercased text into words and commas. A word is a run of
+/// letters and digits, which may hold `'`, `-` or `.` between two of them
+/// ("t-shirt", "levi's", "10.5"). Hand-written because it runs several times
+/// per request and a regex costs more.
+fn tokenize(text: &str) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    let mut start: Option<usize> = None;
+    while let Some((at, c)) = chars.next() {
+        if c.is_alphanumeric() {
+            if start.is_none() {
+                start = Some(at);
+            }
+            continue;
+        }
+        let joins_next = matches!(c, '\'' | '-' | '.')
+            && start.is_some()
+            && chars.peek().is_some_and(|(_, n)| n.is_alphanumeric());
+        if joins_next {
+            continue;
+        }
+        if let Some(begin) = start.take() {
+            tokens.push(Token {
+                text: text[begin..at].to_string(),
+            });
+        }
+        if c == ',' {
+            tokens.push(Token { text: ",".into() });
+        }
+    }
+    if let Some(begin) = start {
+        tokens.push(Token {
+            text: text[begin..].to_string(),
+        });
+    }
+    tokens
 }
 
-fn token_regex() -> &'static Regex {
-    static TOKEN: OnceLock<Regex> = OnceLock::new();
-    TOKEN.get_or_init(|| {
-        Regex::new(r"[a-z0-9]+(?:['\-][a-z0-9]+)*|,").expect("static token pattern")
-    })
+/// Byte ranges of the runs of letters and digits in `text`.
+fn word_spans(text: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut start = None;
+    for (at, c) in text.char_indices() {
+        match (c.is_alphanumeric(), start) {
+            (true, None) => start = Some(at),
+            (false, Some(begin)) => {
+                spans.push((begin, at));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(begin) = start {
+        spans.push((begin, text.len()));
+    }
+    spans
 }
 
+/// Small number words, for quantities ("two hoodies").
 fn number_word(word: &str) -> Option<u32> {
     Some(match word {
-        "one" | "a" | "an" | "single" => 1,
-        "two" | "couple" | "pair" => 2,
+        "one" | "single" => 1,
+        "two" | "couple" => 2,
         "three" => 3,
         "four" => 4,
         "five" => 5,
@@ -57,12 +102,88 @@ fn number_word(word: &str) -> Option<u32> {
         "ten" => 10,
         "eleven" => 11,
         "twelve" | "dozen" => 12,
+        "thirteen" => 13,
+        "fourteen" => 14,
+        "fifteen" => 15,
+        "sixteen" => 16,
+        "seventeen" => 17,
+        "eighteen" => 18,
+        "nineteen" => 19,
         _ => return None,
     })
 }
 
-const NEGATIONS: &[&str] = &["not", "no", "except", "without", "but", "non"];
+fn tens_word(word: &str) -> Option<u32> {
+    Some(match word {
+        "twenty" => 20,
+        "thirty" => 30,
+        "forty" | "fourty" => 40,
+        "fifty" => 50,
+        "sixty" => 60,
+        "seventy" => 70,
+        "eighty" => 80,
+        "ninety" => 90,
+        _ => return None,
+    })
+}
+
+const NEGATIONS: &[&str] = &[
+    "not", "no", "except", "without", "but", "non", "nothing", "never", "avoid", "hate", "aren't",
+    "isn't", "don't", "dont", "arent", "isnt",
+];
+/// First words of requests that talk about a product without shopping for
+/// it ("what is a turtleneck", "how do i wash a wool sweater", "i love my new
+/// boots"): a bare product phrase after these is not a search.
+const NOT_A_PRODUCT_QUERY: &[&str] = &[
+    "what",
+    "what's",
+    "whats",
+    "how",
+    "when",
+    "why",
+    "who",
+    "is",
+    "are",
+    "was",
+    "were",
+    "do",
+    "does",
+    "did",
+    "can",
+    "could",
+    "should",
+    "would",
+    "will",
+    "i",
+    "i'm",
+    "im",
+    "my",
+    "it",
+    "it's",
+    "that",
+    "this",
+    "tell",
+    "translate",
+    "convert",
+    "define",
+];
+const POSSESSIVES: &[&str] = &["my", "your", "his", "her", "our", "their", "its"];
 const SEGMENT_BREAKS: &[&str] = &["and", ",", "plus", "also"];
+
+/// A price rule match: the matched range, the amounts in minor units and
+/// the currency code.
+type PriceMatch = (
+    std::ops::Range<usize>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
+
+/// A token of the working text and where it sits.
+#[derive(Debug, Clone)]
+struct Token {
+    text: String,
+}
 
 impl Parser {
     pub fn new(rules: Arc<CompiledRules>) -> Parser {
@@ -71,6 +192,17 @@ impl Parser {
 
     pub fn rules(&self) -> &CompiledRules {
         &self.rules
+    }
+
+    /// A parser whose lexicon also knows the catalog's vocabulary (brands,
+    /// product types, colours...): see [`CompiledRules::extend_lexicon`].
+    pub fn with_catalog_terms<I, S>(mut rules: CompiledRules, terms: I) -> Parser
+    where
+        I: IntoIterator<Item = (LexSlot, S)>,
+        S: AsRef<str>,
+    {
+        rules.extend_lexicon(terms);
+        Parser::new(Arc::new(rules))
     }
 
     /// Parses `text`. Never fails: unknown input is intent `none`.
@@ -95,21 +227,30 @@ impl Parser {
                 "request cut to its first {MAX_INPUT_CHARS} characters"
             ));
         }
-        lower = lower.replace(['\u{2019}', '\u{2018}'], "'");
+        lower = lower.replace(['\u{2019}', '\u{2018}', '`'], "'");
         if lower.trim().is_empty() {
             intent.diagnostics.push("the request is empty".into());
             return intent;
         }
 
-        self.extract_prices(&mut lower, &mut intent);
-        self.classify_intent(&mut lower, &mut intent);
+        let corrected = self.correct_typos(&lower, &mut intent.trace);
+        let mut working = money_numbers_to_digits(&corrected, &self.rules);
+        self.extract_prices(&mut working, &mut intent);
+        let before_intent = working.clone();
+        let mut evidence = None;
+        self.classify_intent(&mut working, &mut intent, &mut evidence);
 
-        let tokens: Vec<Token> = token_regex()
-            .find_iter(&lower)
-            .map(|m| Token {
-                text: m.as_str().to_string(),
-            })
-            .collect();
+        // For an existing order, the trigger phrase often holds the product
+        // ("has my hoodie shipped"): read items from the text before it was
+        // cut; only known products are kept below.
+        let tokens = if matches!(
+            intent.intent,
+            IntentKind::OrderStatus | IntentKind::CancelOrder
+        ) {
+            tokenize(&before_intent)
+        } else {
+            tokenize(&working)
+        };
         for segment in self.segments(&tokens) {
             let item = self.parse_segment(segment, &mut intent.trace);
             if item != ItemRequest::default() {
@@ -128,7 +269,15 @@ impl Parser {
         intent.items = merged;
 
         if intent.intent == IntentKind::None {
-            if intent.items.iter().any(|item| item.product_type.is_some()) {
+            let first_word = before_intent.split_whitespace().next().unwrap_or("");
+            if intent.items.iter().any(|item| item.product_type.is_some())
+                && intent
+                    .trace
+                    .iter()
+                    .all(|f| f.rule != "veto" && !f.rule.ends_with("(vetoed)"))
+                && !NOT_A_PRODUCT_QUERY.contains(&first_word)
+                && evidence.get_or_insert_with(|| self.evidence(&before_intent, &intent))[0]
+            {
                 // A bare product phrase ("gray turtleneck, medium") is a search:
                 // Concierge shows offers but does not buy without a buying verb.
                 intent.intent = IntentKind::Search;
@@ -142,6 +291,22 @@ impl Parser {
                     .push("no intent rule matched and no known product was named".into());
             }
         }
+        if intent.intent == IntentKind::None {
+            // Slots found in a request that is not about shopping are noise
+            // ("what's the weather in red deer", "convert 50 euros").
+            intent.items.clear();
+            intent.max_price = None;
+            intent.min_price = None;
+            intent.currency = None;
+        }
+        if matches!(
+            intent.intent,
+            IntentKind::OrderStatus | IntentKind::CancelOrder
+        ) {
+            // About an existing order: only a known product names which one;
+            // leftover words ("placed yesterday") are not a product.
+            intent.items.retain(|item| item.product_type.is_some());
+        }
         if matches!(intent.intent, IntentKind::Buy | IntentKind::Search)
             && intent.items.iter().all(|i| i.product.is_none())
         {
@@ -150,8 +315,65 @@ impl Parser {
         intent
     }
 
+    /// Replaces each unknown word by its unique closest vocabulary word.
+    fn correct_typos(&self, lower: &str, trace: &mut Vec<Fired>) -> String {
+        let rules = &*self.rules;
+        let mut out = String::with_capacity(lower.len());
+        let mut last = 0;
+        for (start, end) in word_spans(lower) {
+            let word = &lower[start..end];
+            if word.len() < crate::rules::fuzzy::MIN_TYPO_LEN
+                || rules.known_words.contains(word)
+                || !word.chars().all(|c| c.is_alphabetic())
+            {
+                continue;
+            }
+            // Plurals of known words are not typos.
+            let stem = word
+                .strip_suffix("es")
+                .filter(|stem| rules.known_words.contains(*stem))
+                .or_else(|| word.strip_suffix('s'));
+            if stem.is_some_and(|stem| rules.known_words.contains(stem)) {
+                continue;
+            }
+            // A typo in a plural: correct the singular, keep the "s"
+            // ("swetters" -> "sweaters").
+            let whole = rules.fuzzy.correct(word);
+            let singular = stem.and_then(|stem| rules.fuzzy.correct(stem));
+            let fixed = match (whole, singular) {
+                (Some((fixed, distance)), Some((_, stem_distance)))
+                    if distance > 0 && distance <= stem_distance =>
+                {
+                    fixed.to_string()
+                }
+                (_, Some((fixed, distance))) if distance > 0 => {
+                    if fixed.ends_with('s') {
+                        fixed.to_string()
+                    } else {
+                        format!("{fixed}s")
+                    }
+                }
+                (Some((fixed, distance)), _) if distance > 0 => fixed.to_string(),
+                _ => continue,
+            };
+            out.push_str(&lower[last..start]);
+            out.push_str(&fixed);
+            last = end;
+            trace.push(Fired {
+                rule: "typo".into(),
+                matched: format!("{word} -> {fixed}"),
+            });
+        }
+        out.push_str(&lower[last..]);
+        out
+    }
+
     fn extract_prices(&self, lower: &mut String, intent: &mut Intent) {
-        for rule in &self.rules.prices {
+        let matched = self.rules.price_set.as_ref().map(|set| set.matches(lower));
+        for (rule_index, rule) in self.rules.prices.iter().enumerate() {
+            if matched.as_ref().is_some_and(|m| !m.matched(rule_index)) {
+                continue;
+            }
             let found: Vec<PriceMatch> = rule
                 .pattern
                 .captures_iter(lower)
@@ -203,22 +425,137 @@ impl Parser {
         }
     }
 
-    fn classify_intent(&self, lower: &mut String, intent: &mut Intent) {
-        for rule in &self.rules.intents {
-            let hit = rule
-                .patterns
-                .iter()
-                .find_map(|pattern| pattern.find(lower).map(|m| m.range()));
-            if let Some(range) = hit {
-                intent.intent = rule.intent;
-                intent.trace.push(Fired {
-                    rule: rule.name.clone(),
-                    matched: lower[range.clone()].to_string(),
-                });
-                blank(lower, range);
-                return;
+    /// What the request carries besides its trigger words, for rules that
+    /// `require` evidence.
+    fn evidence(&self, text: &str, intent: &Intent) -> [bool; 3] {
+        let tokens = tokenize(text);
+        let mut product = false;
+        let mut attribute = false;
+        for i in 0..tokens.len() {
+            // Something the shopper already has ("my phone", "your
+            // speaker") is not something they are shopping for.
+            let possessed = i
+                .checked_sub(1)
+                .is_some_and(|p| POSSESSIVES.contains(&tokens[p].text.as_str()))
+                || i.checked_sub(2)
+                    .is_some_and(|p| POSSESSIVES.contains(&tokens[p].text.as_str()));
+            for n in 1..=self.span_limit(&tokens[i..]) {
+                for hit in self.lookup(&tokens[i..i + n]) {
+                    match hit.slot {
+                        LexSlot::Product if possessed => {}
+                        LexSlot::Product => product = true,
+                        // A lone letter is a size only in context; it is not
+                        // evidence of shopping.
+                        LexSlot::Size if n == 1 && tokens[i].text.len() == 1 => {}
+                        _ => attribute = true,
+                    }
+                }
             }
         }
+        let price = intent.max_price.is_some() || intent.min_price.is_some();
+        [product, price, attribute]
+    }
+
+    fn classify_intent(
+        &self,
+        lower: &mut String,
+        intent: &mut Intent,
+        evidence: &mut Option<[bool; 3]>,
+    ) {
+        // One scan tells which patterns match at all; only those run again
+        // for their positions.
+        let matched = self.rules.intent_set.as_ref().map(|set| set.matches(lower));
+        for (rule_index, rule) in self.rules.intents.iter().enumerate() {
+            let first = self
+                .rules
+                .intent_set_start
+                .get(rule_index)
+                .copied()
+                .unwrap_or(0);
+            // A pattern may name the words to cut with a `trigger` group, so
+            // that "i want (2 cotton t-shirts)" keeps its object.
+            let hit = rule.patterns.iter().enumerate().find_map(|(i, pattern)| {
+                if matched.as_ref().is_some_and(|m| !m.matched(first + i)) {
+                    return None;
+                }
+                pattern.captures(lower).map(|caps| {
+                    let whole = caps.get(0).map(|m| m.range()).unwrap_or(0..0);
+                    let cut = caps
+                        .name("trigger")
+                        .map(|m| m.range())
+                        .unwrap_or(whole.clone());
+                    (whole, cut)
+                })
+            });
+            let Some((range, cut)) = hit else { continue };
+            if let Some(veto) = rule.unless.iter().find_map(|p| p.find(lower)) {
+                intent.trace.push(Fired {
+                    rule: format!("{} (vetoed)", rule.name),
+                    matched: veto.as_str().to_string(),
+                });
+                continue;
+            }
+            if !rule.requires.is_empty() {
+                let [product, price, attribute] =
+                    *evidence.get_or_insert_with(|| self.evidence(lower, intent));
+                let satisfied = rule.requires.iter().any(|need| match need {
+                    Evidence::Product => product,
+                    Evidence::Price => price,
+                    Evidence::Attribute => attribute,
+                });
+                if !satisfied {
+                    continue;
+                }
+            }
+            intent.intent = rule.intent;
+            intent.trace.push(Fired {
+                rule: rule.name.clone(),
+                matched: lower[range.clone()].trim().to_string(),
+            });
+            if rule.intent == IntentKind::None {
+                // An explicit "not shopping" rule: no fallback to search.
+                intent.trace.push(Fired {
+                    rule: "veto".into(),
+                    matched: rule.name.clone(),
+                });
+            }
+            blank(lower, cut);
+            return;
+        }
+    }
+
+    /// Lexicon meanings of a phrase, trying the singular of its last word
+    /// for product types ("hoodies" -> "hoodie", "boxes" -> "box").
+    fn lookup(&self, tokens: &[Token]) -> Vec<&LexHit> {
+        let lexicon = &self.rules.lexicon;
+        let phrase = join(tokens);
+        let hits = lexicon.lookup(&phrase);
+        if !hits.is_empty() {
+            return hits.iter().collect();
+        }
+        // "navy-blue", "x-large": a hyphenated word may be a spaced phrase.
+        if tokens.len() == 1 && phrase.contains('-') {
+            let hits = lexicon.lookup(&phrase.replace('-', " "));
+            if !hits.is_empty() {
+                return hits.iter().collect();
+            }
+        }
+        for suffix in ["s", "es"] {
+            if let Some(stem) = phrase.strip_suffix(suffix) {
+                if stem.len() < 2 {
+                    continue;
+                }
+                let hits: Vec<&LexHit> = lexicon
+                    .lookup(stem)
+                    .iter()
+                    .filter(|hit| hit.slot == LexSlot::Product)
+                    .collect();
+                if !hits.is_empty() {
+                    return hits;
+                }
+            }
+        }
+        Vec::new()
     }
 
     /// Splits tokens at conjunctions, but only where the part after the break
@@ -246,14 +583,35 @@ impl Parser {
         segments
     }
 
+    /// How many words starting at `tokens[0]` can still form a lexicon
+    /// phrase: the n-gram grows only while it is a prefix of some phrase, so
+    /// that a word no phrase starts with costs one lookup, not one per
+    /// n-gram length.
+    fn span_limit(&self, tokens: &[Token]) -> usize {
+        let lexicon = &self.rules.lexicon;
+        let max = lexicon.max_phrase_words.max(1).min(tokens.len());
+        if max <= 1 {
+            return max;
+        }
+        let mut phrase = String::with_capacity(32);
+        let mut limit = 1;
+        for (n, token) in tokens.iter().enumerate().take(max - 1) {
+            if n > 0 {
+                phrase.push(' ');
+            }
+            phrase.push_str(&token.text);
+            if !lexicon.is_prefix(&phrase) {
+                break;
+            }
+            limit = n + 2;
+        }
+        limit
+    }
+
     fn names_product(&self, tokens: &[Token]) -> bool {
-        let max = self.rules.lexicon.max_phrase_words.max(1);
         (0..tokens.len()).any(|i| {
-            (1..=max.min(tokens.len() - i)).any(|n| {
-                let phrase = join(&tokens[i..i + n]);
-                self.rules
-                    .lexicon
-                    .lookup(&phrase)
+            (1..=self.span_limit(&tokens[i..])).any(|n| {
+                self.lookup(&tokens[i..i + n])
                     .iter()
                     .any(|hit| hit.slot == LexSlot::Product)
             })
@@ -262,51 +620,81 @@ impl Parser {
 
     fn parse_segment(&self, tokens: &[Token], trace: &mut Vec<Fired>) -> ItemRequest {
         let lexicon = &self.rules.lexicon;
+        let stopwords = &self.rules.stopwords;
         let mut item = ItemRequest::default();
         // Per token: is it part of the product phrase?
         let mut product_word = vec![false; tokens.len()];
+        // Set by a negation word; colours while it holds are excluded. It
+        // holds across stopwords, "or" and other colours ("not red or pink").
+        let mut negating = false;
         let mut index = 0;
         while index < tokens.len() {
             let word = tokens[index].text.as_str();
             let previous = index.checked_sub(1).map(|i| tokens[i].text.as_str());
             let next = tokens.get(index + 1).map(|t| t.text.as_str());
 
-            // Numeric size: "size 10", "size 32".
-            if previous == Some("size")
-                && word.chars().all(|c| c.is_ascii_digit())
+            if NEGATIONS.contains(&word) {
+                negating = true;
+                index += 1;
+                continue;
+            }
+
+            // Numeric size: "size 10", "size 32", "in a 10", "10.5".
+            let numeric = !word.is_empty()
+                && word.chars().all(|c| c.is_ascii_digit() || c == '.')
+                && word.chars().next().is_some_and(|c| c.is_ascii_digit());
+            let after_product = item.product_type.is_some()
+                && next.is_none_or(|n| matches!(n, "," | "waist" | "inch" | "inches" | "please"));
+            if numeric
                 && item.size.is_none()
+                && (previous == Some("size")
+                    || (after_product
+                        && word.parse::<f64>().is_ok_and(|v| (1.0..=60.0).contains(&v)))
+                    || (previous == Some("a")
+                        && index >= 2
+                        && tokens[index - 2].text == "in"
+                        && word.parse::<f64>().is_ok_and(|v| v <= 60.0))
+                    || (previous == Some("in")
+                        && word.parse::<f64>().is_ok_and(|size| size <= 60.0)
+                        && index >= 2
+                        && tokens[index - 2].text != "in"
+                        && next.is_none_or(|n| !self.names_product(&[Token { text: n.into() }]))))
             {
                 item.size = Some(word.to_string());
                 trace.push(Fired {
                     rule: "numeric_size".into(),
-                    matched: format!("size {word}"),
+                    matched: format!("{} {word}", previous.unwrap_or("")),
                 });
                 index += 1;
                 continue;
             }
 
             // Longest lexicon phrase starting here.
-            let max = lexicon.max_phrase_words.max(1).min(tokens.len() - index);
+            let max = self.span_limit(&tokens[index..]);
             let mut consumed = 0;
             for n in (1..=max).rev() {
-                let phrase = join(&tokens[index..index + n]);
-                let hits = lexicon.lookup(&phrase);
+                let hits = self.lookup(&tokens[index..index + n]);
                 if hits.is_empty() {
                     continue;
                 }
-                let negated = previous.is_some_and(|p| NEGATIONS.contains(&p));
-                // A product reading wins over others for multi-word phrases
-                // ("khakis" the trousers, not the colour).
+                let phrase = join(&tokens[index..index + n]);
+                let after = tokens.get(index + n).map(|t| t.text.as_str());
+                // A product reading wins for multi-word phrases ("khakis" the
+                // trousers, not the colour), and when a colour word is
+                // followed by nothing that could be its noun.
                 let preferred = hits
                     .iter()
                     .find(|hit| hit.slot == LexSlot::Product)
                     .filter(|_| n > 1 || hits.len() == 1)
                     .or_else(|| hits.iter().find(|hit| hit.slot != LexSlot::Product))
-                    .or_else(|| hits.first());
+                    .or_else(|| hits.first())
+                    .copied();
                 let Some(hit) = preferred else { continue };
                 let single_letter_size = hit.slot == LexSlot::Size && phrase.len() == 1;
                 if single_letter_size
-                    && !(matches!(previous, Some("in" | "size")) || next == Some("size"))
+                    && !(matches!(previous, Some("in" | "size" | "a" | "an" | "sz"))
+                        || matches!(after, Some("size" | "sized"))
+                        || (after.is_none() && phrase.len() == 2 && phrase != "md"))
                 {
                     // "m" alone is a size only in context ("in m", "size m").
                     continue;
@@ -321,18 +709,25 @@ impl Parser {
                     });
                 };
                 match hit.slot {
-                    LexSlot::Color if negated => {
-                        item.excluded_colors.push(hit.canonical.clone());
+                    LexSlot::Color if negating => {
+                        if !item.excluded_colors.contains(&hit.canonical) {
+                            item.excluded_colors.push(hit.canonical.clone());
+                        }
                         trace.push(Fired {
                             rule: "negated_color".into(),
-                            matched: format!("{} {phrase}", previous.unwrap_or("")),
+                            matched: phrase.clone(),
                         });
                     }
+                    LexSlot::Material if negating => trace.push(Fired {
+                        rule: "negated_material".into(),
+                        matched: phrase.clone(),
+                    }),
                     LexSlot::Color => slot_value(&mut item.color, "lexicon_color", trace),
                     LexSlot::Size => slot_value(&mut item.size, "lexicon_size", trace),
                     LexSlot::Material => slot_value(&mut item.material, "lexicon_material", trace),
                     LexSlot::Brand => slot_value(&mut item.brand, "lexicon_brand", trace),
                     LexSlot::Product => {
+                        negating = false;
                         if item.product_type.is_none() {
                             item.product_type = Some(hit.canonical.clone());
                         }
@@ -342,6 +737,23 @@ impl Parser {
                         });
                         for flag in &mut product_word[index..index + n] {
                             *flag = true;
+                        }
+                        // "denim jacket", "wool hat": a synonym phrase may
+                        // carry a material or colour of its own.
+                        if n > 1 {
+                            for token in &tokens[index..index + n] {
+                                for inner in lexicon.lookup(&token.text) {
+                                    match inner.slot {
+                                        LexSlot::Material if item.material.is_none() => {
+                                            item.material = Some(inner.canonical.clone())
+                                        }
+                                        LexSlot::Color if item.color.is_none() => {
+                                            item.color = Some(inner.canonical.clone())
+                                        }
+                                        _ => {}
+                                    }
+                                }
+                            }
                         }
                     }
                 }
@@ -353,21 +765,44 @@ impl Parser {
                 continue;
             }
 
-            // Quantity: a number word or digits before more words ("two
-            // pairs", "3x", "a dozen").
+            // Quantity: digits or a number word ("two pairs", "3x", "x2",
+            // "a dozen").
             let quantity = if let Some(digits) = word
                 .strip_suffix('x')
+                .or_else(|| word.strip_prefix('x'))
                 .filter(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()))
             {
                 digits.parse().ok()
-            } else if word.chars().all(|c| c.is_ascii_digit()) && word.len() <= 3 {
+            } else if word.chars().all(|c| c.is_ascii_digit())
+                && word.len() <= 3
+                && !matches!(
+                    next,
+                    Some("pack" | "packs" | "person" | "inch" | "pm" | "am")
+                )
+            {
                 word.parse().ok()
-            } else if word != "a" && word != "an" && word != "pair" {
-                number_word(word)
-            } else {
+            } else if word == "one"
+                && !next.is_some_and(|n| {
+                    n == "pair"
+                        || !lexicon.lookup(n).is_empty()
+                        || self.names_product(&tokens[index + 1..(index + 2).min(tokens.len())])
+                })
+            {
+                // "the blue one", "one in large": a pronoun, not a quantity.
                 None
+            } else if word == "half" && next == Some("dozen") {
+                index += 1;
+                Some(6)
+            } else if word == "half"
+                && next == Some("a")
+                && tokens.get(index + 2).is_some_and(|t| t.text == "dozen")
+            {
+                index += 2;
+                Some(6)
+            } else {
+                number_word(word)
             };
-            if let Some(quantity) = quantity.filter(|q| *q > 0) {
+            if let Some(quantity) = quantity.filter(|q| *q > 0 && *q <= 999) {
                 if item.quantity.is_none() {
                     item.quantity = Some(quantity);
                     trace.push(Fired {
@@ -379,9 +814,13 @@ impl Parser {
                 continue;
             }
 
-            if !self.rules.stopwords.contains(word)
-                && !NEGATIONS.contains(&word)
+            if word != "or" && !stopwords.contains(word) {
+                negating = false;
+            }
+            if !stopwords.contains(word)
                 && !SEGMENT_BREAKS.contains(&word)
+                && word != "or"
+                && word.chars().any(char::is_alphabetic)
             {
                 product_word[index] = true;
             }
@@ -407,30 +846,87 @@ impl Parser {
         }
         let contains_type = |&(start, end): &(usize, usize)| {
             (start..end).any(|i| {
-                lexicon
-                    .lookup(&tokens[i].text)
-                    .iter()
-                    .any(|hit| hit.slot == LexSlot::Product)
-            }) || (start..end).any(|i| {
-                (i + 1..=end).any(|j| {
-                    lexicon
-                        .lookup(&join(&tokens[i..j]))
+                (i + 1..=i + self.span_limit(&tokens[i..end])).any(|j| {
+                    self.lookup(&tokens[i..j])
                         .iter()
                         .any(|h| h.slot == LexSlot::Product)
                 })
             })
         };
-        let chosen = runs
-            .iter()
-            .copied()
-            .filter(contains_type)
-            .max_by_key(|(start, end)| end - start)
-            .or_else(|| runs.iter().copied().max_by_key(|(start, end)| end - start));
+        let typed = runs.iter().copied().rfind(contains_type);
+        let chosen = typed.or_else(|| runs.iter().copied().max_by_key(|(start, end)| end - start));
         if let Some((start, end)) = chosen {
             item.product = Some(join(&tokens[start..end]));
+        } else if let Some(material) = item.material.take() {
+            // "a medium fleece": a material with no noun after it is the
+            // thing itself.
+            item.product = Some(material);
         }
         item
     }
+}
+
+/// Rewrites number words that name an amount of money as digits: "twenty
+/// dollars" -> "20 dollars", "under fifty" -> "under 50", "forty-five euros"
+/// -> "45 euros". Small numbers ("two hoodies") stay words unless a currency
+/// word follows, so that quantities keep their meaning.
+fn money_numbers_to_digits(text: &str, rules: &CompiledRules) -> String {
+    let words: Vec<&str> = text.split(' ').collect();
+    let is_currency_word = |w: Option<&&str>| {
+        w.is_some_and(|w| {
+            let w = w.trim_matches(|c: char| !c.is_alphanumeric());
+            rules.currency_words.contains_key(w)
+        })
+    };
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        let word = words[i];
+        // "forty-five" arrives as one word.
+        let (head, tail) = match word.split_once('-') {
+            Some((h, t)) if tens_word(h).is_some() && number_word(t).is_some() => (h, Some(t)),
+            _ => (word, None),
+        };
+        if let Some(tens) = tens_word(head) {
+            let mut value = tens + tail.and_then(number_word).unwrap_or(0);
+            let mut used = 1;
+            if tail.is_none() {
+                if let Some(unit) = words.get(i + 1).and_then(|w| number_word(w)) {
+                    if unit < 10 {
+                        value += unit;
+                        used = 2;
+                    }
+                }
+            }
+            if words.get(i + used) == Some(&"hundred") {
+                value *= 100;
+                used += 1;
+            }
+            out.push(value.to_string());
+            i += used;
+            continue;
+        }
+        if let Some(small) = number_word(word) {
+            if words.get(i + 1) == Some(&"hundred") {
+                out.push((small * 100).to_string());
+                i += 2;
+                continue;
+            }
+            if is_currency_word(words.get(i + 1)) {
+                out.push(small.to_string());
+                i += 1;
+                continue;
+            }
+        }
+        if (word == "hundred" || word == "a hundred") && is_currency_word(words.get(i + 1)) {
+            out.push("100".into());
+            i += 1;
+            continue;
+        }
+        out.push(word.to_string());
+        i += 1;
+    }
+    out.join(" ")
 }
 
 fn absorb(target: &mut ItemRequest, extra: ItemRequest) {
@@ -443,11 +939,14 @@ fn absorb(target: &mut ItemRequest, extra: ItemRequest) {
 }
 
 fn join(tokens: &[Token]) -> String {
-    tokens
-        .iter()
-        .map(|t| t.text.as_str())
-        .collect::<Vec<_>>()
-        .join(" ")
+    match tokens {
+        [only] => only.text.clone(),
+        _ => tokens
+            .iter()
+            .map(|t| t.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
 }
 
 /// Replaces a byte range with spaces so later rules do not see it again.
@@ -456,11 +955,12 @@ fn blank(text: &mut String, range: std::ops::Range<usize>) {
     text.replace_range(range, &spaces);
 }
 
-/// "50" -> 5000, "49.99" -> 4999, "49,99" -> 4999.
+/// "50" -> 5000, "49.99" -> 4999, "49,99" -> 4999, "1,200" -> 120000.
 fn parse_amount(text: &str) -> Option<i64> {
     let normalized = match text.rsplit_once(',') {
         Some((whole, frac)) if frac.len() <= 2 => format!("{whole}.{frac}"),
-        _ => text.to_string(),
+        Some((whole, frac)) => format!("{whole}{frac}"),
+        None => text.to_string(),
     };
     crate::money::parse_decimal_minor(&normalized)
 }

@@ -17,6 +17,10 @@ pub struct RuleFile {
     pub dialogue: Vec<DialogueRuleDef>,
     #[serde(default)]
     pub stopwords: Vec<String>,
+    /// Ordinary words that typo correction must leave alone ("fund" is not
+    /// a typo of "find").
+    #[serde(default)]
+    pub known_words: Vec<String>,
     #[serde(default)]
     pub color: Vec<LexEntryDef>,
     #[serde(default)]
@@ -45,8 +49,20 @@ pub struct IntentRuleDef {
     #[serde(default)]
     pub priority: i32,
     pub patterns: Vec<Spanned<String>>,
+    /// Patterns that veto the rule: when one matches, the rule does not fire
+    /// ("my order" is a noun, not the verb "order").
+    #[serde(default)]
+    pub unless: Vec<Spanned<String>>,
+    /// Evidence the request must also carry for the rule to fire, any of:
+    /// "product" (a known product type), "price", "attribute" (a colour,
+    /// size, material or brand). Empty: no evidence needed.
+    #[serde(default)]
+    pub requires: Vec<Spanned<String>>,
     #[serde(default)]
     pub examples: Vec<Spanned<String>>,
+    /// Utterances on which the rule must NOT fire.
+    #[serde(default)]
+    pub counter_examples: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,13 +6,17 @@
 //! pattern compiled, and all problems come back together, each with its file
 //! and line ([`RuleError::Invalid`]).
 
+mod check;
 mod files;
+pub mod fuzzy;
 
+pub use check::{check, check_sources, CheckFailure, CheckReport};
 pub use files::*;
+pub use fuzzy::FuzzyIndex;
 
 use crate::error::{RuleError, RuleProblem};
 use crate::intent::IntentKind;
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
@@ -24,6 +28,11 @@ pub const EMBEDDED_RULES: &[(&str, &str)] = &[
     ("prices.toml", include_str!("../../rules/prices.toml")),
     ("dialogue.toml", include_str!("../../rules/dialogue.toml")),
     ("policy.toml", include_str!("../../rules/policy.toml")),
+    ("words.toml", include_str!("../../rules/words.toml")),
+    (
+        "words_dictionary.toml",
+        include_str!("../../rules/words_dictionary.toml"),
+    ),
 ];
 
 /// One rule file's name and text.
@@ -103,6 +112,10 @@ pub struct Lexicon {
     pub phrases: HashMap<String, Vec<LexHit>>,
     /// The longest phrase, in words: the parser tries n-grams up to this.
     pub max_phrase_words: usize,
+    /// Every proper word-prefix of a multi-word phrase ("running" for
+    /// "running shoes"): the parser extends an n-gram only while it is one,
+    /// instead of looking up every n-gram up to `max_phrase_words`.
+    pub prefixes: HashSet<String>,
 }
 
 impl Lexicon {
@@ -112,6 +125,14 @@ impl Lexicon {
             return;
         }
         self.max_phrase_words = self.max_phrase_words.max(phrase.split(' ').count());
+        let mut end = 0;
+        while let Some(space) = phrase[end..].find(' ') {
+            end += space;
+            if !self.prefixes.contains(&phrase[..end]) {
+                self.prefixes.insert(phrase[..end].to_string());
+            }
+            end += 1;
+        }
         let hits = self.phrases.entry(phrase).or_default();
         let hit = LexHit {
             slot,
@@ -120,6 +141,11 @@ impl Lexicon {
         if !hits.contains(&hit) {
             hits.push(hit);
         }
+    }
+
+    /// True when some multi-word phrase starts with the words of `phrase`.
+    pub fn is_prefix(&self, phrase: &str) -> bool {
+        self.prefixes.contains(phrase)
     }
 
     pub fn lookup(&self, phrase: &str) -> &[LexHit] {
@@ -135,6 +161,66 @@ impl Lexicon {
     }
 }
 
+/// Rewrites the escapes `\b`, `\B`, `\w`, `\s` and `\d` outside character
+/// classes to their ASCII forms (`(?-u:\b)`...). Negated classes (`\W`,
+/// `\S`, `\D`) stay Unicode: their ASCII forms could match inside a
+/// multi-byte character.
+pub fn ascii_classes(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut chars = pattern.chars();
+    let mut class_depth = 0usize;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(e @ ('b' | 'B' | 'w' | 's' | 'd')) if class_depth == 0 => {
+                    out.push_str("(?-u:\\");
+                    out.push(e);
+                    out.push(')');
+                }
+                Some(e) => {
+                    out.push('\\');
+                    out.push(e);
+                }
+                None => out.push('\\'),
+            },
+            '[' => {
+                class_depth += 1;
+                out.push(c);
+            }
+            ']' if class_depth > 0 => {
+                class_depth -= 1;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The literal words of a regular expression, for the typo index: escapes
+/// like `\b` or `\s` are dropped and runs of 3+ letters kept.
+fn pattern_words(pattern: &str) -> Vec<String> {
+    let mut cleaned = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            chars.next();
+            cleaned.push(' ');
+        } else if c.is_alphabetic() {
+            cleaned.push(c);
+        } else {
+            cleaned.push(' ');
+        }
+    }
+    cleaned
+        .split_whitespace()
+        .filter(|word| word.chars().count() >= 3)
+        // A word right before `?` or inside a character class is partial;
+        // harmless here, since only real typos get near it.
+        .map(str::to_string)
+        .collect()
+}
+
 /// Lowercase, with runs of whitespace and the separators `-`/`_` kept as in
 /// the words but collapsed to single spaces between words.
 pub fn normalize_phrase(text: &str) -> String {
@@ -144,12 +230,28 @@ pub fn normalize_phrase(text: &str) -> String {
         .join(" ")
 }
 
+/// Evidence an intent rule may require besides its trigger pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evidence {
+    /// A known product type (rules lexicon or catalog terms).
+    Product,
+    /// A price bound.
+    Price,
+    /// A colour, size, material or brand.
+    Attribute,
+}
+
 #[derive(Debug, Clone)]
 pub struct CompiledIntentRule {
     pub name: String,
     pub intent: IntentKind,
     pub priority: i32,
     pub patterns: Vec<Regex>,
+    /// Any match vetoes the rule.
+    pub unless: Vec<Regex>,
+    /// The rule fires only when the request carries one of these (when
+    /// non-empty).
+    pub requires: Vec<Evidence>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,9 +328,102 @@ pub struct CompiledRules {
     pub intent_examples: Vec<RuleExample>,
     pub price_examples: Vec<RuleExample>,
     pub dialogue_examples: Vec<(RuleExample, DialogueAct)>,
+    /// Utterances on which an intent rule must not fire.
+    pub intent_counter_examples: Vec<RuleExample>,
+    /// Typo index over every single word of the lexicon, the currency words
+    /// and the intent patterns' literal words.
+    pub fuzzy: FuzzyIndex,
+    /// Words typo correction leaves alone: stopwords, `known_words` and
+    /// every vocabulary word.
+    pub known_words: HashSet<String>,
+    /// Every intent pattern in one automaton, so that a request is scanned
+    /// once instead of once per pattern; `intent_set_start[i]` is the set
+    /// index of rule `i`'s first pattern. `None` if the set could not be
+    /// built (the parser then tries each pattern).
+    pub intent_set: Option<RegexSet>,
+    pub intent_set_start: Vec<usize>,
+    /// Every price pattern, in rule order.
+    pub price_set: Option<RegexSet>,
 }
 
 impl CompiledRules {
+    /// Adds catalog vocabulary (brands, product types, colours, materials,
+    /// sizes) to the lexicon and the typo index, so that a new merchant's
+    /// brand is recognised without editing the rules. Each term is its own
+    /// canonical value, except where the rules already give the phrase a
+    /// meaning for that slot ("Grey" stays "gray"). Returns how many phrases
+    /// were new.
+    pub fn extend_lexicon<I, S>(&mut self, terms: I) -> usize
+    where
+        I: IntoIterator<Item = (LexSlot, S)>,
+        S: AsRef<str>,
+    {
+        let mut added = 0;
+        let mut new_words: Vec<String> = Vec::new();
+        for (slot, term) in terms {
+            let term = term.as_ref().trim();
+            let phrase = normalize_phrase(term);
+            if phrase.is_empty() || phrase.chars().count() > 80 {
+                continue;
+            }
+            if self.lexicon.canonical(slot, &phrase).is_some() {
+                continue;
+            }
+            // Catalog product types and colours are compared lowercase;
+            // brands keep the merchant's spelling.
+            let canonical = match slot {
+                LexSlot::Brand => term.split_whitespace().collect::<Vec<_>>().join(" "),
+                _ => phrase.clone(),
+            };
+            self.lexicon.insert(&phrase, slot, &canonical);
+            added += 1;
+            for word in phrase.split(' ') {
+                if !self.known_words.contains(word) {
+                    self.known_words.insert(word.to_string());
+                    new_words.push(word.to_string());
+                }
+            }
+        }
+        self.fuzzy.extend(new_words);
+        added
+    }
+
+    /// Builds the pattern sets from the compiled patterns (which are valid,
+    /// so only a size limit can make this fail).
+    fn build_sets(&mut self) {
+        let mut start = 0;
+        self.intent_set_start.clear();
+        for rule in &self.intents {
+            self.intent_set_start.push(start);
+            start += rule.patterns.len();
+        }
+        self.intent_set = RegexSet::new(
+            self.intents
+                .iter()
+                .flat_map(|rule| rule.patterns.iter().map(Regex::as_str)),
+        )
+        .ok();
+        self.price_set = RegexSet::new(self.prices.iter().map(|rule| rule.pattern.as_str())).ok();
+    }
+
+    /// Finishes compilation: builds the typo index and the known-word set.
+    fn build_vocabulary(&mut self) {
+        let mut vocabulary: Vec<String> = Vec::new();
+        for phrase in self.lexicon.phrases.keys() {
+            vocabulary.extend(phrase.split(' ').map(str::to_string));
+        }
+        vocabulary.extend(self.currency_words.keys().cloned());
+        for rule in &self.intents {
+            for pattern in &rule.patterns {
+                vocabulary.extend(pattern_words(pattern.as_str()));
+            }
+        }
+        vocabulary.sort();
+        vocabulary.dedup();
+        self.fuzzy = FuzzyIndex::build(vocabulary.iter());
+        self.known_words.extend(vocabulary);
+        self.known_words.extend(self.stopwords.iter().cloned());
+    }
     /// The rules embedded in the binary. They are checked by the test suite,
     /// so failing to compile them is a build defect, reported as an error.
     pub fn embedded() -> Result<CompiledRules, RuleError> {
@@ -274,6 +469,12 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
         intent_examples: Vec::new(),
         price_examples: Vec::new(),
         dialogue_examples: Vec::new(),
+        intent_counter_examples: Vec::new(),
+        fuzzy: FuzzyIndex::default(),
+        known_words: HashSet::new(),
+        intent_set: None,
+        intent_set_start: Vec::new(),
+        price_set: None,
     };
     let mut seen_names: HashMap<String, String> = HashMap::new();
 
@@ -332,6 +533,26 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
                     }
                 }
             };
+        // Shopper-text patterns use ASCII word boundaries and classes: the
+        // text is lowercased shopping language, and the Unicode tables make
+        // compiling and matching several times slower.
+        let compile_shopper_pattern =
+            |pattern: &toml::Spanned<String>,
+             problem: &mut dyn FnMut(std::ops::Range<usize>, String)| {
+                match Regex::new(&ascii_classes(pattern.get_ref())) {
+                    Ok(regex) => Some(regex),
+                    Err(error) => {
+                        problem(
+                            pattern.span(),
+                            format!(
+                                "bad pattern: {}",
+                                error.to_string().lines().last().unwrap_or("")
+                            ),
+                        );
+                        None
+                    }
+                }
+            };
 
         for def in &parsed.intent {
             check_name(&def.name, &mut problem);
@@ -351,7 +572,7 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
             let patterns: Vec<Regex> = def
                 .patterns
                 .iter()
-                .filter_map(|p| compile_pattern(p, &mut problem))
+                .filter_map(|p| compile_shopper_pattern(p, &mut problem))
                 .collect();
             if def.patterns.is_empty() {
                 problem(
@@ -359,8 +580,35 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
                     format!("intent rule {:?} has no patterns", def.name.get_ref()),
                 );
             }
+            let unless: Vec<Regex> = def
+                .unless
+                .iter()
+                .filter_map(|p| compile_shopper_pattern(p, &mut problem))
+                .collect();
+            let mut requires = Vec::new();
+            for evidence in &def.requires {
+                match evidence.get_ref().as_str() {
+                    "product" => requires.push(Evidence::Product),
+                    "price" => requires.push(Evidence::Price),
+                    "attribute" => requires.push(Evidence::Attribute),
+                    other => problem(
+                        evidence.span(),
+                        format!(
+                            "unknown evidence {other:?} (expected product, price or attribute)"
+                        ),
+                    ),
+                }
+            }
             for example in &def.examples {
                 rules.intent_examples.push(RuleExample {
+                    file: file.to_string(),
+                    line: line_of(text, example.span().start),
+                    rule: def.name.get_ref().clone(),
+                    text: example.get_ref().clone(),
+                });
+            }
+            for example in &def.counter_examples {
+                rules.intent_counter_examples.push(RuleExample {
                     file: file.to_string(),
                     line: line_of(text, example.span().start),
                     rule: def.name.get_ref().clone(),
@@ -372,6 +620,8 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
                 intent,
                 priority: def.priority,
                 patterns,
+                unless,
+                requires,
             });
         }
 
@@ -389,7 +639,7 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
                     continue;
                 }
             };
-            let Some(pattern) = compile_pattern(&def.pattern, &mut problem) else {
+            let Some(pattern) = compile_shopper_pattern(&def.pattern, &mut problem) else {
                 continue;
             };
             if !pattern.capture_names().any(|name| name == Some("amount")) {
@@ -497,6 +747,9 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
         for word in &parsed.stopwords {
             rules.stopwords.insert(word.to_lowercase());
         }
+        for word in &parsed.known_words {
+            rules.known_words.insert(word.to_lowercase());
+        }
         for currency in &parsed.currency {
             let code = currency.code.get_ref();
             if code.len() != 3 || !code.chars().all(|c| c.is_ascii_uppercase()) {
@@ -541,6 +794,8 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
     rules
         .intents
         .sort_by_key(|rule| std::cmp::Reverse(rule.priority));
+    rules.build_vocabulary();
+    rules.build_sets();
     if problems.is_empty() {
         Ok(rules)
     } else {

@@ -1,0 +1,378 @@
+//! What the parser promises, one table per feature (issue 3):
+//! - canonical colours, sizes, quantities and money with ISO currency codes;
+//! - negation excludes a colour instead of requesting it;
+//! - a multi-item request yields one item per product;
+//! - typos within the documented thresholds are corrected, and traced;
+//! - catalog vocabulary added at run time is recognised (a new brand);
+//! - intents: buy, search, order_status, cancel_order, none;
+//! - no panic and a `none` answer on odd, empty or huge input;
+//! - `parse_json` is the Intent plus flat `slots`.
+
+use concierge::intent::{IntentKind, Parser};
+use concierge::rules::{CompiledRules, LexSlot};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+fn parser() -> Parser {
+    Parser::new(Arc::new(CompiledRules::embedded().expect("embedded rules")))
+}
+
+/// Checks that parsing `text` gives `intent` and, for each listed slot, the
+/// listed flat value (other slots are not checked).
+fn check(parser: &Parser, text: &str, intent: IntentKind, slots: Value) {
+    let parsed = parser.parse(text);
+    assert_eq!(parsed.intent, intent, "{text:?}: trace {:?}", parsed.trace);
+    let flat = parsed.flat_slots();
+    for (name, expected) in slots.as_object().expect("slots object") {
+        assert_eq!(
+            flat.get(name),
+            Some(expected),
+            "{text:?}: slot {name}, got {flat:?}"
+        );
+    }
+}
+
+#[test]
+fn canonical_colours_and_sizes() {
+    let p = parser();
+    let cases = [
+        (
+            "buy a grey hoodie",
+            json!({"color": "gray", "product": "hoodie"}),
+        ),
+        ("buy a navy blue hoodie", json!({"color": "navy"})),
+        ("buy a hoodie in medium", json!({"size": "M"})),
+        ("buy a hoodie, med", json!({"size": "M"})),
+        ("buy a hoodie in m", json!({"size": "M"})),
+        ("buy a 2xl hoodie", json!({"size": "XXL"})),
+        ("buy a hoodie in extra large", json!({"size": "XL"})),
+        ("buy sneakers in size 10", json!({"size": "10"})),
+        ("buy jeans size 32", json!({"size": "32"})),
+        (
+            "buy a wool scarf",
+            json!({"material": "wool", "product": "scarf"}),
+        ),
+    ];
+    for (text, slots) in cases {
+        check(&p, text, IntentKind::Buy, slots);
+    }
+}
+
+#[test]
+fn quantities_are_integers() {
+    let p = parser();
+    let cases = [
+        ("buy two hoodies", 2),
+        ("order a dozen pairs of socks", 12),
+        ("buy 3x t-shirts", 3),
+        ("buy hoodies x2", 2),
+        ("order 5 beanies", 5),
+        ("buy half a dozen socks", 6),
+        ("buy a half dozen tea towels", 6),
+    ];
+    for (text, quantity) in cases {
+        check(&p, text, IntentKind::Buy, json!({ "quantity": quantity }));
+    }
+}
+
+#[test]
+fn money_with_currency_codes() {
+    let p = parser();
+    let cases = [
+        (
+            "buy a hoodie under $50",
+            json!({"max_price": 50, "currency": "USD"}),
+        ),
+        (
+            "buy socks for less than 50 bucks",
+            json!({"max_price": 50, "currency": "USD"}),
+        ),
+        (
+            "buy a scarf for no more than €40",
+            json!({"max_price": 40, "currency": "EUR"}),
+        ),
+        (
+            "buy a hoodie between $20 and $40",
+            json!({"min_price": 20, "max_price": 40, "currency": "USD"}),
+        ),
+        (
+            "buy a coat, budget 60 USD",
+            json!({"max_price": 60, "currency": "USD"}),
+        ),
+        (
+            "buy a t-shirt for twenty dollars",
+            json!({"max_price": 20, "currency": "USD"}),
+        ),
+        (
+            "buy a beanie for £30",
+            json!({"max_price": 30, "currency": "GBP"}),
+        ),
+        (
+            "buy boots for 45 euros",
+            json!({"max_price": 45, "currency": "EUR"}),
+        ),
+        (
+            "buy a mug for 12.50 dollars",
+            json!({"max_price": 12.5, "currency": "USD"}),
+        ),
+        (
+            "buy a jacket over $100",
+            json!({"min_price": 100, "currency": "USD"}),
+        ),
+        (
+            "buy a watch from 100 to 150 dollars",
+            json!({"min_price": 100, "max_price": 150}),
+        ),
+        (
+            "buy a coat for forty-five euros",
+            json!({"max_price": 45, "currency": "EUR"}),
+        ),
+    ];
+    for (text, slots) in cases {
+        check(&p, text, IntentKind::Buy, slots);
+    }
+}
+
+#[test]
+fn negation_excludes_colours() {
+    let p = parser();
+    let cases: [(&str, &[&str], Option<&str>); 4] = [
+        ("buy a hoodie, not red", &["red"], None),
+        (
+            "buy a gray hoodie but not black or navy",
+            &["black", "navy"],
+            Some("gray"),
+        ),
+        ("buy a scarf, anything but pink", &["pink"], None),
+        ("buy sneakers except white", &["white"], None),
+    ];
+    for (text, excluded, color) in cases {
+        let parsed = p.parse(text);
+        let item = parsed.first_item().expect("an item");
+        assert_eq!(item.excluded_colors, excluded, "{text:?}");
+        assert_eq!(item.color.as_deref(), color, "{text:?}");
+    }
+}
+
+#[test]
+fn multi_item_requests_yield_one_item_per_product() {
+    let p = parser();
+    let parsed = p.parse("a gray turtleneck and two pairs of wool socks");
+    assert_eq!(parsed.items.len(), 2, "{:?}", parsed.items);
+    assert_eq!(
+        parsed.items[0].product_type.as_deref(),
+        Some("turtleneck sweater")
+    );
+    assert_eq!(parsed.items[0].color.as_deref(), Some("gray"));
+    assert_eq!(parsed.items[1].product.as_deref(), Some("socks"));
+    assert_eq!(parsed.items[1].quantity, Some(2));
+    assert_eq!(parsed.items[1].material.as_deref(), Some("wool"));
+
+    let parsed = p.parse("order a navy cardigan, a white shirt and a belt");
+    assert_eq!(parsed.items.len(), 3, "{:?}", parsed.items);
+    // "gray and navy hoodie" is one item with two colours mentioned.
+    assert_eq!(p.parse("buy a gray and navy hoodie").items.len(), 1);
+}
+
+#[test]
+fn typos_are_corrected_and_traced() {
+    let p = parser();
+    let cases = [
+        (
+            "buy a tutleneck",
+            IntentKind::Buy,
+            json!({"product": "turtleneck"}),
+        ),
+        (
+            "buy a wool swetter",
+            IntentKind::Buy,
+            json!({"product": "sweater"}),
+        ),
+        (
+            "buy a blak hoodie",
+            IntentKind::Buy,
+            json!({"color": "black"}),
+        ),
+        ("cancle my order", IntentKind::CancelOrder, json!({})),
+        (
+            "shwo me hoodies",
+            IntentKind::Search,
+            json!({"product": "hoodies"}),
+        ),
+    ];
+    for (text, intent, slots) in cases {
+        check(&p, text, intent, slots);
+        assert!(
+            p.parse(text).trace.iter().any(|f| f.rule == "typo"),
+            "{text:?} has no typo in its trace"
+        );
+    }
+    // Real words near vocabulary words are left alone.
+    for text in [
+        "how busy is the mall",
+        "what does it cost",
+        "i need to fund my account",
+    ] {
+        let parsed = p.parse(text);
+        assert!(
+            parsed.trace.iter().all(|f| f.rule != "typo"),
+            "{text:?}: {:?}",
+            parsed.trace
+        );
+    }
+}
+
+#[test]
+fn catalog_terms_extend_the_lexicon() {
+    let mut rules = CompiledRules::embedded().unwrap();
+    let before = Parser::new(Arc::new(rules.clone())).parse("buy a northwind parka");
+    assert_eq!(before.flat_slots().get("brand"), None);
+    let added = rules.extend_lexicon([
+        (LexSlot::Brand, "Northwind"),
+        (LexSlot::Product, "trail vest"),
+        (LexSlot::Color, "Grey"),
+    ]);
+    // "Grey" is already a colour of the rules: not added, still "gray".
+    assert_eq!(added, 2);
+    assert_eq!(
+        rules.lexicon.canonical(LexSlot::Color, "Grey"),
+        Some("gray")
+    );
+    let p = Parser::new(Arc::new(rules));
+    check(
+        &p,
+        "buy a northwind parka in medium",
+        IntentKind::Buy,
+        json!({"brand": "Northwind", "size": "M"}),
+    );
+    // A typo of the new brand is corrected through the index.
+    check(
+        &p,
+        "buy a nortwind parka",
+        IntentKind::Buy,
+        json!({"brand": "Northwind"}),
+    );
+    // A new product type is evidence for weak buy cues.
+    check(
+        &p,
+        "i need a trail vest",
+        IntentKind::Buy,
+        json!({"product": "trail vest"}),
+    );
+
+    let p = Parser::with_catalog_terms(
+        CompiledRules::embedded().unwrap(),
+        [(LexSlot::Brand, "Kelvara".to_string())],
+    );
+    check(
+        &p,
+        "show me kelvara hoodies",
+        IntentKind::Search,
+        json!({"brand": "Kelvara"}),
+    );
+}
+
+#[test]
+fn intents_table() {
+    let p = parser();
+    let cases = [
+        ("I'll take the gray turtleneck", IntentKind::Buy),
+        ("purchase a navy hoodie", IntentKind::Buy),
+        ("show me navy hoodies", IntentKind::Search),
+        ("do you have gray beanies", IntentKind::Search),
+        ("which stores sell wool socks", IntentKind::Search),
+        ("compare prices for sneakers", IntentKind::Search),
+        ("where is my order", IntentKind::OrderStatus),
+        ("has my hoodie shipped yet", IntentKind::OrderStatus),
+        ("cancel my order", IntentKind::CancelOrder),
+        ("what's the weather like", IntentKind::None),
+        ("i need to know the time", IntentKind::None),
+        ("i need an uber to the mall", IntentKind::None),
+        ("add milk to my shopping list", IntentKind::None),
+        ("i need to order more checks", IntentKind::None),
+    ];
+    for (text, intent) in cases {
+        check(&p, text, intent, json!({}));
+    }
+}
+
+#[test]
+fn odd_input_never_panics() {
+    let p = parser();
+    let long = "buy a hoodie ".repeat(5_000);
+    let cases = [
+        String::new(),
+        " \t\n ".into(),
+        "🤷‍♀️🤷‍♀️ ß ǅ İ ﬃ".into(),
+        "\u{0}\u{7f}\u{feff}\u{202e}buy".into(),
+        "$$$ €€€ £ 99999999999999999999999 dollars".into(),
+        "under $99999999999999999999".into(),
+        "between $5 and".into(),
+        "ÄÖÜ grey hoodie in größe m".into(),
+        "x".repeat(100_000),
+        long,
+        "買い物 جوراب носки".into(),
+        ",,,, and and and plus ,".into(),
+        "not not not no no".into(),
+        "size size size 10 10 10".into(),
+    ];
+    for text in &cases {
+        let parsed = p.parse(text);
+        let _ = p.parse_json(text);
+        assert!(parsed.items.len() <= 2_000, "{}", text.len());
+    }
+    assert_eq!(p.parse("").intent, IntentKind::None);
+}
+
+#[test]
+fn parse_json_is_the_intent_plus_flat_slots() {
+    let p = parser();
+    let value = p.parse_json("buy me a gray turtleneck sweater in medium under $50");
+    assert_eq!(value["intent"], "buy");
+    assert_eq!(
+        value["slots"],
+        json!({"product": "turtleneck sweater", "color": "gray", "size": "M", "max_price": 50, "currency": "USD"})
+    );
+    assert_eq!(value["max_price"], 5000);
+    assert!(value["trace"].as_array().is_some_and(|t| !t.is_empty()));
+}
+
+/// A deterministic stand-in for a property test: thousands of random
+/// strings over a pool of ASCII, punctuation, currency symbols, multi-byte
+/// letters and emoji, each parsed without panicking, and anything parsed as
+/// `none` carries no slots.
+#[test]
+fn random_text_never_panics() {
+    let p = parser();
+    let pool: Vec<char> = "abcdefghijklmnopqrstuvwxyz  0123456789$€£,.'-!?xXßéüİ🤷\u{200d}\u{301}ǅ"
+        .chars()
+        .collect();
+    let words = [
+        "buy", "order", "cancel", "my", "not", "and", "under", "between", "size", "grey", "hoodie",
+        "dozen", "twenty", "dollars", "x2", "3x", "in", "the", "where", "is", ",",
+    ];
+    // xorshift64: no dependency, same sequence on every run.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..3_000 {
+        let mut text = String::new();
+        for _ in 0..(next() % 30) {
+            if next() % 3 == 0 {
+                text.push_str(words[(next() % words.len() as u64) as usize]);
+                text.push(' ');
+            } else {
+                text.push(pool[(next() % pool.len() as u64) as usize]);
+            }
+        }
+        let parsed = p.parse(&text);
+        if parsed.intent == IntentKind::None {
+            assert!(parsed.items.is_empty(), "{text:?}");
+            assert!(parsed.max_price.is_none(), "{text:?}");
+        }
+    }
+}
