@@ -99,6 +99,18 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Parse TEXT with the rules and print the intent, slots and trace as JSON
+    Parse { text: String },
+    /// Rule file commands
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// Evaluate on labelled data
+    Eval {
+        #[command(subcommand)]
+        command: EvalCommand,
+    },
     /// Talk to Concierge: one request per line; it asks you when a merchant needs a choice and before paying
     Chat,
     /// List recorded orders
@@ -106,6 +118,34 @@ enum Command {
         /// Print as JSON
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Validate every rule file (all problems, with file and line) and run every example
+    Check {
+        /// Rule directory [default: --rules, else the embedded rules]
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// Intent and slot accuracy on a labelled corpus (Concierge JSONL, CLINC150 JSON, HWU64 CSV, SLURP JSONL)
+    Intents {
+        #[arg(long)]
+        data: PathBuf,
+        /// Maps the corpus's intent names onto Concierge's (see eval/label-maps/)
+        #[arg(long)]
+        label_map: Option<PathBuf>,
+        /// Print one JSON object
+        #[arg(long)]
+        json: bool,
+        /// Most errors listed in the text report
+        #[arg(long, default_value_t = 50)]
+        max_errors: usize,
     },
 }
 
@@ -203,6 +243,27 @@ enum MerchantCommand {
 }
 
 fn main() {
+    // A closed pipe (`concierge ... | head`) ends the program quietly, and
+    // anything unexpected is one line on stderr, not a trace.
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown failure");
+        if message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "error: internal error{place}: {}",
+            message.replace('\n', "; ")
+        );
+    }));
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -509,6 +570,44 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             )
         }
         Command::Chat => chat(&config).await,
+        Command::Parse { text } => {
+            let parser = concierge::intent::Parser::new(Arc::new(rules::load(&config.rules_dir)?));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&parser.parse_json(&text))?
+            );
+            Ok(0)
+        }
+        Command::Rules {
+            command: RulesCommand::Check { dir },
+        } => {
+            let dir = dir.unwrap_or_else(|| config.rules_dir.clone());
+            let report = if dir.is_dir() {
+                rules::check(&dir)?
+            } else {
+                rules::check_sources(&rules::embedded_sources())
+            };
+            print!("{}", report.render());
+            Ok(if report.is_ok() { 0 } else { 1 })
+        }
+        Command::Eval {
+            command:
+                EvalCommand::Intents {
+                    data,
+                    label_map,
+                    json,
+                    max_errors,
+                },
+        } => {
+            let parser = concierge::intent::Parser::new(Arc::new(rules::load(&config.rules_dir)?));
+            let report = concierge::eval::run_intents(&parser, &data, label_map.as_deref())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+            } else {
+                print!("{}", report.render(max_errors));
+            }
+            Ok(0)
+        }
         Command::Orders { json } => {
             let store = Store::open(&config.db_path)?;
             let orders = store.orders()?;
@@ -567,6 +666,7 @@ async fn open_shop(
             eprintln!("skipped: {problem}");
         }
         if !endpoints.is_empty() {
+            let rules = Arc::new(world::with_catalog_terms((*rules).clone(), &registered));
             let (index, _) = world::open_index(config, &registered, &rules)?;
             let shop = world::build_shop(config, rules, Arc::new(index), endpoints, store);
             return Ok((shop, Vec::new(), config.clone()));
@@ -579,6 +679,7 @@ async fn open_shop(
     for problem in &rejected {
         eprintln!("skipped: {problem}");
     }
+    let rules = Arc::new(world::with_catalog_terms((*rules).clone(), &catalogs));
     let (index, summary) = world::open_index(&config, &catalogs, &rules)?;
     if announce {
         println!(

@@ -31,6 +31,31 @@ pub fn load_catalogs(
     }
 }
 
+/// The rules plus the catalogs' own vocabulary: brands, product types (a
+/// product's most specific category) and colours, so that a new merchant's
+/// brand or colour is understood without editing the rules.
+pub fn with_catalog_terms(mut rules: CompiledRules, catalogs: &[MerchantCatalog]) -> CompiledRules {
+    use crate::rules::LexSlot;
+    let mut terms: Vec<(LexSlot, String)> = Vec::new();
+    for product in catalogs.iter().flat_map(|c| &c.products) {
+        if !product.brand.trim().is_empty() {
+            terms.push((LexSlot::Brand, product.brand.clone()));
+        }
+        if let Some(kind) = product.categories.last() {
+            terms.push((LexSlot::Product, kind.clone()));
+        }
+        for variant in &product.variants {
+            if let Some(color) = variant.option("color") {
+                terms.push((LexSlot::Color, color.to_string()));
+            }
+        }
+    }
+    terms.sort();
+    terms.dedup();
+    rules.extend_lexicon(terms);
+    rules
+}
+
 /// Opens the index, rebuilding it when the catalogs or rules changed.
 pub fn open_index(
     config: &Config,

@@ -40,6 +40,13 @@ fn every_subcommand_has_help() {
         vec!["index", "build", "--help"],
         vec!["merchant", "serve", "--help"],
         vec!["orders", "--help"],
+        vec!["parse", "--help"],
+        vec!["rules", "check", "--help"],
+        vec!["eval", "intents", "--help"],
+        vec!["serve", "--help"],
+        vec!["chat", "--help"],
+        vec!["bench", "negotiate", "--help"],
+        vec!["merchant", "register", "--help"],
     ] {
         let output = concierge(dir.path(), &args);
         assert!(output.status.success(), "{args:?}: {}", stderr(&output));
@@ -181,4 +188,63 @@ fn chat_asks_the_shopper_for_an_open_size_and_before_paying() {
     assert!(out.contains("Payment confirmed"), "{out}");
     assert!(out.contains(": paid."), "{out}");
     assert!(out.trim_end().ends_with("Bye."), "{out}");
+}
+
+#[test]
+fn parse_rules_check_and_eval_intents_work_from_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let parsed = concierge(
+        dir.path(),
+        &["parse", "buy me a grey turtleneck in med under $50"],
+    );
+    assert!(parsed.status.success());
+    let value: serde_json::Value = serde_json::from_slice(&parsed.stdout).unwrap();
+    assert_eq!(value["intent"], "buy");
+    assert_eq!(value["slots"]["color"], "gray");
+    assert_eq!(value["slots"]["size"], "M");
+    assert_eq!(value["slots"]["max_price"], 50);
+    assert!(value["trace"].as_array().is_some_and(|t| !t.is_empty()));
+
+    let check = concierge(dir.path(), &["rules", "check"]);
+    assert!(check.status.success(), "{}", stdout(&check));
+    assert!(stdout(&check).contains("0 failed"), "{}", stdout(&check));
+
+    let data = dir.path().join("set.jsonl");
+    std::fs::write(
+        &data,
+        "{\"text\": \"buy me a gray turtleneck sweater in medium under $50\", \"intent\": \"buy\", \"slots\": {\"product\": \"turtleneck sweater\", \"color\": \"gray\", \"size\": \"M\", \"max_price\": 50, \"currency\": \"USD\"}}\n{\"text\": \"what's the weather\", \"intent\": \"none\"}\n",
+    )
+    .unwrap();
+    let eval = concierge(
+        dir.path(),
+        &[
+            "eval",
+            "intents",
+            "--data",
+            data.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    let report: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+    assert_eq!(report["intent_accuracy"], 1.0);
+    for key in [
+        "macro_f1",
+        "slot_micro_f1",
+        "product_token_f1",
+        "per_intent",
+        "per_slot",
+        "confusion",
+        "errors",
+    ] {
+        assert!(report.get(key).is_some(), "missing {key}");
+    }
+    let missing = concierge(dir.path(), &["eval", "intents", "--data", "nope.jsonl"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        stderr(&missing).trim().lines().count(),
+        1,
+        "{}",
+        stderr(&missing)
+    );
 }

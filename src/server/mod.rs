@@ -139,10 +139,11 @@ fn build(
     catalogs.extend(registered);
     let mut merchants: Vec<MerchantEndpoint> = fixed.iter().map(|(_, e)| e.clone()).collect();
     merchants.extend(endpoints);
-    let (index, _) = world::open_index(config, &catalogs, rules)?;
+    let rules = Arc::new(world::with_catalog_terms((**rules).clone(), &catalogs));
+    let (index, _) = world::open_index(config, &catalogs, &rules)?;
     Ok(world::build_shop_with_transport(
         config,
-        rules.clone(),
+        rules,
         Arc::new(index),
         merchants,
         store.clone(),

@@ -172,7 +172,7 @@ impl TestWorld {
             ..Config::default()
         };
         tune(&mut config);
-        let rules = rules();
+        let rules = Arc::new(world::with_catalog_terms((*rules()).clone(), &catalogs));
         let (index, _) = world::open_index(&config, &catalogs, &rules).unwrap();
         let served: Vec<MerchantCatalog> = catalogs
             .iter()
