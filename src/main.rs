@@ -426,7 +426,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 max_total,
                 pay: auto_pay || interactive,
                 confirm,
-                choose: None,
+                ..Default::default()
             };
             shop(&config, &request, options, json, false).await
         }
@@ -780,6 +780,7 @@ async fn chat(config: &Config) -> anyhow::Result<i32> {
             pay: true,
             confirm: Some(confirm.clone()),
             choose: Some(choose.clone()),
+            ..Default::default()
         };
         let report = shop.shop(&line, &options).await?;
         println!();
@@ -798,7 +799,7 @@ fn print_report(config: &Config, report: &ShopReport, json: bool) -> anyhow::Res
         println!("{}", serde_json::to_string_pretty(report)?);
     } else {
         print!("{}", report.render());
-        if report.receipt.is_some() {
+        if report.receipt.is_some() || report.basket.iter().any(|item| item.receipt.is_some()) {
             println!(
                 "Recorded in {}; `concierge orders` lists it.",
                 config.db_path.display()
@@ -826,7 +827,7 @@ async fn ask_server(
         text: request.to_string(),
         mandate: max_total.map(|max_total| concierge::server::MandateRequest {
             max_total,
-            currency: None,
+            ..Default::default()
         }),
         auto_pay,
     };

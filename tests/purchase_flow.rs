@@ -357,3 +357,104 @@ async fn order_status_and_cancel_work_from_the_store() {
     );
     world.stop().await;
 }
+
+#[tokio::test]
+async fn a_multi_item_request_is_one_basket_within_one_budget() {
+    let world = TestWorld::start(small_catalogs(), vec![], |_| {}).await;
+    let request = "buy a gray turtleneck sweater in medium and two pairs of gray wool socks in medium under $70";
+    let report = world.shop.shop(request, &pay()).await.unwrap();
+    assert_eq!(report.basket.len(), 2, "{}", report.render());
+    let turtleneck = report.basket[0]
+        .receipt
+        .as_ref()
+        .expect("the turtleneck is bought");
+    assert_eq!(
+        (
+            turtleneck.total.minor,
+            report.basket[0]
+                .choice
+                .as_ref()
+                .unwrap()
+                .merchant_id
+                .as_str()
+        ),
+        (4700, "beta")
+    );
+    let socks = report.basket[1]
+        .receipt
+        .as_ref()
+        .unwrap_or_else(|| panic!("{}", report.render()));
+    assert_eq!(socks.quantity, 2);
+    assert_eq!(socks.total.minor, 2200);
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n == "Basket: 2 of 2 items bought, $69.00 of the $70.00 budget."),
+        "{:?}",
+        report.notes
+    );
+    assert!(report.render().contains("######## Item 2 of 2: socks"));
+    world.stop().await;
+
+    // With $60, the socks no longer fit what is left after the turtleneck.
+    let world = TestWorld::start(small_catalogs(), vec![], |_| {}).await;
+    let report = world
+        .shop
+        .shop(&request.replace("$70", "$60"), &pay())
+        .await
+        .unwrap();
+    assert!(report.basket[0].receipt.is_some());
+    assert!(report.basket[1].receipt.is_none());
+    let socks = &report.basket[1].conversations[0];
+    assert_eq!(
+        socks.rejection().unwrap(),
+        "within budget: total $22.00 vs budget $13.00"
+    );
+    assert!(world.merchant("alpha").responder.charges().is_empty());
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn the_mandate_limits_merchants_and_can_require_confirmation() {
+    let world = TestWorld::start(small_catalogs(), vec![], |_| {}).await;
+    // Only alpha may be paid: beta, though cheaper, is not even asked.
+    let only_alpha = ShopOptions {
+        pay: true,
+        allowed_merchants: Some(vec!["alpha".into()]),
+        ..Default::default()
+    };
+    let report = world.shop.shop(DEFAULT_REQUEST, &only_alpha).await.unwrap();
+    assert!(
+        report
+            .conversations
+            .iter()
+            .all(|c| c.merchant_id == "alpha"),
+        "{}",
+        report.render()
+    );
+    assert_eq!(report.receipt.as_ref().unwrap().total.minor, 4900);
+
+    // Confirmation required and nobody to ask: chosen, not paid.
+    let confirm_first = ShopOptions {
+        pay: true,
+        require_confirmation: true,
+        ..Default::default()
+    };
+    let report = world
+        .shop
+        .shop(DEFAULT_REQUEST, &confirm_first)
+        .await
+        .unwrap();
+    assert!(report.choice.is_some() && report.receipt.is_none());
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("requires the shopper to confirm")),
+        "{:?}",
+        report.notes
+    );
+    assert!(world.merchant("beta").responder.charges().is_empty());
+    world.stop().await;
+}

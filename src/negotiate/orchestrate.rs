@@ -50,6 +50,12 @@ pub struct ShopOptions {
     /// When set, open choices (a size the request did not give) are put to
     /// the shopper through it.
     pub choose: Option<ChooseOption>,
+    /// The mandate's merchants: only these may be paid (and searched).
+    pub allowed_merchants: Option<Vec<String>>,
+    /// The mandate requires the shopper's confirmation before paying.
+    pub require_confirmation: bool,
+    /// How long the mandate is valid, in seconds (default 15 minutes).
+    pub valid_for_secs: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -141,6 +147,9 @@ pub struct ShopReport {
     /// Where the time went.
     #[serde(default)]
     pub timings: Timings,
+    /// For a multi-item request: one report per item, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub basket: Vec<ShopReport>,
 }
 
 impl Shop {
@@ -160,7 +169,13 @@ impl Shop {
         let intent = self.parser.parse(request);
         let currency = intent.currency.clone().unwrap_or_else(|| "USD".into());
         let max_total = options.max_total.or(intent.max_price);
-        let mandate = Mandate::for_request(max_total, &currency, 15 * 60);
+        let mut mandate = Mandate::for_request(
+            max_total,
+            &currency,
+            options.valid_for_secs.unwrap_or(15 * 60),
+        );
+        mandate.allowed_merchants = options.allowed_merchants.clone();
+        mandate.require_confirmation = options.require_confirmation;
         let parsed_json = serde_json::to_string(&intent).unwrap_or_default();
         let run_id = self.store.start_run(request, &parsed_json)?;
         let mut report = ShopReport {
@@ -175,12 +190,75 @@ impl Shop {
             receipt: None,
             notes: Vec::new(),
             timings: Timings::default(),
+            basket: Vec::new(),
         };
-        let outcome = self
-            .shop_parsed(&intent, options, run_id, &mut report)
-            .await;
+        let outcome = if intent.intent == IntentKind::Buy && intent.items.len() > 1 {
+            self.shop_basket(&intent, options, run_id, &mut report)
+                .await
+        } else {
+            self.shop_parsed(&intent, options, run_id, &mut report)
+                .await
+        };
         self.store.finish_run(run_id, &outcome)?;
         Ok(report)
+    }
+
+    /// A request for several items is one basket: each item is shopped in
+    /// turn, possibly from different merchants, and every order must fit
+    /// what is left of the one budget (the request's price bound, or
+    /// `--max-total`, covers the whole basket).
+    async fn shop_basket(
+        &self,
+        intent: &Intent,
+        options: &ShopOptions,
+        run_id: i64,
+        report: &mut ShopReport,
+    ) -> String {
+        let budget = report.mandate.max_total;
+        let mut spent = 0i64;
+        let mut bought = 0usize;
+        for item in &intent.items {
+            let mut item_intent = intent.clone();
+            item_intent.items = vec![item.clone()];
+            let mut mandate = report.mandate.clone();
+            mandate.max_total = budget.map(|b| (b - spent).max(0));
+            let mut item_report = ShopReport {
+                request: report.request.clone(),
+                intent: item_intent.clone(),
+                run_id: Some(run_id),
+                mandate,
+                candidates: Vec::new(),
+                same_product_groups: Vec::new(),
+                conversations: Vec::new(),
+                choice: None,
+                receipt: None,
+                notes: Vec::new(),
+                timings: Timings::default(),
+                basket: Vec::new(),
+            };
+            self.shop_parsed(&item_intent, options, run_id, &mut item_report)
+                .await;
+            if let Some(receipt) = &item_report.receipt {
+                spent += receipt.total.minor;
+                bought += 1;
+            }
+            report.basket.push(item_report);
+        }
+        let currency = report.mandate.currency.clone();
+        let spent_text = Money::new(spent, currency.clone()).to_string();
+        let summary = match budget {
+            Some(budget) => format!(
+                "Basket: {bought} of {} items bought, {spent_text} of the {} budget.",
+                intent.items.len(),
+                Money::new(budget, currency)
+            ),
+            None => format!(
+                "Basket: {bought} of {} items bought, {spent_text}.",
+                intent.items.len()
+            ),
+        };
+        report.notes.push(summary.clone());
+        summary
     }
 
     async fn shop_parsed(
@@ -212,18 +290,14 @@ impl Shop {
                 .push("Which product? The request names none I know.".into());
             return "no product".into();
         };
-        if intent.items.len() > 1 {
-            report.notes.push(format!(
-                "The request names {} items; this version shops for the first one only.",
-                intent.items.len()
-            ));
-        }
+
         let mut query = SearchQuery::for_item(intent, item);
         // Only merchants Concierge can talk to are worth finding.
         query.merchants_allowed = Some(
             self.merchants
                 .iter()
                 .map(|m| m.merchant_id.clone())
+                .filter(|id| report.mandate.allows_merchant(id))
                 .collect(),
         );
         // Enough offers that every merchant that may be contacted can appear.
@@ -513,6 +587,9 @@ impl Shop {
                     .notes
                     .push("Not paying: payment was not requested (use --auto-pay).".into());
                 outcome = "chosen, not paid".into();
+            } else if report.mandate.require_confirmation && options.confirm.is_none() {
+                report.notes.push("Not paying: the mandate requires the shopper to confirm, and no one was asked.".into());
+                outcome = "chosen, awaiting confirmation".into();
             } else if let Some(false) = options
                 .confirm
                 .as_ref()

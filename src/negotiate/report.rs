@@ -11,6 +11,30 @@ const MAX_CANDIDATES_SHOWN: usize = 12;
 
 impl ShopReport {
     pub fn render(&self) -> String {
+        if !self.basket.is_empty() {
+            let mut out = format!(
+                "== Basket request\n{:?}\nParsed: {}\n",
+                self.request,
+                self.intent.summary()
+            );
+            for (index, item) in self.basket.iter().enumerate() {
+                let product = item
+                    .intent
+                    .first_item()
+                    .and_then(|i| i.product.clone())
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "\n######## Item {} of {}: {product}\n",
+                    index + 1,
+                    self.basket.len()
+                ));
+                out.push_str(&item.render());
+            }
+            for note in &self.notes {
+                out.push_str(&format!("\n{note}\n"));
+            }
+            return out;
+        }
         let mut out = String::new();
         let intent = &self.intent;
         let _ = writeln!(out, "== Request\n{:?}", self.request);

@@ -188,12 +188,21 @@ pub struct ShopRequest {
     pub auto_pay: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct MandateRequest {
-    /// Most per order, in minor units.
+    /// Most per order (per basket for multi-item requests), in minor units.
     pub max_total: i64,
     #[serde(default)]
     pub currency: Option<String>,
+    /// Only these merchants may be paid.
+    #[serde(default)]
+    pub allowed_merchants: Option<Vec<String>>,
+    /// Seconds the mandate stays valid (default 900).
+    #[serde(default)]
+    pub valid_for_secs: Option<i64>,
+    /// When true, nothing is paid without the shopper's confirmation.
+    #[serde(default)]
+    pub require_confirmation: bool,
 }
 
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
@@ -222,11 +231,15 @@ async fn create_request(
             ));
         }
     }
+    let mandate = request.mandate.clone().unwrap_or_default();
     let options = ShopOptions {
         max_total: request.mandate.as_ref().map(|m| m.max_total),
         pay: request.auto_pay,
         confirm: None,
         choose: None,
+        allowed_merchants: mandate.allowed_merchants,
+        require_confirmation: mandate.require_confirmation,
+        valid_for_secs: mandate.valid_for_secs,
     };
     let report = state
         .shop()
