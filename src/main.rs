@@ -830,6 +830,7 @@ async fn ask_server(
             ..Default::default()
         }),
         auto_pay,
+        wait: true,
     };
     let url = format!("{}/v1/requests", server.trim_end_matches('/'));
     let response = reqwest::Client::new()

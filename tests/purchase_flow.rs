@@ -78,6 +78,20 @@ async fn buys_the_cheapest_valid_offer_and_records_it_durably() {
     assert_eq!(orders[0].total, 4700);
     assert_eq!(orders[0].variant, "M / Heather Grey");
     assert_eq!(reopened.count_payments("confirmed").unwrap(), 1);
+    // Every message and decision of the run is stored too.
+    let messages = reopened.messages(report.run_id.unwrap()).unwrap();
+    assert!(messages
+        .iter()
+        .any(|m| m.direction == "to_merchant" && m.body == "B-100"));
+    assert!(messages
+        .iter()
+        .any(|m| m.direction == "from_merchant" && m.body.contains("What size?")));
+    assert!(messages.iter().any(|m| m.direction == "decision"
+        && m.merchant_id == "gamma"
+        && m.body.contains("rejected (within budget")));
+    assert!(messages.iter().any(|m| m.direction == "decision"
+        && m.merchant_id == "beta"
+        && m.body.starts_with("chosen:")));
     drop(dir);
 }
 

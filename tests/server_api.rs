@@ -396,3 +396,73 @@ async fn registration_refuses_internal_endpoints_under_the_default_policy() {
     }
     assert!(store.merchants().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn requests_can_be_polled() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        index_dir: dir.path().join("index"),
+        db_path: dir.path().join("concierge.db"),
+        allow_loopback: true,
+        ..Config::default()
+    };
+    let catalogs = common::small_catalogs();
+    let merchants = concierge::world::start_reference_merchants(&catalogs)
+        .await
+        .unwrap();
+    let fixed = catalogs
+        .into_iter()
+        .zip(merchants.iter().map(|m| m.endpoint.clone()))
+        .collect();
+    let store = Arc::new(Store::open(&config.db_path).unwrap());
+    let state = ServerState::new(config, common::rules(), store, fixed).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = server::run(listener, state, std::future::pending()).await;
+    });
+    let client = reqwest::Client::new();
+    let accepted = client
+        .post(format!("{base}/v1/requests"))
+        .json(
+            &serde_json::json!({"text": common::DEFAULT_REQUEST, "auto_pay": true, "wait": false}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 202);
+    let id = accepted.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    let mut done = None;
+    for _ in 0..100 {
+        let polled: serde_json::Value = client
+            .get(format!("{base}/v1/requests/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if polled["status"] == "done" {
+            done = Some(polled);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let done = done.expect("the request finished");
+    assert_eq!(done["report"]["receipt"]["total"]["minor"], 4700);
+    let missing = client
+        .get(format!("{base}/v1/requests/999999"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        missing.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "request_not_found"
+    );
+    for merchant in merchants {
+        merchant.stop().await;
+    }
+}

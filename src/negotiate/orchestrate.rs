@@ -681,9 +681,58 @@ impl Shop {
                         .push(format!("Could not record a message: {error}"));
                 }
             }
+            // The decision on this merchant, stored beside the messages.
+            let decision = match (&conversation.invoice, conversation.failure.as_ref()) {
+                (Some(invoice), _) if conversation.accepted => format!(
+                    "invoice {} total {}: accepted",
+                    invoice.order_number,
+                    invoice.total_money()
+                ),
+                (Some(invoice), _) => format!(
+                    "invoice {} total {}: rejected ({})",
+                    invoice.order_number,
+                    invoice.total_money(),
+                    conversation.rejection().unwrap_or_default()
+                ),
+                (None, Some(failure)) => format!("no invoice: {failure}"),
+                (None, None) => "no invoice".to_string(),
+            };
+            self.record_decision(run_id, &endpoint.merchant_id, &decision, report);
             report.conversations.push(conversation);
         }
+        if let Some(choice) = report.choice.clone() {
+            self.record_decision(
+                run_id,
+                &choice.merchant_id,
+                &format!(
+                    "chosen: {} ({}), {}",
+                    choice.order_number, choice.total, choice.reason
+                ),
+                report,
+            );
+        }
         outcome
+    }
+
+    fn record_decision(
+        &self,
+        run_id: i64,
+        merchant_id: &str,
+        decision: &str,
+        report: &mut ShopReport,
+    ) {
+        let record = MessageRecord {
+            run_id,
+            merchant_id: merchant_id.to_string(),
+            direction: "decision".into(),
+            body: decision.to_string(),
+            at_ms: now_millis(),
+        };
+        if let Err(error) = self.store.record_message(&record) {
+            report
+                .notes
+                .push(format!("Could not record a decision: {error}"));
+        }
     }
 
     /// Answers "where is my order" from the store.

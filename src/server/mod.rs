@@ -85,6 +85,9 @@ pub struct ServerState {
     /// (the demo world's reference responders), with their catalogs.
     fixed: Vec<(MerchantCatalog, MerchantEndpoint)>,
     shop: RwLock<Arc<Shop>>,
+    /// Requests made with `wait: false`: `None` while running.
+    polled: std::sync::Mutex<std::collections::BTreeMap<u64, Option<crate::negotiate::ShopReport>>>,
+    next_request_id: std::sync::atomic::AtomicU64,
 }
 
 impl ServerState {
@@ -104,6 +107,8 @@ impl ServerState {
             transport,
             fixed,
             shop: RwLock::new(Arc::new(shop)),
+            polled: Default::default(),
+            next_request_id: std::sync::atomic::AtomicU64::new(1),
         }))
     }
 
@@ -155,6 +160,7 @@ pub fn app(state: Arc<ServerState>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/requests", post(create_request))
+        .route("/v1/requests/{id}", get(poll_request))
         .route("/v1/orders", get(list_orders))
         .route("/v1/merchants", post(register_merchant).get(list_merchants))
         .route("/v1/merchants/{id}", delete(remove_merchant))
@@ -186,7 +192,19 @@ pub struct ShopRequest {
     /// Pay without a further confirmation when the mandate allows.
     #[serde(default)]
     pub auto_pay: bool,
+    /// When false, answer 202 with an id at once; the report is then
+    /// polled at `GET /v1/requests/{id}`. Default true: answer with the
+    /// report.
+    #[serde(default = "default_true")]
+    pub wait: bool,
 }
+
+fn default_true() -> bool {
+    true
+}
+
+/// Most finished or running requests kept for polling.
+const MAX_POLLED_REQUESTS: usize = 1000;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct MandateRequest {
@@ -241,12 +259,65 @@ async fn create_request(
         require_confirmation: mandate.require_confirmation,
         valid_for_secs: mandate.valid_for_secs,
     };
+    if !request.wait {
+        let id = state
+            .next_request_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        {
+            let mut polled = state.polled.lock().unwrap_or_else(|p| p.into_inner());
+            while polled.len() >= MAX_POLLED_REQUESTS {
+                let Some(oldest) = polled.keys().next().copied() else {
+                    break;
+                };
+                polled.remove(&oldest);
+            }
+            polled.insert(id, None);
+        }
+        let running = state.clone();
+        tokio::spawn(async move {
+            let report = running.shop().shop(&request.text, &options).await;
+            let mut polled = running.polled.lock().unwrap_or_else(|p| p.into_inner());
+            match report {
+                Ok(report) => {
+                    polled.insert(id, Some(report));
+                }
+                Err(error) => {
+                    eprintln!("internal error in request {id}: {error}");
+                    polled.remove(&id);
+                }
+            }
+        });
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({"id": id, "status": "running"})),
+        )
+            .into_response());
+    }
     let report = state
         .shop()
         .shop(&request.text, &options)
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(report).into_response())
+}
+
+async fn poll_request(
+    State(state): State<Arc<ServerState>>,
+    Path(id): Path<u64>,
+) -> Result<Response, ApiError> {
+    let polled = state.polled.lock().unwrap_or_else(|p| p.into_inner());
+    match polled.get(&id) {
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "request_not_found",
+            format!("no request {id}"),
+        )),
+        Some(None) => Ok(Json(serde_json::json!({"id": id, "status": "running"})).into_response()),
+        Some(Some(report)) => Ok(Json(
+            serde_json::json!({"id": id, "status": "done", "report": report}),
+        )
+        .into_response()),
+    }
 }
 
 async fn list_orders(State(state): State<Arc<ServerState>>) -> Result<Response, ApiError> {
