@@ -17,6 +17,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Where `serve` listens, and where a standalone `ask` serves the Send API
+/// for registered bots.
+const DEFAULT_LISTEN: &str = "127.0.0.1:8700";
 const DEFAULT_REQUEST: &str = "buy me a gray turtleneck sweater in medium under $50";
 
 #[derive(Parser)]
@@ -75,7 +78,7 @@ enum Command {
     /// Run the HTTP API: shopper requests, merchant registration, and the Send API endpoint
     Serve {
         /// Address to listen on
-        #[arg(long, default_value = "127.0.0.1:8700")]
+        #[arg(long, default_value = DEFAULT_LISTEN)]
         listen: String,
         /// Also serve the demo world's merchants (reference auto-responders on loopback)
         #[arg(long)]
@@ -656,21 +659,42 @@ async fn open_shop(
     config: &Config,
     demo_only: bool,
     announce: bool,
-) -> anyhow::Result<(Shop, Vec<RunningMerchant>, Config)> {
+) -> anyhow::Result<(Arc<Shop>, Running, Config)> {
     let started = Instant::now();
     let rules = Arc::new(rules::load(&config.rules_dir)?);
     let store = Arc::new(Store::open(&config.db_path)?);
-    if !demo_only {
-        let (registered, endpoints, problems) = world::registered_catalogs(&store)?;
-        for problem in &problems {
-            eprintln!("skipped: {problem}");
-        }
-        if !endpoints.is_empty() {
-            let rules = Arc::new(world::with_catalog_terms((*rules).clone(), &registered));
-            let (index, _) = world::open_index(config, &registered, &rules)?;
-            let shop = world::build_shop(config, rules, Arc::new(index), endpoints, store);
-            return Ok((shop, Vec::new(), config.clone()));
-        }
+    if !demo_only && !store.merchants()?.is_empty() {
+        // Registered bots may answer through the Send API, so this
+        // process serves it (at CONCIERGE_LISTEN, default 127.0.0.1:8700)
+        // while it shops.
+        let state = concierge::server::ServerState::new(config.clone(), rules, store, Vec::new())?;
+        let listen =
+            std::env::var("CONCIERGE_LISTEN").unwrap_or_else(|_| DEFAULT_LISTEN.to_string());
+        let server = match tokio::net::TcpListener::bind(&listen).await {
+            Ok(listener) => {
+                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+                let serving = state.clone();
+                let task = tokio::spawn(async move {
+                    let _ = concierge::server::run(listener, serving, async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+                });
+                Some((stop, task))
+            }
+            Err(error) => {
+                eprintln!("note: cannot listen on {listen} ({error}); merchants that reply through the Send API will not be heard (use --server with a running `concierge serve`)");
+                None
+            }
+        };
+        return Ok((
+            state.shop(),
+            Running {
+                merchants: Vec::new(),
+                server,
+            },
+            config.clone(),
+        ));
     }
     // The demo world's merchants run on loopback, by this explicit choice.
     let mut config = config.clone();
@@ -702,7 +726,36 @@ async fn open_shop(
     }
     let endpoints = merchants.iter().map(|m| m.endpoint.clone()).collect();
     let shop = world::build_shop(&config, rules, Arc::new(index), endpoints, store);
-    Ok((shop, merchants, config))
+    Ok((
+        Arc::new(shop),
+        Running {
+            merchants,
+            server: None,
+        },
+        config,
+    ))
+}
+
+/// What `open_shop` started: the demo world's merchants, or the Send API
+/// server for registered ones.
+struct Running {
+    merchants: Vec<RunningMerchant>,
+    server: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    )>,
+}
+
+impl Running {
+    async fn stop(self) {
+        for merchant in self.merchants {
+            merchant.stop().await;
+        }
+        if let Some((stop, task)) = self.server {
+            let _ = stop.send(());
+            let _ = task.await;
+        }
+    }
 }
 
 /// Runs one request and prints the report. `demo` announces the world and
@@ -715,11 +768,9 @@ async fn shop(
     demo: bool,
 ) -> anyhow::Result<i32> {
     let started = Instant::now();
-    let (shop, merchants, config) = open_shop(config, demo, demo && !json).await?;
+    let (shop, running, config) = open_shop(config, demo, demo && !json).await?;
     let report: ShopReport = shop.shop(request, &options).await?;
-    for merchant in merchants {
-        merchant.stop().await;
-    }
+    running.stop().await;
     let code = print_report(&config, &report, json)?;
     if demo && !json {
         println!("\nDone in {} ms.", started.elapsed().as_millis());
@@ -739,7 +790,7 @@ fn read_line() -> Option<String> {
 /// `concierge chat`: one request per line; merchants' open questions and
 /// payments are put to the shopper.
 async fn chat(config: &Config) -> anyhow::Result<i32> {
-    let (shop, merchants, config) = open_shop(config, false, false).await?;
+    let (shop, running, config) = open_shop(config, false, false).await?;
     println!("Concierge chat: say what you want (\"buy me a gray turtleneck sweater under $50\"); \"quit\" ends.");
     let choose: concierge::negotiate::orchestrate::ChooseOption = Arc::new(
         |question: &concierge::negotiate::orchestrate::ChoiceQuestion| {
@@ -786,9 +837,7 @@ async fn chat(config: &Config) -> anyhow::Result<i32> {
         println!();
         print_report(&config, &report, false)?;
     }
-    for merchant in merchants {
-        merchant.stop().await;
-    }
+    running.stop().await;
     println!("Bye.");
     Ok(0)
 }

@@ -466,3 +466,76 @@ async fn requests_can_be_polled() {
         merchant.stop().await;
     }
 }
+
+/// `concierge ask` on its own serves the Send API while it shops, so a
+/// registered bot that answers through it takes part without `serve`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_ask_hears_a_send_api_bot() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bot_url, bot) = start_bot("bot-verify").await;
+    let feed_path = dir.path().join("feed.jsonl");
+    std::fs::write(&feed_path, feed()).unwrap();
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let run = |args: Vec<String>| {
+        let dir = dir.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_concierge"))
+                .args(&args)
+                .current_dir(&dir)
+                .env("CONCIERGE_LISTEN", format!("127.0.0.1:{port}"))
+                .env("CONCIERGE_ALLOW_LOOPBACK", "1")
+                .env_remove("CONCIERGE_RULES")
+                .env_remove("CONCIERGE_INDEX")
+                .env_remove("CONCIERGE_DB")
+                .output()
+                .unwrap()
+        })
+    };
+    let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let registered = run(args(&[
+        "merchant",
+        "register",
+        "--name",
+        "Plain Text Knits",
+        "--endpoint",
+        &bot_url,
+        "--verify-token",
+        "bot-verify",
+        "--feed",
+        feed_path.to_str().unwrap(),
+    ]))
+    .await
+    .unwrap();
+    let said = String::from_utf8_lossy(&registered.stdout).to_string();
+    assert!(
+        registered.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&registered.stderr)
+    );
+    let token = said
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("page access token:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    *bot.graph.lock().unwrap() = Some((format!("http://127.0.0.1:{port}"), token));
+
+    let asked = run(args(&[
+        "ask",
+        "--auto-pay",
+        "buy me a gray turtleneck sweater in medium under $50",
+    ]))
+    .await
+    .unwrap();
+    let out = String::from_utf8_lossy(&asked.stdout).to_string();
+    assert!(
+        asked.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&asked.stderr)
+    );
+    assert!(out.contains("Payment confirmed"), "{out}");
+    assert_eq!(*bot.paid.lock().unwrap(), 1);
+}
