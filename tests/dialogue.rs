@@ -124,8 +124,11 @@ async fn plain_webhook(State(bot): State<PlainBot>, body: Bytes) -> Json<SyncRep
     say(reply)
 }
 
+/// The plain-text bot selling a turtleneck in `color`, asked for `request`.
 async fn plain_world(
     substitute: &'static str,
+    color: &str,
+    request: &str,
 ) -> (
     concierge::negotiate::ShopReport,
     Arc<AtomicUsize>,
@@ -137,7 +140,7 @@ async fn plain_world(
             "P-9",
             "Quiet Turtleneck Sweater",
             4150,
-            &["Charcoal"],
+            &[color],
             &[],
         )],
     };
@@ -161,7 +164,7 @@ async fn plain_world(
     let report = world
         .shop
         .shop(
-            DEFAULT_REQUEST,
+            request,
             &ShopOptions {
                 pay: true,
                 ..Default::default()
@@ -176,7 +179,7 @@ async fn plain_world(
 async fn a_plain_text_bot_is_understood_and_paid_once() {
     // The bot calls the colour "grey" sold out and offers charcoal, which is
     // gray too: acceptable.
-    let (report, pays, world) = plain_world("grey").await;
+    let (report, pays, world) = plain_world("grey", "Charcoal", DEFAULT_REQUEST).await;
     let receipt = report
         .receipt
         .as_ref()
@@ -204,45 +207,12 @@ async fn a_plain_text_bot_is_understood_and_paid_once() {
 #[tokio::test]
 async fn a_substitute_of_another_colour_is_declined() {
     // Charcoal offered for navy is not what was asked.
-    let catalog_request = "buy me a navy turtleneck sweater in medium under $50";
-    let catalog = MerchantCatalog {
-        profile: profile("plain", "Plain Speaking", 500, 0),
-        products: vec![turtleneck(
-            "P-9",
-            "Quiet Turtleneck Sweater",
-            4150,
-            &["Navy"],
-            &[],
-        )],
-    };
-    let bot = PlainBot {
-        substitute: "navy",
-        pays: Arc::new(AtomicUsize::new(0)),
-    };
-    let pays = bot.pays.clone();
-    let url = serve_router(
-        Router::new()
-            .route("/webhook", post(plain_webhook))
-            .with_state(bot),
+    let (report, pays, world) = plain_world(
+        "navy",
+        "Navy",
+        "buy me a navy turtleneck sweater in medium under $50",
     )
     .await;
-    let world = TestWorld::start(
-        vec![catalog],
-        vec![endpoint("plain", "Plain Speaking", url)],
-        |_| {},
-    )
-    .await;
-    let report = world
-        .shop
-        .shop(
-            catalog_request,
-            &ShopOptions {
-                pay: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
     assert!(report.receipt.is_none());
     assert_eq!(pays.load(Ordering::SeqCst), 0);
     let failure = report.conversations[0].failure.clone().unwrap_or_default();

@@ -152,6 +152,26 @@ pub struct ShopReport {
     pub basket: Vec<ShopReport>,
 }
 
+impl ShopReport {
+    /// An empty report for `request`, to be filled as the job goes.
+    fn new(request: &str, intent: Intent, run_id: i64, mandate: Mandate) -> ShopReport {
+        ShopReport {
+            request: request.to_string(),
+            intent,
+            run_id: Some(run_id),
+            mandate,
+            candidates: Vec::new(),
+            same_product_groups: Vec::new(),
+            conversations: Vec::new(),
+            choice: None,
+            receipt: None,
+            notes: Vec::new(),
+            timings: Timings::default(),
+            basket: Vec::new(),
+        }
+    }
+}
+
 impl Shop {
     fn merchant(&self, merchant_id: &str) -> Option<&MerchantEndpoint> {
         self.merchants.iter().find(|m| m.merchant_id == merchant_id)
@@ -178,20 +198,7 @@ impl Shop {
         mandate.require_confirmation = options.require_confirmation;
         let parsed_json = serde_json::to_string(&intent).unwrap_or_default();
         let run_id = self.store.start_run(request, &parsed_json)?;
-        let mut report = ShopReport {
-            request: request.to_string(),
-            intent: intent.clone(),
-            run_id: Some(run_id),
-            mandate,
-            candidates: Vec::new(),
-            same_product_groups: Vec::new(),
-            conversations: Vec::new(),
-            choice: None,
-            receipt: None,
-            notes: Vec::new(),
-            timings: Timings::default(),
-            basket: Vec::new(),
-        };
+        let mut report = ShopReport::new(request, intent.clone(), run_id, mandate);
         let outcome = if intent.intent == IntentKind::Buy && intent.items.len() > 1 {
             self.shop_basket(&intent, options, run_id, &mut report)
                 .await
@@ -222,20 +229,8 @@ impl Shop {
             item_intent.items = vec![item.clone()];
             let mut mandate = report.mandate.clone();
             mandate.max_total = budget.map(|b| (b - spent).max(0));
-            let mut item_report = ShopReport {
-                request: report.request.clone(),
-                intent: item_intent.clone(),
-                run_id: Some(run_id),
-                mandate,
-                candidates: Vec::new(),
-                same_product_groups: Vec::new(),
-                conversations: Vec::new(),
-                choice: None,
-                receipt: None,
-                notes: Vec::new(),
-                timings: Timings::default(),
-                basket: Vec::new(),
-            };
+            let mut item_report =
+                ShopReport::new(&report.request, item_intent.clone(), run_id, mandate);
             self.shop_parsed(&item_intent, options, run_id, &mut item_report)
                 .await;
             if let Some(receipt) = &item_report.receipt {
