@@ -539,3 +539,17 @@ async fn standalone_ask_hears_a_send_api_bot() {
     assert!(out.contains("Payment confirmed"), "{out}");
     assert_eq!(*bot.paid.lock().unwrap(), 1);
 }
+
+#[tokio::test]
+async fn the_web_chat_page_is_served_at_the_root() {
+    let (base, _state, _dir) = start_server().await;
+    let response = reqwest::get(format!("{base}/")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let page = response.text().await.unwrap();
+    assert!(page.contains("<form id=\"ask\">"));
+    assert!(page.contains("fetch('/v1/requests'"));
+}

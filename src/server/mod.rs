@@ -3,6 +3,7 @@
 //!   report: offers, conversations, choice, order), `GET /v1/orders`;
 //! - merchant API: `POST /v1/merchants` (register: verify handshake, page
 //!   access token), `GET /v1/merchants`, `DELETE /v1/merchants/{id}`;
+//! - the web chat page at `/`;
 //! - the Send API, `POST /v{N}/me/messages?access_token=...`, so an existing
 //!   Messenger bot works once its Graph API base URL points here.
 //!
@@ -28,6 +29,10 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 use tokio::net::TcpListener;
+
+/// The web chat page: a shopper types requests, the page posts them to
+/// `/v1/requests` and shows the conversations, the choice and the receipt.
+const CHAT_PAGE: &str = include_str!("chat.html");
 
 /// Largest request body: registrations carry a feed.
 const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
@@ -158,6 +163,7 @@ fn build(
 
 pub fn app(state: Arc<ServerState>) -> Router {
     Router::new()
+        .route("/", get(|| async { axum::response::Html(CHAT_PAGE) }))
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/requests", post(create_request))
         .route("/v1/requests/{id}", get(poll_request))
