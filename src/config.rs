@@ -43,6 +43,10 @@ pub struct Config {
     pub counter_offer_text: String,
     /// What to do when a merchant asks for an option the request left open.
     pub open_choice: crate::negotiate::policy::OpenChoice,
+    /// The address given to merchants that ask where to ship. Default none
+    /// (such a merchant is left, with the reason). Env
+    /// `CONCIERGE_SHIPPING_ADDRESS`.
+    pub shipping_address: Option<String>,
 }
 
 impl Default for Config {
@@ -60,6 +64,7 @@ impl Default for Config {
             counter_offer_margin_bp: 1000,
             counter_offer_text: "Could you do {budget} in total?".into(),
             open_choice: crate::negotiate::policy::OpenChoice::Drop,
+            shipping_address: None,
         }
     }
 }
@@ -91,6 +96,9 @@ impl Config {
         }
         if let Ok(value) = std::env::var("CONCIERGE_DB") {
             config.db_path = value.into();
+        }
+        if let Ok(value) = std::env::var("CONCIERGE_SHIPPING_ADDRESS") {
+            config.shipping_address = Some(value).filter(|v| !v.trim().is_empty());
         }
         if let Ok(value) = std::env::var("CONCIERGE_ALLOW_LOOPBACK") {
             config.allow_loopback = matches!(value.trim(), "1" | "true" | "yes");

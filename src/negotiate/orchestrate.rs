@@ -428,6 +428,8 @@ impl Shop {
                 color: item.color.clone(),
                 size: item.size.clone(),
                 quantity: item.quantity_or_one(),
+                material: item.material.clone(),
+                shipping_address: self.config.shipping_address.clone(),
             };
             let mut session = Session::new(
                 &endpoint.merchant_id,
@@ -1079,6 +1081,28 @@ async fn negotiate(
                     // The shopper's thinking time is not the merchant's.
                     deadline += asked.elapsed();
                     next = session.choose(answer.as_deref());
+                }
+                Next::Wait => {
+                    let now = Instant::now();
+                    let waited = if now >= deadline {
+                        Err(None)
+                    } else {
+                        tokio::time::timeout(deadline - now, transport.receive(endpoint, psid))
+                            .await
+                            .map_err(|_| None)
+                            .and_then(|r| r.map_err(Some))
+                    };
+                    next = match waited {
+                        Ok(replies) => session.on_replies(&replies),
+                        Err(error) => {
+                            session.abort(
+                                error
+                                    .map(|e| e.to_string())
+                                    .unwrap_or_else(|| "the negotiation deadline passed".into()),
+                            );
+                            return session;
+                        }
+                    };
                 }
                 Next::Invoiced | Next::Stop => return session,
             }

@@ -22,6 +22,12 @@ pub struct Wanted {
     pub color: Option<String>,
     pub size: Option<String>,
     pub quantity: u32,
+    /// Canonical material ("wool"), if the shopper named one.
+    #[serde(default)]
+    pub material: Option<String>,
+    /// Where to ship, given to merchants that ask; `None`: not configured.
+    #[serde(default)]
+    pub shipping_address: Option<String>,
 }
 
 /// A message Concierge sends on the shopper's behalf.
@@ -103,6 +109,9 @@ pub enum Next {
     },
     /// An invoice arrived; the session waits for the decision.
     Invoiced,
+    /// The merchant only chatted (a greeting, an error notice): read its
+    /// next message without sending anything.
+    Wait,
     /// The conversation ended without an invoice; the reason is in
     /// [`Session::failure`].
     Stop,
@@ -148,6 +157,9 @@ pub struct Session {
     pub ask_shopper: bool,
     /// The question waiting for the shopper's choice, with what was offered.
     pending_choice: Option<(DialogueAct, Vec<OfferedOption>)>,
+    /// Set after waiting once for more after chatter; a second round of
+    /// chatter ends the conversation.
+    waited: bool,
     last_question: Option<(DialogueAct, String)>,
     rules: Arc<CompiledRules>,
 }
@@ -174,6 +186,7 @@ impl Session {
             countering: None,
             ask_shopper: false,
             pending_choice: None,
+            waited: false,
             last_question: None,
             rules,
         }
@@ -339,12 +352,24 @@ impl Session {
                     DialogueAct::AskSize
                         | DialogueAct::AskColor
                         | DialogueAct::AskQuantity
+                        | DialogueAct::AskMaterial
+                        | DialogueAct::AskAddress
                         | DialogueAct::ConfirmQuestion
                 )
             })
             .copied()
             .or_else(|| self.guess_question_from_options(&offered));
         let Some(question) = question else {
+            // Greetings, chatter and error notices ask nothing: wait for the
+            // merchant's next message rather than guess.
+            if acts
+                .iter()
+                .any(|act| matches!(act, DialogueAct::Greeting | DialogueAct::MerchantError))
+                && !self.waited
+            {
+                self.waited = true;
+                return Next::Wait;
+            }
             return self.fail(format!(
                 "could not understand the merchant: {}",
                 clip(&text, 160)
@@ -455,6 +480,19 @@ impl Session {
                     self.wanted.quantity.max(1).to_string(),
                 ))
             }
+            DialogueAct::AskAddress => {
+                return self
+                    .wanted
+                    .shipping_address
+                    .clone()
+                    .map(ShopperMessage::text)
+                    .ok_or_else(|| "the merchant asks for a shipping address and none is configured (CONCIERGE_SHIPPING_ADDRESS)".to_string())
+            }
+            DialogueAct::AskMaterial => (
+                "material",
+                self.wanted.material.clone(),
+                crate::rules::LexSlot::Material,
+            ),
             DialogueAct::ConfirmQuestion => return Ok(ShopperMessage::text("Yes, please.")),
             _ => return Err("unexpected question".into()),
         };

@@ -202,9 +202,30 @@ impl Transport {
         }
         // Send API mode: the replies come later, through Concierge's
         // `/me/messages` endpoint, into this conversation's mailbox.
-        let mut receiver = mailbox.lock().await;
         let remaining = self.turn_timeout.saturating_sub(started.elapsed());
-        let first = tokio::time::timeout(remaining, receiver.recv())
+        self.receive_from(endpoint, &mailbox, remaining).await
+    }
+
+    /// Waits for the merchant's next Send API messages in conversation
+    /// `psid`, without sending anything (after a greeting, say).
+    pub async fn receive(
+        &self,
+        endpoint: &MerchantEndpoint,
+        psid: &str,
+    ) -> Result<Vec<OutgoingMessage>, MerchantError> {
+        let mailbox = self.mailboxes.open(psid, &endpoint.merchant_id);
+        self.receive_from(endpoint, &mailbox, self.turn_timeout)
+            .await
+    }
+
+    async fn receive_from(
+        &self,
+        endpoint: &MerchantEndpoint,
+        mailbox: &tokio::sync::Mutex<tokio::sync::mpsc::Receiver<OutgoingMessage>>,
+        wait: Duration,
+    ) -> Result<Vec<OutgoingMessage>, MerchantError> {
+        let mut receiver = mailbox.lock().await;
+        let first = tokio::time::timeout(wait, receiver.recv())
             .await
             .map_err(|_| MerchantError::Timeout {
                 merchant: endpoint.merchant_id.clone(),

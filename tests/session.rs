@@ -1,0 +1,205 @@
+//! The per-merchant session state machine, fed merchant messages directly
+//! (no I/O). Table-driven: each case is what the merchant says and what
+//! Concierge must do next.
+
+use concierge::merchant::wire::{Attachment, Button, OutgoingMessage, QuickReply, Template};
+use concierge::negotiate::session::{Next, Session, ShopperMessage, Wanted};
+use concierge::rules::CompiledRules;
+use std::sync::Arc;
+
+fn session(
+    size: Option<&str>,
+    color: Option<&str>,
+    material: Option<&str>,
+    address: Option<&str>,
+) -> Session {
+    // Compiled once for all cases.
+    static RULES: std::sync::OnceLock<Arc<CompiledRules>> = std::sync::OnceLock::new();
+    let rules = RULES
+        .get_or_init(|| Arc::new(CompiledRules::embedded().unwrap()))
+        .clone();
+    let wanted = Wanted {
+        product_code: "P-1".into(),
+        product_title: "Classic Turtleneck Sweater".into(),
+        color: color.map(str::to_string),
+        size: size.map(str::to_string),
+        quantity: 1,
+        material: material.map(str::to_string),
+        shipping_address: address.map(str::to_string),
+    };
+    let mut session = Session::new("shop", wanted, rules, 12);
+    session.opening();
+    session
+}
+
+fn text(t: &str) -> OutgoingMessage {
+    OutgoingMessage {
+        text: Some(t.into()),
+        ..Default::default()
+    }
+}
+
+fn quick(t: &str, options: &[&str]) -> OutgoingMessage {
+    OutgoingMessage {
+        text: Some(t.into()),
+        quick_replies: Some(
+            options
+                .iter()
+                .map(|o| QuickReply {
+                    content_type: "text".into(),
+                    title: o.to_string(),
+                    payload: format!("P_{o}"),
+                })
+                .collect(),
+        ),
+        attachment: None,
+    }
+}
+
+fn said(next: &Next) -> String {
+    match next {
+        Next::Send(ShopperMessage::Text { text, .. }) => text.clone(),
+        Next::Send(ShopperMessage::Postback { title, payload, .. }) => {
+            format!("postback {title} {payload}")
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+#[test]
+fn answers_follow_the_request_whatever_the_phrasing() {
+    let cases: Vec<(&str, Session, Vec<OutgoingMessage>, &str)> = vec![
+        (
+            "quick replies, canonical",
+            session(Some("M"), Some("gray"), None, None),
+            vec![quick("What size?", &["S", "M", "L"])],
+            "M",
+        ),
+        (
+            "option matched by a word",
+            session(Some("M"), Some("gray"), None, None),
+            vec![quick(
+                "Which colour?",
+                &["Navy Blue", "Heather Grey Melange"],
+            )],
+            "Heather Grey Melange",
+        ),
+        (
+            "options listed in text",
+            session(Some("L"), Some("gray"), None, None),
+            vec![text("Which size do you need? We have S, M and L.")],
+            "L",
+        ),
+        (
+            "no options at all",
+            session(Some("XL"), Some("gray"), None, None),
+            vec![text("What size?")],
+            "XL",
+        ),
+        (
+            "options as buttons",
+            session(Some("S"), Some("gray"), None, None),
+            vec![OutgoingMessage {
+                attachment: Some(Attachment::template(&Template::Button {
+                    text: "Pick a size".into(),
+                    buttons: vec![
+                        Button::postback("S", "SIZE_S"),
+                        Button::postback("M", "SIZE_M"),
+                    ],
+                })),
+                ..Default::default()
+            }],
+            "postback S SIZE_S",
+        ),
+        (
+            "material question",
+            session(Some("M"), Some("gray"), Some("wool"), None),
+            vec![text("Which material would you like: wool or cotton?")],
+            "wool",
+        ),
+        (
+            "address question",
+            session(
+                Some("M"),
+                Some("gray"),
+                None,
+                Some("1 Main St, Springfield"),
+            ),
+            vec![text("What's your shipping address?")],
+            "1 Main St, Springfield",
+        ),
+        (
+            "confirmation",
+            session(Some("M"), Some("gray"), None, None),
+            vec![text("One gray turtleneck in medium, is that right?")],
+            "Yes, please.",
+        ),
+        (
+            "quantity",
+            session(Some("M"), Some("gray"), None, None),
+            vec![text("How many would you like?")],
+            "1",
+        ),
+    ];
+    for (name, mut session, replies, expected) in cases {
+        let next = session.on_replies(&replies);
+        assert_eq!(said(&next), expected, "{name}: {:?}", session.failure);
+    }
+}
+
+#[test]
+fn conversations_end_with_a_reason_when_nothing_honest_can_be_said() {
+    let cases: Vec<(&str, Session, Vec<OutgoingMessage>, &str)> = vec![
+        ("size not offered", session(Some("XL"), Some("gray"), None, None), vec![quick("What size?", &["S", "M"])], "size XL is not offered (in stock: S, M)"),
+        ("size left open", session(None, Some("gray"), None, None), vec![quick("What size?", &["S", "M"])], "the merchant asks for a size and the request did not say one (offered: S, M); Concierge does not guess"),
+        ("no address configured", session(Some("M"), Some("gray"), None, None), vec![text("Where should we ship it?")], "the merchant asks for a shipping address and none is configured (CONCIERGE_SHIPPING_ADDRESS)"),
+        ("out of stock", session(Some("M"), Some("gray"), None, None), vec![text("Sorry, that one is sold out.")], "merchant says: Sorry, that one is sold out."),
+        ("nothing said", session(Some("M"), Some("gray"), None, None), vec![], "the merchant sent nothing to answer"),
+    ];
+    for (name, mut session, replies, reason) in cases {
+        let next = session.on_replies(&replies);
+        assert_eq!(next, Next::Stop, "{name}");
+        assert_eq!(session.failure.as_deref(), Some(reason), "{name}");
+    }
+}
+
+#[test]
+fn chatter_is_waited_out_once() {
+    let mut patient = session(Some("M"), Some("gray"), None, None);
+    assert_eq!(
+        patient.on_replies(&[text("Hi there! Welcome to Chatty Shop.")]),
+        Next::Wait
+    );
+    assert_eq!(
+        said(&patient.on_replies(&[quick("What size?", &["S", "M"])])),
+        "M"
+    );
+
+    let mut chatty = session(Some("M"), Some("gray"), None, None);
+    assert_eq!(chatty.on_replies(&[text("Hello!")]), Next::Wait);
+    assert_eq!(
+        chatty.on_replies(&[text("Welcome to our shop!")]),
+        Next::Stop
+    );
+    assert!(chatty
+        .failure
+        .as_deref()
+        .unwrap()
+        .starts_with("could not understand the merchant"));
+}
+
+#[test]
+fn an_open_size_goes_to_the_shopper_when_one_can_be_asked() {
+    let mut asking = session(None, Some("gray"), None, None);
+    asking.ask_shopper = true;
+    let next = asking.on_replies(&[quick("What size?", &["S", "M", "L"])]);
+    assert_eq!(
+        next,
+        Next::NeedChoice {
+            slot: "size".into(),
+            options: vec!["S".into(), "M".into(), "L".into()]
+        }
+    );
+    assert_eq!(said(&asking.choose(Some("medium"))), "M");
+    assert_eq!(asking.wanted.size.as_deref(), Some("M"));
+}
