@@ -68,6 +68,9 @@ enum Command {
         /// Pay without asking when the mandate allows
         #[arg(long)]
         auto_pay: bool,
+        /// A running budget across every order of the request (a basket), e.g. 120
+        #[arg(long, value_name = "AMOUNT")]
+        budget: Option<String>,
         /// Print the report as JSON
         #[arg(long)]
         json: bool,
@@ -321,11 +324,13 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             request,
             max_total,
             auto_pay,
+            budget,
             json,
             server: Some(server),
         } => {
             let max_total = max_total.map(|text| parse_amount(&text)).transpose()?;
-            ask_server(&server, &request, max_total, auto_pay, json).await
+            let budget = budget.map(|text| parse_amount(&text)).transpose()?;
+            ask_server(&server, &request, max_total, budget, auto_pay, json).await
         }
         Command::Serve {
             listen,
@@ -403,10 +408,12 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             request,
             max_total,
             auto_pay,
+            budget,
             json,
             server: None,
         } => {
             let max_total = max_total.map(|text| parse_amount(&text)).transpose()?;
+            let budget = budget.map(|text| parse_amount(&text)).transpose()?;
             let interactive = !auto_pay && std::io::stdin().is_terminal();
             let confirm: Option<concierge::negotiate::orchestrate::ConfirmPayment> = if interactive
             {
@@ -429,6 +436,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 max_total,
                 pay: auto_pay || interactive,
                 confirm,
+                budget,
                 ..Default::default()
             };
             shop(&config, &request, options, json, false).await
@@ -869,6 +877,7 @@ async fn ask_server(
     server: &str,
     request: &str,
     max_total: Option<i64>,
+    budget: Option<i64>,
     auto_pay: bool,
     json: bool,
 ) -> anyhow::Result<i32> {
@@ -876,6 +885,7 @@ async fn ask_server(
         text: request.to_string(),
         mandate: max_total.map(|max_total| concierge::server::MandateRequest {
             max_total,
+            budget,
             ..Default::default()
         }),
         auto_pay,

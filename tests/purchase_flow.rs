@@ -472,3 +472,35 @@ async fn the_mandate_limits_merchants_and_can_require_confirmation() {
     assert!(world.merchant("beta").responder.charges().is_empty());
     world.stop().await;
 }
+
+#[tokio::test]
+async fn a_running_budget_caps_what_the_request_may_spend() {
+    let world = TestWorld::start(small_catalogs(), vec![], |_| {}).await;
+    // Per order up to $50 (the request), but only $45 in all: beta's $47
+    // no longer fits, and nothing else is cheaper.
+    let tight = ShopOptions {
+        pay: true,
+        budget: Some(4500),
+        ..Default::default()
+    };
+    let report = world.shop.shop(DEFAULT_REQUEST, &tight).await.unwrap();
+    assert!(report.receipt.is_none(), "{}", report.render());
+    let beta = report
+        .conversations
+        .iter()
+        .find(|c| c.merchant_id == "beta")
+        .unwrap();
+    assert_eq!(
+        beta.rejection().unwrap(),
+        "within budget: total $47.00 vs budget $45.00"
+    );
+
+    let roomy = ShopOptions {
+        pay: true,
+        budget: Some(4800),
+        ..Default::default()
+    };
+    let report = world.shop.shop(DEFAULT_REQUEST, &roomy).await.unwrap();
+    assert_eq!(report.receipt.as_ref().unwrap().total.minor, 4700);
+    world.stop().await;
+}

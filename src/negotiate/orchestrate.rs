@@ -50,6 +50,9 @@ pub struct ShopOptions {
     /// When set, open choices (a size the request did not give) are put to
     /// the shopper through it.
     pub choose: Option<ChooseOption>,
+    /// A running budget across every order of the request (a basket), in
+    /// minor units, on top of the per-order `max_total`.
+    pub budget: Option<i64>,
     /// The mandate's merchants: only these may be paid (and searched).
     pub allowed_merchants: Option<Vec<String>>,
     /// The mandate requires the shopper's confirmation before paying.
@@ -195,6 +198,7 @@ impl Shop {
             options.valid_for_secs.unwrap_or(15 * 60),
         );
         mandate.allowed_merchants = options.allowed_merchants.clone();
+        mandate.budget = options.budget;
         mandate.require_confirmation = options.require_confirmation;
         let parsed_json = serde_json::to_string(&intent).unwrap_or_default();
         let run_id = self.store.start_run(request, &parsed_json)?;
@@ -229,6 +233,7 @@ impl Shop {
             item_intent.items = vec![item.clone()];
             let mut mandate = report.mandate.clone();
             mandate.max_total = budget.map(|b| (b - spent).max(0));
+            mandate.spent += spent;
             let mut item_report =
                 ShopReport::new(&report.request, item_intent.clone(), run_id, mandate);
             self.shop_parsed(&item_intent, options, run_id, &mut item_report)
@@ -522,18 +527,25 @@ impl Shop {
 
         report.timings.negotiation_us = negotiation_started.elapsed().as_micros() as u64;
         let settlement_started = Instant::now();
-        // Choose: lowest total, then the merchant id for a stable tie-break.
+        // Choose: lowest total (items, shipping and tax), then the better
+        // match (the offer's search score, in thousandths so float noise
+        // cannot decide), then the merchant id for a stable tie-break.
         let mut valid: Vec<usize> = (0..conversations.len())
             .filter(|&i| conversations[i].3.accepted)
             .collect();
         valid.sort_by_key(|&i| {
-            let invoice = conversations[i]
-                .3
+            let conversation = &conversations[i].3;
+            let total = conversation
                 .invoice
                 .as_ref()
                 .map(|inv| inv.total)
                 .unwrap_or(i64::MAX);
-            (invoice, conversations[i].0.merchant_id.clone())
+            let match_quality = (conversation.offer.score * 1000.0) as i64;
+            (
+                total,
+                std::cmp::Reverse(match_quality),
+                conversations[i].0.merchant_id.clone(),
+            )
         });
         let chosen = valid.first().copied();
         let mut outcome = "no valid invoice".to_string();
@@ -854,7 +866,7 @@ impl Shop {
         size: Option<String>,
         quantity: u32,
     ) -> Option<String> {
-        let budget = mandate.max_total?;
+        let budget = mandate.limit()?;
         let limit = budget + budget * self.config.counter_offer_margin_bp / 10_000;
         let only_over_budget = |c: &ConversationReport| {
             let failed: Vec<&Check> = c.checks.iter().filter(|k| !k.passed).collect();
@@ -930,7 +942,7 @@ impl Shop {
         let invoice = conversation.invoice.clone().ok_or("no invoice")?;
         // The last line of defence: whatever the checks said, never authorise
         // more than the mandate, another currency, or an expired mandate.
-        let within = mandate.max_total.is_some_and(|max| invoice.total <= max)
+        let within = mandate.limit().is_some_and(|max| invoice.total <= max)
             && invoice.currency == mandate.currency
             && !mandate.expired()
             && mandate.allows_merchant(&endpoint.merchant_id);

@@ -128,7 +128,7 @@ pub fn check_invoice(
             invoice.currency, mandate.currency
         ),
     ));
-    match mandate.max_total {
+    match mandate.limit() {
         Some(max) => checks.push(Check::new(
             "within budget",
             invoice.total <= max && invoice.total >= 0,

@@ -9,6 +9,14 @@ pub struct Mandate {
     /// was authorised, so nothing is paid.
     pub max_total: Option<i64>,
     pub currency: String,
+    /// A running budget: the most that may be spent across all the orders
+    /// of this mandate (a basket), in minor units; `None`: no cap beyond
+    /// `max_total`.
+    #[serde(default)]
+    pub budget: Option<i64>,
+    /// Spent so far under this mandate, in minor units.
+    #[serde(default)]
+    pub spent: i64,
     /// Merchants that may be paid; `None` allows any.
     pub allowed_merchants: Option<Vec<String>>,
     /// Unix seconds after which nothing may be paid.
@@ -23,10 +31,24 @@ impl Mandate {
     pub fn for_request(max_total: Option<i64>, currency: &str, valid_for_secs: i64) -> Mandate {
         Mandate {
             max_total,
+            budget: None,
+            spent: 0,
             currency: currency.to_string(),
             allowed_merchants: None,
             expires_at: now_secs() + valid_for_secs,
             require_confirmation: false,
+        }
+    }
+
+    /// The most the next order may cost: the per-order maximum, capped by
+    /// what is left of the running budget. `None` when nothing was
+    /// authorised.
+    pub fn limit(&self) -> Option<i64> {
+        let left = self.budget.map(|budget| (budget - self.spent).max(0));
+        match (self.max_total, left) {
+            (Some(max), Some(left)) => Some(max.min(left)),
+            (Some(max), None) => Some(max),
+            (None, _) => None,
         }
     }
 

@@ -218,6 +218,9 @@ pub struct MandateRequest {
     pub max_total: i64,
     #[serde(default)]
     pub currency: Option<String>,
+    /// Running budget across all the request's orders, in minor units.
+    #[serde(default)]
+    pub budget: Option<i64>,
     /// Only these merchants may be paid.
     #[serde(default)]
     pub allowed_merchants: Option<Vec<String>>,
@@ -262,6 +265,7 @@ async fn create_request(
         confirm: None,
         choose: None,
         allowed_merchants: mandate.allowed_merchants,
+        budget: mandate.budget,
         require_confirmation: mandate.require_confirmation,
         valid_for_secs: mandate.valid_for_secs,
     };
