@@ -245,7 +245,7 @@ pub async fn payments(orders: usize, duplicates: usize) -> crate::Result<Payment
         world::start_reference_merchants(std::slice::from_ref(&catalog))
             .await?
             .remove(0);
-    let transport = Transport::new(Duration::from_secs(10), 64 * 1024);
+    let transport = Transport::for_loopback(Duration::from_secs(10), 64 * 1024);
     let endpoint = merchant.endpoint.clone();
     let started = Instant::now();
 

@@ -41,7 +41,7 @@ fn texts(replies: &[OutgoingMessage]) -> String {
 }
 
 fn transport() -> Transport {
-    Transport::new(Duration::from_secs(3), 64 * 1024)
+    Transport::for_loopback(Duration::from_secs(3), 64 * 1024)
 }
 
 async fn invoice_for(

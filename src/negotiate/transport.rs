@@ -43,7 +43,10 @@ const SEND_API_SETTLE: Duration = Duration::from_millis(150);
 const MAX_MESSAGES_PER_TURN: usize = 20;
 
 impl Transport {
-    pub fn new(turn_timeout: Duration, max_reply_bytes: usize) -> Transport {
+    /// A transport that may also reach loopback merchants: for tests,
+    /// benchmarks and the demo world. Real merchants go through
+    /// [`Transport::with_policy`] with the configured policy.
+    pub fn for_loopback(turn_timeout: Duration, max_reply_bytes: usize) -> Transport {
         Transport::with_policy(
             turn_timeout,
             max_reply_bytes,
