@@ -12,13 +12,15 @@ use crate::rules::{CompiledRules, LexSlot};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use tantivy::schema::{
-    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
+    Field, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
 };
 use tantivy::{doc, Index, IndexReader, ReloadPolicy, Term};
 
+pub use tantivy::schema::IndexRecordOption;
+
 /// Bumped whenever the schema or the way documents are built changes, so old
 /// indexes are rebuilt rather than misread.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 const MANIFEST_FILE: &str = "concierge-manifest.json";
 const WRITER_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 
@@ -45,6 +47,9 @@ pub struct Fields {
     pub in_stock: Field,
     pub gtin: Field,
     pub url: Field,
+    /// Model numbers and sizes as whole tokens ("mq8n2b/a", "64gb"), which
+    /// the stemming tokenizer would cut apart.
+    pub codes: Field,
 }
 
 pub fn schema() -> (Schema, Fields) {
@@ -63,7 +68,9 @@ pub fn schema() -> (Schema, Fields) {
     };
     let fields = Fields {
         merchant_id: builder.add_text_field("merchant_id", STRING | STORED | FAST),
-        product_key: builder.add_text_field("product_key", STRING),
+        // FAST so a reload can list a merchant's products without reading
+        // stored documents.
+        product_key: builder.add_text_field("product_key", STRING | FAST),
         product_id: builder.add_text_field("product_id", STRING | STORED),
         variant_id: builder.add_text_field("variant_id", STRING | STORED),
         title: builder.add_text_field("title", stemmed(true)),
@@ -82,6 +89,7 @@ pub fn schema() -> (Schema, Fields) {
         in_stock: builder.add_u64_field("in_stock", INDEXED | FAST | STORED),
         gtin: builder.add_text_field("gtin", STRING | STORED),
         url: builder.add_text_field("url", STORED),
+        codes: builder.add_text_field("codes", STRING),
     };
     (builder.build(), fields)
 }
@@ -104,6 +112,52 @@ pub fn canonical_size(rules: &CompiledRules, label: &str) -> String {
         .canonical(LexSlot::Size, label)
         .map(str::to_string)
         .unwrap_or_else(|| label.trim().to_uppercase())
+}
+
+/// What one merchant's reload did. Products are counted by id; `variants`
+/// is the number of variant documents written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LoadSummary {
+    pub added: usize,
+    pub updated: usize,
+    pub removed: usize,
+    /// Feed rows the reader skipped as bad.
+    pub rejected: usize,
+    /// Rows repeating a product id already in the same feed (the later wins).
+    pub duplicates: usize,
+    pub variants: usize,
+}
+
+/// One merchant's share of the index.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MerchantStats {
+    pub merchant_id: String,
+    pub products: usize,
+    pub variants: u64,
+}
+
+/// What `concierge index stats` prints.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IndexStats {
+    pub merchants: Vec<MerchantStats>,
+    pub products: usize,
+    pub variants: u64,
+    pub bytes_on_disk: u64,
+}
+
+/// Total size of the files under `directory`, in bytes.
+pub fn directory_size(directory: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => directory_size(&entry.path()),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 /// The opened index with its reader.
@@ -220,6 +274,182 @@ impl CatalogIndex {
         Ok(catalog_index)
     }
 
+    /// Opens the index in `directory`, or creates an empty one there when
+    /// none exists yet (the first `index load` into a fresh directory).
+    pub fn open_or_create(directory: &Path) -> Result<CatalogIndex, CatalogError> {
+        if directory.join("meta.json").is_file() {
+            return CatalogIndex::open(directory);
+        }
+        std::fs::create_dir_all(directory).map_err(|source| CatalogError::Io {
+            path: directory.to_path_buf(),
+            source,
+        })?;
+        let (schema, fields) = schema();
+        let index = Index::create_in_dir(directory, schema)?;
+        CatalogIndex::from_index(index, fields, directory)
+    }
+
+    /// Replaces merchant `merchant_id`'s catalog with `products`: products
+    /// whose id is new are added, those already there are replaced, those
+    /// that vanished from the feed are removed, other merchants are not
+    /// touched. Everything happens in one commit, so a crash mid-load leaves
+    /// the previous committed state; once this returns the new state is
+    /// searchable through `self.reader`.
+    ///
+    /// `rejected` is the number of feed rows the reader already skipped; it
+    /// is passed through to the summary. `on_progress` is called with the
+    /// number of products written so far.
+    pub fn load_merchant(
+        &self,
+        rules: &CompiledRules,
+        merchant_id: &str,
+        products: &[FeedProduct],
+        rejected: usize,
+        on_progress: &mut dyn FnMut(usize),
+    ) -> Result<LoadSummary, CatalogError> {
+        if merchant_id.trim().is_empty() {
+            return Err(CatalogError::Invalid("merchant id is empty".into()));
+        }
+        let before = self.product_ids(Some(merchant_id))?;
+        let before: std::collections::HashSet<&str> = before
+            .iter()
+            .map(|(_, product_id)| product_id.as_str())
+            .collect();
+        let mut summary = LoadSummary {
+            rejected,
+            ..LoadSummary::default()
+        };
+        let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        let mut writer = self
+            .index
+            .writer::<tantivy::TantivyDocument>(WRITER_MEMORY_BYTES)?;
+        // Deleting every document of the merchant and adding the feed back is
+        // the upsert: deletes apply only to documents committed before them,
+        // and nothing is visible until the one commit below.
+        writer.delete_term(Term::from_field_text(self.fields.merchant_id, merchant_id));
+        for (written, product) in products.iter().enumerate() {
+            // A product id twice in one feed: the later row wins, as a
+            // reload of it would.
+            if !seen.insert(product.id.as_str()) {
+                writer.delete_term(self.product_key_term(merchant_id, &product.id));
+                summary.duplicates += 1;
+            } else if before.contains(product.id.as_str()) {
+                summary.updated += 1;
+            } else {
+                summary.added += 1;
+            }
+            for variant in &product.variants {
+                writer.add_document(variant_document(
+                    &self.fields,
+                    rules,
+                    merchant_id,
+                    product,
+                    variant,
+                ))?;
+                summary.variants += 1;
+            }
+            if written % 1024 == 0 {
+                on_progress(written);
+            }
+        }
+        summary.removed = before.iter().filter(|id| !seen.contains(*id)).count();
+        writer.commit()?;
+        writer.wait_merging_threads()?;
+        on_progress(products.len());
+        // Searchable now, not after the reader's reload delay.
+        self.reader.reload()?;
+        Ok(summary)
+    }
+
+    /// `(merchant id, product id)` of every live product, sorted; only
+    /// `merchant_id`'s when given. Reads the `product_key` fast field, so it
+    /// costs no stored-document reads.
+    pub fn product_ids(
+        &self,
+        merchant_id: Option<&str>,
+    ) -> Result<std::collections::BTreeSet<(String, String)>, CatalogError> {
+        let searcher = self.reader.searcher();
+        let mut keys = std::collections::BTreeSet::new();
+        for segment in searcher.segment_readers() {
+            let Some(column) = segment.fast_fields().str("product_key")? else {
+                continue;
+            };
+            let mut ordinals = std::collections::BTreeSet::new();
+            let mut note = |doc: tantivy::DocId| {
+                ordinals.extend(column.term_ords(doc));
+            };
+            match merchant_id {
+                Some(merchant_id) => {
+                    let term = Term::from_field_text(self.fields.merchant_id, merchant_id);
+                    let inverted = segment.inverted_index(self.fields.merchant_id)?;
+                    if let Some(mut postings) =
+                        inverted
+                            .read_postings(&term, IndexRecordOption::Basic)
+                            .map_err(|source| CatalogError::Io {
+                                path: self.directory.clone(),
+                                source,
+                            })?
+                    {
+                        use tantivy::DocSet;
+                        let alive = segment.alive_bitset();
+                        let mut doc = postings.doc();
+                        while doc != tantivy::TERMINATED {
+                            if alive.is_none_or(|bits| bits.is_alive(doc)) {
+                                note(doc);
+                            }
+                            doc = postings.advance();
+                        }
+                    }
+                }
+                None => segment.doc_ids_alive().for_each(&mut note),
+            }
+            let mut text = String::new();
+            for ordinal in ordinals {
+                text.clear();
+                column
+                    .ord_to_str(ordinal, &mut text)
+                    .map_err(|source| CatalogError::Io {
+                        path: self.directory.clone(),
+                        source,
+                    })?;
+                if let Some((merchant, product)) = text.split_once('\u{1f}') {
+                    keys.insert((merchant.to_string(), product.to_string()));
+                }
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Merchants, products, variants and bytes on disk.
+    pub fn stats(&self) -> Result<IndexStats, CatalogError> {
+        let products = self.product_ids(None)?;
+        let mut merchants: Vec<MerchantStats> = Vec::new();
+        for (merchant, _) in &products {
+            match merchants.last_mut() {
+                Some(last) if &last.merchant_id == merchant => last.products += 1,
+                _ => merchants.push(MerchantStats {
+                    merchant_id: merchant.clone(),
+                    products: 1,
+                    variants: 0,
+                }),
+            }
+        }
+        let searcher = self.reader.searcher();
+        for merchant in &mut merchants {
+            let term = Term::from_field_text(self.fields.merchant_id, &merchant.merchant_id);
+            merchant.variants = searcher.search(
+                &tantivy::query::TermQuery::new(term, IndexRecordOption::Basic),
+                &tantivy::collector::Count,
+            )? as u64;
+        }
+        Ok(IndexStats {
+            products: products.len(),
+            variants: searcher.num_docs(),
+            bytes_on_disk: directory_size(&self.directory),
+            merchants,
+        })
+    }
+
     /// Number of variant documents.
     pub fn num_variants(&self) -> u64 {
         self.reader.searcher().num_docs()
@@ -285,7 +515,56 @@ fn variant_document(
     if let Some(gtin) = variant.gtin() {
         document.add_text(fields.gtin, gtin);
     }
+    for code in model_codes(&product.title) {
+        document.add_text(fields.codes, code);
+    }
     document
+}
+
+/// Unit words that follow a number and belong to it: "64 gb" is the code
+/// "64gb", as merchants also write it.
+const CODE_UNITS: [&str; 22] = [
+    "gb", "tb", "mb", "l", "ltr", "litre", "litres", "liter", "kg", "w", "mp", "in", "inch", "cm",
+    "mm", "hz", "ghz", "mhz", "kw", "kwh", "rpm", "mah",
+];
+
+/// Model-number-like tokens of `text`, lowercased: words with a digit, kept
+/// whole ("mq8n2b/a", "s9", "64gb") plus their form without `-` and `/`, and
+/// numbers joined to the unit that follows ("64 gb" → "64gb"). These match
+/// exactly, where the stemming tokenizer would split "mq8n2b/a" into two
+/// common tokens.
+pub fn model_codes(text: &str) -> Vec<String> {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | '(' | ')' | ';' | '"' | '[' | ']' | '|' | '+'))
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut codes: Vec<String> = Vec::new();
+    let mut push = |code: String| {
+        if !codes.contains(&code) {
+            codes.push(code);
+        }
+    };
+    for (position, word) in words.iter().enumerate() {
+        if !word.chars().any(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        if word.chars().count() >= 2 {
+            push(word.to_string());
+            let joined: String = word.chars().filter(|c| !matches!(c, '-' | '/')).collect();
+            if joined != *word {
+                push(joined);
+            }
+        }
+        let is_number = word.chars().all(|c| c.is_ascii_digit() || c == '.');
+        if let Some(unit) = words.get(position + 1) {
+            if is_number && CODE_UNITS.contains(unit) {
+                push(format!("{word}{unit}"));
+            }
+        }
+    }
+    codes
 }
 
 /// A digest of everything the index is built from: the schema version, every

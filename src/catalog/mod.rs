@@ -2,7 +2,9 @@
 //! search that returns offers compared across merchants.
 
 pub mod demo_world;
+pub mod eval;
 pub mod feed;
+pub mod gmc;
 pub mod index;
 pub mod search;
 

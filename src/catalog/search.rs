@@ -7,7 +7,7 @@
 //! product (its best variant), and offers of the same product across
 //! merchants are grouped by GTIN, else by brand and normalised title.
 
-use super::index::CatalogIndex;
+use super::index::{model_codes, CatalogIndex};
 use crate::error::CatalogError;
 use crate::intent::{Intent, ItemRequest};
 use crate::money::Money;
@@ -16,7 +16,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::ops::Bound;
 use tantivy::collector::TopDocs;
 use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery,
+    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
+    RangeQuery, TermQuery,
 };
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{TantivyDocument, Term};
@@ -45,6 +46,67 @@ pub struct SearchQuery {
     pub merchants_denied: Vec<String>,
     /// Most offers returned.
     pub limit: usize,
+    /// How text is scored; filters and attribute boosts are the same for both.
+    #[serde(default)]
+    pub ranker: Ranker,
+}
+
+/// How the shopper's words are scored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ranker {
+    /// Plain BM25: every word in every text field, all fields weighted alike.
+    /// The baseline a developer would write first.
+    Bm25,
+    /// BM25 with field weights (title over categories over brand over
+    /// description), fuzzy terms for words the index has never seen, a
+    /// proximity boost when the words appear together in the title, and
+    /// model numbers ("mq8n2b/a", "64gb") matched whole.
+    #[default]
+    Full,
+}
+
+impl Ranker {
+    pub fn name(self) -> &'static str {
+        match self {
+            Ranker::Bm25 => "bm25",
+            Ranker::Full => "full",
+        }
+    }
+}
+
+/// Text fields and their weights under the full ranker.
+const FIELD_WEIGHTS: [(TextField, f32); 4] = [
+    (TextField::Title, 3.0),
+    (TextField::Categories, 2.0),
+    (TextField::Brand, 1.5),
+    (TextField::Description, 0.5),
+];
+
+#[derive(Debug, Clone, Copy)]
+enum TextField {
+    Title,
+    Categories,
+    Brand,
+    Description,
+}
+
+/// A whole-title proximity match: words within this many positions.
+const TITLE_PROXIMITY_SLOP: u32 = 3;
+const TITLE_PROXIMITY_BOOST: f32 = 2.0;
+/// Per model number shared by the request and the title.
+const MODEL_CODE_BOOST: f32 = 2.5;
+/// A fuzzy match counts for less than the word itself would.
+const FUZZY_WEIGHT: f32 = 0.6;
+
+/// Edit distance allowed for a word the index does not know: none under 4
+/// characters (too many short words are one edit apart), 1 from 4, 2 from 8.
+pub fn fuzzy_distance(term: &str) -> u8 {
+    match term.chars().count() {
+        0..=3 => 0,
+        4..=7 => 1,
+        _ => 2,
+    }
 }
 
 impl SearchQuery {
@@ -65,6 +127,7 @@ impl SearchQuery {
             merchants_allowed: None,
             merchants_denied: Vec::new(),
             limit: 20,
+            ranker: Ranker::Full,
         }
     }
 }
@@ -123,8 +186,8 @@ pub struct SearchResults {
 impl CatalogIndex {
     /// Runs `query` and returns grouped offers.
     pub fn search(&self, query: &SearchQuery) -> Result<SearchResults, CatalogError> {
-        let tantivy_query = self.build_query(query)?;
         let searcher = self.reader.searcher();
+        let tantivy_query = self.build_query(query, &searcher)?;
         let hits = searcher.search(&tantivy_query, &TopDocs::with_limit(MAX_VARIANT_HITS))?;
         let mut variants: Vec<Offer> = Vec::with_capacity(hits.len());
         for (score, address) in hits {
@@ -166,31 +229,61 @@ impl CatalogIndex {
         Ok(terms)
     }
 
-    /// A query matching `term` in any text field, weighted by field.
-    fn any_text_field(&self, term: &str) -> Box<dyn Query> {
-        let weighted = [
-            (self.fields.title, 3.0),
-            (self.fields.categories, 2.0),
-            (self.fields.brand, 1.5),
-            (self.fields.description, 0.5),
-        ];
-        let clauses: Vec<(Occur, Box<dyn Query>)> = weighted
-            .iter()
-            .map(|(field, weight)| {
-                let query: Box<dyn Query> = Box::new(TermQuery::new(
-                    Term::from_field_text(*field, term),
-                    IndexRecordOption::WithFreqs,
-                ));
-                (
-                    Occur::Should,
-                    Box::new(BoostQuery::new(query, *weight)) as Box<dyn Query>,
-                )
-            })
-            .collect();
-        Box::new(BooleanQuery::new(clauses))
+    fn field(&self, field: TextField) -> tantivy::schema::Field {
+        match field {
+            TextField::Title => self.fields.title,
+            TextField::Categories => self.fields.categories,
+            TextField::Brand => self.fields.brand,
+            TextField::Description => self.fields.description,
+        }
     }
 
-    fn build_query(&self, query: &SearchQuery) -> Result<Box<dyn Query>, CatalogError> {
+    /// A query matching `term` in any text field. Under the full ranker the
+    /// fields are weighted, and a word that no field of the index holds is
+    /// looked up fuzzily instead (a typo cannot match exactly anyway).
+    fn any_text_field(
+        &self,
+        term: &str,
+        ranker: Ranker,
+        searcher: &tantivy::Searcher,
+    ) -> Result<Box<dyn Query>, CatalogError> {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut known = false;
+        for (field, weight) in FIELD_WEIGHTS {
+            let term = Term::from_field_text(self.field(field), term);
+            if ranker == Ranker::Full && searcher.doc_freq(&term)? > 0 {
+                known = true;
+            }
+            let query: Box<dyn Query> =
+                Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
+            let weight = match ranker {
+                Ranker::Bm25 => 1.0,
+                Ranker::Full => weight,
+            };
+            clauses.push((Occur::Should, Box::new(BoostQuery::new(query, weight))));
+        }
+        let distance = fuzzy_distance(term);
+        if ranker == Ranker::Full && !known && distance > 0 {
+            for (field, weight) in FIELD_WEIGHTS.into_iter().take(2) {
+                let fuzzy: Box<dyn Query> = Box::new(FuzzyTermQuery::new(
+                    Term::from_field_text(self.field(field), term),
+                    distance,
+                    true,
+                ));
+                clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(fuzzy, weight * FUZZY_WEIGHT)),
+                ));
+            }
+        }
+        Ok(Box::new(BooleanQuery::new(clauses)))
+    }
+
+    fn build_query(
+        &self,
+        query: &SearchQuery,
+        searcher: &tantivy::Searcher,
+    ) -> Result<Box<dyn Query>, CatalogError> {
         let fields = &self.fields;
         let filter = |q: Box<dyn Query>| -> (Occur, Box<dyn Query>) {
             (Occur::Must, Box::new(ConstScoreQuery::new(q, 0.0)))
@@ -210,12 +303,18 @@ impl CatalogIndex {
         // The product type must match, every word of it; the shopper's own
         // words rank within that.
         for term in &type_terms {
-            clauses.push((Occur::Must, self.any_text_field(term)));
+            clauses.push((
+                Occur::Must,
+                self.any_text_field(term, query.ranker, searcher)?,
+            ));
         }
-        let phrase_clauses: Vec<(Occur, Box<dyn Query>)> = phrase_terms
-            .iter()
-            .map(|term| (Occur::Should, self.any_text_field(term)))
-            .collect();
+        let mut phrase_clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for term in &phrase_terms {
+            phrase_clauses.push((
+                Occur::Should,
+                self.any_text_field(term, query.ranker, searcher)?,
+            ));
+        }
         if !phrase_clauses.is_empty() {
             let occur = if type_terms.is_empty() {
                 Occur::Must
@@ -223,6 +322,36 @@ impl CatalogIndex {
                 Occur::Should
             };
             clauses.push((occur, Box::new(BooleanQuery::new(phrase_clauses))));
+        }
+        if query.ranker == Ranker::Full {
+            // The words close together in the title: "iphone 8 plus" should
+            // rank a title saying exactly that over one with the words
+            // scattered through it.
+            if phrase_terms.len() >= 2 {
+                let terms: Vec<(usize, Term)> = phrase_terms
+                    .iter()
+                    .enumerate()
+                    .map(|(offset, term)| (offset, Term::from_field_text(fields.title, term)))
+                    .collect();
+                let proximity: Box<dyn Query> = Box::new(PhraseQuery::new_with_offset_and_slop(
+                    terms,
+                    TITLE_PROXIMITY_SLOP,
+                ));
+                clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(proximity, TITLE_PROXIMITY_BOOST)),
+                ));
+            }
+            for code in model_codes(&query.text) {
+                let exact: Box<dyn Query> = Box::new(TermQuery::new(
+                    Term::from_field_text(fields.codes, &code),
+                    IndexRecordOption::WithFreqs,
+                ));
+                clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(exact, MODEL_CODE_BOOST)),
+                ));
+            }
         }
 
         if query.in_stock_only {
