@@ -145,6 +145,26 @@ pub struct IndexStats {
     pub bytes_on_disk: u64,
 }
 
+impl IndexStats {
+    pub fn render(&self, directory: &Path) -> String {
+        let mut out = format!(
+            "{}: {} merchants, {} products, {} variants, {:.1} MiB on disk\n",
+            directory.display(),
+            self.merchants.len(),
+            self.products,
+            self.variants,
+            self.bytes_on_disk as f64 / (1024.0 * 1024.0)
+        );
+        for merchant in &self.merchants {
+            out.push_str(&format!(
+                "  {:<20} {:>9} products {:>10} variants\n",
+                merchant.merchant_id, merchant.products, merchant.variants
+            ));
+        }
+        out
+    }
+}
+
 /// Total size of the files under `directory`, in bytes.
 pub fn directory_size(directory: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(directory) else {
@@ -268,6 +288,9 @@ impl CatalogIndex {
                 }
             }
             writer.commit()?;
+            // Let the merges the commit started finish, so searches see
+            // few segments.
+            writer.wait_merging_threads()?;
         }
         let catalog_index = CatalogIndex::from_index(index, fields, directory)?;
         catalog_index.reader.reload()?;

@@ -20,7 +20,7 @@ use tantivy::query::{
     RangeQuery, TermQuery,
 };
 use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::{TantivyDocument, Term};
+use tantivy::{DocAddress, TantivyDocument, Term};
 
 /// How many variant hits are read before grouping into offers.
 const MAX_VARIANT_HITS: usize = 2000;
@@ -49,6 +49,40 @@ pub struct SearchQuery {
     /// How text is scored; filters and attribute boosts are the same for both.
     #[serde(default)]
     pub ranker: Ranker,
+}
+
+impl SearchQuery {
+    /// One line saying what is searched: words, attributes and filters.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![format!("{:?}", self.text)];
+        if let Some(product_type) = &self.product_type {
+            parts.push(format!("type {product_type}"));
+        }
+        for (name, value) in [
+            ("colour", &self.color),
+            ("size", &self.size),
+            ("material", &self.material),
+            ("brand", &self.brand),
+        ] {
+            if let Some(value) = value {
+                parts.push(format!("{name} {value}"));
+            }
+        }
+        if !self.excluded_colors.is_empty() {
+            parts.push(format!("not {}", self.excluded_colors.join("/")));
+        }
+        let currency = self.currency.clone().unwrap_or_default();
+        if let Some(min) = self.min_price {
+            parts.push(format!("at least {}", Money::new(min, currency.clone())));
+        }
+        if let Some(max) = self.max_price {
+            parts.push(format!("at most {}", Money::new(max, currency.clone())));
+        }
+        if self.in_stock_only {
+            parts.push("in stock".into());
+        }
+        parts.join(", ")
+    }
 }
 
 /// How the shopper's words are scored.
@@ -132,6 +166,23 @@ impl SearchQuery {
     }
 }
 
+/// The queries for a parsed request: one per item; when the parser found no
+/// item (a bare model name such as "iphone 8 plus 64gb"), the whole text with
+/// the request's price bounds.
+pub fn queries_for_request(intent: &Intent) -> Vec<SearchQuery> {
+    if !intent.items.is_empty() {
+        return intent
+            .items
+            .iter()
+            .map(|item| SearchQuery::for_item(intent, item))
+            .collect();
+    }
+    let mut query = SearchQuery::for_item(intent, &ItemRequest::default());
+    query.text = intent.text.clone();
+    query.currency = intent.currency.clone();
+    vec![query]
+}
+
 /// One merchant's offer of one product, at its best-matching variant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Offer {
@@ -188,32 +239,93 @@ impl CatalogIndex {
     pub fn search(&self, query: &SearchQuery) -> Result<SearchResults, CatalogError> {
         let searcher = self.reader.searcher();
         let tantivy_query = self.build_query(query, &searcher)?;
-        let hits = searcher.search(&tantivy_query, &TopDocs::with_limit(MAX_VARIANT_HITS))?;
-        let mut variants: Vec<Offer> = Vec::with_capacity(hits.len());
-        for (score, address) in hits {
+        let limit = query.limit.max(1);
+        // Products have several variants each, so read a window of variant
+        // hits a few times larger than the offers wanted, and widen it only
+        // when it held too few distinct products. Deduplication reads fast
+        // fields; stored documents are loaded only for the offers returned.
+        let mut window = (limit * 16).max(64);
+        let best = loop {
+            let hits = searcher.search(&tantivy_query, &TopDocs::with_limit(window))?;
+            let exhausted = hits.len() < window || window >= MAX_VARIANT_HITS;
+            let best = self.best_variant_per_product(&searcher, hits, limit)?;
+            if best.len() >= limit || exhausted {
+                break best;
+            }
+            window = (window * 4).min(MAX_VARIANT_HITS);
+        };
+        let mut offers = Vec::with_capacity(best.len());
+        for (score, address) in best {
             let document: TantivyDocument = searcher.doc(address)?;
-            variants.push(self.offer_from(&document, score, query));
+            offers.push(self.offer_from(&document, score, query));
         }
-        // Best variant first within equal scores: the cheaper, then by id, so
-        // results are stable.
-        variants.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then(a.price.minor.cmp(&b.price.minor))
-                .then_with(|| a.variant_id.cmp(&b.variant_id))
+        let groups = group_offers(&offers);
+        Ok(SearchResults { offers, groups })
+    }
+
+    /// The best hit of each merchant product, best first, at most `limit`.
+    /// Within equal scores the cheaper variant wins, then index order, so
+    /// results are stable.
+    fn best_variant_per_product(
+        &self,
+        searcher: &tantivy::Searcher,
+        hits: Vec<(f32, DocAddress)>,
+        limit: usize,
+    ) -> Result<Vec<(f32, DocAddress)>, CatalogError> {
+        let n_segments = searcher.segment_readers().len();
+        let mut keys: Vec<Option<tantivy::columnar::StrColumn>> = vec![None; n_segments];
+        let mut prices: Vec<Option<tantivy::columnar::Column<i64>>> = vec![None; n_segments];
+        let mut ranked: Vec<(f32, i64, DocAddress, u64)> = Vec::with_capacity(hits.len());
+        for (score, address) in hits {
+            let segment = address.segment_ord as usize;
+            if keys[segment].is_none() {
+                let fast_fields = searcher.segment_reader(address.segment_ord).fast_fields();
+                keys[segment] = fast_fields.str("product_key")?;
+                prices[segment] = Some(fast_fields.i64("price")?);
+            }
+            let key = keys[segment]
+                .as_ref()
+                .and_then(|column| column.term_ords(address.doc_id).next())
+                .unwrap_or(u64::MAX);
+            let price = prices[segment]
+                .as_ref()
+                .and_then(|column| column.first(address.doc_id))
+                .unwrap_or_default();
+            ranked.push((score, price, address, key));
+        }
+        ranked.sort_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then(a.1.cmp(&b.1))
+                .then(a.2.cmp(&b.2))
         });
-        let mut seen_products = HashSet::new();
-        let mut offers = Vec::new();
-        for variant in variants {
-            if seen_products.insert((variant.merchant_id.clone(), variant.product_id.clone())) {
-                offers.push(variant);
-                if offers.len() >= query.limit.max(1) {
+        // Term ordinals are per segment and a product's variants may sit in
+        // several segments, so (segment, ordinal) only skips repeats cheaply;
+        // the key text, read for the survivors, decides.
+        let mut seen_ordinals: HashSet<(u32, u64)> = HashSet::new();
+        let mut seen_keys: HashSet<String> = HashSet::new();
+        let mut best = Vec::new();
+        let mut key_text = String::new();
+        for (score, _, address, key) in ranked {
+            if !seen_ordinals.insert((address.segment_ord, key)) {
+                continue;
+            }
+            key_text.clear();
+            if let Some(column) = &keys[address.segment_ord as usize] {
+                column
+                    .ord_to_str(key, &mut key_text)
+                    .map_err(|source| CatalogError::Io {
+                        path: self.directory.clone(),
+                        source,
+                    })?;
+            }
+            if seen_keys.insert(key_text.clone()) {
+                best.push((score, address));
+                if best.len() >= limit {
                     break;
                 }
             }
         }
-        let groups = group_offers(&offers);
-        Ok(SearchResults { offers, groups })
+        Ok(best)
     }
 
     fn text_terms(&self, text: &str) -> Result<Vec<String>, CatalogError> {
@@ -509,4 +621,50 @@ fn normalize_title(text: &str) -> String {
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+impl SearchResults {
+    /// Groups of the same product with their offers side by side, cheapest
+    /// first within a group.
+    pub fn render(&self) -> String {
+        if self.offers.is_empty() {
+            return "No offers found.\n".into();
+        }
+        let mut out = String::new();
+        for (number, group) in self.groups.iter().enumerate() {
+            let Some(first) = group.first().and_then(|i| self.offers.get(*i)) else {
+                continue;
+            };
+            let merchants = if group.len() == 1 {
+                "1 merchant".to_string()
+            } else {
+                format!("{} merchants", group.len())
+            };
+            let brand = if first.brand.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", first.brand)
+            };
+            out.push_str(&format!(
+                "{:>2}. {}{brand}: {merchants}\n",
+                number + 1,
+                first.product_title
+            ));
+            let mut offers: Vec<&Offer> = group.iter().filter_map(|i| self.offers.get(*i)).collect();
+            offers.sort_by_key(|offer| offer.price.minor);
+            for offer in offers {
+                let variant = offer.variant_label();
+                out.push_str(&format!(
+                    "      {:<14} {:>10}  {:<24} {:<14} score {:.2}{}\n",
+                    offer.merchant_id,
+                    offer.price.to_string(),
+                    if variant.is_empty() { "-" } else { variant.as_str() },
+                    offer.product_id,
+                    offer.score,
+                    if offer.matches_request() { "" } else { "  (other variant)" }
+                ));
+            }
+        }
+        out
+    }
 }
