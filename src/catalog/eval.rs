@@ -463,7 +463,8 @@ pub fn ndcg(grades: &[u32], mut all_grades: Vec<u32>) -> f64 {
     if ideal == 0.0 {
         0.0
     } else {
-        dcg(grades) / ideal
+        // + 0.0 turns an empty sum's -0.0 into 0.0 for printing.
+        dcg(grades) / ideal + 0.0
     }
 }
 

@@ -538,7 +538,7 @@ fn variant_document(
     if let Some(gtin) = variant.gtin() {
         document.add_text(fields.gtin, gtin);
     }
-    for code in model_codes(&product.title) {
+    for code in document_codes(&product.title) {
         document.add_text(fields.codes, code);
     }
     document
@@ -552,17 +552,54 @@ const CODE_UNITS: [&str; 22] = [
 ];
 
 /// Model-number-like tokens of `text`, lowercased: words with a digit, kept
-/// whole ("mq8n2b/a", "s9", "64gb") plus their form without `-` and `/`, and
-/// numbers joined to the unit that follows ("64 gb" → "64gb"). These match
-/// exactly, where the stemming tokenizer would split "mq8n2b/a" into two
-/// common tokens.
+/// whole ("mq8n2b/a", "s9", "64gb") plus their form without `-` and `/`;
+/// numbers joined to the unit that follows ("64 gb" → "64gb"); and runs of
+/// up to `max_run` adjacent words joined when one of them has a digit
+/// ("difp 8t96 z" → "difp8t96z"), because merchants space model numbers
+/// differently. These match exactly, where the stemming tokenizer would
+/// split "mq8n2b/a" into two common tokens.
 pub fn model_codes(text: &str) -> Vec<String> {
+    codes_with_runs(text, 4)
+}
+
+/// What a document's title is indexed under: its [`model_codes`] (runs of
+/// two words) plus, for long codes, their prefixes down to five characters
+/// and their digits-first tail, so that a request for "lrf285411" or
+/// "6500" finds the title's "lrf285411w" or "a6500".
+pub fn document_codes(text: &str) -> Vec<String> {
+    let mut codes = codes_with_runs(text, 2);
+    let mut extra = Vec::new();
+    for code in &codes {
+        let chars: Vec<char> = code.chars().collect();
+        if chars.len() >= 6 && chars.iter().all(|c| c.is_alphanumeric()) {
+            for end in 5..chars.len() {
+                extra.push(chars[..end].iter().collect::<String>());
+            }
+        }
+        if let Some(start) = chars.iter().position(|c| c.is_ascii_digit()) {
+            if start > 0 && chars.len() - start >= 3 {
+                extra.push(chars[start..].iter().collect::<String>());
+            }
+        }
+    }
+    for code in extra {
+        if !codes.contains(&code) {
+            codes.push(code);
+        }
+    }
+    codes
+}
+
+fn codes_with_runs(text: &str, max_run: usize) -> Vec<String> {
     let lower = text.to_lowercase();
     let words: Vec<&str> = lower
-        .split(|c: char| c.is_whitespace() || matches!(c, ',' | '(' | ')' | ';' | '"' | '[' | ']' | '|' | '+'))
+        .split(|c: char| {
+            c.is_whitespace() || matches!(c, ',' | '(' | ')' | ';' | '"' | '[' | ']' | '|' | '+')
+        })
         .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
         .filter(|w| !w.is_empty())
         .collect();
+    let has_digit = |word: &str| word.chars().any(|c| c.is_ascii_digit());
     let mut codes: Vec<String> = Vec::new();
     let mut push = |code: String| {
         if !codes.contains(&code) {
@@ -570,24 +607,56 @@ pub fn model_codes(text: &str) -> Vec<String> {
         }
     };
     for (position, word) in words.iter().enumerate() {
-        if !word.chars().any(|c| c.is_ascii_digit()) {
-            continue;
-        }
-        if word.chars().count() >= 2 {
-            push(word.to_string());
-            let joined: String = word.chars().filter(|c| !matches!(c, '-' | '/')).collect();
-            if joined != *word {
-                push(joined);
+        if has_digit(word) {
+            if word.chars().count() >= 2 {
+                push(word.to_string());
+                let joined: String = word.chars().filter(|c| !matches!(c, '-' | '/')).collect();
+                if joined != *word {
+                    push(joined);
+                }
+            }
+            let is_number = word.chars().all(|c| c.is_ascii_digit() || c == '.');
+            if let Some(unit) = words.get(position + 1) {
+                if is_number && CODE_UNITS.contains(unit) {
+                    push(format!("{word}{unit}"));
+                }
             }
         }
-        let is_number = word.chars().all(|c| c.is_ascii_digit() || c == '.');
-        if let Some(unit) = words.get(position + 1) {
-            if is_number && CODE_UNITS.contains(unit) {
-                push(format!("{word}{unit}"));
+        for run in 2..=max_run {
+            let Some(slice) = words.get(position..position + run) else {
+                break;
+            };
+            if slice.iter().any(|w| has_digit(w)) {
+                let joined: String = slice
+                    .concat()
+                    .chars()
+                    .filter(|c| c.is_alphanumeric())
+                    .collect();
+                if joined.chars().count() >= 5 {
+                    push(joined);
+                }
             }
         }
     }
     codes
+}
+
+/// The single-word codes of `text` that name one product (see
+/// [`is_strong_code`]), for grouping offers.
+pub fn strong_codes(text: &str) -> Vec<String> {
+    codes_with_runs(text, 1)
+        .into_iter()
+        .filter(|code| is_strong_code(code))
+        .collect()
+}
+
+/// A code that names one product: six characters or more, letters and
+/// digits ("kd75xf8596", "mq8n2ba"), not a size like "64gb".
+pub fn is_strong_code(code: &str) -> bool {
+    code.chars().count() >= 6
+        && code.chars().all(|c| c.is_alphanumeric())
+        && code.chars().any(|c| c.is_ascii_digit())
+        && code.chars().filter(|c| c.is_alphabetic()).count() >= 2
 }
 
 /// A digest of everything the index is built from: the schema version, every

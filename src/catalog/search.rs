@@ -7,12 +7,12 @@
 //! product (its best variant), and offers of the same product across
 //! merchants are grouped by GTIN, else by brand and normalised title.
 
-use super::index::{model_codes, CatalogIndex};
+use super::index::{model_codes, strong_codes, CatalogIndex};
 use crate::error::CatalogError;
 use crate::intent::{Intent, ItemRequest};
 use crate::money::Money;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 use tantivy::collector::TopDocs;
 use tantivy::query::{
@@ -590,29 +590,55 @@ impl CatalogIndex {
     }
 }
 
-/// Groups offers of the same product: same GTIN, else same brand and
-/// normalised title.
+/// Groups offers of the same product across merchants: same GTIN; else
+/// same brand and normalised title, when that title can name one product
+/// (it has a brand or a model number: "built in dishwasher" cannot); else a
+/// shared model number such as "kd75xf8596" under the same brand. Groups
+/// are ordered by their best offer, members in offer order.
 pub fn group_offers(offers: &[Offer]) -> Vec<Vec<usize>> {
-    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    let mut order: Vec<String> = Vec::new();
-    for (index, offer) in offers.iter().enumerate() {
-        let key = match &offer.gtin {
-            Some(gtin) if !gtin.is_empty() => format!("gtin:{gtin}"),
-            _ => format!(
-                "title:{}|{}",
-                normalize_title(&offer.brand),
-                normalize_title(&offer.product_title)
-            ),
-        };
-        if !groups.contains_key(&key) {
-            order.push(key.clone());
+    let mut parent: Vec<usize> = (0..offers.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
         }
-        groups.entry(key).or_default().push(index);
+        i
     }
-    order
-        .into_iter()
-        .filter_map(|key| groups.remove(&key))
-        .collect()
+    let mut first_with_key: HashMap<String, usize> = HashMap::new();
+    for (index, offer) in offers.iter().enumerate() {
+        let mut keys = Vec::new();
+        match &offer.gtin {
+            Some(gtin) if !gtin.is_empty() => keys.push(format!("gtin:{gtin}")),
+            _ => {
+                let brand = normalize_title(&offer.brand);
+                let title = normalize_title(&offer.product_title);
+                let codes = strong_codes(&title);
+                if !brand.is_empty() || !codes.is_empty() {
+                    keys.push(format!("title:{brand}|{title}"));
+                }
+                keys.extend(codes.into_iter().map(|code| format!("code:{brand}|{code}")));
+            }
+        }
+        for key in keys {
+            match first_with_key.get(&key) {
+                Some(&other) => {
+                    let (a, b) = (root(&mut parent, index), root(&mut parent, other));
+                    // The earlier offer stays the root, so groups keep the
+                    // order of their best offer.
+                    parent[a.max(b)] = a.min(b);
+                }
+                None => {
+                    first_with_key.insert(key, index);
+                }
+            }
+        }
+    }
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for index in 0..offers.len() {
+        let group = root(&mut parent, index);
+        groups.entry(group).or_default().push(index);
+    }
+    groups.into_values().collect()
 }
 
 fn normalize_title(text: &str) -> String {
