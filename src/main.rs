@@ -426,11 +426,12 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Index {
-            command: IndexCommand::Load {
-                merchant,
-                feed,
-                json,
-            },
+            command:
+                IndexCommand::Load {
+                    merchant,
+                    feed,
+                    json,
+                },
         } => {
             let rules = rules::load(&config.rules_dir)?;
             let (catalogs, rejected) = world::load_catalogs(&config)?;
@@ -501,8 +502,11 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             for problem in &converted.rejected {
                 eprintln!("skipped: {problem}");
             }
-            std::fs::write(&out, concierge::catalog::feed::to_jsonl(&converted.products))
-                .with_context(|| format!("cannot write {}", out.display()))?;
+            std::fs::write(
+                &out,
+                concierge::catalog::feed::to_jsonl(&converted.products),
+            )
+            .with_context(|| format!("cannot write {}", out.display()))?;
             let variants: usize = converted.products.iter().map(|p| p.variants.len()).sum();
             println!(
                 "Wrote {} products ({variants} variants) to {} ({} rows skipped).",
@@ -533,7 +537,9 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                     .collect();
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({"intent": intent, "searches": body}))?
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"intent": intent, "searches": body})
+                    )?
                 );
             } else {
                 for (query, results) in queries.iter().zip(&results) {
@@ -541,7 +547,11 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                     print!("{}", results.render());
                 }
             }
-            Ok(if results.iter().all(|r| r.offers.is_empty()) { 3 } else { 0 })
+            Ok(if results.iter().all(|r| r.offers.is_empty()) {
+                3
+            } else {
+                0
+            })
         }
         Command::Eval {
             command: EvalCommand::Search(args),

@@ -427,7 +427,11 @@ mod tests {
             let catalogs = scaled_catalogs(n);
             let ids: HashSet<(String, String)> = catalogs
                 .iter()
-                .flat_map(|c| c.products.iter().map(|p| (c.profile.id.clone(), p.id.clone())))
+                .flat_map(|c| {
+                    c.products
+                        .iter()
+                        .map(|p| (c.profile.id.clone(), p.id.clone()))
+                })
                 .collect();
             assert_eq!(ids.len(), n);
         }

@@ -133,7 +133,8 @@ pub fn parse_pricerunner(file: &str, text: &str) -> EvalSet {
             ));
             continue;
         }
-        set.cluster_of.insert(product_id.clone(), cluster_id.clone());
+        set.cluster_of
+            .insert(product_id.clone(), cluster_id.clone());
         let cluster = clusters
             .entry(cluster_id)
             .or_insert_with(|| (cluster_label, Vec::new()));
@@ -303,9 +304,7 @@ pub fn parse_qrels(
                         .or_default()
                         .insert(product_id.to_string(), grade);
                 }
-                Err(_) => set
-                    .rejected
-                    .push(bad("grade is not a whole number ≥ 0")),
+                Err(_) => set.rejected.push(bad("grade is not a whole number ≥ 0")),
             },
             _ => set
                 .rejected
@@ -328,7 +327,9 @@ pub fn parse_qrels(
 fn is_skippable(line: &str, fields: &[&str]) -> bool {
     line.trim().is_empty()
         || line.starts_with('#')
-        || fields.first().is_some_and(|f| f.eq_ignore_ascii_case("query_id"))
+        || fields
+            .first()
+            .is_some_and(|f| f.eq_ignore_ascii_case("query_id"))
 }
 
 /// Indexes `set` in `work_dir` (replacing what is there) and scores every
@@ -345,9 +346,14 @@ pub fn evaluate(
 
 /// Scores every query of `set` against an index already holding its
 /// catalogs.
-pub fn score(index: &CatalogIndex, set: &EvalSet, ranker: Ranker) -> Result<EvalReport, CatalogError> {
+pub fn score(
+    index: &CatalogIndex,
+    set: &EvalSet,
+    ranker: Ranker,
+) -> Result<EvalReport, CatalogError> {
     let mut per_query = Vec::with_capacity(set.queries.len());
-    let (mut grouped_pairs, mut same_cluster_pairs, mut grouped_and_same) = (0usize, 0usize, 0usize);
+    let (mut grouped_pairs, mut same_cluster_pairs, mut grouped_and_same) =
+        (0usize, 0usize, 0usize);
     for query in &set.queries {
         let search = SearchQuery {
             text: query.text.clone(),
@@ -482,7 +488,11 @@ impl EvalReport {
             ));
         }
         let mut worst: Vec<&QueryResult> = self.per_query.iter().collect();
-        worst.sort_by(|a, b| a.ndcg_at_10.total_cmp(&b.ndcg_at_10).then(b.relevant.cmp(&a.relevant)));
+        worst.sort_by(|a, b| {
+            a.ndcg_at_10
+                .total_cmp(&b.ndcg_at_10)
+                .then(b.relevant.cmp(&a.relevant))
+        });
         if n_worst > 0 && !worst.is_empty() {
             out.push_str("per query (worst first; --json has all):\n");
             for query in worst.into_iter().take(n_worst) {
@@ -508,15 +518,32 @@ mod tests {
     #[test]
     fn metrics_match_hand_computed_values() {
         // (grades of the ranked list, relevant grades, recall, RR, nDCG)
-        let table: [(Vec<u32>, Vec<u32>, f64, f64, f64); 4] = [
+        // (ranked grades, relevant grades, recall, RR, nDCG)
+        type Row = (Vec<u32>, Vec<u32>, f64, f64, f64);
+        let table: [Row; 4] = [
             (vec![1, 0, 0], vec![1], 1.0, 1.0, 1.0),
-            (vec![0, 1], vec![1, 1], 0.5, 0.5, (1.0 / 3f64.log2()) / (1.0 + 1.0 / 3f64.log2())),
+            (
+                vec![0, 1],
+                vec![1, 1],
+                0.5,
+                0.5,
+                (1.0 / 3f64.log2()) / (1.0 + 1.0 / 3f64.log2()),
+            ),
             (vec![0, 0], vec![1], 0.0, 0.0, 0.0),
-            (vec![1, 2], vec![2, 1], 1.0, 1.0, (1.0 + 3.0 / 3f64.log2()) / (3.0 + 1.0 / 3f64.log2())),
+            (
+                vec![1, 2],
+                vec![2, 1],
+                1.0,
+                1.0,
+                (1.0 + 3.0 / 3f64.log2()) / (3.0 + 1.0 / 3f64.log2()),
+            ),
         ];
         for (grades, relevant, expected_recall, expected_rr, expected_ndcg) in table {
             let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
-            assert!(close(recall(&grades, relevant.len()), expected_recall), "{grades:?}");
+            assert!(
+                close(recall(&grades, relevant.len()), expected_recall),
+                "{grades:?}"
+            );
             assert!(close(reciprocal_rank(&grades), expected_rr), "{grades:?}");
             assert!(close(ndcg(&grades, relevant), expected_ndcg), "{grades:?}");
         }
@@ -559,7 +586,13 @@ not a row
             assert!(report.mrr > 0.6, "{ranker:?}: {report:?}");
             assert!(report.grouping_precision.is_some());
             let json = serde_json::to_value(&report).unwrap();
-            for key in ["recall_at_10", "mrr", "ndcg_at_10", "grouping_precision", "grouping_recall"] {
+            for key in [
+                "recall_at_10",
+                "mrr",
+                "ndcg_at_10",
+                "grouping_precision",
+                "grouping_recall",
+            ] {
                 assert!(json.get(key).is_some(), "{key}");
             }
         }
@@ -571,8 +604,16 @@ not a row
         let rules = CompiledRules::embedded().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let report = evaluate(&set, Ranker::Full, &rules, dir.path()).unwrap();
-        for (query_id, first) in [("1", ["1", "2", "3"].as_slice()), ("3", &["5"]), ("5", &["7"])] {
-            let result = report.per_query.iter().find(|q| q.query_id == query_id).unwrap();
+        for (query_id, first) in [
+            ("1", ["1", "2", "3"].as_slice()),
+            ("3", &["5"]),
+            ("5", &["7"]),
+        ] {
+            let result = report
+                .per_query
+                .iter()
+                .find(|q| q.query_id == query_id)
+                .unwrap();
             assert!(first.contains(&result.top[0].as_str()), "{result:?}");
         }
     }

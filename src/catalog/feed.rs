@@ -334,11 +334,19 @@ mod tests {
             ("a.CSV", "{", FeedFormat::MerchantCenterCsv),
             ("a.tsv", "", FeedFormat::MerchantCenterTsv),
             ("feed", "\n  {\"id\":1}", FeedFormat::JsonLines),
-            ("feed.txt", "id\ttitle\tprice", FeedFormat::MerchantCenterTsv),
+            (
+                "feed.txt",
+                "id\ttitle\tprice",
+                FeedFormat::MerchantCenterTsv,
+            ),
             ("feed.txt", "id,title,price", FeedFormat::MerchantCenterCsv),
         ];
         for (path, text, expected) in table {
-            assert_eq!(FeedFormat::detect(Path::new(path), text), expected, "{path}");
+            assert_eq!(
+                FeedFormat::detect(Path::new(path), text),
+                expected,
+                "{path}"
+            );
         }
     }
 

@@ -177,12 +177,20 @@ fn variant_from_row<'a>(get: &dyn Fn(&str) -> &'a str) -> Result<FeedVariant, St
     let price = Money::parse_with_code(price_text).ok_or_else(|| {
         format!("row {id} has price {price_text:?}, not an amount and currency like \"45.00 USD\"")
     })?;
-    let status = match get("availability").to_lowercase().replace(' ', "_").as_str() {
+    let status = match get("availability")
+        .to_lowercase()
+        .replace(' ', "_")
+        .as_str()
+    {
         "" | "in_stock" => "in_stock".to_string(),
         other => other.to_string(),
     };
     let mut variant_options = Vec::new();
-    for (column, name) in [("color", "Color"), ("size", "Size"), ("material", "Material")] {
+    for (column, name) in [
+        ("color", "Color"),
+        ("size", "Size"),
+        ("material", "Material"),
+    ] {
         let value = get(column);
         if !value.is_empty() {
             variant_options.push(VariantOption {
@@ -243,7 +251,11 @@ mod tests {
 
     const HEADER: &str = "id,title,description,link,price,availability,brand,gtin,mpn,color,size,material,item_group_id,product_type";
 
-    fn check(rows: &[&str], expected_products: &[(&str, usize)], expected_rejected_lines: &[usize]) {
+    fn check(
+        rows: &[&str],
+        expected_products: &[(&str, usize)],
+        expected_rejected_lines: &[usize],
+    ) {
         let text = format!("{HEADER}\n{}\n", rows.join("\n"));
         let read = parse_gmc("feed.csv", &text, b',');
         let products: Vec<(&str, usize)> = read
@@ -267,13 +279,20 @@ mod tests {
     fn rows_group_into_products_and_bad_rows_are_skipped() {
         let gray_m = "T1-GM,Tee - Gray / M,Soft tee,https://x/t1,15.00 USD,in_stock,Acme,0001,,Gray,M,Cotton,T1,Apparel > Tees";
         let gray_l = "T1-GL,Tee - Gray / L,Soft tee,https://x/t1,15.00 USD,out_of_stock,Acme,0002,,Gray,L,Cotton,T1,Apparel > Tees";
-        let no_price = "T1-GX,Tee - Gray / XL,Soft tee,https://x/t1,fifteen,in_stock,Acme,,,Gray,XL,,T1,";
+        let no_price =
+            "T1-GX,Tee - Gray / XL,Soft tee,https://x/t1,fifteen,in_stock,Acme,,,Gray,XL,,T1,";
         let lone = "S9,Wool Socks,,https://x/s9,9.5 USD,in stock,Acme,,SK-9,,,,,";
         let no_id = ",Nameless,,,1.00 USD,in_stock,,,,,,,,";
-        let table: [(Vec<&str>, Vec<(&str, usize)>, Vec<usize>); 4] = [
+        // (rows, products with their variant counts, rejected lines)
+        type Row<'a> = (Vec<&'a str>, Vec<(&'a str, usize)>, Vec<usize>);
+        let table: [Row; 4] = [
             (vec![gray_m, gray_l], vec![("T1", 2)], vec![]),
             (vec![gray_m, no_price, gray_l], vec![("T1", 2)], vec![3]),
-            (vec![lone, no_id, gray_m], vec![("S9", 1), ("T1", 1)], vec![3]),
+            (
+                vec![lone, no_id, gray_m],
+                vec![("S9", 1), ("T1", 1)],
+                vec![3],
+            ),
             (vec![no_price], vec![], vec![2]),
         ];
         for (rows, products, rejected) in table {

@@ -20,7 +20,7 @@ pub use tantivy::schema::IndexRecordOption;
 
 /// Bumped whenever the schema or the way documents are built changes, so old
 /// indexes are rebuilt rather than misread.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 const MANIFEST_FILE: &str = "concierge-manifest.json";
 const WRITER_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 
@@ -79,9 +79,11 @@ pub fn schema() -> (Schema, Fields) {
         brand: builder.add_text_field("brand", stemmed(true)),
         brand_exact: builder.add_text_field("brand_exact", STRING),
         categories: builder.add_text_field("categories", stemmed(true)),
-        color: builder.add_text_field("color", STRING | STORED),
+        // Colour and size are FAST so search can tell a matching variant
+        // from the hit list without loading documents.
+        color: builder.add_text_field("color", STRING | STORED | FAST),
         color_label: builder.add_text_field("color_label", STORED),
-        size: builder.add_text_field("size", STRING | STORED),
+        size: builder.add_text_field("size", STRING | STORED | FAST),
         size_label: builder.add_text_field("size_label", STORED),
         material: builder.add_text_field("material", STRING | STORED),
         price: builder.add_i64_field("price", INDEXED | FAST | STORED),
@@ -405,13 +407,12 @@ impl CatalogIndex {
                 Some(merchant_id) => {
                     let term = Term::from_field_text(self.fields.merchant_id, merchant_id);
                     let inverted = segment.inverted_index(self.fields.merchant_id)?;
-                    if let Some(mut postings) =
-                        inverted
-                            .read_postings(&term, IndexRecordOption::Basic)
-                            .map_err(|source| CatalogError::Io {
-                                path: self.directory.clone(),
-                                source,
-                            })?
+                    if let Some(mut postings) = inverted
+                        .read_postings(&term, IndexRecordOption::Basic)
+                        .map_err(|source| CatalogError::Io {
+                            path: self.directory.clone(),
+                            source,
+                        })?
                     {
                         use tantivy::DocSet;
                         let alive = segment.alive_bitset();
@@ -538,6 +539,12 @@ fn variant_document(
     if let Some(gtin) = variant.gtin() {
         document.add_text(fields.gtin, gtin);
     }
+    // "64 GB" in a title also counts as the word "64gb", as most merchants
+    // write it: a second, short title value carries the joined forms.
+    let joined_units = unit_joins(&product.title);
+    if !joined_units.is_empty() {
+        document.add_text(fields.title, joined_units.join(" "));
+    }
     for code in document_codes(&product.title) {
         document.add_text(fields.codes, code);
     }
@@ -588,6 +595,21 @@ pub fn document_codes(text: &str) -> Vec<String> {
         }
     }
     codes
+}
+
+/// Numbers joined to the unit after them: "64 GB" → "64gb".
+pub fn unit_joins(text: &str) -> Vec<String> {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower.split_whitespace().collect();
+    words
+        .windows(2)
+        .filter(|pair| {
+            pair[0].chars().all(|c| c.is_ascii_digit() || c == '.')
+                && pair[0].chars().any(|c| c.is_ascii_digit())
+                && CODE_UNITS.contains(&pair[1])
+        })
+        .map(|pair| format!("{}{}", pair[0], pair[1]))
+        .collect()
 }
 
 fn codes_with_runs(text: &str, max_run: usize) -> Vec<String> {

@@ -6,9 +6,7 @@
 //! Magento's import CSV has quoted fields with newlines and HTML; the `csv`
 //! crate reads them, and descriptions are reduced to plain text here.
 
-use super::feed::{
-    Availability, FeedPrice, FeedProduct, FeedRead, FeedVariant, VariantOption,
-};
+use super::feed::{Availability, FeedPrice, FeedProduct, FeedRead, FeedVariant, VariantOption};
 use crate::error::CatalogError;
 use std::collections::HashMap;
 use std::path::Path;
@@ -46,7 +44,11 @@ pub fn read_magento_dir(directory: &Path) -> Result<FeedRead, CatalogError> {
 }
 
 /// One CSV's rows as maps from column name to value, with their line.
-fn rows(file: &str, text: &str, rejected: &mut Vec<CatalogError>) -> Vec<(usize, HashMap<String, String>)> {
+fn rows(
+    file: &str,
+    text: &str,
+    rejected: &mut Vec<CatalogError>,
+) -> Vec<(usize, HashMap<String, String>)> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(text.as_bytes());
@@ -95,13 +97,17 @@ fn attributes(text: &str) -> HashMap<String, String> {
 pub fn parse_configurable(file: &str, text: &str) -> FeedRead {
     let mut read = FeedRead::default();
     let all = rows(file, text, &mut read.rejected);
-    let get = |row: &HashMap<String, String>, name: &str| row.get(name).cloned().unwrap_or_default();
+    let get =
+        |row: &HashMap<String, String>, name: &str| row.get(name).cloned().unwrap_or_default();
     let simples: HashMap<String, &HashMap<String, String>> = all
         .iter()
         .filter(|(_, row)| get(row, "product_type") == "simple")
         .map(|(_, row)| (get(row, "sku"), row))
         .collect();
-    for (line, row) in all.iter().filter(|(_, row)| get(row, "product_type") == "configurable") {
+    for (line, row) in all
+        .iter()
+        .filter(|(_, row)| get(row, "product_type") == "configurable")
+    {
         let bad = |message: String| CatalogError::BadRow {
             file: file.into(),
             line: *line,
@@ -127,14 +133,16 @@ pub fn parse_configurable(file: &str, text: &str) -> FeedRead {
                 .filter(|p| !p.is_empty())
                 .unwrap_or_else(|| get(row, "price"));
             let Some(amount) = crate::money::parse_decimal_minor(&price_text) else {
-                read.rejected.push(bad(format!(
-                    "variant {child_sku} has price {price_text:?}"
-                )));
+                read.rejected
+                    .push(bad(format!("variant {child_sku} has price {price_text:?}")));
                 continue;
             };
             let available = child.is_some_and(|c| {
                 get(c, "is_in_stock") == "1"
-                    && get(c, "qty").parse::<f64>().map(|q| q > 0.0).unwrap_or(false)
+                    && get(c, "qty")
+                        .parse::<f64>()
+                        .map(|q| q > 0.0)
+                        .unwrap_or(false)
             });
             let mut variant_options = Vec::new();
             for (key, name) in [("size", "Size"), ("color", "Color")] {
@@ -162,7 +170,12 @@ pub fn parse_configurable(file: &str, text: &str) -> FeedRead {
                 },
                 availability: Availability {
                     available,
-                    status: if available { "in_stock" } else { "out_of_stock" }.into(),
+                    status: if available {
+                        "in_stock"
+                    } else {
+                        "out_of_stock"
+                    }
+                    .into(),
                 },
                 variant_options,
                 barcodes: Vec::new(),
@@ -170,7 +183,8 @@ pub fn parse_configurable(file: &str, text: &str) -> FeedRead {
         }
         let product = FeedProduct {
             id: sku.clone(),
-            title: get(row, "name"),
+            // Names carry HTML entities ("HeatTec&reg; Tee").
+            title: plain_text(&get(row, "name")),
             description: plain_text(&get(row, "description")),
             url: format!("https://luma.example/{}.html", get(row, "url_key")),
             brand: BRAND.into(),
@@ -198,14 +212,15 @@ pub fn parse_gear(file: &str, text: &str) -> FeedRead {
             message,
         };
         let Some(amount) = crate::money::parse_decimal_minor(&price_text) else {
-            read.rejected.push(bad(format!("product {sku} has price {price_text:?}")));
+            read.rejected
+                .push(bad(format!("product {sku} has price {price_text:?}")));
             continue;
         };
         let material = get("material");
         let material = material.split(',').next().unwrap_or_default().trim();
         let product = FeedProduct {
             id: sku.clone(),
-            title: get("name"),
+            title: plain_text(&get("name")),
             description: plain_text(&get("description")),
             url: String::new(),
             brand: BRAND.into(),
@@ -282,7 +297,9 @@ pub fn plain_text(html: &str) -> String {
         .replace("&nbsp;", " ")
         .replace("&amp;", "&")
         .replace("&quot;", "\"")
-        .replace("&#39;", "'");
+        .replace("&#39;", "'")
+        .replace("&reg;", "")
+        .replace("&trade;", "");
     decoded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -293,14 +310,20 @@ mod tests {
     #[test]
     fn html_becomes_plain_text_and_category_paths_levels() {
         let table = [
-            ("<p>Warm &amp; soft.</p>\n<p>&bull; Hood.</p>", "Warm & soft. Hood."),
+            (
+                "<p>Warm &amp; soft.</p>\n<p>&bull; Hood.</p>",
+                "Warm & soft. Hood.",
+            ),
             ("plain", "plain"),
         ];
         for (html, expected) in table {
             assert_eq!(plain_text(html), expected);
         }
         assert_eq!(
-            categories("Default Category/Men/Tops/Hoodies & Sweatshirts,Default Category", '/'),
+            categories(
+                "Default Category/Men/Tops/Hoodies & Sweatshirts,Default Category",
+                '/'
+            ),
             vec!["Men", "Tops", "Hoodies & Sweatshirts"]
         );
     }

@@ -25,6 +25,17 @@ use tantivy::{DocAddress, TantivyDocument, Term};
 /// How many variant hits are read before grouping into offers.
 const MAX_VARIANT_HITS: usize = 2000;
 
+/// One segment's fast columns used to pick each product's best variant, and
+/// the term ordinals of the colour and size asked for.
+struct SegmentColumns {
+    key: Option<tantivy::columnar::StrColumn>,
+    price: tantivy::columnar::Column<i64>,
+    color: Option<tantivy::columnar::StrColumn>,
+    size: Option<tantivy::columnar::StrColumn>,
+    wanted_color: Option<Option<u64>>,
+    wanted_size: Option<Option<u64>>,
+}
+
 /// What to look for: built from one item of a parsed request.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SearchQuery {
@@ -128,10 +139,27 @@ enum TextField {
 /// A whole-title proximity match: words within this many positions.
 const TITLE_PROXIMITY_SLOP: u32 = 3;
 const TITLE_PROXIMITY_BOOST: f32 = 2.0;
+const TITLE_BIGRAM_BOOST: f32 = 0.5;
 /// Per model number shared by the request and the title.
 const MODEL_CODE_BOOST: f32 = 2.5;
 /// A fuzzy match counts for less than the word itself would.
 const FUZZY_WEIGHT: f32 = 0.6;
+
+/// "Galaxy S9+" as merchants also write it, "Galaxy S9 Plus": a `+` right
+/// after a letter or digit is the word "plus" (the tokenizer would drop it).
+pub fn spell_out_plus(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut previous: Option<char> = None;
+    for c in text.chars() {
+        if c == '+' && previous.is_some_and(char::is_alphanumeric) {
+            out.push_str(" plus ");
+        } else {
+            out.push(c);
+        }
+        previous = Some(c);
+    }
+    out
+}
 
 /// Edit distance allowed for a word the index does not know: none under 4
 /// characters (too many short words are one edit apart), 1 from 4, 2 from 8.
@@ -248,7 +276,7 @@ impl CatalogIndex {
         let best = loop {
             let hits = searcher.search(&tantivy_query, &TopDocs::with_limit(window))?;
             let exhausted = hits.len() < window || window >= MAX_VARIANT_HITS;
-            let best = self.best_variant_per_product(&searcher, hits, limit)?;
+            let best = self.best_variant_per_product(&searcher, hits, query, limit)?;
             if best.len() >= limit || exhausted {
                 break best;
             }
@@ -264,39 +292,80 @@ impl CatalogIndex {
     }
 
     /// The best hit of each merchant product, best first, at most `limit`.
-    /// Within equal scores the cheaper variant wins, then index order, so
-    /// results are stable.
+    /// A variant with the colour and size the shopper asked for comes before
+    /// one without, whatever their text scores (every hit already matches the
+    /// words); then the higher score, the cheaper variant, and index order,
+    /// so results are stable.
     fn best_variant_per_product(
         &self,
         searcher: &tantivy::Searcher,
         hits: Vec<(f32, DocAddress)>,
+        query: &SearchQuery,
         limit: usize,
     ) -> Result<Vec<(f32, DocAddress)>, CatalogError> {
+        let io = |source| CatalogError::Io {
+            path: self.directory.clone(),
+            source,
+        };
         let n_segments = searcher.segment_readers().len();
-        let mut keys: Vec<Option<tantivy::columnar::StrColumn>> = vec![None; n_segments];
-        let mut prices: Vec<Option<tantivy::columnar::Column<i64>>> = vec![None; n_segments];
-        let mut ranked: Vec<(f32, i64, DocAddress, u64)> = Vec::with_capacity(hits.len());
+        let mut columns: Vec<Option<SegmentColumns>> = (0..n_segments).map(|_| None).collect();
+        let mut ranked: Vec<(u8, f32, i64, DocAddress, u64)> = Vec::with_capacity(hits.len());
         for (score, address) in hits {
             let segment = address.segment_ord as usize;
-            if keys[segment].is_none() {
+            if columns[segment].is_none() {
                 let fast_fields = searcher.segment_reader(address.segment_ord).fast_fields();
-                keys[segment] = fast_fields.str("product_key")?;
-                prices[segment] = Some(fast_fields.i64("price")?);
+                let wanted = |column: &Option<tantivy::columnar::StrColumn>,
+                              value: &Option<String>|
+                 -> Result<Option<Option<u64>>, CatalogError> {
+                    // Outer None: not asked. Inner None: no variant here has it.
+                    match (column, value) {
+                        (_, None) => Ok(None),
+                        (None, Some(_)) => Ok(Some(None)),
+                        (Some(column), Some(value)) => {
+                            Ok(Some(column.dictionary().term_ord(value).map_err(io)?))
+                        }
+                    }
+                };
+                let color = fast_fields.str("color")?;
+                let size = fast_fields.str("size")?;
+                columns[segment] = Some(SegmentColumns {
+                    key: fast_fields.str("product_key")?,
+                    price: fast_fields.i64("price")?,
+                    wanted_color: wanted(&color, &query.color)?,
+                    wanted_size: wanted(&size, &query.size)?,
+                    color,
+                    size,
+                });
             }
-            let key = keys[segment]
+            let Some(columns) = &columns[segment] else {
+                continue;
+            };
+            let key = columns
+                .key
                 .as_ref()
                 .and_then(|column| column.term_ords(address.doc_id).next())
                 .unwrap_or(u64::MAX);
-            let price = prices[segment]
-                .as_ref()
-                .and_then(|column| column.first(address.doc_id))
-                .unwrap_or_default();
-            ranked.push((score, price, address, key));
+            let price = columns.price.first(address.doc_id).unwrap_or_default();
+            let misses = |column: &Option<tantivy::columnar::StrColumn>,
+                          wanted: Option<Option<u64>>| match wanted {
+                None => 0u8,
+                Some(None) => 1,
+                Some(Some(ordinal)) => {
+                    let has = column
+                        .as_ref()
+                        .is_some_and(|c| c.term_ords(address.doc_id).any(|o| o == ordinal));
+                    u8::from(!has)
+                }
+            };
+            let mismatches = misses(&columns.color, columns.wanted_color)
+                + misses(&columns.size, columns.wanted_size);
+            ranked.push((mismatches, score, price, address, key));
         }
         ranked.sort_by(|a, b| {
-            b.0.total_cmp(&a.0)
-                .then(a.1.cmp(&b.1))
+            a.0.cmp(&b.0)
+                .then(b.1.total_cmp(&a.1))
                 .then(a.2.cmp(&b.2))
+                .then(a.3.cmp(&b.3))
         });
         // Term ordinals are per segment and a product's variants may sit in
         // several segments, so (segment, ordinal) only skips repeats cheaply;
@@ -305,12 +374,15 @@ impl CatalogIndex {
         let mut seen_keys: HashSet<String> = HashSet::new();
         let mut best = Vec::new();
         let mut key_text = String::new();
-        for (score, _, address, key) in ranked {
+        for (_, score, _, address, key) in ranked {
             if !seen_ordinals.insert((address.segment_ord, key)) {
                 continue;
             }
             key_text.clear();
-            if let Some(column) = &keys[address.segment_ord as usize] {
+            if let Some(column) = columns[address.segment_ord as usize]
+                .as_ref()
+                .and_then(|c| c.key.as_ref())
+            {
                 column
                     .ord_to_str(key, &mut key_text)
                     .map_err(|source| CatalogError::Io {
@@ -391,6 +463,20 @@ impl CatalogIndex {
         Ok(Box::new(BooleanQuery::new(clauses)))
     }
 
+    /// Every one of `terms`, each in any text field.
+    fn all_words(
+        &self,
+        terms: &[String],
+        ranker: Ranker,
+        searcher: &tantivy::Searcher,
+    ) -> Result<Box<dyn Query>, CatalogError> {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for term in terms {
+            clauses.push((Occur::Must, self.any_text_field(term, ranker, searcher)?));
+        }
+        Ok(Box::new(BooleanQuery::new(clauses)))
+    }
+
     fn build_query(
         &self,
         query: &SearchQuery,
@@ -402,7 +488,11 @@ impl CatalogIndex {
         };
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
 
-        let phrase_terms = self.text_terms(&query.text)?;
+        let text = match query.ranker {
+            Ranker::Bm25 => query.text.clone(),
+            Ranker::Full => spell_out_plus(&query.text),
+        };
+        let phrase_terms = self.text_terms(&text)?;
         let type_terms = match &query.product_type {
             Some(product_type) => self.text_terms(product_type)?,
             None => Vec::new(),
@@ -412,13 +502,22 @@ impl CatalogIndex {
                 "the request names no product to search for".into(),
             ));
         }
-        // The product type must match, every word of it; the shopper's own
-        // words rank within that.
-        for term in &type_terms {
-            clauses.push((
-                Occur::Must,
-                self.any_text_field(term, query.ranker, searcher)?,
-            ));
+        // The product type must match, every word of it, or else every word
+        // the shopper used for it: a catalog calling t-shirts "tee" still
+        // answers "tee", which the lexicon files under type "t-shirt". The
+        // shopper's words rank within that.
+        if !type_terms.is_empty() {
+            let mut alternatives: Vec<(Occur, Box<dyn Query>)> = vec![(
+                Occur::Should,
+                self.all_words(&type_terms, query.ranker, searcher)?,
+            )];
+            if !phrase_terms.is_empty() && phrase_terms != type_terms {
+                alternatives.push((
+                    Occur::Should,
+                    self.all_words(&phrase_terms, query.ranker, searcher)?,
+                ));
+            }
+            clauses.push((Occur::Must, Box::new(BooleanQuery::new(alternatives))));
         }
         let mut phrase_clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for term in &phrase_terms {
@@ -454,14 +553,40 @@ impl CatalogIndex {
                     Box::new(BoostQuery::new(proximity, TITLE_PROXIMITY_BOOST)),
                 ));
             }
-            for code in model_codes(&query.text) {
-                let exact: Box<dyn Query> = Box::new(TermQuery::new(
-                    Term::from_field_text(fields.codes, &code),
-                    IndexRecordOption::WithFreqs,
-                ));
+            // Each pair of neighbouring words also next to each other in the
+            // title ("8 plus"), so a title with most of the request in order
+            // beats one with the same words apart.
+            if phrase_terms.len() >= 3 {
+                for pair in phrase_terms.windows(2) {
+                    let terms = vec![
+                        (0, Term::from_field_text(fields.title, &pair[0])),
+                        (1, Term::from_field_text(fields.title, &pair[1])),
+                    ];
+                    let bigram: Box<dyn Query> =
+                        Box::new(PhraseQuery::new_with_offset_and_slop(terms, 1));
+                    clauses.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(bigram, TITLE_BIGRAM_BOOST)),
+                    ));
+                }
+            }
+            // Each code the request shares with a title scores its inverse
+            // document frequency (a rare "kd75xf8596" far above "64gb"), but
+            // with no length normalisation: a long title with many codes
+            // must not dilute an exact model-number match.
+            let n_docs = searcher.num_docs() as f32;
+            for code in model_codes(&text) {
+                let term = Term::from_field_text(fields.codes, &code);
+                let doc_freq = searcher.doc_freq(&term)? as f32;
+                if doc_freq == 0.0 {
+                    continue;
+                }
+                let idf = (1.0 + (n_docs - doc_freq + 0.5) / (doc_freq + 0.5)).ln();
+                let exact: Box<dyn Query> =
+                    Box::new(TermQuery::new(term, IndexRecordOption::Basic));
                 clauses.push((
                     Occur::Should,
-                    Box::new(BoostQuery::new(exact, MODEL_CODE_BOOST)),
+                    Box::new(ConstScoreQuery::new(exact, MODEL_CODE_BOOST * idf)),
                 ));
             }
         }
@@ -676,7 +801,8 @@ impl SearchResults {
                 number + 1,
                 first.product_title
             ));
-            let mut offers: Vec<&Offer> = group.iter().filter_map(|i| self.offers.get(*i)).collect();
+            let mut offers: Vec<&Offer> =
+                group.iter().filter_map(|i| self.offers.get(*i)).collect();
             offers.sort_by_key(|offer| offer.price.minor);
             for offer in offers {
                 let variant = offer.variant_label();
@@ -684,13 +810,40 @@ impl SearchResults {
                     "      {:<14} {:>10}  {:<24} {:<14} score {:.2}{}\n",
                     offer.merchant_id,
                     offer.price.to_string(),
-                    if variant.is_empty() { "-" } else { variant.as_str() },
+                    if variant.is_empty() {
+                        "-"
+                    } else {
+                        variant.as_str()
+                    },
                     offer.product_id,
                     offer.score,
-                    if offer.matches_request() { "" } else { "  (other variant)" }
+                    if offer.matches_request() {
+                        ""
+                    } else {
+                        "  (other variant)"
+                    }
                 ));
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plus_after_a_model_is_spelled_out_and_fuzzy_distance_grows_with_length() {
+        for (text, expected) in [
+            ("Galaxy S9+ 64GB", "Galaxy S9 plus  64GB"),
+            ("C++ book", "C plus + book"),
+            ("+ sign", "+ sign"),
+        ] {
+            assert_eq!(spell_out_plus(text), expected);
+        }
+        for (term, expected) in [("sox", 0), ("sock", 1), ("sweater", 1), ("turtlenek", 2)] {
+            assert_eq!(fuzzy_distance(term), expected, "{term}");
+        }
     }
 }

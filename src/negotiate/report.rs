@@ -37,7 +37,9 @@ impl ShopReport {
         if !self.candidates.is_empty() {
             let _ = writeln!(out, "\n== Candidate offers ({})", self.candidates.len());
             // Contacted offers first, then the best of the rest.
-            let mut order: Vec<usize> = (0..self.candidates.len()).filter(|&i| self.candidates[i].contacted).collect();
+            let mut order: Vec<usize> = (0..self.candidates.len())
+                .filter(|&i| self.candidates[i].contacted)
+                .collect();
             order.extend((0..self.candidates.len()).filter(|&i| !self.candidates[i].contacted));
             for (shown, &index) in order.iter().enumerate() {
                 if shown >= MAX_CANDIDATES_SHOWN {
