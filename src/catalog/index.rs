@@ -20,7 +20,7 @@ pub use tantivy::schema::IndexRecordOption;
 
 /// Bumped whenever the schema or the way documents are built changes, so old
 /// indexes are rebuilt rather than misread.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 const MANIFEST_FILE: &str = "concierge-manifest.json";
 const WRITER_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 
@@ -50,6 +50,9 @@ pub struct Fields {
     /// Model numbers and sizes as whole tokens ("mq8n2b/a", "64gb"), which
     /// the stemming tokenizer would cut apart.
     pub codes: Field,
+    pub product_hash: Field,
+    pub color_hash: Field,
+    pub size_hash: Field,
 }
 
 pub fn schema() -> (Schema, Fields) {
@@ -79,11 +82,9 @@ pub fn schema() -> (Schema, Fields) {
         brand: builder.add_text_field("brand", stemmed(true)),
         brand_exact: builder.add_text_field("brand_exact", STRING),
         categories: builder.add_text_field("categories", stemmed(true)),
-        // Colour and size are FAST so search can tell a matching variant
-        // from the hit list without loading documents.
-        color: builder.add_text_field("color", STRING | STORED | FAST),
+        color: builder.add_text_field("color", STRING | STORED),
         color_label: builder.add_text_field("color_label", STORED),
-        size: builder.add_text_field("size", STRING | STORED | FAST),
+        size: builder.add_text_field("size", STRING | STORED),
         size_label: builder.add_text_field("size_label", STORED),
         material: builder.add_text_field("material", STRING | STORED),
         price: builder.add_i64_field("price", INDEXED | FAST | STORED),
@@ -92,6 +93,13 @@ pub fn schema() -> (Schema, Fields) {
         gtin: builder.add_text_field("gtin", STRING | STORED),
         url: builder.add_text_field("url", STORED),
         codes: builder.add_text_field("codes", STRING),
+        // Hashes of the product key, canonical colour and canonical size as
+        // u64 fast fields: search deduplicates products and tells matching
+        // variants from the hit list by comparing integers, without loading
+        // documents or decompressing a string column's dictionary.
+        product_hash: builder.add_u64_field("product_hash", FAST),
+        color_hash: builder.add_u64_field("color_hash", FAST),
+        size_hash: builder.add_u64_field("size_hash", FAST),
     };
     (builder.build(), fields)
 }
@@ -488,6 +496,17 @@ impl CatalogIndex {
     }
 }
 
+/// FNV-1a, 64 bits: stable across runs and builds (unlike std's hasher),
+/// so hashes written into an index still match when it is reopened.
+pub fn stable_hash(text: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.as_bytes() {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
 fn product_key(merchant_id: &str, product_id: &str) -> String {
     format!("{merchant_id}\u{1f}{product_id}")
 }
@@ -510,6 +529,7 @@ fn variant_document(
     let mut document = doc!(
         fields.merchant_id => merchant_id,
         fields.product_key => product_key(merchant_id, &product.id),
+        fields.product_hash => stable_hash(&product_key(merchant_id, &product.id)),
         fields.product_id => product.id.as_str(),
         fields.variant_id => variant.id.as_str(),
         fields.title => product.title.as_str(),
@@ -526,11 +546,15 @@ fn variant_document(
         document.add_text(fields.categories, category);
     }
     if !color_label.is_empty() {
-        document.add_text(fields.color, canonical_color(rules, color_label));
+        let color = canonical_color(rules, color_label);
+        document.add_u64(fields.color_hash, stable_hash(&color));
+        document.add_text(fields.color, color);
         document.add_text(fields.color_label, color_label);
     }
     if !size_label.is_empty() {
-        document.add_text(fields.size, canonical_size(rules, size_label));
+        let size = canonical_size(rules, size_label);
+        document.add_u64(fields.size_hash, stable_hash(&size));
+        document.add_text(fields.size, size);
         document.add_text(fields.size_label, size_label);
     }
     if !material.is_empty() {

@@ -7,17 +7,15 @@
 //! product (its best variant), and offers of the same product across
 //! merchants are grouped by GTIN, else by brand and normalised title.
 
-use super::index::{model_codes, strong_codes, CatalogIndex};
+use super::index::{model_codes, stable_hash, strong_codes, CatalogIndex};
 use crate::error::CatalogError;
 use crate::intent::{Intent, ItemRequest};
 use crate::money::Money;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::ops::Bound;
-use tantivy::collector::TopDocs;
+use tantivy::collector::{FilterCollector, TopDocs};
 use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
-    RangeQuery, TermQuery,
+    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
 };
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{DocAddress, TantivyDocument, Term};
@@ -25,15 +23,12 @@ use tantivy::{DocAddress, TantivyDocument, Term};
 /// How many variant hits are read before grouping into offers.
 const MAX_VARIANT_HITS: usize = 2000;
 
-/// One segment's fast columns used to pick each product's best variant, and
-/// the term ordinals of the colour and size asked for.
+/// One segment's fast columns used to pick each product's best variant.
 struct SegmentColumns {
-    key: Option<tantivy::columnar::StrColumn>,
+    product: tantivy::columnar::Column<u64>,
     price: tantivy::columnar::Column<i64>,
-    color: Option<tantivy::columnar::StrColumn>,
-    size: Option<tantivy::columnar::StrColumn>,
-    wanted_color: Option<Option<u64>>,
-    wanted_size: Option<Option<u64>>,
+    color: tantivy::columnar::Column<u64>,
+    size: tantivy::columnar::Column<u64>,
 }
 
 /// What to look for: built from one item of a parsed request.
@@ -274,7 +269,23 @@ impl CatalogIndex {
         // fields; stored documents are loaded only for the offers returned.
         let mut window = (limit * 16).max(64);
         let best = loop {
-            let hits = searcher.search(&tantivy_query, &TopDocs::with_limit(window))?;
+            let hits = if query.min_price.is_some() || query.max_price.is_some() {
+                let (min, max) = (
+                    query.min_price.unwrap_or(i64::MIN),
+                    query.max_price.unwrap_or(i64::MAX),
+                );
+                let in_budget = move |price: i64| price >= min && price <= max;
+                searcher.search(
+                    &tantivy_query,
+                    &FilterCollector::new(
+                        "price".to_string(),
+                        in_budget,
+                        TopDocs::with_limit(window),
+                    ),
+                )?
+            } else {
+                searcher.search(&tantivy_query, &TopDocs::with_limit(window))?
+            };
             let exhausted = hits.len() < window || window >= MAX_VARIANT_HITS;
             let best = self.best_variant_per_product(&searcher, hits, query, limit)?;
             if best.len() >= limit || exhausted {
@@ -295,7 +306,7 @@ impl CatalogIndex {
     /// A variant with the colour and size the shopper asked for comes before
     /// one without, whatever their text scores (every hit already matches the
     /// words); then the higher score, the cheaper variant, and index order,
-    /// so results are stable.
+    /// so results are stable. Reads only integer fast fields.
     fn best_variant_per_product(
         &self,
         searcher: &tantivy::Searcher,
@@ -303,10 +314,8 @@ impl CatalogIndex {
         query: &SearchQuery,
         limit: usize,
     ) -> Result<Vec<(f32, DocAddress)>, CatalogError> {
-        let io = |source| CatalogError::Io {
-            path: self.directory.clone(),
-            source,
-        };
+        let wanted_color = query.color.as_deref().map(stable_hash);
+        let wanted_size = query.size.as_deref().map(stable_hash);
         let n_segments = searcher.segment_readers().len();
         let mut columns: Vec<Option<SegmentColumns>> = (0..n_segments).map(|_| None).collect();
         let mut ranked: Vec<(u8, f32, i64, DocAddress, u64)> = Vec::with_capacity(hits.len());
@@ -314,52 +323,31 @@ impl CatalogIndex {
             let segment = address.segment_ord as usize;
             if columns[segment].is_none() {
                 let fast_fields = searcher.segment_reader(address.segment_ord).fast_fields();
-                let wanted = |column: &Option<tantivy::columnar::StrColumn>,
-                              value: &Option<String>|
-                 -> Result<Option<Option<u64>>, CatalogError> {
-                    // Outer None: not asked. Inner None: no variant here has it.
-                    match (column, value) {
-                        (_, None) => Ok(None),
-                        (None, Some(_)) => Ok(Some(None)),
-                        (Some(column), Some(value)) => {
-                            Ok(Some(column.dictionary().term_ord(value).map_err(io)?))
-                        }
-                    }
-                };
-                let color = fast_fields.str("color")?;
-                let size = fast_fields.str("size")?;
                 columns[segment] = Some(SegmentColumns {
-                    key: fast_fields.str("product_key")?,
+                    product: fast_fields.u64("product_hash")?,
                     price: fast_fields.i64("price")?,
-                    wanted_color: wanted(&color, &query.color)?,
-                    wanted_size: wanted(&size, &query.size)?,
-                    color,
-                    size,
+                    color: fast_fields.u64("color_hash")?,
+                    size: fast_fields.u64("size_hash")?,
                 });
             }
             let Some(columns) = &columns[segment] else {
                 continue;
             };
-            let key = columns
-                .key
-                .as_ref()
-                .and_then(|column| column.term_ords(address.doc_id).next())
-                .unwrap_or(u64::MAX);
-            let price = columns.price.first(address.doc_id).unwrap_or_default();
-            let misses = |column: &Option<tantivy::columnar::StrColumn>,
-                          wanted: Option<Option<u64>>| match wanted {
+            let doc = address.doc_id;
+            let misses = |column: &tantivy::columnar::Column<u64>, wanted: Option<u64>| match wanted
+            {
                 None => 0u8,
-                Some(None) => 1,
-                Some(Some(ordinal)) => {
-                    let has = column
-                        .as_ref()
-                        .is_some_and(|c| c.term_ords(address.doc_id).any(|o| o == ordinal));
-                    u8::from(!has)
-                }
+                Some(wanted) => u8::from(column.first(doc) != Some(wanted)),
             };
-            let mismatches = misses(&columns.color, columns.wanted_color)
-                + misses(&columns.size, columns.wanted_size);
-            ranked.push((mismatches, score, price, address, key));
+            let mismatches =
+                misses(&columns.color, wanted_color) + misses(&columns.size, wanted_size);
+            ranked.push((
+                mismatches,
+                score,
+                columns.price.first(doc).unwrap_or_default(),
+                address,
+                columns.product.first(doc).unwrap_or_default(),
+            ));
         }
         ranked.sort_by(|a, b| {
             a.0.cmp(&b.0)
@@ -367,30 +355,10 @@ impl CatalogIndex {
                 .then(a.2.cmp(&b.2))
                 .then(a.3.cmp(&b.3))
         });
-        // Term ordinals are per segment and a product's variants may sit in
-        // several segments, so (segment, ordinal) only skips repeats cheaply;
-        // the key text, read for the survivors, decides.
-        let mut seen_ordinals: HashSet<(u32, u64)> = HashSet::new();
-        let mut seen_keys: HashSet<String> = HashSet::new();
+        let mut seen_products: HashSet<u64> = HashSet::new();
         let mut best = Vec::new();
-        let mut key_text = String::new();
-        for (_, score, _, address, key) in ranked {
-            if !seen_ordinals.insert((address.segment_ord, key)) {
-                continue;
-            }
-            key_text.clear();
-            if let Some(column) = columns[address.segment_ord as usize]
-                .as_ref()
-                .and_then(|c| c.key.as_ref())
-            {
-                column
-                    .ord_to_str(key, &mut key_text)
-                    .map_err(|source| CatalogError::Io {
-                        path: self.directory.clone(),
-                        source,
-                    })?;
-            }
-            if seen_keys.insert(key_text.clone()) {
+        for (_, score, _, address, product) in ranked {
+            if seen_products.insert(product) {
                 best.push((score, address));
                 if best.len() >= limit {
                     break;
@@ -519,8 +487,10 @@ impl CatalogIndex {
             }
             clauses.push((Occur::Must, Box::new(BooleanQuery::new(alternatives))));
         }
+        // Words already scored by the product-type clause are not scored
+        // twice: that would only double the work per matching document.
         let mut phrase_clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for term in &phrase_terms {
+        for term in phrase_terms.iter().filter(|t| !type_terms.contains(t)) {
             phrase_clauses.push((
                 Occur::Should,
                 self.any_text_field(term, query.ranker, searcher)?,
@@ -538,7 +508,12 @@ impl CatalogIndex {
             // The words close together in the title: "iphone 8 plus" should
             // rank a title saying exactly that over one with the words
             // scattered through it.
-            if phrase_terms.len() >= 2 {
+            // Only for free text (no product type): when a type is known
+            // and all its words are required, word order adds little, and
+            // decoding positions for every matching variant is the costliest
+            // part of a search.
+            let free_text = type_terms.is_empty();
+            if free_text && phrase_terms.len() >= 2 {
                 let terms: Vec<(usize, Term)> = phrase_terms
                     .iter()
                     .enumerate()
@@ -556,7 +531,7 @@ impl CatalogIndex {
             // Each pair of neighbouring words also next to each other in the
             // title ("8 plus"), so a title with most of the request in order
             // beats one with the same words apart.
-            if phrase_terms.len() >= 3 {
+            if free_text && phrase_terms.len() >= 3 {
                 for pair in phrase_terms.windows(2) {
                     let terms = vec![
                         (0, Term::from_field_text(fields.title, &pair[0])),
@@ -603,17 +578,9 @@ impl CatalogIndex {
                 IndexRecordOption::Basic,
             ))));
         }
-        if query.max_price.is_some() || query.min_price.is_some() {
-            let lower = query
-                .min_price
-                .map(|p| Bound::Included(Term::from_field_i64(fields.price, p)))
-                .unwrap_or(Bound::Unbounded);
-            let upper = query
-                .max_price
-                .map(|p| Bound::Included(Term::from_field_i64(fields.price, p)))
-                .unwrap_or(Bound::Unbounded);
-            clauses.push(filter(Box::new(RangeQuery::new(lower, upper))));
-        }
+        // The price bounds are applied by the collector (see `search`): a
+        // fast-field check per matching document is cheaper than a range
+        // query's scan of the whole price column.
         if let Some(allowed) = &query.merchants_allowed {
             let any: Vec<(Occur, Box<dyn Query>)> = allowed
                 .iter()
