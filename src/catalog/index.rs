@@ -6,7 +6,7 @@
 //! Grey") for display and for talking to the merchant, and canonicalised by
 //! the rules' lexicon ("gray") for matching.
 
-use super::feed::{FeedProduct, FeedVariant, MerchantCatalog};
+use super::feed::{FeedProduct, MerchantCatalog};
 use crate::error::CatalogError;
 use crate::rules::{CompiledRules, LexSlot};
 use sha2::{Digest, Sha256};
@@ -20,7 +20,7 @@ pub use tantivy::schema::IndexRecordOption;
 
 /// Bumped whenever the schema or the way documents are built changes, so old
 /// indexes are rebuilt rather than misread.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 6;
 const MANIFEST_FILE: &str = "concierge-manifest.json";
 const WRITER_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 
@@ -53,6 +53,15 @@ pub struct Fields {
     pub product_hash: Field,
     pub color_hash: Field,
     pub size_hash: Field,
+    pub currency_hash: Field,
+    pub display_title: Field,
+    pub brand_label: Field,
+    pub product_in_stock: Field,
+    pub product_currency: Field,
+    pub product_min_price: Field,
+    pub product_max_price: Field,
+    pub product_color: Field,
+    pub product_size: Field,
 }
 
 pub fn schema() -> (Schema, Fields) {
@@ -76,10 +85,15 @@ pub fn schema() -> (Schema, Fields) {
         product_key: builder.add_text_field("product_key", STRING | FAST),
         product_id: builder.add_text_field("product_id", STRING | STORED),
         variant_id: builder.add_text_field("variant_id", STRING | STORED),
-        title: builder.add_text_field("title", stemmed(true)),
+        // Text is indexed on each product's head document only (see
+        // `product_documents`); every variant stores the title and brand
+        // for display.
+        title: builder.add_text_field("title", stemmed(false)),
+        display_title: builder.add_text_field("display_title", STORED),
         variant_title: builder.add_text_field("variant_title", STORED),
         description: builder.add_text_field("description", stemmed(false)),
-        brand: builder.add_text_field("brand", stemmed(true)),
+        brand: builder.add_text_field("brand", stemmed(false)),
+        brand_label: builder.add_text_field("brand_label", STORED),
         brand_exact: builder.add_text_field("brand_exact", STRING),
         categories: builder.add_text_field("categories", stemmed(true)),
         color: builder.add_text_field("color", STRING | STORED),
@@ -97,9 +111,18 @@ pub fn schema() -> (Schema, Fields) {
         // u64 fast fields: search deduplicates products and tells matching
         // variants from the hit list by comparing integers, without loading
         // documents or decompressing a string column's dictionary.
-        product_hash: builder.add_u64_field("product_hash", FAST),
+        product_hash: builder.add_u64_field("product_hash", INDEXED | FAST),
         color_hash: builder.add_u64_field("color_hash", FAST),
         size_hash: builder.add_u64_field("size_hash", FAST),
+        currency_hash: builder.add_u64_field("currency_hash", FAST),
+        // The head document's summary of its product's variants, for the
+        // first, product-level stage of a search.
+        product_in_stock: builder.add_u64_field("product_in_stock", INDEXED),
+        product_currency: builder.add_text_field("product_currency", STRING),
+        product_min_price: builder.add_i64_field("product_min_price", INDEXED | FAST),
+        product_max_price: builder.add_i64_field("product_max_price", INDEXED | FAST),
+        product_color: builder.add_text_field("product_color", STRING),
+        product_size: builder.add_text_field("product_size", STRING),
     };
     (builder.build(), fields)
 }
@@ -286,15 +309,12 @@ impl CatalogIndex {
             let mut writer = index.writer::<tantivy::TantivyDocument>(WRITER_MEMORY_BYTES)?;
             for catalog in catalogs {
                 for product in &catalog.products {
-                    for variant in &product.variants {
-                        writer.add_document(variant_document(
-                            &fields,
-                            rules,
-                            &catalog.profile.id,
-                            product,
-                            variant,
-                        ))?;
-                    }
+                    writer.run(product_operations(
+                        &fields,
+                        rules,
+                        &catalog.profile.id,
+                        product,
+                    ))?;
                 }
             }
             writer.commit()?;
@@ -371,16 +391,9 @@ impl CatalogIndex {
             } else {
                 summary.added += 1;
             }
-            for variant in &product.variants {
-                writer.add_document(variant_document(
-                    &self.fields,
-                    rules,
-                    merchant_id,
-                    product,
-                    variant,
-                ))?;
-                summary.variants += 1;
-            }
+            let operations = product_operations(&self.fields, rules, merchant_id, product);
+            summary.variants += operations.len();
+            writer.run(operations)?;
             if written % 1024 == 0 {
                 on_progress(written);
             }
@@ -511,68 +524,134 @@ fn product_key(merchant_id: &str, product_id: &str) -> String {
     format!("{merchant_id}\u{1f}{product_id}")
 }
 
-fn variant_document(
+/// A product's documents as one batch of add operations. A batch is
+/// indexed by one thread into one segment with consecutive document ids, and
+/// merges keep that order, so a product's variants sit side by side after
+/// its head: search finds them by walking from the head (see
+/// `CatalogIndex::search`).
+fn product_operations(
     fields: &Fields,
     rules: &CompiledRules,
     merchant_id: &str,
     product: &FeedProduct,
-    variant: &FeedVariant,
-) -> tantivy::TantivyDocument {
-    let color_label = variant.option("color").unwrap_or_default();
-    let size_label = variant.option("size").unwrap_or_default();
-    let material_label = variant.option("material").unwrap_or_default();
-    let material = rules
-        .lexicon
-        .canonical(LexSlot::Material, material_label)
-        .map(str::to_string)
-        .unwrap_or_else(|| material_label.trim().to_lowercase());
-    let mut document = doc!(
-        fields.merchant_id => merchant_id,
-        fields.product_key => product_key(merchant_id, &product.id),
-        fields.product_hash => stable_hash(&product_key(merchant_id, &product.id)),
-        fields.product_id => product.id.as_str(),
-        fields.variant_id => variant.id.as_str(),
-        fields.title => product.title.as_str(),
-        fields.variant_title => variant.title.as_str(),
-        fields.description => product.description.as_str(),
-        fields.brand => product.brand.as_str(),
-        fields.brand_exact => product.brand.to_lowercase(),
-        fields.price => variant.price.amount,
-        fields.currency => variant.price.currency.as_str(),
-        fields.in_stock => u64::from(variant.availability.available),
-        fields.url => product.url.as_str(),
-    );
-    for category in &product.categories {
-        document.add_text(fields.categories, category);
+) -> Vec<tantivy::indexer::UserOperation> {
+    product_documents(fields, rules, merchant_id, product)
+        .into_iter()
+        .map(tantivy::indexer::UserOperation::Add)
+        .collect()
+}
+
+/// One document per variant. The first is the product's head: it alone
+/// carries the product's text (title, description, brand, categories, model
+/// codes) and a summary of its variants (in stock, currencies, price range,
+/// colours and sizes in stock), so that text search scores one document per
+/// product rather than one per variant.
+fn product_documents(
+    fields: &Fields,
+    rules: &CompiledRules,
+    merchant_id: &str,
+    product: &FeedProduct,
+) -> Vec<tantivy::TantivyDocument> {
+    let key = product_key(merchant_id, &product.id);
+    let key_hash = stable_hash(&key);
+    let brand_exact = product.brand.to_lowercase();
+    let mut documents = Vec::with_capacity(product.variants.len());
+    let mut in_stock_colors: Vec<String> = Vec::new();
+    let mut in_stock_sizes: Vec<String> = Vec::new();
+    for variant in &product.variants {
+        let color_label = variant.option("color").unwrap_or_default();
+        let size_label = variant.option("size").unwrap_or_default();
+        let material_label = variant.option("material").unwrap_or_default();
+        let material = rules
+            .lexicon
+            .canonical(LexSlot::Material, material_label)
+            .map(str::to_string)
+            .unwrap_or_else(|| material_label.trim().to_lowercase());
+        let mut document = doc!(
+            fields.merchant_id => merchant_id,
+            fields.product_key => key.as_str(),
+            fields.product_hash => key_hash,
+            fields.product_id => product.id.as_str(),
+            fields.variant_id => variant.id.as_str(),
+            fields.display_title => product.title.as_str(),
+            fields.variant_title => variant.title.as_str(),
+            fields.brand_label => product.brand.as_str(),
+            fields.brand_exact => brand_exact.as_str(),
+            fields.price => variant.price.amount,
+            fields.currency => variant.price.currency.as_str(),
+            fields.currency_hash => stable_hash(&variant.price.currency),
+            fields.in_stock => u64::from(variant.availability.available),
+            fields.url => product.url.as_str(),
+        );
+        if !color_label.is_empty() {
+            let color = canonical_color(rules, color_label);
+            document.add_u64(fields.color_hash, stable_hash(&color));
+            document.add_text(fields.color_label, color_label);
+            if variant.availability.available && !in_stock_colors.contains(&color) {
+                in_stock_colors.push(color.clone());
+            }
+            document.add_text(fields.color, color);
+        }
+        if !size_label.is_empty() {
+            let size = canonical_size(rules, size_label);
+            document.add_u64(fields.size_hash, stable_hash(&size));
+            document.add_text(fields.size_label, size_label);
+            if variant.availability.available && !in_stock_sizes.contains(&size) {
+                in_stock_sizes.push(size.clone());
+            }
+            document.add_text(fields.size, size);
+        }
+        if !material.is_empty() {
+            document.add_text(fields.material, &material);
+        }
+        if let Some(gtin) = variant.gtin() {
+            document.add_text(fields.gtin, gtin);
+        }
+        documents.push(document);
     }
-    if !color_label.is_empty() {
-        let color = canonical_color(rules, color_label);
-        document.add_u64(fields.color_hash, stable_hash(&color));
-        document.add_text(fields.color, color);
-        document.add_text(fields.color_label, color_label);
-    }
-    if !size_label.is_empty() {
-        let size = canonical_size(rules, size_label);
-        document.add_u64(fields.size_hash, stable_hash(&size));
-        document.add_text(fields.size, size);
-        document.add_text(fields.size_label, size_label);
-    }
-    if !material.is_empty() {
-        document.add_text(fields.material, &material);
-    }
-    if let Some(gtin) = variant.gtin() {
-        document.add_text(fields.gtin, gtin);
-    }
+    let Some(head) = documents.first_mut() else {
+        return documents;
+    };
+    head.add_text(fields.title, &product.title);
     // "64 GB" in a title also counts as the word "64gb", as most merchants
     // write it: a second, short title value carries the joined forms.
     let joined_units = unit_joins(&product.title);
     if !joined_units.is_empty() {
-        document.add_text(fields.title, joined_units.join(" "));
+        head.add_text(fields.title, joined_units.join(" "));
+    }
+    head.add_text(fields.description, &product.description);
+    head.add_text(fields.brand, &product.brand);
+    for category in &product.categories {
+        head.add_text(fields.categories, category);
     }
     for code in document_codes(&product.title) {
-        document.add_text(fields.codes, code);
+        head.add_text(fields.codes, code);
     }
-    document
+    let any_in_stock = product.variants.iter().any(|v| v.availability.available);
+    head.add_u64(fields.product_in_stock, u64::from(any_in_stock));
+    let mut currencies: Vec<&str> = product
+        .variants
+        .iter()
+        .map(|v| v.price.currency.as_str())
+        .collect();
+    currencies.sort_unstable();
+    currencies.dedup();
+    for currency in currencies {
+        head.add_text(fields.product_currency, currency);
+    }
+    let prices = product.variants.iter().map(|v| v.price.amount);
+    head.add_i64(
+        fields.product_min_price,
+        prices.clone().min().unwrap_or_default(),
+    );
+    head.add_i64(fields.product_max_price, prices.max().unwrap_or_default());
+    for color in in_stock_colors {
+        head.add_text(fields.product_color, color);
+    }
+    for size in in_stock_sizes {
+        head.add_text(fields.product_size, size);
+    }
+    documents
 }
 
 /// Unit words that follow a number and belong to it: "64 gb" is the code

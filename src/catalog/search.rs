@@ -12,16 +12,18 @@ use crate::error::CatalogError;
 use crate::intent::{Intent, ItemRequest};
 use crate::money::Money;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use tantivy::collector::{FilterCollector, TopDocs};
 use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
+    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
+    RangeQuery, TermQuery,
 };
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{DocAddress, TantivyDocument, Term};
 
-/// How many variant hits are read before grouping into offers.
-const MAX_VARIANT_HITS: usize = 2000;
+/// Most candidate products read in the first stage.
+const MAX_PRODUCT_HITS: usize = 2000;
 
 /// One segment's fast columns used to pick each product's best variant.
 struct SegmentColumns {
@@ -29,6 +31,10 @@ struct SegmentColumns {
     price: tantivy::columnar::Column<i64>,
     color: tantivy::columnar::Column<u64>,
     size: tantivy::columnar::Column<u64>,
+    currency: tantivy::columnar::Column<u64>,
+    in_stock: tantivy::columnar::Column<u64>,
+    alive: Option<tantivy::fastfield::AliveBitSet>,
+    max_doc: tantivy::DocId,
 }
 
 /// What to look for: built from one item of a parsed request.
@@ -258,40 +264,38 @@ pub struct SearchResults {
 }
 
 impl CatalogIndex {
-    /// Runs `query` and returns grouped offers.
+    /// Runs `query` and returns grouped offers, in two stages. First the
+    /// products: text scored on one head document per product, with
+    /// product-level filters and boosts. Then, for the best of those, their
+    /// variants with the exact filters (in stock, currency, price,
+    /// excluded colours), keeping each product's best variant. Only integer
+    /// fast fields are read until the few offers returned are loaded.
     pub fn search(&self, query: &SearchQuery) -> Result<SearchResults, CatalogError> {
         let searcher = self.reader.searcher();
-        let tantivy_query = self.build_query(query, &searcher)?;
+        let product_query = self.build_query(query, &searcher)?;
         let limit = query.limit.max(1);
-        // Products have several variants each, so read a window of variant
-        // hits a few times larger than the offers wanted, and widen it only
-        // when it held too few distinct products. Deduplication reads fast
-        // fields; stored documents are loaded only for the offers returned.
-        let mut window = (limit * 16).max(64);
+        // Some candidate products turn out to have no variant passing the
+        // exact filters; read a few times more than wanted, and more again
+        // when that was not enough.
+        let mut window = (limit * 3).max(30);
         let best = loop {
-            let hits = if query.min_price.is_some() || query.max_price.is_some() {
-                let (min, max) = (
-                    query.min_price.unwrap_or(i64::MIN),
-                    query.max_price.unwrap_or(i64::MAX),
-                );
-                let in_budget = move |price: i64| price >= min && price <= max;
-                searcher.search(
-                    &tantivy_query,
+            let products = match query.max_price {
+                Some(max) => searcher.search(
+                    &product_query,
                     &FilterCollector::new(
-                        "price".to_string(),
-                        in_budget,
+                        "product_min_price".to_string(),
+                        move |cheapest: i64| cheapest <= max,
                         TopDocs::with_limit(window),
                     ),
-                )?
-            } else {
-                searcher.search(&tantivy_query, &TopDocs::with_limit(window))?
+                )?,
+                None => searcher.search(&product_query, &TopDocs::with_limit(window))?,
             };
-            let exhausted = hits.len() < window || window >= MAX_VARIANT_HITS;
-            let best = self.best_variant_per_product(&searcher, hits, query, limit)?;
+            let exhausted = products.len() < window || window >= MAX_PRODUCT_HITS;
+            let best = self.best_variants(&searcher, &products, query, limit)?;
             if best.len() >= limit || exhausted {
                 break best;
             }
-            window = (window * 4).min(MAX_VARIANT_HITS);
+            window = (window * 4).min(MAX_PRODUCT_HITS);
         };
         let mut offers = Vec::with_capacity(best.len());
         for (score, address) in best {
@@ -302,70 +306,124 @@ impl CatalogIndex {
         Ok(SearchResults { offers, groups })
     }
 
-    /// The best hit of each merchant product, best first, at most `limit`.
-    /// A variant with the colour and size the shopper asked for comes before
-    /// one without, whatever their text scores (every hit already matches the
-    /// words); then the higher score, the cheaper variant, and index order,
-    /// so results are stable. Reads only integer fast fields.
-    fn best_variant_per_product(
+    /// The second stage: for the candidate products (head hits, best
+    /// first), each one's best variant passing the exact filters (in stock,
+    /// currency, price, excluded colours), at most `limit`, as (product
+    /// score, variant address). A product whose variant has the colour and
+    /// size asked for ranks before one without, then by product score; within
+    /// a product the matching variant wins, then the cheaper.
+    ///
+    /// A product's variants are consecutive documents around its head (one
+    /// indexing batch each), so they are found by walking the integer fast
+    /// fields from the head while the product hash stays the same: no
+    /// postings, no stored documents.
+    fn best_variants(
         &self,
         searcher: &tantivy::Searcher,
-        hits: Vec<(f32, DocAddress)>,
+        products: &[(f32, DocAddress)],
         query: &SearchQuery,
         limit: usize,
     ) -> Result<Vec<(f32, DocAddress)>, CatalogError> {
+        let mut segments: Vec<SegmentColumns> = Vec::new();
+        for segment in searcher.segment_readers() {
+            let fast_fields = segment.fast_fields();
+            segments.push(SegmentColumns {
+                product: fast_fields.u64("product_hash")?,
+                price: fast_fields.i64("price")?,
+                color: fast_fields.u64("color_hash")?,
+                size: fast_fields.u64("size_hash")?,
+                currency: fast_fields.u64("currency_hash")?,
+                in_stock: fast_fields.u64("in_stock")?,
+                alive: segment.alive_bitset().cloned(),
+                max_doc: segment.max_doc(),
+            });
+        }
         let wanted_color = query.color.as_deref().map(stable_hash);
         let wanted_size = query.size.as_deref().map(stable_hash);
-        let n_segments = searcher.segment_readers().len();
-        let mut columns: Vec<Option<SegmentColumns>> = (0..n_segments).map(|_| None).collect();
-        let mut ranked: Vec<(u8, f32, i64, DocAddress, u64)> = Vec::with_capacity(hits.len());
-        for (score, address) in hits {
-            let segment = address.segment_ord as usize;
-            if columns[segment].is_none() {
-                let fast_fields = searcher.segment_reader(address.segment_ord).fast_fields();
-                columns[segment] = Some(SegmentColumns {
-                    product: fast_fields.u64("product_hash")?,
-                    price: fast_fields.i64("price")?,
-                    color: fast_fields.u64("color_hash")?,
-                    size: fast_fields.u64("size_hash")?,
-                });
-            }
-            let Some(columns) = &columns[segment] else {
+        let wanted_currency = query.currency.as_deref().map(stable_hash);
+        let excluded: Vec<u64> = query
+            .excluded_colors
+            .iter()
+            .map(|c| stable_hash(c))
+            .collect();
+        let (min_price, max_price) = (
+            query.min_price.unwrap_or(i64::MIN),
+            query.max_price.unwrap_or(i64::MAX),
+        );
+        let mut ranked: Vec<(u8, usize, f32, DocAddress)> = Vec::new();
+        let mut exact_matches = 0;
+        for (rank, (score, head)) in products.iter().enumerate() {
+            let Some(columns) = segments.get(head.segment_ord as usize) else {
                 continue;
             };
-            let doc = address.doc_id;
-            let misses = |column: &tantivy::columnar::Column<u64>, wanted: Option<u64>| match wanted
-            {
-                None => 0u8,
-                Some(wanted) => u8::from(column.first(doc) != Some(wanted)),
+            let Some(product) = columns.product.first(head.doc_id) else {
+                continue;
             };
-            let mismatches =
-                misses(&columns.color, wanted_color) + misses(&columns.size, wanted_size);
-            ranked.push((
-                mismatches,
-                score,
-                columns.price.first(doc).unwrap_or_default(),
-                address,
-                columns.product.first(doc).unwrap_or_default(),
-            ));
-        }
-        ranked.sort_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then(b.1.total_cmp(&a.1))
-                .then(a.2.cmp(&b.2))
-                .then(a.3.cmp(&b.3))
-        });
-        let mut seen_products: HashSet<u64> = HashSet::new();
-        let mut best = Vec::new();
-        for (_, score, _, address, product) in ranked {
-            if seen_products.insert(product) {
-                best.push((score, address));
-                if best.len() >= limit {
-                    break;
+            let passes = |doc: tantivy::DocId| {
+                let price = columns.price.first(doc).unwrap_or_default();
+                columns
+                    .alive
+                    .as_ref()
+                    .is_none_or(|alive| alive.is_alive(doc))
+                    && (!query.in_stock_only || columns.in_stock.first(doc) == Some(1))
+                    && wanted_currency.is_none_or(|c| columns.currency.first(doc) == Some(c))
+                    && price >= min_price
+                    && price <= max_price
+                    && columns
+                        .color
+                        .first(doc)
+                        .is_none_or(|color| !excluded.contains(&color))
+            };
+            // A wrong colour weighs more than a wrong size, as the boosts do:
+            // asked for a red parka in M, the red S beats the blue M.
+            let misses = |doc: tantivy::DocId| {
+                let miss = |column: &tantivy::columnar::Column<u64>, wanted: Option<u64>| {
+                    wanted.map_or(0u8, |wanted| u8::from(column.first(doc) != Some(wanted)))
+                };
+                2 * miss(&columns.color, wanted_color) + miss(&columns.size, wanted_size)
+            };
+            let mut first = head.doc_id;
+            while first > 0 && columns.product.first(first - 1) == Some(product) {
+                first -= 1;
+            }
+            let mut best: Option<(u8, i64, tantivy::DocId)> = None;
+            let mut doc = first;
+            while doc < columns.max_doc && columns.product.first(doc) == Some(product) {
+                if passes(doc) {
+                    let candidate = (
+                        misses(doc),
+                        columns.price.first(doc).unwrap_or_default(),
+                        doc,
+                    );
+                    if best.is_none_or(|current| candidate < current) {
+                        best = Some(candidate);
+                    }
+                }
+                doc += 1;
+            }
+            if let Some((mismatches, _, doc)) = best {
+                ranked.push((
+                    mismatches,
+                    rank,
+                    *score,
+                    DocAddress::new(head.segment_ord, doc),
+                ));
+                if mismatches == 0 {
+                    exact_matches += 1;
+                    // Candidates come best first: later ones cannot beat
+                    // `limit` exact matches already found.
+                    if exact_matches >= limit {
+                        break;
+                    }
                 }
             }
         }
-        Ok(best)
+        ranked.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+        Ok(ranked
+            .into_iter()
+            .take(limit)
+            .map(|(_, _, score, address)| (score, address))
+            .collect())
     }
 
     fn text_terms(&self, text: &str) -> Result<Vec<String>, CatalogError> {
@@ -566,21 +624,30 @@ impl CatalogIndex {
             }
         }
 
+        // Product-level filters on the head documents' summaries; the exact
+        // variant-level filters are applied in the second stage.
         if query.in_stock_only {
             clauses.push(filter(Box::new(TermQuery::new(
-                Term::from_field_u64(fields.in_stock, 1),
+                Term::from_field_u64(fields.product_in_stock, 1),
                 IndexRecordOption::Basic,
             ))));
         }
         if let Some(currency) = &query.currency {
             clauses.push(filter(Box::new(TermQuery::new(
-                Term::from_field_text(fields.currency, currency),
+                Term::from_field_text(fields.product_currency, currency),
                 IndexRecordOption::Basic,
             ))));
         }
-        // The price bounds are applied by the collector (see `search`): a
-        // fast-field check per matching document is cheaper than a range
-        // query's scan of the whole price column.
+        // Some variant can be in budget only if the cheapest is not above
+        // the maximum (checked by the collector in `search`, cheaper than a
+        // range query's scan of the column) and the dearest not below the
+        // minimum.
+        if let Some(min) = query.min_price {
+            clauses.push(filter(Box::new(RangeQuery::new(
+                Bound::Included(Term::from_field_i64(fields.product_max_price, min)),
+                Bound::Unbounded,
+            ))));
+        }
         if let Some(allowed) = &query.merchants_allowed {
             let any: Vec<(Occur, Box<dyn Query>)> = allowed
                 .iter()
@@ -605,20 +672,11 @@ impl CatalogIndex {
                 )),
             ));
         }
-        for excluded in &query.excluded_colors {
-            clauses.push((
-                Occur::MustNot,
-                Box::new(TermQuery::new(
-                    Term::from_field_text(fields.color, excluded),
-                    IndexRecordOption::Basic,
-                )),
-            ));
-        }
         let material = query.material.as_ref().map(|m| m.to_lowercase());
         let brand = query.brand.as_ref().map(|b| b.to_lowercase());
         let boosts = [
-            (fields.color, query.color.as_deref(), 4.0),
-            (fields.size, query.size.as_deref(), 3.0),
+            (fields.product_color, query.color.as_deref(), 4.0),
+            (fields.product_size, query.size.as_deref(), 3.0),
             (fields.material, material.as_deref(), 1.5),
             (fields.brand_exact, brand.as_deref(), 2.0),
         ];
@@ -650,8 +708,8 @@ impl CatalogIndex {
         Offer {
             merchant_id: text(fields.merchant_id).unwrap_or_default(),
             product_id: text(fields.product_id).unwrap_or_default(),
-            product_title: text(fields.title).unwrap_or_default(),
-            brand: text(fields.brand).unwrap_or_default(),
+            product_title: text(fields.display_title).unwrap_or_default(),
+            brand: text(fields.brand_label).unwrap_or_default(),
             variant_id: text(fields.variant_id).unwrap_or_default(),
             variant_title: text(fields.variant_title).unwrap_or_default(),
             color_label: text(fields.color_label),
