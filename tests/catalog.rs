@@ -150,6 +150,71 @@ fn a_reload_is_searchable_when_it_returns() {
     );
 }
 
+#[test]
+fn variants_are_found_through_many_reloads_and_merges() {
+    // Every load is a commit and a segment; a dozen of them make tantivy
+    // merge. Search walks each product's consecutive documents from its
+    // head, so this checks the right variant comes back throughout.
+    let dir = tempfile::tempdir().unwrap();
+    let index = built_index(dir.path());
+    let rules = rules();
+    for round in 0..12_i64 {
+        let colors: &[&str] = if round % 2 == 0 {
+            &["Gray", "Navy", "Black"]
+        } else {
+            &["Black", "Gray"]
+        };
+        let price = 4000 + round;
+        let alpha = turtleneck(
+            "A-100",
+            "Classic Turtleneck Sweater",
+            price,
+            colors,
+            &[("Gray", "M")],
+        );
+        let extra = turtleneck(
+            &format!("A-{}", 200 + round),
+            "Other Turtleneck Sweater",
+            9000,
+            &["Red"],
+            &[],
+        );
+        index
+            .load_merchant(&rules, "alpha", &[extra, alpha], 0, &mut |_| {})
+            .unwrap();
+        for (color, size, expected) in [
+            ("gray", "L", ("gray", "L")),
+            ("gray", "M", ("gray", "S")),
+            ("black", "M", ("black", "M")),
+        ] {
+            let search = SearchQuery {
+                color: Some(color.into()),
+                size: Some(size.into()),
+                merchants_allowed: Some(vec!["alpha".into()]),
+                max_price: Some(5000),
+                ..query("turtleneck sweater")
+            };
+            let results = index.search(&search).unwrap();
+            assert_eq!(results.offers.len(), 1, "round {round}: {results:?}");
+            let offer = &results.offers[0];
+            assert_eq!(offer.product_id, "A-100");
+            assert_eq!(offer.price.minor, price, "round {round}");
+            // Gray M is out of stock: a gray variant beats a black M.
+            let got = (offer.color.clone().unwrap(), offer.size.clone().unwrap());
+            if expected == ("gray", "S") {
+                assert_eq!(got.0, "gray", "round {round}: {offer:?}");
+                assert_ne!(got.1, "M", "round {round}: {offer:?}");
+            } else {
+                assert_eq!(
+                    got,
+                    (expected.0.to_string(), expected.1.to_string()),
+                    "round {round}"
+                );
+            }
+        }
+    }
+}
+
 /// A feed line for the crash test: one product, one variant.
 fn bulk_line(number: usize, title_word: &str) -> String {
     format!(
