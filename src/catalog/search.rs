@@ -461,8 +461,12 @@ impl CatalogIndex {
         let mut known = false;
         for (field, weight) in FIELD_WEIGHTS {
             let term = Term::from_field_text(self.field(field), term);
-            if ranker == Ranker::Full && searcher.doc_freq(&term)? > 0 {
-                known = true;
+            let doc_freq = searcher.doc_freq(&term)?;
+            known |= doc_freq > 0;
+            // A field without the word adds nothing but a branch to the
+            // union every matching document goes through.
+            if doc_freq == 0 {
+                continue;
             }
             let query: Box<dyn Query> =
                 Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
@@ -533,17 +537,28 @@ impl CatalogIndex {
         // answers "tee", which the lexicon files under type "t-shirt". The
         // shopper's words rank within that.
         if !type_terms.is_empty() {
-            let mut alternatives: Vec<(Occur, Box<dyn Query>)> = vec![(
-                Occur::Should,
-                self.all_words(&type_terms, query.ranker, searcher)?,
-            )];
-            if !phrase_terms.is_empty() && phrase_terms != type_terms {
-                alternatives.push((
-                    Occur::Should,
-                    self.all_words(&phrase_terms, query.ranker, searcher)?,
-                ));
+            if phrase_terms.is_empty() || phrase_terms == type_terms {
+                // One alternative: its words are required directly, without
+                // a boolean layer around them.
+                for term in &type_terms {
+                    clauses.push((
+                        Occur::Must,
+                        self.any_text_field(term, query.ranker, searcher)?,
+                    ));
+                }
+            } else {
+                let alternatives: Vec<(Occur, Box<dyn Query>)> = vec![
+                    (
+                        Occur::Should,
+                        self.all_words(&type_terms, query.ranker, searcher)?,
+                    ),
+                    (
+                        Occur::Should,
+                        self.all_words(&phrase_terms, query.ranker, searcher)?,
+                    ),
+                ];
+                clauses.push((Occur::Must, Box::new(BooleanQuery::new(alternatives))));
             }
-            clauses.push((Occur::Must, Box::new(BooleanQuery::new(alternatives))));
         }
         // Words already scored by the product-type clause are not scored
         // twice: that would only double the work per matching document.
