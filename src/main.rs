@@ -100,7 +100,7 @@ enum Command {
         #[command(subcommand)]
         command: MerchantCommand,
     },
-    /// Measure negotiation and payment at scale on loopback (use a release build)
+    /// Measure at scale in a release build: negotiation, payments, search
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
@@ -112,7 +112,14 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
-    /// Evaluate on labelled data
+    /// Search every merchant's catalog for TEXT and show the offers grouped by product
+    Search {
+        text: String,
+        /// Print the parsed query and the results as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Score the system against labelled data
     Eval {
         #[command(subcommand)]
         command: EvalCommand,
@@ -137,6 +144,7 @@ enum RulesCommand {
     },
 }
 
+/// Evaluations; each scores one part of the pipeline against labelled data.
 #[derive(Subcommand)]
 enum EvalCommand {
     /// Intent and slot accuracy on a labelled corpus (Concierge JSONL, CLINC150 JSON, HWU64 CSV, SLURP JSONL)
@@ -153,6 +161,8 @@ enum EvalCommand {
         #[arg(long, default_value_t = 50)]
         max_errors: usize,
     },
+    /// Retrieval quality: recall@10, MRR, nDCG@10 and grouping precision/recall
+    Search(EvalSearchArgs),
 }
 
 #[derive(Subcommand)]
@@ -180,6 +190,24 @@ enum BenchCommand {
         #[arg(long, default_value_t = 100)]
         duplicates: usize,
     },
+    /// Index a generated catalog of N products, then time searches (tantivy and SQLite FTS5)
+    Search {
+        /// Products in the generated catalog
+        #[arg(long, default_value_t = 100_000)]
+        products: usize,
+        /// Searches timed
+        #[arg(long, default_value_t = 1_000)]
+        queries: usize,
+        /// Skip the SQLite FTS5 comparison
+        #[arg(long)]
+        no_fts5: bool,
+        /// Scratch directory [default: a new one under the system temp dir]
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -188,6 +216,73 @@ enum IndexCommand {
     Build,
     /// Write the demo world's feeds into <index>/feeds
     GenerateDemo,
+    /// Replace one merchant's catalog in the index with a feed (JSON Lines, CSV or TSV)
+    Load {
+        /// Merchant id
+        #[arg(long)]
+        merchant: String,
+        /// The feed file; the format is chosen by extension, else by content
+        #[arg(long)]
+        feed: PathBuf,
+        /// Print the summary as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Merchants, products, variants and size on disk
+    Stats {
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Convert another catalog format to an ACP JSON Lines feed
+    Convert {
+        /// Input format
+        #[arg(long, value_enum)]
+        format: ConvertFormat,
+        /// Input directory
+        #[arg(long)]
+        data: PathBuf,
+        /// Output feed (JSON Lines)
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ConvertFormat {
+    /// Magento 2 sample-data CSVs (configurable products with size and colour variants)
+    Magento,
+}
+
+#[derive(Args)]
+struct EvalSearchArgs {
+    /// Input format
+    #[arg(long, value_enum)]
+    format: EvalFormat,
+    /// PriceRunner CSV file, or for qrels a directory with queries.tsv, judgements.tsv and feed.{jsonl,csv,tsv}
+    #[arg(long)]
+    data: PathBuf,
+    /// How text is scored
+    #[arg(long, value_enum, default_value = "full")]
+    ranker: RankerArg,
+    /// Print one JSON object, per-query results included
+    #[arg(long)]
+    json: bool,
+    /// Queries listed in the text report, worst first
+    #[arg(long, default_value_t = 10)]
+    show: usize,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum EvalFormat {
+    Pricerunner,
+    Qrels,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RankerArg {
+    Bm25,
+    Full,
 }
 
 #[derive(Subcommand)]
@@ -619,6 +714,198 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        Command::Index {
+            command:
+                IndexCommand::Load {
+                    merchant,
+                    feed,
+                    json,
+                },
+        } => {
+            let rules = rules::load(&config.rules_dir)?;
+            let (catalogs, rejected) = world::load_catalogs(&config)?;
+            for problem in &rejected {
+                eprintln!("skipped: {problem}");
+            }
+            let (index, _) = world::open_index(&config, &catalogs, &rules)?;
+            let started = Instant::now();
+            let read = concierge::catalog::feed::read_feed_file(&feed)?;
+            for problem in &read.rejected {
+                eprintln!("skipped: {problem}");
+            }
+            eprintln!(
+                "Loading {} products for merchant {merchant} from {}",
+                read.products.len(),
+                feed.display()
+            );
+            let progress = progress_bar(read.products.len());
+            let summary = index.load_merchant(
+                &rules,
+                &merchant,
+                &read.products,
+                read.rejected.len(),
+                &mut |done| {
+                    if let Some(bar) = &progress {
+                        bar.set_position(done as u64);
+                    }
+                },
+            )?;
+            if let Some(bar) = progress {
+                bar.finish_and_clear();
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                println!(
+                    "Loaded {merchant} from {} in {} ms: {} added, {} updated, {} removed, {} rejected ({} variants).",
+                    feed.display(),
+                    started.elapsed().as_millis(),
+                    summary.added,
+                    summary.updated,
+                    summary.removed,
+                    summary.rejected,
+                    summary.variants
+                );
+            }
+            Ok(0)
+        }
+        Command::Index {
+            command: IndexCommand::Stats { json },
+        } => {
+            let index = concierge::catalog::CatalogIndex::open(&config.tantivy_dir())
+                .with_context(|| "no index yet; `concierge index build` makes one")?;
+            let stats = index.stats()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&stats)?);
+            } else {
+                print!("{}", stats.render(&config.tantivy_dir()));
+            }
+            Ok(0)
+        }
+        Command::Index {
+            command: IndexCommand::Convert { format, data, out },
+        } => {
+            let converted = match format {
+                ConvertFormat::Magento => concierge::catalog::magento::read_magento_dir(&data)?,
+            };
+            for problem in &converted.rejected {
+                eprintln!("skipped: {problem}");
+            }
+            std::fs::write(
+                &out,
+                concierge::catalog::feed::to_jsonl(&converted.products),
+            )
+            .with_context(|| format!("cannot write {}", out.display()))?;
+            let variants: usize = converted.products.iter().map(|p| p.variants.len()).sum();
+            println!(
+                "Wrote {} products ({variants} variants) to {} ({} rows skipped).",
+                converted.products.len(),
+                out.display(),
+                converted.rejected.len()
+            );
+            Ok(0)
+        }
+        Command::Search { text, json } => {
+            let rules = Arc::new(rules::load(&config.rules_dir)?);
+            let (catalogs, rejected) = world::load_catalogs(&config)?;
+            for problem in &rejected {
+                eprintln!("skipped: {problem}");
+            }
+            let (index, _) = world::open_index(&config, &catalogs, &rules)?;
+            let intent = concierge::intent::Parser::new(rules).parse(&text);
+            let queries = concierge::catalog::search::queries_for_request(&intent);
+            let mut results = Vec::new();
+            for query in &queries {
+                results.push(index.search(query)?);
+            }
+            if json {
+                let body: Vec<serde_json::Value> = queries
+                    .iter()
+                    .zip(&results)
+                    .map(|(query, results)| serde_json::json!({"query": query, "results": results}))
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"intent": intent, "searches": body})
+                    )?
+                );
+            } else {
+                for (query, results) in queries.iter().zip(&results) {
+                    println!("== {}", query.describe());
+                    print!("{}", results.render());
+                }
+            }
+            Ok(if results.iter().all(|r| r.offers.is_empty()) {
+                3
+            } else {
+                0
+            })
+        }
+        Command::Eval {
+            command: EvalCommand::Search(args),
+        } => {
+            use concierge::catalog::eval;
+            let rules = rules::load(&config.rules_dir)?;
+            let set = match args.format {
+                EvalFormat::Pricerunner => eval::read_pricerunner(&args.data)?,
+                EvalFormat::Qrels => eval::read_qrels_dir(&args.data)?,
+            };
+            for problem in set.rejected.iter().take(20) {
+                eprintln!("skipped: {problem}");
+            }
+            let ranker = match args.ranker {
+                RankerArg::Bm25 => concierge::catalog::search::Ranker::Bm25,
+                RankerArg::Full => concierge::catalog::search::Ranker::Full,
+            };
+            let work_dir = scratch_dir("eval")?;
+            let report = eval::evaluate(&set, ranker, &rules, &work_dir);
+            let _ = std::fs::remove_dir_all(&work_dir);
+            let report = report?;
+            if args.json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", report.render(args.show));
+            }
+            Ok(0)
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Search {
+                    products,
+                    queries,
+                    no_fts5,
+                    work_dir,
+                    json,
+                },
+        } => {
+            let rules = Arc::new(rules::load(&config.rules_dir)?);
+            let owned = work_dir.is_none();
+            let work_dir = match work_dir {
+                Some(dir) => dir,
+                None => scratch_dir("bench")?,
+            };
+            let options = concierge::catalog::bench::BenchOptions {
+                products,
+                queries,
+                fts5: !no_fts5,
+            };
+            let report = concierge::catalog::bench::run(&options, rules, &work_dir, &mut |line| {
+                if !json {
+                    eprintln!("{line}");
+                }
+            });
+            if owned {
+                let _ = std::fs::remove_dir_all(&work_dir);
+            }
+            let report = report?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.render());
+            }
+            Ok(0)
+        }
         Command::Orders { json } => {
             let store = Store::open(&config.db_path)?;
             let orders = store.orders()?;
@@ -649,6 +936,35 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// A progress bar on stderr for loads large enough to watch, only when
+/// stderr is a terminal (never in logs or tests).
+fn progress_bar(total: usize) -> Option<indicatif::ProgressBar> {
+    if total < 10_000 || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} products ({per_sec}, {eta} left)",
+    ) {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
+
+/// A fresh directory under the system temp dir for throwaway indexes.
+fn scratch_dir(purpose: &str) -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "concierge-{purpose}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+    ));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
 }
 
 /// "50", "49.99", "$50" → minor units.

@@ -115,7 +115,7 @@ impl FeedProduct {
         names
     }
 
-    fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         if self.id.trim().is_empty() {
             return Err("product id is empty".into());
         }
@@ -249,8 +249,7 @@ pub fn read_feeds_dir(
     let mut rejected = Vec::new();
     for profile in manifest.merchant {
         let feed_path: PathBuf = feeds_dir.join(&profile.feed);
-        let text = read_file(&feed_path)?;
-        let read = parse_jsonl(&feed_path.display().to_string(), &text);
+        let read = read_feed_file(&feed_path)?;
         rejected.extend(read.rejected);
         catalogs.push(MerchantCatalog {
             profile,
@@ -260,10 +259,61 @@ pub fn read_feeds_dir(
     Ok((catalogs, rejected))
 }
 
-/// Reads one merchant's feed file.
+/// The feed formats Concierge reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedFormat {
+    /// ACP product feed, one product per line.
+    JsonLines,
+    /// Google Merchant Center, comma-separated with a header row.
+    MerchantCenterCsv,
+    /// Google Merchant Center, tab-separated with a header row.
+    MerchantCenterTsv,
+}
+
+impl FeedFormat {
+    /// The format of `path`: by extension (`.jsonl`, `.ndjson`, `.json`,
+    /// `.csv`, `.tsv`), else by sniffing `text`: a line starting with `{` is
+    /// JSON Lines, a header with a tab is TSV, anything else CSV.
+    pub fn detect(path: &Path, text: &str) -> FeedFormat {
+        let extension = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        match extension.as_str() {
+            "jsonl" | "ndjson" | "json" => return FeedFormat::JsonLines,
+            "csv" => return FeedFormat::MerchantCenterCsv,
+            "tsv" => return FeedFormat::MerchantCenterTsv,
+            _ => {}
+        }
+        let first_line = text
+            .lines()
+            .map(|line| line.trim_start_matches('\u{feff}').trim())
+            .find(|line| !line.is_empty())
+            .unwrap_or_default();
+        if first_line.starts_with('{') {
+            FeedFormat::JsonLines
+        } else if first_line.contains('\t') {
+            FeedFormat::MerchantCenterTsv
+        } else {
+            FeedFormat::MerchantCenterCsv
+        }
+    }
+}
+
+/// Parses feed text in `format`. `file` names it in error messages.
+pub fn parse_feed(file: &str, text: &str, format: FeedFormat) -> FeedRead {
+    match format {
+        FeedFormat::JsonLines => parse_jsonl(file, text),
+        FeedFormat::MerchantCenterCsv => super::gmc::parse_gmc(file, text, b','),
+        FeedFormat::MerchantCenterTsv => super::gmc::parse_gmc(file, text, b'\t'),
+    }
+}
+
+/// Reads one merchant's feed file in whichever format it is.
 pub fn read_feed_file(path: &Path) -> Result<FeedRead, CatalogError> {
     let text = read_file(path)?;
-    Ok(parse_jsonl(&path.display().to_string(), &text))
+    let format = FeedFormat::detect(path, &text);
+    Ok(parse_feed(&path.display().to_string(), &text, format))
 }
 
 pub fn read_file(path: &Path) -> Result<String, CatalogError> {
@@ -276,6 +326,29 @@ pub fn read_file(path: &Path) -> Result<String, CatalogError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_are_detected_by_extension_then_content() {
+        let table = [
+            ("a.jsonl", "", FeedFormat::JsonLines),
+            ("a.CSV", "{", FeedFormat::MerchantCenterCsv),
+            ("a.tsv", "", FeedFormat::MerchantCenterTsv),
+            ("feed", "\n  {\"id\":1}", FeedFormat::JsonLines),
+            (
+                "feed.txt",
+                "id\ttitle\tprice",
+                FeedFormat::MerchantCenterTsv,
+            ),
+            ("feed.txt", "id,title,price", FeedFormat::MerchantCenterCsv),
+        ];
+        for (path, text, expected) in table {
+            assert_eq!(
+                FeedFormat::detect(Path::new(path), text),
+                expected,
+                "{path}"
+            );
+        }
+    }
 
     #[test]
     fn bad_lines_are_reported_with_line_numbers_and_skipped() {

@@ -1,11 +1,15 @@
 //! Catalogs: merchants' feeds, the one tantivy index that holds them all, and
 //! search that returns offers compared across merchants.
 
+pub mod bench;
 pub mod demo_world;
+pub mod eval;
 pub mod feed;
+pub mod gmc;
 pub mod index;
+pub mod magento;
 pub mod search;
 
 pub use feed::{FeedProduct, FeedVariant, MerchantCatalog, MerchantProfile};
-pub use index::{BuildSummary, CatalogIndex};
-pub use search::{Offer, SearchQuery, SearchResults};
+pub use index::{BuildSummary, CatalogIndex, IndexStats, LoadSummary};
+pub use search::{Offer, Ranker, SearchQuery, SearchResults};

@@ -7,22 +7,35 @@
 //! product (its best variant), and offers of the same product across
 //! merchants are grouped by GTIN, else by brand and normalised title.
 
-use super::index::CatalogIndex;
+use super::index::{model_codes, stable_hash, strong_codes, CatalogIndex};
 use crate::error::CatalogError;
 use crate::intent::{Intent, ItemRequest};
 use crate::money::Money;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
-use tantivy::collector::TopDocs;
+use tantivy::collector::{FilterCollector, TopDocs};
 use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery,
+    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
+    RangeQuery, TermQuery,
 };
 use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::{TantivyDocument, Term};
+use tantivy::{DocAddress, TantivyDocument, Term};
 
-/// How many variant hits are read before grouping into offers.
-const MAX_VARIANT_HITS: usize = 2000;
+/// Most candidate products read in the first stage.
+const MAX_PRODUCT_HITS: usize = 2000;
+
+/// One segment's fast columns used to pick each product's best variant.
+struct SegmentColumns {
+    product: tantivy::columnar::Column<u64>,
+    price: tantivy::columnar::Column<i64>,
+    color: tantivy::columnar::Column<u64>,
+    size: tantivy::columnar::Column<u64>,
+    currency: tantivy::columnar::Column<u64>,
+    in_stock: tantivy::columnar::Column<u64>,
+    alive: Option<tantivy::fastfield::AliveBitSet>,
+    max_doc: tantivy::DocId,
+}
 
 /// What to look for: built from one item of a parsed request.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -45,6 +58,118 @@ pub struct SearchQuery {
     pub merchants_denied: Vec<String>,
     /// Most offers returned.
     pub limit: usize,
+    /// How text is scored; filters and attribute boosts are the same for both.
+    #[serde(default)]
+    pub ranker: Ranker,
+}
+
+impl SearchQuery {
+    /// One line saying what is searched: words, attributes and filters.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![format!("{:?}", self.text)];
+        if let Some(product_type) = &self.product_type {
+            parts.push(format!("type {product_type}"));
+        }
+        for (name, value) in [
+            ("colour", &self.color),
+            ("size", &self.size),
+            ("material", &self.material),
+            ("brand", &self.brand),
+        ] {
+            if let Some(value) = value {
+                parts.push(format!("{name} {value}"));
+            }
+        }
+        if !self.excluded_colors.is_empty() {
+            parts.push(format!("not {}", self.excluded_colors.join("/")));
+        }
+        let currency = self.currency.clone().unwrap_or_default();
+        if let Some(min) = self.min_price {
+            parts.push(format!("at least {}", Money::new(min, currency.clone())));
+        }
+        if let Some(max) = self.max_price {
+            parts.push(format!("at most {}", Money::new(max, currency.clone())));
+        }
+        if self.in_stock_only {
+            parts.push("in stock".into());
+        }
+        parts.join(", ")
+    }
+}
+
+/// How the shopper's words are scored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ranker {
+    /// Plain BM25: every word in every text field, all fields weighted alike.
+    /// The baseline a developer would write first.
+    Bm25,
+    /// BM25 with field weights (title over categories over brand over
+    /// description), fuzzy terms for words the index has never seen, a
+    /// proximity boost when the words appear together in the title, and
+    /// model numbers ("mq8n2b/a", "64gb") matched whole.
+    #[default]
+    Full,
+}
+
+impl Ranker {
+    pub fn name(self) -> &'static str {
+        match self {
+            Ranker::Bm25 => "bm25",
+            Ranker::Full => "full",
+        }
+    }
+}
+
+/// Text fields and their weights under the full ranker.
+const FIELD_WEIGHTS: [(TextField, f32); 4] = [
+    (TextField::Title, 3.0),
+    (TextField::Categories, 2.0),
+    (TextField::Brand, 1.5),
+    (TextField::Description, 0.5),
+];
+
+#[derive(Debug, Clone, Copy)]
+enum TextField {
+    Title,
+    Categories,
+    Brand,
+    Description,
+}
+
+/// A whole-title proximity match: words within this many positions.
+const TITLE_PROXIMITY_SLOP: u32 = 3;
+const TITLE_PROXIMITY_BOOST: f32 = 2.0;
+const TITLE_BIGRAM_BOOST: f32 = 0.5;
+/// Per model number shared by the request and the title.
+const MODEL_CODE_BOOST: f32 = 2.5;
+/// A fuzzy match counts for less than the word itself would.
+const FUZZY_WEIGHT: f32 = 0.6;
+
+/// "Galaxy S9+" as merchants also write it, "Galaxy S9 Plus": a `+` right
+/// after a letter or digit is the word "plus" (the tokenizer would drop it).
+pub fn spell_out_plus(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut previous: Option<char> = None;
+    for c in text.chars() {
+        if c == '+' && previous.is_some_and(char::is_alphanumeric) {
+            out.push_str(" plus ");
+        } else {
+            out.push(c);
+        }
+        previous = Some(c);
+    }
+    out
+}
+
+/// Edit distance allowed for a word the index does not know: none under 4
+/// characters (too many short words are one edit apart), 1 from 4, 2 from 8.
+pub fn fuzzy_distance(term: &str) -> u8 {
+    match term.chars().count() {
+        0..=3 => 0,
+        4..=7 => 1,
+        _ => 2,
+    }
 }
 
 impl SearchQuery {
@@ -65,8 +190,26 @@ impl SearchQuery {
             merchants_allowed: None,
             merchants_denied: Vec::new(),
             limit: 20,
+            ranker: Ranker::Full,
         }
     }
+}
+
+/// The queries for a parsed request: one per item; when the parser found no
+/// item (a bare model name such as "iphone 8 plus 64gb"), the whole text with
+/// the request's price bounds.
+pub fn queries_for_request(intent: &Intent) -> Vec<SearchQuery> {
+    if !intent.items.is_empty() {
+        return intent
+            .items
+            .iter()
+            .map(|item| SearchQuery::for_item(intent, item))
+            .collect();
+    }
+    let mut query = SearchQuery::for_item(intent, &ItemRequest::default());
+    query.text = intent.text.clone();
+    query.currency = intent.currency.clone();
+    vec![query]
 }
 
 /// One merchant's offer of one product, at its best-matching variant.
@@ -121,36 +264,166 @@ pub struct SearchResults {
 }
 
 impl CatalogIndex {
-    /// Runs `query` and returns grouped offers.
+    /// Runs `query` and returns grouped offers, in two stages. First the
+    /// products: text scored on one head document per product, with
+    /// product-level filters and boosts. Then, for the best of those, their
+    /// variants with the exact filters (in stock, currency, price,
+    /// excluded colours), keeping each product's best variant. Only integer
+    /// fast fields are read until the few offers returned are loaded.
     pub fn search(&self, query: &SearchQuery) -> Result<SearchResults, CatalogError> {
-        let tantivy_query = self.build_query(query)?;
         let searcher = self.reader.searcher();
-        let hits = searcher.search(&tantivy_query, &TopDocs::with_limit(MAX_VARIANT_HITS))?;
-        let mut variants: Vec<Offer> = Vec::with_capacity(hits.len());
-        for (score, address) in hits {
-            let document: TantivyDocument = searcher.doc(address)?;
-            variants.push(self.offer_from(&document, score, query));
-        }
-        // Best variant first within equal scores: the cheaper, then by id, so
-        // results are stable.
-        variants.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then(a.price.minor.cmp(&b.price.minor))
-                .then_with(|| a.variant_id.cmp(&b.variant_id))
-        });
-        let mut seen_products = HashSet::new();
-        let mut offers = Vec::new();
-        for variant in variants {
-            if seen_products.insert((variant.merchant_id.clone(), variant.product_id.clone())) {
-                offers.push(variant);
-                if offers.len() >= query.limit.max(1) {
-                    break;
-                }
+        let product_query = self.build_query(query, &searcher)?;
+        let limit = query.limit.max(1);
+        // Some candidate products turn out to have no variant passing the
+        // exact filters; read a few times more than wanted, and more again
+        // when that was not enough.
+        let mut window = (limit * 3).max(30);
+        let best = loop {
+            let products = match query.max_price {
+                Some(max) => searcher.search(
+                    &product_query,
+                    &FilterCollector::new(
+                        "product_min_price".to_string(),
+                        move |cheapest: i64| cheapest <= max,
+                        TopDocs::with_limit(window),
+                    ),
+                )?,
+                None => searcher.search(&product_query, &TopDocs::with_limit(window))?,
+            };
+            let exhausted = products.len() < window || window >= MAX_PRODUCT_HITS;
+            let best = self.best_variants(&searcher, &products, query, limit)?;
+            if best.len() >= limit || exhausted {
+                break best;
             }
+            window = (window * 4).min(MAX_PRODUCT_HITS);
+        };
+        let mut offers = Vec::with_capacity(best.len());
+        for (score, address) in best {
+            let document: TantivyDocument = searcher.doc(address)?;
+            offers.push(self.offer_from(&document, score, query));
         }
         let groups = group_offers(&offers);
         Ok(SearchResults { offers, groups })
+    }
+
+    /// The second stage: for the candidate products (head hits, best
+    /// first), each one's best variant passing the exact filters (in stock,
+    /// currency, price, excluded colours), at most `limit`, as (product
+    /// score, variant address). A product whose variant has the colour and
+    /// size asked for ranks before one without, then by product score; within
+    /// a product the matching variant wins, then the cheaper.
+    ///
+    /// A product's variants are consecutive documents around its head (one
+    /// indexing batch each), so they are found by walking the integer fast
+    /// fields from the head while the product hash stays the same: no
+    /// postings, no stored documents.
+    fn best_variants(
+        &self,
+        searcher: &tantivy::Searcher,
+        products: &[(f32, DocAddress)],
+        query: &SearchQuery,
+        limit: usize,
+    ) -> Result<Vec<(f32, DocAddress)>, CatalogError> {
+        let mut segments: Vec<SegmentColumns> = Vec::new();
+        for segment in searcher.segment_readers() {
+            let fast_fields = segment.fast_fields();
+            segments.push(SegmentColumns {
+                product: fast_fields.u64("product_hash")?,
+                price: fast_fields.i64("price")?,
+                color: fast_fields.u64("color_hash")?,
+                size: fast_fields.u64("size_hash")?,
+                currency: fast_fields.u64("currency_hash")?,
+                in_stock: fast_fields.u64("in_stock")?,
+                alive: segment.alive_bitset().cloned(),
+                max_doc: segment.max_doc(),
+            });
+        }
+        let wanted_color = query.color.as_deref().map(stable_hash);
+        let wanted_size = query.size.as_deref().map(stable_hash);
+        let wanted_currency = query.currency.as_deref().map(stable_hash);
+        let excluded: Vec<u64> = query
+            .excluded_colors
+            .iter()
+            .map(|c| stable_hash(c))
+            .collect();
+        let (min_price, max_price) = (
+            query.min_price.unwrap_or(i64::MIN),
+            query.max_price.unwrap_or(i64::MAX),
+        );
+        let mut ranked: Vec<(u8, usize, f32, DocAddress)> = Vec::new();
+        let mut exact_matches = 0;
+        for (rank, (score, head)) in products.iter().enumerate() {
+            let Some(columns) = segments.get(head.segment_ord as usize) else {
+                continue;
+            };
+            let Some(product) = columns.product.first(head.doc_id) else {
+                continue;
+            };
+            let passes = |doc: tantivy::DocId| {
+                let price = columns.price.first(doc).unwrap_or_default();
+                columns
+                    .alive
+                    .as_ref()
+                    .is_none_or(|alive| alive.is_alive(doc))
+                    && (!query.in_stock_only || columns.in_stock.first(doc) == Some(1))
+                    && wanted_currency.is_none_or(|c| columns.currency.first(doc) == Some(c))
+                    && price >= min_price
+                    && price <= max_price
+                    && columns
+                        .color
+                        .first(doc)
+                        .is_none_or(|color| !excluded.contains(&color))
+            };
+            // A wrong colour weighs more than a wrong size, as the boosts do:
+            // asked for a red parka in M, the red S beats the blue M.
+            let misses = |doc: tantivy::DocId| {
+                let miss = |column: &tantivy::columnar::Column<u64>, wanted: Option<u64>| {
+                    wanted.map_or(0u8, |wanted| u8::from(column.first(doc) != Some(wanted)))
+                };
+                2 * miss(&columns.color, wanted_color) + miss(&columns.size, wanted_size)
+            };
+            let mut first = head.doc_id;
+            while first > 0 && columns.product.first(first - 1) == Some(product) {
+                first -= 1;
+            }
+            let mut best: Option<(u8, i64, tantivy::DocId)> = None;
+            let mut doc = first;
+            while doc < columns.max_doc && columns.product.first(doc) == Some(product) {
+                if passes(doc) {
+                    let candidate = (
+                        misses(doc),
+                        columns.price.first(doc).unwrap_or_default(),
+                        doc,
+                    );
+                    if best.is_none_or(|current| candidate < current) {
+                        best = Some(candidate);
+                    }
+                }
+                doc += 1;
+            }
+            if let Some((mismatches, _, doc)) = best {
+                ranked.push((
+                    mismatches,
+                    rank,
+                    *score,
+                    DocAddress::new(head.segment_ord, doc),
+                ));
+                if mismatches == 0 {
+                    exact_matches += 1;
+                    // Candidates come best first: later ones cannot beat
+                    // `limit` exact matches already found.
+                    if exact_matches >= limit {
+                        break;
+                    }
+                }
+            }
+        }
+        ranked.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+        Ok(ranked
+            .into_iter()
+            .take(limit)
+            .map(|(_, _, score, address)| (score, address))
+            .collect())
     }
 
     fn text_terms(&self, text: &str) -> Result<Vec<String>, CatalogError> {
@@ -166,38 +439,90 @@ impl CatalogIndex {
         Ok(terms)
     }
 
-    /// A query matching `term` in any text field, weighted by field.
-    fn any_text_field(&self, term: &str) -> Box<dyn Query> {
-        let weighted = [
-            (self.fields.title, 3.0),
-            (self.fields.categories, 2.0),
-            (self.fields.brand, 1.5),
-            (self.fields.description, 0.5),
-        ];
-        let clauses: Vec<(Occur, Box<dyn Query>)> = weighted
-            .iter()
-            .map(|(field, weight)| {
-                let query: Box<dyn Query> = Box::new(TermQuery::new(
-                    Term::from_field_text(*field, term),
-                    IndexRecordOption::WithFreqs,
-                ));
-                (
-                    Occur::Should,
-                    Box::new(BoostQuery::new(query, *weight)) as Box<dyn Query>,
-                )
-            })
-            .collect();
-        Box::new(BooleanQuery::new(clauses))
+    fn field(&self, field: TextField) -> tantivy::schema::Field {
+        match field {
+            TextField::Title => self.fields.title,
+            TextField::Categories => self.fields.categories,
+            TextField::Brand => self.fields.brand,
+            TextField::Description => self.fields.description,
+        }
     }
 
-    fn build_query(&self, query: &SearchQuery) -> Result<Box<dyn Query>, CatalogError> {
+    /// A query matching `term` in any text field. Under the full ranker the
+    /// fields are weighted, and a word that no field of the index holds is
+    /// looked up fuzzily instead (a typo cannot match exactly anyway).
+    fn any_text_field(
+        &self,
+        term: &str,
+        ranker: Ranker,
+        searcher: &tantivy::Searcher,
+    ) -> Result<Box<dyn Query>, CatalogError> {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut known = false;
+        for (field, weight) in FIELD_WEIGHTS {
+            let term = Term::from_field_text(self.field(field), term);
+            let doc_freq = searcher.doc_freq(&term)?;
+            known |= doc_freq > 0;
+            // A field without the word adds nothing but a branch to the
+            // union every matching document goes through.
+            if doc_freq == 0 {
+                continue;
+            }
+            let query: Box<dyn Query> =
+                Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
+            let weight = match ranker {
+                Ranker::Bm25 => 1.0,
+                Ranker::Full => weight,
+            };
+            clauses.push((Occur::Should, Box::new(BoostQuery::new(query, weight))));
+        }
+        let distance = fuzzy_distance(term);
+        if ranker == Ranker::Full && !known && distance > 0 {
+            for (field, weight) in FIELD_WEIGHTS.into_iter().take(2) {
+                let fuzzy: Box<dyn Query> = Box::new(FuzzyTermQuery::new(
+                    Term::from_field_text(self.field(field), term),
+                    distance,
+                    true,
+                ));
+                clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(fuzzy, weight * FUZZY_WEIGHT)),
+                ));
+            }
+        }
+        Ok(Box::new(BooleanQuery::new(clauses)))
+    }
+
+    /// Every one of `terms`, each in any text field.
+    fn all_words(
+        &self,
+        terms: &[String],
+        ranker: Ranker,
+        searcher: &tantivy::Searcher,
+    ) -> Result<Box<dyn Query>, CatalogError> {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for term in terms {
+            clauses.push((Occur::Must, self.any_text_field(term, ranker, searcher)?));
+        }
+        Ok(Box::new(BooleanQuery::new(clauses)))
+    }
+
+    fn build_query(
+        &self,
+        query: &SearchQuery,
+        searcher: &tantivy::Searcher,
+    ) -> Result<Box<dyn Query>, CatalogError> {
         let fields = &self.fields;
         let filter = |q: Box<dyn Query>| -> (Occur, Box<dyn Query>) {
             (Occur::Must, Box::new(ConstScoreQuery::new(q, 0.0)))
         };
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
 
-        let phrase_terms = self.text_terms(&query.text)?;
+        let text = match query.ranker {
+            Ranker::Bm25 => query.text.clone(),
+            Ranker::Full => spell_out_plus(&query.text),
+        };
+        let phrase_terms = self.text_terms(&text)?;
         let type_terms = match &query.product_type {
             Some(product_type) => self.text_terms(product_type)?,
             None => Vec::new(),
@@ -207,15 +532,43 @@ impl CatalogIndex {
                 "the request names no product to search for".into(),
             ));
         }
-        // The product type must match, every word of it; the shopper's own
-        // words rank within that.
-        for term in &type_terms {
-            clauses.push((Occur::Must, self.any_text_field(term)));
+        // The product type must match, every word of it, or else every word
+        // the shopper used for it: a catalog calling t-shirts "tee" still
+        // answers "tee", which the lexicon files under type "t-shirt". The
+        // shopper's words rank within that.
+        if !type_terms.is_empty() {
+            if phrase_terms.is_empty() || phrase_terms == type_terms {
+                // One alternative: its words are required directly, without
+                // a boolean layer around them.
+                for term in &type_terms {
+                    clauses.push((
+                        Occur::Must,
+                        self.any_text_field(term, query.ranker, searcher)?,
+                    ));
+                }
+            } else {
+                let alternatives: Vec<(Occur, Box<dyn Query>)> = vec![
+                    (
+                        Occur::Should,
+                        self.all_words(&type_terms, query.ranker, searcher)?,
+                    ),
+                    (
+                        Occur::Should,
+                        self.all_words(&phrase_terms, query.ranker, searcher)?,
+                    ),
+                ];
+                clauses.push((Occur::Must, Box::new(BooleanQuery::new(alternatives))));
+            }
         }
-        let phrase_clauses: Vec<(Occur, Box<dyn Query>)> = phrase_terms
-            .iter()
-            .map(|term| (Occur::Should, self.any_text_field(term)))
-            .collect();
+        // Words already scored by the product-type clause are not scored
+        // twice: that would only double the work per matching document.
+        let mut phrase_clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for term in phrase_terms.iter().filter(|t| !type_terms.contains(t)) {
+            phrase_clauses.push((
+                Occur::Should,
+                self.any_text_field(term, query.ranker, searcher)?,
+            ));
+        }
         if !phrase_clauses.is_empty() {
             let occur = if type_terms.is_empty() {
                 Occur::Must
@@ -224,29 +577,91 @@ impl CatalogIndex {
             };
             clauses.push((occur, Box::new(BooleanQuery::new(phrase_clauses))));
         }
+        if query.ranker == Ranker::Full {
+            // The words close together in the title: "iphone 8 plus" should
+            // rank a title saying exactly that over one with the words
+            // scattered through it.
+            // Only for free text (no product type): when a type is known
+            // and all its words are required, word order adds little, and
+            // decoding positions for every matching variant is the costliest
+            // part of a search.
+            let free_text = type_terms.is_empty();
+            if free_text && phrase_terms.len() >= 2 {
+                let terms: Vec<(usize, Term)> = phrase_terms
+                    .iter()
+                    .enumerate()
+                    .map(|(offset, term)| (offset, Term::from_field_text(fields.title, term)))
+                    .collect();
+                let proximity: Box<dyn Query> = Box::new(PhraseQuery::new_with_offset_and_slop(
+                    terms,
+                    TITLE_PROXIMITY_SLOP,
+                ));
+                clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(proximity, TITLE_PROXIMITY_BOOST)),
+                ));
+            }
+            // Each pair of neighbouring words also next to each other in the
+            // title ("8 plus"), so a title with most of the request in order
+            // beats one with the same words apart.
+            if free_text && phrase_terms.len() >= 3 {
+                for pair in phrase_terms.windows(2) {
+                    let terms = vec![
+                        (0, Term::from_field_text(fields.title, &pair[0])),
+                        (1, Term::from_field_text(fields.title, &pair[1])),
+                    ];
+                    let bigram: Box<dyn Query> =
+                        Box::new(PhraseQuery::new_with_offset_and_slop(terms, 1));
+                    clauses.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(bigram, TITLE_BIGRAM_BOOST)),
+                    ));
+                }
+            }
+            // Each code the request shares with a title scores its inverse
+            // document frequency (a rare "kd75xf8596" far above "64gb"), but
+            // with no length normalisation: a long title with many codes
+            // must not dilute an exact model-number match.
+            let n_docs = searcher.num_docs() as f32;
+            for code in model_codes(&text) {
+                let term = Term::from_field_text(fields.codes, &code);
+                let doc_freq = searcher.doc_freq(&term)? as f32;
+                if doc_freq == 0.0 {
+                    continue;
+                }
+                let idf = (1.0 + (n_docs - doc_freq + 0.5) / (doc_freq + 0.5)).ln();
+                let exact: Box<dyn Query> =
+                    Box::new(TermQuery::new(term, IndexRecordOption::Basic));
+                clauses.push((
+                    Occur::Should,
+                    Box::new(ConstScoreQuery::new(exact, MODEL_CODE_BOOST * idf)),
+                ));
+            }
+        }
 
+        // Product-level filters on the head documents' summaries; the exact
+        // variant-level filters are applied in the second stage.
         if query.in_stock_only {
             clauses.push(filter(Box::new(TermQuery::new(
-                Term::from_field_u64(fields.in_stock, 1),
+                Term::from_field_u64(fields.product_in_stock, 1),
                 IndexRecordOption::Basic,
             ))));
         }
         if let Some(currency) = &query.currency {
             clauses.push(filter(Box::new(TermQuery::new(
-                Term::from_field_text(fields.currency, currency),
+                Term::from_field_text(fields.product_currency, currency),
                 IndexRecordOption::Basic,
             ))));
         }
-        if query.max_price.is_some() || query.min_price.is_some() {
-            let lower = query
-                .min_price
-                .map(|p| Bound::Included(Term::from_field_i64(fields.price, p)))
-                .unwrap_or(Bound::Unbounded);
-            let upper = query
-                .max_price
-                .map(|p| Bound::Included(Term::from_field_i64(fields.price, p)))
-                .unwrap_or(Bound::Unbounded);
-            clauses.push(filter(Box::new(RangeQuery::new(lower, upper))));
+        // Some variant can be in budget only if the cheapest is not above
+        // the maximum (checked by the collector in `search`, cheaper than a
+        // range query's scan of the column) and the dearest not below the
+        // minimum.
+        if let Some(min) = query.min_price {
+            clauses.push(filter(Box::new(RangeQuery::new(
+                Bound::Included(Term::from_field_i64(fields.product_max_price, min)),
+                Bound::Unbounded,
+            ))));
         }
         if let Some(allowed) = &query.merchants_allowed {
             let any: Vec<(Occur, Box<dyn Query>)> = allowed
@@ -272,20 +687,11 @@ impl CatalogIndex {
                 )),
             ));
         }
-        for excluded in &query.excluded_colors {
-            clauses.push((
-                Occur::MustNot,
-                Box::new(TermQuery::new(
-                    Term::from_field_text(fields.color, excluded),
-                    IndexRecordOption::Basic,
-                )),
-            ));
-        }
         let material = query.material.as_ref().map(|m| m.to_lowercase());
         let brand = query.brand.as_ref().map(|b| b.to_lowercase());
         let boosts = [
-            (fields.color, query.color.as_deref(), 4.0),
-            (fields.size, query.size.as_deref(), 3.0),
+            (fields.product_color, query.color.as_deref(), 4.0),
+            (fields.product_size, query.size.as_deref(), 3.0),
             (fields.material, material.as_deref(), 1.5),
             (fields.brand_exact, brand.as_deref(), 2.0),
         ];
@@ -317,8 +723,8 @@ impl CatalogIndex {
         Offer {
             merchant_id: text(fields.merchant_id).unwrap_or_default(),
             product_id: text(fields.product_id).unwrap_or_default(),
-            product_title: text(fields.title).unwrap_or_default(),
-            brand: text(fields.brand).unwrap_or_default(),
+            product_title: text(fields.display_title).unwrap_or_default(),
+            brand: text(fields.brand_label).unwrap_or_default(),
             variant_id: text(fields.variant_id).unwrap_or_default(),
             variant_title: text(fields.variant_title).unwrap_or_default(),
             color_label: text(fields.color_label),
@@ -349,29 +755,55 @@ impl CatalogIndex {
     }
 }
 
-/// Groups offers of the same product: same GTIN, else same brand and
-/// normalised title.
+/// Groups offers of the same product across merchants: same GTIN; else
+/// same brand and normalised title, when that title can name one product
+/// (it has a brand or a model number: "built in dishwasher" cannot); else a
+/// shared model number such as "kd75xf8596" under the same brand. Groups
+/// are ordered by their best offer, members in offer order.
 pub fn group_offers(offers: &[Offer]) -> Vec<Vec<usize>> {
-    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    let mut order: Vec<String> = Vec::new();
-    for (index, offer) in offers.iter().enumerate() {
-        let key = match &offer.gtin {
-            Some(gtin) if !gtin.is_empty() => format!("gtin:{gtin}"),
-            _ => format!(
-                "title:{}|{}",
-                normalize_title(&offer.brand),
-                normalize_title(&offer.product_title)
-            ),
-        };
-        if !groups.contains_key(&key) {
-            order.push(key.clone());
+    let mut parent: Vec<usize> = (0..offers.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
         }
-        groups.entry(key).or_default().push(index);
+        i
     }
-    order
-        .into_iter()
-        .filter_map(|key| groups.remove(&key))
-        .collect()
+    let mut first_with_key: HashMap<String, usize> = HashMap::new();
+    for (index, offer) in offers.iter().enumerate() {
+        let mut keys = Vec::new();
+        match &offer.gtin {
+            Some(gtin) if !gtin.is_empty() => keys.push(format!("gtin:{gtin}")),
+            _ => {
+                let brand = normalize_title(&offer.brand);
+                let title = normalize_title(&offer.product_title);
+                let codes = strong_codes(&title);
+                if !brand.is_empty() || !codes.is_empty() {
+                    keys.push(format!("title:{brand}|{title}"));
+                }
+                keys.extend(codes.into_iter().map(|code| format!("code:{brand}|{code}")));
+            }
+        }
+        for key in keys {
+            match first_with_key.get(&key) {
+                Some(&other) => {
+                    let (a, b) = (root(&mut parent, index), root(&mut parent, other));
+                    // The earlier offer stays the root, so groups keep the
+                    // order of their best offer.
+                    parent[a.max(b)] = a.min(b);
+                }
+                None => {
+                    first_with_key.insert(key, index);
+                }
+            }
+        }
+    }
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for index in 0..offers.len() {
+        let group = root(&mut parent, index);
+        groups.entry(group).or_default().push(index);
+    }
+    groups.into_values().collect()
 }
 
 fn normalize_title(text: &str) -> String {
@@ -380,4 +812,78 @@ fn normalize_title(text: &str) -> String {
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+impl SearchResults {
+    /// Groups of the same product with their offers side by side, cheapest
+    /// first within a group.
+    pub fn render(&self) -> String {
+        if self.offers.is_empty() {
+            return "No offers found.\n".into();
+        }
+        let mut out = String::new();
+        for (number, group) in self.groups.iter().enumerate() {
+            let Some(first) = group.first().and_then(|i| self.offers.get(*i)) else {
+                continue;
+            };
+            let merchants = if group.len() == 1 {
+                "1 merchant".to_string()
+            } else {
+                format!("{} merchants", group.len())
+            };
+            let brand = if first.brand.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", first.brand)
+            };
+            out.push_str(&format!(
+                "{:>2}. {}{brand}: {merchants}\n",
+                number + 1,
+                first.product_title
+            ));
+            let mut offers: Vec<&Offer> =
+                group.iter().filter_map(|i| self.offers.get(*i)).collect();
+            offers.sort_by_key(|offer| offer.price.minor);
+            for offer in offers {
+                let variant = offer.variant_label();
+                out.push_str(&format!(
+                    "      {:<14} {:>10}  {:<24} {:<14} score {:.2}{}\n",
+                    offer.merchant_id,
+                    offer.price.to_string(),
+                    if variant.is_empty() {
+                        "-"
+                    } else {
+                        variant.as_str()
+                    },
+                    offer.product_id,
+                    offer.score,
+                    if offer.matches_request() {
+                        ""
+                    } else {
+                        "  (other variant)"
+                    }
+                ));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plus_after_a_model_is_spelled_out_and_fuzzy_distance_grows_with_length() {
+        for (text, expected) in [
+            ("Galaxy S9+ 64GB", "Galaxy S9 plus  64GB"),
+            ("C++ book", "C plus + book"),
+            ("+ sign", "+ sign"),
+        ] {
+            assert_eq!(spell_out_plus(text), expected);
+        }
+        for (term, expected) in [("sox", 0), ("sock", 1), ("sweater", 1), ("turtlenek", 2)] {
+            assert_eq!(fuzzy_distance(term), expected, "{term}");
+        }
+    }
 }
