@@ -296,54 +296,33 @@ async fn send_api_calls_with_wrong_or_foreign_tokens_are_refused() {
         .open("psid-open", &ids[0]);
     let message = serde_json::json!({"recipient": {"id": "psid-open"}, "messaging_type": "RESPONSE", "message": {"text": "What size?"}});
 
-    let wrong = client
-        .post(format!("{base}/v19.0/me/messages?access_token=nope"))
-        .json(&message)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), 401);
-    let body: serde_json::Value = wrong.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "invalid_access_token");
-
-    let foreign = client
-        .post(format!(
-            "{base}/v19.0/me/messages?access_token={}",
-            tokens[1]
-        ))
-        .json(&message)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(foreign.status(), 403);
-    let body: serde_json::Value = foreign.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "not_your_conversation");
-
-    let own = client
-        .post(format!(
-            "{base}/v19.0/me/messages?access_token={}",
-            tokens[0]
-        ))
-        .json(&message)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(own.status(), 200);
-    let body: serde_json::Value = own.json().await.unwrap();
-    assert_eq!(body["recipient_id"], "psid-open");
-
-    let malformed = client
-        .post(format!(
-            "{base}/v19.0/me/messages?access_token={}",
-            tokens[0]
-        ))
-        .body("{nope")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(malformed.status(), 400);
-    let body: serde_json::Value = malformed.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "invalid_json");
+    // (token, body, expected status, expected error code or recipient)
+    let own = tokens[0].as_str();
+    let other = tokens[1].as_str();
+    let message_text = message.to_string();
+    let cases = [
+        ("nope", message_text.as_str(), 401, "invalid_access_token"),
+        (other, message_text.as_str(), 403, "not_your_conversation"),
+        (own, message_text.as_str(), 200, "psid-open"),
+        (own, "{nope", 400, "invalid_json"),
+    ];
+    for (token, body, status, expected) in cases {
+        let response = client
+            .post(format!("{base}/v19.0/me/messages?access_token={token}"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{token} {body}");
+        let answer: serde_json::Value = response.json().await.unwrap();
+        let said = if status == 200 {
+            &answer["recipient_id"]
+        } else {
+            &answer["error"]["code"]
+        };
+        assert_eq!(said, expected, "{token} {body}");
+    }
 
     let removed = client
         .delete(format!("{base}/v1/merchants/{}", ids[1]))

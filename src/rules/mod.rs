@@ -457,6 +457,27 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
+/// Compiles one pattern, reporting a failure at `span`.
+fn compile_located(
+    pattern: &str,
+    span: std::ops::Range<usize>,
+    problem: &mut dyn FnMut(std::ops::Range<usize>, String),
+) -> Option<Regex> {
+    match Regex::new(pattern) {
+        Ok(regex) => Some(regex),
+        Err(error) => {
+            problem(
+                span,
+                format!(
+                    "bad pattern: {}",
+                    error.to_string().lines().last().unwrap_or("")
+                ),
+            );
+            None
+        }
+    }
+}
+
 /// Compiles rule sources, collecting every problem with its file and line.
 pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
     let mut problems = Vec::new();
@@ -522,19 +543,7 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
         let compile_pattern =
             |pattern: &toml::Spanned<String>,
              problem: &mut dyn FnMut(std::ops::Range<usize>, String)| {
-                match Regex::new(pattern.get_ref()) {
-                    Ok(regex) => Some(regex),
-                    Err(error) => {
-                        problem(
-                            pattern.span(),
-                            format!(
-                                "bad pattern: {}",
-                                error.to_string().lines().last().unwrap_or("")
-                            ),
-                        );
-                        None
-                    }
-                }
+                compile_located(pattern.get_ref(), pattern.span(), problem)
             };
         // Shopper-text patterns use ASCII word boundaries and classes: the
         // text is lowercased shopping language, and the Unicode tables make
@@ -542,19 +551,7 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
         let compile_shopper_pattern =
             |pattern: &toml::Spanned<String>,
              problem: &mut dyn FnMut(std::ops::Range<usize>, String)| {
-                match Regex::new(&ascii_classes(pattern.get_ref())) {
-                    Ok(regex) => Some(regex),
-                    Err(error) => {
-                        problem(
-                            pattern.span(),
-                            format!(
-                                "bad pattern: {}",
-                                error.to_string().lines().last().unwrap_or("")
-                            ),
-                        );
-                        None
-                    }
-                }
+                compile_located(&ascii_classes(pattern.get_ref()), pattern.span(), problem)
             };
 
         for def in &parsed.intent {
