@@ -140,3 +140,28 @@ async fn the_transport_refuses_loopback_by_default_and_follows_no_redirects() {
     assert!(error.contains("HTTP 307"), "{error}");
     world.stop().await;
 }
+
+/// https endpoints are spoken to over TLS: a plain-HTTP server behind an
+/// https URL fails the handshake with a transport error, not a panic.
+#[tokio::test]
+async fn https_endpoints_use_tls() {
+    let world = common::TestWorld::start(common::small_catalogs(), vec![], |_| {}).await;
+    let mut endpoint = world.merchant("alpha").endpoint.clone();
+    endpoint.webhook_url = endpoint.webhook_url.replacen("http://", "https://", 1);
+    let transport = Transport::with_policy(
+        Duration::from_secs(2),
+        65536,
+        NetworkPolicy::with_loopback(),
+    );
+    let hello = ShopperMessage::Text {
+        text: "A-100".into(),
+        quick_reply_payload: None,
+    };
+    let error = transport
+        .send(&endpoint, "psid", &hello)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("transport error"), "{error}");
+    world.stop().await;
+}
