@@ -368,7 +368,7 @@ async fn register_merchant(
             error.to_string(),
         ),
     })?;
-    state.rebuild().map_err(ApiError::internal)?;
+    rebuild_off_runtime(&state).await?;
     let body = serde_json::json!({
         "id": record.id,
         "name": record.name,
@@ -377,6 +377,16 @@ async fn register_merchant(
         "app_secret": record.app_secret,
     });
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// Re-indexes after a registration change on a blocking thread, so a large
+/// catalog does not stall the server's other requests.
+async fn rebuild_off_runtime(state: &Arc<ServerState>) -> Result<(), ApiError> {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || state.rebuild())
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
 }
 
 async fn list_merchants(State(state): State<Arc<ServerState>>) -> Result<Response, ApiError> {
@@ -410,7 +420,7 @@ async fn remove_merchant(
             format!("no merchant {id:?}"),
         ));
     }
-    state.rebuild().map_err(ApiError::internal)?;
+    rebuild_off_runtime(&state).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
