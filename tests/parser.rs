@@ -376,3 +376,30 @@ fn random_text_never_panics() {
         }
     }
 }
+
+/// Regression: model names keep their numbers and "plus" ("iphone 8 plus
+/// 64gb" was read as 8 items of "iphone"), while a number before the
+/// product is still a quantity.
+#[test]
+fn model_numbers_stay_in_the_product() {
+    let p = parser();
+    check(
+        &p,
+        "find an iphone 8 plus 64gb",
+        IntentKind::Search,
+        json!({"product": "iphone 8 plus 64gb"}),
+    );
+    assert_eq!(
+        p.parse("find an iphone 8 plus 64gb")
+            .first_item()
+            .and_then(|i| i.quantity),
+        None
+    );
+    check(
+        &p,
+        "buy 2 gray turtlenecks",
+        IntentKind::Buy,
+        json!({"quantity": 2, "color": "gray"}),
+    );
+    assert_eq!(p.parse("buy socks plus a beanie").items.len(), 2);
+}

@@ -765,6 +765,16 @@ impl Parser {
                 continue;
             }
 
+            // Digits right after a product word are part of its model name
+            // ("iphone 8", "playstation 5"), not a quantity: quantities come
+            // before the product in English.
+            let after_product = index > 0 && product_word[index - 1];
+            if after_product && word.len() <= 4 && word.chars().all(|c| c.is_ascii_digit()) {
+                product_word[index] = true;
+                index += 1;
+                continue;
+            }
+
             // Quantity: digits or a number word ("two pairs", "3x", "x2",
             // "a dozen").
             let quantity = if let Some(digits) = word
@@ -817,10 +827,15 @@ impl Parser {
             if word != "or" && !stopwords.contains(word) {
                 negating = false;
             }
-            if !stopwords.contains(word)
-                && !SEGMENT_BREAKS.contains(&word)
-                && word != "or"
-                && word.chars().any(char::is_alphabetic)
+            // Within one segment "plus" after a product word is part of a
+            // model name ("iphone 8 plus"); between products it split them
+            // already.
+            let model_plus = word == "plus" && after_product && next.is_some();
+            if model_plus
+                || (!stopwords.contains(word)
+                    && !SEGMENT_BREAKS.contains(&word)
+                    && word != "or"
+                    && word.chars().any(char::is_alphabetic))
             {
                 product_word[index] = true;
             }
