@@ -6,7 +6,6 @@ use crate::catalog::feed::{Availability, FeedPrice, FeedProduct, FeedVariant, Va
 use crate::catalog::{MerchantCatalog, MerchantProfile};
 use crate::config::Config;
 use crate::merchant::signature::random_token;
-use crate::merchant::wire::{now_millis, Allowance, PaymentAuthorization};
 use crate::negotiate::session::ShopperMessage;
 use crate::negotiate::{MerchantEndpoint, ShopOptions, Transport};
 use crate::order::Store;
@@ -30,10 +29,7 @@ fn bench_catalog(index: usize) -> MerchantCatalog {
                     amount: 3000 + (index as i64 % 97) * 10,
                     currency: "USD".into(),
                 },
-                availability: Availability {
-                    available: true,
-                    status: "in_stock".into(),
-                },
+                availability: Availability::from_stock(true),
                 variant_options: vec![
                     VariantOption {
                         name: "Size".into(),
@@ -290,7 +286,7 @@ pub async fn payments(orders: usize, duplicates: usize) -> crate::Result<Payment
             let permits = permits.clone();
             tasks.spawn(async move {
                 let _permit = permits.acquire_owned().await;
-                let key = format!("{}:{}", endpoint.merchant_id, invoice.order_number);
+                let key = invoice.payment_key();
                 // Only the request that claims the key in the store pays;
                 // the merchant's own once-only rule is tested by sending
                 // every duplicate to it anyway.
@@ -307,18 +303,7 @@ pub async fn payments(orders: usize, duplicates: usize) -> crate::Result<Payment
                 let pay = ShopperMessage::Postback {
                     title: "Pay".into(),
                     payload: format!("PAY:{}", invoice.order_number),
-                    payment: Some(PaymentAuthorization {
-                        token: "tok_bench".into(),
-                        idempotency_key: key,
-                        allowance: Allowance {
-                            reason: "one_time".into(),
-                            max_amount: invoice.total,
-                            currency: invoice.currency.clone(),
-                            checkout_session_id: invoice.order_number.clone(),
-                            merchant_id: endpoint.merchant_id.clone(),
-                            expires_at: now_millis() / 1000 + 600,
-                        },
-                    }),
+                    payment: Some(invoice.authorization("tok_bench".into(), 600)),
                 };
                 let _ = transport.send(&endpoint, &psid, &pay).await;
                 claimed

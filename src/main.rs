@@ -415,18 +415,6 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             )
             .await
         }
-        Command::Ask {
-            request,
-            max_total,
-            auto_pay,
-            budget,
-            json,
-            server: Some(server),
-        } => {
-            let max_total = max_total.map(|text| parse_amount(&text)).transpose()?;
-            let budget = budget.map(|text| parse_amount(&text)).transpose()?;
-            ask_server(&server, &request, max_total, budget, auto_pay, json).await
-        }
         Command::Serve {
             listen,
             demo,
@@ -505,32 +493,18 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             auto_pay,
             budget,
             json,
-            server: None,
+            server,
         } => {
             let max_total = max_total.map(|text| parse_amount(&text)).transpose()?;
             let budget = budget.map(|text| parse_amount(&text)).transpose()?;
+            if let Some(server) = server {
+                return ask_server(&server, &request, max_total, budget, auto_pay, json).await;
+            }
             let interactive = !auto_pay && std::io::stdin().is_terminal();
-            let confirm: Option<concierge::negotiate::orchestrate::ConfirmPayment> = if interactive
-            {
-                Some(Arc::new(
-                    |choice: &concierge::negotiate::orchestrate::Choice| {
-                        print!(
-                            "Pay {} to {} for {}? [y/N] ",
-                            choice.total, choice.merchant_name, choice.order_number
-                        );
-                        let _ = std::io::stdout().flush();
-                        let mut answer = String::new();
-                        std::io::stdin().read_line(&mut answer).is_ok()
-                            && matches!(answer.trim().to_lowercase().as_str(), "y" | "yes")
-                    },
-                ))
-            } else {
-                None
-            };
             let options = ShopOptions {
                 max_total,
                 pay: auto_pay || interactive,
-                confirm,
+                confirm: interactive.then(confirm_on_terminal),
                 budget,
                 ..Default::default()
             };
@@ -545,11 +519,11 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             for problem in &rejected {
                 eprintln!("skipped: {problem}");
             }
-            let index =
-                concierge::catalog::CatalogIndex::build(&config.tantivy_dir(), &catalogs, &rules)?;
-            // Write the manifest so the next demo reuses this build.
-            drop(index);
-            let (_, summary) = world::open_index(&config, &catalogs, &rules)?;
+            let (_, summary) = concierge::catalog::CatalogIndex::rebuild(
+                &config.tantivy_dir(),
+                &catalogs,
+                &rules,
+            )?;
             println!(
                 "Indexed {} merchants, {} products, {} variants into {} in {} ms ({} rows rejected).",
                 summary.merchants,
@@ -1102,6 +1076,21 @@ async fn shop(
     Ok(code)
 }
 
+/// Asks on the terminal before paying; only "y" or "yes" pays.
+fn confirm_on_terminal() -> concierge::negotiate::orchestrate::ConfirmPayment {
+    Arc::new(|choice: &concierge::negotiate::orchestrate::Choice| {
+        print!(
+            "Pay {} to {} for {}? [y/N] > ",
+            choice.total, choice.merchant_name, choice.order_number
+        );
+        let _ = std::io::stdout().flush();
+        matches!(
+            read_line().map(|a| a.to_lowercase()).as_deref(),
+            Some("y" | "yes")
+        )
+    })
+}
+
 /// One line from standard input, trimmed; `None` at end of input.
 fn read_line() -> Option<String> {
     let mut line = String::new();
@@ -1128,18 +1117,7 @@ async fn chat(config: &Config) -> anyhow::Result<i32> {
             read_line()
         },
     );
-    let confirm: concierge::negotiate::orchestrate::ConfirmPayment =
-        Arc::new(|choice: &concierge::negotiate::orchestrate::Choice| {
-            print!(
-                "Pay {} to {} for {}? [y/N] > ",
-                choice.total, choice.merchant_name, choice.order_number
-            );
-            let _ = std::io::stdout().flush();
-            matches!(
-                read_line().map(|a| a.to_lowercase()).as_deref(),
-                Some("y" | "yes")
-            )
-        });
+    let confirm = confirm_on_terminal();
     loop {
         print!("you> ");
         let _ = std::io::stdout().flush();

@@ -16,7 +16,7 @@ use common::*;
 use concierge::catalog::MerchantCatalog;
 use concierge::merchant::wire::*;
 use concierge::negotiate::orchestrate::ConversationReport;
-use concierge::negotiate::{ShopOptions, ShopReport};
+use concierge::negotiate::ShopReport;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -214,17 +214,7 @@ async fn run(behaviour: Behaviour) -> (ShopReport, Arc<AtomicUsize>, TestWorld) 
         config.negotiation_deadline = Duration::from_secs(3);
     })
     .await;
-    let report = world
-        .shop
-        .shop(
-            DEFAULT_REQUEST,
-            &ShopOptions {
-                pay: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let report = world.shop.shop(DEFAULT_REQUEST, &pay()).await.unwrap();
     (report, pays, world)
 }
 

@@ -12,7 +12,6 @@ use common::*;
 use concierge::catalog::MerchantCatalog;
 use concierge::merchant::signature::random_token;
 use concierge::merchant::{Responder, ResponderConfig};
-use concierge::negotiate::ShopOptions;
 use concierge::world::RunningMerchant;
 use tokio::net::TcpListener;
 
@@ -37,17 +36,7 @@ async fn run(
     let merchant =
         RunningMerchant::start(TcpListener::bind("127.0.0.1:0").await.unwrap(), responder).unwrap();
     let world = TestWorld::start(vec![catalog], vec![merchant.endpoint.clone()], |_| {}).await;
-    let report = world
-        .shop
-        .shop(
-            DEFAULT_REQUEST,
-            &ShopOptions {
-                pay: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let report = world.shop.shop(DEFAULT_REQUEST, &pay()).await.unwrap();
     (report, merchant, world)
 }
 

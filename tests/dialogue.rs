@@ -17,7 +17,6 @@ use concierge::catalog::MerchantCatalog;
 use concierge::merchant::signature::random_token;
 use concierge::merchant::wire::{Id, OutgoingMessage, SendRequest, SyncReply, WebhookEvent};
 use concierge::merchant::{Responder, ResponderConfig, Wording};
-use concierge::negotiate::ShopOptions;
 use concierge::world::RunningMerchant;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -52,17 +51,7 @@ async fn the_reference_responder_with_other_wording_still_sells() {
     )
     .unwrap();
     let world = TestWorld::start(vec![catalog], vec![merchant.endpoint.clone()], |_| {}).await;
-    let report = world
-        .shop
-        .shop(
-            DEFAULT_REQUEST,
-            &ShopOptions {
-                pay: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let report = world.shop.shop(DEFAULT_REQUEST, &pay()).await.unwrap();
     let receipt = report
         .receipt
         .as_ref()
@@ -161,17 +150,7 @@ async fn plain_world(
         |_| {},
     )
     .await;
-    let report = world
-        .shop
-        .shop(
-            request,
-            &ShopOptions {
-                pay: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let report = world.shop.shop(request, &pay()).await.unwrap();
     (report, pays, world)
 }
 

@@ -19,13 +19,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn pay() -> ShopOptions {
-    ShopOptions {
-        pay: true,
-        ..Default::default()
-    }
-}
-
 fn conversation<'r>(
     report: &'r concierge::negotiate::ShopReport,
     merchant: &str,

@@ -17,22 +17,24 @@ use super::feed::{
 /// The demo world's seed. Changing it changes every generated product.
 pub const DEMO_SEED: u64 = 0x00C0_FFEE_2014;
 
-/// SplitMix64: tiny, fast and reproducible across platforms.
-struct Rng(u64);
+/// SplitMix64: tiny, fast and reproducible across platforms. Public so that
+/// seeded tests draw from the same generator.
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
     }
     fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
+        self.next_u64() % 100 < percent
     }
     fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
@@ -412,14 +414,7 @@ fn product_for(
                     amount: price,
                     currency: "USD".into(),
                 },
-                availability: Availability {
-                    available,
-                    status: if available {
-                        "in_stock".into()
-                    } else {
-                        "out_of_stock".into()
-                    },
-                },
+                availability: Availability::from_stock(available),
                 variant_options: options,
                 barcodes: vec![Barcode {
                     kind: "gtin".into(),
@@ -602,14 +597,7 @@ fn in_stock_except(mut product: FeedProduct, out_of_stock: &[(&str, &str)]) -> F
         let color = variant.option("Color").unwrap_or_default().to_string();
         let size = variant.option("Size").unwrap_or_default().to_string();
         let out = out_of_stock.iter().any(|(c, s)| *c == color && *s == size);
-        variant.availability = Availability {
-            available: !out,
-            status: if out {
-                "out_of_stock".into()
-            } else {
-                "in_stock".into()
-            },
-        };
+        variant.availability = Availability::from_stock(!out);
     }
     product
 }

@@ -172,10 +172,7 @@ fn offer_product(id: String, title: String, category: String) -> FeedProduct {
                 amount: 0,
                 currency: "EUR".into(),
             },
-            availability: Availability {
-                available: true,
-                status: "in_stock".into(),
-            },
+            availability: Availability::from_stock(true),
             variant_options: Vec::new(),
             barcodes: Vec::new(),
         }],

@@ -52,6 +52,21 @@ pub struct Availability {
     pub status: String,
 }
 
+impl Availability {
+    /// In or out of stock, with the matching ACP status word.
+    pub fn from_stock(available: bool) -> Availability {
+        Availability {
+            available,
+            status: if available {
+                "in_stock"
+            } else {
+                "out_of_stock"
+            }
+            .into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VariantOption {
     pub name: String,

@@ -238,25 +238,24 @@ impl CatalogIndex {
         catalogs: &[MerchantCatalog],
         rules: &CompiledRules,
     ) -> Result<(CatalogIndex, BuildSummary), CatalogError> {
-        let fingerprint = fingerprint(catalogs, rules);
-        let summary = |rebuilt| BuildSummary {
-            rebuilt,
-            merchants: catalogs.len(),
-            products: catalogs.iter().map(|c| c.products.len()).sum(),
-            variants: catalogs
-                .iter()
-                .flat_map(|c| &c.products)
-                .map(|p| p.variants.len())
-                .sum(),
-        };
-        if read_manifest(directory).as_deref() == Some(fingerprint.as_str()) {
+        if read_manifest(directory).as_deref() == Some(fingerprint(catalogs, rules).as_str()) {
             if let Ok(index) = CatalogIndex::open(directory) {
-                return Ok((index, summary(false)));
+                return Ok((index, build_summary(catalogs, false)));
             }
         }
+        CatalogIndex::rebuild(directory, catalogs, rules)
+    }
+
+    /// Builds the index from scratch and records what it was built from, so
+    /// that [`CatalogIndex::open_or_build`] reuses it next time.
+    pub fn rebuild(
+        directory: &Path,
+        catalogs: &[MerchantCatalog],
+        rules: &CompiledRules,
+    ) -> Result<(CatalogIndex, BuildSummary), CatalogError> {
         let index = CatalogIndex::build(directory, catalogs, rules)?;
-        write_manifest(directory, &fingerprint)?;
-        Ok((index, summary(true)))
+        write_manifest(directory, &fingerprint(catalogs, rules))?;
+        Ok((index, build_summary(catalogs, true)))
     }
 
     /// Opens an existing index.
@@ -815,6 +814,19 @@ fn fingerprint(catalogs: &[MerchantCatalog], rules: &CompiledRules) -> String {
     lexicon.sort();
     hasher.update(lexicon.join("\n").as_bytes());
     hex::encode(hasher.finalize())
+}
+
+fn build_summary(catalogs: &[MerchantCatalog], rebuilt: bool) -> BuildSummary {
+    BuildSummary {
+        rebuilt,
+        merchants: catalogs.len(),
+        products: catalogs.iter().map(|c| c.products.len()).sum(),
+        variants: catalogs
+            .iter()
+            .flat_map(|c| &c.products)
+            .map(|p| p.variants.len())
+            .sum(),
+    }
 }
 
 fn read_manifest(directory: &Path) -> Option<String> {

@@ -168,15 +168,7 @@ pub fn parse_configurable(file: &str, text: &str) -> FeedRead {
                     amount,
                     currency: CURRENCY.into(),
                 },
-                availability: Availability {
-                    available,
-                    status: if available {
-                        "in_stock"
-                    } else {
-                        "out_of_stock"
-                    }
-                    .into(),
-                },
+                availability: Availability::from_stock(available),
                 variant_options,
                 barcodes: Vec::new(),
             });
@@ -238,10 +230,7 @@ pub fn parse_gear(file: &str, text: &str) -> FeedRead {
                     amount,
                     currency: CURRENCY.into(),
                 },
-                availability: Availability {
-                    available: true,
-                    status: "in_stock".into(),
-                },
+                availability: Availability::from_stock(true),
                 variant_options: if material.is_empty() {
                     Vec::new()
                 } else {

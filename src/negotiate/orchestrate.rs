@@ -8,7 +8,7 @@ use crate::catalog::{CatalogIndex, Offer, SearchQuery};
 use crate::config::Config;
 use crate::intent::{Intent, IntentKind, Parser};
 use crate::merchant::signature::random_token;
-use crate::merchant::wire::{now_millis, Allowance, PaymentAuthorization};
+use crate::merchant::wire::now_millis;
 use crate::money::Money;
 use crate::order::store::MessageRecord;
 use crate::order::{check_invoice, Check, Expectation, Invoice, Mandate, OrderRecord, Store};
@@ -949,7 +949,7 @@ impl Shop {
         if !within || !conversation.accepted {
             return Err("the invoice is outside the mandate".into());
         }
-        let idempotency_key = format!("{}:{}", endpoint.merchant_id, invoice.order_number);
+        let idempotency_key = invoice.payment_key();
         self.store
             .begin_payment(
                 &idempotency_key,
@@ -960,18 +960,7 @@ impl Shop {
                 &invoice.currency,
             )
             .map_err(|e| e.to_string())?;
-        let authorization = PaymentAuthorization {
-            token: format!("tok_{}", random_token(12)),
-            idempotency_key: idempotency_key.clone(),
-            allowance: Allowance {
-                reason: "one_time".into(),
-                max_amount: invoice.total,
-                currency: invoice.currency.clone(),
-                checkout_session_id: invoice.order_number.clone(),
-                merchant_id: endpoint.merchant_id.clone(),
-                expires_at: now_millis() / 1000 + 600,
-            },
-        };
+        let authorization = invoice.authorization(format!("tok_{}", random_token(12)), 600);
         let Some(message) = session.pay(authorization) else {
             let _ = self
                 .store

@@ -1,7 +1,7 @@
 //! An invoice as Concierge understands it, read from a merchant's receipt
 //! template, in integer minor units.
 
-use crate::merchant::wire::ReceiptTemplate;
+use crate::merchant::wire::{now_millis, Allowance, PaymentAuthorization, ReceiptTemplate};
 use crate::money::{minor_from_decimal_f64, Money};
 use serde::{Deserialize, Serialize};
 
@@ -98,6 +98,29 @@ impl Invoice {
                 .checked_mul(i64::from(line.quantity))
                 .and_then(|l| sum.checked_add(l))
         })
+    }
+
+    /// The idempotency key a payment for this invoice is made under: one
+    /// order at one merchant is paid at most once.
+    pub fn payment_key(&self) -> String {
+        format!("{}:{}", self.merchant_id, self.order_number)
+    }
+
+    /// A one-time payment authorisation for exactly this invoice: its total,
+    /// currency, merchant and order, valid for `valid_for_secs`.
+    pub fn authorization(&self, token: String, valid_for_secs: i64) -> PaymentAuthorization {
+        PaymentAuthorization {
+            token,
+            idempotency_key: self.payment_key(),
+            allowance: Allowance {
+                reason: "one_time".into(),
+                max_amount: self.total,
+                currency: self.currency.clone(),
+                checkout_session_id: self.order_number.clone(),
+                merchant_id: self.merchant_id.clone(),
+                expires_at: now_millis() / 1000 + valid_for_secs,
+            },
+        }
     }
 
     pub fn total_money(&self) -> Money {

@@ -60,14 +60,7 @@ pub fn turtleneck(
                     amount: price,
                     currency: "USD".into(),
                 },
-                availability: Availability {
-                    available,
-                    status: if available {
-                        "in_stock".into()
-                    } else {
-                        "out_of_stock".into()
-                    },
-                },
+                availability: Availability::from_stock(available),
                 variant_options: vec![
                     VariantOption {
                         name: "Size".into(),
@@ -336,6 +329,14 @@ pub async fn invoicing_bot(
             counter,
         });
     endpoint(id, "Invoicing Bot", serve_router(router).await)
+}
+
+/// Shop options that pay when the mandate allows.
+pub fn pay() -> concierge::negotiate::ShopOptions {
+    concierge::negotiate::ShopOptions {
+        pay: true,
+        ..Default::default()
+    }
 }
 
 pub const DEFAULT_REQUEST: &str = "buy me a gray turtleneck sweater in medium under $50";
