@@ -20,7 +20,7 @@ pub use tantivy::schema::IndexRecordOption;
 
 /// Bumped whenever the schema or the way documents are built changes, so old
 /// indexes are rebuilt rather than misread.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 const MANIFEST_FILE: &str = "concierge-manifest.json";
 const WRITER_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 
@@ -35,7 +35,6 @@ pub struct Fields {
     pub variant_title: Field,
     pub description: Field,
     pub brand: Field,
-    pub brand_exact: Field,
     pub categories: Field,
     pub color: Field,
     pub color_label: Field,
@@ -62,6 +61,22 @@ pub struct Fields {
     pub product_max_price: Field,
     pub product_color: Field,
     pub product_size: Field,
+    pub product_material: Field,
+    pub brand_exact: Field,
+    pub merchant_hash: Field,
+}
+
+/// A keyword whose match adds a fixed boost: each value once per document,
+/// with frequencies (so tantivy's block-max WAND can skip over it) but no
+/// length norms (so every match scores the same, whatever else the product
+/// has).
+fn attribute() -> TextOptions {
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("raw")
+            .set_index_option(IndexRecordOption::WithFreqs)
+            .set_fieldnorms(false),
+    )
 }
 
 pub fn schema() -> (Schema, Fields) {
@@ -94,7 +109,6 @@ pub fn schema() -> (Schema, Fields) {
         description: builder.add_text_field("description", stemmed(false)),
         brand: builder.add_text_field("brand", stemmed(false)),
         brand_label: builder.add_text_field("brand_label", STORED),
-        brand_exact: builder.add_text_field("brand_exact", STRING),
         categories: builder.add_text_field("categories", stemmed(true)),
         color: builder.add_text_field("color", STRING | STORED),
         color_label: builder.add_text_field("color_label", STORED),
@@ -116,13 +130,21 @@ pub fn schema() -> (Schema, Fields) {
         size_hash: builder.add_u64_field("size_hash", FAST),
         currency_hash: builder.add_u64_field("currency_hash", FAST),
         // The head document's summary of its product's variants, for the
-        // first, product-level stage of a search.
-        product_in_stock: builder.add_u64_field("product_in_stock", INDEXED),
-        product_currency: builder.add_text_field("product_currency", STRING),
-        product_min_price: builder.add_i64_field("product_min_price", INDEXED | FAST),
-        product_max_price: builder.add_i64_field("product_max_price", INDEXED | FAST),
-        product_color: builder.add_text_field("product_color", STRING),
-        product_size: builder.add_text_field("product_size", STRING),
+        // first, product-level stage of a search (see `retrieve`). Filters
+        // are fast fields: that stage checks them only for the few products
+        // whose score can still make the top, so they never walk posting
+        // lists. Currencies are hashes (`stable_hash`). The canonical
+        // colours, sizes and materials of the variants in stock, and the
+        // brand, are attribute terms that boost.
+        product_in_stock: builder.add_u64_field("product_in_stock", FAST),
+        product_currency: builder.add_u64_field("product_currency", FAST),
+        product_min_price: builder.add_i64_field("product_min_price", FAST),
+        product_max_price: builder.add_i64_field("product_max_price", FAST),
+        product_color: builder.add_text_field("product_color", attribute()),
+        product_size: builder.add_text_field("product_size", attribute()),
+        product_material: builder.add_text_field("product_material", attribute()),
+        brand_exact: builder.add_text_field("brand_exact", attribute()),
+        merchant_hash: builder.add_u64_field("merchant_hash", FAST),
     };
     (builder.build(), fields)
 }
@@ -553,10 +575,10 @@ fn product_documents(
 ) -> Vec<tantivy::TantivyDocument> {
     let key = product_key(merchant_id, &product.id);
     let key_hash = stable_hash(&key);
-    let brand_exact = product.brand.to_lowercase();
     let mut documents = Vec::with_capacity(product.variants.len());
     let mut in_stock_colors: Vec<String> = Vec::new();
     let mut in_stock_sizes: Vec<String> = Vec::new();
+    let mut in_stock_materials: Vec<String> = Vec::new();
     for variant in &product.variants {
         let color_label = variant.option("color").unwrap_or_default();
         let size_label = variant.option("size").unwrap_or_default();
@@ -575,7 +597,6 @@ fn product_documents(
             fields.display_title => product.title.as_str(),
             fields.variant_title => variant.title.as_str(),
             fields.brand_label => product.brand.as_str(),
-            fields.brand_exact => brand_exact.as_str(),
             fields.price => variant.price.amount,
             fields.currency => variant.price.currency.as_str(),
             fields.currency_hash => stable_hash(&variant.price.currency),
@@ -602,6 +623,9 @@ fn product_documents(
         }
         if !material.is_empty() {
             document.add_text(fields.material, &material);
+            if variant.availability.available && !in_stock_materials.contains(&material) {
+                in_stock_materials.push(material);
+            }
         }
         if let Some(gtin) = variant.gtin() {
             document.add_text(fields.gtin, gtin);
@@ -636,7 +660,7 @@ fn product_documents(
     currencies.sort_unstable();
     currencies.dedup();
     for currency in currencies {
-        head.add_text(fields.product_currency, currency);
+        head.add_u64(fields.product_currency, stable_hash(currency));
     }
     let prices = product.variants.iter().map(|v| v.price.amount);
     head.add_i64(
@@ -650,6 +674,14 @@ fn product_documents(
     for size in in_stock_sizes {
         head.add_text(fields.product_size, size);
     }
+    for material in in_stock_materials {
+        head.add_text(fields.product_material, material);
+    }
+    let brand = product.brand.trim().to_lowercase();
+    if !brand.is_empty() {
+        head.add_text(fields.brand_exact, brand);
+    }
+    head.add_u64(fields.merchant_hash, stable_hash(merchant_id));
     documents
 }
 

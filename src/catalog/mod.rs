@@ -8,6 +8,7 @@ pub mod feed;
 pub mod gmc;
 pub mod index;
 pub mod magento;
+pub mod retrieve;
 pub mod search;
 
 pub use feed::{FeedProduct, FeedVariant, MerchantCatalog, MerchantProfile};

@@ -8,18 +8,14 @@
 //! merchants are grouped by GTIN, else by brand and normalised title.
 
 use super::index::{model_codes, stable_hash, strong_codes, CatalogIndex};
+use super::retrieve::{hash_all, ProductFilters, ProductPlan, ProximityBonus, ScoredTerm};
 use crate::error::CatalogError;
 use crate::intent::{Intent, ItemRequest};
 use crate::money::Money;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::ops::Bound;
-use tantivy::collector::{FilterCollector, TopDocs};
-use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
-    RangeQuery, TermQuery,
-};
-use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::query::PhraseQuery;
+use tantivy::schema::Value;
 use tantivy::{DocAddress, TantivyDocument, Term};
 
 /// Most candidate products read in the first stage.
@@ -145,6 +141,12 @@ const TITLE_BIGRAM_BOOST: f32 = 0.5;
 const MODEL_CODE_BOOST: f32 = 2.5;
 /// A fuzzy match counts for less than the word itself would.
 const FUZZY_WEIGHT: f32 = 0.6;
+/// Added when some variant in stock has the attribute asked for. A wrong
+/// colour weighs more than a wrong size.
+const COLOR_BOOST: f32 = 4.0;
+const SIZE_BOOST: f32 = 3.0;
+const MATERIAL_BOOST: f32 = 1.5;
+const BRAND_BOOST: f32 = 2.0;
 
 /// "Galaxy S9+" as merchants also write it, "Galaxy S9 Plus": a `+` right
 /// after a letter or digit is the word "plus" (the tokenizer would drop it).
@@ -272,24 +274,14 @@ impl CatalogIndex {
     /// fast fields are read until the few offers returned are loaded.
     pub fn search(&self, query: &SearchQuery) -> Result<SearchResults, CatalogError> {
         let searcher = self.reader.searcher();
-        let product_query = self.build_query(query, &searcher)?;
+        let plan = self.product_plan(query, &searcher)?;
         let limit = query.limit.max(1);
         // Some candidate products turn out to have no variant passing the
         // exact filters; read a few times more than wanted, and more again
         // when that was not enough.
         let mut window = (limit * 3).max(30);
         let best = loop {
-            let products = match query.max_price {
-                Some(max) => searcher.search(
-                    &product_query,
-                    &FilterCollector::new(
-                        "product_min_price".to_string(),
-                        move |cheapest: i64| cheapest <= max,
-                        TopDocs::with_limit(window),
-                    ),
-                )?,
-                None => searcher.search(&product_query, &TopDocs::with_limit(window))?,
-            };
+            let products = self.top_products(&searcher, &plan, window)?;
             let exhausted = products.len() < window || window >= MAX_PRODUCT_HITS;
             let best = self.best_variants(&searcher, &products, query, limit)?;
             if best.len() >= limit || exhausted {
@@ -448,76 +440,58 @@ impl CatalogIndex {
         }
     }
 
-    /// A query matching `term` in any text field. Under the full ranker the
-    /// fields are weighted, and a word that no field of the index holds is
-    /// looked up fuzzily instead (a typo cannot match exactly anyway).
-    fn any_text_field(
+    /// The index's terms for one of the shopper's words: the word in each
+    /// text field that holds it, weighted by field under the full ranker.
+    /// Under the full ranker a word that no field holds is looked up
+    /// fuzzily instead (a typo cannot match exactly anyway), in the title
+    /// and categories, counting for less.
+    fn word_terms(
         &self,
-        term: &str,
+        word: &str,
         ranker: Ranker,
         searcher: &tantivy::Searcher,
-    ) -> Result<Box<dyn Query>, CatalogError> {
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let mut known = false;
+    ) -> Result<Vec<ScoredTerm>, CatalogError> {
+        let mut terms = Vec::new();
         for (field, weight) in FIELD_WEIGHTS {
-            let term = Term::from_field_text(self.field(field), term);
-            let doc_freq = searcher.doc_freq(&term)?;
-            known |= doc_freq > 0;
-            // A field without the word adds nothing but a branch to the
-            // union every matching document goes through.
-            if doc_freq == 0 {
+            let term = Term::from_field_text(self.field(field), word);
+            // A field without the word would add nothing but a branch.
+            if searcher.doc_freq(&term)? == 0 {
                 continue;
             }
-            let query: Box<dyn Query> =
-                Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
             let weight = match ranker {
                 Ranker::Bm25 => 1.0,
                 Ranker::Full => weight,
             };
-            clauses.push((Occur::Should, Box::new(BoostQuery::new(query, weight))));
+            terms.push(ScoredTerm { term, weight });
         }
-        let distance = fuzzy_distance(term);
-        if ranker == Ranker::Full && !known && distance > 0 {
+        let distance = fuzzy_distance(word);
+        if ranker == Ranker::Full && terms.is_empty() && distance > 0 {
             for (field, weight) in FIELD_WEIGHTS.into_iter().take(2) {
-                let fuzzy: Box<dyn Query> = Box::new(FuzzyTermQuery::new(
-                    Term::from_field_text(self.field(field), term),
-                    distance,
-                    true,
-                ));
-                clauses.push((
-                    Occur::Should,
-                    Box::new(BoostQuery::new(fuzzy, weight * FUZZY_WEIGHT)),
-                ));
+                for term in self.fuzzy_expansions(searcher, self.field(field), word, distance)? {
+                    terms.push(ScoredTerm {
+                        term,
+                        weight: weight * FUZZY_WEIGHT,
+                    });
+                }
             }
         }
-        Ok(Box::new(BooleanQuery::new(clauses)))
+        Ok(terms)
     }
 
-    /// Every one of `terms`, each in any text field.
-    fn all_words(
-        &self,
-        terms: &[String],
-        ranker: Ranker,
-        searcher: &tantivy::Searcher,
-    ) -> Result<Box<dyn Query>, CatalogError> {
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for term in terms {
-            clauses.push((Occur::Must, self.any_text_field(term, ranker, searcher)?));
-        }
-        Ok(Box::new(BooleanQuery::new(clauses)))
-    }
-
-    fn build_query(
+    /// What the first stage judges products on (see `retrieve`): the words
+    /// scored, the words required, the bonuses and the filters.
+    ///
+    /// The product type must match, every word of it, or else every word
+    /// the shopper used for it: a catalog calling t-shirts "tee" still
+    /// answers "tee", which the lexicon files under type "t-shirt". Without
+    /// a type, any of the shopper's words will do, and more of them rank
+    /// higher.
+    fn product_plan(
         &self,
         query: &SearchQuery,
         searcher: &tantivy::Searcher,
-    ) -> Result<Box<dyn Query>, CatalogError> {
+    ) -> Result<ProductPlan, CatalogError> {
         let fields = &self.fields;
-        let filter = |q: Box<dyn Query>| -> (Occur, Box<dyn Query>) {
-            (Occur::Must, Box::new(ConstScoreQuery::new(q, 0.0)))
-        };
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-
         let text = match query.ranker {
             Ranker::Bm25 => query.text.clone(),
             Ranker::Full => spell_out_plus(&query.text),
@@ -532,59 +506,47 @@ impl CatalogIndex {
                 "the request names no product to search for".into(),
             ));
         }
-        // The product type must match, every word of it, or else every word
-        // the shopper used for it: a catalog calling t-shirts "tee" still
-        // answers "tee", which the lexicon files under type "t-shirt". The
-        // shopper's words rank within that.
-        if !type_terms.is_empty() {
-            if phrase_terms.is_empty() || phrase_terms == type_terms {
-                // One alternative: its words are required directly, without
-                // a boolean layer around them.
-                for term in &type_terms {
-                    clauses.push((
-                        Occur::Must,
-                        self.any_text_field(term, query.ranker, searcher)?,
-                    ));
-                }
-            } else {
-                let alternatives: Vec<(Occur, Box<dyn Query>)> = vec![
-                    (
-                        Occur::Should,
-                        self.all_words(&type_terms, query.ranker, searcher)?,
-                    ),
-                    (
-                        Occur::Should,
-                        self.all_words(&phrase_terms, query.ranker, searcher)?,
-                    ),
-                ];
-                clauses.push((Occur::Must, Box::new(BooleanQuery::new(alternatives))));
+        let mut word_terms: HashMap<&str, Vec<ScoredTerm>> = HashMap::new();
+        let mut plan = ProductPlan::default();
+        for word in type_terms.iter().chain(&phrase_terms) {
+            if word_terms.contains_key(word.as_str()) {
+                continue;
             }
+            let terms = self.word_terms(word, query.ranker, searcher)?;
+            for scored in &terms {
+                // Each (word, field) is scored once.
+                if !plan.scored.iter().any(|s| s.term == scored.term) {
+                    plan.scored.push(scored.clone());
+                }
+            }
+            word_terms.insert(word, terms);
         }
-        // Words already scored by the product-type clause are not scored
-        // twice: that would only double the work per matching document.
-        let mut phrase_clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for term in phrase_terms.iter().filter(|t| !type_terms.contains(t)) {
-            phrase_clauses.push((
-                Occur::Should,
-                self.any_text_field(term, query.ranker, searcher)?,
-            ));
-        }
-        if !phrase_clauses.is_empty() {
-            let occur = if type_terms.is_empty() {
-                Occur::Must
-            } else {
-                Occur::Should
-            };
-            clauses.push((occur, Box::new(BooleanQuery::new(phrase_clauses))));
+        if !type_terms.is_empty() {
+            let mut alternatives = vec![&type_terms];
+            if !phrase_terms.is_empty() && phrase_terms != type_terms {
+                alternatives.push(&phrase_terms);
+            }
+            plan.required = alternatives
+                .into_iter()
+                .map(|words| {
+                    words
+                        .iter()
+                        .map(|word| {
+                            word_terms
+                                .get(word.as_str())
+                                .map(|terms| terms.iter().map(|s| s.term.clone()).collect())
+                                .unwrap_or_default()
+                        })
+                        .collect()
+                })
+                .collect();
         }
         if query.ranker == Ranker::Full {
             // The words close together in the title: "iphone 8 plus" should
             // rank a title saying exactly that over one with the words
-            // scattered through it.
-            // Only for free text (no product type): when a type is known
-            // and all its words are required, word order adds little, and
-            // decoding positions for every matching variant is the costliest
-            // part of a search.
+            // scattered through it. Only for free text (no product type):
+            // when a type is known and all its words are required, word
+            // order adds little.
             let free_text = type_terms.is_empty();
             if free_text && phrase_terms.len() >= 2 {
                 let terms: Vec<(usize, Term)> = phrase_terms
@@ -592,14 +554,10 @@ impl CatalogIndex {
                     .enumerate()
                     .map(|(offset, term)| (offset, Term::from_field_text(fields.title, term)))
                     .collect();
-                let proximity: Box<dyn Query> = Box::new(PhraseQuery::new_with_offset_and_slop(
-                    terms,
-                    TITLE_PROXIMITY_SLOP,
-                ));
-                clauses.push((
-                    Occur::Should,
-                    Box::new(BoostQuery::new(proximity, TITLE_PROXIMITY_BOOST)),
-                ));
+                plan.proximity.push(ProximityBonus {
+                    query: PhraseQuery::new_with_offset_and_slop(terms, TITLE_PROXIMITY_SLOP),
+                    boost: TITLE_PROXIMITY_BOOST,
+                });
             }
             // Each pair of neighbouring words also next to each other in the
             // title ("8 plus"), so a title with most of the request in order
@@ -610,12 +568,10 @@ impl CatalogIndex {
                         (0, Term::from_field_text(fields.title, &pair[0])),
                         (1, Term::from_field_text(fields.title, &pair[1])),
                     ];
-                    let bigram: Box<dyn Query> =
-                        Box::new(PhraseQuery::new_with_offset_and_slop(terms, 1));
-                    clauses.push((
-                        Occur::Should,
-                        Box::new(BoostQuery::new(bigram, TITLE_BIGRAM_BOOST)),
-                    ));
+                    plan.proximity.push(ProximityBonus {
+                        query: PhraseQuery::new_with_offset_and_slop(terms, 1),
+                        boost: TITLE_BIGRAM_BOOST,
+                    });
                 }
             }
             // Each code the request shares with a title scores its inverse
@@ -630,84 +586,43 @@ impl CatalogIndex {
                     continue;
                 }
                 let idf = (1.0 + (n_docs - doc_freq + 0.5) / (doc_freq + 0.5)).ln();
-                let exact: Box<dyn Query> =
-                    Box::new(TermQuery::new(term, IndexRecordOption::Basic));
-                clauses.push((
-                    Occur::Should,
-                    Box::new(ConstScoreQuery::new(exact, MODEL_CODE_BOOST * idf)),
-                ));
+                plan.codes.push((term, MODEL_CODE_BOOST * idf));
             }
         }
-
         // Product-level filters on the head documents' summaries; the exact
         // variant-level filters are applied in the second stage.
-        if query.in_stock_only {
-            clauses.push(filter(Box::new(TermQuery::new(
-                Term::from_field_u64(fields.product_in_stock, 1),
-                IndexRecordOption::Basic,
-            ))));
-        }
-        if let Some(currency) = &query.currency {
-            clauses.push(filter(Box::new(TermQuery::new(
-                Term::from_field_text(fields.product_currency, currency),
-                IndexRecordOption::Basic,
-            ))));
-        }
-        // Some variant can be in budget only if the cheapest is not above
-        // the maximum (checked by the collector in `search`, cheaper than a
-        // range query's scan of the column) and the dearest not below the
-        // minimum.
-        if let Some(min) = query.min_price {
-            clauses.push(filter(Box::new(RangeQuery::new(
-                Bound::Included(Term::from_field_i64(fields.product_max_price, min)),
-                Bound::Unbounded,
-            ))));
-        }
-        if let Some(allowed) = &query.merchants_allowed {
-            let any: Vec<(Occur, Box<dyn Query>)> = allowed
-                .iter()
-                .map(|m| {
-                    (
-                        Occur::Should,
-                        Box::new(TermQuery::new(
-                            Term::from_field_text(fields.merchant_id, m),
-                            IndexRecordOption::Basic,
-                        )) as Box<dyn Query>,
-                    )
-                })
-                .collect();
-            clauses.push(filter(Box::new(BooleanQuery::new(any))));
-        }
-        for denied in &query.merchants_denied {
-            clauses.push((
-                Occur::MustNot,
-                Box::new(TermQuery::new(
-                    Term::from_field_text(fields.merchant_id, denied),
-                    IndexRecordOption::Basic,
-                )),
-            ));
-        }
-        let material = query.material.as_ref().map(|m| m.to_lowercase());
-        let brand = query.brand.as_ref().map(|b| b.to_lowercase());
-        let boosts = [
-            (fields.product_color, query.color.as_deref(), 4.0),
-            (fields.product_size, query.size.as_deref(), 3.0),
-            (fields.material, material.as_deref(), 1.5),
-            (fields.brand_exact, brand.as_deref(), 2.0),
+        plan.filters = ProductFilters {
+            in_stock_only: query.in_stock_only,
+            currency: query.currency.as_deref().map(stable_hash),
+            max_price: query.max_price,
+            min_price: query.min_price,
+            merchants_allowed: query.merchants_allowed.as_deref().map(hash_all),
+            merchants_denied: hash_all(&query.merchants_denied),
+        };
+        let lowercase = |value: &Option<String>| value.as_ref().map(|v| v.trim().to_lowercase());
+        let attributes = [
+            (fields.product_color, query.color.clone(), COLOR_BOOST),
+            (fields.product_size, query.size.clone(), SIZE_BOOST),
+            (
+                fields.product_material,
+                lowercase(&query.material),
+                MATERIAL_BOOST,
+            ),
+            (fields.brand_exact, lowercase(&query.brand), BRAND_BOOST),
         ];
-        for (field, value, boost) in boosts {
-            if let Some(value) = value {
-                let term_query: Box<dyn Query> = Box::new(TermQuery::new(
-                    Term::from_field_text(field, value),
-                    IndexRecordOption::Basic,
-                ));
-                clauses.push((
-                    Occur::Should,
-                    Box::new(ConstScoreQuery::new(term_query, boost)),
-                ));
+        for (field, value, boost) in attributes {
+            if let Some(value) = value.filter(|v| !v.is_empty()) {
+                plan.attributes
+                    .push((Term::from_field_text(field, &value), boost));
             }
         }
-        Ok(Box::new(BooleanQuery::new(clauses)))
+        // The attributes alone do not make a product a match: without a
+        // type to require, one of the shopper's words must be there.
+        if plan.required.is_empty() && !plan.attributes.is_empty() {
+            let any_word: Vec<Term> = plan.scored.iter().map(|s| s.term.clone()).collect();
+            plan.required = vec![vec![any_word]];
+        }
+        Ok(plan)
     }
 
     fn offer_from(&self, document: &TantivyDocument, score: f32, query: &SearchQuery) -> Offer {

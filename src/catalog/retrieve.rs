@@ -1,0 +1,690 @@
+//! The first stage of a search: the best products for the shopper's words,
+//! with product-level filters and boosts, without scoring every product
+//! that matches.
+//!
+//! The words are one flat union of (word, field) term queries, weighted by
+//! field, which tantivy walks with block-max WAND: whole blocks of postings
+//! whose best possible score cannot reach the current top `k` are skipped.
+//! Everything else a product is judged on is checked only for the
+//! documents WAND hands over (those whose word score can still make the
+//! top): the product-level filters (stock, currency, price range, merchant
+//! lists) read from fast fields, the words that must all be present, the
+//! attribute boosts (colour, size, material, brand), exact model numbers and
+//! the title-proximity bonus. WAND is told the threshold minus the most those
+//! extras can add, so no product that could reach the top is skipped: the
+//! result is exactly the top `k` of the full score, at a cost that grows
+//! with `k` rather than with the number of products matching.
+
+use super::index::{stable_hash, CatalogIndex};
+use crate::error::CatalogError;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::OnceLock;
+use tantivy::columnar::Column;
+use tantivy::postings::SegmentPostings;
+use tantivy::query::{
+    Bm25StatisticsProvider, Bm25Weight, BooleanQuery, BoostQuery, EnableScoring, Occur,
+    PhraseQuery, Query, Scorer, TermQuery, Weight,
+};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, SegmentReader, Term, TERMINATED};
+
+/// A weighted term scored by BM25 in the union.
+#[derive(Debug, Clone)]
+pub struct ScoredTerm {
+    pub term: Term,
+    pub weight: f32,
+}
+
+/// A proximity clause: scored like tantivy's phrase query times `boost`.
+#[derive(Debug, Clone)]
+pub struct ProximityBonus {
+    pub query: PhraseQuery,
+    pub boost: f32,
+}
+
+/// Everything the first stage judges a product on.
+#[derive(Debug, Clone, Default)]
+pub struct ProductPlan {
+    /// The union WAND walks.
+    pub scored: Vec<ScoredTerm>,
+    /// A product must satisfy one of these alternatives (when there are
+    /// any): each word of it present in one of the word's terms.
+    pub required: Vec<Vec<Vec<Term>>>,
+    /// Words close together in the title.
+    pub proximity: Vec<ProximityBonus>,
+    /// Exact codes, each adding a constant.
+    pub codes: Vec<(Term, f32)>,
+    pub filters: ProductFilters,
+    /// (attribute term, boost): colour, size, material and brand asked for.
+    /// Scored in the union, each adding exactly its boost to a product
+    /// holding it (see `index::attribute`).
+    pub attributes: Vec<(Term, f32)>,
+}
+
+/// Product-level filters, on the head documents' summaries.
+#[derive(Debug, Clone, Default)]
+pub struct ProductFilters {
+    pub in_stock_only: bool,
+    /// Hash of the currency some variant must be priced in.
+    pub currency: Option<u64>,
+    /// Some variant can be at most this: the cheapest is not above it.
+    pub max_price: Option<i64>,
+    /// Some variant can be at least this: the dearest is not below it.
+    pub min_price: Option<i64>,
+    pub merchants_allowed: Option<Vec<u64>>,
+    pub merchants_denied: Vec<u64>,
+}
+
+/// Document frequencies looked up once per search: a segment's weights are
+/// built from these rather than by asking every segment again.
+struct CachedStatistics<'a> {
+    searcher: &'a Searcher,
+    total_docs: u64,
+    doc_freqs: HashMap<Term, u64>,
+    total_tokens: HashMap<Field, u64>,
+}
+
+impl Bm25StatisticsProvider for CachedStatistics<'_> {
+    fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
+        match self.total_tokens.get(&field) {
+            Some(tokens) => Ok(*tokens),
+            None => self.searcher.total_num_tokens(field),
+        }
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        Ok(self.total_docs)
+    }
+
+    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        match self.doc_freqs.get(term) {
+            Some(freq) => Ok(*freq),
+            None => self.searcher.doc_freq(term),
+        }
+    }
+}
+
+/// A candidate in the top-k heap: better is a higher score, then an earlier
+/// document (as tantivy's own top docs break ties).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Hit {
+    score: Score,
+    address: DocAddress,
+}
+
+impl Eq for Hit {}
+
+impl PartialOrd for Hit {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Hit {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.score
+            .total_cmp(&other.score)
+            .then_with(|| other.address.cmp(&self.address))
+    }
+}
+
+/// The product-level columns of one segment.
+struct ProductColumns {
+    in_stock: Column<u64>,
+    currency: Column<u64>,
+    min_price: Column<i64>,
+    max_price: Column<i64>,
+    merchant: Column<u64>,
+}
+
+impl ProductColumns {
+    fn open(segment: &SegmentReader) -> Result<ProductColumns, CatalogError> {
+        let fast = segment.fast_fields();
+        Ok(ProductColumns {
+            in_stock: fast.u64("product_in_stock")?,
+            currency: fast.u64("product_currency")?,
+            min_price: fast.i64("product_min_price")?,
+            max_price: fast.i64("product_max_price")?,
+            merchant: fast.u64("merchant_hash")?,
+        })
+    }
+
+    fn passes(&self, filters: &ProductFilters, doc: DocId) -> bool {
+        if filters.in_stock_only && self.in_stock.first(doc) != Some(1) {
+            return false;
+        }
+        if let Some(currency) = filters.currency {
+            if !self.currency.values_for_doc(doc).any(|c| c == currency) {
+                return false;
+            }
+        }
+        if let Some(max) = filters.max_price {
+            if self
+                .min_price
+                .first(doc)
+                .is_none_or(|cheapest| cheapest > max)
+            {
+                return false;
+            }
+        }
+        if let Some(min) = filters.min_price {
+            if self
+                .max_price
+                .first(doc)
+                .is_none_or(|dearest| dearest < min)
+            {
+                return false;
+            }
+        }
+        if filters.merchants_allowed.is_some() || !filters.merchants_denied.is_empty() {
+            let merchant = self.merchant.first(doc);
+            if let Some(allowed) = &filters.merchants_allowed {
+                if !merchant.is_some_and(|m| allowed.contains(&m)) {
+                    return false;
+                }
+            }
+            if merchant.is_some_and(|m| filters.merchants_denied.contains(&m)) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// A weight and the factor its scores take.
+type ScaledWeight = (Box<dyn Weight>, f32);
+
+/// Keeps `hit` if it is among the best `k` so far.
+fn offer_hit(heap: &mut BinaryHeap<Reverse<Hit>>, k: usize, hit: Hit) {
+    if heap.len() < k {
+        heap.push(Reverse(hit));
+    } else if heap.peek().is_some_and(|Reverse(worst)| hit > *worst) {
+        heap.pop();
+        heap.push(Reverse(hit));
+    }
+}
+
+/// Products WAND may hand over and the filters turn away before the search
+/// switches to filtering first.
+const MAX_REJECTED: usize = 512;
+
+/// The weighted union of the terms `segment` holds, and the factor its
+/// scores take: a single term is scored by tantivy unweighted (a boost
+/// would hide it from the single-term WAND), so its weight is applied by
+/// the caller. `None` when the segment holds none of the terms.
+fn segment_union<'a>(
+    segment: &SegmentReader,
+    scored: &[ScoredTerm],
+    enable: &dyn Fn() -> EnableScoring<'a>,
+) -> Result<Option<ScaledWeight>, CatalogError> {
+    // Only the terms this segment holds: an absent term would make tantivy
+    // fall back from WAND to scoring every match.
+    let mut present: Vec<&ScoredTerm> = Vec::new();
+    for scored in scored {
+        if segment
+            .inverted_index(scored.term.field())?
+            .get_term_info(&scored.term)
+            .map_err(index_io)?
+            .is_some()
+        {
+            present.push(scored);
+        }
+    }
+    let (query, scale): (Box<dyn Query>, f32) = match present.as_slice() {
+        [] => return Ok(None),
+        [only] => (
+            Box::new(TermQuery::new(
+                only.term.clone(),
+                IndexRecordOption::WithFreqs,
+            )),
+            only.weight,
+        ),
+        _ => {
+            let clauses: Vec<(Occur, Box<dyn Query>)> = present
+                .iter()
+                .map(|scored| {
+                    let term: Box<dyn Query> = Box::new(TermQuery::new(
+                        scored.term.clone(),
+                        IndexRecordOption::WithFreqs,
+                    ));
+                    (
+                        Occur::Should,
+                        Box::new(BoostQuery::new(term, scored.weight)) as Box<dyn Query>,
+                    )
+                })
+                .collect();
+            (Box::new(BooleanQuery::new(clauses)), 1.0)
+        }
+    };
+    Ok(Some((query.weight(enable())?, scale)))
+}
+
+/// True when `docset` contains `doc`; docsets only move forward, and `doc`
+/// never decreases between calls within a segment.
+fn contains(docset: &mut dyn DocSet, doc: DocId) -> bool {
+    if docset.doc() == TERMINATED {
+        return false;
+    }
+    if docset.doc() < doc {
+        docset.seek(doc);
+    }
+    docset.doc() == doc
+}
+
+/// One segment's checks on the documents WAND hands over.
+struct SegmentChecks {
+    /// Alternatives → words → postings of the word's terms.
+    required: Vec<Vec<Vec<SegmentPostings>>>,
+    codes: Vec<(SegmentPostings, f32)>,
+    proximity: Vec<Box<dyn Scorer>>,
+    columns: ProductColumns,
+}
+
+impl SegmentChecks {
+    fn satisfies_required(&mut self, doc: DocId) -> bool {
+        if self.required.is_empty() {
+            return true;
+        }
+        self.required.iter_mut().any(|alternative| {
+            alternative.iter_mut().all(|word| {
+                // Every docset is advanced (not short-circuited) only as far
+                // as needed; `any` stops at the first holding the word.
+                word.iter_mut()
+                    .any(|postings| contains(postings as &mut dyn DocSet, doc))
+            })
+        })
+    }
+
+    fn bonus(&mut self, doc: DocId) -> Score {
+        let mut bonus = 0.0;
+        for (postings, value) in &mut self.codes {
+            if contains(postings as &mut dyn DocSet, doc) {
+                bonus += *value;
+            }
+        }
+        for scorer in &mut self.proximity {
+            if contains(scorer.as_mut() as &mut dyn DocSet, doc) {
+                bonus += scorer.score();
+            }
+        }
+        bonus
+    }
+}
+
+fn levenshtein_builder(distance: u8) -> &'static levenshtein_automata::LevenshteinAutomatonBuilder {
+    static ONE: OnceLock<levenshtein_automata::LevenshteinAutomatonBuilder> = OnceLock::new();
+    static TWO: OnceLock<levenshtein_automata::LevenshteinAutomatonBuilder> = OnceLock::new();
+    let cell = if distance <= 1 { &ONE } else { &TWO };
+    cell.get_or_init(|| {
+        levenshtein_automata::LevenshteinAutomatonBuilder::new(distance.min(2), true)
+    })
+}
+
+/// A Levenshtein automaton over the term dictionary's bytes.
+struct Levenshtein(levenshtein_automata::DFA);
+
+impl tantivy_fst::Automaton for Levenshtein {
+    type State = u32;
+
+    fn start(&self) -> u32 {
+        self.0.initial_state()
+    }
+
+    fn is_match(&self, state: &u32) -> bool {
+        matches!(
+            self.0.distance(*state),
+            levenshtein_automata::Distance::Exact(_)
+        )
+    }
+
+    fn can_match(&self, state: &u32) -> bool {
+        *state != levenshtein_automata::SINK_STATE
+    }
+
+    fn accept(&self, state: &u32, byte: u8) -> u32 {
+        self.0.transition(*state, byte)
+    }
+}
+
+/// Most dictionary terms one misspelt word expands to, per field.
+const MAX_FUZZY_EXPANSIONS: usize = 16;
+
+impl CatalogIndex {
+    /// The words of `field` in the index within `distance` edits of `word`
+    /// (a transposition counts as one), most frequent first, at most
+    /// `MAX_FUZZY_EXPANSIONS`.
+    pub(crate) fn fuzzy_expansions(
+        &self,
+        searcher: &Searcher,
+        field: Field,
+        word: &str,
+        distance: u8,
+    ) -> Result<Vec<Term>, CatalogError> {
+        let mut found: HashMap<String, u64> = HashMap::new();
+        for segment in searcher.segment_readers() {
+            let inverted = segment.inverted_index(field)?;
+            let automaton = Levenshtein(levenshtein_builder(distance).build_dfa(word));
+            let mut stream = inverted
+                .terms()
+                .search(automaton)
+                .into_stream()
+                .map_err(index_io)?;
+            while stream.advance() {
+                if let Ok(text) = std::str::from_utf8(stream.key()) {
+                    *found.entry(text.to_string()).or_default() +=
+                        u64::from(stream.value().doc_freq);
+                }
+            }
+        }
+        let mut found: Vec<(String, u64)> = found.into_iter().collect();
+        found.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(found
+            .into_iter()
+            .take(MAX_FUZZY_EXPANSIONS)
+            .map(|(text, _)| Term::from_field_text(field, &text))
+            .collect())
+    }
+
+    /// The best `k` products under `plan`, best first, as (score, head
+    /// document).
+    pub(crate) fn top_products(
+        &self,
+        searcher: &Searcher,
+        plan: &ProductPlan,
+        k: usize,
+    ) -> Result<Vec<(Score, DocAddress)>, CatalogError> {
+        if plan.scored.is_empty() || k == 0 {
+            return Ok(Vec::new());
+        }
+        let mut statistics = CachedStatistics {
+            searcher,
+            total_docs: searcher.num_docs(),
+            doc_freqs: HashMap::new(),
+            total_tokens: HashMap::new(),
+        };
+        for scored in &plan.scored {
+            let field = scored.term.field();
+            if let std::collections::hash_map::Entry::Vacant(entry) =
+                statistics.total_tokens.entry(field)
+            {
+                entry.insert(searcher.total_num_tokens(field)?);
+            }
+            if !statistics.doc_freqs.contains_key(&scored.term) {
+                let freq = searcher.doc_freq(&scored.term)?;
+                statistics.doc_freqs.insert(scored.term.clone(), freq);
+            }
+        }
+        // An attribute term matches at term frequency 1 with no length norm
+        // (fieldnorm id 1, as tantivy reads a field without norms), so its
+        // BM25 score is one number per search: scale it to the boost.
+        let mut scored = plan.scored.clone();
+        for (term, boost) in &plan.attributes {
+            let doc_freq = searcher.doc_freq(term)?;
+            if doc_freq == 0 {
+                continue;
+            }
+            statistics.doc_freqs.insert(term.clone(), doc_freq);
+            if let std::collections::hash_map::Entry::Vacant(entry) =
+                statistics.total_tokens.entry(term.field())
+            {
+                entry.insert(searcher.total_num_tokens(term.field())?);
+            }
+            let unit = Bm25Weight::for_terms(&statistics, std::slice::from_ref(term))?.score(1, 1);
+            if unit > 0.0 {
+                scored.push(ScoredTerm {
+                    term: term.clone(),
+                    weight: boost / unit,
+                });
+            }
+        }
+
+        let enable = || EnableScoring::enabled_from_statistics_provider(&statistics, searcher);
+        let mut proximity_weights: Vec<(Box<dyn Weight>, f32)> = Vec::new();
+        // The most the checks can add to a product's word score.
+        let mut max_bonus: Score = 0.0;
+        for bonus in &plan.proximity {
+            let terms: Vec<Term> = bonus.query.phrase_terms().into_iter().collect();
+            let bound = Bm25Weight::for_terms(&statistics, &terms)?.max_score();
+            max_bonus += bound * bonus.boost;
+            proximity_weights.push((bonus.query.weight(enable())?, bonus.boost));
+        }
+        max_bonus += plan.codes.iter().map(|(_, value)| *value).sum::<f32>();
+        // The least a product holding the words it must hold can score: each
+        // word at least once, in the longest field that has it. WAND starts
+        // there, so products sharing only a colour or a size with the
+        // request are skipped in whole blocks.
+        let mut term_floor: HashMap<&Term, Score> = HashMap::new();
+        for scored in &plan.scored {
+            let least = Bm25Weight::for_terms(&statistics, std::slice::from_ref(&scored.term))?
+                .score(u8::MAX, 1);
+            term_floor.insert(&scored.term, least * scored.weight);
+        }
+        let word_floor = |terms: &[Term]| {
+            terms
+                .iter()
+                .filter_map(|term| term_floor.get(term).copied())
+                .reduce(f32::min)
+        };
+        let required_floor: Score = if plan.required.is_empty() {
+            term_floor.values().copied().reduce(f32::min).unwrap_or(0.0)
+        } else {
+            plan.required
+                .iter()
+                .filter_map(|words| {
+                    words
+                        .iter()
+                        .map(|terms| word_floor(terms))
+                        .sum::<Option<Score>>()
+                })
+                .reduce(f32::min)
+                .unwrap_or(0.0)
+        };
+        // Slightly under: rounding must never skip a product that qualifies.
+        let required_floor = required_floor * 0.999;
+
+        let mut heap: BinaryHeap<Reverse<Hit>> = BinaryHeap::with_capacity(k + 1);
+        let mut aborted = false;
+        let mut segments = Vec::new();
+        for (segment_ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let Some((weight, scale)) = segment_union(segment, &scored, &enable)? else {
+                continue;
+            };
+            let mut checks = self.segment_checks(segment, plan, &proximity_weights)?;
+            if !aborted {
+                let segment_ord = segment_ord as u32;
+                let alive = segment.alive_bitset();
+                let threshold_for = |heap: &BinaryHeap<Reverse<Hit>>| {
+                    let floor = required_floor / scale;
+                    match heap.peek() {
+                        // Slightly under, so rounding never skips a product
+                        // that ties on the full score.
+                        Some(Reverse(worst)) if heap.len() >= k => {
+                            ((worst.score - max_bonus) / scale - 1e-4).max(floor)
+                        }
+                        _ => floor,
+                    }
+                };
+                let start = threshold_for(&heap);
+                let mut rejected = 0usize;
+                let mut callback = |doc: DocId, text_score: Score| -> Score {
+                    if aborted {
+                        return Score::MAX;
+                    }
+                    if !alive.is_none_or(|alive| alive.is_alive(doc))
+                        || !checks.satisfies_required(doc)
+                    {
+                        return threshold_for(&heap);
+                    }
+                    if checks.columns.passes(&plan.filters, doc) {
+                        let score = text_score * scale + checks.bonus(doc);
+                        offer_hit(
+                            &mut heap,
+                            k,
+                            Hit {
+                                score,
+                                address: DocAddress::new(segment_ord, doc),
+                            },
+                        );
+                    } else {
+                        rejected += 1;
+                        // The filters turn most products away: WAND cannot
+                        // raise its threshold, so filter first instead.
+                        if rejected > MAX_REJECTED && heap.len() < k {
+                            aborted = true;
+                            return Score::MAX;
+                        }
+                    }
+                    threshold_for(&heap)
+                };
+                weight.for_each_pruning(start, segment, &mut callback)?;
+            }
+            segments.push((segment_ord, weight, scale));
+        }
+        if aborted {
+            heap = self.filter_first(searcher, plan, &segments, &proximity_weights, k)?;
+        }
+        let mut hits: Vec<Hit> = heap.into_iter().map(|Reverse(hit)| hit).collect();
+        hits.sort_by(|a, b| b.cmp(a));
+        Ok(hits
+            .into_iter()
+            .map(|hit| (hit.score, hit.address))
+            .collect())
+    }
+
+    /// The top `k` found the other way round, when WAND could not do it
+    /// alone: every product holding the words (all the required ones, or
+    /// any) is checked against the filters, and only those passing are
+    /// scored. Costs one pass over the matching products, but no scoring
+    /// of those the filters reject.
+    fn filter_first(
+        &self,
+        searcher: &Searcher,
+        plan: &ProductPlan,
+        segments: &[(usize, Box<dyn Weight>, f32)],
+        proximity_weights: &[(Box<dyn Weight>, f32)],
+        k: usize,
+    ) -> Result<BinaryHeap<Reverse<Hit>>, CatalogError> {
+        let term_query = |term: &Term| -> Box<dyn Query> {
+            Box::new(TermQuery::new(term.clone(), IndexRecordOption::Basic))
+        };
+        let any = |terms: &[Term]| -> Box<dyn Query> {
+            Box::new(BooleanQuery::new(
+                terms
+                    .iter()
+                    .map(|t| (Occur::Should, term_query(t)))
+                    .collect(),
+            ))
+        };
+        let matching: Box<dyn Query> = if plan.required.is_empty() {
+            let words: Vec<Term> = plan.scored.iter().map(|s| s.term.clone()).collect();
+            any(&words)
+        } else {
+            let alternatives: Vec<(Occur, Box<dyn Query>)> = plan
+                .required
+                .iter()
+                .filter(|words| words.iter().all(|terms| !terms.is_empty()))
+                .map(|words| {
+                    let all: Vec<(Occur, Box<dyn Query>)> = words
+                        .iter()
+                        .map(|terms| (Occur::Must, any(terms)))
+                        .collect();
+                    (
+                        Occur::Should,
+                        Box::new(BooleanQuery::new(all)) as Box<dyn Query>,
+                    )
+                })
+                .collect();
+            Box::new(BooleanQuery::new(alternatives))
+        };
+        let matching = matching.weight(EnableScoring::disabled_from_searcher(searcher))?;
+        let mut heap = BinaryHeap::with_capacity(k + 1);
+        for (segment_ord, union, scale) in segments {
+            let segment = searcher.segment_reader(*segment_ord as u32);
+            let mut checks = self.segment_checks(segment, plan, proximity_weights)?;
+            let alive = segment.alive_bitset();
+            let mut passing: Vec<DocId> = Vec::new();
+            matching.for_each_no_score(segment, &mut |docs: &[DocId]| {
+                for &doc in docs {
+                    if alive.is_none_or(|alive| alive.is_alive(doc))
+                        && checks.columns.passes(&plan.filters, doc)
+                    {
+                        passing.push(doc);
+                    }
+                }
+            })?;
+            let mut scorer = union.scorer(segment, 1.0)?;
+            for doc in passing {
+                let text = if contains(scorer.as_mut() as &mut dyn DocSet, doc) {
+                    scorer.score() * scale
+                } else {
+                    0.0
+                };
+                let score = text + checks.bonus(doc);
+                offer_hit(
+                    &mut heap,
+                    k,
+                    Hit {
+                        score,
+                        address: DocAddress::new(*segment_ord as u32, doc),
+                    },
+                );
+            }
+        }
+        Ok(heap)
+    }
+
+    fn segment_checks(
+        &self,
+        segment: &SegmentReader,
+        plan: &ProductPlan,
+        proximity_weights: &[(Box<dyn Weight>, f32)],
+    ) -> Result<SegmentChecks, CatalogError> {
+        let postings = |term: &Term| -> Result<Option<SegmentPostings>, CatalogError> {
+            segment
+                .inverted_index(term.field())?
+                .read_postings(term, IndexRecordOption::Basic)
+                .map_err(index_io)
+        };
+        let mut required = Vec::with_capacity(plan.required.len());
+        for alternative in &plan.required {
+            let mut words = Vec::with_capacity(alternative.len());
+            for word in alternative {
+                let mut lists = Vec::new();
+                for term in word {
+                    if let Some(list) = postings(term)? {
+                        lists.push(list);
+                    }
+                }
+                words.push(lists);
+            }
+            required.push(words);
+        }
+        let mut codes = Vec::new();
+        for (term, value) in &plan.codes {
+            if let Some(list) = postings(term)? {
+                codes.push((list, *value));
+            }
+        }
+        let mut proximity = Vec::new();
+        for (weight, boost) in proximity_weights {
+            proximity.push(weight.scorer(segment, *boost)?);
+        }
+        Ok(SegmentChecks {
+            required,
+            codes,
+            proximity,
+            columns: ProductColumns::open(segment)?,
+        })
+    }
+}
+
+/// An I/O error reading the index's files.
+fn index_io(error: std::io::Error) -> CatalogError {
+    CatalogError::Index(error.into())
+}
+
+/// Hashes for the filters and boosts, as the index stores them.
+pub fn hash_all(values: &[String]) -> Vec<u64> {
+    values.iter().map(|v| stable_hash(v)).collect()
+}
