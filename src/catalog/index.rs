@@ -1,6 +1,9 @@
 //! The on-disk tantivy index holding every merchant's catalog: one document
-//! per variant, so that price, stock, colour and size filter and boost at the
-//! level a shopper buys.
+//! per product. Its variants, the level a shopper buys at, are columns of
+//! that document: multi-valued fast fields holding one value per variant, in
+//! feed order (price, currency, stock, colour, size), for search to pick the
+//! best variant without reading stored data; and one stored list
+//! (`encode_variants`) with what an offer shows.
 //!
 //! Colours and sizes are stored twice: as the merchant wrote them ("Heather
 //! Grey") for display and for talking to the merchant, and canonicalised by
@@ -9,20 +12,22 @@
 use super::feed::{FeedProduct, MerchantCatalog};
 use crate::error::CatalogError;
 use crate::rules::{CompiledRules, LexSlot};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use tantivy::schema::{
-    Field, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
-};
+use tantivy::schema::{Field, Schema, TextFieldIndexing, TextOptions, FAST, STORED, STRING};
 use tantivy::{doc, Index, IndexReader, ReloadPolicy, Term};
 
 pub use tantivy::schema::IndexRecordOption;
 
 /// Bumped whenever the schema or the way documents are built changes, so old
 /// indexes are rebuilt rather than misread.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 const MANIFEST_FILE: &str = "concierge-manifest.json";
 const WRITER_MEMORY_BYTES: usize = 64 * 1024 * 1024;
+/// A whole build: large enough that 100,000 products make one segment per
+/// indexing thread, so the build ends without merges to wait for.
+const BUILD_MEMORY_BYTES: usize = 1024 * 1024 * 1024;
 
 /// Handles to the schema's fields.
 #[derive(Debug, Clone, Copy)]
@@ -30,31 +35,25 @@ pub struct Fields {
     pub merchant_id: Field,
     pub product_key: Field,
     pub product_id: Field,
-    pub variant_id: Field,
     pub title: Field,
-    pub variant_title: Field,
     pub description: Field,
     pub brand: Field,
+    pub brand_exact: Field,
     pub categories: Field,
-    pub color: Field,
-    pub color_label: Field,
-    pub size: Field,
-    pub size_label: Field,
-    pub material: Field,
-    pub price: Field,
-    pub currency: Field,
-    pub in_stock: Field,
-    pub gtin: Field,
     pub url: Field,
     /// Model numbers and sizes as whole tokens ("mq8n2b/a", "64gb"), which
     /// the stemming tokenizer would cut apart.
     pub codes: Field,
-    pub product_hash: Field,
-    pub color_hash: Field,
-    pub size_hash: Field,
-    pub currency_hash: Field,
     pub display_title: Field,
     pub brand_label: Field,
+    /// The variants as stored text (`encode_variants`, feed order).
+    pub variants: Field,
+    pub variant_count: Field,
+    pub variant_price: Field,
+    pub variant_currency: Field,
+    pub variant_in_stock: Field,
+    pub variant_color: Field,
+    pub variant_size: Field,
     pub product_in_stock: Field,
     pub product_currency: Field,
     pub product_min_price: Field,
@@ -62,8 +61,90 @@ pub struct Fields {
     pub product_color: Field,
     pub product_size: Field,
     pub product_material: Field,
-    pub brand_exact: Field,
     pub merchant_hash: Field,
+}
+
+/// What an offer shows of a variant, stored with its product.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredVariant {
+    pub id: String,
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub color_label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub color: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub size_label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub size: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub material: Option<String>,
+    pub price: i64,
+    pub currency: String,
+    pub in_stock: bool,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub gtin: Option<String>,
+}
+
+/// Separates a stored variant's fields, and variants; stripped from values.
+const FIELD_SEPARATOR: char = '\u{1f}';
+const VARIANT_SEPARATOR: char = '\u{1e}';
+
+/// The stored form of a product's variants: plain separated text, about
+/// ten times cheaper to write than JSON (it is written for every product
+/// indexed, and read only for the few offers a search returns).
+pub fn encode_variants(variants: &[StoredVariant]) -> String {
+    let mut out = String::with_capacity(variants.len() * 96);
+    let push = |out: &mut String, value: &str| {
+        out.extend(
+            value
+                .chars()
+                .filter(|c| *c != FIELD_SEPARATOR && *c != VARIANT_SEPARATOR),
+        );
+        out.push(FIELD_SEPARATOR);
+    };
+    for (position, variant) in variants.iter().enumerate() {
+        if position > 0 {
+            out.push(VARIANT_SEPARATOR);
+        }
+        push(&mut out, &variant.id);
+        push(&mut out, &variant.title);
+        for value in [
+            &variant.color_label,
+            &variant.color,
+            &variant.size_label,
+            &variant.size,
+            &variant.material,
+        ] {
+            push(&mut out, value.as_deref().unwrap_or_default());
+        }
+        push(&mut out, &variant.price.to_string());
+        push(&mut out, &variant.currency);
+        push(&mut out, if variant.in_stock { "1" } else { "0" });
+        push(&mut out, variant.gtin.as_deref().unwrap_or_default());
+    }
+    out
+}
+
+/// The variant at `position` in `encoded` (see `encode_variants`).
+pub fn decode_variant(encoded: &str, position: usize) -> Option<StoredVariant> {
+    let text = encoded.split(VARIANT_SEPARATOR).nth(position)?;
+    let mut values = text.split(FIELD_SEPARATOR);
+    let mut next = || values.next().map(str::to_string);
+    let optional = |value: Option<String>| value.filter(|v| !v.is_empty());
+    Some(StoredVariant {
+        id: next()?,
+        title: next()?,
+        color_label: optional(next()),
+        color: optional(next()),
+        size_label: optional(next()),
+        size: optional(next()),
+        material: optional(next()),
+        price: next()?.parse().ok()?,
+        currency: next()?,
+        in_stock: next()? == "1",
+        gtin: optional(next()),
+    })
 }
 
 /// A keyword whose match adds a fixed boost: each value once per document,
@@ -81,11 +162,16 @@ fn attribute() -> TextOptions {
 
 pub fn schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
-    let stemmed = |stored: bool| {
+    // Positions only where search asks for words in order: the title.
+    let stemmed = |stored: bool, positions: bool| {
         let options = TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
                 .set_tokenizer("en_stem")
-                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+                .set_index_option(if positions {
+                    IndexRecordOption::WithFreqsAndPositions
+                } else {
+                    IndexRecordOption::WithFreqs
+                }),
         );
         if stored {
             options.set_stored()
@@ -94,48 +180,36 @@ pub fn schema() -> (Schema, Fields) {
         }
     };
     let fields = Fields {
-        merchant_id: builder.add_text_field("merchant_id", STRING | STORED | FAST),
+        merchant_id: builder.add_text_field("merchant_id", STRING | STORED),
         // FAST so a reload can list a merchant's products without reading
         // stored documents.
         product_key: builder.add_text_field("product_key", STRING | FAST),
-        product_id: builder.add_text_field("product_id", STRING | STORED),
-        variant_id: builder.add_text_field("variant_id", STRING | STORED),
-        // Text is indexed on each product's head document only (see
-        // `product_documents`); every variant stores the title and brand
-        // for display.
-        title: builder.add_text_field("title", stemmed(false)),
+        product_id: builder.add_text_field("product_id", STORED),
+        title: builder.add_text_field("title", stemmed(false, true)),
         display_title: builder.add_text_field("display_title", STORED),
-        variant_title: builder.add_text_field("variant_title", STORED),
-        description: builder.add_text_field("description", stemmed(false)),
-        brand: builder.add_text_field("brand", stemmed(false)),
+        description: builder.add_text_field("description", stemmed(false, false)),
+        brand: builder.add_text_field("brand", stemmed(false, false)),
         brand_label: builder.add_text_field("brand_label", STORED),
-        categories: builder.add_text_field("categories", stemmed(true)),
-        color: builder.add_text_field("color", STRING | STORED),
-        color_label: builder.add_text_field("color_label", STORED),
-        size: builder.add_text_field("size", STRING | STORED),
-        size_label: builder.add_text_field("size_label", STORED),
-        material: builder.add_text_field("material", STRING | STORED),
-        price: builder.add_i64_field("price", INDEXED | FAST | STORED),
-        currency: builder.add_text_field("currency", STRING | STORED),
-        in_stock: builder.add_u64_field("in_stock", INDEXED | FAST | STORED),
-        gtin: builder.add_text_field("gtin", STRING | STORED),
+        categories: builder.add_text_field("categories", stemmed(true, false)),
         url: builder.add_text_field("url", STORED),
         codes: builder.add_text_field("codes", STRING),
-        // Hashes of the product key, canonical colour and canonical size as
-        // u64 fast fields: search deduplicates products and tells matching
-        // variants from the hit list by comparing integers, without loading
-        // documents or decompressing a string column's dictionary.
-        product_hash: builder.add_u64_field("product_hash", INDEXED | FAST),
-        color_hash: builder.add_u64_field("color_hash", FAST),
-        size_hash: builder.add_u64_field("size_hash", FAST),
-        currency_hash: builder.add_u64_field("currency_hash", FAST),
-        // The head document's summary of its product's variants, for the
-        // first, product-level stage of a search (see `retrieve`). Filters
-        // are fast fields: that stage checks them only for the few products
-        // whose score can still make the top, so they never walk posting
-        // lists. Currencies are hashes (`stable_hash`). The canonical
-        // colours, sizes and materials of the variants in stock, and the
-        // brand, are attribute terms that boost.
+        variants: builder.add_text_field("variants", STORED),
+        // One value per variant, in feed order, in every one of these
+        // columns (0 where a variant has no colour or size): search reads a
+        // candidate product's variants from them as integers. Colours, sizes
+        // and currencies are hashes (`stable_hash`) of canonical values.
+        variant_count: builder.add_u64_field("variant_count", FAST),
+        variant_price: builder.add_i64_field("variant_price", FAST),
+        variant_currency: builder.add_u64_field("variant_currency", FAST),
+        variant_in_stock: builder.add_u64_field("variant_in_stock", FAST),
+        variant_color: builder.add_u64_field("variant_color", FAST),
+        variant_size: builder.add_u64_field("variant_size", FAST),
+        // A summary of the variants, for the first, product-level stage of
+        // a search (see `retrieve`). Filters are fast fields: that stage
+        // checks them only for the few products whose score can still make
+        // the top, so they never walk posting lists. The canonical colours,
+        // sizes and materials of the variants in stock, and the brand, are
+        // attribute terms that boost.
         product_in_stock: builder.add_u64_field("product_in_stock", FAST),
         product_currency: builder.add_u64_field("product_currency", FAST),
         product_min_price: builder.add_i64_field("product_min_price", FAST),
@@ -327,17 +401,45 @@ impl CatalogIndex {
         let (schema, fields) = schema();
         let index = Index::create_in_dir(directory, schema)?;
         {
-            let mut writer = index.writer::<tantivy::TantivyDocument>(WRITER_MEMORY_BYTES)?;
-            for catalog in catalogs {
-                for product in &catalog.products {
-                    writer.run(product_operations(
-                        &fields,
-                        rules,
-                        &catalog.profile.id,
-                        product,
-                    ))?;
+            let writer = index.writer::<tantivy::TantivyDocument>(BUILD_MEMORY_BYTES)?;
+            // Documents are built on every core and handed to the writer's
+            // own indexing threads; order does not matter in a fresh index.
+            let products: Vec<(&str, &FeedProduct)> = catalogs
+                .iter()
+                .flat_map(|c| c.products.iter().map(|p| (c.profile.id.as_str(), p)))
+                .filter(|(_, product)| !product.variants.is_empty())
+                .collect();
+            let threads = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1);
+            let chunk = products.len().div_ceil(threads).max(1);
+            std::thread::scope(|scope| -> Result<(), CatalogError> {
+                let handles: Vec<_> = products
+                    .chunks(chunk)
+                    .map(|run| {
+                        let writer = &writer;
+                        let fields = &fields;
+                        scope.spawn(move || -> Result<(), CatalogError> {
+                            for (merchant_id, product) in run {
+                                writer.add_document(product_document(
+                                    fields,
+                                    rules,
+                                    merchant_id,
+                                    product,
+                                ))?;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .collect();
+                for handle in handles {
+                    handle
+                        .join()
+                        .map_err(|_| CatalogError::Invalid("an indexing thread failed".into()))??;
                 }
-            }
+                Ok(())
+            })?;
+            let mut writer = writer;
             writer.commit()?;
             // Let the merges the commit started finish, so searches see
             // few segments.
@@ -412,9 +514,10 @@ impl CatalogIndex {
             } else {
                 summary.added += 1;
             }
-            let operations = product_operations(&self.fields, rules, merchant_id, product);
-            summary.variants += operations.len();
-            writer.run(operations)?;
+            if !product.variants.is_empty() {
+                summary.variants += product.variants.len();
+                writer.add_document(product_document(&self.fields, rules, merchant_id, product))?;
+            }
             if written % 1024 == 0 {
                 on_progress(written);
             }
@@ -500,25 +603,53 @@ impl CatalogIndex {
                 }),
             }
         }
-        let searcher = self.reader.searcher();
         for merchant in &mut merchants {
-            let term = Term::from_field_text(self.fields.merchant_id, &merchant.merchant_id);
-            merchant.variants = searcher.search(
-                &tantivy::query::TermQuery::new(term, IndexRecordOption::Basic),
-                &tantivy::collector::Count,
-            )? as u64;
+            merchant.variants = self.count_variants(Some(&merchant.merchant_id))?;
         }
         Ok(IndexStats {
             products: products.len(),
-            variants: searcher.num_docs(),
+            variants: self.count_variants(None)?,
             bytes_on_disk: directory_size(&self.directory),
             merchants,
         })
     }
 
-    /// Number of variant documents.
-    pub fn num_variants(&self) -> u64 {
-        self.reader.searcher().num_docs()
+    /// Number of variants, of `merchant_id`'s products or of all.
+    pub fn count_variants(&self, merchant_id: Option<&str>) -> Result<u64, CatalogError> {
+        let searcher = self.reader.searcher();
+        let mut total = 0;
+        for segment in searcher.segment_readers() {
+            let column = segment.fast_fields().u64("variant_count")?;
+            let alive = segment.alive_bitset();
+            let count = |doc: tantivy::DocId| {
+                if alive.is_none_or(|bits| bits.is_alive(doc)) {
+                    column.first(doc).unwrap_or_default()
+                } else {
+                    0
+                }
+            };
+            match merchant_id {
+                Some(merchant_id) => {
+                    let term = Term::from_field_text(self.fields.merchant_id, merchant_id);
+                    let postings = segment
+                        .inverted_index(self.fields.merchant_id)?
+                        .read_postings(&term, IndexRecordOption::Basic)
+                        .map_err(|source| CatalogError::Io {
+                            path: self.directory.clone(),
+                            source,
+                        })?;
+                    if let Some(mut postings) = postings {
+                        use tantivy::DocSet;
+                        while postings.doc() != tantivy::TERMINATED {
+                            total += count(postings.doc());
+                            postings.advance();
+                        }
+                    }
+                }
+                None => total += (0..segment.max_doc()).map(count).sum::<u64>(),
+            }
+        }
+        Ok(total)
     }
 
     /// Term for deleting or finding one merchant's product.
@@ -545,144 +676,123 @@ fn product_key(merchant_id: &str, product_id: &str) -> String {
     format!("{merchant_id}\u{1f}{product_id}")
 }
 
-/// A product's documents as one batch of add operations. A batch is
-/// indexed by one thread into one segment with consecutive document ids, and
-/// merges keep that order, so a product's variants sit side by side after
-/// its head: search finds them by walking from the head (see
-/// `CatalogIndex::search`).
-fn product_operations(
+/// A product's document: its text, its variants as columns and stored
+/// JSON, and the summary the first search stage filters and boosts on.
+pub fn product_document(
     fields: &Fields,
     rules: &CompiledRules,
     merchant_id: &str,
     product: &FeedProduct,
-) -> Vec<tantivy::indexer::UserOperation> {
-    product_documents(fields, rules, merchant_id, product)
-        .into_iter()
-        .map(tantivy::indexer::UserOperation::Add)
-        .collect()
-}
-
-/// One document per variant. The first is the product's head: it alone
-/// carries the product's text (title, description, brand, categories, model
-/// codes) and a summary of its variants (in stock, currencies, price range,
-/// colours and sizes in stock), so that text search scores one document per
-/// product rather than one per variant.
-fn product_documents(
-    fields: &Fields,
-    rules: &CompiledRules,
-    merchant_id: &str,
-    product: &FeedProduct,
-) -> Vec<tantivy::TantivyDocument> {
+) -> tantivy::TantivyDocument {
     let key = product_key(merchant_id, &product.id);
-    let key_hash = stable_hash(&key);
-    let mut documents = Vec::with_capacity(product.variants.len());
+    let mut document = doc!(
+        fields.merchant_id => merchant_id,
+        fields.merchant_hash => stable_hash(merchant_id),
+        fields.product_key => key.as_str(),
+        fields.product_id => product.id.as_str(),
+        fields.display_title => product.title.as_str(),
+        fields.brand_label => product.brand.as_str(),
+        fields.url => product.url.as_str(),
+        fields.variant_count => product.variants.len() as u64,
+    );
+    let mut stored: Vec<StoredVariant> = Vec::with_capacity(product.variants.len());
     let mut in_stock_colors: Vec<String> = Vec::new();
     let mut in_stock_sizes: Vec<String> = Vec::new();
     let mut in_stock_materials: Vec<String> = Vec::new();
+    let mut currencies: Vec<&str> = Vec::new();
     for variant in &product.variants {
-        let color_label = variant.option("color").unwrap_or_default();
-        let size_label = variant.option("size").unwrap_or_default();
-        let material_label = variant.option("material").unwrap_or_default();
-        let material = rules
-            .lexicon
-            .canonical(LexSlot::Material, material_label)
-            .map(str::to_string)
-            .unwrap_or_else(|| material_label.trim().to_lowercase());
-        let mut document = doc!(
-            fields.merchant_id => merchant_id,
-            fields.product_key => key.as_str(),
-            fields.product_hash => key_hash,
-            fields.product_id => product.id.as_str(),
-            fields.variant_id => variant.id.as_str(),
-            fields.display_title => product.title.as_str(),
-            fields.variant_title => variant.title.as_str(),
-            fields.brand_label => product.brand.as_str(),
-            fields.price => variant.price.amount,
-            fields.currency => variant.price.currency.as_str(),
-            fields.currency_hash => stable_hash(&variant.price.currency),
-            fields.in_stock => u64::from(variant.availability.available),
-            fields.url => product.url.as_str(),
+        let available = variant.availability.available;
+        let label = |name| Some(variant.option(name)?.trim()).filter(|l| !l.is_empty());
+        let color_label = label("color");
+        let size_label = label("size");
+        let color = color_label.map(|l| canonical_color(rules, l));
+        let size = size_label.map(|l| canonical_size(rules, l));
+        let material = label("material").map(|l| {
+            rules
+                .lexicon
+                .canonical(LexSlot::Material, l)
+                .map(str::to_string)
+                .unwrap_or_else(|| l.to_lowercase())
+        });
+        let currency = variant.price.currency.as_str();
+        document.add_i64(fields.variant_price, variant.price.amount);
+        document.add_u64(fields.variant_currency, stable_hash(currency));
+        document.add_u64(fields.variant_in_stock, u64::from(available));
+        document.add_u64(
+            fields.variant_color,
+            color.as_deref().map_or(0, stable_hash),
         );
-        if !color_label.is_empty() {
-            let color = canonical_color(rules, color_label);
-            document.add_u64(fields.color_hash, stable_hash(&color));
-            document.add_text(fields.color_label, color_label);
-            if variant.availability.available && !in_stock_colors.contains(&color) {
-                in_stock_colors.push(color.clone());
-            }
-            document.add_text(fields.color, color);
+        document.add_u64(fields.variant_size, size.as_deref().map_or(0, stable_hash));
+        if !currencies.contains(&currency) {
+            currencies.push(currency);
         }
-        if !size_label.is_empty() {
-            let size = canonical_size(rules, size_label);
-            document.add_u64(fields.size_hash, stable_hash(&size));
-            document.add_text(fields.size_label, size_label);
-            if variant.availability.available && !in_stock_sizes.contains(&size) {
-                in_stock_sizes.push(size.clone());
-            }
-            document.add_text(fields.size, size);
-        }
-        if !material.is_empty() {
-            document.add_text(fields.material, &material);
-            if variant.availability.available && !in_stock_materials.contains(&material) {
-                in_stock_materials.push(material);
+        if available {
+            for (value, seen) in [
+                (&color, &mut in_stock_colors),
+                (&size, &mut in_stock_sizes),
+                (&material, &mut in_stock_materials),
+            ] {
+                if let Some(value) = value {
+                    if !seen.contains(value) {
+                        seen.push(value.clone());
+                    }
+                }
             }
         }
-        if let Some(gtin) = variant.gtin() {
-            document.add_text(fields.gtin, gtin);
-        }
-        documents.push(document);
+        stored.push(StoredVariant {
+            id: variant.id.clone(),
+            title: variant.title.clone(),
+            color_label: color_label.map(str::to_string),
+            color,
+            size_label: size_label.map(str::to_string),
+            size,
+            material,
+            price: variant.price.amount,
+            currency: variant.price.currency.clone(),
+            in_stock: available,
+            gtin: variant.gtin().map(str::to_string),
+        });
     }
-    let Some(head) = documents.first_mut() else {
-        return documents;
-    };
-    head.add_text(fields.title, &product.title);
+    document.add_text(fields.variants, encode_variants(&stored));
+    document.add_text(fields.title, &product.title);
     // "64 GB" in a title also counts as the word "64gb", as most merchants
     // write it: a second, short title value carries the joined forms.
     let joined_units = unit_joins(&product.title);
     if !joined_units.is_empty() {
-        head.add_text(fields.title, joined_units.join(" "));
+        document.add_text(fields.title, joined_units.join(" "));
     }
-    head.add_text(fields.description, &product.description);
-    head.add_text(fields.brand, &product.brand);
+    document.add_text(fields.description, &product.description);
+    document.add_text(fields.brand, &product.brand);
     for category in &product.categories {
-        head.add_text(fields.categories, category);
+        document.add_text(fields.categories, category);
     }
     for code in document_codes(&product.title) {
-        head.add_text(fields.codes, code);
+        document.add_text(fields.codes, code);
     }
     let any_in_stock = product.variants.iter().any(|v| v.availability.available);
-    head.add_u64(fields.product_in_stock, u64::from(any_in_stock));
-    let mut currencies: Vec<&str> = product
-        .variants
-        .iter()
-        .map(|v| v.price.currency.as_str())
-        .collect();
-    currencies.sort_unstable();
-    currencies.dedup();
+    document.add_u64(fields.product_in_stock, u64::from(any_in_stock));
     for currency in currencies {
-        head.add_u64(fields.product_currency, stable_hash(currency));
+        document.add_u64(fields.product_currency, stable_hash(currency));
     }
     let prices = product.variants.iter().map(|v| v.price.amount);
-    head.add_i64(
-        fields.product_min_price,
-        prices.clone().min().unwrap_or_default(),
-    );
-    head.add_i64(fields.product_max_price, prices.max().unwrap_or_default());
+    if let (Some(min), Some(max)) = (prices.clone().min(), prices.max()) {
+        document.add_i64(fields.product_min_price, min);
+        document.add_i64(fields.product_max_price, max);
+    }
     for color in in_stock_colors {
-        head.add_text(fields.product_color, color);
+        document.add_text(fields.product_color, color);
     }
     for size in in_stock_sizes {
-        head.add_text(fields.product_size, size);
+        document.add_text(fields.product_size, size);
     }
     for material in in_stock_materials {
-        head.add_text(fields.product_material, material);
+        document.add_text(fields.product_material, material);
     }
     let brand = product.brand.trim().to_lowercase();
     if !brand.is_empty() {
-        head.add_text(fields.brand_exact, brand);
+        document.add_text(fields.brand_exact, brand);
     }
-    head.add_u64(fields.merchant_hash, stable_hash(merchant_id));
-    documents
+    document
 }
 
 /// Unit words that follow a number and belong to it: "64 gb" is the code
@@ -871,4 +981,39 @@ fn write_manifest(directory: &Path, fingerprint: &str) -> Result<(), CatalogErro
     let path = directory.join(MANIFEST_FILE);
     let body = serde_json::json!({ "schema_version": SCHEMA_VERSION, "fingerprint": fingerprint });
     std::fs::write(&path, body.to_string()).map_err(|source| CatalogError::Io { path, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_variants_round_trip_and_separators_in_values_are_dropped() {
+        let variant = |id: &str, color: Option<&str>, gtin: Option<&str>| StoredVariant {
+            id: id.into(),
+            title: "Tee \u{1f}- Red\u{1e} / M".into(),
+            color_label: color.map(str::to_string),
+            color: color.map(str::to_lowercase),
+            size_label: Some("Medium".into()),
+            size: Some("M".into()),
+            material: None,
+            price: 4_500,
+            currency: "USD".into(),
+            in_stock: id != "b",
+            gtin: gtin.map(str::to_string),
+        };
+        let variants = vec![
+            variant("a", Some("Red"), Some("0123")),
+            variant("b", None, None),
+        ];
+        let encoded = encode_variants(&variants);
+        for (position, original) in variants.iter().enumerate() {
+            let decoded = decode_variant(&encoded, position).unwrap();
+            let mut expected = original.clone();
+            expected.title = "Tee - Red / M".into();
+            assert_eq!(decoded, expected);
+        }
+        assert_eq!(decode_variant(&encoded, 2), None);
+        assert_eq!(decode_variant("garbage", 0), None);
+    }
 }

@@ -399,7 +399,13 @@ impl CatalogIndex {
         }
         let mut statistics = CachedStatistics {
             searcher,
-            total_docs: searcher.num_docs(),
+            // As tantivy counts: deleted documents included, as they are
+            // in document frequencies until merged away.
+            total_docs: searcher
+                .segment_readers()
+                .iter()
+                .map(|segment| u64::from(segment.max_doc()))
+                .sum(),
             doc_freqs: HashMap::new(),
             total_tokens: HashMap::new(),
         };

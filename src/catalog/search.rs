@@ -7,7 +7,7 @@
 //! product (its best variant), and offers of the same product across
 //! merchants are grouped by GTIN, else by brand and normalised title.
 
-use super::index::{model_codes, stable_hash, strong_codes, CatalogIndex};
+use super::index::{decode_variant, model_codes, stable_hash, strong_codes, CatalogIndex};
 use super::retrieve::{hash_all, ProductFilters, ProductPlan, ProximityBonus, ScoredTerm};
 use crate::error::CatalogError;
 use crate::intent::{Intent, ItemRequest};
@@ -21,16 +21,14 @@ use tantivy::{DocAddress, TantivyDocument, Term};
 /// Most candidate products read in the first stage.
 const MAX_PRODUCT_HITS: usize = 2000;
 
-/// One segment's fast columns used to pick each product's best variant.
-struct SegmentColumns {
-    product: tantivy::columnar::Column<u64>,
+/// One segment's per-variant columns, used to pick each product's best
+/// variant: one value per variant, in feed order.
+struct VariantColumns {
     price: tantivy::columnar::Column<i64>,
-    color: tantivy::columnar::Column<u64>,
-    size: tantivy::columnar::Column<u64>,
     currency: tantivy::columnar::Column<u64>,
     in_stock: tantivy::columnar::Column<u64>,
-    alive: Option<tantivy::fastfield::AliveBitSet>,
-    max_doc: tantivy::DocId,
+    color: tantivy::columnar::Column<u64>,
+    size: tantivy::columnar::Column<u64>,
 }
 
 /// What to look for: built from one item of a parsed request.
@@ -290,24 +288,24 @@ impl CatalogIndex {
             window = (window * 4).min(MAX_PRODUCT_HITS);
         };
         let mut offers = Vec::with_capacity(best.len());
-        for (score, address) in best {
+        for (score, address, variant) in best {
             let document: TantivyDocument = searcher.doc(address)?;
-            offers.push(self.offer_from(&document, score, query));
+            if let Some(offer) = self.offer_from(&document, variant, score, query) {
+                offers.push(offer);
+            }
         }
         let groups = group_offers(&offers);
         Ok(SearchResults { offers, groups })
     }
 
-    /// The second stage: for the candidate products (head hits, best
-    /// first), each one's best variant passing the exact filters (in stock,
-    /// currency, price, excluded colours), at most `limit`, as (product
-    /// score, variant address). A product whose variant has the colour and
-    /// size asked for ranks before one without, then by product score; within
-    /// a product the matching variant wins, then the cheaper.
+    /// The second stage: for the candidate products (best first), each
+    /// one's best variant passing the exact filters (in stock, currency,
+    /// price, excluded colours), at most `limit`, as (product score, product
+    /// document, variant position). A product whose variant has the colour
+    /// and size asked for ranks before one without, then by product score;
+    /// within a product the matching variant wins, then the cheaper.
     ///
-    /// A product's variants are consecutive documents around its head (one
-    /// indexing batch each), so they are found by walking the integer fast
-    /// fields from the head while the product hash stays the same: no
+    /// The variants are read from the product's integer columns: no
     /// postings, no stored documents.
     fn best_variants(
         &self,
@@ -315,21 +313,8 @@ impl CatalogIndex {
         products: &[(f32, DocAddress)],
         query: &SearchQuery,
         limit: usize,
-    ) -> Result<Vec<(f32, DocAddress)>, CatalogError> {
-        let mut segments: Vec<SegmentColumns> = Vec::new();
-        for segment in searcher.segment_readers() {
-            let fast_fields = segment.fast_fields();
-            segments.push(SegmentColumns {
-                product: fast_fields.u64("product_hash")?,
-                price: fast_fields.i64("price")?,
-                color: fast_fields.u64("color_hash")?,
-                size: fast_fields.u64("size_hash")?,
-                currency: fast_fields.u64("currency_hash")?,
-                in_stock: fast_fields.u64("in_stock")?,
-                alive: segment.alive_bitset().cloned(),
-                max_doc: segment.max_doc(),
-            });
-        }
+    ) -> Result<Vec<(f32, DocAddress, usize)>, CatalogError> {
+        let mut segments: HashMap<u32, VariantColumns> = HashMap::new();
         let wanted_color = query.color.as_deref().map(stable_hash);
         let wanted_size = query.size.as_deref().map(stable_hash);
         let wanted_currency = query.currency.as_deref().map(stable_hash);
@@ -342,64 +327,64 @@ impl CatalogIndex {
             query.min_price.unwrap_or(i64::MIN),
             query.max_price.unwrap_or(i64::MAX),
         );
-        let mut ranked: Vec<(u8, usize, f32, DocAddress)> = Vec::new();
+        let mut ranked: Vec<(u8, usize, f32, DocAddress, usize)> = Vec::new();
         let mut exact_matches = 0;
-        for (rank, (score, head)) in products.iter().enumerate() {
-            let Some(columns) = segments.get(head.segment_ord as usize) else {
-                continue;
+        let (mut prices, mut currencies, mut stock, mut colors, mut sizes) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (rank, (score, address)) in products.iter().enumerate() {
+            let columns = match segments.entry(address.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+                std::collections::hash_map::Entry::Vacant(entry) => {
+                    let fast = searcher.segment_reader(address.segment_ord).fast_fields();
+                    entry.insert(VariantColumns {
+                        price: fast.i64("variant_price")?,
+                        currency: fast.u64("variant_currency")?,
+                        in_stock: fast.u64("variant_in_stock")?,
+                        color: fast.u64("variant_color")?,
+                        size: fast.u64("variant_size")?,
+                    })
+                }
             };
-            let Some(product) = columns.product.first(head.doc_id) else {
-                continue;
-            };
-            let passes = |doc: tantivy::DocId| {
-                let price = columns.price.first(doc).unwrap_or_default();
-                columns
-                    .alive
-                    .as_ref()
-                    .is_none_or(|alive| alive.is_alive(doc))
-                    && (!query.in_stock_only || columns.in_stock.first(doc) == Some(1))
-                    && wanted_currency.is_none_or(|c| columns.currency.first(doc) == Some(c))
+            let doc = address.doc_id;
+            prices.clear();
+            prices.extend(columns.price.values_for_doc(doc));
+            currencies.clear();
+            currencies.extend(columns.currency.values_for_doc(doc));
+            stock.clear();
+            stock.extend(columns.in_stock.values_for_doc(doc));
+            colors.clear();
+            colors.extend(columns.color.values_for_doc(doc));
+            sizes.clear();
+            sizes.extend(columns.size.values_for_doc(doc));
+            let mut best: Option<(u8, i64, usize)> = None;
+            for (position, &price) in prices.iter().enumerate() {
+                let color = colors.get(position).copied().unwrap_or_default();
+                let size = sizes.get(position).copied().unwrap_or_default();
+                let passes = (!query.in_stock_only || stock.get(position) == Some(&1))
+                    && wanted_currency.is_none_or(|c| currencies.get(position) == Some(&c))
                     && price >= min_price
                     && price <= max_price
-                    && columns
-                        .color
-                        .first(doc)
-                        .is_none_or(|color| !excluded.contains(&color))
-            };
-            // A wrong colour weighs more than a wrong size, as the boosts do:
-            // asked for a red parka in M, the red S beats the blue M.
-            let misses = |doc: tantivy::DocId| {
-                let miss = |column: &tantivy::columnar::Column<u64>, wanted: Option<u64>| {
-                    wanted.map_or(0u8, |wanted| u8::from(column.first(doc) != Some(wanted)))
-                };
-                2 * miss(&columns.color, wanted_color) + miss(&columns.size, wanted_size)
-            };
-            let mut first = head.doc_id;
-            while first > 0 && columns.product.first(first - 1) == Some(product) {
-                first -= 1;
-            }
-            let mut best: Option<(u8, i64, tantivy::DocId)> = None;
-            let mut doc = first;
-            while doc < columns.max_doc && columns.product.first(doc) == Some(product) {
-                if passes(doc) {
-                    let candidate = (
-                        misses(doc),
-                        columns.price.first(doc).unwrap_or_default(),
-                        doc,
-                    );
-                    if best.is_none_or(|current| candidate < current) {
-                        best = Some(candidate);
-                    }
+                    && !excluded.contains(&color);
+                if !passes {
+                    continue;
                 }
-                doc += 1;
+                // A wrong colour weighs more than a wrong size, as the
+                // boosts do: asked for a red parka in M, the red S beats the
+                // blue M.
+                let miss = |value: u64, wanted: Option<u64>| {
+                    wanted.map_or(0u8, |wanted| u8::from(value != wanted))
+                };
+                let candidate = (
+                    2 * miss(color, wanted_color) + miss(size, wanted_size),
+                    price,
+                    position,
+                );
+                if best.is_none_or(|current| candidate < current) {
+                    best = Some(candidate);
+                }
             }
-            if let Some((mismatches, _, doc)) = best {
-                ranked.push((
-                    mismatches,
-                    rank,
-                    *score,
-                    DocAddress::new(head.segment_ord, doc),
-                ));
+            if let Some((mismatches, _, position)) = best {
+                ranked.push((mismatches, rank, *score, *address, position));
                 if mismatches == 0 {
                     exact_matches += 1;
                     // Candidates come best first: later ones cannot beat
@@ -414,7 +399,7 @@ impl CatalogIndex {
         Ok(ranked
             .into_iter()
             .take(limit)
-            .map(|(_, _, score, address)| (score, address))
+            .map(|(_, _, score, address, position)| (score, address, position))
             .collect())
     }
 
@@ -625,7 +610,14 @@ impl CatalogIndex {
         Ok(plan)
     }
 
-    fn offer_from(&self, document: &TantivyDocument, score: f32, query: &SearchQuery) -> Offer {
+    /// The offer of variant `position` of the product in `document`.
+    fn offer_from(
+        &self,
+        document: &TantivyDocument,
+        position: usize,
+        score: f32,
+        query: &SearchQuery,
+    ) -> Option<Offer> {
         let fields = &self.fields;
         let text = |field| {
             document
@@ -633,40 +625,33 @@ impl CatalogIndex {
                 .and_then(|v| v.as_str())
                 .map(str::to_string)
         };
-        let color = text(fields.color);
-        let size = text(fields.size);
-        Offer {
+        let variant = decode_variant(document.get_first(fields.variants)?.as_str()?, position)?;
+        Some(Offer {
             merchant_id: text(fields.merchant_id).unwrap_or_default(),
             product_id: text(fields.product_id).unwrap_or_default(),
             product_title: text(fields.display_title).unwrap_or_default(),
             brand: text(fields.brand_label).unwrap_or_default(),
-            variant_id: text(fields.variant_id).unwrap_or_default(),
-            variant_title: text(fields.variant_title).unwrap_or_default(),
-            color_label: text(fields.color_label),
-            size_label: text(fields.size_label),
-            material: text(fields.material),
-            price: Money::new(
-                document
-                    .get_first(fields.price)
-                    .and_then(|v| v.as_i64())
-                    .unwrap_or_default(),
-                text(fields.currency).unwrap_or_default(),
-            ),
-            in_stock: document.get_first(fields.in_stock).and_then(|v| v.as_u64()) == Some(1),
-            gtin: text(fields.gtin),
+            variant_id: variant.id,
+            variant_title: variant.title,
+            color_label: variant.color_label,
+            size_label: variant.size_label,
+            material: variant.material,
+            price: Money::new(variant.price, variant.currency),
+            in_stock: variant.in_stock,
+            gtin: variant.gtin,
             url: text(fields.url).unwrap_or_default(),
             score,
             color_matches: query
                 .color
                 .as_ref()
-                .map(|wanted| color.as_ref() == Some(wanted)),
+                .map(|wanted| variant.color.as_ref() == Some(wanted)),
             size_matches: query
                 .size
                 .as_ref()
-                .map(|wanted| size.as_ref() == Some(wanted)),
-            color,
-            size,
-        }
+                .map(|wanted| variant.size.as_ref() == Some(wanted)),
+            color: variant.color,
+            size: variant.size,
+        })
     }
 }
 
