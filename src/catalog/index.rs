@@ -27,7 +27,7 @@ const MANIFEST_FILE: &str = "concierge-manifest.json";
 const WRITER_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 /// A whole build: large enough that 100,000 products make one segment per
 /// indexing thread, so the build ends without merges to wait for.
-const BUILD_MEMORY_BYTES: usize = 1024 * 1024 * 1024;
+const BUILD_MEMORY_BYTES: usize = 512 * 1024 * 1024;
 
 /// Handles to the schema's fields.
 #[derive(Debug, Clone, Copy)]
