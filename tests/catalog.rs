@@ -14,25 +14,14 @@
 
 mod common;
 
-use common::{rules, small_catalogs, socks, turtleneck};
+use common::{concierge, rules, small_catalogs, socks, turtleneck};
 use concierge::catalog::index::LoadSummary;
 use concierge::catalog::{CatalogIndex, Ranker, SearchQuery};
 use concierge::intent::Parser;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn concierge(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_concierge"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("CONCIERGE_RULES")
-        .env_remove("CONCIERGE_INDEX")
-        .env_remove("CONCIERGE_DB")
-        .output()
-        .expect("run concierge")
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).to_string()

@@ -7,19 +7,11 @@
 //! - bad input is one clear line and a non-zero exit, never a panic;
 //! - the committed demo feeds are exactly what the generator makes.
 
+mod common;
+
+use common::concierge;
 use std::path::Path;
 use std::process::{Command, Output};
-
-fn concierge(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_concierge"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("CONCIERGE_RULES")
-        .env_remove("CONCIERGE_INDEX")
-        .env_remove("CONCIERGE_DB")
-        .output()
-        .expect("run concierge")
-}
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).to_string()

@@ -220,7 +220,13 @@ pub fn parse_jsonl(file: &str, text: &str) -> FeedRead {
             .collect();
         handles
             .into_iter()
-            .map(|handle| handle.join().unwrap_or_default())
+            // A panic in a parser thread is re-raised here, as it would
+            // have been on one thread: a run is never silently dropped.
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect()
     });
     let mut read = FeedRead::default();

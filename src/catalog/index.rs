@@ -22,7 +22,7 @@ pub use tantivy::schema::IndexRecordOption;
 
 /// Bumped whenever the schema or the way documents are built changes, so old
 /// indexes are rebuilt rather than misread.
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 9;
 const MANIFEST_FILE: &str = "concierge-manifest.json";
 const WRITER_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 /// A whole build: large enough that 100,000 products make one segment per
@@ -148,15 +148,17 @@ pub fn decode_variant(encoded: &str, position: usize) -> Option<StoredVariant> {
 }
 
 /// A keyword whose match adds a fixed boost: each value once per document,
-/// with frequencies (so tantivy's block-max WAND can skip over it) but no
-/// length norms (so every match scores the same, whatever else the product
-/// has).
+/// with frequencies and length norms, because tantivy's block-max WAND reads
+/// the best (frequency, norm) of each block that indexing records from them
+/// (without norms it records nothing, and WAND would skip whole blocks of
+/// matches). Search scores these terms as if every product were of average
+/// length (see `retrieve::CachedStatistics`), so a match adds the same
+/// boost whatever else the product has.
 fn attribute() -> TextOptions {
     TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
             .set_tokenizer("raw")
-            .set_index_option(IndexRecordOption::WithFreqs)
-            .set_fieldnorms(false),
+            .set_index_option(IndexRecordOption::WithFreqs),
     )
 }
 

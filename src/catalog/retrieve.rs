@@ -5,13 +5,14 @@
 //! The words are one flat union of (word, field) term queries, weighted by
 //! field, which tantivy walks with block-max WAND: whole blocks of postings
 //! whose best possible score cannot reach the current top `k` are skipped.
-//! Everything else a product is judged on is checked only for the
-//! documents WAND hands over (those whose word score can still make the
-//! top): the product-level filters (stock, currency, price range, merchant
-//! lists) read from fast fields, the words that must all be present, the
-//! attribute boosts (colour, size, material, brand), exact model numbers and
-//! the title-proximity bonus. WAND is told the threshold minus the most those
-//! extras can add, so no product that could reach the top is skipped: the
+//! The attribute boosts (colour, size, material, brand) are terms of that
+//! union too, scaled so each adds exactly its boost. Everything else a
+//! product is judged on is checked only for the documents WAND hands over
+//! (those whose score can still make the top): the product-level filters
+//! (stock, currency, price range, merchant lists) read from fast fields,
+//! the words that must all be present, exact model numbers and the
+//! title-proximity bonus. WAND is told the threshold minus the most those
+//! bonuses can add, so no product that could reach the top is skipped: the
 //! result is exactly the top `k` of the full score, at a cost that grows
 //! with `k` rather than with the number of products matching.
 
@@ -34,6 +35,8 @@ use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, SegmentReader, Term, T
 pub struct ScoredTerm {
     pub term: Term,
     pub weight: f32,
+    /// Across the whole index, as the plan found it: not looked up again.
+    pub doc_freq: u64,
 }
 
 /// A proximity clause: scored like tantivy's phrase query times `boost`.
@@ -62,7 +65,7 @@ pub struct ProductPlan {
     pub attributes: Vec<(Term, f32)>,
 }
 
-/// Product-level filters, on the head documents' summaries.
+/// Product-level filters, on each product's summary of its variants.
 #[derive(Debug, Clone, Default)]
 pub struct ProductFilters {
     pub in_stock_only: bool,
@@ -76,6 +79,10 @@ pub struct ProductFilters {
     pub merchants_denied: Vec<u64>,
 }
 
+/// A field's token count that makes its average length effectively
+/// infinite for BM25.
+const FLAT_TOTAL_TOKENS: u64 = u64::MAX >> 8;
+
 /// Document frequencies looked up once per search: a segment's weights are
 /// built from these rather than by asking every segment again.
 struct CachedStatistics<'a> {
@@ -83,6 +90,28 @@ struct CachedStatistics<'a> {
     total_docs: u64,
     doc_freqs: HashMap<Term, u64>,
     total_tokens: HashMap<Field, u64>,
+}
+
+impl CachedStatistics<'_> {
+    /// Records an attribute term: its field's token count is made so large
+    /// that BM25's length normalisation vanishes (the average length is
+    /// the denominator), so every product holding the term scores the same,
+    /// and so does the block maximum WAND reads.
+    fn remember_flat(&mut self, term: &Term, doc_freq: u64) {
+        self.doc_freqs.insert(term.clone(), doc_freq);
+        self.total_tokens.insert(term.field(), FLAT_TOTAL_TOKENS);
+    }
+
+    /// Records `term`'s document frequency and its field's token count.
+    fn remember(&mut self, term: &Term, doc_freq: u64) -> Result<(), CatalogError> {
+        self.doc_freqs.insert(term.clone(), doc_freq);
+        if let std::collections::hash_map::Entry::Vacant(entry) =
+            self.total_tokens.entry(term.field())
+        {
+            entry.insert(self.searcher.total_num_tokens(term.field())?);
+        }
+        Ok(())
+    }
 }
 
 impl Bm25StatisticsProvider for CachedStatistics<'_> {
@@ -190,6 +219,24 @@ impl ProductColumns {
         }
         true
     }
+}
+
+/// See `CatalogIndex::prepare`.
+struct Prepared<'a> {
+    statistics: CachedStatistics<'a>,
+    scored: Vec<ScoredTerm>,
+    proximity_weights: Vec<ScaledWeight>,
+    max_bonus: Score,
+    required_floor: Score,
+}
+
+/// The heap's hits, best first, as (score, document).
+fn best_first(heap: BinaryHeap<Reverse<Hit>>) -> Vec<(Score, DocAddress)> {
+    let mut hits: Vec<Hit> = heap.into_iter().map(|Reverse(hit)| hit).collect();
+    hits.sort_by(|a, b| b.cmp(a));
+    hits.into_iter()
+        .map(|hit| (hit.score, hit.address))
+        .collect()
 }
 
 /// A weight and the factor its scores take.
@@ -352,15 +399,15 @@ const MAX_FUZZY_EXPANSIONS: usize = 16;
 
 impl CatalogIndex {
     /// The words of `field` in the index within `distance` edits of `word`
-    /// (a transposition counts as one), most frequent first, at most
-    /// `MAX_FUZZY_EXPANSIONS`.
+    /// (a transposition counts as one), with their document frequencies,
+    /// most frequent first, at most `MAX_FUZZY_EXPANSIONS`.
     pub(crate) fn fuzzy_expansions(
         &self,
         searcher: &Searcher,
         field: Field,
         word: &str,
         distance: u8,
-    ) -> Result<Vec<Term>, CatalogError> {
+    ) -> Result<Vec<(Term, u64)>, CatalogError> {
         let mut found: HashMap<String, u64> = HashMap::new();
         for segment in searcher.segment_readers() {
             let inverted = segment.inverted_index(field)?;
@@ -382,11 +429,11 @@ impl CatalogIndex {
         Ok(found
             .into_iter()
             .take(MAX_FUZZY_EXPANSIONS)
-            .map(|(text, _)| Term::from_field_text(field, &text))
+            .map(|(text, doc_freq)| (Term::from_field_text(field, &text), doc_freq))
             .collect())
     }
 
-    /// The best `k` products under `plan`, best first, as (score, head
+    /// The best `k` products under `plan`, best first, as (score, product
     /// document).
     pub(crate) fn top_products(
         &self,
@@ -397,116 +444,37 @@ impl CatalogIndex {
         if plan.scored.is_empty() || k == 0 {
             return Ok(Vec::new());
         }
-        let mut statistics = CachedStatistics {
-            searcher,
-            // As tantivy counts: deleted documents included, as they are
-            // in document frequencies until merged away.
-            total_docs: searcher
-                .segment_readers()
-                .iter()
-                .map(|segment| u64::from(segment.max_doc()))
-                .sum(),
-            doc_freqs: HashMap::new(),
-            total_tokens: HashMap::new(),
-        };
-        for scored in &plan.scored {
-            let field = scored.term.field();
-            if let std::collections::hash_map::Entry::Vacant(entry) =
-                statistics.total_tokens.entry(field)
-            {
-                entry.insert(searcher.total_num_tokens(field)?);
-            }
-            if !statistics.doc_freqs.contains_key(&scored.term) {
-                let freq = searcher.doc_freq(&scored.term)?;
-                statistics.doc_freqs.insert(scored.term.clone(), freq);
-            }
-        }
-        // An attribute term matches at term frequency 1 with no length norm
-        // (fieldnorm id 1, as tantivy reads a field without norms), so its
-        // BM25 score is one number per search: scale it to the boost.
-        let mut scored = plan.scored.clone();
-        for (term, boost) in &plan.attributes {
-            let doc_freq = searcher.doc_freq(term)?;
-            if doc_freq == 0 {
-                continue;
-            }
-            statistics.doc_freqs.insert(term.clone(), doc_freq);
-            if let std::collections::hash_map::Entry::Vacant(entry) =
-                statistics.total_tokens.entry(term.field())
-            {
-                entry.insert(searcher.total_num_tokens(term.field())?);
-            }
-            let unit = Bm25Weight::for_terms(&statistics, std::slice::from_ref(term))?.score(1, 1);
-            if unit > 0.0 {
-                scored.push(ScoredTerm {
-                    term: term.clone(),
-                    weight: boost / unit,
-                });
-            }
-        }
-
-        let enable = || EnableScoring::enabled_from_statistics_provider(&statistics, searcher);
-        let mut proximity_weights: Vec<(Box<dyn Weight>, f32)> = Vec::new();
-        // The most the checks can add to a product's word score.
-        let mut max_bonus: Score = 0.0;
-        for bonus in &plan.proximity {
-            let terms: Vec<Term> = bonus.query.phrase_terms().into_iter().collect();
-            let bound = Bm25Weight::for_terms(&statistics, &terms)?.max_score();
-            max_bonus += bound * bonus.boost;
-            proximity_weights.push((bonus.query.weight(enable())?, bonus.boost));
-        }
-        max_bonus += plan.codes.iter().map(|(_, value)| *value).sum::<f32>();
-        // The least a product holding the words it must hold can score: each
-        // word at least once, in the longest field that has it. WAND starts
-        // there, so products sharing only a colour or a size with the
-        // request are skipped in whole blocks.
-        let mut term_floor: HashMap<&Term, Score> = HashMap::new();
-        for scored in &plan.scored {
-            let least = Bm25Weight::for_terms(&statistics, std::slice::from_ref(&scored.term))?
-                .score(u8::MAX, 1);
-            term_floor.insert(&scored.term, least * scored.weight);
-        }
-        let word_floor = |terms: &[Term]| {
-            terms
-                .iter()
-                .filter_map(|term| term_floor.get(term).copied())
-                .reduce(f32::min)
-        };
-        let required_floor: Score = if plan.required.is_empty() {
-            term_floor.values().copied().reduce(f32::min).unwrap_or(0.0)
-        } else {
-            plan.required
-                .iter()
-                .filter_map(|words| {
-                    words
-                        .iter()
-                        .map(|terms| word_floor(terms))
-                        .sum::<Option<Score>>()
-                })
-                .reduce(f32::min)
-                .unwrap_or(0.0)
-        };
-        // Slightly under: rounding must never skip a product that qualifies.
-        let required_floor = required_floor * 0.999;
+        let prepared = self.prepare(searcher, plan)?;
+        let Prepared {
+            statistics,
+            scored,
+            proximity_weights,
+            max_bonus,
+            required_floor,
+        } = &prepared;
+        let (max_bonus, required_floor) = (*max_bonus, *required_floor);
+        let enable = || EnableScoring::enabled_from_statistics_provider(statistics, searcher);
 
         let mut heap: BinaryHeap<Reverse<Hit>> = BinaryHeap::with_capacity(k + 1);
         let mut aborted = false;
         let mut segments = Vec::new();
         for (segment_ord, segment) in searcher.segment_readers().iter().enumerate() {
-            let Some((weight, scale)) = segment_union(segment, &scored, &enable)? else {
+            let Some((weight, scale)) = segment_union(segment, scored, &enable)? else {
                 continue;
             };
-            let mut checks = self.segment_checks(segment, plan, &proximity_weights)?;
             if !aborted {
+                let mut checks = self.segment_checks(segment, plan, proximity_weights)?;
                 let segment_ord = segment_ord as u32;
                 let alive = segment.alive_bitset();
                 let threshold_for = |heap: &BinaryHeap<Reverse<Hit>>| {
                     let floor = required_floor / scale;
                     match heap.peek() {
-                        // Slightly under, so rounding never skips a product
-                        // that ties on the full score.
+                        // Exactly the worst kept: a product that only ties it
+                        // comes later and would lose the tie, so WAND may
+                        // skip it (with many equal products, most of the
+                        // saving). Rounding can only decide near-ties.
                         Some(Reverse(worst)) if heap.len() >= k => {
-                            ((worst.score - max_bonus) / scale - 1e-4).max(floor)
+                            ((worst.score - max_bonus) / scale).max(floor)
                         }
                         _ => floor,
                     }
@@ -548,14 +516,130 @@ impl CatalogIndex {
             segments.push((segment_ord, weight, scale));
         }
         if aborted {
-            heap = self.filter_first(searcher, plan, &segments, &proximity_weights, k)?;
+            heap = self.filter_first(searcher, plan, &segments, proximity_weights, k)?;
         }
-        let mut hits: Vec<Hit> = heap.into_iter().map(|Reverse(hit)| hit).collect();
-        hits.sort_by(|a, b| b.cmp(a));
-        Ok(hits
-            .into_iter()
-            .map(|hit| (hit.score, hit.address))
-            .collect())
+        Ok(best_first(heap))
+    }
+
+    /// What every search under `plan` needs before walking segments: the
+    /// BM25 statistics, the terms scored (words and attributes), the
+    /// proximity weights, the most the bonuses can add, and the least a
+    /// product holding the required words scores.
+    fn prepare<'a>(
+        &self,
+        searcher: &'a Searcher,
+        plan: &ProductPlan,
+    ) -> Result<Prepared<'a>, CatalogError> {
+        let mut statistics = CachedStatistics {
+            searcher,
+            // As tantivy counts: deleted documents included, as they are
+            // in document frequencies until merged away.
+            total_docs: searcher
+                .segment_readers()
+                .iter()
+                .map(|segment| u64::from(segment.max_doc()))
+                .sum(),
+            doc_freqs: HashMap::new(),
+            total_tokens: HashMap::new(),
+        };
+        for scored in &plan.scored {
+            statistics.remember(&scored.term, scored.doc_freq)?;
+        }
+        // An attribute term matches at term frequency 1 and is scored without
+        // length normalisation, so its BM25 score is one number per search:
+        // scale it to the boost.
+        let mut scored = plan.scored.clone();
+        for (term, boost) in &plan.attributes {
+            let doc_freq = searcher.doc_freq(term)?;
+            if doc_freq == 0 {
+                continue;
+            }
+            statistics.remember_flat(term, doc_freq);
+            let unit = Bm25Weight::for_terms(&statistics, std::slice::from_ref(term))?.score(1, 1);
+            if unit > 0.0 {
+                scored.push(ScoredTerm {
+                    term: term.clone(),
+                    weight: boost / unit,
+                    doc_freq,
+                });
+            }
+        }
+
+        let enable = || EnableScoring::enabled_from_statistics_provider(&statistics, searcher);
+        let mut proximity_weights: Vec<ScaledWeight> = Vec::new();
+        // The most the checks can add to a product's word score.
+        let mut max_bonus: Score = 0.0;
+        for bonus in &plan.proximity {
+            let terms: Vec<Term> = bonus.query.phrase_terms().into_iter().collect();
+            let bound = Bm25Weight::for_terms(&statistics, &terms)?.max_score();
+            max_bonus += bound * bonus.boost;
+            proximity_weights.push((bonus.query.weight(enable())?, bonus.boost));
+        }
+        max_bonus += plan.codes.iter().map(|(_, value)| *value).sum::<f32>();
+        // The least a product holding the words it must hold can score: each
+        // word at least once, in the longest field that has it. WAND starts
+        // there, so products sharing only a colour or a size with the
+        // request are skipped in whole blocks.
+        let mut term_floor: HashMap<&Term, Score> = HashMap::new();
+        for scored in &plan.scored {
+            let least = Bm25Weight::for_terms(&statistics, std::slice::from_ref(&scored.term))?
+                .score(u8::MAX, 1);
+            term_floor.insert(&scored.term, least * scored.weight);
+        }
+        let word_floor = |terms: &[Term]| {
+            terms
+                .iter()
+                .filter_map(|term| term_floor.get(term).copied())
+                .reduce(f32::min)
+        };
+        let required_floor: Score = if plan.required.is_empty() {
+            term_floor.values().copied().reduce(f32::min).unwrap_or(0.0)
+        } else {
+            plan.required
+                .iter()
+                .filter_map(|words| {
+                    words
+                        .iter()
+                        .map(|terms| word_floor(terms))
+                        .sum::<Option<Score>>()
+                })
+                .reduce(f32::min)
+                .unwrap_or(0.0)
+        };
+        // Slightly under: rounding must never skip a product that qualifies.
+        let required_floor = required_floor * 0.999;
+        Ok(Prepared {
+            statistics,
+            scored,
+            proximity_weights,
+            max_bonus,
+            required_floor,
+        })
+    }
+
+    /// The top `k` by scoring every product that holds the words and passes
+    /// the filters: what `top_products` must equal.
+    #[cfg(test)]
+    pub(crate) fn exhaustive_top_products(
+        &self,
+        searcher: &Searcher,
+        plan: &ProductPlan,
+        k: usize,
+    ) -> Result<Vec<(Score, DocAddress)>, CatalogError> {
+        if plan.scored.is_empty() || k == 0 {
+            return Ok(Vec::new());
+        }
+        let prepared = self.prepare(searcher, plan)?;
+        let enable =
+            || EnableScoring::enabled_from_statistics_provider(&prepared.statistics, searcher);
+        let mut segments = Vec::new();
+        for (segment_ord, segment) in searcher.segment_readers().iter().enumerate() {
+            if let Some((weight, scale)) = segment_union(segment, &prepared.scored, &enable)? {
+                segments.push((segment_ord, weight, scale));
+            }
+        }
+        let heap = self.filter_first(searcher, plan, &segments, &prepared.proximity_weights, k)?;
+        Ok(best_first(heap))
     }
 
     /// The top `k` found the other way round, when WAND could not do it
@@ -568,7 +652,7 @@ impl CatalogIndex {
         searcher: &Searcher,
         plan: &ProductPlan,
         segments: &[(usize, Box<dyn Weight>, f32)],
-        proximity_weights: &[(Box<dyn Weight>, f32)],
+        proximity_weights: &[ScaledWeight],
         k: usize,
     ) -> Result<BinaryHeap<Reverse<Hit>>, CatalogError> {
         let term_query = |term: &Term| -> Box<dyn Query> {
@@ -644,7 +728,7 @@ impl CatalogIndex {
         &self,
         segment: &SegmentReader,
         plan: &ProductPlan,
-        proximity_weights: &[(Box<dyn Weight>, f32)],
+        proximity_weights: &[ScaledWeight],
     ) -> Result<SegmentChecks, CatalogError> {
         let postings = |term: &Term| -> Result<Option<SegmentPostings>, CatalogError> {
             segment
@@ -693,4 +777,63 @@ fn index_io(error: std::io::Error) -> CatalogError {
 /// Hashes for the filters and boosts, as the index stores them.
 pub fn hash_all(values: &[String]) -> Vec<u64> {
     values.iter().map(|v| stable_hash(v)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::bench::bench_requests;
+    use crate::catalog::search::{queries_for_request, Ranker};
+    use crate::intent::Parser;
+    use crate::rules::CompiledRules;
+    use std::sync::Arc;
+
+    /// WAND with its bonuses and thresholds must return exactly what
+    /// scoring every qualifying product returns: the same scores in the
+    /// same order, on typed requests with filters and attributes, on free
+    /// text with proximity and model codes, and under both rankers.
+    #[test]
+    fn pruned_search_equals_scoring_every_product() {
+        let rules = Arc::new(CompiledRules::embedded().unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let catalogs = crate::catalog::demo_world::generate();
+        let index = CatalogIndex::build(dir.path(), &catalogs, &rules).unwrap();
+        let parser = Parser::new(rules);
+        let mut texts = bench_requests(90);
+        texts.extend(
+            [
+                "merino wool turtleneck",
+                "waterproof rain jacket with hood",
+                "classic crew socks 3 pack",
+                "organic cotton tee under $20",
+                "sweater not red",
+            ]
+            .map(String::from),
+        );
+        let searcher = index.reader.searcher();
+        let mut compared = 0;
+        for text in &texts {
+            for mut query in queries_for_request(&parser.parse(text)) {
+                for ranker in [Ranker::Full, Ranker::Bm25] {
+                    query.ranker = ranker;
+                    let Ok(plan) = index.product_plan(&query, &searcher) else {
+                        continue;
+                    };
+                    for k in [1, 10, 60] {
+                        let pruned = index.top_products(&searcher, &plan, k).unwrap();
+                        let every = index.exhaustive_top_products(&searcher, &plan, k).unwrap();
+                        assert_eq!(pruned.len(), every.len(), "{text} k={k} {ranker:?}");
+                        for (a, b) in pruned.iter().zip(&every) {
+                            assert!(
+                                (a.0 - b.0).abs() <= 1e-3 * b.0.abs().max(1.0),
+                                "{text} k={k} {ranker:?}: {pruned:?} vs {every:?}"
+                            );
+                        }
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert!(compared > 500, "{compared}");
+    }
 }

@@ -31,6 +31,12 @@ struct VariantColumns {
     size: tantivy::columnar::Column<u64>,
 }
 
+/// Replaces `buffer`'s contents with `values`, keeping its allocation.
+fn refill<T>(buffer: &mut Vec<T>, values: impl Iterator<Item = T>) {
+    buffer.clear();
+    buffer.extend(values);
+}
+
 /// What to look for: built from one item of a parsed request.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SearchQuery {
@@ -265,8 +271,8 @@ pub struct SearchResults {
 
 impl CatalogIndex {
     /// Runs `query` and returns grouped offers, in two stages. First the
-    /// products: text scored on one head document per product, with
-    /// product-level filters and boosts. Then, for the best of those, their
+    /// products (`top_products`): text scored on one document per product,
+    /// with product-level filters and boosts. Then, for the best of those, their
     /// variants with the exact filters (in stock, currency, price,
     /// excluded colours), keeping each product's best variant. Only integer
     /// fast fields are read until the few offers returned are loaded.
@@ -346,16 +352,11 @@ impl CatalogIndex {
                 }
             };
             let doc = address.doc_id;
-            prices.clear();
-            prices.extend(columns.price.values_for_doc(doc));
-            currencies.clear();
-            currencies.extend(columns.currency.values_for_doc(doc));
-            stock.clear();
-            stock.extend(columns.in_stock.values_for_doc(doc));
-            colors.clear();
-            colors.extend(columns.color.values_for_doc(doc));
-            sizes.clear();
-            sizes.extend(columns.size.values_for_doc(doc));
+            refill(&mut prices, columns.price.values_for_doc(doc));
+            refill(&mut currencies, columns.currency.values_for_doc(doc));
+            refill(&mut stock, columns.in_stock.values_for_doc(doc));
+            refill(&mut colors, columns.color.values_for_doc(doc));
+            refill(&mut sizes, columns.size.values_for_doc(doc));
             let mut best: Option<(u8, i64, usize)> = None;
             for (position, &price) in prices.iter().enumerate() {
                 let color = colors.get(position).copied().unwrap_or_default();
@@ -439,23 +440,31 @@ impl CatalogIndex {
         let mut terms = Vec::new();
         for (field, weight) in FIELD_WEIGHTS {
             let term = Term::from_field_text(self.field(field), word);
+            let doc_freq = searcher.doc_freq(&term)?;
             // A field without the word would add nothing but a branch.
-            if searcher.doc_freq(&term)? == 0 {
+            if doc_freq == 0 {
                 continue;
             }
             let weight = match ranker {
                 Ranker::Bm25 => 1.0,
                 Ranker::Full => weight,
             };
-            terms.push(ScoredTerm { term, weight });
+            terms.push(ScoredTerm {
+                term,
+                weight,
+                doc_freq,
+            });
         }
         let distance = fuzzy_distance(word);
         if ranker == Ranker::Full && terms.is_empty() && distance > 0 {
             for (field, weight) in FIELD_WEIGHTS.into_iter().take(2) {
-                for term in self.fuzzy_expansions(searcher, self.field(field), word, distance)? {
+                for (term, doc_freq) in
+                    self.fuzzy_expansions(searcher, self.field(field), word, distance)?
+                {
                     terms.push(ScoredTerm {
                         term,
                         weight: weight * FUZZY_WEIGHT,
+                        doc_freq,
                     });
                 }
             }
@@ -471,7 +480,7 @@ impl CatalogIndex {
     /// answers "tee", which the lexicon files under type "t-shirt". Without
     /// a type, any of the shopper's words will do, and more of them rank
     /// higher.
-    fn product_plan(
+    pub(crate) fn product_plan(
         &self,
         query: &SearchQuery,
         searcher: &tantivy::Searcher,
@@ -574,7 +583,7 @@ impl CatalogIndex {
                 plan.codes.push((term, MODEL_CODE_BOOST * idf));
             }
         }
-        // Product-level filters on the head documents' summaries; the exact
+        // Product-level filters on each product's summary; the exact
         // variant-level filters are applied in the second stage.
         plan.filters = ProductFilters {
             in_stock_only: query.in_stock_only,

@@ -340,3 +340,16 @@ pub fn pay() -> concierge::negotiate::ShopOptions {
 }
 
 pub const DEFAULT_REQUEST: &str = "buy me a gray turtleneck sweater in medium under $50";
+
+/// Runs the `concierge` binary in `dir`, with none of its environment
+/// settings inherited from the caller.
+pub fn concierge(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_concierge"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CONCIERGE_RULES")
+        .env_remove("CONCIERGE_INDEX")
+        .env_remove("CONCIERGE_DB")
+        .output()
+        .expect("run concierge")
+}
