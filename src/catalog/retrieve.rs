@@ -79,6 +79,10 @@ pub struct ProductFilters {
     pub merchants_denied: Vec<u64>,
 }
 
+/// An attribute held by more than one product in this many is checked
+/// rather than walked by WAND.
+const DENSE_ATTRIBUTE_SHARE: u64 = 8;
+
 /// A field's token count that makes its average length effectively
 /// infinite for BM25.
 const FLAT_TOTAL_TOKENS: u64 = u64::MAX >> 8;
@@ -225,6 +229,8 @@ impl ProductColumns {
 struct Prepared<'a> {
     statistics: CachedStatistics<'a>,
     scored: Vec<ScoredTerm>,
+    /// Model codes and dense attributes: (term, what holding it adds).
+    constant_bonuses: Vec<(Term, f32)>,
     proximity_weights: Vec<ScaledWeight>,
     max_bonus: Score,
     required_floor: Score,
@@ -448,7 +454,8 @@ impl CatalogIndex {
         let Prepared {
             statistics,
             scored,
-            proximity_weights,
+            constant_bonuses: _,
+            proximity_weights: _,
             max_bonus,
             required_floor,
         } = &prepared;
@@ -463,7 +470,7 @@ impl CatalogIndex {
                 continue;
             };
             if !aborted {
-                let mut checks = self.segment_checks(segment, plan, proximity_weights)?;
+                let mut checks = self.segment_checks(segment, plan, &prepared)?;
                 let segment_ord = segment_ord as u32;
                 let alive = segment.alive_bitset();
                 let threshold_for = |heap: &BinaryHeap<Reverse<Hit>>| {
@@ -516,7 +523,7 @@ impl CatalogIndex {
             segments.push((segment_ord, weight, scale));
         }
         if aborted {
-            heap = self.filter_first(searcher, plan, &segments, proximity_weights, k)?;
+            heap = self.filter_first(searcher, plan, &segments, &prepared, k)?;
         }
         Ok(best_first(heap))
     }
@@ -549,6 +556,7 @@ impl CatalogIndex {
         // length normalisation, so its BM25 score is one number per search:
         // scale it to the boost.
         let mut scored = plan.scored.clone();
+        let mut constant_bonuses = plan.codes.clone();
         for (term, boost) in &plan.attributes {
             let doc_freq = searcher.doc_freq(term)?;
             if doc_freq == 0 {
@@ -556,7 +564,12 @@ impl CatalogIndex {
             }
             statistics.remember_flat(term, doc_freq);
             let unit = Bm25Weight::for_terms(&statistics, std::slice::from_ref(term))?.score(1, 1);
-            if unit > 0.0 {
+            // An attribute most products share (a common size) is a poor
+            // guide for WAND, which would step through its long posting
+            // list block by block: it is added by the checks instead.
+            if doc_freq.saturating_mul(DENSE_ATTRIBUTE_SHARE) > statistics.total_docs {
+                constant_bonuses.push((term.clone(), *boost));
+            } else if unit > 0.0 {
                 scored.push(ScoredTerm {
                     term: term.clone(),
                     weight: boost / unit,
@@ -575,7 +588,10 @@ impl CatalogIndex {
             max_bonus += bound * bonus.boost;
             proximity_weights.push((bonus.query.weight(enable())?, bonus.boost));
         }
-        max_bonus += plan.codes.iter().map(|(_, value)| *value).sum::<f32>();
+        max_bonus += constant_bonuses
+            .iter()
+            .map(|(_, value)| *value)
+            .sum::<f32>();
         // The least a product holding the words it must hold can score: each
         // word at least once, in the longest field that has it. WAND starts
         // there, so products sharing only a colour or a size with the
@@ -611,6 +627,7 @@ impl CatalogIndex {
         Ok(Prepared {
             statistics,
             scored,
+            constant_bonuses,
             proximity_weights,
             max_bonus,
             required_floor,
@@ -638,7 +655,7 @@ impl CatalogIndex {
                 segments.push((segment_ord, weight, scale));
             }
         }
-        let heap = self.filter_first(searcher, plan, &segments, &prepared.proximity_weights, k)?;
+        let heap = self.filter_first(searcher, plan, &segments, &prepared, k)?;
         Ok(best_first(heap))
     }
 
@@ -652,7 +669,7 @@ impl CatalogIndex {
         searcher: &Searcher,
         plan: &ProductPlan,
         segments: &[(usize, Box<dyn Weight>, f32)],
-        proximity_weights: &[ScaledWeight],
+        prepared: &Prepared,
         k: usize,
     ) -> Result<BinaryHeap<Reverse<Hit>>, CatalogError> {
         let term_query = |term: &Term| -> Box<dyn Query> {
@@ -691,7 +708,7 @@ impl CatalogIndex {
         let mut heap = BinaryHeap::with_capacity(k + 1);
         for (segment_ord, union, scale) in segments {
             let segment = searcher.segment_reader(*segment_ord as u32);
-            let mut checks = self.segment_checks(segment, plan, proximity_weights)?;
+            let mut checks = self.segment_checks(segment, plan, prepared)?;
             let alive = segment.alive_bitset();
             let mut passing: Vec<DocId> = Vec::new();
             matching.for_each_no_score(segment, &mut |docs: &[DocId]| {
@@ -728,7 +745,7 @@ impl CatalogIndex {
         &self,
         segment: &SegmentReader,
         plan: &ProductPlan,
-        proximity_weights: &[ScaledWeight],
+        prepared: &Prepared,
     ) -> Result<SegmentChecks, CatalogError> {
         let postings = |term: &Term| -> Result<Option<SegmentPostings>, CatalogError> {
             segment
@@ -751,13 +768,13 @@ impl CatalogIndex {
             required.push(words);
         }
         let mut codes = Vec::new();
-        for (term, value) in &plan.codes {
+        for (term, value) in &prepared.constant_bonuses {
             if let Some(list) = postings(term)? {
                 codes.push((list, *value));
             }
         }
         let mut proximity = Vec::new();
-        for (weight, boost) in proximity_weights {
+        for (weight, boost) in &prepared.proximity_weights {
             proximity.push(weight.scorer(segment, *boost)?);
         }
         Ok(SegmentChecks {
