@@ -401,7 +401,7 @@ impl CatalogIndex {
         }
         std::fs::create_dir_all(directory).map_err(io_error)?;
         let (schema, fields) = schema();
-        let index = Index::create_in_dir(directory, schema)?;
+        let index = create_index(directory, schema)?;
         {
             let writer = index.writer::<tantivy::TantivyDocument>(BUILD_MEMORY_BYTES)?;
             // Documents are built on every core and handed to the writer's
@@ -463,7 +463,7 @@ impl CatalogIndex {
             source,
         })?;
         let (schema, fields) = schema();
-        let index = Index::create_in_dir(directory, schema)?;
+        let index = create_index(directory, schema)?;
         CatalogIndex::from_index(index, fields, directory)
     }
 
@@ -983,6 +983,22 @@ fn write_manifest(directory: &Path, fingerprint: &str) -> Result<(), CatalogErro
     let path = directory.join(MANIFEST_FILE);
     let body = serde_json::json!({ "schema_version": SCHEMA_VERSION, "fingerprint": fingerprint });
     std::fs::write(&path, body.to_string()).map_err(|source| CatalogError::Io { path, source })
+}
+
+/// Stored documents are compressed in blocks of this many bytes. A search
+/// decompresses one block per offer it returns, so small blocks keep that
+/// cheap (tantivy's default, 16 KiB, holds about ten products); the index
+/// grows a little, as small blocks compress less well.
+const DOCSTORE_BLOCK_BYTES: usize = 4096;
+
+fn create_index(directory: &Path, schema: tantivy::schema::Schema) -> tantivy::Result<Index> {
+    Index::builder()
+        .schema(schema)
+        .settings(tantivy::IndexSettings {
+            docstore_blocksize: DOCSTORE_BLOCK_BYTES,
+            ..tantivy::IndexSettings::default()
+        })
+        .create_in_dir(directory)
 }
 
 #[cfg(test)]

@@ -2,27 +2,41 @@
 //! with product-level filters and boosts, without scoring every product
 //! that matches.
 //!
-//! The words are one flat union of (word, field) term queries, weighted by
-//! field, which tantivy walks with block-max WAND: whole blocks of postings
-//! whose best possible score cannot reach the current top `k` are skipped.
-//! The attribute boosts (colour, size, material, brand) are terms of that
-//! union too, scaled so each adds exactly its boost. Everything else a
-//! product is judged on is checked only for the documents WAND hands over
-//! (those whose score can still make the top): the product-level filters
-//! (stock, currency, price range, merchant lists) read from fast fields,
-//! the words that must all be present, exact model numbers and the
-//! title-proximity bonus. WAND is told the threshold minus the most those
-//! bonuses can add, so no product that could reach the top is skipped: the
-//! result is exactly the top `k` of the full score, at a cost that grows
-//! with `k` rather than with the number of products matching.
+//! Two walks, both exact (the top `k` of the full score):
+//!
+//! - **Required words first** (`required_first`), when the plan names words
+//!   a product must hold, as it does whenever the request has a product
+//!   type or an attribute. Only products holding them are visited, in
+//!   document order, walking the words' postings together (leapfrog). Each
+//!   is scored as far as it can still reach the top `k`: its required
+//!   words exactly, the rest (other words, attributes, model codes,
+//!   proximity) by their maxima, which are replaced by exact values one at
+//!   a time until the bound falls to the worst kept. The filters come
+//!   right after the required words.
+//! - **WAND over the union** otherwise (free text): one flat union of
+//!   (word, field) term queries, weighted by field, which tantivy walks with
+//!   block-max WAND: whole blocks of postings whose best possible score
+//!   cannot reach the current top `k` are skipped. The attribute boosts
+//!   are terms of that union too, scaled so each adds exactly its boost.
+//!   The filters, required words, model codes and proximity bonus are
+//!   checked only for the documents WAND hands over, and WAND is told the
+//!   threshold minus the most those bonuses can add. When the filters turn
+//!   most candidates away, it switches to filtering first.
+//!
+//! Why two: with a product type, WAND over the union also visits every
+//! product sharing only a colour or a size with the request (their boost
+//! alone can pass its threshold), and the bonus slack it must allow keeps
+//! the threshold low; walking the type's words visits only products of
+//! that type.
 
 use super::index::{stable_hash, CatalogIndex};
 use crate::error::CatalogError;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::OnceLock;
 use tantivy::columnar::Column;
-use tantivy::postings::SegmentPostings;
+use tantivy::fieldnorm::FieldNormReader;
+use tantivy::postings::{Postings, SegmentPostings};
 use tantivy::query::{
     Bm25StatisticsProvider, Bm25Weight, BooleanQuery, BoostQuery, EnableScoring, Occur,
     PhraseQuery, Query, Scorer, TermQuery, Weight,
@@ -232,6 +246,8 @@ struct Prepared<'a> {
     /// Model codes and dense attributes: (term, what holding it adds).
     constant_bonuses: Vec<(Term, f32)>,
     proximity_weights: Vec<ScaledWeight>,
+    /// The most each proximity clause can add, in `proximity_weights` order.
+    proximity_bounds: Vec<Score>,
     max_bonus: Score,
     required_floor: Score,
 }
@@ -349,6 +365,46 @@ impl SegmentChecks {
         })
     }
 
+    /// `doc`'s full score if it passes the filters and can beat `worst`;
+    /// `None` otherwise. See `CatalogIndex::required_first`.
+    fn score_within(
+        &mut self,
+        doc: DocId,
+        required_score: Score,
+        outside: &mut [TermCursor],
+        rest_bound: Score,
+        worst: Score,
+        plan: &ProductPlan,
+    ) -> Option<Score> {
+        let mut score = required_score;
+        let mut rest = rest_bound;
+        if score + rest <= worst || !self.columns.passes(&plan.filters, doc) {
+            return None;
+        }
+        for cursor in outside.iter_mut() {
+            rest -= cursor.bound;
+            if let Some(value) = cursor.score_at(doc) {
+                score += value;
+            } else if score + rest <= worst {
+                return None;
+            }
+        }
+        for (postings, value) in &mut self.codes {
+            rest -= *value;
+            if step_to(postings, doc) == doc {
+                score += *value;
+            } else if score + rest <= worst {
+                return None;
+            }
+        }
+        for scorer in &mut self.proximity {
+            if contains(scorer.as_mut() as &mut dyn DocSet, doc) {
+                score += scorer.score();
+            }
+        }
+        (score > worst).then_some(score)
+    }
+
     fn bonus(&mut self, doc: DocId) -> Score {
         let mut bonus = 0.0;
         for (postings, value) in &mut self.codes {
@@ -362,6 +418,118 @@ impl SegmentChecks {
             }
         }
         bonus
+    }
+}
+
+/// A scored term's postings in one segment, its BM25 weight (the term's
+/// factor included) and the most it can add to a product.
+struct TermCursor {
+    term: Term,
+    postings: SegmentPostings,
+    norms: FieldNormReader,
+    weight: Bm25Weight,
+    bound: Score,
+}
+
+impl TermCursor {
+    /// `None` when the segment does not hold the term.
+    fn open(
+        segment: &SegmentReader,
+        term: &Term,
+        weight: &Bm25Weight,
+    ) -> Result<Option<TermCursor>, CatalogError> {
+        let Some(postings) = segment
+            .inverted_index(term.field())?
+            .read_postings(term, IndexRecordOption::WithFreqs)
+            .map_err(index_io)?
+        else {
+            return Ok(None);
+        };
+        let norms = segment
+            .fieldnorms_readers()
+            .get_field(term.field())?
+            .unwrap_or_else(|| FieldNormReader::constant(segment.max_doc(), 1));
+        Ok(Some(TermCursor {
+            term: term.clone(),
+            postings,
+            norms,
+            weight: weight.clone(),
+            bound: weight.max_score(),
+        }))
+    }
+
+    /// The term's score in `doc`, `None` when `doc` lacks it. `doc` never
+    /// decreases between calls.
+    fn score_at(&mut self, doc: DocId) -> Option<Score> {
+        (step_to(&mut self.postings, doc) == doc).then(|| {
+            self.weight
+                .score(self.norms.fieldnorm_id(doc), self.postings.term_freq())
+        })
+    }
+}
+
+/// The first document at or after `target` holding every word of some
+/// alternative (a word: any of its terms' postings); `TERMINATED` when
+/// none is left. Each alternative keeps postings of its own, so one can
+/// leap ahead without hiding a document from another.
+/// Postings, or what walks them.
+trait Walk {
+    fn postings(&mut self) -> &mut SegmentPostings;
+}
+
+impl Walk for SegmentPostings {
+    fn postings(&mut self) -> &mut SegmentPostings {
+        self
+    }
+}
+
+impl Walk for TermCursor {
+    fn postings(&mut self) -> &mut SegmentPostings {
+        &mut self.postings
+    }
+}
+
+/// Moves `walk` to its first document at or after `target` and returns it:
+/// one step when that is the next document, else a seek (a search within
+/// the block, or a skip to another block).
+fn step_to(walk: &mut impl Walk, target: DocId) -> DocId {
+    let postings = walk.postings();
+    let doc = postings.doc();
+    if doc >= target {
+        doc
+    } else if doc + 1 == target {
+        postings.advance()
+    } else {
+        postings.seek(target)
+    }
+}
+
+fn next_required(alternatives: &mut [Vec<Vec<SegmentPostings>>], target: DocId) -> DocId {
+    alternatives
+        .iter_mut()
+        .map(|words| next_in_alternative(words, target))
+        .min()
+        .unwrap_or(TERMINATED)
+}
+
+fn next_in_alternative(words: &mut [Vec<impl Walk>], mut target: DocId) -> DocId {
+    'candidate: loop {
+        for word in words.iter_mut() {
+            let doc = word
+                .iter_mut()
+                .map(|walk| step_to(walk, target))
+                .min()
+                .unwrap_or(TERMINATED);
+            if doc == TERMINATED {
+                return TERMINATED;
+            }
+            if doc > target {
+                // Leapfrog: every word must reach this document.
+                target = doc;
+                continue 'candidate;
+            }
+        }
+        return target;
     }
 }
 
@@ -451,11 +619,17 @@ impl CatalogIndex {
             return Ok(Vec::new());
         }
         let prepared = self.prepare(searcher, plan)?;
+        if !plan.required.is_empty() && plan.required.iter().all(|words| !words.is_empty()) {
+            return Ok(best_first(
+                self.required_first(searcher, plan, &prepared, k)?,
+            ));
+        }
         let Prepared {
             statistics,
             scored,
             constant_bonuses: _,
             proximity_weights: _,
+            proximity_bounds: _,
             max_bonus,
             required_floor,
         } = &prepared;
@@ -580,12 +754,14 @@ impl CatalogIndex {
 
         let enable = || EnableScoring::enabled_from_statistics_provider(&statistics, searcher);
         let mut proximity_weights: Vec<ScaledWeight> = Vec::new();
+        let mut proximity_bounds = Vec::new();
         // The most the checks can add to a product's word score.
         let mut max_bonus: Score = 0.0;
         for bonus in &plan.proximity {
             let terms: Vec<Term> = bonus.query.phrase_terms().into_iter().collect();
-            let bound = Bm25Weight::for_terms(&statistics, &terms)?.max_score();
-            max_bonus += bound * bonus.boost;
+            let bound = Bm25Weight::for_terms(&statistics, &terms)?.max_score() * bonus.boost;
+            max_bonus += bound;
+            proximity_bounds.push(bound);
             proximity_weights.push((bonus.query.weight(enable())?, bonus.boost));
         }
         max_bonus += constant_bonuses
@@ -629,6 +805,7 @@ impl CatalogIndex {
             scored,
             constant_bonuses,
             proximity_weights,
+            proximity_bounds,
             max_bonus,
             required_floor,
         })
@@ -741,6 +918,133 @@ impl CatalogIndex {
         Ok(heap)
     }
 
+    /// The top `k` when the plan names words a product must hold (a
+    /// product type, or any of the words next to an attribute): the
+    /// products holding them are walked in order, and each is scored only
+    /// as far as it can still reach the top.
+    ///
+    /// A product's score is its required words' scores (exact, read first),
+    /// plus the other terms, the constant bonuses and the proximity clauses.
+    /// Those are bounded by their maxima, which are replaced by exact
+    /// values one at a time, largest first, until the bound falls to the
+    /// worst of the top `k` (the product is dropped) or nothing is left
+    /// (the product is offered to the top `k`). The filters come right
+    /// after the required words. A product that only ties the worst kept
+    /// is dropped: it comes later and would lose the tie.
+    ///
+    /// Unlike WAND over the union, this never visits a product that lacks
+    /// the required words (however much its colour or size adds), and
+    /// bounds each product by its own required-word score rather than by
+    /// a block's best.
+    fn required_first(
+        &self,
+        searcher: &Searcher,
+        plan: &ProductPlan,
+        prepared: &Prepared,
+        k: usize,
+    ) -> Result<BinaryHeap<Reverse<Hit>>, CatalogError> {
+        let required_terms: HashSet<&Term> = plan.required.iter().flatten().flatten().collect();
+        let mut weights = Vec::with_capacity(prepared.scored.len());
+        for scored in &prepared.scored {
+            let weight =
+                Bm25Weight::for_terms(&prepared.statistics, std::slice::from_ref(&scored.term))?
+                    .boost_by(scored.weight);
+            weights.push(weight);
+        }
+        // A required word that is not scored only finds products.
+        let zero_weight = weights
+            .first()
+            .map(|weight| weight.boost_by(0.0))
+            .unwrap_or_else(|| Bm25Weight::for_one_term_without_explain(0, 1, 1.0).boost_by(0.0));
+        let mut heap: BinaryHeap<Reverse<Hit>> = BinaryHeap::with_capacity(k + 1);
+        for (segment_ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let mut checks = self.segment_checks(segment, plan, prepared)?;
+            let mut cursors: Vec<(&Term, TermCursor)> = Vec::new();
+            for (scored, weight) in prepared.scored.iter().zip(&weights) {
+                if let Some(cursor) = TermCursor::open(segment, &scored.term, weight)? {
+                    cursors.push((&scored.term, cursor));
+                }
+            }
+            // With one alternative (the usual case) its words are walked
+            // with the cursors that score them, so each posting list is
+            // read once. Several alternatives walk postings of their own.
+            let mut single: Vec<Vec<TermCursor>> = Vec::new();
+            if let [words] = plan.required.as_slice() {
+                for terms in words {
+                    let mut word = Vec::new();
+                    for term in terms {
+                        if let Some(at) = cursors.iter().position(|(t, _)| *t == term) {
+                            word.push(cursors.swap_remove(at).1);
+                        } else if let Some(cursor) = TermCursor::open(segment, term, &zero_weight)?
+                        {
+                            word.push(cursor);
+                        }
+                    }
+                    single.push(word);
+                }
+            }
+            let (mut inside, mut outside): (Vec<TermCursor>, Vec<TermCursor>) = cursors
+                .into_iter()
+                .map(|(_, cursor)| cursor)
+                .partition(|cursor| single.is_empty() && required_terms.contains(&cursor.term));
+            // Largest first: a missing term that could add much is the
+            // likeliest to bring the bound under the worst kept.
+            outside.sort_by(|a, b| b.bound.total_cmp(&a.bound));
+            checks.codes.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let rest_bound: Score = outside.iter().map(|c| c.bound).sum::<Score>()
+                + checks.codes.iter().map(|(_, value)| *value).sum::<Score>()
+                + prepared.proximity_bounds.iter().sum::<Score>();
+            let alive = segment.alive_bitset();
+            let segment_ord = segment_ord as u32;
+            let next =
+                |target: DocId, single: &mut Vec<Vec<TermCursor>>, checks: &mut SegmentChecks| {
+                    if single.is_empty() {
+                        next_required(&mut checks.required, target)
+                    } else {
+                        next_in_alternative(single, target)
+                    }
+                };
+            let mut doc = next(0, &mut single, &mut checks);
+            while doc < segment.max_doc() {
+                if alive.is_none_or(|alive| alive.is_alive(doc)) {
+                    let worst = match heap.peek() {
+                        Some(Reverse(worst)) if heap.len() >= k => worst.score,
+                        _ => Score::NEG_INFINITY,
+                    };
+                    // The walk left every cursor of `single` at or past `doc`.
+                    let required_score: Score = if single.is_empty() {
+                        inside.iter_mut().filter_map(|c| c.score_at(doc)).sum()
+                    } else {
+                        single
+                            .iter_mut()
+                            .flatten()
+                            .filter_map(|c| c.score_at(doc))
+                            .sum()
+                    };
+                    if let Some(score) = checks.score_within(
+                        doc,
+                        required_score,
+                        &mut outside,
+                        rest_bound,
+                        worst,
+                        plan,
+                    ) {
+                        offer_hit(
+                            &mut heap,
+                            k,
+                            Hit {
+                                score,
+                                address: DocAddress::new(segment_ord, doc),
+                            },
+                        );
+                    }
+                }
+                doc = next(doc + 1, &mut single, &mut checks);
+            }
+        }
+        Ok(heap)
+    }
+
     fn segment_checks(
         &self,
         segment: &SegmentReader,
@@ -824,11 +1128,17 @@ mod tests {
                 "classic crew socks 3 pack",
                 "organic cotton tee under $20",
                 "sweater not red",
+                "something cozy and warm",
+                "waterproof zip pockets",
+                "merino crew neck",
             ]
             .map(String::from),
         );
         let searcher = index.reader.searcher();
         let mut compared = 0;
+        // Plans by how many required alternatives they have (0, 1, more):
+        // each takes a different path through `top_products`.
+        let mut paths = [0; 3];
         for text in &texts {
             for mut query in queries_for_request(&parser.parse(text)) {
                 for ranker in [Ranker::Full, Ranker::Bm25] {
@@ -836,6 +1146,7 @@ mod tests {
                     let Ok(plan) = index.product_plan(&query, &searcher) else {
                         continue;
                     };
+                    paths[plan.required.len().min(2)] += 1;
                     for k in [1, 10, 60] {
                         let pruned = index.top_products(&searcher, &plan, k).unwrap();
                         let every = index.exhaustive_top_products(&searcher, &plan, k).unwrap();
@@ -852,5 +1163,6 @@ mod tests {
             }
         }
         assert!(compared > 500, "{compared}");
+        assert!(paths.iter().all(|&plans| plans > 0), "{paths:?}");
     }
 }

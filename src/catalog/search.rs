@@ -517,7 +517,10 @@ impl CatalogIndex {
         }
         if !type_terms.is_empty() {
             let mut alternatives = vec![&type_terms];
-            if !phrase_terms.is_empty() && phrase_terms != type_terms {
+            // All the shopper's words as the other way in, unless they
+            // include the type's words: a product holding them all holds
+            // the type's anyway.
+            if !phrase_terms.is_empty() && !type_terms.iter().all(|t| phrase_terms.contains(t)) {
                 alternatives.push(&phrase_terms);
             }
             plan.required = alternatives
