@@ -12,7 +12,8 @@
 //!   words exactly, the rest (other words, attributes, model codes,
 //!   proximity) by their maxima, which are replaced by exact values one at
 //!   a time until the bound falls to the worst kept. The filters come
-//!   right after the required words.
+//!   right after the required words. On a large index the segments are
+//!   walked on every core into one shared top `k`.
 //! - **WAND over the union** otherwise (free text): one flat union of
 //!   (word, field) term queries, weighted by field, which tantivy walks with
 //!   block-max WAND: whole blocks of postings whose best possible score
@@ -31,9 +32,11 @@
 
 use super::index::{stable_hash, CatalogIndex};
 use crate::error::CatalogError;
+use rayon::prelude::*;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::{Mutex, OnceLock};
 use tantivy::columnar::Column;
 use tantivy::fieldnorm::FieldNormReader;
 use tantivy::postings::{Postings, SegmentPostings};
@@ -274,6 +277,11 @@ fn offer_hit(heap: &mut BinaryHeap<Reverse<Hit>>, k: usize, hit: Hit) {
     }
 }
 
+/// Indexes with fewer documents than this walk their segments one after
+/// another: handing work to other threads costs more than it saves. Tests
+/// use every core on any index, so the parallel walk is what they check.
+const PARALLEL_MIN_DOCS: u64 = if cfg!(test) { 1 } else { 20_000 };
+
 /// Products WAND may hand over and the filters turn away before the search
 /// switches to filtering first.
 const MAX_REJECTED: usize = 512;
@@ -373,19 +381,19 @@ impl SegmentChecks {
         required_score: Score,
         outside: &mut [TermCursor],
         rest_bound: Score,
-        worst: Score,
+        worst: Worst,
         plan: &ProductPlan,
     ) -> Option<Score> {
         let mut score = required_score;
         let mut rest = rest_bound;
-        if score + rest <= worst || !self.columns.passes(&plan.filters, doc) {
+        if !worst.beaten_by(score + rest) || !self.columns.passes(&plan.filters, doc) {
             return None;
         }
         for cursor in outside.iter_mut() {
             rest -= cursor.bound;
             if let Some(value) = cursor.score_at(doc) {
                 score += value;
-            } else if score + rest <= worst {
+            } else if !worst.beaten_by(score + rest) {
                 return None;
             }
         }
@@ -393,7 +401,7 @@ impl SegmentChecks {
             rest -= *value;
             if step_to(postings, doc) == doc {
                 score += *value;
-            } else if score + rest <= worst {
+            } else if !worst.beaten_by(score + rest) {
                 return None;
             }
         }
@@ -402,7 +410,7 @@ impl SegmentChecks {
                 score += scorer.score();
             }
         }
-        (score > worst).then_some(score)
+        worst.beaten_by(score).then_some(score)
     }
 
     fn bonus(&mut self, doc: DocId) -> Score {
@@ -418,6 +426,76 @@ impl SegmentChecks {
             }
         }
         bonus
+    }
+}
+
+/// The worst of a full top `k`, as a walk of segment `segment_ord` sees it:
+/// a product must beat its score, or tie it and come earlier (a lower
+/// segment) to get in.
+#[derive(Debug, Clone, Copy)]
+struct Worst {
+    score: Score,
+    wins_ties: bool,
+}
+
+impl Worst {
+    fn beaten_by(self, score: Score) -> bool {
+        score > self.score || (score == self.score && self.wins_ties)
+    }
+}
+
+/// The top `k` that segment walks on several threads fill together. The
+/// worst kept is also published in one atomic word (score bits and
+/// segment), so walks read it on every product without taking the lock.
+struct SharedTop {
+    k: usize,
+    heap: Mutex<BinaryHeap<Reverse<Hit>>>,
+    worst: AtomicU64,
+}
+
+impl SharedTop {
+    fn new(k: usize) -> SharedTop {
+        SharedTop {
+            k,
+            heap: Mutex::new(BinaryHeap::with_capacity(k + 1)),
+            worst: AtomicU64::new(Self::pack(Score::NEG_INFINITY, u32::MAX)),
+        }
+    }
+
+    fn pack(score: Score, segment_ord: u32) -> u64 {
+        (u64::from(score.to_bits()) << 32) | u64::from(segment_ord)
+    }
+
+    fn worst(&self, segment_ord: u32) -> Worst {
+        let packed = self.worst.load(AtomicOrdering::Relaxed);
+        Worst {
+            score: Score::from_bits((packed >> 32) as u32),
+            // Hits of an earlier segment win ties against this one's; a
+            // hit of this segment came before the product now walked.
+            wins_ties: segment_ord < packed as u32,
+        }
+    }
+
+    fn offer(&self, hit: Hit) {
+        let mut heap = self
+            .heap
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        offer_hit(&mut heap, self.k, hit);
+        if heap.len() >= self.k {
+            if let Some(Reverse(worst)) = heap.peek() {
+                self.worst.store(
+                    Self::pack(worst.score, worst.address.segment_ord),
+                    AtomicOrdering::Relaxed,
+                );
+            }
+        }
+    }
+
+    fn into_heap(self) -> BinaryHeap<Reverse<Hit>> {
+        self.heap
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -956,8 +1034,14 @@ impl CatalogIndex {
             .first()
             .map(|weight| weight.boost_by(0.0))
             .unwrap_or_else(|| Bm25Weight::for_one_term_without_explain(0, 1, 1.0).boost_by(0.0));
-        let mut heap: BinaryHeap<Reverse<Hit>> = BinaryHeap::with_capacity(k + 1);
-        for (segment_ord, segment) in searcher.segment_readers().iter().enumerate() {
+        // The segments are walked on every core when the index is large
+        // enough for that to pay, into one shared top `k`: each walk prunes
+        // against the best found by all, and a hit's address breaks ties,
+        // so the result is the same as walking them one after another.
+        let top = SharedTop::new(k);
+        let walk_segment = |segment_ord: usize,
+                            segment: &SegmentReader|
+         -> Result<(), CatalogError> {
             let mut checks = self.segment_checks(segment, plan, prepared)?;
             let mut cursors: Vec<(&Term, TermCursor)> = Vec::new();
             for (scored, weight) in prepared.scored.iter().zip(&weights) {
@@ -1007,10 +1091,7 @@ impl CatalogIndex {
             let mut doc = next(0, &mut single, &mut checks);
             while doc < segment.max_doc() {
                 if alive.is_none_or(|alive| alive.is_alive(doc)) {
-                    let worst = match heap.peek() {
-                        Some(Reverse(worst)) if heap.len() >= k => worst.score,
-                        _ => Score::NEG_INFINITY,
-                    };
+                    let worst = top.worst(segment_ord);
                     // The walk left every cursor of `single` at or past `doc`.
                     let required_score: Score = if single.is_empty() {
                         inside.iter_mut().filter_map(|c| c.score_at(doc)).sum()
@@ -1029,20 +1110,32 @@ impl CatalogIndex {
                         worst,
                         plan,
                     ) {
-                        offer_hit(
-                            &mut heap,
-                            k,
-                            Hit {
-                                score,
-                                address: DocAddress::new(segment_ord, doc),
-                            },
-                        );
+                        top.offer(Hit {
+                            score,
+                            address: DocAddress::new(segment_ord, doc),
+                        });
                     }
                 }
                 doc = next(doc + 1, &mut single, &mut checks);
             }
-        }
-        Ok(heap)
+            Ok(())
+        };
+        let segments = searcher.segment_readers();
+        let total_docs: u64 = segments.iter().map(|s| u64::from(s.max_doc())).sum();
+        let walked: Result<(), CatalogError> =
+            if segments.len() > 1 && total_docs >= PARALLEL_MIN_DOCS {
+                segments
+                    .par_iter()
+                    .enumerate()
+                    .try_for_each(|(ord, segment)| walk_segment(ord, segment))
+            } else {
+                segments
+                    .iter()
+                    .enumerate()
+                    .try_for_each(|(ord, segment)| walk_segment(ord, segment))
+            };
+        walked?;
+        Ok(top.into_heap())
     }
 
     fn segment_checks(
@@ -1119,7 +1212,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let catalogs = crate::catalog::demo_world::generate();
         let index = CatalogIndex::build(dir.path(), &catalogs, &rules).unwrap();
-        let parser = Parser::new(rules);
+        let parser = Parser::new(rules.clone());
         let mut texts = bench_requests(90);
         texts.extend(
             [
@@ -1134,7 +1227,15 @@ mod tests {
             ]
             .map(String::from),
         );
+        // A merchant loaded afterwards sits in segments of its own, so the
+        // walks span several segments (in parallel, sharing one top k)
+        // whatever the machine's core count.
+        let mirror: Vec<_> = catalogs[0].products.iter().take(40).cloned().collect();
+        index
+            .load_merchant(&rules, "mirror", &mirror, 0, &mut |_| {})
+            .unwrap();
         let searcher = index.reader.searcher();
+        assert!(searcher.segment_readers().len() >= 2);
         let mut compared = 0;
         // Plans by how many required alternatives they have (0, 1, more):
         // each takes a different path through `top_products`.
