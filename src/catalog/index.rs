@@ -14,9 +14,13 @@ use crate::error::CatalogError;
 use crate::rules::{CompiledRules, LexSlot};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tantivy::columnar::Column;
+use tantivy::index::SegmentId;
 use tantivy::schema::{Field, Schema, TextFieldIndexing, TextOptions, FAST, STORED, STRING};
-use tantivy::{doc, Index, IndexReader, ReloadPolicy, Term};
+use tantivy::{doc, Index, IndexReader, ReloadPolicy, SegmentReader, Term};
 
 pub use tantivy::schema::IndexRecordOption;
 
@@ -317,6 +321,67 @@ pub struct CatalogIndex {
     pub reader: IndexReader,
     pub fields: Fields,
     pub directory: PathBuf,
+    pub(crate) columns: ColumnCache,
+}
+
+/// The fast-field columns a search reads, opened once per segment: opening
+/// one parses its header and, for the variant columns, the index of which
+/// values belong to which product, which cost more than the reads of a
+/// whole search. Segments never change, so an entry is valid as long as
+/// its segment lives; entries of merged-away segments are dropped in bulk.
+#[derive(Default)]
+pub(crate) struct ColumnCache(Mutex<HashMap<SegmentId, Arc<SegmentColumns>>>);
+
+/// Segments remembered before the cache starts over.
+const COLUMN_CACHE_SEGMENTS: usize = 256;
+
+/// One segment's columns: product-level filters, then one value per
+/// variant in feed order.
+pub(crate) struct SegmentColumns {
+    pub in_stock: Column<u64>,
+    pub currency: Column<u64>,
+    pub min_price: Column<i64>,
+    pub max_price: Column<i64>,
+    pub merchant: Column<u64>,
+    pub variant_price: Column<i64>,
+    pub variant_currency: Column<u64>,
+    pub variant_in_stock: Column<u64>,
+    pub variant_color: Column<u64>,
+    pub variant_size: Column<u64>,
+}
+
+impl ColumnCache {
+    pub(crate) fn get(&self, segment: &SegmentReader) -> Result<Arc<SegmentColumns>, CatalogError> {
+        let id = segment.segment_id();
+        if let Some(columns) = self.lock().get(&id) {
+            return Ok(columns.clone());
+        }
+        let fast = segment.fast_fields();
+        let columns = Arc::new(SegmentColumns {
+            in_stock: fast.u64("product_in_stock")?,
+            currency: fast.u64("product_currency")?,
+            min_price: fast.i64("product_min_price")?,
+            max_price: fast.i64("product_max_price")?,
+            merchant: fast.u64("merchant_hash")?,
+            variant_price: fast.i64("variant_price")?,
+            variant_currency: fast.u64("variant_currency")?,
+            variant_in_stock: fast.u64("variant_in_stock")?,
+            variant_color: fast.u64("variant_color")?,
+            variant_size: fast.u64("variant_size")?,
+        });
+        let mut cache = self.lock();
+        if cache.len() >= COLUMN_CACHE_SEGMENTS {
+            cache.clear();
+        }
+        cache.insert(id, columns.clone());
+        Ok(columns)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SegmentId, Arc<SegmentColumns>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// What a build did.
@@ -383,6 +448,7 @@ impl CatalogIndex {
             reader,
             fields,
             directory: directory.to_path_buf(),
+            columns: ColumnCache::default(),
         })
     }
 

@@ -30,14 +30,13 @@
 //! the threshold low; walking the type's words visits only products of
 //! that type.
 
-use super::index::{stable_hash, CatalogIndex};
+use super::index::{stable_hash, CatalogIndex, SegmentColumns};
 use crate::error::CatalogError;
 use rayon::prelude::*;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
-use std::sync::{Mutex, OnceLock};
-use tantivy::columnar::Column;
+use std::sync::{Arc, Mutex, OnceLock};
 use tantivy::fieldnorm::FieldNormReader;
 use tantivy::postings::{Postings, SegmentPostings};
 use tantivy::query::{
@@ -179,27 +178,8 @@ impl Ord for Hit {
     }
 }
 
-/// The product-level columns of one segment.
-struct ProductColumns {
-    in_stock: Column<u64>,
-    currency: Column<u64>,
-    min_price: Column<i64>,
-    max_price: Column<i64>,
-    merchant: Column<u64>,
-}
-
-impl ProductColumns {
-    fn open(segment: &SegmentReader) -> Result<ProductColumns, CatalogError> {
-        let fast = segment.fast_fields();
-        Ok(ProductColumns {
-            in_stock: fast.u64("product_in_stock")?,
-            currency: fast.u64("product_currency")?,
-            min_price: fast.i64("product_min_price")?,
-            max_price: fast.i64("product_max_price")?,
-            merchant: fast.u64("merchant_hash")?,
-        })
-    }
-
+/// The product-level filters on one segment's columns.
+impl SegmentColumns {
     fn passes(&self, filters: &ProductFilters, doc: DocId) -> bool {
         if filters.in_stock_only && self.in_stock.first(doc) != Some(1) {
             return false;
@@ -355,7 +335,7 @@ struct SegmentChecks {
     required: Vec<Vec<Vec<SegmentPostings>>>,
     codes: Vec<(SegmentPostings, f32)>,
     proximity: Vec<Box<dyn Scorer>>,
-    columns: ProductColumns,
+    columns: Arc<SegmentColumns>,
 }
 
 impl SegmentChecks {
@@ -1178,7 +1158,7 @@ impl CatalogIndex {
             required,
             codes,
             proximity,
-            columns: ProductColumns::open(segment)?,
+            columns: self.columns.get(segment)?,
         })
     }
 }

@@ -7,29 +7,22 @@
 //! product (its best variant), and offers of the same product across
 //! merchants are grouped by GTIN, else by brand and normalised title.
 
-use super::index::{decode_variant, model_codes, stable_hash, strong_codes, CatalogIndex};
+use super::index::{
+    decode_variant, model_codes, stable_hash, strong_codes, CatalogIndex, SegmentColumns,
+};
 use super::retrieve::{hash_all, ProductFilters, ProductPlan, ProximityBonus, ScoredTerm};
 use crate::error::CatalogError;
 use crate::intent::{Intent, ItemRequest};
 use crate::money::Money;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use tantivy::query::PhraseQuery;
 use tantivy::schema::Value;
 use tantivy::{DocAddress, TantivyDocument, Term};
 
 /// Most candidate products read in the first stage.
 const MAX_PRODUCT_HITS: usize = 2000;
-
-/// One segment's per-variant columns, used to pick each product's best
-/// variant: one value per variant, in feed order.
-struct VariantColumns {
-    price: tantivy::columnar::Column<i64>,
-    currency: tantivy::columnar::Column<u64>,
-    in_stock: tantivy::columnar::Column<u64>,
-    color: tantivy::columnar::Column<u64>,
-    size: tantivy::columnar::Column<u64>,
-}
 
 /// Replaces `buffer`'s contents with `values`, keeping its allocation.
 fn refill<T>(buffer: &mut Vec<T>, values: impl Iterator<Item = T>) {
@@ -320,7 +313,7 @@ impl CatalogIndex {
         query: &SearchQuery,
         limit: usize,
     ) -> Result<Vec<(f32, DocAddress, usize)>, CatalogError> {
-        let mut segments: HashMap<u32, VariantColumns> = HashMap::new();
+        let mut segments: HashMap<u32, Arc<SegmentColumns>> = HashMap::new();
         let wanted_color = query.color.as_deref().map(stable_hash);
         let wanted_size = query.size.as_deref().map(stable_hash);
         let wanted_currency = query.currency.as_deref().map(stable_hash);
@@ -340,23 +333,20 @@ impl CatalogIndex {
         for (rank, (score, address)) in products.iter().enumerate() {
             let columns = match segments.entry(address.segment_ord) {
                 std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
-                std::collections::hash_map::Entry::Vacant(entry) => {
-                    let fast = searcher.segment_reader(address.segment_ord).fast_fields();
-                    entry.insert(VariantColumns {
-                        price: fast.i64("variant_price")?,
-                        currency: fast.u64("variant_currency")?,
-                        in_stock: fast.u64("variant_in_stock")?,
-                        color: fast.u64("variant_color")?,
-                        size: fast.u64("variant_size")?,
-                    })
-                }
+                std::collections::hash_map::Entry::Vacant(entry) => entry.insert(
+                    self.columns
+                        .get(searcher.segment_reader(address.segment_ord))?,
+                ),
             };
             let doc = address.doc_id;
-            refill(&mut prices, columns.price.values_for_doc(doc));
-            refill(&mut currencies, columns.currency.values_for_doc(doc));
-            refill(&mut stock, columns.in_stock.values_for_doc(doc));
-            refill(&mut colors, columns.color.values_for_doc(doc));
-            refill(&mut sizes, columns.size.values_for_doc(doc));
+            refill(&mut prices, columns.variant_price.values_for_doc(doc));
+            refill(
+                &mut currencies,
+                columns.variant_currency.values_for_doc(doc),
+            );
+            refill(&mut stock, columns.variant_in_stock.values_for_doc(doc));
+            refill(&mut colors, columns.variant_color.values_for_doc(doc));
+            refill(&mut sizes, columns.variant_size.values_for_doc(doc));
             let mut best: Option<(u8, i64, usize)> = None;
             for (position, &price) in prices.iter().enumerate() {
                 let color = colors.get(position).copied().unwrap_or_default();
