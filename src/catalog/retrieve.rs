@@ -184,11 +184,6 @@ impl SegmentColumns {
         if filters.in_stock_only && self.in_stock.first(doc) != Some(1) {
             return false;
         }
-        if let Some(currency) = filters.currency {
-            if !self.currency.values_for_doc(doc).any(|c| c == currency) {
-                return false;
-            }
-        }
         if let Some(max) = filters.max_price {
             if self
                 .min_price
@@ -215,6 +210,13 @@ impl SegmentColumns {
                 }
             }
             if merchant.is_some_and(|m| filters.merchants_denied.contains(&m)) {
+                return false;
+            }
+        }
+        // Last: a product can be priced in several currencies, and reading
+        // a multi-valued column costs more than the single-valued ones.
+        if let Some(currency) = filters.currency {
+            if !self.currency.values_for_doc(doc).any(|c| c == currency) {
                 return false;
             }
         }
