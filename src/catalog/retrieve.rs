@@ -518,6 +518,12 @@ impl TermCursor {
         }))
     }
 
+    /// The term's score in `doc`, where the postings stand.
+    fn score_here(&self, doc: DocId) -> Score {
+        self.weight
+            .score(self.norms.fieldnorm_id(doc), self.postings.term_freq())
+    }
+
     /// The term's score in `doc`, `None` when `doc` lacks it. `doc` never
     /// decreases between calls.
     fn score_at(&mut self, doc: DocId) -> Option<Score> {
@@ -1070,26 +1076,14 @@ impl CatalogIndex {
                         next_in_alternative(single, target)
                     }
                 };
-            let mut doc = next(0, &mut single, &mut checks);
-            while doc < segment.max_doc() {
+            let mut evaluate = |doc: DocId, required_score: Score, checks: &mut SegmentChecks| {
                 if alive.is_none_or(|alive| alive.is_alive(doc)) {
-                    let worst = top.worst(segment_ord);
-                    // The walk left every cursor of `single` at or past `doc`.
-                    let required_score: Score = if single.is_empty() {
-                        inside.iter_mut().filter_map(|c| c.score_at(doc)).sum()
-                    } else {
-                        single
-                            .iter_mut()
-                            .flatten()
-                            .filter_map(|c| c.score_at(doc))
-                            .sum()
-                    };
                     if let Some(score) = checks.score_within(
                         doc,
                         required_score,
                         &mut outside,
                         rest_bound,
-                        worst,
+                        top.worst(segment_ord),
                         plan,
                     ) {
                         top.offer(Hit {
@@ -1098,6 +1092,44 @@ impl CatalogIndex {
                         });
                     }
                 }
+            };
+            if let [word] = single.as_mut_slice() {
+                // One word (the usual product type): its products are the
+                // union of its terms' postings, each scored and stepped on
+                // as it is passed.
+                loop {
+                    let doc = word
+                        .iter()
+                        .map(|cursor| cursor.postings.doc())
+                        .min()
+                        .unwrap_or(TERMINATED);
+                    if doc >= segment.max_doc() {
+                        break;
+                    }
+                    let mut required_score: Score = 0.0;
+                    for cursor in word.iter_mut() {
+                        if cursor.postings.doc() == doc {
+                            required_score += cursor.score_here(doc);
+                            cursor.postings.advance();
+                        }
+                    }
+                    evaluate(doc, required_score, &mut checks);
+                }
+                return Ok(());
+            }
+            let mut doc = next(0, &mut single, &mut checks);
+            while doc < segment.max_doc() {
+                // The walk left every cursor of `single` at or past `doc`.
+                let required_score: Score = if single.is_empty() {
+                    inside.iter_mut().filter_map(|c| c.score_at(doc)).sum()
+                } else {
+                    single
+                        .iter_mut()
+                        .flatten()
+                        .filter_map(|c| c.score_at(doc))
+                        .sum()
+                };
+                evaluate(doc, required_score, &mut checks);
                 doc = next(doc + 1, &mut single, &mut checks);
             }
             Ok(())
