@@ -527,17 +527,10 @@ impl TermCursor {
     /// The term's score in `doc`, `None` when `doc` lacks it. `doc` never
     /// decreases between calls.
     fn score_at(&mut self, doc: DocId) -> Option<Score> {
-        (step_to(&mut self.postings, doc) == doc).then(|| {
-            self.weight
-                .score(self.norms.fieldnorm_id(doc), self.postings.term_freq())
-        })
+        (step_to(&mut self.postings, doc) == doc).then(|| self.score_here(doc))
     }
 }
 
-/// The first document at or after `target` holding every word of some
-/// alternative (a word: any of its terms' postings); `TERMINATED` when
-/// none is left. Each alternative keeps postings of its own, so one can
-/// leap ahead without hiding a document from another.
 /// Postings, or what walks them.
 trait Walk {
     fn postings(&mut self) -> &mut SegmentPostings;
@@ -570,6 +563,10 @@ fn step_to(walk: &mut impl Walk, target: DocId) -> DocId {
     }
 }
 
+/// The first document at or after `target` holding every word of some
+/// alternative (a word: any of its terms' postings); `TERMINATED` when
+/// none is left. Each alternative keeps postings of its own, so one can
+/// leap ahead without hiding a document from another.
 fn next_required(alternatives: &mut [Vec<Vec<SegmentPostings>>], target: DocId) -> DocId {
     alternatives
         .iter_mut()
@@ -710,7 +707,7 @@ impl CatalogIndex {
                 continue;
             };
             if !aborted {
-                let mut checks = self.segment_checks(segment, plan, &prepared)?;
+                let mut checks = self.segment_checks(segment, plan, &prepared, true)?;
                 let segment_ord = segment_ord as u32;
                 let alive = segment.alive_bitset();
                 let threshold_for = |heap: &BinaryHeap<Reverse<Hit>>| {
@@ -951,7 +948,8 @@ impl CatalogIndex {
         let mut heap = BinaryHeap::with_capacity(k + 1);
         for (segment_ord, union, scale) in segments {
             let segment = searcher.segment_reader(*segment_ord as u32);
-            let mut checks = self.segment_checks(segment, plan, prepared)?;
+            // `matching` finds the products holding the required words.
+            let mut checks = self.segment_checks(segment, plan, prepared, false)?;
             let alive = segment.alive_bitset();
             let mut passing: Vec<DocId> = Vec::new();
             matching.for_each_no_score(segment, &mut |docs: &[DocId]| {
@@ -1030,7 +1028,9 @@ impl CatalogIndex {
         let walk_segment = |segment_ord: usize,
                             segment: &SegmentReader|
          -> Result<(), CatalogError> {
-            let mut checks = self.segment_checks(segment, plan, prepared)?;
+            // One alternative is walked with the scoring cursors below.
+            let several = plan.required.len() > 1;
+            let mut checks = self.segment_checks(segment, plan, prepared, several)?;
             let mut cursors: Vec<(&Term, TermCursor)> = Vec::new();
             for (scored, weight) in prepared.scored.iter().zip(&weights) {
                 if let Some(cursor) = TermCursor::open(segment, &scored.term, weight)? {
@@ -1152,11 +1152,14 @@ impl CatalogIndex {
         Ok(top.into_heap())
     }
 
+    /// `with_required`: whether to open the required words' postings, for
+    /// a walk that checks or leapfrogs them itself.
     fn segment_checks(
         &self,
         segment: &SegmentReader,
         plan: &ProductPlan,
         prepared: &Prepared,
+        with_required: bool,
     ) -> Result<SegmentChecks, CatalogError> {
         let postings = |term: &Term| -> Result<Option<SegmentPostings>, CatalogError> {
             segment
@@ -1164,8 +1167,8 @@ impl CatalogIndex {
                 .read_postings(term, IndexRecordOption::Basic)
                 .map_err(index_io)
         };
-        let mut required = Vec::with_capacity(plan.required.len());
-        for alternative in &plan.required {
+        let mut required = Vec::new();
+        for alternative in plan.required.iter().filter(|_| with_required) {
             let mut words = Vec::with_capacity(alternative.len());
             for word in alternative {
                 let mut lists = Vec::new();
