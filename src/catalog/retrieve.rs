@@ -30,7 +30,7 @@
 //! the threshold low; walking the type's words visits only products of
 //! that type.
 
-use super::index::{stable_hash, CatalogIndex, SegmentColumns};
+use super::index::{stable_hash, CatalogIndex, Currencies, DocBits, SegmentColumns};
 use crate::error::CatalogError;
 use rayon::prelude::*;
 use std::cmp::Reverse;
@@ -181,24 +181,19 @@ impl Ord for Hit {
 /// The product-level filters on one segment's columns.
 impl SegmentColumns {
     fn passes(&self, filters: &ProductFilters, doc: DocId) -> bool {
-        if filters.in_stock_only && self.in_stock.first(doc) != Some(1) {
+        let Some(row) = self.rows.get(doc as usize) else {
+            return false;
+        };
+        if filters.in_stock_only && !row.in_stock {
             return false;
         }
         if let Some(max) = filters.max_price {
-            if self
-                .min_price
-                .first(doc)
-                .is_none_or(|cheapest| cheapest > max)
-            {
+            if !row.priced || row.min_price > max {
                 return false;
             }
         }
         if let Some(min) = filters.min_price {
-            if self
-                .max_price
-                .first(doc)
-                .is_none_or(|dearest| dearest < min)
-            {
+            if !row.priced || row.max_price < min {
                 return false;
             }
         }
@@ -213,10 +208,14 @@ impl SegmentColumns {
                 return false;
             }
         }
-        // Last: a product can be priced in several currencies, and reading
-        // a multi-valued column costs more than the single-valued ones.
         if let Some(currency) = filters.currency {
-            if !self.currency.values_for_doc(doc).any(|c| c == currency) {
+            let held = match row.currencies {
+                Currencies::None => false,
+                Currencies::One => row.currency == currency,
+                // A product priced in several currencies: read them.
+                Currencies::Several => self.currency.values_for_doc(doc).any(|c| c == currency),
+            };
+            if !held {
                 return false;
             }
         }
@@ -258,6 +257,12 @@ fn offer_hit(heap: &mut BinaryHeap<Reverse<Hit>>, k: usize, hit: Hit) {
         heap.push(Reverse(hit));
     }
 }
+
+/// A constant bonus's term held by at least one product in this many is
+/// tested in a bit set (one bit per product) rather than found in its
+/// postings: the set is then no bigger than the postings, and a test costs
+/// a load where a seek costs a search.
+const SET_SHARE: u64 = 64;
 
 /// Indexes with fewer documents than this walk their segments one after
 /// another: handing work to other threads costs more than it saves. Tests
@@ -335,6 +340,9 @@ fn contains(docset: &mut dyn DocSet, doc: DocId) -> bool {
 struct SegmentChecks {
     /// Alternatives → words → postings of the word's terms.
     required: Vec<Vec<Vec<SegmentPostings>>>,
+    /// Constant bonuses of terms many products hold, tested in bit sets.
+    sets: Vec<(Arc<DocBits>, f32)>,
+    /// Constant bonuses of rarer terms, found in their postings.
     codes: Vec<(SegmentPostings, f32)>,
     proximity: Vec<Box<dyn Scorer>>,
     columns: Arc<SegmentColumns>,
@@ -366,7 +374,8 @@ impl SegmentChecks {
         worst: Worst,
         plan: &ProductPlan,
     ) -> Option<Score> {
-        let mut score = required_score;
+        // The bit sets first: exact, and cheaper than any bound's check.
+        let mut score = required_score + self.set_bonus(doc);
         let mut rest = rest_bound;
         if !worst.beaten_by(score + rest) || !self.columns.passes(&plan.filters, doc) {
             return None;
@@ -395,8 +404,16 @@ impl SegmentChecks {
         worst.beaten_by(score).then_some(score)
     }
 
+    fn set_bonus(&self, doc: DocId) -> Score {
+        self.sets
+            .iter()
+            .filter(|(set, _)| set.contains(doc))
+            .map(|(_, value)| *value)
+            .sum()
+    }
+
     fn bonus(&mut self, doc: DocId) -> Score {
-        let mut bonus = 0.0;
+        let mut bonus = self.set_bonus(doc);
         for (postings, value) in &mut self.codes {
             if contains(postings as &mut dyn DocSet, doc) {
                 bonus += *value;
@@ -707,7 +724,13 @@ impl CatalogIndex {
                 continue;
             };
             if !aborted {
-                let mut checks = self.segment_checks(segment, plan, &prepared, true)?;
+                let mut checks = self.segment_checks(
+                    segment,
+                    plan,
+                    &prepared,
+                    &prepared.constant_bonuses,
+                    true,
+                )?;
                 let segment_ord = segment_ord as u32;
                 let alive = segment.alive_bitset();
                 let threshold_for = |heap: &BinaryHeap<Reverse<Hit>>| {
@@ -949,7 +972,8 @@ impl CatalogIndex {
         for (segment_ord, union, scale) in segments {
             let segment = searcher.segment_reader(*segment_ord as u32);
             // `matching` finds the products holding the required words.
-            let mut checks = self.segment_checks(segment, plan, prepared, false)?;
+            let mut checks =
+                self.segment_checks(segment, plan, prepared, &prepared.constant_bonuses, false)?;
             let alive = segment.alive_bitset();
             let mut passing: Vec<DocId> = Vec::new();
             matching.for_each_no_score(segment, &mut |docs: &[DocId]| {
@@ -1008,12 +1032,23 @@ impl CatalogIndex {
         k: usize,
     ) -> Result<BinaryHeap<Reverse<Hit>>, CatalogError> {
         let required_terms: HashSet<&Term> = plan.required.iter().flatten().flatten().collect();
+        // An attribute term scores the same in every product holding it
+        // (see `CachedStatistics::remember_flat`): this walk adds it as a
+        // constant, tested in a bit set where it is common, instead of
+        // scoring it from postings as WAND must.
+        let mut constants = prepared.constant_bonuses.clone();
+        let mut scored_words = Vec::with_capacity(prepared.scored.len());
         let mut weights = Vec::with_capacity(prepared.scored.len());
         for scored in &prepared.scored {
             let weight =
                 Bm25Weight::for_terms(&prepared.statistics, std::slice::from_ref(&scored.term))?
                     .boost_by(scored.weight);
-            weights.push(weight);
+            if plan.attributes.iter().any(|(term, _)| *term == scored.term) {
+                constants.push((scored.term.clone(), weight.score(0, 1)));
+            } else {
+                scored_words.push(scored);
+                weights.push(weight);
+            }
         }
         // A required word that is not scored only finds products.
         let zero_weight = weights
@@ -1030,9 +1065,9 @@ impl CatalogIndex {
          -> Result<(), CatalogError> {
             // One alternative is walked with the scoring cursors below.
             let several = plan.required.len() > 1;
-            let mut checks = self.segment_checks(segment, plan, prepared, several)?;
+            let mut checks = self.segment_checks(segment, plan, prepared, &constants, several)?;
             let mut cursors: Vec<(&Term, TermCursor)> = Vec::new();
-            for (scored, weight) in prepared.scored.iter().zip(&weights) {
+            for (scored, weight) in scored_words.iter().zip(&weights) {
                 if let Some(cursor) = TermCursor::open(segment, &scored.term, weight)? {
                     cursors.push((&scored.term, cursor));
                 }
@@ -1097,15 +1132,14 @@ impl CatalogIndex {
                 // One word (the usual product type): its products are the
                 // union of its terms' postings, each scored and stepped on
                 // as it is passed.
-                loop {
-                    let doc = word
-                        .iter()
+                let first = |word: &[TermCursor]| {
+                    word.iter()
                         .map(|cursor| cursor.postings.doc())
                         .min()
-                        .unwrap_or(TERMINATED);
-                    if doc >= segment.max_doc() {
-                        break;
-                    }
+                        .unwrap_or(TERMINATED)
+                };
+                let mut doc = first(word);
+                while doc < segment.max_doc() {
                     let mut required_score: Score = 0.0;
                     for cursor in word.iter_mut() {
                         if cursor.postings.doc() == doc {
@@ -1114,6 +1148,7 @@ impl CatalogIndex {
                         }
                     }
                     evaluate(doc, required_score, &mut checks);
+                    doc = first(word);
                 }
                 return Ok(());
             }
@@ -1152,13 +1187,15 @@ impl CatalogIndex {
         Ok(top.into_heap())
     }
 
-    /// `with_required`: whether to open the required words' postings, for
-    /// a walk that checks or leapfrogs them itself.
+    /// `constants`: the terms that add a constant when a product holds
+    /// them. `with_required`: whether to open the required words'
+    /// postings, for a walk that checks or leapfrogs them itself.
     fn segment_checks(
         &self,
         segment: &SegmentReader,
         plan: &ProductPlan,
         prepared: &Prepared,
+        constants: &[(Term, f32)],
         with_required: bool,
     ) -> Result<SegmentChecks, CatalogError> {
         let postings = |term: &Term| -> Result<Option<SegmentPostings>, CatalogError> {
@@ -1181,9 +1218,20 @@ impl CatalogIndex {
             }
             required.push(words);
         }
-        let mut codes = Vec::new();
-        for (term, value) in &prepared.constant_bonuses {
-            if let Some(list) = postings(term)? {
+        let (mut sets, mut codes) = (Vec::new(), Vec::new());
+        for (term, value) in constants {
+            let Some(info) = segment
+                .inverted_index(term.field())?
+                .get_term_info(term)
+                .map_err(index_io)?
+            else {
+                continue;
+            };
+            if u64::from(info.doc_freq) * SET_SHARE >= u64::from(segment.max_doc()) {
+                if let Some(set) = self.term_sets.get(segment, term)? {
+                    sets.push((set, *value));
+                }
+            } else if let Some(list) = postings(term)? {
                 codes.push((list, *value));
             }
         }
@@ -1193,6 +1241,7 @@ impl CatalogIndex {
         }
         Ok(SegmentChecks {
             required,
+            sets,
             codes,
             proximity,
             columns: self.columns.get(segment)?,
