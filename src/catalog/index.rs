@@ -12,6 +12,7 @@
 use super::feed::{FeedProduct, MerchantCatalog};
 use crate::error::CatalogError;
 use crate::rules::{CompiledRules, LexSlot};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tantivy::columnar::Column;
 use tantivy::index::SegmentId;
+use tantivy::schema::Value;
 use tantivy::schema::{Field, Schema, TextFieldIndexing, TextOptions, FAST, STORED, STRING};
 use tantivy::{doc, Index, IndexReader, ReloadPolicy, SegmentReader, Term};
 
@@ -32,6 +34,10 @@ const WRITER_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 /// A whole build: large enough that 100,000 products make one segment per
 /// indexing thread, so the build ends without merges to wait for.
 const BUILD_MEMORY_BYTES: usize = 512 * 1024 * 1024;
+
+/// Products whose documents are built together before they are handed to
+/// the indexing threads.
+const BUILD_BATCH: usize = 4096;
 
 /// Handles to the schema's fields.
 #[derive(Debug, Clone, Copy)]
@@ -323,6 +329,7 @@ pub struct CatalogIndex {
     pub directory: PathBuf,
     pub(crate) columns: ColumnCache,
     pub(crate) term_sets: TermSetCache,
+    pub(crate) documents: DocumentCache,
 }
 
 /// The fast-field columns a search reads, opened once per segment: opening
@@ -505,6 +512,76 @@ impl TermSetCache {
     }
 }
 
+/// A product's stored fields: what its offers show.
+#[derive(Debug, Default)]
+pub(crate) struct StoredProduct {
+    pub merchant_id: String,
+    pub product_id: String,
+    pub title: String,
+    pub brand: String,
+    pub url: String,
+    /// See `encode_variants`.
+    pub variants: String,
+}
+
+/// Products read back from the store, by segment and document, as Solr's
+/// document cache keeps them: the offers a search returns are the same
+/// best products again and again, and reading one back (finding its block,
+/// decompressing it, decoding the document) costs more than the rest of a
+/// small search. Segments never change, so an entry stays true while its
+/// segment lives; the cache starts over when full.
+#[derive(Default)]
+pub(crate) struct DocumentCache(Mutex<HashMap<(SegmentId, u32), Arc<StoredProduct>>>);
+
+/// Products the document cache holds before it starts over (each about a
+/// kilobyte).
+const DOCUMENT_CACHE_ENTRIES: usize = 16_384;
+
+impl DocumentCache {
+    pub(crate) fn get(
+        &self,
+        searcher: &tantivy::Searcher,
+        fields: &Fields,
+        address: tantivy::DocAddress,
+    ) -> Result<Arc<StoredProduct>, CatalogError> {
+        let key = (
+            searcher.segment_reader(address.segment_ord).segment_id(),
+            address.doc_id,
+        );
+        if let Some(product) = self.lock().get(&key) {
+            return Ok(product.clone());
+        }
+        let document: tantivy::TantivyDocument = searcher.doc(address)?;
+        let text = |field| {
+            document
+                .get_first(field)
+                .and_then(|value| value.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let product = Arc::new(StoredProduct {
+            merchant_id: text(fields.merchant_id),
+            product_id: text(fields.product_id),
+            title: text(fields.display_title),
+            brand: text(fields.brand_label),
+            url: text(fields.url),
+            variants: text(fields.variants),
+        });
+        let mut cache = self.lock();
+        if cache.len() >= DOCUMENT_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key, product.clone());
+        Ok(product)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(SegmentId, u32), Arc<StoredProduct>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 /// What a build did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildSummary {
@@ -571,6 +648,7 @@ impl CatalogIndex {
             directory: directory.to_path_buf(),
             columns: ColumnCache::default(),
             term_sets: TermSetCache::default(),
+            documents: DocumentCache::default(),
         })
     }
 
@@ -592,43 +670,30 @@ impl CatalogIndex {
         let index = create_index(directory, schema)?;
         {
             let writer = index.writer::<tantivy::TantivyDocument>(BUILD_MEMORY_BYTES)?;
-            // Documents are built on every core and handed to the writer's
-            // own indexing threads; order does not matter in a fresh index.
-            let products: Vec<(&str, &FeedProduct)> = catalogs
+            // Products of a kind sit next to each other in the index, as
+            // index sorting does in Lucene: a search walks one kind's
+            // products (all the sweaters), and in order they are read from
+            // neighbouring memory, not scattered over the whole index.
+            let mut products: Vec<(&str, &FeedProduct)> = catalogs
                 .iter()
                 .flat_map(|c| c.products.iter().map(|p| (c.profile.id.as_str(), p)))
                 .filter(|(_, product)| !product.variants.is_empty())
                 .collect();
-            let threads = std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1);
-            let chunk = products.len().div_ceil(threads).max(1);
-            std::thread::scope(|scope| -> Result<(), CatalogError> {
-                let handles: Vec<_> = products
-                    .chunks(chunk)
-                    .map(|run| {
-                        let writer = &writer;
-                        let fields = &fields;
-                        scope.spawn(move || -> Result<(), CatalogError> {
-                            for (merchant_id, product) in run {
-                                writer.add_document(product_document(
-                                    fields,
-                                    rules,
-                                    merchant_id,
-                                    product,
-                                ))?;
-                            }
-                            Ok(())
-                        })
+            products.sort_by(|a, b| index_order(a.1, b.1));
+            // Documents are built on every core, a batch at a time, and
+            // handed to the writer's indexing threads in that order, while
+            // they index the batch before.
+            for batch in products.chunks(BUILD_BATCH) {
+                let documents: Vec<tantivy::TantivyDocument> = batch
+                    .par_iter()
+                    .map(|(merchant_id, product)| {
+                        product_document(&fields, rules, merchant_id, product)
                     })
                     .collect();
-                for handle in handles {
-                    handle
-                        .join()
-                        .map_err(|_| CatalogError::Invalid("an indexing thread failed".into()))??;
+                for document in documents {
+                    writer.add_document(document)?;
                 }
-                Ok(())
-            })?;
+            }
             let mut writer = writer;
             writer.commit()?;
             // Let the merges the commit started finish, so searches see
@@ -864,6 +929,14 @@ pub fn stable_hash(text: &str) -> u64 {
 
 fn product_key(merchant_id: &str, product_id: &str) -> String {
     format!("{merchant_id}\u{1f}{product_id}")
+}
+
+/// The order products are indexed in: by category path, then title, so
+/// products of a kind are neighbours (see `CatalogIndex::build`).
+fn index_order(a: &FeedProduct, b: &FeedProduct) -> std::cmp::Ordering {
+    a.categories
+        .cmp(&b.categories)
+        .then_with(|| a.title.cmp(&b.title))
 }
 
 /// A product's document: its text, its variants as columns and stored

@@ -32,7 +32,6 @@
 
 use super::index::{stable_hash, CatalogIndex, Currencies, DocBits, SegmentColumns};
 use crate::error::CatalogError;
-use rayon::prelude::*;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
@@ -498,6 +497,12 @@ impl SharedTop {
     }
 }
 
+/// Products a walk checks between reads of the shared worst score.
+const WORST_REFRESH: u32 = 16;
+
+/// Postings at least this long get a table of scores (`TermCursor::once`).
+const SCORE_TABLE_MIN_DOCS: u32 = 2048;
+
 /// A scored term's postings in one segment, its BM25 weight (the term's
 /// factor included) and the most it can add to a product.
 struct TermCursor {
@@ -505,6 +510,10 @@ struct TermCursor {
     postings: SegmentPostings,
     norms: FieldNormReader,
     weight: Bm25Weight,
+    /// The score at term frequency 1 (most products hold a word once) for
+    /// each field length: a load where BM25 costs a division. Only for
+    /// long postings, where it repays the 256 divisions that fill it.
+    once: Option<Box<[Score; 256]>>,
     bound: Score,
 }
 
@@ -526,19 +535,30 @@ impl TermCursor {
             .fieldnorms_readers()
             .get_field(term.field())?
             .unwrap_or_else(|| FieldNormReader::constant(segment.max_doc(), 1));
+        let once = (postings.doc_freq() >= SCORE_TABLE_MIN_DOCS).then(|| {
+            let mut once = Box::new([0.0; 256]);
+            for (fieldnorm_id, score) in (0..=u8::MAX).zip(once.iter_mut()) {
+                *score = weight.score(fieldnorm_id, 1);
+            }
+            once
+        });
         Ok(Some(TermCursor {
             term: term.clone(),
             postings,
             norms,
             weight: weight.clone(),
+            once,
             bound: weight.max_score(),
         }))
     }
 
     /// The term's score in `doc`, where the postings stand.
     fn score_here(&self, doc: DocId) -> Score {
-        self.weight
-            .score(self.norms.fieldnorm_id(doc), self.postings.term_freq())
+        let fieldnorm_id = self.norms.fieldnorm_id(doc);
+        match (self.postings.term_freq(), &self.once) {
+            (1, Some(once)) => once[usize::from(fieldnorm_id)],
+            (term_freq, _) => self.weight.score(fieldnorm_id, term_freq),
+        }
     }
 
     /// The term's score in `doc`, `None` when `doc` lacks it. `doc` never
@@ -1111,20 +1131,32 @@ impl CatalogIndex {
                         next_in_alternative(single, target)
                     }
                 };
+            // The worst of the top k, read from the shared word every few
+            // products: it only rises, so an older value prunes less but
+            // never wrongly, and the word is spared the other walks' writes
+            // bouncing its cache line on every read.
+            let mut worst = top.worst(segment_ord);
+            let mut until_refresh = 0u32;
             let mut evaluate = |doc: DocId, required_score: Score, checks: &mut SegmentChecks| {
+                if until_refresh == 0 {
+                    worst = top.worst(segment_ord);
+                    until_refresh = WORST_REFRESH;
+                }
+                until_refresh -= 1;
                 if alive.is_none_or(|alive| alive.is_alive(doc)) {
                     if let Some(score) = checks.score_within(
                         doc,
                         required_score,
                         &mut outside,
                         rest_bound,
-                        top.worst(segment_ord),
+                        worst,
                         plan,
                     ) {
                         top.offer(Hit {
                             score,
                             address: DocAddress::new(segment_ord, doc),
                         });
+                        until_refresh = 0;
                     }
                 }
             };
@@ -1173,10 +1205,34 @@ impl CatalogIndex {
         let total_docs: u64 = segments.iter().map(|s| u64::from(s.max_doc())).sum();
         let walked: Result<(), CatalogError> =
             if segments.len() > 1 && total_docs >= PARALLEL_MIN_DOCS {
-                segments
-                    .par_iter()
-                    .enumerate()
-                    .try_for_each(|(ord, segment)| walk_segment(ord, segment))
+                // This thread walks the largest segment itself while the pool
+                // takes the others: it neither sleeps until the pool is done nor
+                // waits to be woken, which costs as much as a small walk.
+                let mut order: Vec<usize> = (0..segments.len()).collect();
+                order.sort_by_key(|&ord| Reverse(segments[ord].max_doc()));
+                let failure: Mutex<Option<CatalogError>> = Mutex::new(None);
+                let record = |walked: Result<(), CatalogError>| {
+                    if let Err(error) = walked {
+                        failure
+                            .lock()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner())
+                            .get_or_insert(error);
+                    }
+                };
+                rayon::in_place_scope(|scope| {
+                    for &ord in &order[1..] {
+                        let (walk_segment, record) = (&walk_segment, &record);
+                        scope.spawn(move |_| record(walk_segment(ord, &segments[ord])));
+                    }
+                    record(walk_segment(order[0], &segments[order[0]]));
+                });
+                match failure
+                    .into_inner()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                {
+                    Some(error) => Err(error),
+                    None => Ok(()),
+                }
             } else {
                 segments
                     .iter()

@@ -9,6 +9,7 @@
 
 use super::index::{
     decode_variant, model_codes, stable_hash, strong_codes, CatalogIndex, SegmentColumns,
+    StoredProduct,
 };
 use super::retrieve::{hash_all, ProductFilters, ProductPlan, ProximityBonus, ScoredTerm};
 use crate::error::CatalogError;
@@ -18,8 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tantivy::query::PhraseQuery;
-use tantivy::schema::Value;
-use tantivy::{DocAddress, TantivyDocument, Term};
+use tantivy::{DocAddress, Term};
 
 /// Most candidate products read in the first stage.
 const MAX_PRODUCT_HITS: usize = 2000;
@@ -288,8 +288,8 @@ impl CatalogIndex {
         };
         let mut offers = Vec::with_capacity(best.len());
         for (score, address, variant) in best {
-            let document: TantivyDocument = searcher.doc(address)?;
-            if let Some(offer) = self.offer_from(&document, variant, score, query) {
+            let product = self.documents.get(&searcher, &self.fields, address)?;
+            if let Some(offer) = offer_from(&product, variant, score, query) {
                 offers.push(offer);
             }
         }
@@ -611,50 +611,42 @@ impl CatalogIndex {
         }
         Ok(plan)
     }
+}
 
-    /// The offer of variant `position` of the product in `document`.
-    fn offer_from(
-        &self,
-        document: &TantivyDocument,
-        position: usize,
-        score: f32,
-        query: &SearchQuery,
-    ) -> Option<Offer> {
-        let fields = &self.fields;
-        let text = |field| {
-            document
-                .get_first(field)
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
-        };
-        let variant = decode_variant(document.get_first(fields.variants)?.as_str()?, position)?;
-        Some(Offer {
-            merchant_id: text(fields.merchant_id).unwrap_or_default(),
-            product_id: text(fields.product_id).unwrap_or_default(),
-            product_title: text(fields.display_title).unwrap_or_default(),
-            brand: text(fields.brand_label).unwrap_or_default(),
-            variant_id: variant.id,
-            variant_title: variant.title,
-            color_label: variant.color_label,
-            size_label: variant.size_label,
-            material: variant.material,
-            price: Money::new(variant.price, variant.currency),
-            in_stock: variant.in_stock,
-            gtin: variant.gtin,
-            url: text(fields.url).unwrap_or_default(),
-            score,
-            color_matches: query
-                .color
-                .as_ref()
-                .map(|wanted| variant.color.as_ref() == Some(wanted)),
-            size_matches: query
-                .size
-                .as_ref()
-                .map(|wanted| variant.size.as_ref() == Some(wanted)),
-            color: variant.color,
-            size: variant.size,
-        })
-    }
+/// The offer of variant `position` of `product`.
+fn offer_from(
+    product: &StoredProduct,
+    position: usize,
+    score: f32,
+    query: &SearchQuery,
+) -> Option<Offer> {
+    let variant = decode_variant(&product.variants, position)?;
+    Some(Offer {
+        merchant_id: product.merchant_id.clone(),
+        product_id: product.product_id.clone(),
+        product_title: product.title.clone(),
+        brand: product.brand.clone(),
+        variant_id: variant.id,
+        variant_title: variant.title,
+        color_label: variant.color_label,
+        size_label: variant.size_label,
+        material: variant.material,
+        price: Money::new(variant.price, variant.currency),
+        in_stock: variant.in_stock,
+        gtin: variant.gtin,
+        url: product.url.clone(),
+        score,
+        color_matches: query
+            .color
+            .as_ref()
+            .map(|wanted| variant.color.as_ref() == Some(wanted)),
+        size_matches: query
+            .size
+            .as_ref()
+            .map(|wanted| variant.size.as_ref() == Some(wanted)),
+        color: variant.color,
+        size: variant.size,
+    })
 }
 
 /// Groups offers of the same product across merchants: same GTIN; else
