@@ -17,6 +17,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// mimalloc rather than the system allocator: indexing and search make
+/// millions of small allocations across threads (feed strings, documents,
+/// offers), where glibc's arenas spend a large share of the time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Where `serve` listens, and where a standalone `ask` serves the Send API
 /// for registered bots.
 const DEFAULT_LISTEN: &str = "127.0.0.1:8700";
