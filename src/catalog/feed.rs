@@ -84,10 +84,16 @@ impl FeedVariant {
     /// The value of option `name` ("Color", "Size", "Material"), matched
     /// case-insensitively; "Colour" counts as "Color".
     pub fn option(&self, name: &str) -> Option<&str> {
-        let wanted = canonical_option_name(name);
+        // Callers mostly ask for "color" or "size": already canonical.
+        let wanted: std::borrow::Cow<str> =
+            if name != "colour" && name.bytes().all(|b| b.is_ascii_lowercase()) {
+                name.into()
+            } else {
+                canonical_option_name(name).into()
+            };
         self.variant_options
             .iter()
-            .find(|option| canonical_option_name(&option.name) == wanted)
+            .find(|option| option_name_is(&option.name, &wanted))
             .map(|option| option.value.as_str())
     }
 
@@ -104,6 +110,16 @@ impl FeedVariant {
 }
 
 /// "Colour" and "color" are the same option.
+/// Whether `canonical_option_name(name) == wanted`, without allocating
+/// for the usual ASCII names: this runs for every variant indexed.
+fn option_name_is(name: &str, wanted: &str) -> bool {
+    let name = name.trim();
+    if !name.is_ascii() {
+        return canonical_option_name(name) == wanted;
+    }
+    name.eq_ignore_ascii_case(wanted) || (wanted == "color" && name.eq_ignore_ascii_case("colour"))
+}
+
 pub fn canonical_option_name(name: &str) -> String {
     let lower = name.trim().to_lowercase();
     if lower == "colour" {

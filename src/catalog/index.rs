@@ -106,11 +106,17 @@ const VARIANT_SEPARATOR: char = '\u{1e}';
 pub fn encode_variants(variants: &[StoredVariant]) -> String {
     let mut out = String::with_capacity(variants.len() * 96);
     let push = |out: &mut String, value: &str| {
-        out.extend(
-            value
-                .chars()
-                .filter(|c| *c != FIELD_SEPARATOR && *c != VARIANT_SEPARATOR),
-        );
+        // Both separators are ASCII: a byte test finds them.
+        let separator = |b: &u8| *b == FIELD_SEPARATOR as u8 || *b == VARIANT_SEPARATOR as u8;
+        if value.as_bytes().iter().any(separator) {
+            out.extend(
+                value
+                    .chars()
+                    .filter(|c| *c != FIELD_SEPARATOR && *c != VARIANT_SEPARATOR),
+            );
+        } else {
+            out.push_str(value);
+        }
         out.push(FIELD_SEPARATOR);
     };
     for (position, variant) in variants.iter().enumerate() {
@@ -963,20 +969,33 @@ pub fn product_document(
     let mut in_stock_sizes: Vec<String> = Vec::new();
     let mut in_stock_materials: Vec<String> = Vec::new();
     let mut currencies: Vec<&str> = Vec::new();
+    // A product's variants repeat a few labels (three colours in four
+    // sizes): each is looked up in the lexicon once.
+    let mut canonical: Vec<(LexSlot, String, String)> = Vec::new();
+    let mut canonical_of = |slot: LexSlot, label: &str| -> String {
+        if let Some((_, _, value)) = canonical.iter().find(|(s, l, _)| *s == slot && *l == label) {
+            return value.clone();
+        }
+        let value = match slot {
+            LexSlot::Color => canonical_color(rules, label),
+            LexSlot::Size => canonical_size(rules, label),
+            _ => rules
+                .lexicon
+                .canonical(slot, label)
+                .map(str::to_string)
+                .unwrap_or_else(|| label.to_lowercase()),
+        };
+        canonical.push((slot, label.to_string(), value.clone()));
+        value
+    };
     for variant in &product.variants {
         let available = variant.availability.available;
         let label = |name| Some(variant.option(name)?.trim()).filter(|l| !l.is_empty());
         let color_label = label("color");
         let size_label = label("size");
-        let color = color_label.map(|l| canonical_color(rules, l));
-        let size = size_label.map(|l| canonical_size(rules, l));
-        let material = label("material").map(|l| {
-            rules
-                .lexicon
-                .canonical(LexSlot::Material, l)
-                .map(str::to_string)
-                .unwrap_or_else(|| l.to_lowercase())
-        });
+        let color = color_label.map(|l| canonical_of(LexSlot::Color, l));
+        let size = size_label.map(|l| canonical_of(LexSlot::Size, l));
+        let material = label("material").map(|l| canonical_of(LexSlot::Material, l));
         let currency = variant.price.currency.as_str();
         document.add_i64(fields.variant_price, variant.price.amount);
         document.add_u64(fields.variant_currency, stable_hash(currency));
