@@ -334,7 +334,8 @@ pub struct CatalogIndex {
     pub fields: Fields,
     pub directory: PathBuf,
     pub(crate) columns: ColumnCache,
-    pub(crate) term_sets: TermSetCache,
+    pub(crate) term_sets: TermCache<DocBits>,
+    pub(crate) impacts: TermCache<super::retrieve::WindowImpacts>,
     pub(crate) documents: DocumentCache,
 }
 
@@ -444,46 +445,74 @@ impl ColumnCache {
     }
 }
 
-/// Which products of a segment hold a term, as a bit set, for terms held
-/// by so many products that testing a bit beats seeking in their postings
-/// (a common colour or size, checked for thousands of products a search).
-/// Like Lucene's query cache: segments never change, so a set stays true
-/// while its segment lives; the cache starts over past a memory budget.
-#[derive(Default)]
-pub(crate) struct TermSetCache(Mutex<TermSets>);
+/// Something worked out once per segment and term by walking the term's
+/// postings, kept while its segment lives (segments never change), as
+/// Lucene's query cache keeps filters; the cache starts over past a memory
+/// budget.
+pub(crate) struct TermCache<T>(Mutex<TermCacheEntries<T>>);
 
-#[derive(Default)]
-struct TermSets {
-    sets: HashMap<(SegmentId, Term), Arc<DocBits>>,
+struct TermCacheEntries<T> {
+    entries: HashMap<(SegmentId, Term), Arc<T>>,
     bytes: usize,
 }
 
-/// A set of a segment's documents, one bit each.
-pub(crate) struct DocBits(Vec<u64>);
-
-impl DocBits {
-    pub(crate) fn contains(&self, doc: u32) -> bool {
-        self.0
-            .get(doc as usize / 64)
-            .is_some_and(|word| word >> (doc % 64) & 1 == 1)
+impl<T> Default for TermCache<T> {
+    fn default() -> Self {
+        TermCache(Mutex::new(TermCacheEntries {
+            entries: HashMap::new(),
+            bytes: 0,
+        }))
     }
 }
 
-/// Memory the term sets may take before the cache starts over.
-const TERM_SET_CACHE_BYTES: usize = 128 * 1024 * 1024;
+/// Memory each term cache may take before it starts over.
+const TERM_CACHE_BYTES: usize = 128 * 1024 * 1024;
 
-impl TermSetCache {
-    /// The products of `segment` holding `term`; `None` when the segment
-    /// does not hold it.
+impl<T> TermCache<T> {
+    /// The entry for `term` in `segment`, built by `build` (the value and
+    /// its size in bytes) the first time; `None` when `build` finds none.
     pub(crate) fn get(
         &self,
         segment: &SegmentReader,
         term: &Term,
-    ) -> Result<Option<Arc<DocBits>>, CatalogError> {
+        build: impl FnOnce() -> Result<Option<(T, usize)>, CatalogError>,
+    ) -> Result<Option<Arc<T>>, CatalogError> {
         let key = (segment.segment_id(), term.clone());
-        if let Some(set) = self.lock().sets.get(&key) {
-            return Ok(Some(set.clone()));
+        if let Some(entry) = self.lock().entries.get(&key) {
+            return Ok(Some(entry.clone()));
         }
+        let Some((value, bytes)) = build()? else {
+            return Ok(None);
+        };
+        let value = Arc::new(value);
+        let mut cache = self.lock();
+        if cache.bytes + bytes > TERM_CACHE_BYTES {
+            cache.entries.clear();
+            cache.bytes = 0;
+        }
+        cache.bytes += bytes;
+        cache.entries.insert(key, value.clone());
+        Ok(Some(value))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, TermCacheEntries<T>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A set of a segment's documents, one bit each: which products hold a
+/// term many do, for a search to test in one load instead of seeking in
+/// the term's postings.
+pub(crate) struct DocBits(Vec<u64>);
+
+impl DocBits {
+    /// The products of `segment` holding `term`, with the set's size.
+    pub(crate) fn build(
+        segment: &SegmentReader,
+        term: &Term,
+    ) -> Result<Option<(DocBits, usize)>, CatalogError> {
         let Some(mut postings) = segment
             .inverted_index(term.field())?
             .read_postings(term, IndexRecordOption::Basic)
@@ -499,22 +528,20 @@ impl TermSetCache {
             }
             doc = tantivy::DocSet::advance(&mut postings);
         }
-        let set = Arc::new(set);
-        let bytes = segment.max_doc() as usize / 8 + 64;
-        let mut cache = self.lock();
-        if cache.bytes + bytes > TERM_SET_CACHE_BYTES {
-            cache.sets.clear();
-            cache.bytes = 0;
-        }
-        cache.bytes += bytes;
-        cache.sets.insert(key, set.clone());
-        Ok(Some(set))
+        let bytes = set.0.len() * 8;
+        Ok(Some((set, bytes)))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, TermSets> {
+    pub(crate) fn contains(&self, doc: u32) -> bool {
         self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(doc as usize / 64)
+            .is_some_and(|word| word >> (doc % 64) & 1 == 1)
+    }
+
+    /// Whether any document of window `window` (documents `64 * window`
+    /// to `64 * window + 63`) is in the set.
+    pub(crate) fn any_in_window(&self, window: usize) -> bool {
+        self.0.get(window).is_some_and(|word| *word != 0)
     }
 }
 
@@ -653,7 +680,8 @@ impl CatalogIndex {
             fields,
             directory: directory.to_path_buf(),
             columns: ColumnCache::default(),
-            term_sets: TermSetCache::default(),
+            term_sets: TermCache::default(),
+            impacts: TermCache::default(),
             documents: DocumentCache::default(),
         })
     }

@@ -30,7 +30,7 @@
 //! the threshold low; walking the type's words visits only products of
 //! that type.
 
-use super::index::{stable_hash, CatalogIndex, Currencies, DocBits, SegmentColumns};
+use super::index::{stable_hash, CatalogIndex, Currencies, DocBits, SegmentColumns, TermCache};
 use crate::error::CatalogError;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
@@ -403,6 +403,15 @@ impl SegmentChecks {
         worst.beaten_by(score).then_some(score)
     }
 
+    /// The most the bit-set bonuses add to a product of window `window`.
+    fn window_set_bonus(&self, window: usize) -> Score {
+        self.sets
+            .iter()
+            .filter(|(set, _)| set.any_in_window(window))
+            .map(|(_, value)| *value)
+            .sum()
+    }
+
     fn set_bonus(&self, doc: DocId) -> Score {
         self.sets
             .iter()
@@ -500,8 +509,115 @@ impl SharedTop {
 /// Products a walk checks between reads of the shared worst score.
 const WORST_REFRESH: u32 = 16;
 
-/// Postings at least this long get a table of scores (`TermCursor::once`).
-const SCORE_TABLE_MIN_DOCS: u32 = 2048;
+/// Documents per window of the window bounds (`WindowImpacts`): one word
+/// of the bit sets.
+const WINDOW_DOCS: usize = 64;
+
+/// Windows the walks stepped over, for the exactness test to check that
+/// it covered skipping.
+#[cfg(test)]
+static WINDOWS_SKIPPED: AtomicU64 = AtomicU64::new(0);
+
+/// Window bounds are raised by this share, so that summing in another
+/// order than a product's own score can never round a bound under it.
+const WINDOW_BOUND_SLACK: Score = 1e-5;
+
+/// Postings at least this long get impacts (`WindowImpacts`); tests give
+/// every list impacts, so the exactness test checks window skipping.
+const IMPACTS_MIN_DOCS: u32 = if cfg!(test) { 1 } else { 1024 };
+
+/// For each window of 64 documents of a segment, the shortest field (as
+/// its norm id) and the highest frequency of a term among the window's
+/// documents holding it, which bound its BM25 score there (Lucene keeps
+/// the same "impacts" per block of postings). Worked out once per segment
+/// and term by walking the postings, and cached.
+pub(crate) struct WindowImpacts(Vec<Impact>);
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Impact {
+    min_norm: u8,
+    /// 0: no document of the window holds the term; 255: 255 or more.
+    max_tf: u8,
+}
+
+impl WindowImpacts {
+    fn build(
+        segment: &SegmentReader,
+        term: &Term,
+    ) -> Result<Option<(WindowImpacts, usize)>, CatalogError> {
+        let Some(mut postings) = segment
+            .inverted_index(term.field())?
+            .read_postings(term, IndexRecordOption::WithFreqs)
+            .map_err(index_io)?
+        else {
+            return Ok(None);
+        };
+        let norms = segment
+            .fieldnorms_readers()
+            .get_field(term.field())?
+            .unwrap_or_else(|| FieldNormReader::constant(segment.max_doc(), 1));
+        let mut impacts =
+            vec![Impact::default(); (segment.max_doc() as usize).div_ceil(WINDOW_DOCS)];
+        let mut doc = postings.doc();
+        while doc != TERMINATED {
+            if let Some(impact) = impacts.get_mut(doc as usize / WINDOW_DOCS) {
+                let norm = norms.fieldnorm_id(doc);
+                let tf = postings.term_freq().min(u32::from(u8::MAX)) as u8;
+                if impact.max_tf == 0 {
+                    *impact = Impact {
+                        min_norm: norm,
+                        max_tf: tf,
+                    };
+                } else {
+                    impact.min_norm = impact.min_norm.min(norm);
+                    impact.max_tf = impact.max_tf.max(tf);
+                }
+            }
+            doc = postings.advance();
+        }
+        let bytes = impacts.len() * 2;
+        Ok(Some((WindowImpacts(impacts), bytes)))
+    }
+}
+
+/// The worst of the shared top k as one walk reads it: from the shared
+/// word every few products, and right after the walk offered a hit. It
+/// only rises, so an older value prunes less but never wrongly, and the
+/// word is spared the cache-line traffic of a read per product.
+struct WorstReader<'a> {
+    top: &'a SharedTop,
+    segment_ord: u32,
+    worst: Worst,
+    until_read: u32,
+}
+
+impl<'a> WorstReader<'a> {
+    fn new(top: &'a SharedTop, segment_ord: u32) -> WorstReader<'a> {
+        WorstReader {
+            top,
+            segment_ord,
+            worst: top.worst(segment_ord),
+            until_read: 0,
+        }
+    }
+
+    fn get(&mut self) -> Worst {
+        if self.until_read == 0 {
+            self.worst = self.top.worst(self.segment_ord);
+            self.until_read = WORST_REFRESH;
+        }
+        self.until_read -= 1;
+        self.worst
+    }
+
+    fn read_next_time(&mut self) {
+        self.until_read = 0;
+    }
+}
+
+/// Postings at least this long get a table of scores (`TermCursor::once`);
+/// in tests, every list.
+const SCORE_TABLE_MIN_DOCS: u32 = if cfg!(test) { 1 } else { 2048 };
 
 /// A scored term's postings in one segment, its BM25 weight (the term's
 /// factor included) and the most it can add to a product.
@@ -514,6 +630,8 @@ struct TermCursor {
     /// each field length: a load where BM25 costs a division. Only for
     /// long postings, where it repays the 256 divisions that fill it.
     once: Option<Box<[Score; 256]>>,
+    /// See `WindowImpacts`; only for the long postings of required words.
+    impacts: Option<Arc<WindowImpacts>>,
     bound: Score,
 }
 
@@ -548,8 +666,38 @@ impl TermCursor {
             norms,
             weight: weight.clone(),
             once,
+            impacts: None,
             bound: weight.max_score(),
         }))
+    }
+
+    /// Reads (or works out once) the term's impacts in `segment` when its
+    /// postings are long enough for skipping windows to pay.
+    fn load_impacts(
+        &mut self,
+        cache: &TermCache<WindowImpacts>,
+        segment: &SegmentReader,
+    ) -> Result<(), CatalogError> {
+        if self.postings.doc_freq() >= IMPACTS_MIN_DOCS {
+            self.impacts = cache.get(segment, &self.term, || {
+                WindowImpacts::build(segment, &self.term)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The most the term adds to a product of window `window`.
+    fn window_bound(&self, window: usize) -> Score {
+        let Some(impacts) = &self.impacts else {
+            return self.bound;
+        };
+        match impacts.0.get(window) {
+            None | Some(Impact { max_tf: 0, .. }) => 0.0,
+            Some(Impact {
+                max_tf: u8::MAX, ..
+            }) => self.bound,
+            Some(&Impact { min_norm, max_tf }) => self.weight.score(min_norm, u32::from(max_tf)),
+        }
     }
 
     /// The term's score in `doc`, where the postings stand.
@@ -1110,6 +1258,9 @@ impl CatalogIndex {
                     single.push(word);
                 }
             }
+            for cursor in single.iter_mut().flatten() {
+                cursor.load_impacts(&self.impacts, segment)?;
+            }
             let (mut inside, mut outside): (Vec<TermCursor>, Vec<TermCursor>) = cursors
                 .into_iter()
                 .map(|(_, cursor)| cursor)
@@ -1131,35 +1282,46 @@ impl CatalogIndex {
                         next_in_alternative(single, target)
                     }
                 };
-            // The worst of the top k, read from the shared word every few
-            // products: it only rises, so an older value prunes less but
-            // never wrongly, and the word is spared the other walks' writes
-            // bouncing its cache line on every read.
-            let mut worst = top.worst(segment_ord);
-            let mut until_refresh = 0u32;
-            let mut evaluate = |doc: DocId, required_score: Score, checks: &mut SegmentChecks| {
-                if until_refresh == 0 {
-                    worst = top.worst(segment_ord);
-                    until_refresh = WORST_REFRESH;
-                }
-                until_refresh -= 1;
+            let mut worst = WorstReader::new(&top, segment_ord);
+            let mut evaluate = |doc: DocId,
+                                required_score: Score,
+                                checks: &mut SegmentChecks,
+                                worst: &mut WorstReader| {
+                let now = worst.get();
                 if alive.is_none_or(|alive| alive.is_alive(doc)) {
                     if let Some(score) = checks.score_within(
                         doc,
                         required_score,
                         &mut outside,
                         rest_bound,
-                        worst,
+                        now,
                         plan,
                     ) {
                         top.offer(Hit {
                             score,
                             address: DocAddress::new(segment_ord, doc),
                         });
-                        until_refresh = 0;
+                        worst.read_next_time();
                     }
                 }
             };
+            // Whether a product of window `window` can still make the top:
+            // its required words' best scores there, the common bonuses
+            // some product there holds, and the most the rest can add.
+            // Where a catalog keeps like products together, whole windows
+            // of the wrong colour fall under the worst kept and are
+            // stepped over.
+            let window_open = |window: usize,
+                               cursors: &mut dyn Iterator<Item = &TermCursor>,
+                               checks: &SegmentChecks,
+                               worst: &mut WorstReader| {
+                let bound = cursors.map(|c| c.window_bound(window)).sum::<Score>()
+                    + checks.window_set_bonus(window)
+                    + rest_bound;
+                worst.get().beaten_by(bound * (1.0 + WINDOW_BOUND_SLACK))
+            };
+            let window_end =
+                |window: usize| ((window + 1) * WINDOW_DOCS).min(TERMINATED as usize) as DocId;
             if let [word] = single.as_mut_slice() {
                 // One word (the usual product type): its products are the
                 // union of its terms' postings, each scored and stepped on
@@ -1171,7 +1333,21 @@ impl CatalogIndex {
                         .unwrap_or(TERMINATED)
                 };
                 let mut doc = first(word);
+                let mut window = usize::MAX;
                 while doc < segment.max_doc() {
+                    let here = doc as usize / WINDOW_DOCS;
+                    if here != window {
+                        window = here;
+                        if !window_open(here, &mut word.iter(), &checks, &mut worst) {
+                            #[cfg(test)]
+                            WINDOWS_SKIPPED.fetch_add(1, AtomicOrdering::Relaxed);
+                            for cursor in word.iter_mut() {
+                                step_to(cursor, window_end(here));
+                            }
+                            doc = first(word);
+                            continue;
+                        }
+                    }
                     let mut required_score: Score = 0.0;
                     for cursor in word.iter_mut() {
                         if cursor.postings.doc() == doc {
@@ -1179,13 +1355,24 @@ impl CatalogIndex {
                             cursor.postings.advance();
                         }
                     }
-                    evaluate(doc, required_score, &mut checks);
+                    evaluate(doc, required_score, &mut checks, &mut worst);
                     doc = first(word);
                 }
                 return Ok(());
             }
             let mut doc = next(0, &mut single, &mut checks);
+            let mut window = usize::MAX;
             while doc < segment.max_doc() {
+                let here = doc as usize / WINDOW_DOCS;
+                if !single.is_empty() && here != window {
+                    window = here;
+                    if !window_open(here, &mut single.iter().flatten(), &checks, &mut worst) {
+                        #[cfg(test)]
+                        WINDOWS_SKIPPED.fetch_add(1, AtomicOrdering::Relaxed);
+                        doc = next(window_end(here), &mut single, &mut checks);
+                        continue;
+                    }
+                }
                 // The walk left every cursor of `single` at or past `doc`.
                 let required_score: Score = if single.is_empty() {
                     inside.iter_mut().filter_map(|c| c.score_at(doc)).sum()
@@ -1196,7 +1383,7 @@ impl CatalogIndex {
                         .filter_map(|c| c.score_at(doc))
                         .sum()
                 };
-                evaluate(doc, required_score, &mut checks);
+                evaluate(doc, required_score, &mut checks, &mut worst);
                 doc = next(doc + 1, &mut single, &mut checks);
             }
             Ok(())
@@ -1284,7 +1471,10 @@ impl CatalogIndex {
                 continue;
             };
             if u64::from(info.doc_freq) * SET_SHARE >= u64::from(segment.max_doc()) {
-                if let Some(set) = self.term_sets.get(segment, term)? {
+                if let Some(set) = self
+                    .term_sets
+                    .get(segment, term, || DocBits::build(segment, term))?
+                {
                     sets.push((set, *value));
                 }
             } else if let Some(list) = postings(term)? {
@@ -1386,6 +1576,7 @@ mod tests {
             }
         }
         assert!(compared > 500, "{compared}");
+        assert!(WINDOWS_SKIPPED.load(AtomicOrdering::Relaxed) > 0);
         assert!(paths.iter().all(|&plans| plans > 0), "{paths:?}");
     }
 }
