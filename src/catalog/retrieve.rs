@@ -263,10 +263,12 @@ fn offer_hit(heap: &mut BinaryHeap<Reverse<Hit>>, k: usize, hit: Hit) {
 /// a load where a seek costs a search.
 const SET_SHARE: u64 = 64;
 
-/// Indexes with fewer documents than this walk their segments one after
-/// another: handing work to other threads costs more than it saves. Tests
-/// use every core on any index, so the parallel walk is what they check.
-const PARALLEL_MIN_DOCS: u64 = if cfg!(test) { 1 } else { 20_000 };
+/// Searches whose required words have fewer postings than this (over all
+/// segments) walk the segments one after another: handing work to other
+/// threads and waking them costs more than it saves (at 100,000 products
+/// a walk takes a few hundred microseconds). Tests use every core on any
+/// index, so the parallel walk is what they check.
+const PARALLEL_MIN_POSTINGS: u64 = if cfg!(test) { 1 } else { 100_000 };
 
 /// Products WAND may hand over and the filters turn away before the search
 /// switches to filtering first.
@@ -1389,9 +1391,14 @@ impl CatalogIndex {
             Ok(())
         };
         let segments = searcher.segment_readers();
-        let total_docs: u64 = segments.iter().map(|s| u64::from(s.max_doc())).sum();
+        let required_postings: u64 = prepared
+            .scored
+            .iter()
+            .filter(|scored| required_terms.contains(&scored.term))
+            .map(|scored| scored.doc_freq)
+            .sum();
         let walked: Result<(), CatalogError> =
-            if segments.len() > 1 && total_docs >= PARALLEL_MIN_DOCS {
+            if segments.len() > 1 && required_postings >= PARALLEL_MIN_POSTINGS {
                 // This thread walks the largest segment itself while the pool
                 // takes the others: it neither sleeps until the pool is done nor
                 // waits to be woken, which costs as much as a small walk.
