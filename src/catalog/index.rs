@@ -358,6 +358,10 @@ pub(crate) struct SegmentColumns {
     /// read from memory costs a few nanoseconds where the bit-packed
     /// columns cost tens (about 32 bytes per product; 32 MB per million).
     pub rows: Vec<FilterRow>,
+    /// The rows' ranges per window of `WINDOW_DOCS` products (a zone
+    /// map): a window none of whose products can pass the filters is
+    /// stepped over whole.
+    pub windows: Vec<WindowFilter>,
     pub currency: Column<u64>,
     pub merchant: Column<u64>,
     pub variant_price: Column<i64>,
@@ -378,6 +382,32 @@ pub(crate) struct FilterRow {
     pub currencies: Currencies,
     pub priced: bool,
     pub in_stock: bool,
+}
+
+/// Products per window of the walks' window bounds and zone maps: one
+/// word of a `DocBits`.
+pub(crate) const WINDOW_DOCS: usize = 64;
+
+/// What any product of a window can pass: the least of their cheapest
+/// variants, the most of their dearest, whether one is priced, whether
+/// one is in stock.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WindowFilter {
+    pub min_price: i64,
+    pub max_price: i64,
+    pub priced: bool,
+    pub in_stock: bool,
+}
+
+impl Default for WindowFilter {
+    fn default() -> Self {
+        WindowFilter {
+            min_price: i64::MAX,
+            max_price: i64::MIN,
+            priced: false,
+            in_stock: false,
+        }
+    }
 }
 
 /// How many currencies a product's variants are priced in.
@@ -419,9 +449,32 @@ impl ColumnCache {
                     in_stock: in_stock.first(doc) == Some(1),
                 }
             })
+            .collect::<Vec<FilterRow>>();
+        let windows = rows
+            .chunks(WINDOW_DOCS)
+            .map(|window| {
+                window.iter().fold(WindowFilter::default(), |zone, row| {
+                    let priced = row.priced;
+                    WindowFilter {
+                        min_price: if priced {
+                            zone.min_price.min(row.min_price)
+                        } else {
+                            zone.min_price
+                        },
+                        max_price: if priced {
+                            zone.max_price.max(row.max_price)
+                        } else {
+                            zone.max_price
+                        },
+                        priced: zone.priced || priced,
+                        in_stock: zone.in_stock || row.in_stock,
+                    }
+                })
+            })
             .collect();
         let columns = Arc::new(SegmentColumns {
             rows,
+            windows,
             currency,
             merchant: fast.u64("merchant_hash")?,
             variant_price: fast.i64("variant_price")?,

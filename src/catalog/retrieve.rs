@@ -30,7 +30,9 @@
 //! the threshold low; walking the type's words visits only products of
 //! that type.
 
-use super::index::{stable_hash, CatalogIndex, Currencies, DocBits, SegmentColumns, TermCache};
+use super::index::{
+    stable_hash, CatalogIndex, Currencies, DocBits, SegmentColumns, TermCache, WINDOW_DOCS,
+};
 use crate::error::CatalogError;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
@@ -179,6 +181,28 @@ impl Ord for Hit {
 
 /// The product-level filters on one segment's columns.
 impl SegmentColumns {
+    /// Whether some product of window `window` may pass `filters` (a
+    /// necessary condition: each range on its own).
+    fn window_may_pass(&self, filters: &ProductFilters, window: usize) -> bool {
+        let Some(zone) = self.windows.get(window) else {
+            return false;
+        };
+        if filters.in_stock_only && !zone.in_stock {
+            return false;
+        }
+        if let Some(max) = filters.max_price {
+            if !zone.priced || zone.min_price > max {
+                return false;
+            }
+        }
+        if let Some(min) = filters.min_price {
+            if !zone.priced || zone.max_price < min {
+                return false;
+            }
+        }
+        true
+    }
+
     fn passes(&self, filters: &ProductFilters, doc: DocId) -> bool {
         let Some(row) = self.rows.get(doc as usize) else {
             return false;
@@ -371,18 +395,18 @@ impl SegmentChecks {
         doc: DocId,
         required_score: Score,
         outside: &mut [TermCursor],
-        rest_bound: Score,
+        bounds: &WindowBounds,
         worst: Worst,
         plan: &ProductPlan,
     ) -> Option<Score> {
         // The bit sets first: exact, and cheaper than any bound's check.
         let mut score = required_score + self.set_bonus(doc);
-        let mut rest = rest_bound;
+        let mut rest = bounds.rest;
         if !worst.beaten_by(score + rest) || !self.columns.passes(&plan.filters, doc) {
             return None;
         }
-        for cursor in outside.iter_mut() {
-            rest -= cursor.bound;
+        for (cursor, bound) in outside.iter_mut().zip(&bounds.outside) {
+            rest -= *bound;
             if let Some(value) = cursor.score_at(doc) {
                 score += value;
             } else if !worst.beaten_by(score + rest) {
@@ -511,10 +535,6 @@ impl SharedTop {
 /// Products a walk checks between reads of the shared worst score.
 const WORST_REFRESH: u32 = 16;
 
-/// Documents per window of the window bounds (`WindowImpacts`): one word
-/// of the bit sets.
-const WINDOW_DOCS: usize = 64;
-
 /// Windows the walks stepped over, for the exactness test to check that
 /// it covered skipping.
 #[cfg(test)]
@@ -580,6 +600,15 @@ impl WindowImpacts {
         let bytes = impacts.len() * 2;
         Ok(Some((WindowImpacts(impacts), bytes)))
     }
+}
+
+/// What the terms outside the required words can add to a product of the
+/// window being walked: each outside term's most (its window bound, or
+/// its maximum before any window is known), and their sum with the most
+/// the rarer bonuses and proximity can add.
+struct WindowBounds {
+    outside: Vec<Score>,
+    rest: Score,
 }
 
 /// The worst of the shared top k as one walk reads it: from the shared
@@ -674,13 +703,16 @@ impl TermCursor {
     }
 
     /// Reads (or works out once) the term's impacts in `segment` when its
-    /// postings are long enough for skipping windows to pay.
+    /// postings hold at least `min_docs` documents. A required word's
+    /// impacts pay when its postings are long enough to skip through; an
+    /// outside word's always do, since they also say which windows lack it.
     fn load_impacts(
         &mut self,
         cache: &TermCache<WindowImpacts>,
         segment: &SegmentReader,
+        min_docs: u32,
     ) -> Result<(), CatalogError> {
-        if self.postings.doc_freq() >= IMPACTS_MIN_DOCS {
+        if self.postings.doc_freq() >= min_docs {
             self.impacts = cache.get(segment, &self.term, || {
                 WindowImpacts::build(segment, &self.term)
             })?;
@@ -1261,7 +1293,7 @@ impl CatalogIndex {
                 }
             }
             for cursor in single.iter_mut().flatten() {
-                cursor.load_impacts(&self.impacts, segment)?;
+                cursor.load_impacts(&self.impacts, segment, IMPACTS_MIN_DOCS)?;
             }
             let (mut inside, mut outside): (Vec<TermCursor>, Vec<TermCursor>) = cursors
                 .into_iter()
@@ -1271,9 +1303,17 @@ impl CatalogIndex {
             // likeliest to bring the bound under the worst kept.
             outside.sort_by(|a, b| b.bound.total_cmp(&a.bound));
             checks.codes.sort_by(|a, b| b.1.total_cmp(&a.1));
-            let rest_bound: Score = outside.iter().map(|c| c.bound).sum::<Score>()
-                + checks.codes.iter().map(|(_, value)| *value).sum::<Score>()
+            for cursor in &mut outside {
+                cursor.load_impacts(&self.impacts, segment, 0)?;
+            }
+            // What codes and proximity can add, whatever the window.
+            let fixed_rest: Score = checks.codes.iter().map(|(_, value)| *value).sum::<Score>()
                 + prepared.proximity_bounds.iter().sum::<Score>();
+            let mut bounds = WindowBounds {
+                outside: outside.iter().map(|c| c.bound).collect(),
+                rest: 0.0,
+            };
+            bounds.rest = bounds.outside.iter().sum::<Score>() + fixed_rest;
             let alive = segment.alive_bitset();
             let segment_ord = segment_ord as u32;
             let next =
@@ -1285,20 +1325,17 @@ impl CatalogIndex {
                     }
                 };
             let mut worst = WorstReader::new(&top, segment_ord);
-            let mut evaluate = |doc: DocId,
-                                required_score: Score,
-                                checks: &mut SegmentChecks,
-                                worst: &mut WorstReader| {
+            let evaluate = |doc: DocId,
+                            required_score: Score,
+                            checks: &mut SegmentChecks,
+                            outside: &mut [TermCursor],
+                            bounds: &WindowBounds,
+                            worst: &mut WorstReader| {
                 let now = worst.get();
                 if alive.is_none_or(|alive| alive.is_alive(doc)) {
-                    if let Some(score) = checks.score_within(
-                        doc,
-                        required_score,
-                        &mut outside,
-                        rest_bound,
-                        now,
-                        plan,
-                    ) {
+                    if let Some(score) =
+                        checks.score_within(doc, required_score, outside, bounds, now, plan)
+                    {
                         top.offer(Hit {
                             score,
                             address: DocAddress::new(segment_ord, doc),
@@ -1308,18 +1345,29 @@ impl CatalogIndex {
                 }
             };
             // Whether a product of window `window` can still make the top:
-            // its required words' best scores there, the common bonuses
-            // some product there holds, and the most the rest can add.
-            // Where a catalog keeps like products together, whole windows
-            // of the wrong colour fall under the worst kept and are
-            // stepped over.
+            // some product there must fall in the filters' ranges, and the
+            // required words' best scores there, plus the common bonuses
+            // some product there holds, plus the most the outside words add
+            // there and the rest can add, must beat the worst kept. Where a
+            // catalog keeps like products together, whole windows of the
+            // wrong colour or price fall away and are stepped over. Sets
+            // the outside words' bounds for the window's products.
             let window_open = |window: usize,
-                               cursors: &mut dyn Iterator<Item = &TermCursor>,
+                               required: &mut dyn Iterator<Item = &TermCursor>,
                                checks: &SegmentChecks,
+                               outside: &[TermCursor],
+                               bounds: &mut WindowBounds,
                                worst: &mut WorstReader| {
-                let bound = cursors.map(|c| c.window_bound(window)).sum::<Score>()
+                if !checks.columns.window_may_pass(&plan.filters, window) {
+                    return false;
+                }
+                for (bound, cursor) in bounds.outside.iter_mut().zip(outside) {
+                    *bound = cursor.window_bound(window);
+                }
+                bounds.rest = bounds.outside.iter().sum::<Score>() + fixed_rest;
+                let bound = required.map(|c| c.window_bound(window)).sum::<Score>()
                     + checks.window_set_bonus(window)
-                    + rest_bound;
+                    + bounds.rest;
                 worst.get().beaten_by(bound * (1.0 + WINDOW_BOUND_SLACK))
             };
             let window_end =
@@ -1340,7 +1388,14 @@ impl CatalogIndex {
                     let here = doc as usize / WINDOW_DOCS;
                     if here != window {
                         window = here;
-                        if !window_open(here, &mut word.iter(), &checks, &mut worst) {
+                        if !window_open(
+                            here,
+                            &mut word.iter(),
+                            &checks,
+                            &outside,
+                            &mut bounds,
+                            &mut worst,
+                        ) {
                             #[cfg(test)]
                             WINDOWS_SKIPPED.fetch_add(1, AtomicOrdering::Relaxed);
                             for cursor in word.iter_mut() {
@@ -1357,7 +1412,14 @@ impl CatalogIndex {
                             cursor.postings.advance();
                         }
                     }
-                    evaluate(doc, required_score, &mut checks, &mut worst);
+                    evaluate(
+                        doc,
+                        required_score,
+                        &mut checks,
+                        &mut outside,
+                        &bounds,
+                        &mut worst,
+                    );
                     doc = first(word);
                 }
                 return Ok(());
@@ -1368,7 +1430,14 @@ impl CatalogIndex {
                 let here = doc as usize / WINDOW_DOCS;
                 if !single.is_empty() && here != window {
                     window = here;
-                    if !window_open(here, &mut single.iter().flatten(), &checks, &mut worst) {
+                    if !window_open(
+                        here,
+                        &mut single.iter().flatten(),
+                        &checks,
+                        &outside,
+                        &mut bounds,
+                        &mut worst,
+                    ) {
                         #[cfg(test)]
                         WINDOWS_SKIPPED.fetch_add(1, AtomicOrdering::Relaxed);
                         doc = next(window_end(here), &mut single, &mut checks);
@@ -1385,7 +1454,14 @@ impl CatalogIndex {
                         .filter_map(|c| c.score_at(doc))
                         .sum()
                 };
-                evaluate(doc, required_score, &mut checks, &mut worst);
+                evaluate(
+                    doc,
+                    required_score,
+                    &mut checks,
+                    &mut outside,
+                    &bounds,
+                    &mut worst,
+                );
                 doc = next(doc + 1, &mut single, &mut checks);
             }
             Ok(())
