@@ -1,0 +1,56 @@
+//! Times building the index from the feeds a bench left behind:
+//! `index_profile WORK_DIR [ROUNDS]` (the `*.jsonl` feeds of
+//! `concierge bench search --work-dir WORK_DIR`).
+use concierge::catalog::feed::{parse_jsonl, MerchantCatalog, MerchantProfile};
+use concierge::catalog::index::CatalogIndex;
+use concierge::rules::CompiledRules;
+use std::time::Instant;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let dir = std::path::Path::new(&args[1]);
+    let rounds: usize = args.get(2).map(|r| r.parse().unwrap()).unwrap_or(1);
+    let rules = CompiledRules::embedded().unwrap();
+    let mut feeds: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    feeds.sort();
+    for _ in 0..rounds {
+        let started = Instant::now();
+        let mut catalogs = Vec::new();
+        for path in &feeds {
+            let text = std::fs::read_to_string(path).unwrap();
+            let read = parse_jsonl(&path.display().to_string(), &text);
+            let id = path.file_stem().unwrap().to_string_lossy().to_string();
+            catalogs.push(MerchantCatalog {
+                profile: MerchantProfile {
+                    id: id.clone(),
+                    name: id,
+                    feed: String::new(),
+                    currency: "USD".into(),
+                    shipping: 0,
+                    free_shipping_over: 0,
+                    tax_basis_points: 0,
+                },
+                products: read.products,
+            });
+        }
+        let parsed = started.elapsed().as_secs_f64();
+        let out = dir.join("index-profile");
+        CatalogIndex::build(&out, &catalogs, &rules).unwrap();
+        let total = started.elapsed().as_secs_f64();
+        let products: usize = catalogs.iter().map(|c| c.products.len()).sum();
+        println!(
+            "parse {parsed:.2} s, total {total:.2} s, {:.0} products/s",
+            products as f64 / total
+        );
+        drop(catalogs);
+        let _ = std::fs::remove_dir_all(&out);
+    }
+}
