@@ -708,6 +708,7 @@ impl CatalogIndex {
     /// Opens an existing index.
     pub fn open(directory: &Path) -> Result<CatalogIndex, CatalogError> {
         let index = Index::open_in_dir(directory)?;
+        register_tokenizers(&index);
         let (expected, fields) = schema();
         if index.schema() != expected {
             return Err(CatalogError::Invalid(format!(
@@ -1353,13 +1354,23 @@ fn write_manifest(directory: &Path, fingerprint: &str) -> Result<(), CatalogErro
 const DOCSTORE_BLOCK_BYTES: usize = 4096;
 
 fn create_index(directory: &Path, schema: tantivy::schema::Schema) -> tantivy::Result<Index> {
-    Index::builder()
+    let index = Index::builder()
         .schema(schema)
         .settings(tantivy::IndexSettings {
             docstore_blocksize: DOCSTORE_BLOCK_BYTES,
             ..tantivy::IndexSettings::default()
         })
-        .create_in_dir(directory)
+        .create_in_dir(directory)?;
+    register_tokenizers(&index);
+    Ok(index)
+}
+
+/// `en_stem` with a memo of the stems (`super::stem`): the same tokens,
+/// worked out once per word and thread.
+fn register_tokenizers(index: &Index) {
+    index
+        .tokenizers()
+        .register("en_stem", super::stem::english_analyzer());
 }
 
 #[cfg(test)]

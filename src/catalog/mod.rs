@@ -10,6 +10,7 @@ pub mod index;
 pub mod magento;
 pub mod retrieve;
 pub mod search;
+pub mod stem;
 
 pub use feed::{FeedProduct, FeedVariant, MerchantCatalog, MerchantProfile};
 pub use index::{BuildSummary, CatalogIndex, IndexStats, LoadSummary};
