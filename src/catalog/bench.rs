@@ -19,6 +19,7 @@ use crate::error::CatalogError;
 use crate::intent::Parser;
 use crate::rules::CompiledRules;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -275,28 +276,30 @@ pub fn run(
 
     log("indexing".into());
     let index_dir = work_dir.join("tantivy");
+    // Each feed is read and parsed while the one before is indexed, and
+    // dropped once written, as `concierge index build` does.
+    let (mut read_seconds, mut parse_seconds) = (0.0, 0.0);
+    let (mut products, mut variants) = (0, 0);
     let started = Instant::now();
-    let mut catalogs = Vec::new();
-    let mut read_seconds = 0.0;
-    for (profile, path) in &feed_paths {
+    let catalogs = feed_paths.iter().map(|(profile, path)| {
         let reading = Instant::now();
         let text = read_file(path)?;
         read_seconds += reading.elapsed().as_secs_f64();
         let read = parse_jsonl(&path.display().to_string(), &text);
-        catalogs.push(MerchantCatalog {
+        parse_seconds += reading.elapsed().as_secs_f64();
+        products += read.products.len();
+        variants += read
+            .products
+            .iter()
+            .map(|p| p.variants.len())
+            .sum::<usize>();
+        Ok(Cow::Owned(MerchantCatalog {
             profile: profile.clone(),
             products: read.products,
-        });
-    }
-    let parse_seconds = started.elapsed().as_secs_f64();
-    let index = CatalogIndex::build(&index_dir, &catalogs, &rules)?;
+        }))
+    });
+    let index = CatalogIndex::build_from(&index_dir, catalogs, &rules)?;
     let index_seconds = started.elapsed().as_secs_f64();
-    let products: usize = catalogs.iter().map(|c| c.products.len()).sum();
-    let variants: usize = catalogs
-        .iter()
-        .flat_map(|c| &c.products)
-        .map(|p| p.variants.len())
-        .sum();
     let index_bytes = directory_size(&index_dir);
 
     log("reloading one merchant".into());
@@ -341,6 +344,17 @@ pub fn run(
     if options.fts5 {
         log("building SQLite FTS5".into());
         let db_path = work_dir.join("fts5.db");
+        // Parsed again, untimed: the tantivy build dropped each catalog.
+        let catalogs = feed_paths
+            .iter()
+            .map(|(profile, path)| {
+                let text = read_file(path)?;
+                Ok(MerchantCatalog {
+                    profile: profile.clone(),
+                    products: parse_jsonl(&path.display().to_string(), &text).products,
+                })
+            })
+            .collect::<Result<Vec<_>, CatalogError>>()?;
         let started = Instant::now();
         let connection = build_fts5(&db_path, &catalogs).map_err(sql_error)?;
         fts5_index_seconds = Some(started.elapsed().as_secs_f64());

@@ -15,6 +15,7 @@ use crate::rules::{CompiledRules, LexSlot};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -746,6 +747,24 @@ impl CatalogIndex {
         catalogs: &[MerchantCatalog],
         rules: &CompiledRules,
     ) -> Result<CatalogIndex, CatalogError> {
+        CatalogIndex::build_from(
+            directory,
+            catalogs.iter().map(|catalog| Ok(Cow::Borrowed(catalog))),
+            rules,
+        )
+    }
+
+    /// `build` from catalogs handed over one at a time (a feed read and
+    /// parsed while the one before is indexed), each dropped once its
+    /// documents are written: only one merchant's products are held at a
+    /// time, and their memory is reused for the next rather than taken
+    /// fresh from the system, which on this kind of machine costs more than
+    /// parsing.
+    pub fn build_from<'a>(
+        directory: &Path,
+        catalogs: impl Iterator<Item = Result<Cow<'a, MerchantCatalog>, CatalogError>>,
+        rules: &CompiledRules,
+    ) -> Result<CatalogIndex, CatalogError> {
         let io_error = |source| CatalogError::Io {
             path: directory.to_path_buf(),
             source,
@@ -758,28 +777,30 @@ impl CatalogIndex {
         let index = create_index(directory, schema)?;
         {
             let writer = index.writer::<tantivy::TantivyDocument>(BUILD_MEMORY_BYTES)?;
-            // Products of a kind sit next to each other in the index, as
-            // index sorting does in Lucene: a search walks one kind's
-            // products (all the sweaters), and in order they are read from
-            // neighbouring memory, not scattered over the whole index.
-            let mut products: Vec<(&str, &FeedProduct)> = catalogs
-                .iter()
-                .flat_map(|c| c.products.iter().map(|p| (c.profile.id.as_str(), p)))
-                .filter(|(_, product)| !product.variants.is_empty())
-                .collect();
-            products.sort_by(|a, b| index_order(a.1, b.1));
-            // Documents are built on every core, a batch at a time, and
-            // handed to the writer's indexing threads in that order, while
-            // they index the batch before.
-            for batch in products.chunks(BUILD_BATCH) {
-                let documents: Vec<tantivy::TantivyDocument> = batch
-                    .par_iter()
-                    .map(|(merchant_id, product)| {
-                        product_document(&fields, rules, merchant_id, product)
-                    })
+            for catalog in catalogs {
+                let catalog = catalog?;
+                let merchant_id = catalog.profile.id.as_str();
+                // Products of a kind sit next to each other in the index, as
+                // index sorting does in Lucene: a search walks one kind's
+                // products (all the sweaters), and in order they are read
+                // from neighbouring memory, not scattered over the index.
+                let mut products: Vec<&FeedProduct> = catalog
+                    .products
+                    .iter()
+                    .filter(|product| !product.variants.is_empty())
                     .collect();
-                for document in documents {
-                    writer.add_document(document)?;
+                products.sort_by(|a, b| index_order(a, b));
+                // Documents are built on every core, a batch at a time, and
+                // handed to the writer's indexing threads in that order,
+                // while they index the batch before.
+                for batch in products.chunks(BUILD_BATCH) {
+                    let documents: Vec<tantivy::TantivyDocument> = batch
+                        .par_iter()
+                        .map(|product| product_document(&fields, rules, merchant_id, product))
+                        .collect();
+                    for document in documents {
+                        writer.add_document(document)?;
+                    }
                 }
             }
             let mut writer = writer;
