@@ -11,7 +11,7 @@
 //! has no colour/size boosts and no fuzzy terms, so it does less work.
 
 use super::demo_world;
-use super::feed::{parse_jsonl, read_file, to_jsonl, FeedProduct, MerchantProfile};
+use super::feed::{parse_jsonl, read_file, read_file_into, to_jsonl, FeedProduct, MerchantProfile};
 use super::index::{directory_size, CatalogIndex};
 use super::search::{queries_for_request, SearchQuery};
 use super::MerchantCatalog;
@@ -281,9 +281,10 @@ pub fn run(
     let (mut read_seconds, mut parse_seconds) = (0.0, 0.0);
     let (mut products, mut variants) = (0, 0);
     let started = Instant::now();
+    let mut text = String::new();
     let catalogs = feed_paths.iter().map(|(profile, path)| {
         let reading = Instant::now();
-        let text = read_file(path)?;
+        read_file_into(path, &mut text)?;
         read_seconds += reading.elapsed().as_secs_f64();
         let read = parse_jsonl(&path.display().to_string(), &text);
         parse_seconds += reading.elapsed().as_secs_f64();

@@ -388,6 +388,21 @@ pub fn read_feed_file(path: &Path) -> Result<FeedRead, CatalogError> {
     Ok(parse_feed(&path.display().to_string(), &text, format))
 }
 
+/// Reads `path` into `text`, replacing what it held but keeping its
+/// memory: a load of several large feeds reads them all through one buffer
+/// rather than taking (and zeroing) fresh memory for each.
+pub fn read_file_into(path: &Path, text: &mut String) -> Result<(), CatalogError> {
+    use std::io::Read;
+    text.clear();
+    std::fs::File::open(path)
+        .and_then(|mut file| file.read_to_string(text))
+        .map(|_| ())
+        .map_err(|source| CatalogError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
 pub fn read_file(path: &Path) -> Result<String, CatalogError> {
     std::fs::read_to_string(path).map_err(|source| CatalogError::Io {
         path: path.to_path_buf(),
