@@ -142,11 +142,6 @@ impl BenchReport {
 /// the demo world's merchants as the originals are.
 pub fn scaled_catalogs(n_products: usize) -> Vec<MerchantCatalog> {
     let base = demo_world::generate();
-    let originals: Vec<(usize, &FeedProduct)> = base
-        .iter()
-        .enumerate()
-        .flat_map(|(merchant, catalog)| catalog.products.iter().map(move |p| (merchant, p)))
-        .collect();
     let mut catalogs: Vec<MerchantCatalog> = base
         .iter()
         .map(|c| MerchantCatalog {
@@ -154,16 +149,28 @@ pub fn scaled_catalogs(n_products: usize) -> Vec<MerchantCatalog> {
             products: Vec::new(),
         })
         .collect();
-    if originals.is_empty() {
-        return catalogs;
-    }
-    for number in 0..n_products {
-        let (merchant, original) = originals[number % originals.len()];
-        catalogs[merchant]
-            .products
-            .push(scaled_copy(original, number / originals.len()));
+    for (merchant, product) in scaled_products(&base, n_products) {
+        catalogs[merchant].products.push(product);
     }
     catalogs
+}
+
+/// `n_products` products from `base`'s, repeated round-robin as
+/// `scaled_copy`, each with its merchant's position in `base`.
+fn scaled_products(
+    base: &[MerchantCatalog],
+    n_products: usize,
+) -> impl Iterator<Item = (usize, FeedProduct)> + '_ {
+    let originals: Vec<(usize, &FeedProduct)> = base
+        .iter()
+        .enumerate()
+        .flat_map(|(merchant, catalog)| catalog.products.iter().map(move |p| (merchant, p)))
+        .collect();
+    let count = if originals.is_empty() { 0 } else { n_products };
+    (0..count).map(move |number| {
+        let (merchant, original) = originals[number % originals.len()];
+        (merchant, scaled_copy(original, number / originals.len()))
+    })
 }
 
 /// Writes `scaled_catalogs(n_products)` as one JSON Lines feed per
@@ -180,11 +187,6 @@ pub fn write_scaled_feeds(
         move |source| CatalogError::Io { path, source }
     };
     let base = demo_world::generate();
-    let originals: Vec<(usize, &FeedProduct)> = base
-        .iter()
-        .enumerate()
-        .flat_map(|(merchant, catalog)| catalog.products.iter().map(move |p| (merchant, p)))
-        .collect();
     let mut feeds = Vec::new();
     let mut writers = Vec::new();
     for catalog in &base {
@@ -194,15 +196,11 @@ pub fn write_scaled_feeds(
         feeds.push((catalog.profile.clone(), path));
     }
     let mut bytes = 0u64;
-    if !originals.is_empty() {
-        for number in 0..n_products {
-            let (merchant, original) = originals[number % originals.len()];
-            let product = scaled_copy(original, number / originals.len());
-            let line = to_jsonl(std::slice::from_ref(&product));
-            bytes += line.len() as u64;
-            let (writer, path) = &mut writers[merchant];
-            writer.write_all(line.as_bytes()).map_err(io(path))?;
-        }
+    for (merchant, product) in scaled_products(&base, n_products) {
+        let line = to_jsonl(std::slice::from_ref(&product));
+        bytes += line.len() as u64;
+        let (writer, path) = &mut writers[merchant];
+        writer.write_all(line.as_bytes()).map_err(io(path))?;
     }
     // On disk before the timed load starts, so that it does not wait for
     // the write-back of its own input.

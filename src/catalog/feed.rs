@@ -84,16 +84,9 @@ impl FeedVariant {
     /// The value of option `name` ("Color", "Size", "Material"), matched
     /// case-insensitively; "Colour" counts as "Color".
     pub fn option(&self, name: &str) -> Option<&str> {
-        // Callers mostly ask for "color" or "size": already canonical.
-        let wanted: std::borrow::Cow<str> =
-            if name != "colour" && name.bytes().all(|b| b.is_ascii_lowercase()) {
-                name.into()
-            } else {
-                canonical_option_name(name).into()
-            };
         self.variant_options
             .iter()
-            .find(|option| option_name_is(&option.name, &wanted))
+            .find(|option| same_option_name(&option.name, name))
             .map(|option| option.value.as_str())
     }
 
@@ -109,17 +102,19 @@ impl FeedVariant {
     }
 }
 
-/// "Colour" and "color" are the same option.
-/// Whether `canonical_option_name(name) == wanted`, without allocating
-/// for the usual ASCII names: this runs for every variant indexed.
-fn option_name_is(name: &str, wanted: &str) -> bool {
-    let name = name.trim();
-    if !name.is_ascii() {
-        return canonical_option_name(name) == wanted;
+/// Whether `a` and `b` canonicalise to the same option name, without
+/// allocating for ASCII names: this runs for every variant indexed.
+fn same_option_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.trim(), b.trim());
+    if !a.is_ascii() || !b.is_ascii() {
+        return canonical_option_name(a) == canonical_option_name(b);
     }
-    name.eq_ignore_ascii_case(wanted) || (wanted == "color" && name.eq_ignore_ascii_case("colour"))
+    let colour =
+        |name: &str| name.eq_ignore_ascii_case("colour") || name.eq_ignore_ascii_case("color");
+    a.eq_ignore_ascii_case(b) || (colour(a) && colour(b))
 }
 
+/// "Colour" and "color" are the same option.
 pub fn canonical_option_name(name: &str) -> String {
     let lower = name.trim().to_lowercase();
     if lower == "colour" {

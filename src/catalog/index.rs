@@ -386,8 +386,9 @@ pub(crate) struct FilterRow {
 }
 
 /// Products per window of the walks' window bounds and zone maps: one
-/// word of a `DocBits`.
+/// word of a `DocBits` (`DocBits::any_in_window` relies on it).
 pub(crate) const WINDOW_DOCS: usize = 64;
+const _: () = assert!(WINDOW_DOCS == u64::BITS as usize);
 
 /// What any product of a window can pass: the least of their cheapest
 /// variants, the most of their dearest, whether one is priced, whether
@@ -454,23 +455,16 @@ impl ColumnCache {
         let windows = rows
             .chunks(WINDOW_DOCS)
             .map(|window| {
-                window.iter().fold(WindowFilter::default(), |zone, row| {
-                    let priced = row.priced;
-                    WindowFilter {
-                        min_price: if priced {
-                            zone.min_price.min(row.min_price)
-                        } else {
-                            zone.min_price
-                        },
-                        max_price: if priced {
-                            zone.max_price.max(row.max_price)
-                        } else {
-                            zone.max_price
-                        },
-                        priced: zone.priced || priced,
-                        in_stock: zone.in_stock || row.in_stock,
+                let mut zone = WindowFilter::default();
+                for row in window {
+                    if row.priced {
+                        zone.min_price = zone.min_price.min(row.min_price);
+                        zone.max_price = zone.max_price.max(row.max_price);
+                        zone.priced = true;
                     }
-                })
+                    zone.in_stock |= row.in_stock;
+                }
+                zone
             })
             .collect();
         let columns = Arc::new(SegmentColumns {
@@ -556,6 +550,18 @@ impl<T> TermCache<T> {
     }
 }
 
+/// `term`'s postings in `segment`; `None` when the segment lacks the term.
+pub(crate) fn term_postings(
+    segment: &SegmentReader,
+    term: &Term,
+    option: IndexRecordOption,
+) -> Result<Option<tantivy::postings::SegmentPostings>, CatalogError> {
+    segment
+        .inverted_index(term.field())?
+        .read_postings(term, option)
+        .map_err(|error| CatalogError::Index(error.into()))
+}
+
 /// A set of a segment's documents, one bit each: which products hold a
 /// term many do, for a search to test in one load instead of seeking in
 /// the term's postings.
@@ -567,11 +573,7 @@ impl DocBits {
         segment: &SegmentReader,
         term: &Term,
     ) -> Result<Option<(DocBits, usize)>, CatalogError> {
-        let Some(mut postings) = segment
-            .inverted_index(term.field())?
-            .read_postings(term, IndexRecordOption::Basic)
-            .map_err(|error| CatalogError::Index(error.into()))?
-        else {
+        let Some(mut postings) = term_postings(segment, term, IndexRecordOption::Basic)? else {
             return Ok(None);
         };
         let mut set = DocBits(vec![0; (segment.max_doc() as usize).div_ceil(64)]);

@@ -31,7 +31,8 @@
 //! that type.
 
 use super::index::{
-    stable_hash, CatalogIndex, Currencies, DocBits, SegmentColumns, TermCache, WINDOW_DOCS,
+    stable_hash, term_postings, CatalogIndex, Currencies, DocBits, SegmentColumns, TermCache,
+    WINDOW_DOCS,
 };
 use crate::error::CatalogError;
 use std::cmp::Reverse;
@@ -555,11 +556,21 @@ const IMPACTS_MIN_DOCS: u32 = if cfg!(test) { 1 } else { 1024 };
 /// and term by walking the postings, and cached.
 pub(crate) struct WindowImpacts(Vec<Impact>);
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Impact {
     min_norm: u8,
     /// 0: no document of the window holds the term; 255: 255 or more.
     max_tf: u8,
+}
+
+impl Default for Impact {
+    /// No document yet: any document's norm is at most the start.
+    fn default() -> Self {
+        Impact {
+            min_norm: u8::MAX,
+            max_tf: 0,
+        }
+    }
 }
 
 impl WindowImpacts {
@@ -567,17 +578,10 @@ impl WindowImpacts {
         segment: &SegmentReader,
         term: &Term,
     ) -> Result<Option<(WindowImpacts, usize)>, CatalogError> {
-        let Some(mut postings) = segment
-            .inverted_index(term.field())?
-            .read_postings(term, IndexRecordOption::WithFreqs)
-            .map_err(index_io)?
-        else {
+        let Some(mut postings) = term_postings(segment, term, IndexRecordOption::WithFreqs)? else {
             return Ok(None);
         };
-        let norms = segment
-            .fieldnorms_readers()
-            .get_field(term.field())?
-            .unwrap_or_else(|| FieldNormReader::constant(segment.max_doc(), 1));
+        let norms = field_norms(segment, term.field())?;
         let mut impacts =
             vec![Impact::default(); (segment.max_doc() as usize).div_ceil(WINDOW_DOCS)];
         let mut doc = postings.doc();
@@ -585,15 +589,8 @@ impl WindowImpacts {
             if let Some(impact) = impacts.get_mut(doc as usize / WINDOW_DOCS) {
                 let norm = norms.fieldnorm_id(doc);
                 let tf = postings.term_freq().min(u32::from(u8::MAX)) as u8;
-                if impact.max_tf == 0 {
-                    *impact = Impact {
-                        min_norm: norm,
-                        max_tf: tf,
-                    };
-                } else {
-                    impact.min_norm = impact.min_norm.min(norm);
-                    impact.max_tf = impact.max_tf.max(tf);
-                }
+                impact.min_norm = impact.min_norm.min(norm);
+                impact.max_tf = impact.max_tf.max(tf);
             }
             doc = postings.advance();
         }
@@ -673,17 +670,10 @@ impl TermCursor {
         term: &Term,
         weight: &Bm25Weight,
     ) -> Result<Option<TermCursor>, CatalogError> {
-        let Some(postings) = segment
-            .inverted_index(term.field())?
-            .read_postings(term, IndexRecordOption::WithFreqs)
-            .map_err(index_io)?
-        else {
+        let Some(postings) = term_postings(segment, term, IndexRecordOption::WithFreqs)? else {
             return Ok(None);
         };
-        let norms = segment
-            .fieldnorms_readers()
-            .get_field(term.field())?
-            .unwrap_or_else(|| FieldNormReader::constant(segment.max_doc(), 1));
+        let norms = field_norms(segment, term.field())?;
         let once = (postings.doc_freq() >= SCORE_TABLE_MIN_DOCS).then(|| {
             let mut once = Box::new([0.0; 256]);
             for (fieldnorm_id, score) in (0..=u8::MAX).zip(once.iter_mut()) {
@@ -1524,12 +1514,7 @@ impl CatalogIndex {
         constants: &[(Term, f32)],
         with_required: bool,
     ) -> Result<SegmentChecks, CatalogError> {
-        let postings = |term: &Term| -> Result<Option<SegmentPostings>, CatalogError> {
-            segment
-                .inverted_index(term.field())?
-                .read_postings(term, IndexRecordOption::Basic)
-                .map_err(index_io)
-        };
+        let postings = |term: &Term| term_postings(segment, term, IndexRecordOption::Basic);
         let mut required = Vec::new();
         for alternative in plan.required.iter().filter(|_| with_required) {
             let mut words = Vec::with_capacity(alternative.len());
@@ -1576,6 +1561,14 @@ impl CatalogIndex {
             columns: self.columns.get(segment)?,
         })
     }
+}
+
+/// `field`'s length norms in `segment` (all 1 where it keeps none).
+fn field_norms(segment: &SegmentReader, field: Field) -> Result<FieldNormReader, CatalogError> {
+    Ok(segment
+        .fieldnorms_readers()
+        .get_field(field)?
+        .unwrap_or_else(|| FieldNormReader::constant(segment.max_doc(), 1)))
 }
 
 /// An I/O error reading the index's files.
