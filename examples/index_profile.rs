@@ -1,10 +1,9 @@
 //! Times building the index from the feeds a bench left behind:
 //! `index_profile WORK_DIR [ROUNDS]` (the `*.jsonl` feeds of
 //! `concierge bench search --work-dir WORK_DIR`).
-use concierge::catalog::feed::{parse_jsonl, read_file_into, MerchantCatalog, MerchantProfile};
-use concierge::catalog::index::CatalogIndex;
+use concierge::catalog::feed::{parse_jsonl_rows, read_file_into};
+use concierge::catalog::index::IndexBuilder;
 use concierge::rules::CompiledRules;
-use std::borrow::Cow;
 use std::time::Instant;
 
 #[global_allocator]
@@ -26,31 +25,20 @@ fn main() {
         let started = Instant::now();
         let mut parse_seconds = 0.0;
         let mut products = 0;
-        // As the bench does: each feed read and parsed while the one
-        // before is indexed.
+        // As the bench does: feed by feed, rows borrowing one reused buffer.
         let mut text = String::new();
-        let catalogs = feeds.iter().map(|path| {
+        let out = dir.join("index-profile");
+        let mut builder = IndexBuilder::create(&out).unwrap();
+        for path in &feeds {
             let parsing = Instant::now();
             read_file_into(path, &mut text).unwrap();
-            let read = parse_jsonl(&path.display().to_string(), &text);
+            let read = parse_jsonl_rows(&path.display().to_string(), &text);
             parse_seconds += parsing.elapsed().as_secs_f64();
             products += read.products.len();
             let id = path.file_stem().unwrap().to_string_lossy().to_string();
-            Ok(Cow::Owned(MerchantCatalog {
-                profile: MerchantProfile {
-                    id: id.clone(),
-                    name: id,
-                    feed: String::new(),
-                    currency: "USD".into(),
-                    shipping: 0,
-                    free_shipping_over: 0,
-                    tax_basis_points: 0,
-                },
-                products: read.products,
-            }))
-        });
-        let out = dir.join("index-profile");
-        CatalogIndex::build_from(&out, catalogs, &rules).unwrap();
+            builder.add_merchant(&rules, &id, &read.products).unwrap();
+        }
+        builder.finish().unwrap();
         let total = started.elapsed().as_secs_f64();
         println!(
             "parse {parse_seconds:.2} s, total {total:.2} s, {:.0} products/s",

@@ -11,15 +11,17 @@
 //! has no colour/size boosts and no fuzzy terms, so it does less work.
 
 use super::demo_world;
-use super::feed::{parse_jsonl, read_file, read_file_into, to_jsonl, FeedProduct, MerchantProfile};
-use super::index::{directory_size, CatalogIndex};
+use super::feed::{
+    parse_jsonl, parse_jsonl_rows, read_file, read_file_into, to_jsonl, FeedProduct,
+    MerchantProfile,
+};
+use super::index::{directory_size, IndexBuilder};
 use super::search::{queries_for_request, SearchQuery};
 use super::MerchantCatalog;
 use crate::error::CatalogError;
 use crate::intent::Parser;
 use crate::rules::CompiledRules;
 use serde::Serialize;
-use std::borrow::Cow;
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -274,17 +276,19 @@ pub fn run(
 
     log("indexing".into());
     let index_dir = work_dir.join("tantivy");
-    // Each feed is read and parsed while the one before is indexed, and
-    // dropped once written, as `concierge index build` does.
+    // Feed by feed, as a load of large feeds would: each is read into one
+    // reused buffer, parsed into rows borrowing it, and indexed, while the
+    // writer's threads still index the one before.
     let (mut read_seconds, mut parse_seconds) = (0.0, 0.0);
     let (mut products, mut variants) = (0, 0);
     let started = Instant::now();
     let mut text = String::new();
-    let catalogs = feed_paths.iter().map(|(profile, path)| {
+    let mut builder = IndexBuilder::create(&index_dir)?;
+    for (profile, path) in &feed_paths {
         let reading = Instant::now();
         read_file_into(path, &mut text)?;
         read_seconds += reading.elapsed().as_secs_f64();
-        let read = parse_jsonl(&path.display().to_string(), &text);
+        let read = parse_jsonl_rows(&path.display().to_string(), &text);
         parse_seconds += reading.elapsed().as_secs_f64();
         products += read.products.len();
         variants += read
@@ -292,12 +296,9 @@ pub fn run(
             .iter()
             .map(|p| p.variants.len())
             .sum::<usize>();
-        Ok(Cow::Owned(MerchantCatalog {
-            profile: profile.clone(),
-            products: read.products,
-        }))
-    });
-    let index = CatalogIndex::build_from(&index_dir, catalogs, &rules)?;
+        builder.add_merchant(&rules, &profile.id, &read.products)?;
+    }
+    let index = builder.finish()?;
     let index_seconds = started.elapsed().as_secs_f64();
     let index_bytes = directory_size(&index_dir);
 

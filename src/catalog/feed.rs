@@ -8,6 +8,7 @@
 
 use crate::error::CatalogError;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,22 +85,43 @@ impl FeedVariant {
     /// The value of option `name` ("Color", "Size", "Material"), matched
     /// case-insensitively; "Colour" counts as "Color".
     pub fn option(&self, name: &str) -> Option<&str> {
-        self.variant_options
-            .iter()
-            .find(|option| same_option_name(&option.name, name))
-            .map(|option| option.value.as_str())
+        find_option(
+            self.variant_options
+                .iter()
+                .map(|option| (option.name.as_str(), option.value.as_str())),
+            name,
+        )
     }
 
     pub fn gtin(&self) -> Option<&str> {
-        self.barcodes
-            .iter()
-            .find(|b| {
-                b.kind.eq_ignore_ascii_case("gtin")
-                    || b.kind.eq_ignore_ascii_case("ean")
-                    || b.kind.eq_ignore_ascii_case("upc")
-            })
-            .map(|b| b.value.as_str())
+        find_gtin(
+            self.barcodes
+                .iter()
+                .map(|barcode| (barcode.kind.as_str(), barcode.value.as_str())),
+        )
     }
+}
+
+/// The value of the first `(name, value)` option named `name` (see
+/// [`FeedVariant::option`]).
+fn find_option<'s>(
+    mut options: impl Iterator<Item = (&'s str, &'s str)>,
+    name: &str,
+) -> Option<&'s str> {
+    options
+        .find(|(option, _)| same_option_name(option, name))
+        .map(|(_, value)| value)
+}
+
+/// The first `(type, value)` barcode that is a GTIN, EAN or UPC.
+fn find_gtin<'s>(mut barcodes: impl Iterator<Item = (&'s str, &'s str)>) -> Option<&'s str> {
+    barcodes
+        .find(|(kind, _)| {
+            kind.eq_ignore_ascii_case("gtin")
+                || kind.eq_ignore_ascii_case("ean")
+                || kind.eq_ignore_ascii_case("upc")
+        })
+        .map(|(_, value)| value)
 }
 
 /// Whether `a` and `b` canonicalise to the same option name, without
@@ -142,6 +164,174 @@ impl FeedProduct {
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
+        ProductRow::from(self).validate()
+    }
+}
+
+/// A feed line as read for indexing: the product's text is borrowed from
+/// the feed where it has no escapes, so a large feed is indexed without
+/// copying each of its strings (and freeing them again) on the way. The
+/// same fields and types as [`FeedProduct`], so a line parses, and is
+/// rejected, the same either way.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ProductRow<'a> {
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    #[serde(borrow)]
+    pub title: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub description: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub url: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub brand: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub categories: Vec<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub variants: Vec<VariantRow<'a>>,
+}
+
+/// A variant of a [`ProductRow`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct VariantRow<'a> {
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub title: Cow<'a, str>,
+    #[serde(borrow)]
+    pub price: PriceRow<'a>,
+    #[serde(borrow)]
+    pub availability: AvailabilityRow<'a>,
+    #[serde(borrow, default)]
+    pub variant_options: Vec<OptionRow<'a>>,
+    #[serde(borrow, default)]
+    pub barcodes: Vec<BarcodeRow<'a>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PriceRow<'a> {
+    pub amount: i64,
+    #[serde(borrow)]
+    pub currency: Cow<'a, str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AvailabilityRow<'a> {
+    pub available: bool,
+    #[serde(borrow, default)]
+    pub status: Cow<'a, str>,
+}
+
+/// A variant option, `{name, value}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct OptionRow<'a> {
+    #[serde(borrow)]
+    pub name: Cow<'a, str>,
+    #[serde(borrow)]
+    pub value: Cow<'a, str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct BarcodeRow<'a> {
+    #[serde(borrow, rename = "type")]
+    pub kind: Cow<'a, str>,
+    #[serde(borrow)]
+    pub value: Cow<'a, str>,
+}
+
+impl<'a> From<&'a FeedProduct> for ProductRow<'a> {
+    fn from(product: &'a FeedProduct) -> ProductRow<'a> {
+        let text = |value: &'a String| Cow::Borrowed(value.as_str());
+        ProductRow {
+            id: text(&product.id),
+            title: text(&product.title),
+            description: text(&product.description),
+            url: text(&product.url),
+            brand: text(&product.brand),
+            categories: product.categories.iter().map(text).collect(),
+            variants: product
+                .variants
+                .iter()
+                .map(|variant| VariantRow {
+                    id: text(&variant.id),
+                    title: text(&variant.title),
+                    price: PriceRow {
+                        amount: variant.price.amount,
+                        currency: text(&variant.price.currency),
+                    },
+                    availability: AvailabilityRow {
+                        available: variant.availability.available,
+                        status: text(&variant.availability.status),
+                    },
+                    variant_options: variant
+                        .variant_options
+                        .iter()
+                        .map(|option| OptionRow {
+                            name: text(&option.name),
+                            value: text(&option.value),
+                        })
+                        .collect(),
+                    barcodes: variant
+                        .barcodes
+                        .iter()
+                        .map(|barcode| BarcodeRow {
+                            kind: text(&barcode.kind),
+                            value: text(&barcode.value),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl ProductRow<'_> {
+    /// The product, owning its text.
+    pub fn into_owned(self) -> FeedProduct {
+        FeedProduct {
+            id: self.id.into_owned(),
+            title: self.title.into_owned(),
+            description: self.description.into_owned(),
+            url: self.url.into_owned(),
+            brand: self.brand.into_owned(),
+            categories: self.categories.into_iter().map(Cow::into_owned).collect(),
+            variants: self
+                .variants
+                .into_iter()
+                .map(|variant| FeedVariant {
+                    id: variant.id.into_owned(),
+                    title: variant.title.into_owned(),
+                    price: FeedPrice {
+                        amount: variant.price.amount,
+                        currency: variant.price.currency.into_owned(),
+                    },
+                    availability: Availability {
+                        available: variant.availability.available,
+                        status: variant.availability.status.into_owned(),
+                    },
+                    variant_options: variant
+                        .variant_options
+                        .into_iter()
+                        .map(|option| VariantOption {
+                            name: option.name.into_owned(),
+                            value: option.value.into_owned(),
+                        })
+                        .collect(),
+                    barcodes: variant
+                        .barcodes
+                        .into_iter()
+                        .map(|barcode| Barcode {
+                            kind: barcode.kind.into_owned(),
+                            value: barcode.value.into_owned(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Why the row cannot be indexed, if it cannot.
+    pub(crate) fn validate(&self) -> Result<(), String> {
         if self.id.trim().is_empty() {
             return Err("product id is empty".into());
         }
@@ -167,6 +357,26 @@ impl FeedProduct {
             }
         }
         Ok(())
+    }
+}
+
+impl VariantRow<'_> {
+    /// See [`FeedVariant::option`].
+    pub fn option(&self, name: &str) -> Option<&str> {
+        find_option(
+            self.variant_options
+                .iter()
+                .map(|option| (option.name.as_ref(), option.value.as_ref())),
+            name,
+        )
+    }
+
+    pub fn gtin(&self) -> Option<&str> {
+        find_gtin(
+            self.barcodes
+                .iter()
+                .map(|barcode| (barcode.kind.as_ref(), barcode.value.as_ref())),
+        )
     }
 }
 
@@ -201,46 +411,61 @@ pub struct MerchantManifest {
 }
 
 /// Result of reading one feed: the good products and the rejected lines.
-#[derive(Debug, Default)]
-pub struct FeedRead {
-    pub products: Vec<FeedProduct>,
+/// Products are [`FeedProduct`]s, or [`ProductRow`]s borrowing the feed
+/// text (`parse_jsonl_rows`).
+#[derive(Debug)]
+pub struct FeedRead<P = FeedProduct> {
+    pub products: Vec<P>,
     pub rejected: Vec<CatalogError>,
+}
+
+impl<P> Default for FeedRead<P> {
+    fn default() -> Self {
+        FeedRead {
+            products: Vec::new(),
+            rejected: Vec::new(),
+        }
+    }
 }
 
 /// Parses JSON Lines feed text. `file` names it in error messages.
 pub fn parse_jsonl(file: &str, text: &str) -> FeedRead {
-    // Large feeds are cut into runs of whole lines parsed on every core;
-    // the runs are joined back in order, so products and errors keep the
-    // feed's order and line numbers.
-    const LINES_PER_THREAD_AT_LEAST: usize = 4096;
+    parse_jsonl_as(file, text, ProductRow::into_owned)
+}
+
+/// Parses JSON Lines feed text into rows that borrow it: what indexing a
+/// feed reads, without copying its text.
+pub fn parse_jsonl_rows<'a>(file: &str, text: &'a str) -> FeedRead<ProductRow<'a>> {
+    parse_jsonl_as(file, text, |row| row)
+}
+
+/// Parses every line into a valid [`ProductRow`], then `keep` makes it the
+/// product kept.
+fn parse_jsonl_as<'a, P: Send>(
+    file: &str,
+    text: &'a str,
+    keep: impl Fn(ProductRow<'a>) -> P + Sync,
+) -> FeedRead<P> {
+    // Large feeds are cut into runs of whole lines parsed on every core
+    // (rayon's threads, which live on, so the memory of one feed's rows is
+    // reused for the next rather than taken fresh from the system); the
+    // runs are joined back in order, so products and errors keep the feed's
+    // order and line numbers.
+    use rayon::prelude::*;
+    const LINES_PER_RUN: usize = 2048;
     let lines: Vec<&str> = text.lines().collect();
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(lines.len() / LINES_PER_THREAD_AT_LEAST)
-        .max(1);
-    if threads == 1 {
-        return parse_jsonl_lines(file, &lines, 0);
+    if lines.len() <= LINES_PER_RUN {
+        return parse_jsonl_lines(file, &lines, 0, &keep);
     }
-    let chunk = lines.len().div_ceil(threads);
-    let reads: Vec<FeedRead> = std::thread::scope(|scope| {
-        let handles: Vec<_> = lines
-            .chunks(chunk)
-            .enumerate()
-            .map(|(number, run)| scope.spawn(move || parse_jsonl_lines(file, run, number * chunk)))
-            .collect();
-        handles
-            .into_iter()
-            // A panic in a parser thread is re-raised here, as it would
-            // have been on one thread: a run is never silently dropped.
-            .map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
-    let mut read = FeedRead::default();
+    let reads: Vec<FeedRead<P>> = lines
+        .par_chunks(LINES_PER_RUN)
+        .enumerate()
+        .map(|(number, run)| parse_jsonl_lines(file, run, number * LINES_PER_RUN, &keep))
+        .collect();
+    let mut read = FeedRead {
+        products: Vec::with_capacity(reads.iter().map(|r| r.products.len()).sum()),
+        rejected: Vec::new(),
+    };
     for part in reads {
         read.products.extend(part.products);
         read.rejected.extend(part.rejected);
@@ -249,7 +474,12 @@ pub fn parse_jsonl(file: &str, text: &str) -> FeedRead {
 }
 
 /// Parses `lines`, the first of which is line `first_index + 1` of `file`.
-fn parse_jsonl_lines(file: &str, lines: &[&str], first_index: usize) -> FeedRead {
+fn parse_jsonl_lines<'a, P>(
+    file: &str,
+    lines: &[&'a str],
+    first_index: usize,
+    keep: &impl Fn(ProductRow<'a>) -> P,
+) -> FeedRead<P> {
     let mut read = FeedRead::default();
     for (offset, line) in lines.iter().enumerate() {
         if line.trim().is_empty() {
@@ -260,9 +490,9 @@ fn parse_jsonl_lines(file: &str, lines: &[&str], first_index: usize) -> FeedRead
             line: first_index + offset + 1,
             message,
         };
-        match serde_json::from_str::<FeedProduct>(line) {
+        match serde_json::from_str::<ProductRow>(line) {
             Ok(product) => match product.validate() {
-                Ok(()) => read.products.push(product),
+                Ok(()) => read.products.push(keep(product)),
                 Err(message) => read.rejected.push(bad_row(message)),
             },
             Err(error) => read.rejected.push(bad_row(error.to_string())),
@@ -429,6 +659,33 @@ mod tests {
                 expected,
                 "{path}"
             );
+        }
+    }
+
+    #[test]
+    fn rows_borrow_plain_text_and_read_as_the_owned_products_do() {
+        let lines = [
+            r#"{"id":"P1","title":"Tee","variants":[{"id":"P1-M","price":{"amount":1500,"currency":"USD"},"availability":{"available":true},"variant_options":[{"name":" Colour ","value":"Navy"}],"barcodes":[{"type":"EAN","value":"0123"}]}]}"#,
+            r#"{"id":"P2","title":"Caf\u00e9 \"Mug\"","categories":["Home","Mugs"],"variants":[{"id":"P2-1","price":{"amount":900,"currency":"EUR"},"availability":{"available":false,"status":"out_of_stock"}}]}"#,
+            r#"{"id":"P3","title":"Bad","variants":[{"id":"P3-1","price":{"amount":-1,"currency":"USD"},"availability":{"available":true}}]}"#,
+            r#"{"id":"P4","title":7,"variants":[]}"#,
+        ];
+        let text = lines.join("\n");
+        let rows = parse_jsonl_rows("feed.jsonl", &text);
+        let owned = parse_jsonl("feed.jsonl", &text);
+        assert_eq!(rows.products.len(), 2);
+        assert!(matches!(rows.products[0].title, Cow::Borrowed("Tee")));
+        assert!(matches!(rows.products[1].title, Cow::Owned(_)));
+        assert_eq!(rows.products[1].title, "Caf\u{e9} \"Mug\"");
+        assert_eq!(rows.products[0].variants[0].option("color"), Some("Navy"));
+        assert_eq!(rows.products[0].variants[0].gtin(), Some("0123"));
+        let messages =
+            |read: &[CatalogError]| -> Vec<String> { read.iter().map(|e| e.to_string()).collect() };
+        assert_eq!(messages(&rows.rejected), messages(&owned.rejected));
+        assert_eq!(rows.rejected.len(), 2);
+        for (row, product) in rows.products.into_iter().zip(&owned.products) {
+            assert_eq!(&ProductRow::from(product), &row);
+            assert_eq!(&row.into_owned(), product);
         }
     }
 
