@@ -8,6 +8,7 @@
 
 use crate::error::CatalogError;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
@@ -187,8 +188,35 @@ pub struct ProductRow<'a> {
     pub brand: Cow<'a, str>,
     #[serde(borrow, default)]
     pub categories: Vec<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "variant_rows")]
     pub variants: Vec<VariantRow<'a>>,
+}
+
+/// A row's variants, into room for a typical product's from the start: a
+/// variant row is a few hundred bytes, and growing the list from empty
+/// moves each of them twice more (a gigabyte per million variants).
+fn variant_rows<'de: 'a, 'a, D>(deserializer: D) -> Result<Vec<VariantRow<'a>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Rows<'a>(std::marker::PhantomData<VariantRow<'a>>);
+    impl<'de: 'a, 'a> serde::de::Visitor<'de> for Rows<'a> {
+        type Value = Vec<VariantRow<'a>>;
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("a sequence")
+        }
+        fn visit_seq<S: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: S,
+        ) -> Result<Self::Value, S::Error> {
+            let mut rows = Vec::with_capacity(seq.size_hint().unwrap_or(16).min(16));
+            while let Some(row) = seq.next_element()? {
+                rows.push(row);
+            }
+            Ok(rows)
+        }
+    }
+    deserializer.deserialize_seq(Rows(std::marker::PhantomData))
 }
 
 /// A variant of a [`ProductRow`].
@@ -202,10 +230,13 @@ pub struct VariantRow<'a> {
     pub price: PriceRow<'a>,
     #[serde(borrow)]
     pub availability: AvailabilityRow<'a>,
+    // Held inline: a variant has a few options and barcodes, and a large
+    // feed has millions of variants, each of which would otherwise take
+    // (and free) two allocations.
     #[serde(borrow, default)]
-    pub variant_options: Vec<OptionRow<'a>>,
+    pub variant_options: SmallVec<[OptionRow<'a>; 3]>,
     #[serde(borrow, default)]
-    pub barcodes: Vec<BarcodeRow<'a>>,
+    pub barcodes: SmallVec<[BarcodeRow<'a>; 1]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -360,7 +391,29 @@ impl ProductRow<'_> {
     }
 }
 
+/// The options a variant's colour, size and material are read from, in
+/// the order [`VariantRow::attribute_options`] returns them.
+pub const ATTRIBUTE_OPTIONS: [&str; 3] = ["color", "size", "material"];
+
 impl VariantRow<'_> {
+    /// The values of the colour, size and material options, as
+    /// [`VariantRow::option`] finds each, in one pass over the options:
+    /// indexing reads all three for every variant.
+    pub fn attribute_options(&self) -> [Option<&str>; 3] {
+        let mut found = [None; 3];
+        let mut seen = [false; 3];
+        for option in &self.variant_options {
+            let name = option.name.as_ref();
+            if let Some(at) =
+                (0..3).find(|&at| !seen[at] && same_option_name(name, ATTRIBUTE_OPTIONS[at]))
+            {
+                seen[at] = true;
+                found[at] = Some(option.value.as_ref());
+            }
+        }
+        found
+    }
+
     /// See [`FeedVariant::option`].
     pub fn option(&self, name: &str) -> Option<&str> {
         find_option(
@@ -440,8 +493,9 @@ pub fn parse_jsonl_rows<'a>(file: &str, text: &'a str) -> FeedRead<ProductRow<'a
 }
 
 /// Parses every line into a valid [`ProductRow`], then `keep` makes it the
-/// product kept.
-fn parse_jsonl_as<'a, P: Send>(
+/// product kept, on the thread that parsed it (indexing builds the
+/// product's document there, so each row is freed where it was made).
+pub fn parse_jsonl_as<'a, P: Send>(
     file: &str,
     text: &'a str,
     keep: impl Fn(ProductRow<'a>) -> P + Sync,
@@ -620,7 +674,16 @@ pub fn read_file_into(path: &Path, text: &mut String) -> Result<(), CatalogError
     use std::io::Read;
     text.clear();
     std::fs::File::open(path)
-        .and_then(|mut file| file.read_to_string(text))
+        .and_then(|mut file| {
+            // Grown with room to spare: feeds of a similar size then fit
+            // the memory already taken, where growing to each feed's exact
+            // size would take fresh memory for every larger one.
+            let size = file.metadata().map_or(0, |m| m.len() as usize);
+            if text.capacity() < size {
+                text.reserve(size + size / 4);
+            }
+            file.read_to_string(text)
+        })
         .map(|_| ())
         .map_err(|source| CatalogError::Io {
             path: path.to_path_buf(),
@@ -678,13 +741,17 @@ mod tests {
         assert!(matches!(rows.products[1].title, Cow::Owned(_)));
         assert_eq!(rows.products[1].title, "Caf\u{e9} \"Mug\"");
         assert_eq!(rows.products[0].variants[0].option("color"), Some("Navy"));
+        assert_eq!(
+            rows.products[0].variants[0].attribute_options(),
+            [Some("Navy"), None, None]
+        );
         assert_eq!(rows.products[0].variants[0].gtin(), Some("0123"));
         let messages =
             |read: &[CatalogError]| -> Vec<String> { read.iter().map(|e| e.to_string()).collect() };
         assert_eq!(messages(&rows.rejected), messages(&owned.rejected));
         assert_eq!(rows.rejected.len(), 2);
         for (row, product) in rows.products.into_iter().zip(&owned.products) {
-            assert_eq!(&ProductRow::from(product), &row);
+            assert_eq!(&ProductRow::from(product).into_owned(), product);
             assert_eq!(&row.into_owned(), product);
         }
     }

@@ -9,12 +9,13 @@
 //! Grey") for display and for talking to the merchant, and canonicalised by
 //! the rules' lexicon ("gray") for matching.
 
-use super::feed::{FeedProduct, MerchantCatalog, ProductRow};
+use super::feed::{parse_jsonl_as, FeedProduct, MerchantCatalog, ProductRow};
 use crate::error::CatalogError;
 use crate::rules::{CompiledRules, LexSlot};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -34,10 +35,6 @@ const WRITER_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 /// A whole build: large enough that 100,000 products make one segment per
 /// indexing thread, so the build ends without merges to wait for.
 const BUILD_MEMORY_BYTES: usize = 512 * 1024 * 1024;
-
-/// Products whose documents are built together before they are handed to
-/// the indexing threads.
-const BUILD_BATCH: usize = 4096;
 
 /// Handles to the schema's fields.
 #[derive(Debug, Clone, Copy)]
@@ -722,6 +719,30 @@ pub struct BuildSummary {
     pub variants: usize,
 }
 
+/// A product's document, with what it is ordered by in the index: by
+/// category path, then title, so products of a kind are neighbours.
+struct ProductDocument<'a> {
+    categories: Vec<Cow<'a, str>>,
+    title: Cow<'a, str>,
+    variants: usize,
+    document: tantivy::TantivyDocument,
+}
+
+/// The order products are indexed in (see `IndexBuilder::add_documents`).
+fn index_order(a: &ProductDocument, b: &ProductDocument) -> std::cmp::Ordering {
+    a.categories
+        .cmp(&b.categories)
+        .then_with(|| a.title.cmp(&b.title))
+}
+
+/// What [`IndexBuilder::add_jsonl_feed`] read from one feed.
+#[derive(Debug, Default)]
+pub struct FeedLoad {
+    pub products: usize,
+    pub variants: usize,
+    pub rejected: Vec<CatalogError>,
+}
+
 /// Builds a fresh index merchant by merchant, in one commit: what
 /// `CatalogIndex::build` does for catalogs in memory, and what a load of
 /// large feeds does one feed at a time (`catalog::bench`), each feed's rows
@@ -763,27 +784,61 @@ impl IndexBuilder {
         merchant_id: &str,
         products: &[ProductRow<'_>],
     ) -> Result<(), CatalogError> {
+        let documents = products
+            .par_iter()
+            .filter_map(|product| self.document(rules, merchant_id, product))
+            .collect();
+        self.add_documents(documents)
+    }
+
+    /// Reads one merchant's JSON Lines feed `text` (`file` names it in
+    /// errors) and adds its products, as [`IndexBuilder::add_merchant`]
+    /// does. Each line's document is built as soon as the line is parsed,
+    /// on the thread that parsed it, so a feed's rows are never all held at
+    /// once. Returns the products added and the rejected lines.
+    pub fn add_jsonl_feed(
+        &mut self,
+        rules: &CompiledRules,
+        merchant_id: &str,
+        file: &str,
+        text: &str,
+    ) -> Result<FeedLoad, CatalogError> {
+        let read = parse_jsonl_as(file, text, |row| self.document(rules, merchant_id, &row));
+        let documents: Vec<ProductDocument> = read.products.into_iter().flatten().collect();
+        let load = FeedLoad {
+            products: documents.len(),
+            variants: documents.iter().map(|d| d.variants).sum(),
+            rejected: read.rejected,
+        };
+        self.add_documents(documents)?;
+        Ok(load)
+    }
+
+    /// `product`'s document, or `None` for a product without variants.
+    fn document<'a>(
+        &self,
+        rules: &CompiledRules,
+        merchant_id: &str,
+        product: &ProductRow<'a>,
+    ) -> Option<ProductDocument<'a>> {
+        (!product.variants.is_empty()).then(|| ProductDocument {
+            categories: product.categories.clone(),
+            title: product.title.clone(),
+            variants: product.variants.len(),
+            document: product_document(&self.fields, rules, merchant_id, product),
+        })
+    }
+
+    /// Hands one merchant's documents to the writer's indexing threads.
+    fn add_documents(&mut self, mut documents: Vec<ProductDocument>) -> Result<(), CatalogError> {
         // Products of a kind sit next to each other in the index, as index
         // sorting does in Lucene: a search walks one kind's products (all
         // the sweaters), and in order they are read from neighbouring
-        // memory, not scattered over the index.
-        let mut products: Vec<&ProductRow> = products
-            .iter()
-            .filter(|product| !product.variants.is_empty())
-            .collect();
-        products.sort_by(|a, b| index_order(a, b));
-        // Documents are built on every core, a batch at a time, and handed
-        // to the writer's indexing threads in that order, while they index
-        // the batch before.
-        let fields = &self.fields;
-        for batch in products.chunks(BUILD_BATCH) {
-            let documents: Vec<tantivy::TantivyDocument> = batch
-                .par_iter()
-                .map(|product| product_document(fields, rules, merchant_id, product))
-                .collect();
-            for document in documents {
-                self.writer.add_document(document)?;
-            }
+        // memory, not scattered over the index. The sort is stable: equal
+        // products keep the feed's order.
+        documents.sort_by(index_order);
+        for product in documents {
+            self.writer.add_document(product.document)?;
         }
         Ok(())
     }
@@ -1114,14 +1169,6 @@ fn product_key(merchant_id: &str, product_id: &str) -> String {
     format!("{merchant_id}\u{1f}{product_id}")
 }
 
-/// The order products are indexed in: by category path, then title, so
-/// products of a kind are neighbours (see `CatalogIndex::build`).
-fn index_order(a: &ProductRow, b: &ProductRow) -> std::cmp::Ordering {
-    a.categories
-        .cmp(&b.categories)
-        .then_with(|| a.title.cmp(&b.title))
-}
-
 /// A product's document: its text, its variants as columns and stored
 /// text, and the summary the first search stage filters and boosts on.
 pub fn product_document(
@@ -1150,15 +1197,14 @@ pub fn product_document(
     let mut labels: Vec<[Labelled; 3]> = Vec::with_capacity(product.variants.len());
     for variant in &product.variants {
         let mut labelled: [Labelled; 3] = [None; 3];
-        for (at, (slot, name)) in [
-            (LexSlot::Color, "color"),
-            (LexSlot::Size, "size"),
-            (LexSlot::Material, "material"),
-        ]
-        .into_iter()
-        .enumerate()
+        // In the order of `ATTRIBUTE_OPTIONS`.
+        let slots = [LexSlot::Color, LexSlot::Size, LexSlot::Material];
+        for (at, (slot, label)) in slots
+            .into_iter()
+            .zip(variant.attribute_options())
+            .enumerate()
         {
-            let Some(label) = variant.option(name).map(str::trim) else {
+            let Some(label) = label.map(str::trim) else {
                 continue;
             };
             if label.is_empty() {
@@ -1495,6 +1541,101 @@ fn register_tokenizers(index: &Index) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_jsonl_feed_is_indexed_and_its_bad_lines_reported() {
+        let product = |id: &str, category: &str| {
+            format!(
+                r#"{{"id":"{id}","title":"Tee {id}","categories":["{category}"],"variants":[{{"id":"{id}-M","price":{{"amount":1500,"currency":"USD"}},"availability":{{"available":true}},"variant_options":[{{"name":"Size","value":"Medium"}}]}}]}}"#
+            )
+        };
+        let text = [
+            product("B", "Shirts"),
+            "not json".to_string(),
+            product("A", "Hats"),
+            r#"{"id":"C","title":"Empty","variants":[]}"#.to_string(),
+        ]
+        .join("\n");
+        let dir = tempfile::tempdir().unwrap();
+        let rules = CompiledRules::embedded().unwrap();
+        let mut builder = IndexBuilder::create(dir.path()).unwrap();
+        let load = builder
+            .add_jsonl_feed(&rules, "m1", "feed.jsonl", &text)
+            .unwrap();
+        assert_eq!((load.products, load.variants), (2, 2));
+        let lines: Vec<String> = load.rejected.iter().map(|e| e.to_string()).collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].starts_with("feed.jsonl:2:"), "{lines:?}");
+        assert!(lines[1].starts_with("feed.jsonl:4:"), "{lines:?}");
+        let index = builder.finish().unwrap();
+        let ids: Vec<String> = index
+            .product_ids(Some("m1"))
+            .unwrap()
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect();
+        assert_eq!(ids, ["A", "B"]);
+        let searcher = index.reader.searcher();
+        let documents =
+            searcher
+                .segment_readers()
+                .iter()
+                .enumerate()
+                .flat_map(|(segment, reader)| {
+                    (0..reader.max_doc())
+                        .map(move |doc| tantivy::DocAddress::new(segment as u32, doc))
+                });
+        let hat = documents
+            .map(|address| searcher.doc::<tantivy::TantivyDocument>(address).unwrap())
+            .find(|document| {
+                document
+                    .get_first(index.fields.product_id)
+                    .and_then(|v| v.as_str())
+                    == Some("A")
+            })
+            .unwrap();
+        let stored = hat
+            .get_first(index.fields.variants)
+            .and_then(|value| value.as_str().map(str::to_string))
+            .unwrap();
+        let variant = decode_variant(&stored, 0).unwrap();
+        assert_eq!(
+            (variant.size_label.as_deref(), variant.size.as_deref()),
+            (Some("Medium"), Some("M"))
+        );
+    }
+
+    #[test]
+    fn products_are_indexed_by_category_path_then_title_and_ties_keep_feed_order() {
+        let product = |feed_position: usize, categories: &[&'static str], title: &'static str| {
+            let mut document = tantivy::TantivyDocument::default();
+            document.add_u64(schema().1.variant_count, feed_position as u64);
+            ProductDocument {
+                categories: categories.iter().map(|c| Cow::Borrowed(*c)).collect(),
+                title: Cow::Borrowed(title),
+                variants: 1,
+                document,
+            }
+        };
+        let mut documents = vec![
+            product(0, &["Apparel", "Shirts"], "Tee"),
+            product(1, &["Apparel", "Hats"], "Cap"),
+            product(2, &["Apparel"], "Scarf"),
+            product(3, &["Apparel", "Hats"], "Beanie"),
+            product(4, &["Apparel", "Shirts"], "Tee"),
+        ];
+        documents.sort_by(index_order);
+        let order: Vec<u64> = documents
+            .iter()
+            .map(|d| {
+                d.document
+                    .get_first(schema().1.variant_count)
+                    .and_then(|v| v.as_u64())
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(order, [2, 3, 1, 0, 4]);
+    }
 
     #[test]
     fn stored_variants_round_trip_and_separators_in_values_are_dropped() {
