@@ -1617,7 +1617,7 @@ mod tests {
                 document,
             }
         };
-        let mut documents = vec![
+        let mut documents = [
             product(0, &["Apparel", "Shirts"], "Tee"),
             product(1, &["Apparel", "Hats"], "Cap"),
             product(2, &["Apparel"], "Scarf"),
