@@ -18,7 +18,7 @@
 //! recall: same-cluster pairs that were grouped).
 
 use super::feed::{read_feed_file, Availability, FeedPrice, FeedProduct, FeedVariant};
-use super::index::CatalogIndex;
+use super::index::{CatalogIndex, Indexing};
 use super::search::{Ranker, SearchQuery};
 use super::MerchantCatalog;
 use super::MerchantProfile;
@@ -337,7 +337,9 @@ pub fn evaluate(
     rules: &CompiledRules,
     work_dir: &Path,
 ) -> Result<EvalReport, CatalogError> {
-    let index = CatalogIndex::build(work_dir, &set.catalogs, rules)?;
+    // Researchers rerun evaluations: the same data must give the same
+    // figures, ties included.
+    let index = CatalogIndex::build_with(work_dir, &set.catalogs, rules, Indexing::Reproducible)?;
     score(&index, set, ranker)
 }
 

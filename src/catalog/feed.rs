@@ -169,6 +169,11 @@ impl FeedProduct {
     }
 }
 
+/// The most variants one product may have. Merchants are untrusted, and
+/// the index numbers a product's colours and sizes in 16 bits; the largest
+/// shops cap products at a few thousand variants.
+pub const MAX_VARIANTS_PER_PRODUCT: usize = 10_000;
+
 /// A feed line as read for indexing: the product's text is borrowed from
 /// the feed where it has no escapes, so a large feed is indexed without
 /// copying each of its strings (and freeing them again) on the way. The
@@ -371,6 +376,13 @@ impl ProductRow<'_> {
         }
         if self.variants.is_empty() {
             return Err(format!("product {} has no variants", self.id));
+        }
+        if self.variants.len() > MAX_VARIANTS_PER_PRODUCT {
+            return Err(format!(
+                "product {} has {} variants, more than the {MAX_VARIANTS_PER_PRODUCT} allowed",
+                self.id,
+                self.variants.len()
+            ));
         }
         for variant in &self.variants {
             if variant.id.trim().is_empty() {
@@ -733,7 +745,15 @@ mod tests {
             r#"{"id":"P3","title":"Bad","variants":[{"id":"P3-1","price":{"amount":-1,"currency":"USD"},"availability":{"available":true}}]}"#,
             r#"{"id":"P4","title":7,"variants":[]}"#,
         ];
-        let text = lines.join("\n");
+        let too_many = format!(
+            r#"{{"id":"P5","title":"Many","variants":[{}]}}"#,
+            vec![
+                r#"{"id":"v","price":{"amount":1,"currency":"USD"},"availability":{"available":true}}"#;
+                MAX_VARIANTS_PER_PRODUCT + 1
+            ]
+            .join(",")
+        );
+        let text = [lines.join("\n"), too_many].join("\n");
         let rows = parse_jsonl_rows("feed.jsonl", &text);
         let owned = parse_jsonl("feed.jsonl", &text);
         assert_eq!(rows.products.len(), 2);
@@ -749,7 +769,12 @@ mod tests {
         let messages =
             |read: &[CatalogError]| -> Vec<String> { read.iter().map(|e| e.to_string()).collect() };
         assert_eq!(messages(&rows.rejected), messages(&owned.rejected));
-        assert_eq!(rows.rejected.len(), 2);
+        assert_eq!(rows.rejected.len(), 3);
+        assert!(
+            messages(&rows.rejected)[2].contains("more than the 10000 allowed"),
+            "{:?}",
+            messages(&rows.rejected)
+        );
         for (row, product) in rows.products.into_iter().zip(&owned.products) {
             assert_eq!(&ProductRow::from(product).into_owned(), product);
             assert_eq!(&row.into_owned(), product);

@@ -29,7 +29,7 @@ pub use tantivy::schema::IndexRecordOption;
 
 /// Bumped whenever the schema or the way documents are built changes, so old
 /// indexes are rebuilt rather than misread.
-pub const SCHEMA_VERSION: u32 = 9;
+pub const SCHEMA_VERSION: u32 = 10;
 const MANIFEST_FILE: &str = "concierge-manifest.json";
 const WRITER_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 /// A whole build: large enough that 100,000 products make one segment per
@@ -57,10 +57,10 @@ pub struct Fields {
     pub variants: Field,
     pub variant_count: Field,
     pub variant_price: Field,
-    pub variant_currency: Field,
-    pub variant_in_stock: Field,
-    pub variant_color: Field,
-    pub variant_size: Field,
+    /// See [`VariantAttributes`].
+    pub variant_attributes: Field,
+    pub variant_colors: Field,
+    pub variant_sizes: Field,
     pub product_in_stock: Field,
     pub product_currency: Field,
     pub product_min_price: Field,
@@ -91,6 +91,46 @@ pub struct StoredVariant {
     pub in_stock: bool,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub gtin: Option<String>,
+}
+
+/// A variant's stock, currency, colour and size, packed into one column
+/// value. Currency, colour and size are 1-based positions in the product's
+/// `product_currency`, `variant_colors` and `variant_sizes` lists (0: the
+/// variant has no colour or size): one value per variant where four
+/// columns of hashes took four, which makes indexing an eighth faster.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct VariantAttributes {
+    pub in_stock: bool,
+    pub currency: u16,
+    pub color: u16,
+    pub size: u16,
+}
+
+impl VariantAttributes {
+    pub fn pack(self) -> u64 {
+        u64::from(self.in_stock)
+            | u64::from(self.currency) << 1
+            | u64::from(self.color) << 17
+            | u64::from(self.size) << 33
+    }
+
+    pub fn unpack(packed: u64) -> VariantAttributes {
+        let position = |shift: u32| (packed >> shift) as u16;
+        VariantAttributes {
+            in_stock: packed & 1 == 1,
+            currency: position(1),
+            color: position(17),
+            size: position(33),
+        }
+    }
+
+    /// The value at 1-based `position` of `list`; 0 for position 0.
+    pub fn pick(list: &[u64], position: u16) -> u64 {
+        usize::from(position)
+            .checked_sub(1)
+            .and_then(|at| list.get(at).copied())
+            .unwrap_or_default()
+    }
 }
 
 /// Separates a stored variant's fields, and variants; stripped from values.
@@ -252,16 +292,17 @@ pub fn schema() -> (Schema, Fields) {
         url: builder.add_text_field("url", STORED),
         codes: builder.add_text_field("codes", STRING),
         variants: builder.add_text_field("variants", STORED),
-        // One value per variant, in feed order, in every one of these
-        // columns (0 where a variant has no colour or size): search reads a
-        // candidate product's variants from them as integers. Colours, sizes
-        // and currencies are hashes (`stable_hash`) of canonical values.
+        // Search reads a candidate product's variants from columns, as
+        // integers: its price and its packed attributes, one value per
+        // variant in feed order in each, and the product's distinct colours
+        // and sizes (and currencies, `product_currency`) that the
+        // attributes point into. Colours, sizes and currencies are hashes
+        // (`stable_hash`) of canonical values.
         variant_count: builder.add_u64_field("variant_count", FAST),
         variant_price: builder.add_i64_field("variant_price", FAST),
-        variant_currency: builder.add_u64_field("variant_currency", FAST),
-        variant_in_stock: builder.add_u64_field("variant_in_stock", FAST),
-        variant_color: builder.add_u64_field("variant_color", FAST),
-        variant_size: builder.add_u64_field("variant_size", FAST),
+        variant_attributes: builder.add_u64_field("variant_attributes", FAST),
+        variant_colors: builder.add_u64_field("variant_colors", FAST),
+        variant_sizes: builder.add_u64_field("variant_sizes", FAST),
         // A summary of the variants, for the first, product-level stage of
         // a search (see `retrieve`). Filters are fast fields: that stage
         // checks them only for the few products whose score can still make
@@ -405,10 +446,9 @@ pub(crate) struct SegmentColumns {
     pub currency: Column<u64>,
     pub merchant: Column<u64>,
     pub variant_price: Column<i64>,
-    pub variant_currency: Column<u64>,
-    pub variant_in_stock: Column<u64>,
-    pub variant_color: Column<u64>,
-    pub variant_size: Column<u64>,
+    pub variant_attributes: Column<u64>,
+    pub variant_colors: Column<u64>,
+    pub variant_sizes: Column<u64>,
 }
 
 /// A product's filter values, copied from its columns.
@@ -512,10 +552,9 @@ impl ColumnCache {
             currency,
             merchant: fast.u64("merchant_hash")?,
             variant_price: fast.i64("variant_price")?,
-            variant_currency: fast.u64("variant_currency")?,
-            variant_in_stock: fast.u64("variant_in_stock")?,
-            variant_color: fast.u64("variant_color")?,
-            variant_size: fast.u64("variant_size")?,
+            variant_attributes: fast.u64("variant_attributes")?,
+            variant_colors: fast.u64("variant_colors")?,
+            variant_sizes: fast.u64("variant_sizes")?,
         });
         let mut cache = self.lock();
         if cache.len() >= COLUMN_CACHE_SEGMENTS {
@@ -728,6 +767,17 @@ struct ProductDocument<'a> {
     document: tantivy::TantivyDocument,
 }
 
+/// The 1-based position of `value` in `list`, added at the end if new.
+fn position_in<'s>(list: &mut Vec<&'s str>, value: &'s str) -> u16 {
+    let at = list.iter().position(|v| *v == value).unwrap_or_else(|| {
+        list.push(value);
+        list.len() - 1
+    });
+    // Validation caps a product's variants (`MAX_VARIANTS_PER_PRODUCT`)
+    // well below u16::MAX.
+    u16::try_from(at + 1).unwrap_or(u16::MAX)
+}
+
 /// The order products are indexed in (see `IndexBuilder::add_documents`).
 fn index_order(a: &ProductDocument, b: &ProductDocument) -> std::cmp::Ordering {
     a.categories
@@ -741,6 +791,19 @@ pub struct FeedLoad {
     pub products: usize,
     pub variants: usize,
     pub rejected: Vec<CatalogError>,
+}
+
+/// How an [`IndexBuilder`] indexes documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Indexing {
+    /// On every core. Which segment, and so which document number, each
+    /// product gets depends on thread timing, and products that score
+    /// exactly alike are ranked by document number: rebuilds can order
+    /// such ties differently.
+    Parallel,
+    /// On one thread, in the order products are added: the same catalogs
+    /// always make the same index, so evaluations repeat exactly.
+    Reproducible,
 }
 
 /// Builds a fresh index merchant by merchant, in one commit: what
@@ -757,6 +820,11 @@ pub struct IndexBuilder {
 impl IndexBuilder {
     /// Starts an empty index in `directory`, removing what was there.
     pub fn create(directory: &Path) -> Result<IndexBuilder, CatalogError> {
+        IndexBuilder::create_with(directory, Indexing::Parallel)
+    }
+
+    /// `create`, choosing how documents are indexed.
+    pub fn create_with(directory: &Path, indexing: Indexing) -> Result<IndexBuilder, CatalogError> {
         let io_error = |source| CatalogError::Io {
             path: directory.to_path_buf(),
             source,
@@ -767,7 +835,11 @@ impl IndexBuilder {
         std::fs::create_dir_all(directory).map_err(io_error)?;
         let (schema, fields) = schema();
         let index = create_index(directory, schema)?;
-        let writer = index.writer::<tantivy::TantivyDocument>(BUILD_MEMORY_BYTES)?;
+        let writer = match indexing {
+            Indexing::Parallel => index.writer::<tantivy::TantivyDocument>(BUILD_MEMORY_BYTES)?,
+            Indexing::Reproducible => index
+                .writer_with_num_threads::<tantivy::TantivyDocument>(1, BUILD_MEMORY_BYTES / 2)?,
+        };
         Ok(IndexBuilder {
             index,
             fields,
@@ -930,7 +1002,17 @@ impl CatalogIndex {
         catalogs: &[MerchantCatalog],
         rules: &CompiledRules,
     ) -> Result<CatalogIndex, CatalogError> {
-        let mut builder = IndexBuilder::create(directory)?;
+        CatalogIndex::build_with(directory, catalogs, rules, Indexing::Parallel)
+    }
+
+    /// `build`, choosing how documents are indexed.
+    pub fn build_with(
+        directory: &Path,
+        catalogs: &[MerchantCatalog],
+        rules: &CompiledRules,
+        indexing: Indexing,
+    ) -> Result<CatalogIndex, CatalogError> {
+        let mut builder = IndexBuilder::create_with(directory, indexing)?;
         for catalog in catalogs {
             let rows: Vec<ProductRow> = catalog.products.iter().map(ProductRow::from).collect();
             builder.add_merchant(rules, &catalog.profile.id, &rows)?;
@@ -1232,22 +1314,23 @@ pub fn product_document(
     }
     let canonical = |labelled: Labelled| labelled.map(|(_, at)| canonical[at].2.as_str());
     let mut in_stock_attributes: [Vec<&str>; 3] = Default::default();
+    // The distinct currencies, colours and sizes, in the order variants
+    // first use them; a variant's attributes point into these.
     let mut currencies: Vec<&str> = Vec::new();
+    let mut colors: Vec<&str> = Vec::new();
+    let mut sizes: Vec<&str> = Vec::new();
     let mut stored = String::with_capacity(product.variants.len() * 96);
     for (variant, [color, size, material]) in product.variants.iter().zip(&labels) {
         let available = variant.availability.available;
         let currency = variant.price.currency.as_ref();
         document.add_i64(fields.variant_price, variant.price.amount);
-        document.add_u64(fields.variant_currency, stable_hash(currency));
-        document.add_u64(fields.variant_in_stock, u64::from(available));
-        document.add_u64(
-            fields.variant_color,
-            canonical(*color).map_or(0, stable_hash),
-        );
-        document.add_u64(fields.variant_size, canonical(*size).map_or(0, stable_hash));
-        if !currencies.contains(&currency) {
-            currencies.push(currency);
-        }
+        let attributes = VariantAttributes {
+            in_stock: available,
+            currency: position_in(&mut currencies, currency),
+            color: canonical(*color).map_or(0, |c| position_in(&mut colors, c)),
+            size: canonical(*size).map_or(0, |s| position_in(&mut sizes, s)),
+        };
+        document.add_u64(fields.variant_attributes, attributes.pack());
         if available {
             for (value, seen) in [*color, *size, *material]
                 .into_iter()
@@ -1297,6 +1380,14 @@ pub fn product_document(
     document.add_u64(fields.product_in_stock, u64::from(any_in_stock));
     for currency in currencies {
         document.add_u64(fields.product_currency, stable_hash(currency));
+    }
+    for (field, values) in [
+        (fields.variant_colors, colors),
+        (fields.variant_sizes, sizes),
+    ] {
+        for value in values {
+            document.add_u64(field, stable_hash(value));
+        }
     }
     let prices = product.variants.iter().map(|v| v.price.amount);
     if let (Some(min), Some(max)) = (prices.clone().min(), prices.max()) {
@@ -1635,6 +1726,78 @@ mod tests {
             })
             .collect();
         assert_eq!(order, [2, 3, 1, 0, 4]);
+    }
+
+    #[test]
+    fn a_reproducible_build_numbers_products_in_the_order_they_are_added() {
+        let rules = CompiledRules::embedded().unwrap();
+        let catalogs = crate::catalog::demo_world::generate();
+        let dir = tempfile::tempdir().unwrap();
+        let index = CatalogIndex::build_with(dir.path(), &catalogs, &rules, Indexing::Reproducible)
+            .unwrap();
+        let searcher = index.reader.searcher();
+        assert_eq!(searcher.segment_readers().len(), 1);
+        let keys: Vec<(String, String)> = (0..searcher.segment_reader(0).max_doc())
+            .map(|doc| {
+                let document: tantivy::TantivyDocument =
+                    searcher.doc(tantivy::DocAddress::new(0, doc)).unwrap();
+                let text = |field| {
+                    document
+                        .get_first(field)
+                        .and_then(|v| v.as_str())
+                        .unwrap()
+                        .to_string()
+                };
+                (
+                    text(index.fields.merchant_id),
+                    text(index.fields.product_id),
+                )
+            })
+            .collect();
+        // Merchant by merchant, each in index order.
+        let mut expected = Vec::new();
+        for catalog in &catalogs {
+            let rows: Vec<ProductRow> = catalog.products.iter().map(ProductRow::from).collect();
+            let mut rows: Vec<&ProductRow> =
+                rows.iter().filter(|r| !r.variants.is_empty()).collect();
+            rows.sort_by(|a, b| {
+                a.categories
+                    .cmp(&b.categories)
+                    .then_with(|| a.title.cmp(&b.title))
+            });
+            expected.extend(
+                rows.iter()
+                    .map(|r| (catalog.profile.id.clone(), r.id.to_string())),
+            );
+        }
+        assert_eq!(keys, expected);
+    }
+
+    #[test]
+    fn variant_attributes_pack_and_point_into_the_product_lists() {
+        for attributes in [
+            VariantAttributes::default(),
+            VariantAttributes {
+                in_stock: true,
+                currency: 1,
+                color: 0,
+                size: 3,
+            },
+            VariantAttributes {
+                in_stock: false,
+                currency: u16::MAX,
+                color: u16::MAX,
+                size: u16::MAX,
+            },
+        ] {
+            assert_eq!(VariantAttributes::unpack(attributes.pack()), attributes);
+        }
+        let list = [11, 22, 33];
+        let picked: Vec<u64> = [0, 1, 3, 4, u16::MAX]
+            .iter()
+            .map(|&at| VariantAttributes::pick(&list, at))
+            .collect();
+        assert_eq!(picked, [0, 11, 33, 0, 0]);
     }
 
     #[test]

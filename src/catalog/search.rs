@@ -9,7 +9,7 @@
 
 use super::index::{
     decode_variant, model_codes, stable_hash, strong_codes, CatalogIndex, SegmentColumns,
-    StoredProduct,
+    StoredProduct, VariantAttributes,
 };
 use super::retrieve::{hash_all, ProductFilters, ProductPlan, ProximityBonus, ScoredTerm};
 use crate::error::CatalogError;
@@ -328,7 +328,7 @@ impl CatalogIndex {
         );
         let mut ranked: Vec<(u8, usize, f32, DocAddress, usize)> = Vec::new();
         let mut exact_matches = 0;
-        let (mut prices, mut currencies, mut stock, mut colors, mut sizes) =
+        let (mut prices, mut attributes, mut currencies, mut colors, mut sizes) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (rank, (score, address)) in products.iter().enumerate() {
             let columns = match segments.entry(address.segment_ord) {
@@ -341,18 +341,22 @@ impl CatalogIndex {
             let doc = address.doc_id;
             refill(&mut prices, columns.variant_price.values_for_doc(doc));
             refill(
-                &mut currencies,
-                columns.variant_currency.values_for_doc(doc),
+                &mut attributes,
+                columns.variant_attributes.values_for_doc(doc),
             );
-            refill(&mut stock, columns.variant_in_stock.values_for_doc(doc));
-            refill(&mut colors, columns.variant_color.values_for_doc(doc));
-            refill(&mut sizes, columns.variant_size.values_for_doc(doc));
+            refill(&mut currencies, columns.currency.values_for_doc(doc));
+            refill(&mut colors, columns.variant_colors.values_for_doc(doc));
+            refill(&mut sizes, columns.variant_sizes.values_for_doc(doc));
             let mut best: Option<(u8, i64, usize)> = None;
             for (position, &price) in prices.iter().enumerate() {
-                let color = colors.get(position).copied().unwrap_or_default();
-                let size = sizes.get(position).copied().unwrap_or_default();
-                let passes = (!query.in_stock_only || stock.get(position) == Some(&1))
-                    && wanted_currency.is_none_or(|c| currencies.get(position) == Some(&c))
+                let variant = VariantAttributes::unpack(
+                    attributes.get(position).copied().unwrap_or_default(),
+                );
+                let color = VariantAttributes::pick(&colors, variant.color);
+                let size = VariantAttributes::pick(&sizes, variant.size);
+                let currency = VariantAttributes::pick(&currencies, variant.currency);
+                let passes = (!query.in_stock_only || variant.in_stock)
+                    && wanted_currency.is_none_or(|c| currency == c)
                     && price >= min_price
                     && price <= max_price
                     && !excluded.contains(&color);
