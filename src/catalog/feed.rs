@@ -86,12 +86,10 @@ impl FeedVariant {
     /// The value of option `name` ("Color", "Size", "Material"), matched
     /// case-insensitively; "Colour" counts as "Color".
     pub fn option(&self, name: &str) -> Option<&str> {
-        find_option(
-            self.variant_options
-                .iter()
-                .map(|option| (option.name.as_str(), option.value.as_str())),
-            name,
-        )
+        self.variant_options
+            .iter()
+            .find(|option| same_option_name(&option.name, name))
+            .map(|option| option.value.as_str())
     }
 
     pub fn gtin(&self) -> Option<&str> {
@@ -101,17 +99,6 @@ impl FeedVariant {
                 .map(|barcode| (barcode.kind.as_str(), barcode.value.as_str())),
         )
     }
-}
-
-/// The value of the first `(name, value)` option named `name` (see
-/// [`FeedVariant::option`]).
-fn find_option<'s>(
-    mut options: impl Iterator<Item = (&'s str, &'s str)>,
-    name: &str,
-) -> Option<&'s str> {
-    options
-        .find(|(option, _)| same_option_name(option, name))
-        .map(|(_, value)| value)
 }
 
 /// The first `(type, value)` barcode that is a GTIN, EAN or UPC.
@@ -409,7 +396,7 @@ pub const ATTRIBUTE_OPTIONS: [&str; 3] = ["color", "size", "material"];
 
 impl VariantRow<'_> {
     /// The values of the colour, size and material options, as
-    /// [`VariantRow::option`] finds each, in one pass over the options:
+    /// [`FeedVariant::option`] finds each, in one pass over the options:
     /// indexing reads all three for every variant.
     pub fn attribute_options(&self) -> [Option<&str>; 3] {
         let mut found = [None; 3];
@@ -424,16 +411,6 @@ impl VariantRow<'_> {
             }
         }
         found
-    }
-
-    /// See [`FeedVariant::option`].
-    pub fn option(&self, name: &str) -> Option<&str> {
-        find_option(
-            self.variant_options
-                .iter()
-                .map(|option| (option.name.as_ref(), option.value.as_ref())),
-            name,
-        )
     }
 
     pub fn gtin(&self) -> Option<&str> {
@@ -477,7 +454,7 @@ pub struct MerchantManifest {
 
 /// Result of reading one feed: the good products and the rejected lines.
 /// Products are [`FeedProduct`]s, or [`ProductRow`]s borrowing the feed
-/// text (`parse_jsonl_rows`).
+/// text (`parse_jsonl_as`).
 #[derive(Debug)]
 pub struct FeedRead<P = FeedProduct> {
     pub products: Vec<P>,
@@ -496,12 +473,6 @@ impl<P> Default for FeedRead<P> {
 /// Parses JSON Lines feed text. `file` names it in error messages.
 pub fn parse_jsonl(file: &str, text: &str) -> FeedRead {
     parse_jsonl_as(file, text, ProductRow::into_owned)
-}
-
-/// Parses JSON Lines feed text into rows that borrow it: what indexing a
-/// feed reads, without copying its text.
-pub fn parse_jsonl_rows<'a>(file: &str, text: &'a str) -> FeedRead<ProductRow<'a>> {
-    parse_jsonl_as(file, text, |row| row)
 }
 
 /// Parses every line into a valid [`ProductRow`], then `keep` makes it the
@@ -754,13 +725,12 @@ mod tests {
             .join(",")
         );
         let text = [lines.join("\n"), too_many].join("\n");
-        let rows = parse_jsonl_rows("feed.jsonl", &text);
+        let rows = parse_jsonl_as("feed.jsonl", &text, |row| row);
         let owned = parse_jsonl("feed.jsonl", &text);
         assert_eq!(rows.products.len(), 2);
         assert!(matches!(rows.products[0].title, Cow::Borrowed("Tee")));
         assert!(matches!(rows.products[1].title, Cow::Owned(_)));
         assert_eq!(rows.products[1].title, "Caf\u{e9} \"Mug\"");
-        assert_eq!(rows.products[0].variants[0].option("color"), Some("Navy"));
         assert_eq!(
             rows.products[0].variants[0].attribute_options(),
             [Some("Navy"), None, None]

@@ -1677,19 +1677,15 @@ mod tests {
                         .map(move |doc| tantivy::DocAddress::new(segment as u32, doc))
                 });
         let hat = documents
-            .map(|address| searcher.doc::<tantivy::TantivyDocument>(address).unwrap())
-            .find(|document| {
-                document
-                    .get_first(index.fields.product_id)
-                    .and_then(|v| v.as_str())
-                    == Some("A")
+            .map(|address| {
+                index
+                    .documents
+                    .get(&searcher, &index.fields, address)
+                    .unwrap()
             })
+            .find(|product| product.product_id == "A")
             .unwrap();
-        let stored = hat
-            .get_first(index.fields.variants)
-            .and_then(|value| value.as_str().map(str::to_string))
-            .unwrap();
-        let variant = decode_variant(&stored, 0).unwrap();
+        let variant = decode_variant(&hat.variants, 0).unwrap();
         assert_eq!(
             (variant.size_label.as_deref(), variant.size.as_deref()),
             (Some("Medium"), Some("M"))
@@ -1739,19 +1735,12 @@ mod tests {
         assert_eq!(searcher.segment_readers().len(), 1);
         let keys: Vec<(String, String)> = (0..searcher.segment_reader(0).max_doc())
             .map(|doc| {
-                let document: tantivy::TantivyDocument =
-                    searcher.doc(tantivy::DocAddress::new(0, doc)).unwrap();
-                let text = |field| {
-                    document
-                        .get_first(field)
-                        .and_then(|v| v.as_str())
-                        .unwrap()
-                        .to_string()
-                };
-                (
-                    text(index.fields.merchant_id),
-                    text(index.fields.product_id),
-                )
+                let address = tantivy::DocAddress::new(0, doc);
+                let product = index
+                    .documents
+                    .get(&searcher, &index.fields, address)
+                    .unwrap();
+                (product.merchant_id.clone(), product.product_id.clone())
             })
             .collect();
         // Merchant by merchant, each in index order.

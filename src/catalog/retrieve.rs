@@ -97,6 +97,17 @@ pub struct ProductFilters {
     pub merchants_denied: Vec<u64>,
 }
 
+impl ProductFilters {
+    /// Whether products whose stock and price range are these (the one
+    /// product's, or a window's zone map) can pass the stock and price
+    /// filters.
+    fn stock_and_prices_pass(&self, in_stock: bool, priced: bool, min: i64, max: i64) -> bool {
+        (!self.in_stock_only || in_stock)
+            && self.max_price.is_none_or(|limit| priced && min <= limit)
+            && self.min_price.is_none_or(|limit| priced && max >= limit)
+    }
+}
+
 /// An attribute held by more than one product in this many is checked
 /// rather than walked by WAND.
 const DENSE_ATTRIBUTE_SHARE: u64 = 8;
@@ -185,41 +196,22 @@ impl SegmentColumns {
     /// Whether some product of window `window` may pass `filters` (a
     /// necessary condition: each range on its own).
     fn window_may_pass(&self, filters: &ProductFilters, window: usize) -> bool {
-        let Some(zone) = self.windows.get(window) else {
-            return false;
-        };
-        if filters.in_stock_only && !zone.in_stock {
-            return false;
-        }
-        if let Some(max) = filters.max_price {
-            if !zone.priced || zone.min_price > max {
-                return false;
-            }
-        }
-        if let Some(min) = filters.min_price {
-            if !zone.priced || zone.max_price < min {
-                return false;
-            }
-        }
-        true
+        self.windows.get(window).is_some_and(|zone| {
+            filters.stock_and_prices_pass(
+                zone.in_stock,
+                zone.priced,
+                zone.min_price,
+                zone.max_price,
+            )
+        })
     }
 
     fn passes(&self, filters: &ProductFilters, doc: DocId) -> bool {
         let Some(row) = self.rows.get(doc as usize) else {
             return false;
         };
-        if filters.in_stock_only && !row.in_stock {
+        if !filters.stock_and_prices_pass(row.in_stock, row.priced, row.min_price, row.max_price) {
             return false;
-        }
-        if let Some(max) = filters.max_price {
-            if !row.priced || row.min_price > max {
-                return false;
-            }
-        }
-        if let Some(min) = filters.min_price {
-            if !row.priced || row.max_price < min {
-                return false;
-            }
         }
         if filters.merchants_allowed.is_some() || !filters.merchants_denied.is_empty() {
             let merchant = self.merchant.first(doc);
