@@ -1,7 +1,6 @@
 //! Times building the index from the feeds a bench left behind:
 //! `index_profile WORK_DIR [ROUNDS]` (the `*.jsonl` feeds of
 //! `concierge bench search --work-dir WORK_DIR`).
-use concierge::catalog::feed::read_file_into;
 use concierge::catalog::index::IndexBuilder;
 use concierge::rules::CompiledRules;
 use std::time::Instant;
@@ -25,16 +24,15 @@ fn main() {
         let started = Instant::now();
         let mut parse_seconds = 0.0;
         let mut products = 0;
-        // As the bench does: feed by feed, through one reused buffer.
-        let mut text = String::new();
+        // As the bench does: feed by feed, in runs through one reused buffer.
+        let mut buffer = Vec::new();
         let out = dir.join("index-profile");
         let mut builder = IndexBuilder::create(&out).unwrap();
         for path in &feeds {
             let parsing = Instant::now();
-            read_file_into(path, &mut text).unwrap();
             let id = path.file_stem().unwrap().to_string_lossy().to_string();
             let load = builder
-                .add_jsonl_feed(&rules, &id, &path.display().to_string(), &text)
+                .add_jsonl_file(&rules, &id, path, &mut buffer)
                 .unwrap();
             parse_seconds += parsing.elapsed().as_secs_f64();
             products += load.products;

@@ -11,7 +11,7 @@
 //! has no colour/size boosts and no fuzzy terms, so it does less work.
 
 use super::demo_world;
-use super::feed::{parse_jsonl, read_file, read_file_into, to_jsonl, FeedProduct, MerchantProfile};
+use super::feed::{parse_jsonl, read_file, to_jsonl, FeedProduct, MerchantProfile};
 use super::index::{directory_size, IndexBuilder};
 use super::search::{queries_for_request, SearchQuery};
 use super::MerchantCatalog;
@@ -275,21 +275,20 @@ pub fn run(
 
     log("indexing".into());
     let index_dir = work_dir.join("tantivy");
-    // Feed by feed, as a load of large feeds would: each is read into one
-    // reused buffer, and each line parsed and made a document on every
-    // core, while the writer's threads still index the feed before.
+    // Feed by feed, as a load of large feeds would: each is read in runs
+    // of lines through one reused buffer, and each line parsed and made a
+    // document on every core, while the writer's threads still index the
+    // feed before.
     let (mut read_seconds, mut parse_seconds) = (0.0, 0.0);
     let (mut products, mut variants) = (0, 0);
     let started = Instant::now();
-    let mut text = String::new();
+    let mut buffer = Vec::new();
     let mut builder = IndexBuilder::create(&index_dir)?;
     for (profile, path) in &feed_paths {
-        let reading = Instant::now();
-        read_file_into(path, &mut text)?;
-        read_seconds += reading.elapsed().as_secs_f64();
-        let load =
-            builder.add_jsonl_feed(&rules, &profile.id, &path.display().to_string(), &text)?;
-        parse_seconds += reading.elapsed().as_secs_f64();
+        let parsing = Instant::now();
+        let load = builder.add_jsonl_file(&rules, &profile.id, path, &mut buffer)?;
+        parse_seconds += parsing.elapsed().as_secs_f64();
+        read_seconds += load.reading.as_secs_f64();
         products += load.products;
         variants += load.variants;
     }

@@ -483,21 +483,34 @@ pub fn parse_jsonl_as<'a, P: Send>(
     text: &'a str,
     keep: impl Fn(ProductRow<'a>) -> P + Sync,
 ) -> FeedRead<P> {
+    parse_jsonl_from(file, text, 0, keep)
+}
+
+/// `parse_jsonl_as` for `text` whose first line is line `first_index + 1`
+/// of `file` (a run of lines read by [`read_jsonl_runs`]).
+pub fn parse_jsonl_from<'a, P: Send>(
+    file: &str,
+    text: &'a str,
+    first_index: usize,
+    keep: impl Fn(ProductRow<'a>) -> P + Sync,
+) -> FeedRead<P> {
     // Large feeds are cut into runs of whole lines parsed on every core
     // (rayon's threads, which live on, so the memory of one feed's rows is
     // reused for the next rather than taken fresh from the system); the
     // runs are joined back in order, so products and errors keep the feed's
     // order and line numbers.
     use rayon::prelude::*;
-    const LINES_PER_RUN: usize = 2048;
+    const LINES_PER_RUN: usize = 256;
     let lines: Vec<&str> = text.lines().collect();
     if lines.len() <= LINES_PER_RUN {
-        return parse_jsonl_lines(file, &lines, 0, &keep);
+        return parse_jsonl_lines(file, &lines, first_index, &keep);
     }
     let reads: Vec<FeedRead<P>> = lines
         .par_chunks(LINES_PER_RUN)
         .enumerate()
-        .map(|(number, run)| parse_jsonl_lines(file, run, number * LINES_PER_RUN, &keep))
+        .map(|(number, run)| {
+            parse_jsonl_lines(file, run, first_index + number * LINES_PER_RUN, &keep)
+        })
         .collect();
     let mut read = FeedRead {
         products: Vec::with_capacity(reads.iter().map(|r| r.products.len()).sum()),
@@ -650,28 +663,145 @@ pub fn read_feed_file(path: &Path) -> Result<FeedRead, CatalogError> {
     Ok(parse_feed(&path.display().to_string(), &text, format))
 }
 
-/// Reads `path` into `text`, replacing what it held but keeping its
-/// memory: a load of several large feeds reads them all through one buffer
-/// rather than taking (and zeroing) fresh memory for each.
-pub fn read_file_into(path: &Path, text: &mut String) -> Result<(), CatalogError> {
+/// How much of a JSON Lines feed [`read_jsonl_runs`] reads at a time.
+pub const FEED_RUN_BYTES: usize = 16 << 20;
+
+/// The longest feed line [`read_jsonl_runs`] accepts: one product with
+/// its variants. A longer line is rejected, not held in memory.
+pub const MAX_FEED_LINE_BYTES: usize = 32 << 20;
+
+/// Reads the JSON Lines file `path` in runs of whole lines, about
+/// [`FEED_RUN_BYTES`] at a time, through `buffer`, and calls `each(text,
+/// first_index)` for each run, whose first line is line `first_index + 1`.
+/// Memory stays bounded however large the feed: a load holds one run, not
+/// the file, and reuses the same buffer for every run and every feed, so it
+/// does not take (and have the system zero) fresh memory for each.
+///
+/// Lines longer than [`MAX_FEED_LINE_BYTES`] and lines that are not UTF-8
+/// are skipped; they are returned as rejected rows, with their line.
+pub fn read_jsonl_runs(
+    path: &Path,
+    buffer: &mut Vec<u8>,
+    each: impl FnMut(&str, usize),
+) -> Result<RunsRead, CatalogError> {
+    read_runs_sized(path, buffer, FEED_RUN_BYTES, MAX_FEED_LINE_BYTES, each)
+}
+
+/// [`read_jsonl_runs`] with the run size and longest line given (tests use
+/// small ones to cross many runs with little data).
+fn read_runs_sized(
+    path: &Path,
+    buffer: &mut Vec<u8>,
+    run_bytes: usize,
+    max_line_bytes: usize,
+    mut each: impl FnMut(&str, usize),
+) -> Result<RunsRead, CatalogError> {
     use std::io::Read;
-    text.clear();
-    std::fs::File::open(path)
-        .and_then(|mut file| {
-            // Grown with room to spare: feeds of a similar size then fit
-            // the memory already taken, where growing to each feed's exact
-            // size would take fresh memory for every larger one.
-            let size = file.metadata().map_or(0, |m| m.len() as usize);
-            if text.capacity() < size {
-                text.reserve(size + size / 4);
+    let io_error = |source| CatalogError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file_name = path.display().to_string();
+    let bad_row = |line: usize, message: String| CatalogError::BadRow {
+        file: file_name.clone(),
+        line,
+        message,
+    };
+    let mut file = std::fs::File::open(path).map_err(io_error)?;
+    let mut rejected = Vec::new();
+    let mut reading = std::time::Duration::ZERO;
+    buffer.clear();
+    if buffer.capacity() < run_bytes {
+        buffer.reserve_exact(run_bytes);
+    }
+    // The 0-based line at the start of `buffer`.
+    let mut line_index = 0;
+    // Inside a line too long to keep: its bytes are dropped up to its end.
+    let mut skipping = false;
+    let mut repaired = String::new();
+    loop {
+        let room = buffer.capacity() - buffer.len();
+        let started = std::time::Instant::now();
+        let read = (&mut file)
+            .take(room as u64)
+            .read_to_end(buffer)
+            .map_err(io_error)?;
+        reading += started.elapsed();
+        let at_end = read < room;
+        if skipping {
+            match memchr::memchr(b'\n', buffer) {
+                Some(newline) => {
+                    buffer.drain(..=newline);
+                    line_index += 1;
+                    skipping = false;
+                }
+                None if at_end => break,
+                None => {
+                    buffer.clear();
+                    continue;
+                }
             }
-            file.read_to_string(text)
-        })
-        .map(|_| ())
-        .map_err(|source| CatalogError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+        }
+        let end = if at_end {
+            buffer.len()
+        } else {
+            match memchr::memrchr(b'\n', buffer) {
+                Some(newline) => newline + 1,
+                None if buffer.len() < buffer.capacity() => continue,
+                // One line fills the buffer: make room for more of it, up
+                // to the longest line kept.
+                None if buffer.capacity() < max_line_bytes => {
+                    let grown = (buffer.capacity() * 2).min(max_line_bytes);
+                    buffer.reserve_exact(grown - buffer.len());
+                    continue;
+                }
+                None => {
+                    rejected.push(bad_row(
+                        line_index + 1,
+                        format!("line longer than {max_line_bytes} bytes"),
+                    ));
+                    buffer.clear();
+                    skipping = true;
+                    continue;
+                }
+            }
+        };
+        let run = &buffer[..end];
+        match std::str::from_utf8(run) {
+            Ok(text) => each(text, line_index),
+            Err(_) => {
+                // Rare: keep the good lines, reject the others, and keep
+                // every line's number by leaving an empty line in its place.
+                repaired.clear();
+                for (offset, line) in run.split(|b| *b == b'\n').enumerate() {
+                    match std::str::from_utf8(line) {
+                        Ok(line) => repaired.push_str(line),
+                        Err(error) => rejected.push(bad_row(
+                            line_index + offset + 1,
+                            format!("not UTF-8: {error}"),
+                        )),
+                    }
+                    repaired.push('\n');
+                }
+                each(&repaired, line_index);
+            }
+        }
+        line_index += memchr::memchr_iter(b'\n', run).count();
+        buffer.drain(..end);
+        if at_end {
+            break;
+        }
+    }
+    Ok(RunsRead { rejected, reading })
+}
+
+/// What [`read_jsonl_runs`] reports of a file besides its runs.
+#[derive(Debug, Default)]
+pub struct RunsRead {
+    /// Lines too long to keep, or not UTF-8.
+    pub rejected: Vec<CatalogError>,
+    /// The time spent waiting for the file's bytes.
+    pub reading: std::time::Duration,
 }
 
 pub fn read_file(path: &Path) -> Result<String, CatalogError> {
@@ -764,5 +894,126 @@ mod tests {
         assert!(messages[0].starts_with("feed.jsonl:2:"), "{messages:?}");
         assert!(messages[1].starts_with("feed.jsonl:4:"), "{messages:?}");
         assert!(messages[1].contains("has no title"), "{messages:?}");
+    }
+
+    /// Reads `bytes` as a file through `read_runs_sized`, returning the
+    /// runs (with their first line index) and what was rejected.
+    fn runs_of(
+        bytes: &[u8],
+        run_bytes: usize,
+        max_line_bytes: usize,
+    ) -> (Vec<(String, usize)>, Vec<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feed.jsonl");
+        std::fs::write(&path, bytes).unwrap();
+        let mut runs = Vec::new();
+        let read = read_runs_sized(
+            &path,
+            &mut Vec::new(),
+            run_bytes,
+            max_line_bytes,
+            |text, at| runs.push((text.to_string(), at)),
+        )
+        .unwrap();
+        let rejected = read
+            .rejected
+            .iter()
+            .map(|e| {
+                e.to_string()
+                    .replace(&path.display().to_string(), "feed.jsonl")
+            })
+            .collect();
+        (runs, rejected)
+    }
+
+    #[test]
+    fn runs_cover_the_file_in_whole_lines_and_keep_line_numbers() {
+        let good = |id: usize| {
+            format!(
+                r#"{{"id":"P{id}","title":"Tee {id}","variants":[{{"id":"P{id}-M","price":{{"amount":1500,"currency":"USD"}},"availability":{{"available":true}}}}]}}"#
+            )
+        };
+        let mut lines: Vec<String> = (1..=40).map(good).collect();
+        lines[6] = "not json".into();
+        lines[17] = String::new();
+        lines[22] = format!("{}\r", good(23));
+        // No newline after the last line.
+        let text = lines.join("\n");
+        let whole = parse_jsonl("feed.jsonl", &text);
+        let messages = |read: &FeedRead| -> Vec<String> {
+            read.rejected.iter().map(|e| e.to_string()).collect()
+        };
+        // Runs smaller than a line (the buffer grows), of a few lines, and
+        // larger than the file.
+        for run_bytes in [64, 300, 1000, 1 << 20] {
+            let (runs, rejected) = runs_of(text.as_bytes(), run_bytes, 1 << 20);
+            assert!(rejected.is_empty(), "{rejected:?}");
+            let joined: String = runs.iter().map(|(run, _)| run.as_str()).collect();
+            assert_eq!(joined, text, "run size {run_bytes}");
+            let mut products = Vec::new();
+            let mut rejected = FeedRead::<FeedProduct>::default();
+            let mut offset = 0;
+            for (run, first_index) in &runs {
+                assert_eq!(*first_index, text[..offset].matches('\n').count());
+                offset += run.len();
+                assert!(run.ends_with('\n') || offset == text.len());
+                let read =
+                    parse_jsonl_from("feed.jsonl", run, *first_index, ProductRow::into_owned);
+                products.extend(read.products);
+                rejected.rejected.extend(read.rejected);
+            }
+            assert_eq!(products, whole.products, "run size {run_bytes}");
+            assert_eq!(
+                messages(&rejected),
+                messages(&whole),
+                "run size {run_bytes}"
+            );
+        }
+        assert_eq!(whole.products.len(), 38);
+        assert!(messages(&whole)[0].starts_with("feed.jsonl:7:"));
+    }
+
+    #[test]
+    fn overlong_and_non_utf8_lines_are_rejected_with_their_line() {
+        let good = r#"{"id":"P1","title":"Tee","variants":[{"id":"P1-M","price":{"amount":1500,"currency":"USD"},"availability":{"available":true}}]}"#;
+        let mut bytes = Vec::new();
+        for line in 1..=12 {
+            match line {
+                4 => bytes.extend(format!(r#"{{"id":"{}"}}"#, "x".repeat(900)).bytes()),
+                9 => bytes.extend(b"{\"id\":\"caf\xe9\"}"),
+                _ => bytes.extend(good.bytes()),
+            }
+            bytes.push(b'\n');
+        }
+        for run_bytes in [100, 256, 512] {
+            let (runs, rejected) = runs_of(&bytes, run_bytes, 512);
+            assert_eq!(rejected.len(), 2, "{rejected:?}");
+            assert!(
+                rejected[0].starts_with("feed.jsonl:4: line longer than 512 bytes"),
+                "{rejected:?}"
+            );
+            assert!(
+                rejected[1].starts_with("feed.jsonl:9: not UTF-8"),
+                "{rejected:?}"
+            );
+            let products: usize = runs
+                .iter()
+                .map(|(run, at)| {
+                    let read = parse_jsonl_from("feed.jsonl", run, *at, |row| row.id.into_owned());
+                    assert!(read.rejected.is_empty(), "{:?}", read.rejected);
+                    read.products.len()
+                })
+                .sum();
+            assert_eq!(products, 10, "run size {run_bytes}");
+        }
+        // An overlong last line without a newline is dropped too.
+        let mut tail = good.as_bytes().to_vec();
+        tail.push(b'\n');
+        tail.extend("y".repeat(2000).bytes());
+        let (runs, rejected) = runs_of(&tail, 128, 512);
+        assert_eq!(rejected.len(), 1);
+        assert!(rejected[0].starts_with("feed.jsonl:2:"), "{rejected:?}");
+        let kept: String = runs.iter().map(|(run, _)| run.as_str()).collect();
+        assert_eq!(kept, format!("{good}\n"));
     }
 }

@@ -9,16 +9,16 @@
 //! Grey") for display and for talking to the merchant, and canonicalised by
 //! the rules' lexicon ("gray") for matching.
 
-use super::feed::{parse_jsonl_as, FeedProduct, MerchantCatalog, ProductRow};
+use super::feed::{parse_jsonl_from, read_jsonl_runs, FeedProduct, MerchantCatalog, ProductRow};
 use crate::error::CatalogError;
 use crate::rules::{CompiledRules, LexSlot};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tantivy::columnar::Column;
 use tantivy::index::SegmentId;
 use tantivy::schema::Value;
@@ -760,9 +760,10 @@ pub struct BuildSummary {
 
 /// A product's document, with what it is ordered by in the index: by
 /// category path, then title, so products of a kind are neighbours.
-struct ProductDocument<'a> {
-    categories: Vec<Cow<'a, str>>,
-    title: Cow<'a, str>,
+struct ProductDocument {
+    /// Where the product goes in the index (see `index_order`): its
+    /// category path, then its title.
+    order: String,
     variants: usize,
     document: tantivy::TantivyDocument,
 }
@@ -780,17 +781,35 @@ fn position_in<'s>(list: &mut Vec<&'s str>, value: &'s str) -> u16 {
 
 /// The order products are indexed in (see `IndexBuilder::add_documents`).
 fn index_order(a: &ProductDocument, b: &ProductDocument) -> std::cmp::Ordering {
-    a.categories
-        .cmp(&b.categories)
-        .then_with(|| a.title.cmp(&b.title))
+    a.order.cmp(&b.order)
 }
 
-/// What [`IndexBuilder::add_jsonl_feed`] read from one feed.
+/// A product's place in [`index_order`]: each category followed by a
+/// separator, then one that sorts below it, then the title. Compared as
+/// text, these order products by category path (a parent before its
+/// children, siblings by name) and then by title, for all text without
+/// control characters. One owned text, so a document outlives the feed
+/// text it was parsed from.
+fn order_key(product: &ProductRow<'_>) -> String {
+    let length: usize = product.categories.iter().map(|c| c.len() + 1).sum();
+    let mut key = String::with_capacity(length + 1 + product.title.len());
+    for category in &product.categories {
+        key.push_str(category);
+        key.push('\u{1f}');
+    }
+    key.push('\u{1e}');
+    key.push_str(&product.title);
+    key
+}
+
+/// What [`IndexBuilder::add_jsonl_file`] read from one feed.
 #[derive(Debug, Default)]
 pub struct FeedLoad {
     pub products: usize,
     pub variants: usize,
     pub rejected: Vec<CatalogError>,
+    /// Time spent waiting for the file's bytes.
+    pub reading: Duration,
 }
 
 /// How an [`IndexBuilder`] indexes documents.
@@ -863,39 +882,55 @@ impl IndexBuilder {
         self.add_documents(documents)
     }
 
-    /// Reads one merchant's JSON Lines feed `text` (`file` names it in
-    /// errors) and adds its products, as [`IndexBuilder::add_merchant`]
-    /// does. Each line's document is built as soon as the line is parsed,
-    /// on the thread that parsed it, so a feed's rows are never all held at
-    /// once. Returns the products added and the rejected lines.
-    pub fn add_jsonl_feed(
+    /// Reads one merchant's JSON Lines feed, the file `path`, and adds its
+    /// products, as [`IndexBuilder::add_merchant`] does. The file is read
+    /// in runs of lines through `buffer` (see [`read_jsonl_runs`]), which
+    /// the next feed can reuse, and each line's document is built as soon
+    /// as the line is parsed, on the thread that parsed it: memory holds
+    /// the merchant's documents and one run of the file, never its rows or
+    /// the whole file. Returns the products added and the rejected lines,
+    /// in line order.
+    pub fn add_jsonl_file(
         &mut self,
         rules: &CompiledRules,
         merchant_id: &str,
-        file: &str,
-        text: &str,
+        path: &Path,
+        buffer: &mut Vec<u8>,
     ) -> Result<FeedLoad, CatalogError> {
-        let read = parse_jsonl_as(file, text, |row| self.document(rules, merchant_id, &row));
-        let documents: Vec<ProductDocument> = read.products.into_iter().flatten().collect();
+        let file = path.display().to_string();
+        let mut documents = Vec::new();
+        let mut rejected = Vec::new();
+        let runs = read_jsonl_runs(path, buffer, |text, first_index| {
+            let read = parse_jsonl_from(&file, text, first_index, |row| {
+                self.document(rules, merchant_id, &row)
+            });
+            documents.extend(read.products.into_iter().flatten());
+            rejected.extend(read.rejected);
+        })?;
+        rejected.extend(runs.rejected);
+        rejected.sort_by_key(|error| match error {
+            CatalogError::BadRow { line, .. } => *line,
+            _ => 0,
+        });
         let load = FeedLoad {
             products: documents.len(),
             variants: documents.iter().map(|d| d.variants).sum(),
-            rejected: read.rejected,
+            rejected,
+            reading: runs.reading,
         };
         self.add_documents(documents)?;
         Ok(load)
     }
 
     /// `product`'s document, or `None` for a product without variants.
-    fn document<'a>(
+    fn document(
         &self,
         rules: &CompiledRules,
         merchant_id: &str,
-        product: &ProductRow<'a>,
-    ) -> Option<ProductDocument<'a>> {
+        product: &ProductRow<'_>,
+    ) -> Option<ProductDocument> {
         (!product.variants.is_empty()).then(|| ProductDocument {
-            categories: product.categories.clone(),
-            title: product.title.clone(),
+            order: order_key(product),
             variants: product.variants.len(),
             document: product_document(&self.fields, rules, merchant_id, product),
         })
@@ -1640,24 +1675,39 @@ mod tests {
                 r#"{{"id":"{id}","title":"Tee {id}","categories":["{category}"],"variants":[{{"id":"{id}-M","price":{{"amount":1500,"currency":"USD"}},"availability":{{"available":true}},"variant_options":[{{"name":"Size","value":"Medium"}}]}}]}}"#
             )
         };
-        let text = [
+        let mut text = [
             product("B", "Shirts"),
             "not json".to_string(),
             product("A", "Hats"),
             r#"{"id":"C","title":"Empty","variants":[]}"#.to_string(),
         ]
-        .join("\n");
+        .join("\n")
+        .into_bytes();
+        // A line that is not UTF-8 is rejected by the reader, not the
+        // parser, and still reported in line order.
+        text.splice(0..0, b"{\"id\":\"caf\xe9\"}\n".iter().copied());
+        let feeds = tempfile::tempdir().unwrap();
+        let feed = feeds.path().join("feed.jsonl");
+        std::fs::write(&feed, &text).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let rules = CompiledRules::embedded().unwrap();
         let mut builder = IndexBuilder::create(dir.path()).unwrap();
         let load = builder
-            .add_jsonl_feed(&rules, "m1", "feed.jsonl", &text)
+            .add_jsonl_file(&rules, "m1", &feed, &mut Vec::new())
             .unwrap();
         assert_eq!((load.products, load.variants), (2, 2));
-        let lines: Vec<String> = load.rejected.iter().map(|e| e.to_string()).collect();
-        assert_eq!(lines.len(), 2, "{lines:?}");
-        assert!(lines[0].starts_with("feed.jsonl:2:"), "{lines:?}");
-        assert!(lines[1].starts_with("feed.jsonl:4:"), "{lines:?}");
+        let lines: Vec<String> = load
+            .rejected
+            .iter()
+            .map(|e| {
+                e.to_string()
+                    .replace(&feed.display().to_string(), "feed.jsonl")
+            })
+            .collect();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(lines[0].starts_with("feed.jsonl:1: not UTF-8"), "{lines:?}");
+        assert!(lines[1].starts_with("feed.jsonl:3:"), "{lines:?}");
+        assert!(lines[2].starts_with("feed.jsonl:5:"), "{lines:?}");
         let index = builder.finish().unwrap();
         let ids: Vec<String> = index
             .product_ids(Some("m1"))
@@ -1697,9 +1747,17 @@ mod tests {
         let product = |feed_position: usize, categories: &[&'static str], title: &'static str| {
             let mut document = tantivy::TantivyDocument::default();
             document.add_u64(schema().1.variant_count, feed_position as u64);
+            let row = ProductRow {
+                id: "P".into(),
+                title: title.into(),
+                description: "".into(),
+                url: "".into(),
+                brand: "".into(),
+                categories: categories.iter().map(|c| (*c).into()).collect(),
+                variants: Vec::new(),
+            };
             ProductDocument {
-                categories: categories.iter().map(|c| Cow::Borrowed(*c)).collect(),
-                title: Cow::Borrowed(title),
+                order: order_key(&row),
                 variants: 1,
                 document,
             }
@@ -1710,6 +1768,8 @@ mod tests {
             product(2, &["Apparel"], "Scarf"),
             product(3, &["Apparel", "Hats"], "Beanie"),
             product(4, &["Apparel", "Shirts"], "Tee"),
+            product(5, &["Apparel", "Hats", "Winter"], "Alpine"),
+            product(6, &["Apparel", "Hatsx"], "Boater"),
         ];
         documents.sort_by(index_order);
         let order: Vec<u64> = documents
@@ -1721,7 +1781,9 @@ mod tests {
                     .unwrap()
             })
             .collect();
-        assert_eq!(order, [2, 3, 1, 0, 4]);
+        // A parent category before its children, and "Hats" and its
+        // children before "Hatsx".
+        assert_eq!(order, [2, 3, 1, 5, 6, 0, 4]);
     }
 
     #[test]
