@@ -394,20 +394,35 @@ impl ProductRow<'_> {
 /// the order [`VariantRow::attribute_options`] returns them.
 pub const ATTRIBUTE_OPTIONS: [&str; 3] = ["color", "size", "material"];
 
+/// Where an option named `name` goes in [`ATTRIBUTE_OPTIONS`], named as
+/// [`same_option_name`] compares: one look at each option of each variant.
+fn attribute_position(name: &str) -> Option<usize> {
+    let name = name.trim();
+    if !name.is_ascii() {
+        let name = canonical_option_name(name);
+        return ATTRIBUTE_OPTIONS.iter().position(|a| *a == name);
+    }
+    if name.eq_ignore_ascii_case("color") || name.eq_ignore_ascii_case("colour") {
+        Some(0)
+    } else if name.eq_ignore_ascii_case("size") {
+        Some(1)
+    } else if name.eq_ignore_ascii_case("material") {
+        Some(2)
+    } else {
+        None
+    }
+}
+
 impl VariantRow<'_> {
     /// The values of the colour, size and material options, as
     /// [`FeedVariant::option`] finds each, in one pass over the options:
     /// indexing reads all three for every variant.
     pub fn attribute_options(&self) -> [Option<&str>; 3] {
         let mut found = [None; 3];
-        let mut seen = [false; 3];
         for option in &self.variant_options {
-            let name = option.name.as_ref();
-            if let Some(at) =
-                (0..3).find(|&at| !seen[at] && same_option_name(name, ATTRIBUTE_OPTIONS[at]))
-            {
-                seen[at] = true;
-                found[at] = Some(option.value.as_ref());
+            if let Some(at) = attribute_position(&option.name) {
+                // The first option of a name counts, as `FeedVariant::option`.
+                found[at].get_or_insert(option.value.as_ref());
             }
         }
         found
@@ -1015,5 +1030,30 @@ mod tests {
         assert!(rejected[0].starts_with("feed.jsonl:2:"), "{rejected:?}");
         let kept: String = runs.iter().map(|(run, _)| run.as_str()).collect();
         assert_eq!(kept, format!("{good}\n"));
+    }
+
+    #[test]
+    fn attribute_positions_follow_the_option_name_comparison() {
+        for name in [
+            "Color",
+            " colour ",
+            "COLOUR",
+            "Size",
+            "size ",
+            "MATERIAL",
+            "Material",
+            "Colours",
+            "Farbe",
+            "Größe",
+            "",
+            " ",
+            "materials",
+            "sizes",
+        ] {
+            let expected = ATTRIBUTE_OPTIONS
+                .iter()
+                .position(|attribute| same_option_name(name, attribute));
+            assert_eq!(attribute_position(name), expected, "{name:?}");
+        }
     }
 }

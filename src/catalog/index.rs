@@ -188,9 +188,9 @@ fn text_or_empty(value: &Option<String>) -> &str {
 fn push_stored_variant(out: &mut String, variant: &StoredFields) {
     use std::fmt::Write;
     let push = |out: &mut String, value: &str| {
-        // Both separators are ASCII: a byte test finds them.
-        let separator = |b: &u8| *b == FIELD_SEPARATOR as u8 || *b == VARIANT_SEPARATOR as u8;
-        if value.as_bytes().iter().any(separator) {
+        // Both separators are ASCII: a byte search finds them.
+        let separators = (FIELD_SEPARATOR as u8, VARIANT_SEPARATOR as u8);
+        if memchr::memchr2(separators.0, separators.1, value.as_bytes()).is_some() {
             out.extend(
                 value
                     .chars()
