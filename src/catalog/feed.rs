@@ -633,19 +633,23 @@ pub enum FeedFormat {
 }
 
 impl FeedFormat {
+    /// The format `path`'s extension names, if it names one.
+    pub fn by_extension(path: &Path) -> Option<FeedFormat> {
+        let extension = path.extension()?.to_string_lossy().to_lowercase();
+        match extension.as_str() {
+            "jsonl" | "ndjson" | "json" => Some(FeedFormat::JsonLines),
+            "csv" => Some(FeedFormat::MerchantCenterCsv),
+            "tsv" => Some(FeedFormat::MerchantCenterTsv),
+            _ => None,
+        }
+    }
+
     /// The format of `path`: by extension (`.jsonl`, `.ndjson`, `.json`,
     /// `.csv`, `.tsv`), else by sniffing `text`: a line starting with `{` is
     /// JSON Lines, a header with a tab is TSV, anything else CSV.
     pub fn detect(path: &Path, text: &str) -> FeedFormat {
-        let extension = path
-            .extension()
-            .map(|e| e.to_string_lossy().to_lowercase())
-            .unwrap_or_default();
-        match extension.as_str() {
-            "jsonl" | "ndjson" | "json" => return FeedFormat::JsonLines,
-            "csv" => return FeedFormat::MerchantCenterCsv,
-            "tsv" => return FeedFormat::MerchantCenterTsv,
-            _ => {}
+        if let Some(format) = FeedFormat::by_extension(path) {
+            return format;
         }
         let first_line = text
             .lines()
@@ -671,8 +675,22 @@ pub fn parse_feed(file: &str, text: &str, format: FeedFormat) -> FeedRead {
     }
 }
 
-/// Reads one merchant's feed file in whichever format it is.
+/// Reads one merchant's feed file in whichever format it is. A JSON Lines
+/// file (by its extension) is read in runs (`read_jsonl_runs`), so a line
+/// that is too long or not UTF-8 is rejected alone.
 pub fn read_feed_file(path: &Path) -> Result<FeedRead, CatalogError> {
+    if FeedFormat::by_extension(path) == Some(FeedFormat::JsonLines) {
+        let file = path.display().to_string();
+        let mut read = FeedRead::default();
+        let runs = read_jsonl_runs(path, &mut Vec::new(), |text, first_index| {
+            let part = parse_jsonl_from(&file, text, first_index, ProductRow::into_owned);
+            read.products.extend(part.products);
+            read.rejected.extend(part.rejected);
+        })?;
+        read.rejected.extend(runs.rejected);
+        sort_by_line(&mut read.rejected);
+        return Ok(read);
+    }
     let text = read_file(path)?;
     let format = FeedFormat::detect(path, &text);
     Ok(parse_feed(&path.display().to_string(), &text, format))
@@ -726,8 +744,11 @@ fn read_runs_sized(
     let mut rejected = Vec::new();
     let mut reading = std::time::Duration::ZERO;
     buffer.clear();
-    if buffer.capacity() < run_bytes {
-        buffer.reserve_exact(run_bytes);
+    // A small file takes a buffer its size, not a whole run.
+    let size = file.metadata().map_or(run_bytes, |m| m.len() as usize + 1);
+    let wanted = run_bytes.min(size);
+    if buffer.capacity() < wanted {
+        buffer.reserve_exact(wanted);
     }
     // The 0-based line at the start of `buffer`.
     let mut line_index = 0;
@@ -808,6 +829,15 @@ fn read_runs_sized(
         }
     }
     Ok(RunsRead { rejected, reading })
+}
+
+/// Puts rejected rows in line order (rows rejected by the reader and by
+/// the parser are found apart).
+pub fn sort_by_line(rejected: &mut [CatalogError]) {
+    rejected.sort_by_key(|error| match error {
+        CatalogError::BadRow { line, .. } => *line,
+        _ => 0,
+    });
 }
 
 /// What [`read_jsonl_runs`] reports of a file besides its runs.
@@ -1055,5 +1085,32 @@ mod tests {
                 .position(|attribute| same_option_name(name, attribute));
             assert_eq!(attribute_position(name), expected, "{name:?}");
         }
+    }
+
+    #[test]
+    fn a_jsonl_feed_file_loses_only_its_bad_lines() {
+        let good = |id: &str| {
+            format!(
+                r#"{{"id":"{id}","title":"Tee","variants":[{{"id":"{id}-M","price":{{"amount":1500,"currency":"USD"}},"availability":{{"available":true}}}}]}}"#
+            )
+        };
+        let mut bytes = format!("{}\n", good("P1")).into_bytes();
+        bytes.extend(b"{\"id\":\"caf\xe9\"}\nnot json\n");
+        bytes.extend(good("P2").bytes());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feed.jsonl");
+        std::fs::write(&path, &bytes).unwrap();
+        let read = read_feed_file(&path).unwrap();
+        let ids: Vec<&str> = read.products.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["P1", "P2"]);
+        let lines: Vec<usize> = read
+            .rejected
+            .iter()
+            .map(|e| match e {
+                CatalogError::BadRow { line, .. } => *line,
+                other => panic!("{other}"),
+            })
+            .collect();
+        assert_eq!(lines, [2, 3]);
     }
 }

@@ -9,7 +9,9 @@
 //! Grey") for display and for talking to the merchant, and canonicalised by
 //! the rules' lexicon ("gray") for matching.
 
-use super::feed::{parse_jsonl_from, read_jsonl_runs, FeedProduct, MerchantCatalog, ProductRow};
+use super::feed::{
+    parse_jsonl_from, read_jsonl_runs, sort_by_line, FeedProduct, MerchantCatalog, ProductRow,
+};
 use crate::error::CatalogError;
 use crate::rules::{CompiledRules, LexSlot};
 use rayon::prelude::*;
@@ -908,10 +910,7 @@ impl IndexBuilder {
             rejected.extend(read.rejected);
         })?;
         rejected.extend(runs.rejected);
-        rejected.sort_by_key(|error| match error {
-            CatalogError::BadRow { line, .. } => *line,
-            _ => 0,
-        });
+        sort_by_line(&mut rejected);
         let load = FeedLoad {
             products: documents.len(),
             variants: documents.iter().map(|d| d.variants).sum(),
