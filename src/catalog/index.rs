@@ -345,7 +345,7 @@ pub fn canonical_size(rules: &CompiledRules, label: &str) -> String {
 }
 
 /// What one merchant's reload did. Products are counted by id; `variants`
-/// is the number of variant documents written.
+/// is the number of variants of the products written.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct LoadSummary {
     pub added: usize,
@@ -1099,7 +1099,29 @@ impl CatalogIndex {
             rejected,
             ..LoadSummary::default()
         };
-        let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        // A product id twice in one feed: the later row wins, as a reload
+        // of it would.
+        let mut last_row: HashMap<&str, usize> = HashMap::with_capacity(products.len());
+        for (at, product) in products.iter().enumerate() {
+            last_row.insert(product.id.as_str(), at);
+        }
+        summary.duplicates = products.len() - last_row.len();
+        for id in last_row.keys() {
+            if before.contains(id) {
+                summary.updated += 1;
+            } else {
+                summary.added += 1;
+            }
+        }
+        // In index order, as a build writes them: a reloaded merchant's
+        // products of a kind are neighbours too.
+        let mut rows: Vec<ProductRow> = products
+            .iter()
+            .enumerate()
+            .filter(|(at, product)| last_row.get(product.id.as_str()) == Some(at))
+            .map(|(_, product)| ProductRow::from(product))
+            .collect();
+        rows.sort_by_cached_key(order_key);
         let mut writer = self
             .index
             .writer::<tantivy::TantivyDocument>(WRITER_MEMORY_BYTES)?;
@@ -1107,31 +1129,19 @@ impl CatalogIndex {
         // the upsert: deletes apply only to documents committed before them,
         // and nothing is visible until the one commit below.
         writer.delete_term(Term::from_field_text(self.fields.merchant_id, merchant_id));
-        for (written, product) in products.iter().enumerate() {
-            // A product id twice in one feed: the later row wins, as a
-            // reload of it would.
-            if !seen.insert(product.id.as_str()) {
-                writer.delete_term(self.product_key_term(merchant_id, &product.id));
-                summary.duplicates += 1;
-            } else if before.contains(product.id.as_str()) {
-                summary.updated += 1;
-            } else {
-                summary.added += 1;
-            }
-            if !product.variants.is_empty() {
-                summary.variants += product.variants.len();
-                writer.add_document(product_document(
-                    &self.fields,
-                    rules,
-                    merchant_id,
-                    &ProductRow::from(product),
-                ))?;
+        for (written, row) in rows.iter().enumerate() {
+            if !row.variants.is_empty() {
+                summary.variants += row.variants.len();
+                writer.add_document(product_document(&self.fields, rules, merchant_id, row))?;
             }
             if written % 1024 == 0 {
                 on_progress(written);
             }
         }
-        summary.removed = before.iter().filter(|id| !seen.contains(*id)).count();
+        summary.removed = before
+            .iter()
+            .filter(|id| !last_row.contains_key(*id))
+            .count();
         writer.commit()?;
         writer.wait_merging_threads()?;
         on_progress(products.len());
@@ -1739,6 +1749,64 @@ mod tests {
             (variant.size_label.as_deref(), variant.size.as_deref()),
             (Some("Medium"), Some("M"))
         );
+    }
+
+    #[test]
+    fn a_reload_writes_the_later_duplicate_in_index_order() {
+        let product = |id: &str, category: &str, title: &str| {
+            format!(
+                r#"{{"id":"{id}","title":"{title}","categories":["{category}"],"variants":[{{"id":"{id}-1","price":{{"amount":1500,"currency":"USD"}},"availability":{{"available":true}}}}]}}"#
+            )
+        };
+        // Twelve products in the reverse of index order, then P05 again
+        // under another category: the later row wins.
+        let mut lines: Vec<String> = (0..12)
+            .rev()
+            .map(|n| product(&format!("P{n:02}"), &format!("Kind {n:02}"), "Tee"))
+            .collect();
+        lines.push(product("P05", "Kind 99", "Beret"));
+        let text = lines.join("\n");
+        let products = super::super::feed::parse_jsonl("feed.jsonl", &text).products;
+        let dir = tempfile::tempdir().unwrap();
+        let rules = CompiledRules::embedded().unwrap();
+        let index = IndexBuilder::create(dir.path()).unwrap().finish().unwrap();
+        let summary = index
+            .load_merchant(&rules, "m1", &products, 0, &mut |_| {})
+            .unwrap();
+        let expected = LoadSummary {
+            added: 12,
+            duplicates: 1,
+            variants: 12,
+            ..LoadSummary::default()
+        };
+        assert_eq!(summary, expected);
+        // Index order: P00..P11 but P05, which now sorts last. The writer's
+        // threads may split them over segments, each in order.
+        let rank = |id: &str| {
+            if id == "P05" {
+                99
+            } else {
+                id[1..].parse::<usize>().unwrap()
+            }
+        };
+        let searcher = index.reader.searcher();
+        let mut written = Vec::new();
+        for (segment, reader) in searcher.segment_readers().iter().enumerate() {
+            let mut ranks = Vec::new();
+            for doc in (0..reader.max_doc()).filter(|doc| !reader.is_deleted(*doc)) {
+                let address = tantivy::DocAddress::new(segment as u32, doc);
+                let stored = index
+                    .documents
+                    .get(&searcher, &index.fields, address)
+                    .unwrap();
+                ranks.push(rank(&stored.product_id));
+                written.push((stored.product_id.clone(), stored.title.clone()));
+            }
+            assert!(ranks.is_sorted(), "segment {segment}: {ranks:?}");
+        }
+        written.sort();
+        assert_eq!(written.len(), 12);
+        assert!(written.contains(&("P05".to_string(), "Beret".to_string())));
     }
 
     #[test]
