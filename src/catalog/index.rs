@@ -834,8 +834,45 @@ pub enum Indexing {
 pub struct IndexBuilder {
     index: Index,
     fields: Fields,
-    writer: tantivy::IndexWriter,
+    writer: Arc<tantivy::IndexWriter>,
+    /// Hands each merchant's sorted documents to the writer on its own
+    /// thread, so that the next merchant's feed is parsed meanwhile: adding
+    /// blocks while the writer's threads are busy, and on two cores the
+    /// parse and the indexing then took turns instead of sharing them
+    /// (`None` once it has stopped on an error).
+    feeder: Option<Feeder>,
     directory: PathBuf,
+}
+
+struct Feeder {
+    documents: std::sync::mpsc::SyncSender<Vec<ProductDocument>>,
+    thread: std::thread::JoinHandle<Result<(), CatalogError>>,
+}
+
+impl Feeder {
+    fn start(writer: Arc<tantivy::IndexWriter>) -> Feeder {
+        // One merchant queued while another is handed over: memory holds at
+        // most three merchants' documents (this one, the queued one, the
+        // one being parsed).
+        let (documents, queue) = std::sync::mpsc::sync_channel::<Vec<ProductDocument>>(1);
+        let thread = std::thread::spawn(move || {
+            for merchant in queue {
+                for product in merchant {
+                    writer.add_document(product.document)?;
+                }
+            }
+            Ok(())
+        });
+        Feeder { documents, thread }
+    }
+
+    /// Waits until every document sent is with the writer.
+    fn finish(self) -> Result<(), CatalogError> {
+        drop(self.documents);
+        self.thread
+            .join()
+            .unwrap_or_else(|_| Err(CatalogError::Invalid("the indexing feeder failed".into())))
+    }
 }
 
 impl IndexBuilder {
@@ -861,10 +898,13 @@ impl IndexBuilder {
             Indexing::Reproducible => index
                 .writer_with_num_threads::<tantivy::TantivyDocument>(1, BUILD_MEMORY_BYTES / 2)?,
         };
+        let writer = Arc::new(writer);
+        let feeder = Some(Feeder::start(writer.clone()));
         Ok(IndexBuilder {
             index,
             fields,
             writer,
+            feeder,
             directory: directory.to_path_buf(),
         })
     }
@@ -943,10 +983,17 @@ impl IndexBuilder {
         // memory, not scattered over the index. The sort is stable: equal
         // products keep the feed's order.
         documents.sort_by(index_order);
-        for product in documents {
-            self.writer.add_document(product.document)?;
+        let Some(feeder) = &self.feeder else {
+            return Err(CatalogError::Invalid("the index writer stopped".into()));
+        };
+        if feeder.documents.send(documents).is_ok() {
+            return Ok(());
         }
-        Ok(())
+        // The feeder stopped on an error: report it.
+        match self.feeder.take().map(Feeder::finish) {
+            Some(Err(error)) => Err(error),
+            _ => Err(CatalogError::Invalid("the index writer stopped".into())),
+        }
     }
 
     /// Commits everything added, in one commit, and opens the index.
@@ -954,9 +1001,18 @@ impl IndexBuilder {
         let IndexBuilder {
             index,
             fields,
-            mut writer,
+            writer,
+            feeder,
             directory,
         } = self;
+        feeder
+            .ok_or_else(|| CatalogError::Invalid("the index writer stopped".into()))?
+            .finish()?;
+        let Ok(mut writer) = Arc::try_unwrap(writer) else {
+            return Err(CatalogError::Invalid(
+                "the index writer is still shared".into(),
+            ));
+        };
         writer.commit()?;
         // Let the merges the commit started finish, so searches see few
         // segments.
