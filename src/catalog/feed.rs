@@ -666,13 +666,51 @@ impl FeedFormat {
     }
 }
 
-/// Parses feed text in `format`. `file` names it in error messages.
-pub fn parse_feed(file: &str, text: &str, format: FeedFormat) -> FeedRead {
+/// Parses a feed's bytes in `format`. `file` names it in error messages.
+/// A line (JSON Lines) or row (CSV, TSV) that is not UTF-8 is rejected
+/// alone.
+pub fn parse_feed(file: &str, bytes: &[u8], format: FeedFormat) -> FeedRead {
     match format {
-        FeedFormat::JsonLines => parse_jsonl(file, text),
-        FeedFormat::MerchantCenterCsv => super::gmc::parse_gmc(file, text, b','),
-        FeedFormat::MerchantCenterTsv => super::gmc::parse_gmc(file, text, b'\t'),
+        FeedFormat::JsonLines => {
+            let mut rejected = Vec::new();
+            let text = utf8_lines(bytes, 0, file, &mut rejected);
+            let mut read = parse_jsonl(file, &text);
+            read.rejected.extend(rejected);
+            sort_by_line(&mut read.rejected);
+            read
+        }
+        FeedFormat::MerchantCenterCsv => super::gmc::parse_gmc(file, bytes, b','),
+        FeedFormat::MerchantCenterTsv => super::gmc::parse_gmc(file, bytes, b'\t'),
     }
+}
+
+/// `bytes` as text: borrowed when it is all UTF-8 (the usual case);
+/// otherwise each line that is not is rejected, as line `first_index +
+/// n` of `file`, and left empty, so every other line keeps its number.
+fn utf8_lines<'b>(
+    bytes: &'b [u8],
+    first_index: usize,
+    file: &str,
+    rejected: &mut Vec<CatalogError>,
+) -> Cow<'b, str> {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return Cow::Borrowed(text);
+    }
+    let mut repaired = String::with_capacity(bytes.len());
+    for (offset, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if offset > 0 {
+            repaired.push('\n');
+        }
+        match std::str::from_utf8(line) {
+            Ok(line) => repaired.push_str(line),
+            Err(error) => rejected.push(CatalogError::BadRow {
+                file: file.to_string(),
+                line: first_index + offset + 1,
+                message: format!("not UTF-8: {error}"),
+            }),
+        }
+    }
+    Cow::Owned(repaired)
 }
 
 /// Reads one merchant's feed file in whichever format it is. A JSON Lines
@@ -691,9 +729,14 @@ pub fn read_feed_file(path: &Path) -> Result<FeedRead, CatalogError> {
         sort_by_line(&mut read.rejected);
         return Ok(read);
     }
-    let text = read_file(path)?;
-    let format = FeedFormat::detect(path, &text);
-    Ok(parse_feed(&path.display().to_string(), &text, format))
+    let bytes = std::fs::read(path).map_err(|source| CatalogError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // The format from the extension, else from the first lines.
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(64 << 10)]);
+    let format = FeedFormat::detect(path, &head);
+    Ok(parse_feed(&path.display().to_string(), &bytes, format))
 }
 
 /// How much of a JSON Lines feed [`read_jsonl_runs`] reads at a time.
@@ -754,7 +797,6 @@ fn read_runs_sized(
     let mut line_index = 0;
     // Inside a line too long to keep: its bytes are dropped up to its end.
     let mut skipping = false;
-    let mut repaired = String::new();
     loop {
         let room = buffer.capacity() - buffer.len();
         let started = std::time::Instant::now();
@@ -803,25 +845,8 @@ fn read_runs_sized(
             }
         };
         let run = &buffer[..end];
-        match std::str::from_utf8(run) {
-            Ok(text) => each(text, line_index),
-            Err(_) => {
-                // Rare: keep the good lines, reject the others, and keep
-                // every line's number by leaving an empty line in its place.
-                repaired.clear();
-                for (offset, line) in run.split(|b| *b == b'\n').enumerate() {
-                    match std::str::from_utf8(line) {
-                        Ok(line) => repaired.push_str(line),
-                        Err(error) => rejected.push(bad_row(
-                            line_index + offset + 1,
-                            format!("not UTF-8: {error}"),
-                        )),
-                    }
-                    repaired.push('\n');
-                }
-                each(&repaired, line_index);
-            }
-        }
+        let text = utf8_lines(run, line_index, &file_name, &mut rejected);
+        each(&text, line_index);
         line_index += memchr::memchr_iter(b'\n', run).count();
         buffer.drain(..end);
         if at_end {
@@ -1112,5 +1137,41 @@ mod tests {
             })
             .collect();
         assert_eq!(lines, [2, 3]);
+    }
+
+    #[test]
+    fn csv_and_sniffed_feed_files_lose_only_their_non_utf8_rows() {
+        let lines = |read: &FeedRead| -> Vec<usize> {
+            read.rejected
+                .iter()
+                .map(|e| match e {
+                    CatalogError::BadRow { line, .. } => *line,
+                    other => panic!("{other}"),
+                })
+                .collect()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("feed.csv");
+        std::fs::write(
+            &csv,
+            b"id,title,price\nA,Wool Scarf,25.00 USD\nB,Caf\xe9 Mug,9.00 USD\nC,Tee,15.00 USD\n",
+        )
+        .unwrap();
+        let read = read_feed_file(&csv).unwrap();
+        let ids: Vec<&str> = read.products.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["A", "C"]);
+        assert_eq!(lines(&read), [3]);
+
+        // No telling extension: JSON Lines found by its first line.
+        let good = r#"{"id":"P1","title":"Tee","variants":[{"id":"P1-M","price":{"amount":1500,"currency":"USD"},"availability":{"available":true}}]}"#;
+        let mut bytes = format!("{good}\n").into_bytes();
+        bytes.extend(b"{\"id\":\"caf\xe9\"}\n");
+        bytes.extend(good.replace("P1", "P2").bytes());
+        let sniffed = dir.path().join("feed");
+        std::fs::write(&sniffed, &bytes).unwrap();
+        let read = read_feed_file(&sniffed).unwrap();
+        let ids: Vec<&str> = read.products.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["P1", "P2"]);
+        assert_eq!(lines(&read), [2]);
     }
 }

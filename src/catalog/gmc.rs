@@ -32,9 +32,10 @@ const COLUMNS: [&str; 14] = [
     "product_type",
 ];
 
-/// Parses Merchant Center feed text with the given delimiter (`b','` or
-/// `b'\t'`). `file` names it in error messages.
-pub fn parse_gmc(file: &str, text: &str, delimiter: u8) -> FeedRead {
+/// Parses a Merchant Center feed's bytes with the given delimiter (`b','`
+/// or `b'\t'`). `file` names it in error messages; a row that is not
+/// UTF-8 is rejected with its line, like any other bad row.
+pub fn parse_gmc(file: &str, bytes: &[u8], delimiter: u8) -> FeedRead {
     let mut read = FeedRead::default();
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
@@ -42,7 +43,7 @@ pub fn parse_gmc(file: &str, text: &str, delimiter: u8) -> FeedRead {
         .trim(csv::Trim::All)
         // TSV feeds are not quoted; a stray quote must not swallow lines.
         .quoting(delimiter != b'\t')
-        .from_reader(text.as_bytes());
+        .from_reader(bytes);
     let headers = match reader.headers() {
         Ok(headers) => headers.clone(),
         Err(error) => {
@@ -257,7 +258,7 @@ mod tests {
         expected_rejected_lines: &[usize],
     ) {
         let text = format!("{HEADER}\n{}\n", rows.join("\n"));
-        let read = parse_gmc("feed.csv", &text, b',');
+        let read = parse_gmc("feed.csv", text.as_bytes(), b',');
         let products: Vec<(&str, usize)> = read
             .products
             .iter()
@@ -305,7 +306,7 @@ mod tests {
         let text = format!(
             "{HEADER}\nT1-GL,Tee - Gray / L,Soft tee,https://x/t1,15.00 USD,out_of_stock,Acme,0002,,Gray,L,Cotton,T1,Apparel > Tees\n"
         );
-        let read = parse_gmc("feed.csv", &text, b',');
+        let read = parse_gmc("feed.csv", text.as_bytes(), b',');
         let product = &read.products[0];
         assert_eq!(product.title, "Tee");
         assert_eq!(product.categories, vec!["Apparel", "Tees"]);
@@ -322,7 +323,7 @@ mod tests {
     #[test]
     fn tsv_with_prefixed_and_reordered_headers_reads() {
         let text = "g:price\tg:title\tg:id\tg:availability\n20.00 EUR\tScarf\tSC-1\tin stock\n";
-        let read = parse_gmc("feed.tsv", text, b'\t');
+        let read = parse_gmc("feed.tsv", text.as_bytes(), b'\t');
         assert!(read.rejected.is_empty(), "{:?}", read.rejected);
         assert_eq!(read.products[0].id, "SC-1");
         assert_eq!(read.products[0].variants[0].price.currency, "EUR");
@@ -331,7 +332,7 @@ mod tests {
 
     #[test]
     fn a_header_without_price_rejects_the_file_at_line_one() {
-        let read = parse_gmc("feed.csv", "id,title\nA,B\n", b',');
+        let read = parse_gmc("feed.csv", b"id,title\nA,B\n", b',');
         assert!(read.products.is_empty());
         assert_eq!(read.rejected.len(), 1);
         assert!(read.rejected[0].to_string().starts_with("feed.csv:1:"));
