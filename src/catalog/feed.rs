@@ -503,7 +503,7 @@ pub fn parse_jsonl_as<'a, P: Send>(
 
 /// `parse_jsonl_as` for `text` whose first line is line `first_index + 1`
 /// of `file` (a run of lines read by [`read_jsonl_runs`]).
-pub fn parse_jsonl_from<'a, P: Send>(
+fn parse_jsonl_from<'a, P: Send>(
     file: &str,
     text: &'a str,
     first_index: usize,
@@ -718,15 +718,7 @@ fn utf8_lines<'b>(
 /// that is too long or not UTF-8 is rejected alone.
 pub fn read_feed_file(path: &Path) -> Result<FeedRead, CatalogError> {
     if FeedFormat::by_extension(path) == Some(FeedFormat::JsonLines) {
-        let file = path.display().to_string();
-        let mut read = FeedRead::default();
-        let runs = read_jsonl_runs(path, &mut Vec::new(), |text, first_index| {
-            let part = parse_jsonl_from(&file, text, first_index, ProductRow::into_owned);
-            read.products.extend(part.products);
-            read.rejected.extend(part.rejected);
-        })?;
-        read.rejected.extend(runs.rejected);
-        sort_by_line(&mut read.rejected);
+        let (read, _) = read_jsonl_file(path, &mut Vec::new(), |row| row.into_owned())?;
         return Ok(read);
     }
     let bytes = std::fs::read(path).map_err(|source| CatalogError::Io {
@@ -740,11 +732,11 @@ pub fn read_feed_file(path: &Path) -> Result<FeedRead, CatalogError> {
 }
 
 /// How much of a JSON Lines feed [`read_jsonl_runs`] reads at a time.
-pub const FEED_RUN_BYTES: usize = 16 << 20;
+const FEED_RUN_BYTES: usize = 16 << 20;
 
 /// The longest feed line [`read_jsonl_runs`] accepts: one product with
 /// its variants. A longer line is rejected, not held in memory.
-pub const MAX_FEED_LINE_BYTES: usize = 32 << 20;
+const MAX_FEED_LINE_BYTES: usize = 32 << 20;
 
 /// Reads the JSON Lines file `path` in runs of whole lines, about
 /// [`FEED_RUN_BYTES`] at a time, through `buffer`, and calls `each(text,
@@ -755,7 +747,7 @@ pub const MAX_FEED_LINE_BYTES: usize = 32 << 20;
 ///
 /// Lines longer than [`MAX_FEED_LINE_BYTES`] and lines that are not UTF-8
 /// are skipped; they are returned as rejected rows, with their line.
-pub fn read_jsonl_runs(
+fn read_jsonl_runs(
     path: &Path,
     buffer: &mut Vec<u8>,
     each: impl FnMut(&str, usize),
@@ -856,9 +848,33 @@ fn read_runs_sized(
     Ok(RunsRead { rejected, reading })
 }
 
+/// Reads the JSON Lines file `path` through `buffer` in runs of whole
+/// lines, 16 MiB at a time, so memory holds one run whatever the file's
+/// size; a line longer than 32 MiB, or not UTF-8, is rejected with its
+/// line. Each run is parsed on every core, and each valid row made what
+/// `keep` returns on the thread that parsed it. Returns the
+/// products in feed order, every rejected line in line order, and the time
+/// spent waiting for the file's bytes.
+pub fn read_jsonl_file<P: Send>(
+    path: &Path,
+    buffer: &mut Vec<u8>,
+    keep: impl Fn(ProductRow<'_>) -> P + Sync,
+) -> Result<(FeedRead<P>, std::time::Duration), CatalogError> {
+    let file = path.display().to_string();
+    let mut read = FeedRead::default();
+    let runs = read_jsonl_runs(path, buffer, |text, first_index| {
+        let part = parse_jsonl_from(&file, text, first_index, &keep);
+        read.products.extend(part.products);
+        read.rejected.extend(part.rejected);
+    })?;
+    read.rejected.extend(runs.rejected);
+    sort_by_line(&mut read.rejected);
+    Ok((read, runs.reading))
+}
+
 /// Puts rejected rows in line order (rows rejected by the reader and by
 /// the parser are found apart).
-pub fn sort_by_line(rejected: &mut [CatalogError]) {
+fn sort_by_line(rejected: &mut [CatalogError]) {
     rejected.sort_by_key(|error| match error {
         CatalogError::BadRow { line, .. } => *line,
         _ => 0,
@@ -867,7 +883,7 @@ pub fn sort_by_line(rejected: &mut [CatalogError]) {
 
 /// What [`read_jsonl_runs`] reports of a file besides its runs.
 #[derive(Debug, Default)]
-pub struct RunsRead {
+struct RunsRead {
     /// Lines too long to keep, or not UTF-8.
     pub rejected: Vec<CatalogError>,
     /// The time spent waiting for the file's bytes.
@@ -879,6 +895,18 @@ pub fn read_file(path: &Path) -> Result<String, CatalogError> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// The line of each rejected row (tests).
+#[cfg(test)]
+pub(crate) fn rejected_lines(rejected: &[CatalogError]) -> Vec<usize> {
+    rejected
+        .iter()
+        .map(|error| match error {
+            CatalogError::BadRow { line, .. } => *line,
+            other => panic!("unexpected {other}"),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -1128,28 +1156,11 @@ mod tests {
         let read = read_feed_file(&path).unwrap();
         let ids: Vec<&str> = read.products.iter().map(|p| p.id.as_str()).collect();
         assert_eq!(ids, ["P1", "P2"]);
-        let lines: Vec<usize> = read
-            .rejected
-            .iter()
-            .map(|e| match e {
-                CatalogError::BadRow { line, .. } => *line,
-                other => panic!("{other}"),
-            })
-            .collect();
-        assert_eq!(lines, [2, 3]);
+        assert_eq!(rejected_lines(&read.rejected), [2, 3]);
     }
 
     #[test]
     fn csv_and_sniffed_feed_files_lose_only_their_non_utf8_rows() {
-        let lines = |read: &FeedRead| -> Vec<usize> {
-            read.rejected
-                .iter()
-                .map(|e| match e {
-                    CatalogError::BadRow { line, .. } => *line,
-                    other => panic!("{other}"),
-                })
-                .collect()
-        };
         let dir = tempfile::tempdir().unwrap();
         let csv = dir.path().join("feed.csv");
         std::fs::write(
@@ -1160,7 +1171,7 @@ mod tests {
         let read = read_feed_file(&csv).unwrap();
         let ids: Vec<&str> = read.products.iter().map(|p| p.id.as_str()).collect();
         assert_eq!(ids, ["A", "C"]);
-        assert_eq!(lines(&read), [3]);
+        assert_eq!(rejected_lines(&read.rejected), [3]);
 
         // No telling extension: JSON Lines found by its first line.
         let good = r#"{"id":"P1","title":"Tee","variants":[{"id":"P1-M","price":{"amount":1500,"currency":"USD"},"availability":{"available":true}}]}"#;
@@ -1172,6 +1183,6 @@ mod tests {
         let read = read_feed_file(&sniffed).unwrap();
         let ids: Vec<&str> = read.products.iter().map(|p| p.id.as_str()).collect();
         assert_eq!(ids, ["P1", "P2"]);
-        assert_eq!(lines(&read), [2]);
+        assert_eq!(rejected_lines(&read.rejected), [2]);
     }
 }

@@ -265,15 +265,10 @@ mod tests {
             .map(|p| (p.id.as_str(), p.variants.len()))
             .collect();
         assert_eq!(products, expected_products, "{:?}", read.rejected);
-        let lines: Vec<usize> = read
-            .rejected
-            .iter()
-            .map(|e| match e {
-                CatalogError::BadRow { line, .. } => *line,
-                other => panic!("unexpected {other}"),
-            })
-            .collect();
-        assert_eq!(lines, expected_rejected_lines);
+        assert_eq!(
+            crate::catalog::feed::rejected_lines(&read.rejected),
+            expected_rejected_lines
+        );
     }
 
     #[test]

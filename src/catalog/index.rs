@@ -9,9 +9,7 @@
 //! Grey") for display and for talking to the merchant, and canonicalised by
 //! the rules' lexicon ("gray") for matching.
 
-use super::feed::{
-    parse_jsonl_from, read_jsonl_runs, sort_by_line, FeedProduct, MerchantCatalog, ProductRow,
-};
+use super::feed::{read_jsonl_file, FeedProduct, MerchantCatalog, ProductRow};
 use crate::error::CatalogError;
 use crate::rules::{CompiledRules, LexSlot};
 use rayon::prelude::*;
@@ -59,7 +57,7 @@ pub struct Fields {
     pub variants: Field,
     pub variant_count: Field,
     pub variant_price: Field,
-    /// See [`VariantAttributes`].
+    /// See `VariantAttributes`.
     pub variant_attributes: Field,
     pub variant_colors: Field,
     pub variant_sizes: Field,
@@ -926,7 +924,7 @@ impl IndexBuilder {
 
     /// Reads one merchant's JSON Lines feed, the file `path`, and adds its
     /// products, as [`IndexBuilder::add_merchant`] does. The file is read
-    /// in runs of lines through `buffer` (see [`read_jsonl_runs`]), which
+    /// in runs of lines through `buffer` (see [`read_jsonl_file`]), which
     /// the next feed can reuse, and each line's document is built as soon
     /// as the line is parsed, on the thread that parsed it: memory holds
     /// the merchant's documents and one run of the file, never its rows or
@@ -939,23 +937,14 @@ impl IndexBuilder {
         path: &Path,
         buffer: &mut Vec<u8>,
     ) -> Result<FeedLoad, CatalogError> {
-        let file = path.display().to_string();
-        let mut documents = Vec::new();
-        let mut rejected = Vec::new();
-        let runs = read_jsonl_runs(path, buffer, |text, first_index| {
-            let read = parse_jsonl_from(&file, text, first_index, |row| {
-                self.document(rules, merchant_id, &row)
-            });
-            documents.extend(read.products.into_iter().flatten());
-            rejected.extend(read.rejected);
-        })?;
-        rejected.extend(runs.rejected);
-        sort_by_line(&mut rejected);
+        let (read, reading) =
+            read_jsonl_file(path, buffer, |row| self.document(rules, merchant_id, &row))?;
+        let documents: Vec<ProductDocument> = read.products.into_iter().flatten().collect();
         let load = FeedLoad {
             products: documents.len(),
             variants: documents.iter().map(|d| d.variants).sum(),
-            rejected,
-            reading: runs.reading,
+            rejected: read.rejected,
+            reading,
         };
         self.add_documents(documents)?;
         Ok(load)
@@ -1325,14 +1314,6 @@ impl CatalogIndex {
             }
         }
         Ok(total)
-    }
-
-    /// Term for deleting or finding one merchant's product.
-    pub fn product_key_term(&self, merchant_id: &str, product_id: &str) -> Term {
-        Term::from_field_text(
-            self.fields.product_key,
-            &product_key(merchant_id, product_id),
-        )
     }
 }
 
