@@ -193,3 +193,31 @@ fn rules_check_reports_problems_and_failing_examples() {
     assert!(text.contains("failing.toml:6:"), "{text}");
     assert!(text.contains("FAILED"), "{text}");
 }
+
+/// The pattern sets are built on a second thread from the rule files; they
+/// must hold exactly the compiled patterns, in the compiled rules' order, or
+/// the parser would silently fall back to trying each pattern.
+#[test]
+fn pattern_sets_match_the_compiled_rules() {
+    let parser = parser();
+    let rules = parser.rules();
+    let intent_set = rules.intent_set.as_ref().expect("intent pattern set");
+    let compiled: Vec<&str> = rules
+        .intents
+        .iter()
+        .flat_map(|rule| rule.patterns.iter().map(|p| p.as_str()))
+        .collect();
+    assert_eq!(intent_set.patterns(), compiled.as_slice());
+    let mut start = 0;
+    for (index, rule) in rules.intents.iter().enumerate() {
+        assert_eq!(rules.intent_set_start[index], start, "{}", rule.name);
+        start += rule.patterns.len();
+    }
+    let price_set = rules.price_set.as_ref().expect("price pattern set");
+    let prices: Vec<&str> = rules.prices.iter().map(|r| r.pattern.as_str()).collect();
+    assert_eq!(price_set.patterns(), prices.as_slice());
+    assert!(rules
+        .intents
+        .windows(2)
+        .all(|pair| pair[0].priority >= pair[1].priority));
+}

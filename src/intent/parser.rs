@@ -18,6 +18,7 @@
 
 use super::{Fired, Intent, IntentKind, ItemRequest};
 use crate::rules::{CompiledRules, Evidence, LexHit, LexSlot, PriceBound};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Requests longer than this are cut; nobody types a 2,000-character order.
@@ -33,7 +34,7 @@ pub struct Parser {
 /// letters and digits, which may hold `'`, `-` or `.` between two of them
 /// ("t-shirt", "levi's", "10.5"). Hand-written because it runs several times
 /// per request and a regex costs more.
-fn tokenize(text: &str) -> Vec<Token> {
+fn tokenize(text: &str) -> Vec<Token<'_>> {
     let mut tokens = Vec::new();
     let mut chars = text.char_indices().peekable();
     let mut start: Option<usize> = None;
@@ -52,16 +53,16 @@ fn tokenize(text: &str) -> Vec<Token> {
         }
         if let Some(begin) = start.take() {
             tokens.push(Token {
-                text: text[begin..at].to_string(),
+                text: &text[begin..at],
             });
         }
         if c == ',' {
-            tokens.push(Token { text: ",".into() });
+            tokens.push(Token { text: "," });
         }
     }
     if let Some(begin) = start {
         tokens.push(Token {
-            text: text[begin..].to_string(),
+            text: &text[begin..],
         });
     }
     tokens
@@ -179,10 +180,44 @@ type PriceMatch = (
     Option<String>,
 );
 
-/// A token of the working text and where it sits.
-#[derive(Debug, Clone)]
-struct Token {
-    text: String,
+/// A word (or comma) of the working text, borrowed from it: tokens are
+/// made several times per request, and owning them cost an allocation each.
+#[derive(Debug, Clone, Copy)]
+struct Token<'t> {
+    text: &'t str,
+}
+
+/// The lexicon meanings of a phrase, without copying them: all of a
+/// phrase's hits, or only the product hits of its singular.
+#[derive(Debug, Clone, Copy)]
+struct Hits<'r> {
+    all: &'r [LexHit],
+    products_only: bool,
+}
+
+impl<'r> Hits<'r> {
+    const NONE: Hits<'static> = Hits {
+        all: &[],
+        products_only: false,
+    };
+
+    fn iter(self) -> impl Iterator<Item = &'r LexHit> + Clone {
+        self.all
+            .iter()
+            .filter(move |hit| !self.products_only || hit.slot == LexSlot::Product)
+    }
+
+    fn is_empty(self) -> bool {
+        self.iter().next().is_none()
+    }
+
+    fn len(self) -> usize {
+        self.iter().count()
+    }
+
+    fn first(self) -> Option<&'r LexHit> {
+        self.iter().next()
+    }
 }
 
 impl Parser {
@@ -436,11 +471,11 @@ impl Parser {
             // speaker") is not something they are shopping for.
             let possessed = i
                 .checked_sub(1)
-                .is_some_and(|p| POSSESSIVES.contains(&tokens[p].text.as_str()))
+                .is_some_and(|p| POSSESSIVES.contains(&tokens[p].text))
                 || i.checked_sub(2)
-                    .is_some_and(|p| POSSESSIVES.contains(&tokens[p].text.as_str()));
+                    .is_some_and(|p| POSSESSIVES.contains(&tokens[p].text));
             for n in 1..=self.span_limit(&tokens[i..]) {
-                for hit in self.lookup(&tokens[i..i + n]) {
+                for hit in self.lookup(&tokens[i..i + n]).iter() {
                     match hit.slot {
                         LexSlot::Product if possessed => {}
                         LexSlot::Product => product = true,
@@ -526,18 +561,24 @@ impl Parser {
 
     /// Lexicon meanings of a phrase, trying the singular of its last word
     /// for product types ("hoodies" -> "hoodie", "boxes" -> "box").
-    fn lookup(&self, tokens: &[Token]) -> Vec<&LexHit> {
+    fn lookup(&self, tokens: &[Token]) -> Hits<'_> {
         let lexicon = &self.rules.lexicon;
         let phrase = join(tokens);
-        let hits = lexicon.lookup(&phrase);
-        if !hits.is_empty() {
-            return hits.iter().collect();
+        let all = lexicon.lookup(&phrase);
+        if !all.is_empty() {
+            return Hits {
+                all,
+                products_only: false,
+            };
         }
         // "navy-blue", "x-large": a hyphenated word may be a spaced phrase.
         if tokens.len() == 1 && phrase.contains('-') {
-            let hits = lexicon.lookup(&phrase.replace('-', " "));
-            if !hits.is_empty() {
-                return hits.iter().collect();
+            let all = lexicon.lookup(&phrase.replace('-', " "));
+            if !all.is_empty() {
+                return Hits {
+                    all,
+                    products_only: false,
+                };
             }
         }
         for suffix in ["s", "es"] {
@@ -545,32 +586,31 @@ impl Parser {
                 if stem.len() < 2 {
                     continue;
                 }
-                let hits: Vec<&LexHit> = lexicon
-                    .lookup(stem)
-                    .iter()
-                    .filter(|hit| hit.slot == LexSlot::Product)
-                    .collect();
+                let hits = Hits {
+                    all: lexicon.lookup(stem),
+                    products_only: true,
+                };
                 if !hits.is_empty() {
                     return hits;
                 }
             }
         }
-        Vec::new()
+        Hits::NONE
     }
 
     /// Splits tokens at conjunctions, but only where the part after the break
     /// names a product of its own ("gray and navy hoodie" stays whole).
-    fn segments<'t>(&self, tokens: &'t [Token]) -> Vec<&'t [Token]> {
+    fn segments<'s, 't>(&self, tokens: &'s [Token<'t>]) -> Vec<&'s [Token<'t>]> {
         let mut segments = Vec::new();
         let mut start = 0;
         for (index, token) in tokens.iter().enumerate() {
-            if !SEGMENT_BREAKS.contains(&token.text.as_str()) || index == start {
+            if !SEGMENT_BREAKS.contains(&token.text) || index == start {
                 continue;
             }
             let before = &tokens[start..index];
             let next_break = tokens[index + 1..]
                 .iter()
-                .position(|t| SEGMENT_BREAKS.contains(&t.text.as_str()))
+                .position(|t| SEGMENT_BREAKS.contains(&t.text))
                 .map(|p| index + 1 + p)
                 .unwrap_or(tokens.len());
             let after = &tokens[index + 1..next_break];
@@ -599,7 +639,7 @@ impl Parser {
             if n > 0 {
                 phrase.push(' ');
             }
-            phrase.push_str(&token.text);
+            phrase.push_str(token.text);
             if !lexicon.is_prefix(&phrase) {
                 break;
             }
@@ -629,9 +669,9 @@ impl Parser {
         let mut negating = false;
         let mut index = 0;
         while index < tokens.len() {
-            let word = tokens[index].text.as_str();
-            let previous = index.checked_sub(1).map(|i| tokens[i].text.as_str());
-            let next = tokens.get(index + 1).map(|t| t.text.as_str());
+            let word = tokens[index].text;
+            let previous = index.checked_sub(1).map(|i| tokens[i].text);
+            let next = tokens.get(index + 1).map(|t| t.text);
 
             if NEGATIONS.contains(&word) {
                 negating = true;
@@ -658,7 +698,7 @@ impl Parser {
                         && word.parse::<f64>().is_ok_and(|size| size <= 60.0)
                         && index >= 2
                         && tokens[index - 2].text != "in"
-                        && next.is_none_or(|n| !self.names_product(&[Token { text: n.into() }]))))
+                        && next.is_none_or(|n| !self.names_product(&[Token { text: n }]))))
             {
                 item.size = Some(word.to_string());
                 trace.push(Fired {
@@ -678,7 +718,7 @@ impl Parser {
                     continue;
                 }
                 let phrase = join(&tokens[index..index + n]);
-                let after = tokens.get(index + n).map(|t| t.text.as_str());
+                let after = tokens.get(index + n).map(|t| t.text);
                 // A product reading wins for multi-word phrases ("khakis" the
                 // trousers, not the colour), and when a colour word is
                 // followed by nothing that could be its noun.
@@ -687,8 +727,7 @@ impl Parser {
                     .find(|hit| hit.slot == LexSlot::Product)
                     .filter(|_| n > 1 || hits.len() == 1)
                     .or_else(|| hits.iter().find(|hit| hit.slot != LexSlot::Product))
-                    .or_else(|| hits.first())
-                    .copied();
+                    .or_else(|| hits.first());
                 let Some(hit) = preferred else { continue };
                 let single_letter_size = hit.slot == LexSlot::Size && phrase.len() == 1;
                 if single_letter_size
@@ -705,7 +744,7 @@ impl Parser {
                     }
                     trace.push(Fired {
                         rule: rule.into(),
-                        matched: phrase.clone(),
+                        matched: phrase.to_string(),
                     });
                 };
                 match hit.slot {
@@ -715,12 +754,12 @@ impl Parser {
                         }
                         trace.push(Fired {
                             rule: "negated_color".into(),
-                            matched: phrase.clone(),
+                            matched: phrase.to_string(),
                         });
                     }
                     LexSlot::Material if negating => trace.push(Fired {
                         rule: "negated_material".into(),
-                        matched: phrase.clone(),
+                        matched: phrase.to_string(),
                     }),
                     LexSlot::Color => slot_value(&mut item.color, "lexicon_color", trace),
                     LexSlot::Size => slot_value(&mut item.size, "lexicon_size", trace),
@@ -733,7 +772,7 @@ impl Parser {
                         }
                         trace.push(Fired {
                             rule: "lexicon_product".into(),
-                            matched: phrase.clone(),
+                            matched: phrase.to_string(),
                         });
                         for flag in &mut product_word[index..index + n] {
                             *flag = true;
@@ -742,7 +781,7 @@ impl Parser {
                         // carry a material or colour of its own.
                         if n > 1 {
                             for token in &tokens[index..index + n] {
-                                for inner in lexicon.lookup(&token.text) {
+                                for inner in lexicon.lookup(token.text) {
                                     match inner.slot {
                                         LexSlot::Material if item.material.is_none() => {
                                             item.material = Some(inner.canonical.clone())
@@ -871,7 +910,7 @@ impl Parser {
         let typed = runs.iter().copied().rfind(contains_type);
         let chosen = typed.or_else(|| runs.iter().copied().max_by_key(|(start, end)| end - start));
         if let Some((start, end)) = chosen {
-            item.product = Some(join(&tokens[start..end]));
+            item.product = Some(join(&tokens[start..end]).into_owned());
         } else if let Some(material) = item.material.take() {
             // "a medium fleece": a material with no noun after it is the
             // thing itself.
@@ -953,14 +992,21 @@ fn absorb(target: &mut ItemRequest, extra: ItemRequest) {
     target.excluded_colors.extend(extra.excluded_colors);
 }
 
-fn join(tokens: &[Token]) -> String {
+/// The words of `tokens`, space-separated; borrowed when there is one.
+fn join<'t>(tokens: &[Token<'t>]) -> Cow<'t, str> {
     match tokens {
-        [only] => only.text.clone(),
-        _ => tokens
-            .iter()
-            .map(|t| t.text.as_str())
-            .collect::<Vec<_>>()
-            .join(" "),
+        [only] => Cow::Borrowed(only.text),
+        _ => {
+            let mut phrase =
+                String::with_capacity(tokens.iter().map(|t| t.text.len() + 1).sum::<usize>());
+            for (i, token) in tokens.iter().enumerate() {
+                if i > 0 {
+                    phrase.push(' ');
+                }
+                phrase.push_str(token.text);
+            }
+            Cow::Owned(phrase)
+        }
     }
 }
 

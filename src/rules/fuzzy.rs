@@ -22,7 +22,7 @@
 //! each, so no candidate is missed; hash collisions only add candidates,
 //! which the exact distance check then rejects.
 
-use std::collections::HashSet;
+use super::FastSet;
 
 /// Words shorter than this are never corrected.
 pub const MIN_TYPO_LEN: usize = 4;
@@ -44,7 +44,7 @@ pub fn max_distance(len: usize) -> usize {
 #[derive(Debug, Clone, Default)]
 pub struct FuzzyIndex {
     words: Vec<String>,
-    present: HashSet<String>,
+    present: FastSet<String>,
     /// (hash of a deletion variant, index into `words`), sorted.
     deletes: Vec<(u64, u32)>,
     /// `buckets[b]` is the first entry of `deletes` whose hash starts with
@@ -54,18 +54,21 @@ pub struct FuzzyIndex {
     bucket_bits: u32,
 }
 
-/// FNV-1a over the first letter and the rest of a (deleted) word: fast for
-/// short strings, stable, and good enough because every candidate is
-/// verified by its real distance.
+/// FNV-1a over whole characters (one multiply per character, not four per
+/// byte), then splitmix64's finalizer so that the top bits, which pick the
+/// bucket, depend on every character. Fast for short strings and stable;
+/// good enough because every candidate is verified by its real distance.
 fn hash_variant(first: char, rest: &[char]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for c in std::iter::once(&first).chain(rest) {
-        for byte in u32::from(*c).to_le_bytes() {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
+        hash ^= u64::from(u32::from(*c));
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
-    hash
+    hash ^= hash >> 30;
+    hash = hash.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    hash ^= hash >> 27;
+    hash = hash.wrapping_mul(0x94d0_49bb_1331_11eb);
+    hash ^ (hash >> 31)
 }
 
 /// Calls `visit` with every string reachable from `chars` by deleting up to

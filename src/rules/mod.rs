@@ -18,6 +18,12 @@ use crate::error::{RuleError, RuleProblem};
 use crate::intent::IntentKind;
 use regex::{Regex, RegexSet};
 use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// The hash set and map of the parser's hot lookups (words and phrases of
+/// every request): foldhash's seeded hasher, several times faster than
+/// SipHash on short keys.
+pub type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
+pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::path::Path;
 
 /// The rule files shipped inside the binary, used when no `rules/` directory
@@ -109,13 +115,13 @@ pub struct LexHit {
 /// Phrases (lowercase, single-space separated) to their meanings.
 #[derive(Debug, Default, Clone)]
 pub struct Lexicon {
-    pub phrases: HashMap<String, Vec<LexHit>>,
+    pub phrases: FastMap<String, Vec<LexHit>>,
     /// The longest phrase, in words: the parser tries n-grams up to this.
     pub max_phrase_words: usize,
     /// Every proper word-prefix of a multi-word phrase ("running" for
     /// "running shoes"): the parser extends an n-gram only while it is one,
     /// instead of looking up every n-gram up to `max_phrase_words`.
-    pub prefixes: HashSet<String>,
+    pub prefixes: FastSet<String>,
 }
 
 impl Lexicon {
@@ -322,7 +328,7 @@ pub struct CompiledRules {
     pub intents: Vec<CompiledIntentRule>,
     pub prices: Vec<CompiledPriceRule>,
     pub lexicon: Lexicon,
-    pub stopwords: HashSet<String>,
+    pub stopwords: FastSet<String>,
     /// Currency symbol ("$") or word ("bucks") to ISO 4217 code.
     pub currency_symbols: HashMap<String, String>,
     pub currency_words: HashMap<String, String>,
@@ -338,7 +344,7 @@ pub struct CompiledRules {
     pub fuzzy: FuzzyIndex,
     /// Words typo correction leaves alone: stopwords, `known_words` and
     /// every vocabulary word.
-    pub known_words: HashSet<String>,
+    pub known_words: FastSet<String>,
     /// Every intent pattern in one automaton, so that a request is scanned
     /// once instead of once per pattern; `intent_set_start[i]` is the set
     /// index of rule `i`'s first pattern. `None` if the set could not be
@@ -391,22 +397,29 @@ impl CompiledRules {
         added
     }
 
-    /// Builds the pattern sets from the compiled patterns (which are valid,
-    /// so only a size limit can make this fail).
-    fn build_sets(&mut self) {
+    /// Takes the pattern sets built from the rule files, keeping each only
+    /// if it holds exactly the compiled patterns in their order (it does
+    /// whenever compiling succeeds; a size limit can leave a set `None`).
+    fn set_sets(&mut self, intent_set: Option<RegexSet>, price_set: Option<RegexSet>) {
         let mut start = 0;
         self.intent_set_start.clear();
         for rule in &self.intents {
             self.intent_set_start.push(start);
             start += rule.patterns.len();
         }
-        self.intent_set = RegexSet::new(
-            self.intents
+        let intent_patterns = self
+            .intents
+            .iter()
+            .flat_map(|rule| rule.patterns.iter().map(Regex::as_str));
+        self.intent_set = intent_set.filter(|set| {
+            set.patterns()
                 .iter()
-                .flat_map(|rule| rule.patterns.iter().map(Regex::as_str)),
-        )
-        .ok();
-        self.price_set = RegexSet::new(self.prices.iter().map(|rule| rule.pattern.as_str())).ok();
+                .map(String::as_str)
+                .eq(intent_patterns)
+        });
+        let price_patterns = self.prices.iter().map(|rule| rule.pattern.as_str());
+        self.price_set =
+            price_set.filter(|set| set.patterns().iter().map(String::as_str).eq(price_patterns));
     }
 
     /// Finishes compilation: builds the typo index and the known-word set.
@@ -485,7 +498,7 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
         intents: Vec::new(),
         prices: Vec::new(),
         lexicon: Lexicon::default(),
-        stopwords: HashSet::new(),
+        stopwords: FastSet::default(),
         currency_symbols: HashMap::new(),
         currency_words: HashMap::new(),
         dialogue: Vec::new(),
@@ -495,31 +508,95 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
         dialogue_examples: Vec::new(),
         intent_counter_examples: Vec::new(),
         fuzzy: FuzzyIndex::default(),
-        known_words: HashSet::new(),
+        known_words: FastSet::default(),
         intent_set: None,
         intent_set_start: Vec::new(),
         price_set: None,
     };
     let mut seen_names: HashMap<String, String> = HashMap::new();
 
+    let mut parsed_files: Vec<(&RuleSource, RuleFile)> = Vec::with_capacity(sources.len());
     for source in sources {
+        match toml::from_str::<RuleFile>(&source.text) {
+            Ok(parsed) => parsed_files.push((source, parsed)),
+            Err(error) => problems.push(RuleProblem {
+                file: source.file.clone(),
+                line: error
+                    .span()
+                    .map(|span| line_of(&source.text, span.start))
+                    .unwrap_or(1),
+                message: error.message().trim().to_string(),
+            }),
+        }
+    }
+
+    // The pattern sets take about a third of compiling; they are built on a
+    // second thread while this one compiles each pattern on its own.
+    let (set_patterns, price_patterns) = set_patterns(&parsed_files);
+    std::thread::scope(|scope| {
+        let sets = scope.spawn(|| {
+            (
+                RegexSet::new(&set_patterns).ok(),
+                RegexSet::new(&price_patterns).ok(),
+            )
+        });
+        compile_files(&parsed_files, &mut rules, &mut problems, &mut seen_names);
+        // Building a set cannot panic on valid input; if it ever did, the
+        // parser still works without the sets.
+        let (intent_set, price_set) = sets.join().unwrap_or((None, None));
+        rules
+            .intents
+            .sort_by_key(|rule| std::cmp::Reverse(rule.priority));
+        rules.build_vocabulary();
+        rules.set_sets(intent_set, price_set);
+    });
+    if problems.is_empty() {
+        Ok(rules)
+    } else {
+        Err(RuleError::Invalid(problems))
+    }
+}
+
+/// The intent patterns in the order the compiled rules will have (by
+/// priority, highest first, file order among equals) and the price patterns
+/// in file order, as compiled. When a file has problems the sets are not
+/// used: compiling fails.
+fn set_patterns(parsed_files: &[(&RuleSource, RuleFile)]) -> (Vec<String>, Vec<String>) {
+    let mut intents: Vec<(i32, Vec<String>)> = Vec::new();
+    let mut prices = Vec::new();
+    for (_, parsed) in parsed_files {
+        for def in &parsed.intent {
+            intents.push((
+                def.priority,
+                def.patterns
+                    .iter()
+                    .map(|p| ascii_classes(p.get_ref()))
+                    .collect(),
+            ));
+        }
+        for def in &parsed.price {
+            prices.push(ascii_classes(def.pattern.get_ref()));
+        }
+    }
+    intents.sort_by_key(|(priority, _)| std::cmp::Reverse(*priority));
+    let intents = intents
+        .into_iter()
+        .flat_map(|(_, patterns)| patterns)
+        .collect();
+    (intents, prices)
+}
+
+/// Validates and compiles every parsed file into `rules`, collecting every
+/// problem with its file and line.
+fn compile_files(
+    parsed_files: &[(&RuleSource, RuleFile)],
+    rules: &mut CompiledRules,
+    problems: &mut Vec<RuleProblem>,
+    seen_names: &mut HashMap<String, String>,
+) {
+    for (source, parsed) in parsed_files {
         let file = source.file.as_str();
         let text = source.text.as_str();
-        let parsed: RuleFile = match toml::from_str(text) {
-            Ok(parsed) => parsed,
-            Err(error) => {
-                let line = error
-                    .span()
-                    .map(|span| line_of(text, span.start))
-                    .unwrap_or(1);
-                problems.push(RuleProblem {
-                    file: file.to_string(),
-                    line,
-                    message: error.message().trim().to_string(),
-                });
-                continue;
-            }
-        };
         let mut problem = |span: std::ops::Range<usize>, message: String| {
             problems.push(RuleProblem {
                 file: file.to_string(),
@@ -540,14 +617,10 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
                     );
                 }
             };
-        let compile_pattern =
-            |pattern: &toml::Spanned<String>,
-             problem: &mut dyn FnMut(std::ops::Range<usize>, String)| {
-                compile_located(pattern.get_ref(), pattern.span(), problem)
-            };
-        // Shopper-text patterns use ASCII word boundaries and classes: the
-        // text is lowercased shopping language, and the Unicode tables make
-        // compiling and matching several times slower.
+        // Patterns on shopper and merchant text use ASCII word boundaries
+        // and classes: the text is lowercased English shopping language,
+        // and the Unicode tables make compiling and matching several times
+        // slower.
         let compile_shopper_pattern =
             |pattern: &toml::Spanned<String>,
              problem: &mut dyn FnMut(std::ops::Range<usize>, String)| {
@@ -696,7 +769,7 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
             let patterns: Vec<Regex> = def
                 .patterns
                 .iter()
-                .filter_map(|p| compile_pattern(p, &mut problem))
+                .filter_map(|p| compile_shopper_pattern(p, &mut problem))
                 .collect();
             if def.examples.is_empty() {
                 problem(
@@ -789,16 +862,5 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
                 slots: example.slots.clone(),
             });
         }
-    }
-
-    rules
-        .intents
-        .sort_by_key(|rule| std::cmp::Reverse(rule.priority));
-    rules.build_vocabulary();
-    rules.build_sets();
-    if problems.is_empty() {
-        Ok(rules)
-    } else {
-        Err(RuleError::Invalid(problems))
     }
 }
