@@ -19,6 +19,7 @@
 use super::{Fired, Intent, IntentKind, ItemRequest};
 use crate::rules::{CompiledRules, Evidence, LexHit, LexSlot, PriceBound};
 use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 /// Requests longer than this are cut; nobody types a 2,000-character order.
@@ -932,9 +933,13 @@ fn money_numbers_to_digits(text: &str, rules: &CompiledRules) -> String {
             rules.currency_words.contains_key(w)
         })
     };
-    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    // Words are written straight into one string: this runs on every request.
+    let mut out = String::with_capacity(text.len() + 8);
     let mut i = 0;
     while i < words.len() {
+        if i > 0 {
+            out.push(' ');
+        }
         let word = words[i];
         // "forty-five" arrives as one word.
         let (head, tail) = match word.split_once('-') {
@@ -956,31 +961,31 @@ fn money_numbers_to_digits(text: &str, rules: &CompiledRules) -> String {
                 value *= 100;
                 used += 1;
             }
-            out.push(value.to_string());
+            let _ = write!(out, "{value}");
             i += used;
             continue;
         }
         if let Some(small) = number_word(word) {
             if words.get(i + 1) == Some(&"hundred") {
-                out.push((small * 100).to_string());
+                let _ = write!(out, "{}", small * 100);
                 i += 2;
                 continue;
             }
             if is_currency_word(words.get(i + 1)) {
-                out.push(small.to_string());
+                let _ = write!(out, "{small}");
                 i += 1;
                 continue;
             }
         }
         if (word == "hundred" || word == "a hundred") && is_currency_word(words.get(i + 1)) {
-            out.push("100".into());
+            out.push_str("100");
             i += 1;
             continue;
         }
-        out.push(word.to_string());
+        out.push_str(word);
         i += 1;
     }
-    out.join(" ")
+    out
 }
 
 fn absorb(target: &mut ItemRequest, extra: ItemRequest) {

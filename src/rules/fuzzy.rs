@@ -73,23 +73,34 @@ fn hash_variant(first: char, rest: &[char]) -> u64 {
 
 /// Calls `visit` with every string reachable from `chars` by deleting up to
 /// `depth` (at most 2) characters, the word itself included. Duplicates are
-/// possible and harmless. No allocation beyond two small buffers.
+/// possible and harmless. Words of up to [`STACK_WORD`] characters use stack
+/// buffers: this runs for every unknown word of every request.
 fn for_each_deletion(chars: &[char], depth: usize, visit: &mut dyn FnMut(&[char])) {
     visit(chars);
     if depth == 0 || chars.is_empty() {
         return;
     }
-    let mut once: Vec<char> = Vec::with_capacity(chars.len());
-    let mut twice: Vec<char> = Vec::with_capacity(chars.len());
-    for skip in 0..chars.len() {
+    let len = chars.len();
+    let mut stack = [['\0'; STACK_WORD]; 2];
+    let mut heap: [Vec<char>; 2];
+    let [once, twice]: [&mut [char]; 2] = if len <= STACK_WORD {
+        let [a, b] = &mut stack;
+        [&mut a[..], &mut b[..]]
+    } else {
+        heap = [vec!['\0'; len], vec!['\0'; len]];
+        let [a, b] = &mut heap;
+        [&mut a[..], &mut b[..]]
+    };
+    for skip in 0..len {
         // Deleting a letter equal to its left neighbour gives the same
         // string as deleting that neighbour.
         if skip > 0 && chars[skip] == chars[skip - 1] {
             continue;
         }
-        once.clear();
-        once.extend(chars[..skip].iter().chain(&chars[skip + 1..]));
-        visit(&once);
+        once[..skip].copy_from_slice(&chars[..skip]);
+        once[skip..len - 1].copy_from_slice(&chars[skip + 1..]);
+        let once = &once[..len - 1];
+        visit(once);
         if depth < 2 {
             continue;
         }
@@ -97,12 +108,15 @@ fn for_each_deletion(chars: &[char], depth: usize, visit: &mut dyn FnMut(&[char]
             if skip2 > 0 && once[skip2] == once[skip2 - 1] {
                 continue;
             }
-            twice.clear();
-            twice.extend(once[..skip2].iter().chain(&once[skip2 + 1..]));
-            visit(&twice);
+            twice[..skip2].copy_from_slice(&once[..skip2]);
+            twice[skip2..len - 2].copy_from_slice(&once[skip2 + 1..]);
+            visit(&twice[..len - 2]);
         }
     }
 }
+
+/// Longest word whose deletions are built in stack buffers.
+const STACK_WORD: usize = 32;
 
 impl FuzzyIndex {
     /// Builds the index over `words` (lowercase single words). Words shorter
@@ -290,6 +304,18 @@ mod tests {
         check("boits", None);
         // Not alphabetic.
         check("2xll", None);
+    }
+
+    #[test]
+    fn words_longer_than_the_stack_buffers_are_corrected() {
+        let long = "supercalifragilisticexpialidociousness";
+        assert!(long.len() > STACK_WORD);
+        let index = FuzzyIndex::build([long, "sweater"]);
+        let typo = long
+            .replacen("fragil", "fragl", 1)
+            .replacen("docious", "docous", 1);
+        assert_eq!(index.correct(&typo), Some((long, 2)));
+        assert_eq!(index.correct("sweatr"), Some(("sweater", 1)));
     }
 
     #[test]
