@@ -417,7 +417,7 @@ impl Parser {
                     let whole = caps.get(0).map(|m| m.range()).unwrap_or(0..0);
                     let amount = caps.name("amount").and_then(|m| parse_amount(m.as_str()));
                     let amount2 = caps.name("amount2").and_then(|m| parse_amount(m.as_str()));
-                    let currency = ["symbol", "word", "symbol2", "word2"]
+                    let currency = ["symbol", "word", "code", "symbol2", "word2"]
                         .iter()
                         .filter_map(|group| caps.name(group))
                         .find_map(|m| self.rules.currency_code(m.as_str()).map(str::to_string));
