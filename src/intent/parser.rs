@@ -135,7 +135,8 @@ const NEGATIONS: &[&str] = &[
 ];
 /// First words of requests that talk about a product without shopping for
 /// it ("what is a turtleneck", "how do i wash a wool sweater", "i love my new
-/// boots"): a bare product phrase after these is not a search.
+/// boots", "turn on the lamp"): a bare product phrase after these is not a
+/// search.
 const NOT_A_PRODUCT_QUERY: &[&str] = &[
     "what",
     "what's",
@@ -168,6 +169,18 @@ const NOT_A_PRODUCT_QUERY: &[&str] = &[
     "translate",
     "convert",
     "define",
+    // Commands to devices and phones.
+    "turn",
+    "switch",
+    "dim",
+    "mute",
+    "lock",
+    "unlock",
+    "charge",
+    "call",
+    "dial",
+    "text",
+    "play",
 ];
 const POSSESSIVES: &[&str] = &["my", "your", "his", "her", "our", "their", "its"];
 const SEGMENT_BREAKS: &[&str] = &["and", ",", "plus", "also"];
