@@ -20,6 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &parser,
         Path::new(data),
         paths.get(1).map(|p| Path::new(p.as_str())),
+        None,
     )?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report.to_json())?);

@@ -160,6 +160,10 @@ enum EvalCommand {
         /// Maps the corpus's intent names onto Concierge's (see eval/label-maps/)
         #[arg(long)]
         label_map: Option<PathBuf>,
+        /// CLINC150 splits to score, comma-separated [default: test,oos_test];
+        /// e.g. val,oos_val to develop rules without the test lists
+        #[arg(long, value_delimiter = ',')]
+        splits: Option<Vec<String>>,
         /// Print one JSON object
         #[arg(long)]
         json: bool,
@@ -681,12 +685,18 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 EvalCommand::Intents {
                     data,
                     label_map,
+                    splits,
                     json,
                     max_errors,
                 },
         } => {
             let parser = concierge::intent::Parser::new(Arc::new(rules::load(&config.rules_dir)?));
-            let report = concierge::eval::run_intents(&parser, &data, label_map.as_deref())?;
+            let report = concierge::eval::run_intents(
+                &parser,
+                &data,
+                label_map.as_deref(),
+                splits.as_deref(),
+            )?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report.to_json())?);
             } else {

@@ -239,4 +239,69 @@ fn parse_rules_check_and_eval_intents_work_from_the_binary() {
         "{}",
         stderr(&missing)
     );
+
+    // CLINC150: the test lists by default, other splits on request; splits
+    // named for a corpus without them are an error.
+    let clinc = dir.path().join("data_full.json");
+    std::fs::write(
+        &clinc,
+        r#"{"test": [["order me some chips", "order"]], "oos_test": [["what is a bulldog", "oos"]], "val": [["track my package", "order_status"], ["buy a red scarf", "order"], ["set an alarm", "alarm"]], "oos_val": [["tell me a joke", "oos"]]}"#,
+    )
+    .unwrap();
+    let map =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("eval/label-maps/clinc150.toml");
+    let examples = |extra: &[&str]| {
+        let mut args = vec![
+            "eval",
+            "intents",
+            "--data",
+            clinc.to_str().unwrap(),
+            "--label-map",
+            map.to_str().unwrap(),
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = concierge(dir.path(), &args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["per_intent"]["none"]["support"].as_u64().unwrap()
+            + report["per_intent"]["buy"]["support"].as_u64().unwrap()
+            + report["per_intent"]
+                .get("order_status")
+                .and_then(|s| s["support"].as_u64())
+                .unwrap_or(0)
+    };
+    assert_eq!(examples(&[]), 2);
+    assert_eq!(examples(&["--splits", "val,oos_val"]), 4);
+    assert_eq!(examples(&["--splits", "val"]), 3);
+    let wrong = concierge(
+        dir.path(),
+        &[
+            "eval",
+            "intents",
+            "--data",
+            data.to_str().unwrap(),
+            "--splits",
+            "val",
+        ],
+    );
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(stderr(&wrong).contains("CLINC150"), "{}", stderr(&wrong));
+    let absent = concierge(
+        dir.path(),
+        &[
+            "eval",
+            "intents",
+            "--data",
+            clinc.to_str().unwrap(),
+            "--splits",
+            "train",
+        ],
+    );
+    assert_eq!(absent.status.code(), Some(1));
+    assert!(
+        stderr(&absent).contains("no split \"train\""),
+        "{}",
+        stderr(&absent)
+    );
 }

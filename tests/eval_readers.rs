@@ -45,7 +45,7 @@ fn concierge_jsonl_reads_and_scores() {
             "\n",
         ),
     );
-    let report = run_intents(&parser(), &path, None).unwrap();
+    let report = run_intents(&parser(), &path, None, None).unwrap();
     assert_eq!(report.examples, 4);
     assert!(
         (report.intent_accuracy - 0.75).abs() < 1e-9,
@@ -89,7 +89,7 @@ fn a_broken_line_is_reported_with_its_number() {
         "bad.jsonl",
         "{\"text\": \"hi\", \"intent\": \"none\"}\n{\"text\": \"oops\"\n",
     );
-    match run_intents(&parser(), &path, None) {
+    match run_intents(&parser(), &path, None, None) {
         Err(EvalError::BadLine { line, .. }) => assert_eq!(line, 2),
         other => panic!("expected a bad line, got {other:?}"),
     }

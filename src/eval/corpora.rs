@@ -2,8 +2,8 @@
 //! `concierge eval intents --data PATH` takes the downloaded file as it is
 //! (nothing is copied into this repository):
 //! - CLINC150 `data_full.json`: an object of splits, each a list of
-//!   `[utterance, intent]`; the `test` and `oos_test` splits are read
-//!   (out-of-scope utterances carry the label `oos`);
+//!   `[utterance, intent]`; the `test` and `oos_test` splits are read unless
+//!   others are named (out-of-scope utterances carry the label `oos`);
 //! - HWU64 `*.csv`: semicolon-separated, quoted, with a header naming
 //!   `scenario`, `intent` and `answer_from_anno`; the label is
 //!   `scenario_intent`;
@@ -25,6 +25,17 @@ pub const CLINC150_SPLITS: &[&str] = &["test", "oos_test"];
 /// `.csv` as HWU64, `.jsonl` as SLURP when its lines carry `sentence`, else
 /// as Concierge's own format.
 pub fn read_corpus(path: &Path) -> Result<Vec<RawLabelled>, EvalError> {
+    read_corpus_splits(path, None)
+}
+
+/// [`read_corpus`], reading the named CLINC150 splits (for instance `val`
+/// and `oos_val`, to develop rules without looking at the test lists)
+/// instead of [`CLINC150_SPLITS`]. Naming splits for a corpus that has none
+/// is an error, not silently ignored.
+pub fn read_corpus_splits(
+    path: &Path,
+    splits: Option<&[String]>,
+) -> Result<Vec<RawLabelled>, EvalError> {
     let text = std::fs::read_to_string(path).map_err(|source| EvalError::Io {
         path: path.to_path_buf(),
         source,
@@ -35,8 +46,20 @@ pub fn read_corpus(path: &Path) -> Result<Vec<RawLabelled>, EvalError> {
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
+    if splits.is_some() && extension != "json" {
+        return Err(EvalError::BadFile {
+            file,
+            message: "splits can only be chosen in CLINC150's data_full.json".into(),
+        });
+    }
     match extension.as_str() {
-        "json" => parse_clinc150(&text, &file, CLINC150_SPLITS),
+        "json" => match splits {
+            Some(splits) => {
+                let splits: Vec<&str> = splits.iter().map(String::as_str).collect();
+                parse_clinc150(&text, &file, &splits)
+            }
+            None => parse_clinc150(&text, &file, CLINC150_SPLITS),
+        },
         "csv" => parse_hwu64(&text, &file),
         _ => {
             let first = text

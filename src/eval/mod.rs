@@ -175,16 +175,18 @@ pub fn map_labels(
         .collect()
 }
 
-/// `concierge eval intents --data FILE [--label-map MAP]`: reads `data` in
-/// whichever format it is (see [`corpora::read_corpus`]), maps its labels,
+/// `concierge eval intents --data FILE [--label-map MAP] [--splits A,B]`:
+/// reads `data` in whichever format it is (see
+/// [`corpora::read_corpus_splits`]), maps its labels,
 /// parses every utterance and scores the result. The caller prints
 /// [`EvalReport::render`] or [`EvalReport::to_json`].
 pub fn run_intents(
     parser: &Parser,
     data: &Path,
     label_map: Option<&Path>,
+    splits: Option<&[String]>,
 ) -> Result<EvalReport, EvalError> {
-    let raw = corpora::read_corpus(data)?;
+    let raw = corpora::read_corpus_splits(data, splits)?;
     let map = match label_map {
         Some(path) => LabelMap::load(path)?,
         None => LabelMap::default(),
