@@ -17,9 +17,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     if let Ok(request) = std::env::var("PROFILE_REQUEST") {
-        // Parse one request in a loop, for `perf record`.
+        // Parse one request in a loop, for `perf record` (PROFILE_TERMS sets
+        // the vocabulary size, 10,000 by default).
         let mut rules = CompiledRules::embedded()?;
-        let extra = 10_000 - rules.lexicon.phrases.len();
+        let terms: usize = std::env::var("PROFILE_TERMS")
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(10_000);
+        let extra = terms.saturating_sub(rules.lexicon.phrases.len());
         rules.extend_lexicon(synthetic_terms(extra));
         let parser = Parser::new(Arc::new(rules));
         for _ in 0..300_000 {
