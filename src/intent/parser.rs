@@ -183,6 +183,47 @@ const NOT_A_PRODUCT_QUERY: &[&str] = &[
     "play",
 ];
 const POSSESSIVES: &[&str] = &["my", "your", "his", "her", "our", "their", "its"];
+/// Nouns that, right after a product word, make it a modifier of something
+/// that is not for sale ("a phone number", "a laptop repair appointment",
+/// "a tv guide"): the product word is then no evidence of shopping.
+const NOT_PRODUCT_HEADS: &[&str] = &[
+    "number",
+    "numbers",
+    "plan",
+    "plans",
+    "bill",
+    "bills",
+    "call",
+    "calls",
+    "repair",
+    "repairs",
+    "appointment",
+    "appointments",
+    "service",
+    "services",
+    "guide",
+    "listing",
+    "listings",
+    "company",
+    "provider",
+    "carrier",
+    "contract",
+    "insurance",
+    "warranty",
+    "support",
+    "settings",
+    "password",
+    "account",
+    "store",
+    "stores",
+    "shop",
+    "shops",
+    "show",
+    "shows",
+    "channel",
+    "channels",
+    "station",
+];
 const SEGMENT_BREAKS: &[&str] = &["and", ",", "plus", "also"];
 
 /// A price rule match: the matched range, the amounts in minor units and
@@ -489,9 +530,12 @@ impl Parser {
                 || i.checked_sub(2)
                     .is_some_and(|p| POSSESSIVES.contains(&tokens[p].text));
             for n in 1..=self.span_limit(&tokens[i..]) {
+                let modifier = tokens
+                    .get(i + n)
+                    .is_some_and(|next| NOT_PRODUCT_HEADS.contains(&next.text));
                 for hit in self.lookup(&tokens[i..i + n]).iter() {
                     match hit.slot {
-                        LexSlot::Product if possessed => {}
+                        LexSlot::Product if possessed || modifier => {}
                         LexSlot::Product => product = true,
                         // A lone letter is a size only in context; it is not
                         // evidence of shopping.
