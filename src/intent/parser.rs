@@ -235,6 +235,18 @@ type PriceMatch = (
     Option<String>,
 );
 
+/// What a request carries besides its trigger words (see
+/// [`Evidence`]).
+#[derive(Debug, Clone, Copy)]
+struct Found {
+    /// A product the shopper does not already have.
+    product: bool,
+    /// A product, possessed ("my socks") or not.
+    owned_product: bool,
+    price: bool,
+    attribute: bool,
+}
+
 /// A word (or comma) of the working text, borrowed from it: tokens are
 /// made several times per request, and owning them cost an allocation each.
 #[derive(Debug, Clone, Copy)]
@@ -366,7 +378,9 @@ impl Parser {
                     .iter()
                     .all(|f| f.rule != "veto" && !f.rule.ends_with("(vetoed)"))
                 && !NOT_A_PRODUCT_QUERY.contains(&first_word)
-                && evidence.get_or_insert_with(|| self.evidence(&before_intent, &intent))[0]
+                && evidence
+                    .get_or_insert_with(|| self.evidence(&before_intent, &intent))
+                    .product
             {
                 // A bare product phrase ("gray turtleneck, medium") is a search:
                 // Concierge shows offers but does not buy without a buying verb.
@@ -517,9 +531,10 @@ impl Parser {
 
     /// What the request carries besides its trigger words, for rules that
     /// `require` evidence.
-    fn evidence(&self, text: &str, intent: &Intent) -> [bool; 3] {
+    fn evidence(&self, text: &str, intent: &Intent) -> Found {
         let tokens = tokenize(text);
         let mut product = false;
+        let mut owned_product = false;
         let mut attribute = false;
         for i in 0..tokens.len() {
             // Something the shopper already has ("my phone", "your
@@ -535,7 +550,8 @@ impl Parser {
                     .is_some_and(|next| NOT_PRODUCT_HEADS.contains(&next.text));
                 for hit in self.lookup(&tokens[i..i + n]).iter() {
                     match hit.slot {
-                        LexSlot::Product if possessed || modifier => {}
+                        LexSlot::Product if modifier => {}
+                        LexSlot::Product if possessed => owned_product = true,
                         LexSlot::Product => product = true,
                         // A lone letter is a size only in context; it is not
                         // evidence of shopping.
@@ -545,15 +561,19 @@ impl Parser {
                 }
             }
         }
-        let price = intent.max_price.is_some() || intent.min_price.is_some();
-        [product, price, attribute]
+        Found {
+            product,
+            owned_product: owned_product || product,
+            price: intent.max_price.is_some() || intent.min_price.is_some(),
+            attribute,
+        }
     }
 
     fn classify_intent(
         &self,
         lower: &mut String,
         intent: &mut Intent,
-        evidence: &mut Option<[bool; 3]>,
+        evidence: &mut Option<Found>,
     ) {
         // One scan tells which patterns match at all; only those run again
         // for their positions.
@@ -589,12 +609,12 @@ impl Parser {
                 continue;
             }
             if !rule.requires.is_empty() {
-                let [product, price, attribute] =
-                    *evidence.get_or_insert_with(|| self.evidence(lower, intent));
+                let found = *evidence.get_or_insert_with(|| self.evidence(lower, intent));
                 let satisfied = rule.requires.iter().any(|need| match need {
-                    Evidence::Product => product,
-                    Evidence::Price => price,
-                    Evidence::Attribute => attribute,
+                    Evidence::Product => found.product,
+                    Evidence::OwnedProduct => found.owned_product,
+                    Evidence::Price => found.price,
+                    Evidence::Attribute => found.attribute,
                 });
                 if !satisfied {
                     continue;

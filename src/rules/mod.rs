@@ -239,8 +239,12 @@ pub fn normalize_phrase(text: &str) -> String {
 /// Evidence an intent rule may require besides its trigger pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Evidence {
-    /// A known product type (rules lexicon or catalog terms).
+    /// A known product type (rules lexicon or catalog terms) the shopper
+    /// does not already have: not after a possessive ("my phone").
     Product,
+    /// A known product type, possessed or not: what an order status or
+    /// cancellation names ("the eta on my socks").
+    OwnedProduct,
     /// A price bound.
     Price,
     /// A colour, size, material or brand.
@@ -662,12 +666,13 @@ fn compile_files(
             for evidence in &def.requires {
                 match evidence.get_ref().as_str() {
                     "product" => requires.push(Evidence::Product),
+                    "owned_product" => requires.push(Evidence::OwnedProduct),
                     "price" => requires.push(Evidence::Price),
                     "attribute" => requires.push(Evidence::Attribute),
                     other => problem(
                         evidence.span(),
                         format!(
-                            "unknown evidence {other:?} (expected product, price or attribute)"
+                            "unknown evidence {other:?} (expected product, owned_product, price or attribute)"
                         ),
                     ),
                 }
