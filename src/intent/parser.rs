@@ -649,7 +649,8 @@ impl Parser {
                 products_only: false,
             };
         }
-        // "navy-blue", "x-large": a hyphenated word may be a spaced phrase.
+        // "navy-blue", "x-large": a hyphenated word may be a spaced phrase;
+        // "medium-sized" is the size "medium".
         if tokens.len() == 1 && phrase.contains('-') {
             let all = lexicon.lookup(&phrase.replace('-', " "));
             if !all.is_empty() {
@@ -657,6 +658,18 @@ impl Parser {
                     all,
                     products_only: false,
                 };
+            }
+            if let Some(head) = phrase
+                .strip_suffix("-sized")
+                .or_else(|| phrase.strip_suffix("-size"))
+            {
+                let all = lexicon.lookup(head);
+                if all.iter().any(|hit| hit.slot == LexSlot::Size) {
+                    return Hits {
+                        all,
+                        products_only: false,
+                    };
+                }
             }
         }
         for suffix in ["s", "es"] {
