@@ -274,34 +274,21 @@ fn parse_rules_check_and_eval_intents_work_from_the_binary() {
     assert_eq!(examples(&[]), 2);
     assert_eq!(examples(&["--splits", "val,oos_val"]), 4);
     assert_eq!(examples(&["--splits", "val"]), 3);
-    let wrong = concierge(
-        dir.path(),
-        &[
+    // A corpus without splits, and a split the file lacks: exit 1 and say why.
+    for (corpus, split, why) in [
+        (&data, "val", "CLINC150"),
+        (&clinc, "train", "no split \"train\""),
+    ] {
+        let args = [
             "eval",
             "intents",
             "--data",
-            data.to_str().unwrap(),
+            corpus.to_str().unwrap(),
             "--splits",
-            "val",
-        ],
-    );
-    assert_eq!(wrong.status.code(), Some(1));
-    assert!(stderr(&wrong).contains("CLINC150"), "{}", stderr(&wrong));
-    let absent = concierge(
-        dir.path(),
-        &[
-            "eval",
-            "intents",
-            "--data",
-            clinc.to_str().unwrap(),
-            "--splits",
-            "train",
-        ],
-    );
-    assert_eq!(absent.status.code(), Some(1));
-    assert!(
-        stderr(&absent).contains("no split \"train\""),
-        "{}",
-        stderr(&absent)
-    );
+            split,
+        ];
+        let out = concierge(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&out).contains(why), "{}", stderr(&out));
+    }
 }
