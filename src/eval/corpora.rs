@@ -54,10 +54,7 @@ pub fn read_corpus_splits(
     }
     match extension.as_str() {
         "json" => match splits {
-            Some(splits) => {
-                let splits: Vec<&str> = splits.iter().map(String::as_str).collect();
-                parse_clinc150(&text, &file, &splits)
-            }
+            Some(splits) => parse_clinc150(&text, &file, splits),
             None => parse_clinc150(&text, &file, CLINC150_SPLITS),
         },
         "csv" => parse_hwu64(&text, &file),
@@ -80,10 +77,10 @@ pub fn read_corpus_splits(
 }
 
 /// CLINC150's `data_full.json`, the given splits concatenated in order.
-pub fn parse_clinc150(
+pub fn parse_clinc150<S: AsRef<str>>(
     text: &str,
     file: &str,
-    splits: &[&str],
+    splits: &[S],
 ) -> Result<Vec<RawLabelled>, EvalError> {
     let data: HashMap<String, Vec<(String, String)>> =
         serde_json::from_str(text).map_err(|e| EvalError::BadFile {
@@ -92,7 +89,8 @@ pub fn parse_clinc150(
         })?;
     let mut out = Vec::new();
     for split in splits {
-        let Some(rows) = data.get(*split) else {
+        let split = split.as_ref();
+        let Some(rows) = data.get(split) else {
             return Err(EvalError::BadFile {
                 file: file.to_string(),
                 message: format!("no split {split:?}"),

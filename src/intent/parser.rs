@@ -263,10 +263,15 @@ struct Hits<'r> {
 }
 
 impl<'r> Hits<'r> {
-    const NONE: Hits<'static> = Hits {
-        all: &[],
-        products_only: false,
-    };
+    const NONE: Hits<'static> = Hits::every(&[]);
+
+    /// Every meaning of the phrase.
+    const fn every(all: &'r [LexHit]) -> Hits<'r> {
+        Hits {
+            all,
+            products_only: false,
+        }
+    }
 
     fn iter(self) -> impl Iterator<Item = &'r LexHit> + Clone {
         self.all
@@ -640,24 +645,23 @@ impl Parser {
     /// Lexicon meanings of a phrase, trying the singular of its last word
     /// for product types ("hoodies" -> "hoodie", "boxes" -> "box").
     fn lookup(&self, tokens: &[Token]) -> Hits<'_> {
+        self.lookup_phrase(&join(tokens), tokens.len() == 1)
+    }
+
+    /// [`Parser::lookup`] of tokens already joined into `phrase`;
+    /// `one_word` when they were a single token.
+    fn lookup_phrase(&self, phrase: &str, one_word: bool) -> Hits<'_> {
         let lexicon = &self.rules.lexicon;
-        let phrase = join(tokens);
-        let all = lexicon.lookup(&phrase);
+        let all = lexicon.lookup(phrase);
         if !all.is_empty() {
-            return Hits {
-                all,
-                products_only: false,
-            };
+            return Hits::every(all);
         }
         // "navy-blue", "x-large": a hyphenated word may be a spaced phrase;
         // "medium-sized" is the size "medium".
-        if tokens.len() == 1 && phrase.contains('-') {
+        if one_word && phrase.contains('-') {
             let all = lexicon.lookup(&phrase.replace('-', " "));
             if !all.is_empty() {
-                return Hits {
-                    all,
-                    products_only: false,
-                };
+                return Hits::every(all);
             }
             if let Some(head) = phrase
                 .strip_suffix("-sized")
@@ -665,10 +669,7 @@ impl Parser {
             {
                 let all = lexicon.lookup(head);
                 if all.iter().any(|hit| hit.slot == LexSlot::Size) {
-                    return Hits {
-                        all,
-                        products_only: false,
-                    };
+                    return Hits::every(all);
                 }
             }
         }
@@ -804,11 +805,11 @@ impl Parser {
             let max = self.span_limit(&tokens[index..]);
             let mut consumed = 0;
             for n in (1..=max).rev() {
-                let hits = self.lookup(&tokens[index..index + n]);
+                let phrase = join(&tokens[index..index + n]);
+                let hits = self.lookup_phrase(&phrase, n == 1);
                 if hits.is_empty() {
                     continue;
                 }
-                let phrase = join(&tokens[index..index + n]);
                 let after = tokens.get(index + n).map(|t| t.text);
                 // A product reading wins for multi-word phrases ("khakis" the
                 // trousers, not the colour), and when a colour word is

@@ -18,13 +18,13 @@ use crate::error::{RuleError, RuleProblem};
 use crate::intent::IntentKind;
 use regex::{Regex, RegexSet};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
 
 /// The hash set and map of the parser's hot lookups (words and phrases of
 /// every request): foldhash's seeded hasher, several times faster than
 /// SipHash on short keys.
 pub type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
 pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-use std::path::Path;
 
 /// The rule files shipped inside the binary, used when no `rules/` directory
 /// is present so that `concierge` works from any directory.
