@@ -286,7 +286,7 @@ pub async fn payments(orders: usize, duplicates: usize) -> crate::Result<Payment
             let permits = permits.clone();
             tasks.spawn(async move {
                 let _permit = permits.acquire_owned().await;
-                let key = invoice.payment_key();
+                let key = invoice.payment_key(&psid);
                 // Only the request that claims the key in the store pays;
                 // the merchant's own once-only rule is tested by sending
                 // every duplicate to it anyway.
@@ -303,7 +303,7 @@ pub async fn payments(orders: usize, duplicates: usize) -> crate::Result<Payment
                 let pay = ShopperMessage::Postback {
                     title: "Pay".into(),
                     payload: format!("PAY:{}", invoice.order_number),
-                    payment: Some(invoice.authorization("tok_bench".into(), 600)),
+                    payment: Some(invoice.authorization("tok_bench".into(), &key, 600)),
                 };
                 let _ = transport.send(&endpoint, &psid, &pay).await;
                 claimed

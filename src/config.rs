@@ -12,8 +12,9 @@ pub struct Config {
     /// Directory with the rule files. Default `rules`; when it does not exist
     /// the copies embedded in the binary are used. Env `CONCIERGE_RULES`.
     pub rules_dir: PathBuf,
-    /// Directory holding catalog feeds (`feeds/`) and the tantivy index
-    /// (`tantivy/`). Default `index`. Env `CONCIERGE_INDEX`.
+    /// Directory holding the catalog of record (`catalog/`, with the kept
+    /// feeds in `merchants/`), the demo world's feeds (`feeds/`) and its
+    /// index (`demo/`). Default `index`. Env `CONCIERGE_INDEX`.
     pub index_dir: PathBuf,
     /// SQLite database with orders, payments and transcripts. Default
     /// `concierge.db`. Env `CONCIERGE_DB`.
@@ -112,13 +113,28 @@ impl Config {
         Ok(config)
     }
 
+    /// This configuration with the deployment's stored settings applied: a
+    /// setting stored once (`concierge settings allow-loopback on`) holds
+    /// for every later command, whatever the environment says.
+    pub fn with_deployment(mut self, store: &crate::order::Store) -> crate::Result<Config> {
+        let deployment = store.deployment()?;
+        self.allow_loopback |= deployment.allow_loopback;
+        Ok(self)
+    }
+
     pub fn feeds_dir(&self) -> PathBuf {
         self.index_dir.join("feeds")
     }
 
-    /// Where registered merchants' feeds are kept.
-    pub fn registered_feeds_dir(&self) -> PathBuf {
-        self.feeds_dir().join("registered")
+    /// The catalog of record: the index of the merchants registered or
+    /// loaded under this index directory, with their kept feeds.
+    pub fn catalog_record(&self) -> crate::catalog::CatalogRecord {
+        crate::catalog::CatalogRecord::new(&self.index_dir)
+    }
+
+    /// The demo world's own index, built from [`Config::feeds_dir`].
+    pub fn demo_index_dir(&self) -> PathBuf {
+        self.index_dir.join("demo")
     }
 
     /// The network policy for merchant endpoints.
@@ -128,10 +144,6 @@ impl Config {
         } else {
             crate::merchant::network::NetworkPolicy::public_only()
         }
-    }
-
-    pub fn tantivy_dir(&self) -> PathBuf {
-        self.index_dir.join("tantivy")
     }
 }
 

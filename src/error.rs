@@ -46,8 +46,25 @@ pub enum CatalogError {
     Index(#[from] tantivy::TantivyError),
     #[error("bad query: {0}")]
     Query(String),
+    /// A feed that would wreck a catalog: nothing usable, or more rows
+    /// rejected than kept. The catalog is left as it was.
+    #[error("feed for merchant {merchant} refused: {kept} rows kept, {rejected} rejected; the catalog is unchanged{}", problems_list(.problems))]
+    FeedRefused {
+        merchant: String,
+        kept: usize,
+        rejected: usize,
+        problems: Vec<String>,
+    },
     #[error("{0}")]
     Invalid(String),
+}
+
+fn problems_list(problems: &[String]) -> String {
+    if problems.is_empty() {
+        String::new()
+    } else {
+        format!(". First problems: {}", problems.join("; "))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -3,6 +3,7 @@
 //! the transport. The binary and the tests use these same functions.
 
 use crate::catalog::feed::read_feeds_dir;
+use crate::catalog::record::{OpenedRecord, Vocabulary};
 use crate::catalog::{demo_world, BuildSummary, CatalogIndex, MerchantCatalog};
 use crate::config::Config;
 use crate::error::{CatalogError, MerchantError};
@@ -34,21 +35,41 @@ pub fn load_catalogs(
 /// The rules plus the catalogs' own vocabulary: brands, product types (a
 /// product's most specific category) and colours, so that a new merchant's
 /// brand or colour is understood without editing the rules.
-pub fn with_catalog_terms(mut rules: CompiledRules, catalogs: &[MerchantCatalog]) -> CompiledRules {
+pub fn with_catalog_terms(rules: CompiledRules, catalogs: &[MerchantCatalog]) -> CompiledRules {
+    let vocabularies: Vec<Vocabulary> = catalogs
+        .iter()
+        .map(|catalog| Vocabulary::of(&catalog.products))
+        .collect();
+    with_vocabulary(rules, vocabularies.iter())
+}
+
+/// The rules plus the given catalogs' vocabularies (see
+/// [`with_catalog_terms`]).
+pub fn with_vocabulary<'v>(
+    mut rules: CompiledRules,
+    vocabularies: impl Iterator<Item = &'v Vocabulary>,
+) -> CompiledRules {
     use crate::rules::LexSlot;
-    let mut terms: Vec<(LexSlot, String)> = Vec::new();
-    for product in catalogs.iter().flat_map(|c| &c.products) {
-        if !product.brand.trim().is_empty() {
-            terms.push((LexSlot::Brand, product.brand.clone()));
-        }
-        if let Some(kind) = product.categories.last() {
-            terms.push((LexSlot::Product, kind.clone()));
-        }
-        for variant in &product.variants {
-            if let Some(color) = variant.option("color") {
-                terms.push((LexSlot::Color, color.to_string()));
-            }
-        }
+    let mut terms: Vec<(LexSlot, &str)> = Vec::new();
+    for vocabulary in vocabularies {
+        terms.extend(
+            vocabulary
+                .brands
+                .iter()
+                .map(|b| (LexSlot::Brand, b.as_str())),
+        );
+        terms.extend(
+            vocabulary
+                .product_types
+                .iter()
+                .map(|t| (LexSlot::Product, t.as_str())),
+        );
+        terms.extend(
+            vocabulary
+                .colors
+                .iter()
+                .map(|c| (LexSlot::Color, c.as_str())),
+        );
     }
     terms.sort();
     terms.dedup();
@@ -56,13 +77,29 @@ pub fn with_catalog_terms(mut rules: CompiledRules, catalogs: &[MerchantCatalog]
     rules
 }
 
-/// Opens the index, rebuilding it when the catalogs or rules changed.
+/// Opens the index of fixed catalogs (the demo world's, or a test's) under
+/// `<index>/demo`, rebuilding it aside when the catalogs or rules changed.
 pub fn open_index(
     config: &Config,
     catalogs: &[MerchantCatalog],
     rules: &CompiledRules,
 ) -> Result<(CatalogIndex, BuildSummary), CatalogError> {
-    CatalogIndex::open_or_build(&config.tantivy_dir(), catalogs, rules)
+    CatalogIndex::open_or_build(&config.demo_index_dir(), catalogs, rules)
+}
+
+/// The catalog of record, opened, with the rules extended by its merchants'
+/// vocabulary. Its documents are made again from the kept feeds only when
+/// they were made with other rules or another schema (`rebuilt` says so).
+pub fn open_record(
+    config: &Config,
+    rules: &CompiledRules,
+) -> Result<(OpenedRecord, CompiledRules), CatalogError> {
+    let opened = config.catalog_record().open(rules)?;
+    let extended = with_vocabulary(
+        rules.clone(),
+        opened.manifest.merchants.values().map(|m| &m.vocabulary),
+    );
+    Ok((opened, extended))
 }
 
 /// A reference auto-responder running on loopback.
@@ -172,47 +209,57 @@ pub fn build_shop_with_transport(
     Shop {
         parser: Parser::new(rules.clone()),
         rules,
-        catalog,
+        catalogs: vec![catalog],
         merchants,
+        registered_merchants: false,
         store,
         transport,
         config: config.clone(),
     }
 }
 
-/// Registered merchants' catalogs, their endpoints, and the feed problems met.
-pub type Registered = (
-    Vec<MerchantCatalog>,
-    Vec<MerchantEndpoint>,
-    Vec<CatalogError>,
-);
+/// A shop over the catalog of record and the merchants registered in the
+/// store (read at each request), with the given transport. `rebuilt` in
+/// the returned record says whether the catalog had to be made again.
+pub fn registered_shop(
+    config: &Config,
+    rules: &CompiledRules,
+    store: Arc<Store>,
+    transport: Transport,
+) -> Result<(Shop, OpenedRecordSummary), crate::Error> {
+    let (opened, rules) = open_record(config, rules)?;
+    let summary = OpenedRecordSummary {
+        merchants: opened.manifest.merchants.len(),
+        products: opened.manifest.merchants.values().map(|m| m.products).sum(),
+        variants: opened.manifest.merchants.values().map(|m| m.variants).sum(),
+        rebuilt: opened.rebuilt.clone(),
+        opstamp: opened
+            .index
+            .index
+            .load_metas()
+            .map_err(CatalogError::from)?
+            .opstamp,
+    };
+    let mut shop = build_shop_with_transport(
+        config,
+        Arc::new(rules),
+        Arc::new(opened.index),
+        Vec::new(),
+        store,
+        transport,
+    );
+    shop.registered_merchants = true;
+    Ok((shop, summary))
+}
 
-/// Registered merchants' catalogs, read from their kept feeds, with their
-/// endpoints. A merchant whose feed cannot be read is reported and left out.
-pub fn registered_catalogs(store: &Store) -> Result<Registered, crate::Error> {
-    let mut catalogs = Vec::new();
-    let mut endpoints = Vec::new();
-    let mut problems = Vec::new();
-    for record in store.merchants()? {
-        match crate::catalog::feed::read_feed_file(std::path::Path::new(&record.feed_path)) {
-            Ok(read) => {
-                problems.extend(read.rejected);
-                catalogs.push(MerchantCatalog {
-                    profile: crate::catalog::MerchantProfile {
-                        id: record.id.clone(),
-                        name: record.name.clone(),
-                        feed: record.feed_path.clone(),
-                        currency: "USD".into(),
-                        shipping: 0,
-                        free_shipping_over: 0,
-                        tax_basis_points: 0,
-                    },
-                    products: read.products,
-                });
-                endpoints.push(record.endpoint());
-            }
-            Err(error) => problems.push(error),
-        }
-    }
-    Ok((catalogs, endpoints, problems))
+/// What [`registered_shop`] opened.
+#[derive(Debug, Clone)]
+pub struct OpenedRecordSummary {
+    pub merchants: usize,
+    pub products: usize,
+    pub variants: usize,
+    /// Set when the documents were made again from the kept feeds.
+    pub rebuilt: Option<BuildSummary>,
+    /// The commit opened: a later commit means the catalog changed.
+    pub opstamp: u64,
 }

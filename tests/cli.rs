@@ -91,7 +91,7 @@ fn demo_buys_from_an_empty_directory_and_orders_lists_it() {
 #[test]
 fn bad_input_is_one_clear_line_and_a_nonzero_exit() {
     let dir = tempfile::tempdir().unwrap();
-    let not_understood = concierge(dir.path(), &["ask", "--auto-pay", "qwerty asdf"]);
+    let not_understood = concierge(dir.path(), &["ask", "--demo", "--auto-pay", "qwerty asdf"]);
     assert_eq!(not_understood.status.code(), Some(2));
     assert!(
         stdout(&not_understood).contains("could not understand"),
@@ -149,7 +149,7 @@ fn chat_asks_the_shopper_for_an_open_size_and_before_paying() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_concierge"))
-        .arg("chat")
+        .args(["chat", "--demo"])
         .current_dir(dir.path())
         .env_remove("CONCIERGE_RULES")
         .env_remove("CONCIERGE_INDEX")

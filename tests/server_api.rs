@@ -362,11 +362,14 @@ async fn registration_refuses_internal_endpoints_under_the_default_policy() {
             verify_token: "t".into(),
             app_secret: None,
             feed: feed(),
+            feed_format: None,
+            id: None,
         };
         let error = concierge::merchant::registry::register(
             &store,
             &transport,
-            &config.registered_feeds_dir(),
+            &config.catalog_record(),
+            &common::rules(),
             &registration,
         )
         .await

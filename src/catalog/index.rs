@@ -1020,6 +1020,7 @@ impl CatalogIndex {
         catalogs: &[MerchantCatalog],
         rules: &CompiledRules,
     ) -> Result<(CatalogIndex, BuildSummary), CatalogError> {
+        recover_swap(directory);
         if read_manifest(directory).as_deref() == Some(fingerprint(catalogs, rules).as_str()) {
             if let Ok(index) = CatalogIndex::open(directory) {
                 return Ok((index, build_summary(catalogs, false)));
@@ -1029,15 +1030,23 @@ impl CatalogIndex {
     }
 
     /// Builds the index from scratch and records what it was built from, so
-    /// that [`CatalogIndex::open_or_build`] reuses it next time.
+    /// that [`CatalogIndex::open_or_build`] reuses it next time. The new
+    /// index is built aside and swapped in ([`swap_in`]): a crash leaves
+    /// the previous one.
     pub fn rebuild(
         directory: &Path,
         catalogs: &[MerchantCatalog],
         rules: &CompiledRules,
     ) -> Result<(CatalogIndex, BuildSummary), CatalogError> {
-        let index = CatalogIndex::build(directory, catalogs, rules)?;
-        write_manifest(directory, &fingerprint(catalogs, rules))?;
-        Ok((index, build_summary(catalogs, true)))
+        let aside = aside_directory(directory);
+        let built = CatalogIndex::build(&aside, catalogs, rules)?;
+        write_manifest(&aside, &fingerprint(catalogs, rules))?;
+        drop(built);
+        swap_in(&aside, directory)?;
+        Ok((
+            CatalogIndex::open(directory)?,
+            build_summary(catalogs, true),
+        ))
     }
 
     /// Opens an existing index.
@@ -1132,6 +1141,71 @@ impl CatalogIndex {
         rejected: usize,
         on_progress: &mut dyn FnMut(usize),
     ) -> Result<LoadSummary, CatalogError> {
+        self.load_merchant_inner(rules, merchant_id, products, rejected, None, on_progress)
+    }
+
+    /// [`CatalogIndex::load_merchant`], with `payload` recorded in the same
+    /// commit (the catalog of record's manifest).
+    pub fn load_merchant_with_payload(
+        &self,
+        rules: &CompiledRules,
+        merchant_id: &str,
+        products: &[FeedProduct],
+        rejected: usize,
+        payload: &str,
+        on_progress: &mut dyn FnMut(usize),
+    ) -> Result<LoadSummary, CatalogError> {
+        self.load_merchant_inner(
+            rules,
+            merchant_id,
+            products,
+            rejected,
+            Some(payload),
+            on_progress,
+        )
+    }
+
+    /// Deletes every product of `merchant_id`, recording `payload`, in one
+    /// commit.
+    pub fn remove_merchant_with_payload(
+        &self,
+        merchant_id: &str,
+        payload: &str,
+    ) -> Result<(), CatalogError> {
+        let mut writer = self
+            .index
+            .writer::<tantivy::TantivyDocument>(WRITER_MEMORY_BYTES)?;
+        writer.delete_term(Term::from_field_text(self.fields.merchant_id, merchant_id));
+        let mut commit = writer.prepare_commit()?;
+        commit.set_payload(payload);
+        commit.commit()?;
+        writer.wait_merging_threads()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Records `payload` in a commit of its own (after a build).
+    pub fn commit_payload(&self, payload: &str) -> Result<(), CatalogError> {
+        let mut writer = self
+            .index
+            .writer::<tantivy::TantivyDocument>(WRITER_MEMORY_BYTES)?;
+        let mut commit = writer.prepare_commit()?;
+        commit.set_payload(payload);
+        commit.commit()?;
+        writer.wait_merging_threads()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    fn load_merchant_inner(
+        &self,
+        rules: &CompiledRules,
+        merchant_id: &str,
+        products: &[FeedProduct],
+        rejected: usize,
+        payload: Option<&str>,
+        on_progress: &mut dyn FnMut(usize),
+    ) -> Result<LoadSummary, CatalogError> {
         if merchant_id.trim().is_empty() {
             return Err(CatalogError::Invalid("merchant id is empty".into()));
         }
@@ -1187,7 +1261,11 @@ impl CatalogIndex {
             .iter()
             .filter(|id| !last_row.contains_key(*id))
             .count();
-        writer.commit()?;
+        let mut commit = writer.prepare_commit()?;
+        if let Some(payload) = payload {
+            commit.set_payload(payload);
+        }
+        commit.commit()?;
         writer.wait_merging_threads()?;
         on_progress(products.len());
         // Searchable now, not after the reader's reload delay.
@@ -1627,13 +1705,22 @@ pub fn is_strong_code(code: &str) -> bool {
 /// lexicons used to canonicalise them.
 fn fingerprint(catalogs: &[MerchantCatalog], rules: &CompiledRules) -> String {
     let mut hasher = Sha256::new();
-    hasher.update(SCHEMA_VERSION.to_le_bytes());
     for catalog in catalogs {
         hasher.update(serde_json::to_vec(&catalog.profile).unwrap_or_default());
         for product in &catalog.products {
             hasher.update(serde_json::to_vec(product).unwrap_or_default());
         }
     }
+    hasher.update(rules_fingerprint(rules).as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// A digest of what turns feed rows into documents besides the feeds: the
+/// schema version and the colour, size and material lexicons used to
+/// canonicalise them. When it changes, documents must be made again.
+pub fn rules_fingerprint(rules: &CompiledRules) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(SCHEMA_VERSION.to_le_bytes());
     let mut lexicon: Vec<String> = rules
         .lexicon
         .phrases
@@ -1665,6 +1752,60 @@ fn build_summary(catalogs: &[MerchantCatalog], rebuilt: bool) -> BuildSummary {
             .flat_map(|c| &c.products)
             .map(|p| p.variants.len())
             .sum(),
+    }
+}
+
+/// Where a rebuild of `directory` is made before it is swapped in: a
+/// sibling, so that the swap is two renames on one file system.
+pub fn aside_directory(directory: &Path) -> PathBuf {
+    let mut name = directory
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".building");
+    directory.with_file_name(name)
+}
+
+/// Replaces `directory` with the complete index in `built`: the old one is
+/// renamed away, the new one renamed in, then the old one removed. A crash
+/// between the renames leaves the old index under `<name>.old`, which
+/// [`recover_swap`] puts back.
+pub fn swap_in(built: &Path, directory: &Path) -> Result<(), CatalogError> {
+    let io_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| CatalogError::Io { path, source }
+    };
+    let mut old_name = directory
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    old_name.push(".old");
+    let old = directory.with_file_name(old_name);
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(io_error(&old))?;
+    }
+    if directory.exists() {
+        std::fs::rename(directory, &old).map_err(io_error(directory))?;
+    }
+    std::fs::rename(built, directory).map_err(io_error(directory))?;
+    if old.exists() {
+        // The new index is in place; an old one left behind only costs disk.
+        let _ = std::fs::remove_dir_all(&old);
+    }
+    Ok(())
+}
+
+/// Puts back the index a crash left renamed away in the middle of
+/// [`swap_in`], and removes a half-built one.
+pub fn recover_swap(directory: &Path) {
+    let mut old_name = directory
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    old_name.push(".old");
+    let old = directory.with_file_name(old_name);
+    if !directory.exists() && old.join("meta.json").is_file() {
+        let _ = std::fs::rename(&old, directory);
     }
 }
 

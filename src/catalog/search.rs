@@ -653,6 +653,31 @@ fn offer_from(
     })
 }
 
+/// Runs `query` on every index and ranks the offers together by score
+/// (ties in index order), at most `query.limit`, grouped again across
+/// indexes. One index is searched as it is.
+pub fn search_all(
+    indexes: &[Arc<super::CatalogIndex>],
+    query: &SearchQuery,
+) -> Result<SearchResults, CatalogError> {
+    if let [index] = indexes {
+        return index.search(query);
+    }
+    let mut offers = Vec::new();
+    for index in indexes {
+        offers.extend(index.search(query)?.offers);
+    }
+    // As within one index: offers with the variant asked for first.
+    offers.sort_by(|a, b| {
+        b.matches_request()
+            .cmp(&a.matches_request())
+            .then(b.score.total_cmp(&a.score))
+    });
+    offers.truncate(query.limit.max(1));
+    let groups = group_offers(&offers);
+    Ok(SearchResults { offers, groups })
+}
+
 /// Groups offers of the same product across merchants: same GTIN; else
 /// same brand and normalised title, when that title can name one product
 /// (it has a brand or a model number: "built in dishwasher" cannot); else a

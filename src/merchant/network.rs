@@ -15,6 +15,9 @@
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+/// Said with every refusal of a loopback endpoint: how to allow them.
+pub const LOOPBACK_HINT: &str = "this deployment allows public merchant endpoints only; for local testing allow loopback with `concierge settings allow-loopback on`";
+
 /// What merchant endpoints may point at.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NetworkPolicy {
@@ -124,22 +127,32 @@ impl NetworkPolicy {
         match url.host() {
             None => Err("the URL has no host".into()),
             Some(url::Host::Ipv4(ip)) => match self.refusal(IpAddr::V4(ip)) {
-                Some(reason) => Err(format!("{ip} is a {reason}")),
+                Some(reason) => Err(refused(ip, reason)),
                 None => Ok(url),
             },
             Some(url::Host::Ipv6(ip)) => match self.refusal(IpAddr::V6(ip)) {
-                Some(reason) => Err(format!("{ip} is a {reason}")),
+                Some(reason) => Err(refused(ip, reason)),
                 None => Ok(url),
             },
             Some(url::Host::Domain(domain)) => {
                 let lower = domain.trim_end_matches('.').to_ascii_lowercase();
                 if (lower == "localhost" || lower.ends_with(".localhost")) && !self.allow_loopback {
-                    Err("localhost is a loopback address".into())
+                    Err(refused("localhost", "loopback address"))
                 } else {
                     Ok(url)
                 }
             }
         }
+    }
+}
+
+/// "127.0.0.1 is a loopback address", with how to allow loopback when that
+/// is the reason.
+fn refused(host: impl std::fmt::Display, reason: &str) -> String {
+    if reason == "loopback address" {
+        format!("{host} is a {reason} ({LOOPBACK_HINT})")
+    } else {
+        format!("{host} is a {reason}")
     }
 }
 
@@ -163,8 +176,15 @@ impl Resolve for GuardedResolver {
                 .filter(|address| policy.refusal(address.ip()).is_none())
                 .collect();
             if allowed.is_empty() {
+                let hint = if !policy.allow_loopback
+                    && resolved.iter().any(|address| address.ip().is_loopback())
+                {
+                    format!(" ({LOOPBACK_HINT})")
+                } else {
+                    String::new()
+                };
                 let error: Box<dyn std::error::Error + Send + Sync> =
-                    format!("{host} resolves only to addresses merchants may not use").into();
+                    format!("{host} resolves only to addresses merchants may not use{hint}").into();
                 return Err(error);
             }
             let addresses: Addrs = Box::new(allowed.into_iter());

@@ -1,17 +1,29 @@
-//! Registering a merchant: its endpoint is checked against the network
-//! policy, verified with Messenger's `hub.challenge` handshake, its feed is
-//! validated and kept, and it is issued the page access token it uses for
-//! the Send API.
+//! Registering a merchant: its feed is read (ACP JSON Lines or Google
+//! Merchant Center CSV/TSV) and checked, its endpoint is checked against the
+//! network policy and verified with Messenger's `hub.challenge` handshake,
+//! its catalog is loaded into the catalog of record in one commit, and it is
+//! issued the page access token it uses for the Send API.
+//!
+//! The handshake also tells the merchant the id it is registered under
+//! (`concierge_merchant_id`, beside the `hub.*` parameters): Messenger bots
+//! ignore it; the reference responder adopts it, so the payment
+//! authorisations Concierge sends it name a merchant it knows.
 
-use crate::catalog::feed::parse_jsonl;
+use crate::catalog::feed::FeedFormat;
+use crate::catalog::record::{validate_merchant_id, ParsedFeed};
+use crate::catalog::{CatalogRecord, LoadSummary};
 use crate::merchant::signature::random_token;
 use crate::negotiate::{MerchantEndpoint, Transport};
 use crate::order::{MerchantRecord, Store};
+use crate::rules::CompiledRules;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::sync::Arc;
 
 /// Largest verification answer read.
 const MAX_CHALLENGE_REPLY_BYTES: usize = 1024;
+
+/// The handshake parameter that tells a merchant its registered id.
+pub const MERCHANT_ID_PARAMETER: &str = "concierge_merchant_id";
 
 /// What a merchant sends to register.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,8 +36,14 @@ pub struct Registration {
     /// The secret events are signed with; generated when absent.
     #[serde(default)]
     pub app_secret: Option<String>,
-    /// The catalog feed, ACP JSON Lines.
+    /// The catalog feed's text.
     pub feed: String,
+    /// `jsonl`, `csv` or `tsv`; sniffed from the text when absent.
+    #[serde(default)]
+    pub feed_format: Option<String>,
+    /// The id to register under; made from the name when absent.
+    #[serde(default)]
+    pub id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,10 +56,12 @@ pub enum RegistrationError {
     VerificationFailed(String),
     #[error("feed rejected: {0}")]
     BadFeed(String),
+    #[error("merchant id {0:?} is already registered")]
+    Taken(String),
     #[error(transparent)]
     Store(#[from] crate::error::OrderError),
-    #[error("cannot keep the feed: {0}")]
-    Io(String),
+    #[error("cannot load the catalog: {0}")]
+    Catalog(crate::error::CatalogError),
 }
 
 impl RegistrationError {
@@ -52,7 +72,20 @@ impl RegistrationError {
             RegistrationError::EndpointRefused(_) => "endpoint_refused",
             RegistrationError::VerificationFailed(_) => "verification_failed",
             RegistrationError::BadFeed(_) => "invalid_feed",
-            RegistrationError::Store(_) | RegistrationError::Io(_) => "internal_error",
+            RegistrationError::Taken(_) => "merchant_exists",
+            RegistrationError::Store(_) | RegistrationError::Catalog(_) => "internal_error",
+        }
+    }
+}
+
+impl From<crate::error::CatalogError> for RegistrationError {
+    fn from(error: crate::error::CatalogError) -> Self {
+        match error {
+            crate::error::CatalogError::FeedRefused { .. }
+            | crate::error::CatalogError::BadRow { .. } => {
+                RegistrationError::BadFeed(error.to_string())
+            }
+            other => RegistrationError::Catalog(other),
         }
     }
 }
@@ -69,14 +102,34 @@ impl MerchantRecord {
     }
 }
 
-/// Registers a merchant: checks, verifies, keeps the feed under
-/// `registered_feeds_dir`, and stores it.
+/// A feed format named in a request: `jsonl` (or `ndjson`, `json`), `csv`
+/// or `tsv`.
+pub fn feed_format_named(name: &str) -> Option<FeedFormat> {
+    FeedFormat::by_extension(std::path::Path::new(&format!("feed.{}", name.trim())))
+}
+
+/// What a registration did.
+#[derive(Debug, Clone)]
+pub struct Registered {
+    pub merchant: MerchantRecord,
+    pub load: LoadSummary,
+    /// Rows of the feed that were rejected, as `file:line: problem`.
+    pub rejected: Vec<String>,
+}
+
+/// Registers a merchant: checks its feed and endpoint, verifies the
+/// endpoint, reserves its id, loads its catalog into the catalog of record
+/// (one commit, serialised with every other change), and stores it. Any
+/// failure after the id is reserved leaves neither the merchant nor its
+/// catalog behind. Blocks on the catalog's write lock; call it where
+/// blocking is allowed.
 pub async fn register(
     store: &Store,
     transport: &Transport,
-    registered_feeds_dir: &Path,
+    record: &CatalogRecord,
+    rules: &Arc<CompiledRules>,
     registration: &Registration,
-) -> Result<MerchantRecord, RegistrationError> {
+) -> Result<Registered, RegistrationError> {
     let name = registration.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(RegistrationError::Invalid(
@@ -88,27 +141,121 @@ pub async fn register(
             "a verify token is required".into(),
         ));
     }
-    let mut url = transport
+    if let Some(id) = &registration.id {
+        validate_merchant_id(id).map_err(|e| RegistrationError::Invalid(e.to_string()))?;
+    }
+    let format = match registration.feed_format.as_deref() {
+        None => None,
+        Some(name) => Some(feed_format_named(name).ok_or_else(|| {
+            RegistrationError::Invalid(format!(
+                "feed_format {name:?} is not one of jsonl, csv, tsv"
+            ))
+        })?),
+    };
+    let url = transport
         .policy()
         .check_url(&registration.endpoint)
         .map_err(RegistrationError::EndpointRefused)?;
 
-    let read = parse_jsonl("feed", &registration.feed);
-    if read.products.is_empty() {
-        let first = read
-            .rejected
-            .first()
-            .map(|e| e.to_string())
-            .unwrap_or_else(|| "the feed has no products".into());
-        return Err(RegistrationError::BadFeed(first));
-    }
+    let feed = ParsedFeed::from_text("feed", &registration.feed, format);
+    let id_for_errors = registration.id.clone().unwrap_or_else(|| slug(name));
+    feed.check_usable(&id_for_errors)?;
 
-    // Messenger's verification handshake, through the guarded client.
+    // Reserve the id first: two registrations at once never share one.
+    let merchant = reserve(store, name, registration)?;
+    let rejected: Vec<String> = feed.read.rejected.iter().map(|e| e.to_string()).collect();
+    let outcome = async {
+        verify_endpoint(transport, url, &registration.verify_token, &merchant.id).await?;
+        load_off_runtime(record, rules, &merchant.id, feed).await
+    }
+    .await;
+    match outcome {
+        Ok(load) => Ok(Registered {
+            merchant,
+            load,
+            rejected,
+        }),
+        Err(error) => {
+            let _ = store.remove_merchant(&merchant.id);
+            Err(error)
+        }
+    }
+}
+
+/// Loads `feed` as merchant `merchant_id`'s catalog on a blocking thread:
+/// the load waits for the catalog's write lock and indexes.
+pub async fn load_off_runtime(
+    record: &CatalogRecord,
+    rules: &Arc<CompiledRules>,
+    merchant_id: &str,
+    feed: ParsedFeed,
+) -> Result<LoadSummary, RegistrationError> {
+    let record = record.clone();
+    let rules = rules.clone();
+    let merchant_id = merchant_id.to_string();
+    tokio::task::spawn_blocking(move || {
+        record.load_merchant(&rules, &merchant_id, &feed, &mut |_| {})
+    })
+    .await
+    .map_err(|error| {
+        RegistrationError::Catalog(crate::error::CatalogError::Invalid(error.to_string()))
+    })?
+    .map_err(RegistrationError::from)
+}
+
+/// Stores the merchant under its requested id, or the first free id made
+/// from its name ("harbor-pine", "harbor-pine-2", ...).
+fn reserve(
+    store: &Store,
+    name: &str,
+    registration: &Registration,
+) -> Result<MerchantRecord, RegistrationError> {
+    let base = slug(name);
+    for attempt in 1..=100 {
+        let id = match (&registration.id, attempt) {
+            (Some(id), _) => id.clone(),
+            (None, 1) => base.clone(),
+            (None, n) => format!("{base}-{n}"),
+        };
+        let merchant = MerchantRecord {
+            page_id: format!("page-{id}"),
+            id: id.clone(),
+            name: name.to_string(),
+            endpoint: registration.endpoint.trim().to_string(),
+            verify_token: registration.verify_token.clone(),
+            app_secret: registration
+                .app_secret
+                .clone()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| random_token(16)),
+            page_access_token: format!("EAA{}", random_token(24)),
+            feed_path: format!("merchants/{id}.jsonl"),
+            created_at: crate::order::mandate::now_secs(),
+        };
+        if store.insert_merchant_if_new(&merchant)? {
+            return Ok(merchant);
+        }
+        if registration.id.is_some() {
+            return Err(RegistrationError::Taken(id));
+        }
+    }
+    Err(RegistrationError::Taken(base))
+}
+
+/// Messenger's verification handshake, through the guarded client; the
+/// merchant's registered id rides along for the reference responder.
+async fn verify_endpoint(
+    transport: &Transport,
+    mut url: reqwest::Url,
+    verify_token: &str,
+    merchant_id: &str,
+) -> Result<(), RegistrationError> {
     let challenge = random_token(12);
     url.query_pairs_mut()
         .append_pair("hub.mode", "subscribe")
-        .append_pair("hub.verify_token", &registration.verify_token)
-        .append_pair("hub.challenge", &challenge);
+        .append_pair("hub.verify_token", verify_token)
+        .append_pair("hub.challenge", &challenge)
+        .append_pair(MERCHANT_ID_PARAMETER, merchant_id);
     let response = transport
         .client()
         .get(url)
@@ -140,8 +287,13 @@ pub async fn register(
             "the endpoint did not echo hub.challenge".into(),
         ));
     }
+    Ok(())
+}
 
-    let slug: String = name
+/// "Harbor & Pine Outfitters" → "harbor-pine-outfitters" (at most four
+/// words; "merchant" when nothing is left).
+pub fn slug(name: &str) -> String {
+    let slug = name
         .to_lowercase()
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
@@ -151,31 +303,9 @@ pub async fn register(
         .take(4)
         .collect::<Vec<_>>()
         .join("-");
-    let id = format!(
-        "{}-{}",
-        if slug.is_empty() { "merchant" } else { &slug },
-        random_token(3)
-    );
-    std::fs::create_dir_all(registered_feeds_dir)
-        .map_err(|e| RegistrationError::Io(e.to_string()))?;
-    let feed_path = registered_feeds_dir.join(format!("{id}.jsonl"));
-    std::fs::write(&feed_path, crate::catalog::feed::to_jsonl(&read.products))
-        .map_err(|e| RegistrationError::Io(e.to_string()))?;
-    let record = MerchantRecord {
-        page_id: format!("page-{id}"),
-        id,
-        name: name.to_string(),
-        endpoint: registration.endpoint.trim().to_string(),
-        verify_token: registration.verify_token.clone(),
-        app_secret: registration
-            .app_secret
-            .clone()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| random_token(16)),
-        page_access_token: format!("EAA{}", random_token(24)),
-        feed_path: feed_path.display().to_string(),
-        created_at: crate::order::mandate::now_secs(),
-    };
-    store.insert_merchant(&record)?;
-    Ok(record)
+    if slug.is_empty() {
+        "merchant".into()
+    } else {
+        slug
+    }
 }

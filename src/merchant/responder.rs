@@ -161,6 +161,9 @@ pub struct Responder {
     /// Random per start, so order numbers never repeat across restarts.
     order_prefix: String,
     clock: AtomicU64,
+    /// Ids this merchant was registered under (told in verified
+    /// handshakes), accepted in payment authorisations beside its own.
+    registered_ids: Mutex<Vec<String>>,
 }
 
 impl Responder {
@@ -173,7 +176,33 @@ impl Responder {
             order_counter: AtomicU64::new(0),
             order_prefix: signature::random_token(3).to_uppercase(),
             clock: AtomicU64::new(0),
+            registered_ids: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Takes `id` as one this merchant is registered under, from a verified
+    /// handshake. True when it is new. At most 16 ids of at most 64
+    /// characters are kept.
+    pub fn adopt_id(&self, id: &str) -> bool {
+        let id = id.trim();
+        if id.is_empty() || id.len() > 64 || id == self.config.profile.id {
+            return false;
+        }
+        let mut ids = lock(&self.registered_ids);
+        if ids.iter().any(|known| known == id) || ids.len() >= 16 {
+            return false;
+        }
+        ids.push(id.to_string());
+        true
+    }
+
+    /// Whether a payment authorisation naming `merchant_id` is for this
+    /// merchant: its own id, or one it was registered under.
+    fn is_me(&self, merchant_id: &str) -> bool {
+        merchant_id == self.config.profile.id
+            || lock(&self.registered_ids)
+                .iter()
+                .any(|id| id == merchant_id)
     }
 
     pub fn config(&self) -> &ResponderConfig {
@@ -536,7 +565,7 @@ impl Responder {
         };
         if let Some(problem) = check_authorization(
             payment,
-            &self.config.profile.id,
+            |merchant_id| self.is_me(merchant_id),
             order_number,
             invoice.total,
             &currency,
@@ -685,7 +714,7 @@ impl Responder {
 
 fn check_authorization(
     payment: &PaymentAuthorization,
-    merchant_id: &str,
+    is_me: impl Fn(&str) -> bool,
     order_number: &str,
     total: i64,
     currency: &str,
@@ -697,7 +726,7 @@ fn check_authorization(
             "allowance reason {:?} is not one_time",
             allowance.reason
         ))
-    } else if allowance.merchant_id != merchant_id {
+    } else if !is_me(&allowance.merchant_id) {
         Some("the authorisation is for another merchant".into())
     } else if allowance.checkout_session_id != order_number {
         Some("the authorisation is for another order".into())

@@ -52,6 +52,15 @@ async fn verify_subscription(
         (Some("subscribe"), Some(token), Some(challenge))
             if token == responder.config().verify_token =>
         {
+            // A verified registration says which id this merchant has at
+            // that Concierge: its payment authorisations will name it.
+            if let Some(id) = params.get(crate::merchant::registry::MERCHANT_ID_PARAMETER) {
+                if responder.adopt_id(id) {
+                    eprintln!(
+                        "Registered with Concierge as merchant {id:?}; payments naming it are accepted (after a restart, pass --id {id})."
+                    );
+                }
+            }
             (StatusCode::OK, challenge.clone()).into_response()
         }
         _ => (StatusCode::FORBIDDEN, "verification failed").into_response(),

@@ -1,12 +1,25 @@
 //! `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app_secret, raw body)>`,
-//! verified on the raw bytes in constant time.
+//! verified on the raw bytes in constant time. Events also carry Messenger's
+//! legacy `X-Hub-Signature: sha1=<hex HMAC-SHA1>`, the only one Meta's sample
+//! bots check.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
+/// The legacy SHA-1 signature header.
+pub const SHA1_SIGNATURE_HEADER: &str = "x-hub-signature";
 
 type HmacSha256 = Hmac<Sha256>;
+type HmacSha1 = Hmac<sha1::Sha1>;
+
+/// The legacy header value for `body`: `sha1=<hex HMAC-SHA1>`.
+pub fn sign_sha1(app_secret: &str, body: &[u8]) -> String {
+    let mut mac =
+        HmacSha1::new_from_slice(app_secret.as_bytes()).expect("hmac takes any key length");
+    mac.update(body);
+    format!("sha1={}", hex::encode(mac.finalize().into_bytes()))
+}
 
 /// The header value for `body` signed with `app_secret`.
 pub fn sign(app_secret: &str, body: &[u8]) -> String {
@@ -55,6 +68,16 @@ mod tests {
         assert!(!verify("secret", body, "sha1=abc"));
         assert!(!verify("secret", body, "sha256=zz"));
         assert!(!verify("secret", body, ""));
+    }
+
+    #[test]
+    fn the_legacy_signature_matches_a_known_digest() {
+        // HMAC-SHA1("key", "The quick brown fox jumps over the lazy dog"),
+        // the example of RFC 2104's Wikipedia page.
+        assert_eq!(
+            sign_sha1("key", b"The quick brown fox jumps over the lazy dog"),
+            "sha1=de7c9b85b8b78aa6bc8a7a36f70a90701c9db4d9"
+        );
     }
 
     #[test]

@@ -110,6 +110,93 @@ fn default_messaging_type() -> String {
     "RESPONSE".into()
 }
 
+/// One call to the Send API: a message, or a sender action (`typing_on`,
+/// `typing_off`, `mark_seen`), which carries no message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SendApiCall {
+    Message(SendRequest),
+    SenderAction { recipient: Id, action: String },
+}
+
+impl SendApiCall {
+    /// Reads a Send API body: a sender action when it has `sender_action`,
+    /// else a message. The error says what is wrong, for the merchant.
+    pub fn from_json(value: serde_json::Value) -> Result<SendApiCall, String> {
+        if let Some(action) = value.get("sender_action") {
+            let action = action
+                .as_str()
+                .ok_or("sender_action must be a string")?
+                .to_string();
+            let recipient: Id = value
+                .get("recipient")
+                .cloned()
+                .ok_or("recipient is missing")
+                .and_then(|r| {
+                    serde_json::from_value(r).map_err(|_| "recipient must be {\"id\": ...}")
+                })?;
+            return Ok(SendApiCall::SenderAction { recipient, action });
+        }
+        serde_json::from_value(value)
+            .map(SendApiCall::Message)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The conversation (PSID) the call is for.
+    pub fn recipient(&self) -> &str {
+        match self {
+            SendApiCall::Message(request) => &request.recipient.id,
+            SendApiCall::SenderAction { recipient, .. } => &recipient.id,
+        }
+    }
+}
+
+/// What the User Profile API (`GET /v{N}/{psid}`) answers. Concierge never
+/// hands a merchant the shopper's identity: every conversation gets the
+/// same neutral name, which bots use to greet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserProfile {
+    pub id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub name: String,
+    pub profile_pic: String,
+    pub locale: String,
+    pub timezone: i32,
+}
+
+impl UserProfile {
+    /// The profile of conversation `psid`.
+    pub fn for_shopper(psid: &str) -> UserProfile {
+        UserProfile {
+            id: psid.to_string(),
+            first_name: "Concierge".into(),
+            last_name: "Shopper".into(),
+            name: "Concierge Shopper".into(),
+            profile_pic: String::new(),
+            locale: "en_US".into(),
+            timezone: 0,
+        }
+    }
+
+    /// The profile as JSON, limited to `fields` when any are named (as the
+    /// Graph API does); `id` is always there.
+    pub fn with_fields(&self, fields: &[&str]) -> serde_json::Value {
+        let all = serde_json::to_value(self).unwrap_or_default();
+        if fields.iter().all(|f| f.is_empty()) {
+            return all;
+        }
+        let mut picked = serde_json::Map::new();
+        if let serde_json::Value::Object(map) = all {
+            for (key, value) in map {
+                if key == "id" || fields.contains(&key.as_str()) {
+                    picked.insert(key, value);
+                }
+            }
+        }
+        serde_json::Value::Object(picked)
+    }
+}
+
 /// The synchronous reply extension: the webhook response body.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SyncReply {

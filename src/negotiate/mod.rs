@@ -3,11 +3,13 @@
 //! sessions at once.
 pub mod mailbox;
 pub mod orchestrate;
+pub mod outcome;
 pub mod policy;
 pub mod report;
 pub mod session;
 pub mod transport;
 
-pub use orchestrate::{Shop, ShopOptions, ShopReport};
+pub use orchestrate::{MerchantDirectory, Shop, ShopOptions, ShopReport};
+pub use outcome::Outcome;
 pub use session::{Session, Wanted};
 pub use transport::{MerchantEndpoint, Transport};

@@ -1,12 +1,15 @@
-//! The whole job for one request: parse, search, negotiate with every
-//! promising merchant at once, check each invoice, choose, pay, decline the
-//! rest, and record everything.
+//! The whole job for one request, as named stages: parse; **select** the
+//! merchants worth asking (search, one offer per merchant); **negotiate**
+//! with all of them at once; **check** every invoice; make the one
+//! counter-offer the policy allows; **choose** the best valid invoice;
+//! **settle** (pay it once, decline the rest); **record** everything.
 
+use super::outcome::Outcome;
 use super::session::{Next, PaymentReply, Session, SessionState, Speaker, TranscriptLine, Wanted};
 use super::transport::{MerchantEndpoint, Transport};
 use crate::catalog::{CatalogIndex, Offer, SearchQuery};
 use crate::config::Config;
-use crate::intent::{Intent, IntentKind, Parser};
+use crate::intent::{Intent, IntentKind, ItemRequest, Parser};
 use crate::merchant::signature::random_token;
 use crate::merchant::wire::now_millis;
 use crate::money::Money;
@@ -27,8 +30,16 @@ const RELEVANCE_BAND: f32 = 0.9;
 pub struct Shop {
     pub rules: Arc<CompiledRules>,
     pub parser: Parser,
-    pub catalog: Arc<CatalogIndex>,
+    /// The indexes searched: the catalog of record, and the demo world's
+    /// when it is served too. Offers from all are ranked together.
+    pub catalogs: Vec<Arc<CatalogIndex>>,
+    /// Merchants this process serves itself (the demo world's reference
+    /// responders); always shopped with.
     pub merchants: Vec<MerchantEndpoint>,
+    /// Whether the merchants registered in the store are shopped with too.
+    /// They are read at the start of each request, so a registration made
+    /// by another process counts at once.
+    pub registered_merchants: bool,
     pub store: Arc<Store>,
     pub transport: Transport,
     pub config: Config,
@@ -138,6 +149,8 @@ pub struct ShopReport {
     pub request: String,
     pub intent: Intent,
     pub run_id: Option<i64>,
+    /// How the request ended (also the exit code of `concierge ask`).
+    pub outcome: Outcome,
     pub mandate: Mandate,
     pub candidates: Vec<Candidate>,
     /// Groups of candidate indexes that are the same product.
@@ -162,6 +175,7 @@ impl ShopReport {
             request: request.to_string(),
             intent,
             run_id: Some(run_id),
+            outcome: Outcome::NotUnderstood,
             mandate,
             candidates: Vec::new(),
             same_product_groups: Vec::new(),
@@ -173,17 +187,75 @@ impl ShopReport {
             basket: Vec::new(),
         }
     }
+
+    /// Ends the report with `outcome`, saying `note` to the shopper.
+    fn end(&mut self, outcome: Outcome, note: impl Into<String>) -> Outcome {
+        self.notes.push(note.into());
+        self.outcome = outcome;
+        outcome
+    }
 }
 
-impl Shop {
-    fn merchant(&self, merchant_id: &str) -> Option<&MerchantEndpoint> {
+/// The merchants one request may deal with, read once at its start.
+pub struct MerchantDirectory {
+    merchants: Vec<MerchantEndpoint>,
+}
+
+impl MerchantDirectory {
+    pub fn get(&self, merchant_id: &str) -> Option<&MerchantEndpoint> {
         self.merchants.iter().find(|m| m.merchant_id == merchant_id)
     }
 
-    fn merchant_name(&self, merchant_id: &str) -> String {
-        self.merchant(merchant_id)
+    pub fn name(&self, merchant_id: &str) -> String {
+        self.get(merchant_id)
             .map(|m| m.name.clone())
             .unwrap_or_else(|| merchant_id.to_string())
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.merchants.iter().map(|m| m.merchant_id.as_str())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.merchants.is_empty()
+    }
+}
+
+/// One conversation with one merchant, from first message to decision.
+struct Conversation {
+    endpoint: MerchantEndpoint,
+    /// The conversation's page-scoped id (the shopper's id at this merchant).
+    psid: String,
+    session: Session,
+    report: ConversationReport,
+}
+
+/// What the select stage chose: the merchants to talk to, each with the
+/// offer asked about.
+struct Selection {
+    contacts: Vec<(MerchantEndpoint, Offer)>,
+}
+
+/// What an item's invoices are checked against, besides each conversation's
+/// own offer.
+struct ItemWants<'a> {
+    item: &'a ItemRequest,
+    quantity: u32,
+}
+
+impl Shop {
+    /// The merchants this request may deal with: the ones served here and,
+    /// when enabled, every merchant registered in the store now.
+    pub fn merchant_directory(&self) -> crate::Result<MerchantDirectory> {
+        let mut merchants = self.merchants.clone();
+        if self.registered_merchants {
+            for record in self.store.merchants()? {
+                if !merchants.iter().any(|m| m.merchant_id == record.id) {
+                    merchants.push(record.endpoint());
+                }
+            }
+        }
+        Ok(MerchantDirectory { merchants })
     }
 
     /// Does the whole job for `request`. Errors only for internal failures
@@ -202,15 +274,18 @@ impl Shop {
         mandate.require_confirmation = options.require_confirmation;
         let parsed_json = serde_json::to_string(&intent).unwrap_or_default();
         let run_id = self.store.start_run(request, &parsed_json)?;
+        let merchants = self.merchant_directory()?;
         let mut report = ShopReport::new(request, intent.clone(), run_id, mandate);
-        let outcome = if intent.intent == IntentKind::Buy && intent.items.len() > 1 {
-            self.shop_basket(&intent, options, run_id, &mut report)
+        if intent.intent == IntentKind::Buy && intent.items.len() > 1 {
+            self.shop_basket(&intent, &merchants, options, run_id, &mut report)
                 .await
         } else {
-            self.shop_parsed(&intent, options, run_id, &mut report)
+            self.shop_item(&intent, &merchants, options, run_id, &mut report)
                 .await
         };
-        self.store.finish_run(run_id, &outcome)?;
+        let summary = report.notes.last().cloned().unwrap_or_default();
+        self.store
+            .finish_run(run_id, &format!("{}: {summary}", report.outcome.name()))?;
         Ok(report)
     }
 
@@ -221,10 +296,11 @@ impl Shop {
     async fn shop_basket(
         &self,
         intent: &Intent,
+        merchants: &MerchantDirectory,
         options: &ShopOptions,
         run_id: i64,
         report: &mut ShopReport,
-    ) -> String {
+    ) -> Outcome {
         let budget = report.mandate.max_total;
         let mut spent = 0i64;
         let mut bought = 0usize;
@@ -236,7 +312,7 @@ impl Shop {
             mandate.spent += spent;
             let mut item_report =
                 ShopReport::new(&report.request, item_intent.clone(), run_id, mandate);
-            self.shop_parsed(&item_intent, options, run_id, &mut item_report)
+            self.shop_item(&item_intent, merchants, options, run_id, &mut item_report)
                 .await;
             if let Some(receipt) = &item_report.receipt {
                 spent += receipt.total.minor;
@@ -257,100 +333,134 @@ impl Shop {
                 intent.items.len()
             ),
         };
-        report.notes.push(summary.clone());
-        summary
+        let outcome = if bought == intent.items.len() {
+            Outcome::Bought
+        } else if bought > 0 {
+            Outcome::PartlyBought
+        } else {
+            // Nothing bought: the first item's reason stands for the basket.
+            report
+                .basket
+                .first()
+                .map(|item| item.outcome)
+                .unwrap_or(Outcome::NothingFound)
+        };
+        report.end(outcome, summary)
     }
 
-    async fn shop_parsed(
+    /// One item, stage by stage.
+    async fn shop_item(
         &self,
         intent: &Intent,
+        merchants: &MerchantDirectory,
         options: &ShopOptions,
         run_id: i64,
         report: &mut ShopReport,
-    ) -> String {
+    ) -> Outcome {
         let started = Instant::now();
         match intent.intent {
             IntentKind::None => {
-                report.notes.push(format!(
-                    "Sorry, I could not understand {:?} as a shopping request. Try something like \"buy me a gray turtleneck sweater in medium under $50\".",
-                    intent.text
-                ));
-                return "not understood".into();
+                return report.end(
+                    Outcome::NotUnderstood,
+                    format!(
+                        "Sorry, I could not understand {:?} as a shopping request. Try something like \"buy me a gray turtleneck sweater in medium under $50\".",
+                        intent.text
+                    ),
+                );
             }
             IntentKind::OrderStatus => return self.order_status(report),
-            IntentKind::CancelOrder => return self.cancel_order(intent, report).await,
+            IntentKind::CancelOrder => return self.cancel_order(intent, merchants, report).await,
             IntentKind::Buy | IntentKind::Search => {}
         }
         let Some(item) = intent
             .first_item()
             .filter(|i| i.product.is_some() || i.product_type.is_some())
         else {
-            report
-                .notes
-                .push("Which product? The request names none I know.".into());
-            return "no product".into();
+            return report.end(
+                Outcome::NothingFound,
+                "Which product? The request names none I know.",
+            );
         };
+        let selection = match self.select(intent, item, merchants, report) {
+            Ok(selection) => selection,
+            Err(outcome) => return outcome,
+        };
+        report.timings.search_us = started.elapsed().as_micros() as u64;
 
+        let negotiation_started = Instant::now();
+        let wants = ItemWants {
+            item,
+            quantity: item.quantity_or_one(),
+        };
+        let mut conversations = self.negotiate_all(selection, &wants, options, run_id).await;
+        self.check_all(&mut conversations, &wants, &report.mandate);
+        // No invoice within budget: one counter-offer to the cheapest
+        // merchant whose only fault is a total within the policy's margin.
+        if !conversations.iter().any(|c| c.report.accepted) {
+            if let Some(note) = self
+                .counter_offer(&mut conversations, &wants, &report.mandate)
+                .await
+            {
+                report.notes.push(note);
+            }
+        }
+        report.timings.negotiation_us = negotiation_started.elapsed().as_micros() as u64;
+
+        let settlement_started = Instant::now();
+        let chosen = self.choose(&conversations, report);
+        let outcome = self
+            .settle(&mut conversations, chosen, options, run_id, report)
+            .await;
+        report.timings.settlement_us = settlement_started.elapsed().as_micros() as u64;
+        self.record(conversations, run_id, report);
+        report.outcome = outcome;
+        outcome
+    }
+
+    /// Select: search the catalog and pick, per merchant, the one offer to
+    /// ask about. Every offer found is listed with why it was or was not
+    /// picked. Ends the request (`Err`) when there is no one to ask.
+    fn select(
+        &self,
+        intent: &Intent,
+        item: &ItemRequest,
+        merchants: &MerchantDirectory,
+        report: &mut ShopReport,
+    ) -> Result<Selection, Outcome> {
         let mut query = SearchQuery::for_item(intent, item);
-        // Only merchants Concierge can talk to are worth finding.
-        query.merchants_allowed = Some(
-            self.merchants
-                .iter()
-                .map(|m| m.merchant_id.clone())
-                .filter(|id| report.mandate.allows_merchant(id))
-                .collect(),
-        );
+        // Only merchants Concierge can talk to are worth finding, for a
+        // purchase; a search shows every catalog.
+        if intent.intent == IntentKind::Buy {
+            query.merchants_allowed = Some(
+                merchants
+                    .ids()
+                    .filter(|id| report.mandate.allows_merchant(id))
+                    .map(str::to_string)
+                    .collect(),
+            );
+        }
         // Enough offers that every merchant that may be contacted can appear.
         query.limit = query.limit.max(self.config.max_merchants * 3);
-        let results = match self.catalog.search(&query) {
+        let results = match crate::catalog::search::search_all(&self.catalogs, &query) {
             Ok(results) => results,
             Err(error) => {
-                report.notes.push(format!("Search failed: {error}"));
-                return "search failed".into();
+                return Err(report.end(Outcome::NothingFound, format!("Search failed: {error}")));
             }
         };
         if results.offers.is_empty() {
-            report
-                .notes
-                .push("No merchant has that in stock within the price asked.".into());
-            return "no offers".into();
+            let note = if merchants.is_empty() && intent.intent == IntentKind::Buy {
+                "No merchant is registered to buy from.".to_string()
+            } else {
+                "No merchant has that in stock within the price asked.".to_string()
+            };
+            return Err(report.end(Outcome::NothingFound, note));
         }
 
-        // One conversation per merchant: among its offers that have the
-        // variant asked for and rank close to its best (within
-        // RELEVANCE_BAND of the top score), the cheapest.
-        let mut per_merchant_pick: Vec<(String, usize)> = Vec::new();
+        let picks = pick_per_merchant(&results.offers, merchants, self.config.max_merchants);
+        let mut contacts = Vec::new();
         for (index, offer) in results.offers.iter().enumerate() {
-            if !offer.matches_request() || self.merchant(&offer.merchant_id).is_none() {
-                continue;
-            }
-            match per_merchant_pick
-                .iter_mut()
-                .find(|(m, _)| *m == offer.merchant_id)
-            {
-                None => per_merchant_pick.push((offer.merchant_id.clone(), index)),
-                Some((_, picked)) => {
-                    let best = &results.offers[*picked];
-                    let top_score = results
-                        .offers
-                        .iter()
-                        .filter(|o| o.merchant_id == offer.merchant_id && o.matches_request())
-                        .map(|o| o.score)
-                        .fold(f32::MIN, f32::max);
-                    if offer.score >= top_score * RELEVANCE_BAND
-                        && offer.price.minor < best.price.minor
-                    {
-                        *picked = index;
-                    }
-                }
-            }
-        }
-        per_merchant_pick.truncate(self.config.max_merchants);
-        let mut contacted_merchants: Vec<String> = Vec::new();
-        for (index, offer) in results.offers.iter().enumerate() {
-            let merchant_name = self.merchant_name(&offer.merchant_id);
-            let picked = per_merchant_pick.iter().any(|(_, i)| *i == index);
-            let (contacted, note) = if self.merchant(&offer.merchant_id).is_none() {
+            let picked = picks.contains(&index);
+            let (contacted, note) = if merchants.get(&offer.merchant_id).is_none() {
                 (
                     false,
                     "merchant has no registered auto-responder".to_string(),
@@ -366,15 +476,17 @@ impl Shop {
             } else if intent.intent == IntentKind::Search {
                 (false, "search only: nothing is bought".to_string())
             } else if picked {
-                contacted_merchants.push(offer.merchant_id.clone());
+                if let Some(endpoint) = merchants.get(&offer.merchant_id) {
+                    contacts.push((endpoint.clone(), offer.clone()));
+                }
                 (true, "contacting".to_string())
-            } else if per_merchant_pick
+            } else if picks
                 .iter()
-                .any(|(m, _)| *m == offer.merchant_id)
+                .any(|&i| results.offers[i].merchant_id == offer.merchant_id)
             {
                 (
                     false,
-                    "a cheaper close match from this merchant is asked instead".to_string(),
+                    "a better match from this merchant is asked instead".to_string(),
                 )
             } else {
                 (
@@ -387,7 +499,7 @@ impl Shop {
             };
             report.candidates.push(Candidate {
                 offer: offer.clone(),
-                merchant_name,
+                merchant_name: merchants.name(&offer.merchant_id),
                 contacted,
                 note,
             });
@@ -399,21 +511,29 @@ impl Shop {
             .cloned()
             .collect();
         if intent.intent == IntentKind::Search {
-            report
-                .notes
-                .push("This was a search: say \"buy ...\" to purchase.".into());
-            return "searched".into();
+            return Err(report.end(
+                Outcome::Searched,
+                "This was a search: say \"buy ...\" to purchase.",
+            ));
         }
-        if contacted_merchants.is_empty() {
-            report
-                .notes
-                .push("No merchant has the exact variant asked for in stock.".into());
-            return "no matching variant".into();
+        if contacts.is_empty() {
+            return Err(report.end(
+                Outcome::NothingFound,
+                "No merchant has the exact variant asked for in stock.",
+            ));
         }
+        Ok(Selection { contacts })
+    }
 
-        report.timings.search_us = started.elapsed().as_micros() as u64;
-        // Negotiate with all of them at once, against one deadline.
-        let negotiation_started = Instant::now();
+    /// Negotiate: one session per selected merchant, all at once, against
+    /// one deadline.
+    async fn negotiate_all(
+        &self,
+        selection: Selection,
+        wants: &ItemWants<'_>,
+        options: &ShopOptions,
+        run_id: i64,
+    ) -> Vec<Conversation> {
         let broker = options.choose.clone().map(|choose| {
             Arc::new(ChoiceBroker {
                 choose,
@@ -421,19 +541,16 @@ impl Shop {
                 prompt: Default::default(),
             })
         });
-        let deadline = negotiation_started + self.config.negotiation_deadline;
+        let deadline = Instant::now() + self.config.negotiation_deadline;
         let mut tasks = JoinSet::new();
-        for candidate in report.candidates.iter().filter(|c| c.contacted) {
-            let Some(endpoint) = self.merchant(&candidate.offer.merchant_id).cloned() else {
-                continue;
-            };
+        for (endpoint, offer) in selection.contacts {
             let wanted = Wanted {
-                product_code: candidate.offer.product_id.clone(),
-                product_title: candidate.offer.product_title.clone(),
-                color: item.color.clone(),
-                size: item.size.clone(),
-                quantity: item.quantity_or_one(),
-                material: item.material.clone(),
+                product_code: offer.product_id.clone(),
+                product_title: offer.product_title.clone(),
+                color: wants.item.color.clone(),
+                size: wants.item.size.clone(),
+                quantity: wants.quantity,
+                material: wants.item.material.clone(),
                 shipping_address: self.config.shipping_address.clone(),
             };
             let mut session = Session::new(
@@ -447,213 +564,239 @@ impl Shop {
             session.ask_shopper = broker.is_some();
             let broker = broker.clone();
             let psid = format!("cg-{run_id}-{}", random_token(6));
+            // The conversation is known from its first message on, so the
+            // merchant's late messages are recognised as its own.
+            let _ = self
+                .store
+                .record_conversation(&psid, &endpoint.merchant_id, run_id);
             let transport = self.transport.clone();
-            let offer = candidate.offer.clone();
             tasks.spawn(async move {
                 let session =
                     negotiate(&transport, &endpoint, &psid, session, deadline, broker).await;
                 (endpoint, psid, offer, session)
             });
         }
-        let mut finished = Vec::new();
+        let mut conversations = Vec::new();
         while let Some(joined) = tasks.join_next().await {
             // A panicking negotiation task would be a bug; it only loses that
             // merchant, never the others.
-            if let Ok(done) = joined {
-                finished.push(done);
-            }
-        }
-        finished.sort_by(|a, b| a.0.merchant_id.cmp(&b.0.merchant_id));
-
-        // Check every invoice.
-        let mut conversations: Vec<(MerchantEndpoint, String, Session, ConversationReport)> =
-            Vec::new();
-        for (endpoint, psid, offer, session) in finished {
-            let mut conversation = ConversationReport {
-                merchant_id: endpoint.merchant_id.clone(),
-                merchant_name: endpoint.name.clone(),
-                offer: offer.clone(),
-                transcript: Vec::new(),
-                state: session.state,
-                failure: session.failure.clone(),
-                invoice: session.invoice.clone(),
-                checks: Vec::new(),
-                accepted: false,
-            };
-            if let Some(invoice) = &session.invoice {
-                let expectation = Expectation {
+            if let Ok((endpoint, psid, offer, session)) = joined {
+                let report = ConversationReport {
                     merchant_id: endpoint.merchant_id.clone(),
-                    product_title: offer.product_title.clone(),
-                    color: item.color.clone(),
-                    size: item.size.clone(),
-                    quantity: item.quantity_or_one(),
-                    // The lower of the catalog's price and any price the
-                    // merchant quoted in conversation.
-                    listed_unit_price: session
-                        .quoted_unit_price
-                        .map_or(offer.price.minor, |q| q.min(offer.price.minor)),
+                    merchant_name: endpoint.name.clone(),
+                    offer,
+                    transcript: Vec::new(),
+                    state: session.state,
+                    failure: session.failure.clone(),
+                    invoice: session.invoice.clone(),
+                    checks: Vec::new(),
+                    accepted: false,
                 };
-                conversation.checks =
-                    check_invoice(invoice, &expectation, &report.mandate, &self.rules);
-                conversation.accepted = conversation.checks.iter().all(|c| c.passed);
-                if session.pay_payload.is_none() && conversation.accepted {
-                    conversation.accepted = false;
-                    conversation.checks.push(Check {
-                        name: "pay button".into(),
-                        passed: false,
-                        detail: "the invoice came without a Pay button".into(),
-                    });
-                }
-            }
-            conversations.push((endpoint, psid, session, conversation));
-        }
-
-        // No invoice within budget: one counter-offer to the cheapest merchant
-        // whose only fault is a total within the policy's margin.
-        if !conversations.iter().any(|c| c.3.accepted) {
-            if let Some(note) = self
-                .counter_offer(
-                    &mut conversations,
-                    &report.mandate,
-                    item.color.clone(),
-                    item.size.clone(),
-                    item.quantity_or_one(),
-                )
-                .await
-            {
-                report.notes.push(note);
+                conversations.push(Conversation {
+                    endpoint,
+                    psid,
+                    session,
+                    report,
+                });
             }
         }
+        conversations.sort_by(|a, b| a.endpoint.merchant_id.cmp(&b.endpoint.merchant_id));
+        conversations
+    }
 
-        report.timings.negotiation_us = negotiation_started.elapsed().as_micros() as u64;
-        let settlement_started = Instant::now();
-        // Choose: lowest total (items, shipping and tax), then the better
-        // match (the offer's search score, in thousandths so float noise
-        // cannot decide), then the merchant id for a stable tie-break.
+    /// Check: every invoice against the request, the catalog and the
+    /// mandate; it is accepted only when every check passes and there is a
+    /// way to agree to it.
+    fn check_all(&self, conversations: &mut [Conversation], wants: &ItemWants, mandate: &Mandate) {
+        for conversation in conversations {
+            self.check_one(conversation, wants, mandate);
+        }
+    }
+
+    fn check_one(&self, conversation: &mut Conversation, wants: &ItemWants, mandate: &Mandate) {
+        let Some(invoice) = conversation.session.invoice.clone() else {
+            return;
+        };
+        let offer = &conversation.report.offer;
+        let expectation = Expectation {
+            merchant_id: conversation.endpoint.merchant_id.clone(),
+            product_title: offer.product_title.clone(),
+            color: wants.item.color.clone(),
+            size: wants.item.size.clone(),
+            quantity: wants.quantity,
+            // The lower of the catalog's price and any price the merchant
+            // quoted in conversation.
+            listed_unit_price: conversation
+                .session
+                .quoted_unit_price
+                .map_or(offer.price.minor, |q| q.min(offer.price.minor)),
+        };
+        let report = &mut conversation.report;
+        report.checks = check_invoice(&invoice, &expectation, mandate, &self.rules);
+        report.accepted = report.checks.iter().all(|c| c.passed);
+        if conversation.session.pay_payload.is_none() && report.accepted {
+            report.accepted = false;
+            report.checks.push(Check {
+                name: "pay button".into(),
+                passed: false,
+                detail: "the invoice came without a Pay button".into(),
+            });
+        }
+        report.invoice = Some(invoice);
+        report.state = conversation.session.state;
+    }
+
+    /// Choose: the valid invoice with the lowest total (items, shipping and
+    /// tax), then the better match (the offer's search score, in
+    /// thousandths so float noise cannot decide), then the merchant id for
+    /// a stable tie-break.
+    fn choose(&self, conversations: &[Conversation], report: &mut ShopReport) -> Option<usize> {
         let mut valid: Vec<usize> = (0..conversations.len())
-            .filter(|&i| conversations[i].3.accepted)
+            .filter(|&i| conversations[i].report.accepted)
             .collect();
         valid.sort_by_key(|&i| {
-            let conversation = &conversations[i].3;
+            let conversation = &conversations[i];
             let total = conversation
+                .report
                 .invoice
                 .as_ref()
                 .map(|inv| inv.total)
                 .unwrap_or(i64::MAX);
-            let match_quality = (conversation.offer.score * 1000.0) as i64;
+            let match_quality = (conversation.report.offer.score * 1000.0) as i64;
             (
                 total,
                 std::cmp::Reverse(match_quality),
-                conversations[i].0.merchant_id.clone(),
+                conversation.endpoint.merchant_id.clone(),
             )
         });
-        let chosen = valid.first().copied();
-        let mut outcome = "no valid invoice".to_string();
-        if let Some(index) = chosen {
-            let others: Vec<String> = valid[1..]
-                .iter()
-                .filter_map(|&i| {
-                    conversations[i]
-                        .3
-                        .invoice
-                        .as_ref()
-                        .map(|inv| format!("{} {}", conversations[i].0.name, inv.total_money()))
-                })
-                .collect();
-            let (endpoint, _, _, conversation) = &conversations[index];
-            let Some(invoice) = conversation.invoice.as_ref() else {
-                return outcome;
-            };
-            let reason = if others.is_empty() {
-                "the only invoice that passed every check".to_string()
-            } else {
-                format!(
-                    "the cheapest of {} valid invoices (others: {})",
-                    valid.len(),
-                    others.join(", ")
-                )
-            };
-            report.choice = Some(Choice {
-                merchant_id: endpoint.merchant_id.clone(),
-                merchant_name: endpoint.name.clone(),
-                order_number: invoice.order_number.clone(),
-                total: invoice.total_money(),
-                reason,
-            });
+        let chosen = *valid.first()?;
+        let others: Vec<String> = valid[1..]
+            .iter()
+            .filter_map(|&i| {
+                let conversation = &conversations[i];
+                conversation
+                    .report
+                    .invoice
+                    .as_ref()
+                    .map(|inv| format!("{} {}", conversation.endpoint.name, inv.total_money()))
+            })
+            .collect();
+        let conversation = &conversations[chosen];
+        let invoice = conversation.report.invoice.as_ref()?;
+        let reason = if others.is_empty() {
+            "the only invoice that passed every check".to_string()
         } else {
+            format!(
+                "the cheapest of {} valid invoices (others: {})",
+                valid.len(),
+                others.join(", ")
+            )
+        };
+        report.choice = Some(Choice {
+            merchant_id: conversation.endpoint.merchant_id.clone(),
+            merchant_name: conversation.endpoint.name.clone(),
+            order_number: invoice.order_number.clone(),
+            total: invoice.total_money(),
+            reason,
+        });
+        Some(chosen)
+    }
+
+    /// Settle: pay the chosen invoice, if authorised, and decline every
+    /// other, politely and with the reason.
+    async fn settle(
+        &self,
+        conversations: &mut [Conversation],
+        chosen: Option<usize>,
+        options: &ShopOptions,
+        run_id: i64,
+        report: &mut ShopReport,
+    ) -> Outcome {
+        let outcome = match chosen {
+            None => {
+                report
+                    .notes
+                    .push("No invoice passed every check, so nothing was bought.".into());
+                Outcome::NoValidInvoice
+            }
+            Some(index) => {
+                self.pay_if_authorised(&mut conversations[index], options, run_id, report)
+                    .await
+            }
+        };
+        self.decline_others(conversations, chosen).await;
+        outcome
+    }
+
+    async fn pay_if_authorised(
+        &self,
+        conversation: &mut Conversation,
+        options: &ShopOptions,
+        run_id: i64,
+        report: &mut ShopReport,
+    ) -> Outcome {
+        if report.mandate.max_total.is_none() {
+            report.notes.push("No budget was given, so nothing was paid: add \"under $N\" to the request or pass --max-total.".into());
+            return Outcome::NotPaid;
+        }
+        if !options.pay {
             report
                 .notes
-                .push("No invoice passed every check, so nothing was bought.".into());
+                .push("Not paying: payment was not requested (use --auto-pay).".into());
+            return Outcome::NotPaid;
         }
-
-        // Pay the chosen one, if authorised.
-        if let Some(index) = chosen {
-            if report.mandate.max_total.is_none() {
-                report.notes.push("No budget was given, so nothing was paid: add \"under $N\" to the request or pass --max-total.".into());
-                outcome = "chosen, not paid: no budget".into();
-            } else if !options.pay {
-                report
-                    .notes
-                    .push("Not paying: payment was not requested (use --auto-pay).".into());
-                outcome = "chosen, not paid".into();
-            } else if report.mandate.require_confirmation && options.confirm.is_none() {
-                report.notes.push("Not paying: the mandate requires the shopper to confirm, and no one was asked.".into());
-                outcome = "chosen, awaiting confirmation".into();
-            } else if let Some(false) = options
-                .confirm
-                .as_ref()
-                .zip(report.choice.as_ref())
-                .map(|(confirm, choice)| confirm(choice))
-            {
-                report
-                    .notes
-                    .push("Not paying: the shopper did not confirm.".into());
-                outcome = "chosen, not confirmed".into();
-            } else {
-                let (endpoint, psid, session, conversation) = &mut conversations[index];
-                match self
-                    .pay(
-                        run_id,
-                        endpoint,
-                        psid,
-                        session,
-                        conversation,
-                        &report.mandate,
-                        &report.intent.text,
-                    )
-                    .await
-                {
-                    Ok(receipt) => {
-                        outcome = format!("paid {} at {}", receipt.total, endpoint.name);
-                        report.receipt = Some(receipt);
-                    }
-                    Err(note) => {
-                        outcome = format!("payment failed: {note}");
-                        report.notes.push(format!(
-                            "Payment to {} did not complete: {note}",
-                            endpoint.name
-                        ));
-                    }
-                }
+        if report.mandate.require_confirmation && options.confirm.is_none() {
+            report.notes.push(
+                "Not paying: the mandate requires the shopper to confirm, and no one was asked."
+                    .into(),
+            );
+            return Outcome::NotPaid;
+        }
+        if let Some(false) = options
+            .confirm
+            .as_ref()
+            .zip(report.choice.as_ref())
+            .map(|(confirm, choice)| confirm(choice))
+        {
+            report
+                .notes
+                .push("Not paying: the shopper did not confirm.".into());
+            return Outcome::NotPaid;
+        }
+        let request = report.intent.text.clone();
+        match self
+            .pay(run_id, conversation, &report.mandate, &request)
+            .await
+        {
+            Ok(receipt) => {
+                report.receipt = Some(receipt);
+                Outcome::Bought
+            }
+            Err(note) => {
+                report.notes.push(format!(
+                    "Payment to {} did not complete: {note}",
+                    conversation.endpoint.name
+                ));
+                Outcome::PaymentFailed
             }
         }
+    }
 
-        // Decline every other invoice, politely and with the reason.
+    /// Declines every invoice but the chosen one, with the reason.
+    async fn decline_others(&self, conversations: &mut [Conversation], chosen: Option<usize>) {
         let mut declines = JoinSet::new();
-        for (position, (endpoint, psid, session, conversation)) in
-            conversations.iter_mut().enumerate()
-        {
-            if Some(position) == chosen || session.state != SessionState::Invoiced {
+        for (position, conversation) in conversations.iter_mut().enumerate() {
+            if Some(position) == chosen || conversation.session.state != SessionState::Invoiced {
                 continue;
             }
-            let reason = match conversation.rejection() {
+            let reason = match conversation.report.rejection() {
                 Some(rejection) => format!("the invoice failed a check ({rejection})"),
                 None => "I went with a better offer".into(),
             };
-            let message = session.decline(&reason);
+            let message = conversation.session.decline(&reason);
             let transport = self.transport.clone();
-            let endpoint = endpoint.clone();
-            let psid = psid.clone();
+            let endpoint = conversation.endpoint.clone();
+            let psid = conversation.psid.clone();
             declines.spawn(async move {
                 let replies = transport
                     .send(&endpoint, &psid, &message)
@@ -664,12 +807,21 @@ impl Shop {
         }
         while let Some(joined) = declines.join_next().await {
             if let Ok((position, replies)) = joined {
-                conversations[position].2.note_replies(&replies);
+                conversations[position].session.note_replies(&replies);
             }
         }
+    }
 
-        report.timings.settlement_us = settlement_started.elapsed().as_micros() as u64;
-        for (endpoint, psid, session, mut conversation) in conversations {
+    /// Record: every conversation's messages and the decision on each
+    /// merchant, in the store and in the report.
+    fn record(&self, conversations: Vec<Conversation>, run_id: i64, report: &mut ShopReport) {
+        for conversation in conversations {
+            let Conversation {
+                endpoint,
+                psid,
+                session,
+                report: mut conversation,
+            } = conversation;
             self.transport.close_conversation(&psid);
             conversation.state = session.state;
             conversation.transcript = session.transcript.clone();
@@ -720,7 +872,6 @@ impl Shop {
                 report,
             );
         }
-        outcome
     }
 
     fn record_decision(
@@ -745,7 +896,7 @@ impl Shop {
     }
 
     /// Answers "where is my order" from the store.
-    fn order_status(&self, report: &mut ShopReport) -> String {
+    fn order_status(&self, report: &mut ShopReport) -> Outcome {
         match self.store.orders() {
             Ok(orders) if orders.is_empty() => report.notes.push("You have no orders yet.".into()),
             Ok(orders) => {
@@ -766,20 +917,26 @@ impl Shop {
                 .notes
                 .push(format!("Could not read the orders: {error}")),
         }
-        "order status".into()
+        report.outcome = Outcome::OrderStatus;
+        Outcome::OrderStatus
     }
 
     /// Cancels the latest paid order (the latest whose product matches the
     /// request's words, when it names one): sends the merchant a cancel
     /// message in the order's conversation and records the answer.
-    async fn cancel_order(&self, intent: &Intent, report: &mut ShopReport) -> String {
+    async fn cancel_order(
+        &self,
+        intent: &Intent,
+        merchants: &MerchantDirectory,
+        report: &mut ShopReport,
+    ) -> Outcome {
         let orders = match self.store.orders() {
             Ok(orders) => orders,
             Err(error) => {
-                report
-                    .notes
-                    .push(format!("Could not read the orders: {error}"));
-                return "cancel failed".into();
+                return report.end(
+                    Outcome::NotCancelled,
+                    format!("Could not read the orders: {error}"),
+                );
             }
         };
         let words: Vec<String> = intent
@@ -799,17 +956,16 @@ impl Shop {
                 .all(|w| title.contains(w.trim_end_matches('s')))
         };
         let Some(order) = orders.iter().filter(|o| o.status == "paid").find(matches) else {
-            report
-                .notes
-                .push("There is no paid order to cancel.".into());
-            return "nothing to cancel".into();
+            return report.end(Outcome::NotCancelled, "There is no paid order to cancel.");
         };
-        let Some(endpoint) = self.merchant(&order.merchant_id).cloned() else {
-            report.notes.push(format!(
-                "{} is not reachable now, so order {} could not be cancelled.",
-                order.merchant_name, order.order_number
-            ));
-            return "merchant unreachable".into();
+        let Some(endpoint) = merchants.get(&order.merchant_id).cloned() else {
+            return report.end(
+                Outcome::NotCancelled,
+                format!(
+                    "{} is not reachable now, so order {} could not be cancelled.",
+                    order.merchant_name, order.order_number
+                ),
+            );
         };
         let message = super::session::ShopperMessage::Postback {
             title: "Cancel".into(),
@@ -819,11 +975,13 @@ impl Shop {
         let replies = match self.transport.send(&endpoint, &order.psid, &message).await {
             Ok(replies) => replies,
             Err(error) => {
-                report.notes.push(format!(
-                    "{} did not answer the cancellation: {error}",
-                    order.merchant_name
-                ));
-                return "cancel unanswered".into();
+                return report.end(
+                    Outcome::NotCancelled,
+                    format!(
+                        "{} did not answer the cancellation: {error}",
+                        order.merchant_name
+                    ),
+                );
             }
         };
         self.transport.close_conversation(&order.psid);
@@ -847,24 +1005,28 @@ impl Shop {
                 .notes
                 .push(format!("Could not record the cancellation: {error}"));
         }
-        report.notes.push(format!(
-            "Order {} at {}: {} (merchant says: {text:?}).",
-            order.order_number,
-            order.merchant_name,
-            status.replace('_', " ")
-        ));
-        status.into()
+        report.end(
+            if cancelled {
+                Outcome::Cancelled
+            } else {
+                Outcome::NotCancelled
+            },
+            format!(
+                "Order {} at {}: {} (merchant says: {text:?}).",
+                order.order_number,
+                order.merchant_name,
+                status.replace('_', " ")
+            ),
+        )
     }
 
     /// Makes the policy's one counter-offer, if any invoice qualifies, and
     /// re-checks the answer. Returns a note on what happened.
     async fn counter_offer(
         &self,
-        conversations: &mut [(MerchantEndpoint, String, Session, ConversationReport)],
+        conversations: &mut [Conversation],
+        wants: &ItemWants<'_>,
         mandate: &Mandate,
-        color: Option<String>,
-        size: Option<String>,
-        quantity: u32,
     ) -> Option<String> {
         let budget = mandate.limit()?;
         let limit = budget + budget * self.config.counter_offer_margin_bp / 10_000;
@@ -876,80 +1038,71 @@ impl Shop {
             .iter()
             .enumerate()
             .filter(|(_, c)| {
-                only_over_budget(&c.3) && c.3.invoice.as_ref().is_some_and(|i| i.total <= limit)
+                only_over_budget(&c.report)
+                    && c.report.invoice.as_ref().is_some_and(|i| i.total <= limit)
             })
             .min_by_key(|(_, c)| {
                 (
-                    c.3.invoice.as_ref().map(|i| i.total),
-                    c.0.merchant_id.clone(),
+                    c.report.invoice.as_ref().map(|i| i.total),
+                    c.endpoint.merchant_id.clone(),
                 )
             })
             .map(|(i, _)| i)?;
-        let (endpoint, psid, session, conversation) = &mut conversations[index];
+        let conversation = &mut conversations[index];
         let budget_text = Money::new(budget, mandate.currency.clone()).to_string();
         let text = self
             .config
             .counter_offer_text
             .replace("{budget}", &budget_text);
-        let message = session.counter_offer(&text)?;
+        let message = conversation.session.counter_offer(&text)?;
+        let session = &conversation.session;
         let replies = self
             .transport
-            .send(endpoint, psid, &message)
+            .exchange(&conversation.endpoint, &conversation.psid, &message, &|r| {
+                session.turn_complete(r)
+            })
             .await
             .unwrap_or_default();
-        session.on_replies(&replies);
-        let invoice = session.invoice.clone()?;
-        let expectation = Expectation {
-            merchant_id: endpoint.merchant_id.clone(),
-            product_title: conversation.offer.product_title.clone(),
-            color,
-            size,
-            quantity,
-            listed_unit_price: conversation.offer.price.minor,
-        };
-        conversation.checks = check_invoice(&invoice, &expectation, mandate, &self.rules);
-        conversation.accepted =
-            conversation.checks.iter().all(|c| c.passed) && session.pay_payload.is_some();
-        conversation.invoice = Some(invoice.clone());
-        conversation.state = session.state;
-        Some(if conversation.accepted {
-            format!(
-                "Counter-offer to {}: asked {budget_text}, accepted at {}.",
-                endpoint.name,
-                invoice.total_money()
-            )
+        conversation.session.on_replies(&replies);
+        conversation.session.invoice.as_ref()?;
+        self.check_one(conversation, wants, mandate);
+        let total = conversation.report.invoice.as_ref()?.total_money();
+        let name = &conversation.endpoint.name;
+        Some(if conversation.report.accepted {
+            format!("Counter-offer to {name}: asked {budget_text}, accepted at {total}.")
         } else {
-            format!(
-                "Counter-offer to {}: asked {budget_text}, refused ({} stands).",
-                endpoint.name,
-                invoice.total_money()
-            )
+            format!("Counter-offer to {name}: asked {budget_text}, refused ({total} stands).")
         })
     }
 
     /// Pays the chosen invoice exactly once and records the order.
-    #[allow(clippy::too_many_arguments)]
     async fn pay(
         &self,
         run_id: i64,
-        endpoint: &MerchantEndpoint,
-        psid: &str,
-        session: &mut Session,
-        conversation: &ConversationReport,
+        conversation: &mut Conversation,
         mandate: &Mandate,
         request: &str,
     ) -> Result<Receipt, String> {
-        let invoice = conversation.invoice.clone().ok_or("no invoice")?;
+        let Conversation {
+            endpoint,
+            psid,
+            session,
+            report,
+        } = conversation;
+        let invoice = report.invoice.clone().ok_or("no invoice")?;
         // The last line of defence: whatever the checks said, never authorise
         // more than the mandate, another currency, or an expired mandate.
         let within = mandate.limit().is_some_and(|max| invoice.total <= max)
             && invoice.currency == mandate.currency
             && !mandate.expired()
             && mandate.allows_merchant(&endpoint.merchant_id);
-        if !within || !conversation.accepted {
+        if !within || !report.accepted {
             return Err("the invoice is outside the mandate".into());
         }
-        let idempotency_key = invoice.payment_key();
+        // One payment per order within one conversation: a merchant that
+        // restarts and reuses its order numbers is paid again in a new
+        // conversation, never twice in the same one.
+        let idempotency_key = invoice.payment_key(psid);
         self.store
             .begin_payment(
                 &idempotency_key,
@@ -960,7 +1113,8 @@ impl Shop {
                 &invoice.currency,
             )
             .map_err(|e| e.to_string())?;
-        let authorization = invoice.authorization(format!("tok_{}", random_token(12)), 600);
+        let authorization =
+            invoice.authorization(format!("tok_{}", random_token(12)), &idempotency_key, 600);
         let Some(message) = session.pay(authorization) else {
             let _ = self
                 .store
@@ -969,9 +1123,18 @@ impl Shop {
         };
         // One retry on a transport failure: the same idempotency key makes a
         // repeated Pay safe at the merchant.
-        let mut replies = self.transport.send(endpoint, psid, &message).await;
+        let complete = |replies: &[crate::merchant::wire::OutgoingMessage]| {
+            session.payment_turn_complete(replies)
+        };
+        let mut replies = self
+            .transport
+            .exchange(endpoint, psid, &message, &complete)
+            .await;
         if replies.is_err() {
-            replies = self.transport.send(endpoint, psid, &message).await;
+            replies = self
+                .transport
+                .exchange(endpoint, psid, &message, &complete)
+                .await;
         }
         let replies = match replies {
             Ok(replies) => replies,
@@ -1037,6 +1200,42 @@ impl Shop {
     }
 }
 
+/// The offer to ask each merchant about, as indexes into `offers`: among
+/// the merchant's offers that have the variant asked for and rank close to
+/// its best (within [`RELEVANCE_BAND`] of its top score), the cheapest. At
+/// most `max_merchants`, in the order their first offer ranks.
+fn pick_per_merchant(
+    offers: &[Offer],
+    merchants: &MerchantDirectory,
+    max_merchants: usize,
+) -> Vec<usize> {
+    let mut picks: Vec<usize> = Vec::new();
+    for (index, offer) in offers.iter().enumerate() {
+        if !offer.matches_request() || merchants.get(&offer.merchant_id).is_none() {
+            continue;
+        }
+        let Some(picked) = picks
+            .iter_mut()
+            .find(|i| offers[**i].merchant_id == offer.merchant_id)
+        else {
+            picks.push(index);
+            continue;
+        };
+        let top_score = offers
+            .iter()
+            .filter(|o| o.merchant_id == offer.merchant_id && o.matches_request())
+            .map(|o| o.score)
+            .fold(f32::MIN, f32::max);
+        if offer.score >= top_score * RELEVANCE_BAND
+            && offer.price.minor < offers[*picked].price.minor
+        {
+            *picked = index;
+        }
+    }
+    picks.truncate(max_merchants);
+    picks
+}
+
 /// Talks to one merchant until an invoice, a stop, or the deadline.
 async fn negotiate(
     transport: &Transport,
@@ -1053,20 +1252,24 @@ async fn negotiate(
             session.abort("the negotiation deadline passed");
             return session;
         }
-        let mut next =
-            match tokio::time::timeout(deadline - now, transport.send(endpoint, psid, &message))
-                .await
-            {
-                Err(_) => {
-                    session.abort("the negotiation deadline passed");
-                    return session;
-                }
-                Ok(Err(error)) => {
-                    session.abort(error.to_string());
-                    return session;
-                }
-                Ok(Ok(replies)) => session.on_replies(&replies),
-            };
+        let mut next = match tokio::time::timeout(
+            deadline - now,
+            transport.exchange(endpoint, psid, &message, &|replies| {
+                session.turn_complete(replies)
+            }),
+        )
+        .await
+        {
+            Err(_) => {
+                session.abort("the negotiation deadline passed");
+                return session;
+            }
+            Ok(Err(error)) => {
+                session.abort(error.to_string());
+                return session;
+            }
+            Ok(Ok(replies)) => session.on_replies(&replies),
+        };
         loop {
             match next {
                 Next::Send(outgoing) => {
@@ -1088,10 +1291,14 @@ async fn negotiate(
                     let waited = if now >= deadline {
                         Err(None)
                     } else {
-                        tokio::time::timeout(deadline - now, transport.receive(endpoint, psid))
-                            .await
-                            .map_err(|_| None)
-                            .and_then(|r| r.map_err(Some))
+                        tokio::time::timeout(
+                            deadline - now,
+                            transport
+                                .receive(endpoint, psid, &|replies| session.turn_complete(replies)),
+                        )
+                        .await
+                        .map_err(|_| None)
+                        .and_then(|r| r.map_err(Some))
                     };
                     next = match waited {
                         Ok(replies) => session.on_replies(&replies),

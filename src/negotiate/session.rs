@@ -235,6 +235,83 @@ impl Session {
         }
     }
 
+    /// Whether `replies` complete the merchant's turn: a question or choice
+    /// to answer, an offer with a way to agree to it, or an end (out of
+    /// stock, a substitute, a confirmation). Greetings, "got it", images and
+    /// an invoice still waiting for its Pay button leave it open.
+    pub fn turn_complete(&self, replies: &[OutgoingMessage]) -> bool {
+        let mut receipt = false;
+        let mut affordance = false;
+        let mut text = String::new();
+        for reply in replies {
+            if reply.quick_replies.as_ref().is_some_and(|q| !q.is_empty()) {
+                affordance = true;
+            }
+            if let Some(t) = &reply.text {
+                text.push_str(t);
+                text.push(' ');
+            }
+            match reply.attachment.as_ref().and_then(|a| a.as_template()) {
+                Some(Template::Receipt(_)) => receipt = true,
+                Some(Template::Button {
+                    text: said,
+                    buttons,
+                }) => {
+                    text.push_str(&said);
+                    text.push(' ');
+                    affordance |= buttons.iter().any(|b| b.kind == "postback");
+                }
+                Some(Template::Generic { elements }) => {
+                    affordance |= elements
+                        .iter()
+                        .any(|e| e.buttons.iter().any(|b| b.kind == "postback"));
+                }
+                None => {}
+            }
+        }
+        if receipt {
+            return affordance;
+        }
+        if affordance {
+            return true;
+        }
+        let acts = self.rules.dialogue_acts(&text);
+        let offer = acts
+            .iter()
+            .any(|(act, _)| matches!(act, DialogueAct::InvoiceText | DialogueAct::PriceQuote));
+        acts.iter().any(|(act, _)| match act {
+            DialogueAct::AskSize
+            | DialogueAct::AskColor
+            | DialogueAct::AskQuantity
+            | DialogueAct::AskMaterial
+            | DialogueAct::AskAddress => !offer,
+            DialogueAct::OutOfStock
+            | DialogueAct::SubstituteOffered
+            | DialogueAct::PaymentConfirmed
+            | DialogueAct::CancelConfirmed => true,
+            _ => false,
+        })
+    }
+
+    /// Whether `replies` complete the answer to a Pay tap: a confirmation
+    /// or a refusal; a bare "thanks" may still be followed by either.
+    pub fn payment_turn_complete(&self, replies: &[OutgoingMessage]) -> bool {
+        let text: String = replies
+            .iter()
+            .filter_map(|r| r.text.as_deref())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let refused =
+            regex_once(r"(?i)\b(?:declin|fail|refus|could not|couldn't|unable|invalid|error)")
+                .is_match(&text);
+        refused
+            || self
+                .rules
+                .dialogue_acts(&text)
+                .iter()
+                .any(|(act, _)| *act == DialogueAct::PaymentConfirmed)
+    }
+
     /// Reads the merchant's replies to the last message and decides.
     pub fn on_replies(&mut self, replies: &[OutgoingMessage]) -> Next {
         self.record_replies(replies);

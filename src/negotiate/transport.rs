@@ -1,11 +1,11 @@
 //! Sends shopper messages to a merchant's webhook, signed, and reads the
 //! synchronous replies, bounding the wait and the size of what comes back.
 
-use super::mailbox::Mailboxes;
+use super::mailbox::{Inbox, MailItem, Mailboxes};
 use super::session::ShopperMessage;
 use crate::error::MerchantError;
 use crate::merchant::network::{GuardedResolver, NetworkPolicy};
-use crate::merchant::signature::{sign, SIGNATURE_HEADER};
+use crate::merchant::signature::{sign, sign_sha1, SHA1_SIGNATURE_HEADER, SIGNATURE_HEADER};
 use crate::merchant::wire::{
     now_millis, IncomingMessage, OutgoingMessage, Postback, QuickReplyTap, SyncReply, WebhookEvent,
 };
@@ -25,20 +25,54 @@ pub struct MerchantEndpoint {
     pub page_id: String,
 }
 
+/// How long a merchant's turn lasts. Real bots send the messages of one
+/// turn a second or two apart ("Got it." ... "What colour?"), so a turn
+/// ends when the merchant has asked or offered something (and a moment has
+/// passed for what comes with it), or has gone quiet, never later than the
+/// timeout. Set in `rules/policy.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TurnTiming {
+    /// Longest wait for a turn, from the message sent.
+    pub timeout: Duration,
+    /// After a message that leaves the turn open (a greeting, "got it"),
+    /// the turn ends once the merchant has been quiet this long.
+    pub quiet: Duration,
+    /// After a message that completes the turn (a question, an offer to
+    /// agree to), what arrives within this long still belongs to it.
+    pub settle: Duration,
+}
+
+impl TurnTiming {
+    /// `timeout` with the default quiet (2.5 s) and settle (0.2 s) times.
+    pub fn with_timeout(timeout: Duration) -> TurnTiming {
+        TurnTiming {
+            timeout,
+            quiet: Duration::from_millis(2500).min(timeout),
+            settle: Duration::from_millis(200).min(timeout),
+        }
+    }
+}
+
+/// Whether what a merchant has said so far completes its turn.
+pub type TurnComplete<'a> = &'a (dyn Fn(&[OutgoingMessage]) -> bool + Sync);
+
+/// Any reply completes the turn: for messages whose answer needs no more
+/// than the first reply (declining, cancelling).
+pub fn first_reply_completes(_: &[OutgoingMessage]) -> bool {
+    true
+}
+
 /// One HTTP client, reused for every merchant, with bounded waits, that
 /// connects only to addresses the network policy allows.
 #[derive(Debug, Clone)]
 pub struct Transport {
     client: reqwest::Client,
-    turn_timeout: Duration,
+    timing: TurnTiming,
     max_reply_bytes: usize,
     policy: NetworkPolicy,
     mailboxes: Arc<Mailboxes>,
 }
 
-/// After a Send API message arrives, further messages arriving within this
-/// window belong to the same turn ("Got it." then "What colour?").
-const SEND_API_SETTLE: Duration = Duration::from_millis(150);
 /// Most Send API messages read as one turn.
 const MAX_MESSAGES_PER_TURN: usize = 20;
 
@@ -59,10 +93,22 @@ impl Transport {
         max_reply_bytes: usize,
         policy: NetworkPolicy,
     ) -> Transport {
-        let client = guarded_client(turn_timeout, policy);
+        Transport::with_timing(
+            TurnTiming::with_timeout(turn_timeout),
+            max_reply_bytes,
+            policy,
+        )
+    }
+
+    pub fn with_timing(
+        timing: TurnTiming,
+        max_reply_bytes: usize,
+        policy: NetworkPolicy,
+    ) -> Transport {
+        let client = guarded_client(timing.timeout, policy);
         Transport {
             client,
-            turn_timeout,
+            timing,
             max_reply_bytes,
             policy,
             mailboxes: Arc::new(Mailboxes::default()),
@@ -88,16 +134,35 @@ impl Transport {
     }
 
     pub fn turn_timeout(&self) -> Duration {
-        self.turn_timeout
+        self.timing.timeout
+    }
+
+    pub fn timing(&self) -> TurnTiming {
+        self.timing
     }
 
     /// Sends `message` as conversation `psid` and returns the merchant's
-    /// replies addressed to that conversation.
+    /// first replies: for messages whose answer needs no more.
     pub async fn send(
         &self,
         endpoint: &MerchantEndpoint,
         psid: &str,
         message: &ShopperMessage,
+    ) -> Result<Vec<OutgoingMessage>, MerchantError> {
+        self.exchange(endpoint, psid, message, &first_reply_completes)
+            .await
+    }
+
+    /// Sends `message` as conversation `psid` and returns the merchant's
+    /// turn: its synchronous replies, then what it sends through the Send
+    /// API until `complete` says the turn is done (and [`TurnTiming::settle`]
+    /// has passed), or it goes quiet, or the turn times out.
+    pub async fn exchange(
+        &self,
+        endpoint: &MerchantEndpoint,
+        psid: &str,
+        message: &ShopperMessage,
+        complete: TurnComplete<'_>,
     ) -> Result<Vec<OutgoingMessage>, MerchantError> {
         let url = self
             .policy
@@ -107,142 +172,184 @@ impl Transport {
         // Open the mailbox before sending: a Send API bot may answer before
         // its webhook response.
         let mailbox = self.mailboxes.open(psid, &endpoint.merchant_id);
-        let now = now_millis();
-        let mid = format!("m_{}_{now}", crate::merchant::signature::random_token(6));
-        let (incoming, postback) = match message {
-            ShopperMessage::Text {
-                text,
-                quick_reply_payload,
-            } => (
-                Some(IncomingMessage {
-                    mid,
-                    text: Some(text.clone()),
-                    quick_reply: quick_reply_payload
-                        .clone()
-                        .map(|payload| QuickReplyTap { payload }),
-                }),
-                None,
-            ),
-            ShopperMessage::Postback {
-                title,
-                payload,
-                payment,
-            } => (
-                None,
-                Some(Postback {
-                    mid,
-                    title: title.clone(),
-                    payload: payload.clone(),
-                    payment: payment.clone(),
-                }),
-            ),
-        };
-        let event = WebhookEvent::single(&endpoint.page_id, psid, now, incoming, postback);
+        let event = webhook_event(endpoint, psid, message);
         let body = serde_json::to_vec(&event).map_err(|e| protocol(endpoint, e.to_string()))?;
-        let signature = sign(&endpoint.app_secret, &body);
-        let exchange = async {
-            let mut response = self
-                .client
-                .post(url)
-                .header(SIGNATURE_HEADER, signature)
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body)
-                .send()
+        let (status, bytes) =
+            tokio::time::timeout(self.timing.timeout, self.post(endpoint, url, body))
                 .await
-                .map_err(|e| transport(endpoint, e, self.turn_timeout))?;
-            let status = response.status();
-            if response
-                .content_length()
-                .is_some_and(|length| length > self.max_reply_bytes as u64)
-            {
+                .map_err(|_| MerchantError::Timeout {
+                    merchant: endpoint.merchant_id.clone(),
+                    millis: self.timing.timeout.as_millis() as u64,
+                })??;
+        if !status.is_success() {
+            let snippet: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
+            return Err(protocol(endpoint, format!("HTTP {status}: {snippet}")));
+        }
+        // Concierge's synchronous-reply JSON carries the replies; any other
+        // 2xx body ("EVENT_RECEIVED", "OK", nothing) means they come through
+        // the Send API, as from every Messenger bot.
+        let synchronous: Vec<OutgoingMessage> = serde_json::from_slice::<SyncReply>(&bytes)
+            .map(|reply| {
+                // Only messages for this conversation count; a merchant
+                // cannot speak into another conversation through this reply.
+                reply
+                    .messages
+                    .into_iter()
+                    .filter(|m| m.recipient.id == psid)
+                    .map(|m| m.message)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !synchronous.is_empty() && complete(&synchronous) {
+            return Ok(synchronous);
+        }
+        self.read_turn(endpoint, &mailbox, synchronous, started, complete)
+            .await
+    }
+
+    /// POSTs a signed event and reads the bounded answer.
+    async fn post(
+        &self,
+        endpoint: &MerchantEndpoint,
+        url: reqwest::Url,
+        body: Vec<u8>,
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), MerchantError> {
+        let signature = sign(&endpoint.app_secret, &body);
+        let legacy_signature = sign_sha1(&endpoint.app_secret, &body);
+        let mut response = self
+            .client
+            .post(url)
+            .header(SIGNATURE_HEADER, signature)
+            .header(SHA1_SIGNATURE_HEADER, legacy_signature)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| transport(endpoint, e, self.timing.timeout))?;
+        let status = response.status();
+        if response
+            .content_length()
+            .is_some_and(|length| length > self.max_reply_bytes as u64)
+        {
+            return Err(MerchantError::TooLarge {
+                merchant: endpoint.merchant_id.clone(),
+                limit: self.max_reply_bytes,
+            });
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| transport(endpoint, e, self.timing.timeout))?
+        {
+            if bytes.len() + chunk.len() > self.max_reply_bytes {
                 return Err(MerchantError::TooLarge {
                     merchant: endpoint.merchant_id.clone(),
                     limit: self.max_reply_bytes,
                 });
             }
-            let mut bytes = Vec::new();
-            while let Some(chunk) = response
-                .chunk()
-                .await
-                .map_err(|e| transport(endpoint, e, self.turn_timeout))?
-            {
-                if bytes.len() + chunk.len() > self.max_reply_bytes {
-                    return Err(MerchantError::TooLarge {
-                        merchant: endpoint.merchant_id.clone(),
-                        limit: self.max_reply_bytes,
-                    });
-                }
-                bytes.extend_from_slice(&chunk);
-            }
-            Ok((status, bytes))
-        };
-        let (status, bytes) = tokio::time::timeout(self.turn_timeout, exchange)
-            .await
-            .map_err(|_| MerchantError::Timeout {
-                merchant: endpoint.merchant_id.clone(),
-                millis: self.turn_timeout.as_millis() as u64,
-            })??;
-        if !status.is_success() {
-            let snippet: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
-            return Err(protocol(endpoint, format!("HTTP {status}: {snippet}")));
+            bytes.extend_from_slice(&chunk);
         }
-        let synchronous: Vec<OutgoingMessage> = if bytes.iter().all(u8::is_ascii_whitespace) {
-            Vec::new()
-        } else {
-            let reply: SyncReply = serde_json::from_slice(&bytes)
-                .map_err(|e| protocol(endpoint, format!("malformed reply: {e}")))?;
-            // Only messages for this conversation count; a merchant cannot
-            // speak into another conversation through this reply.
-            reply
-                .messages
-                .into_iter()
-                .filter(|m| m.recipient.id == psid)
-                .map(|m| m.message)
-                .collect()
-        };
-        if !synchronous.is_empty() {
-            return Ok(synchronous);
-        }
-        // Send API mode: the replies come later, through Concierge's
-        // `/me/messages` endpoint, into this conversation's mailbox.
-        let remaining = self.turn_timeout.saturating_sub(started.elapsed());
-        self.receive_from(endpoint, &mailbox, remaining).await
+        Ok((status, bytes))
     }
 
-    /// Waits for the merchant's next Send API messages in conversation
-    /// `psid`, without sending anything (after a greeting, say).
+    /// Waits for the merchant's next turn in conversation `psid`, without
+    /// sending anything (after a greeting, say).
     pub async fn receive(
         &self,
         endpoint: &MerchantEndpoint,
         psid: &str,
+        complete: TurnComplete<'_>,
     ) -> Result<Vec<OutgoingMessage>, MerchantError> {
         let mailbox = self.mailboxes.open(psid, &endpoint.merchant_id);
-        self.receive_from(endpoint, &mailbox, self.turn_timeout)
-            .await
+        self.read_turn(
+            endpoint,
+            &mailbox,
+            Vec::new(),
+            tokio::time::Instant::now(),
+            complete,
+        )
+        .await
     }
 
-    async fn receive_from(
+    /// Reads Send API messages into `messages` until the turn is over (see
+    /// [`TurnTiming`]). Typing indicators keep an open turn going.
+    async fn read_turn(
         &self,
         endpoint: &MerchantEndpoint,
-        mailbox: &tokio::sync::Mutex<tokio::sync::mpsc::Receiver<OutgoingMessage>>,
-        wait: Duration,
+        mailbox: &Inbox,
+        mut messages: Vec<OutgoingMessage>,
+        started: tokio::time::Instant,
+        complete: TurnComplete<'_>,
     ) -> Result<Vec<OutgoingMessage>, MerchantError> {
+        let deadline = started + self.timing.timeout;
         let mut receiver = mailbox.lock().await;
-        let first = tokio::time::timeout(wait, receiver.recv())
-            .await
-            .map_err(|_| MerchantError::Timeout {
-                merchant: endpoint.merchant_id.clone(),
-                millis: self.turn_timeout.as_millis() as u64,
-            })?;
-        let mut messages: Vec<OutgoingMessage> = first.into_iter().collect();
+        let mut last_activity = tokio::time::Instant::now();
         while messages.len() < MAX_MESSAGES_PER_TURN {
-            match tokio::time::timeout(SEND_API_SETTLE, receiver.recv()).await {
-                Ok(Some(message)) => messages.push(message),
-                _ => break,
+            let until = if messages.is_empty() {
+                deadline
+            } else if complete(&messages) {
+                last_activity + self.timing.settle
+            } else {
+                last_activity + self.timing.quiet
+            };
+            match tokio::time::timeout_at(until.min(deadline), receiver.recv()).await {
+                Ok(Some(MailItem::Message(message))) => {
+                    messages.push(message);
+                    last_activity = tokio::time::Instant::now();
+                }
+                Ok(Some(MailItem::Typing)) => last_activity = tokio::time::Instant::now(),
+                Ok(Some(MailItem::Seen)) => {}
+                Ok(None) | Err(_) => break,
             }
+        }
+        if messages.is_empty() {
+            return Err(MerchantError::Timeout {
+                merchant: endpoint.merchant_id.clone(),
+                millis: self.timing.timeout.as_millis() as u64,
+            });
         }
         Ok(messages)
     }
+}
+
+/// The webhook event carrying `message` in conversation `psid`.
+fn webhook_event(
+    endpoint: &MerchantEndpoint,
+    psid: &str,
+    message: &ShopperMessage,
+) -> WebhookEvent {
+    let now = now_millis();
+    let mid = format!("m_{}_{now}", crate::merchant::signature::random_token(6));
+    let (incoming, postback) = match message {
+        ShopperMessage::Text {
+            text,
+            quick_reply_payload,
+        } => (
+            Some(IncomingMessage {
+                mid,
+                text: Some(text.clone()),
+                quick_reply: quick_reply_payload
+                    .clone()
+                    .map(|payload| QuickReplyTap { payload }),
+            }),
+            None,
+        ),
+        ShopperMessage::Postback {
+            title,
+            payload,
+            payment,
+        } => (
+            None,
+            Some(Postback {
+                mid,
+                title: title.clone(),
+                payload: payload.clone(),
+                payment: payment.clone(),
+            }),
+        ),
+    };
+    WebhookEvent::single(&endpoint.page_id, psid, now, incoming, postback)
 }
 
 fn protocol(endpoint: &MerchantEndpoint, message: String) -> MerchantError {

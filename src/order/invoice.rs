@@ -100,18 +100,26 @@ impl Invoice {
         })
     }
 
-    /// The idempotency key a payment for this invoice is made under: one
-    /// order at one merchant is paid at most once.
-    pub fn payment_key(&self) -> String {
-        format!("{}:{}", self.merchant_id, self.order_number)
+    /// The idempotency key a payment for this invoice is made under, in
+    /// conversation `psid`: one order of one conversation is paid at most
+    /// once. A merchant that restarts and reuses an order number in a new
+    /// conversation is a new order.
+    pub fn payment_key(&self, psid: &str) -> String {
+        format!("{}:{psid}:{}", self.merchant_id, self.order_number)
     }
 
     /// A one-time payment authorisation for exactly this invoice: its total,
-    /// currency, merchant and order, valid for `valid_for_secs`.
-    pub fn authorization(&self, token: String, valid_for_secs: i64) -> PaymentAuthorization {
+    /// currency, merchant and order, valid for `valid_for_secs`, under
+    /// `idempotency_key` (see [`Invoice::payment_key`]).
+    pub fn authorization(
+        &self,
+        token: String,
+        idempotency_key: &str,
+        valid_for_secs: i64,
+    ) -> PaymentAuthorization {
         PaymentAuthorization {
             token,
-            idempotency_key: self.payment_key(),
+            idempotency_key: idempotency_key.to_string(),
             allowance: Allowance {
                 reason: "one_time".into(),
                 max_amount: self.total,

@@ -8,4 +8,4 @@ pub mod store;
 pub use checks::{check_invoice, Check, Expectation};
 pub use invoice::{Invoice, InvoiceLine};
 pub use mandate::Mandate;
-pub use store::{MerchantRecord, OrderRecord, Store};
+pub use store::{DeploymentSettings, MerchantRecord, OrderRecord, Store};

@@ -38,6 +38,15 @@ pub struct OrderRecord {
     pub status_detail: String,
 }
 
+/// Settings of this deployment that outlive one command: stored once, shown
+/// by `concierge merchant list`, changed with `concierge settings`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentSettings {
+    /// Merchant endpoints on loopback (127.0.0.0/8, ::1) may be registered
+    /// and reached: for local testing only. Default false.
+    pub allow_loopback: bool,
+}
+
 /// A message exchanged with a merchant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageRecord {
@@ -122,8 +131,50 @@ CREATE TABLE IF NOT EXISTS orders (
     status TEXT NOT NULL,
     psid TEXT NOT NULL DEFAULT '',
     status_detail TEXT NOT NULL DEFAULT '',
-    UNIQUE (merchant_id, order_number)
+    UNIQUE (merchant_id, psid, order_number)
 );
+CREATE TABLE IF NOT EXISTS settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS conversations (
+    psid TEXT PRIMARY KEY,
+    merchant_id TEXT NOT NULL,
+    run_id INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+";
+
+/// Stores made when an order number was unique per merchant get the
+/// per-conversation uniqueness: a merchant that restarts may reuse its
+/// order numbers in new conversations.
+const ORDERS_PER_CONVERSATION: &str = "
+CREATE TABLE orders_per_conversation (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    request TEXT NOT NULL,
+    merchant_id TEXT NOT NULL,
+    merchant_name TEXT NOT NULL,
+    order_number TEXT NOT NULL,
+    product_title TEXT NOT NULL,
+    variant TEXT NOT NULL,
+    quantity INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    subtotal_minor INTEGER NOT NULL,
+    shipping_minor INTEGER NOT NULL,
+    tax_minor INTEGER NOT NULL,
+    total_minor INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    psid TEXT NOT NULL DEFAULT '',
+    status_detail TEXT NOT NULL DEFAULT '',
+    UNIQUE (merchant_id, psid, order_number)
+);
+INSERT INTO orders_per_conversation SELECT id, run_id, created_at, request, merchant_id, merchant_name,
+    order_number, product_title, variant, quantity, currency, subtotal_minor, shipping_minor, tax_minor,
+    total_minor, status, psid, status_detail FROM orders;
+DROP TABLE orders;
+ALTER TABLE orders_per_conversation RENAME TO orders;
 ";
 
 impl Store {
@@ -169,6 +220,14 @@ impl Store {
                     "ALTER TABLE orders ADD COLUMN {column} {definition}"
                 ))?;
             }
+        }
+        let orders_sql: String = connection.query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'orders'",
+            [],
+            |row| row.get(0),
+        )?;
+        if !orders_sql.contains("psid, order_number") {
+            connection.execute_batch(&format!("BEGIN; {ORDERS_PER_CONVERSATION} COMMIT;"))?;
         }
         Ok(Store {
             connection: Mutex::new(connection),
@@ -332,6 +391,36 @@ impl Store {
         Ok(())
     }
 
+    /// Stores `merchant` unless its id is taken; true when stored.
+    pub fn insert_merchant_if_new(&self, merchant: &MerchantRecord) -> Result<bool, OrderError> {
+        let inserted = self.lock().execute(
+            "INSERT OR IGNORE INTO merchants (id, name, endpoint, page_id, verify_token, app_secret, page_access_token, feed_path, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                merchant.id,
+                merchant.name,
+                merchant.endpoint,
+                merchant.page_id,
+                merchant.verify_token,
+                merchant.app_secret,
+                merchant.page_access_token,
+                merchant.feed_path,
+                merchant.created_at
+            ],
+        )?;
+        Ok(inserted > 0)
+    }
+
+    /// The registered merchant `id`.
+    pub fn merchant(&self, id: &str) -> Result<Option<MerchantRecord>, OrderError> {
+        Ok(self
+            .select_merchants(
+                "SELECT id, name, endpoint, page_id, verify_token, app_secret, page_access_token, feed_path, created_at FROM merchants WHERE id = ?1",
+                params![id],
+            )?
+            .pop())
+    }
+
     /// Registered merchants, oldest first.
     pub fn merchants(&self) -> Result<Vec<MerchantRecord>, OrderError> {
         self.select_merchants("SELECT id, name, endpoint, page_id, verify_token, app_secret, page_access_token, feed_path, created_at FROM merchants ORDER BY created_at, id", params![])
@@ -379,6 +468,58 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The deployment's settings, as stored (defaults where never set).
+    pub fn deployment(&self) -> Result<DeploymentSettings, OrderError> {
+        let allow_loopback: Option<String> = self
+            .lock()
+            .query_row(
+                "SELECT value FROM settings WHERE key = 'allow_loopback'",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(DeploymentSettings {
+            allow_loopback: allow_loopback.as_deref() == Some("true"),
+        })
+    }
+
+    /// Stores whether merchant endpoints on loopback are allowed.
+    pub fn set_allow_loopback(&self, allow: bool) -> Result<(), OrderError> {
+        self.lock().execute(
+            "INSERT INTO settings (key, value) VALUES ('allow_loopback', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![if allow { "true" } else { "false" }],
+        )?;
+        Ok(())
+    }
+
+    /// Remembers that conversation `psid` is with `merchant_id`, so its
+    /// messages are still recognised after the request that opened it.
+    pub fn record_conversation(
+        &self,
+        psid: &str,
+        merchant_id: &str,
+        run_id: i64,
+    ) -> Result<(), OrderError> {
+        self.lock().execute(
+            "INSERT OR IGNORE INTO conversations (psid, merchant_id, run_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![psid, merchant_id, run_id, now_secs()],
+        )?;
+        Ok(())
+    }
+
+    /// The merchant and run of conversation `psid`, if it was ever opened.
+    pub fn conversation(&self, psid: &str) -> Result<Option<(String, i64)>, OrderError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT merchant_id, run_id FROM conversations WHERE psid = ?1",
+                params![psid],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?)
     }
 
     /// Records a new status for an order and the merchant's words.

@@ -10,11 +10,13 @@
 //! Errors are JSON `{"error": {"code", "message"}}` with a stable snake_case
 //! code; internals never leak.
 
-use crate::catalog::MerchantCatalog;
+use crate::catalog::feed::FeedFormat;
+use crate::catalog::record::{ParsedFeed, Vocabulary};
+use crate::catalog::{CatalogIndex, MerchantCatalog};
 use crate::config::Config;
-use crate::merchant::registry::{register, Registration, RegistrationError};
-use crate::merchant::wire::SendRequest;
-use crate::negotiate::mailbox::DeliveryError;
+use crate::merchant::registry::{load_off_runtime, register, Registration, RegistrationError};
+use crate::merchant::wire::SendApiCall;
+use crate::negotiate::mailbox::{DeliveryError, MailItem};
 use crate::negotiate::{MerchantEndpoint, Shop, ShopOptions, Transport};
 use crate::order::Store;
 use crate::rules::CompiledRules;
@@ -22,7 +24,7 @@ use crate::world;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -79,24 +81,49 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// What the server shops with. Registration swaps the shop for one that
-/// includes the new merchant.
+/// What the server shops with: the catalog of record and the merchants
+/// registered in the store, and, with `--demo`, the demo world's merchants
+/// and their own index beside them. A change to the catalog (a
+/// registration here, or `concierge merchant register` in another process)
+/// is picked up at the next request.
 pub struct ServerState {
     config: Config,
+    /// The rules as loaded, before any catalog's vocabulary is added.
     rules: Arc<CompiledRules>,
     store: Arc<Store>,
     transport: Transport,
-    /// Merchants that are not registered in the store but served anyway
-    /// (the demo world's reference responders), with their catalogs.
-    fixed: Vec<(MerchantCatalog, MerchantEndpoint)>,
-    shop: RwLock<Arc<Shop>>,
+    demo: Option<DemoWorld>,
+    shop: RwLock<ServedShop>,
     /// Requests made with `wait: false`: `None` while running.
     polled: std::sync::Mutex<std::collections::BTreeMap<u64, Option<crate::negotiate::ShopReport>>>,
     next_request_id: std::sync::atomic::AtomicU64,
 }
 
+/// Merchants served by this process with their own index: the demo world.
+struct DemoWorld {
+    index: Arc<CatalogIndex>,
+    merchants: Vec<MerchantEndpoint>,
+    vocabulary: Vec<Vocabulary>,
+}
+
+/// The shop in use, and the catalog state it was made from.
+struct ServedShop {
+    shop: Arc<Shop>,
+    catalog_version: Option<CatalogVersion>,
+}
+
+/// The catalog of record's current commit file, by size and time: when it
+/// changes, another commit happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct CatalogVersion {
+    length: u64,
+    modified: std::time::SystemTime,
+}
+
 impl ServerState {
-    /// Builds the state: the index over the fixed and registered merchants.
+    /// Builds the state. `fixed` are merchants served by this process (the
+    /// demo world's reference responders) with their catalogs, indexed on
+    /// their own beside the catalog of record.
     pub fn new(
         config: Config,
         rules: Arc<CompiledRules>,
@@ -104,34 +131,80 @@ impl ServerState {
         fixed: Vec<(MerchantCatalog, MerchantEndpoint)>,
     ) -> crate::Result<Arc<ServerState>> {
         let transport = world::transport_for(&config);
-        let shop = build(&config, &rules, &store, &transport, &fixed)?;
+        let demo = if fixed.is_empty() {
+            None
+        } else {
+            let catalogs: Vec<MerchantCatalog> = fixed.iter().map(|(c, _)| c.clone()).collect();
+            let demo_rules = world::with_catalog_terms((*rules).clone(), &catalogs);
+            let (index, _) = world::open_index(&config, &catalogs, &demo_rules)?;
+            Some(DemoWorld {
+                index: Arc::new(index),
+                merchants: fixed.into_iter().map(|(_, e)| e).collect(),
+                vocabulary: catalogs
+                    .iter()
+                    .map(|c| Vocabulary::of(&c.products))
+                    .collect(),
+            })
+        };
+        let served = build(&config, &rules, &store, &transport, demo.as_ref())?;
         Ok(Arc::new(ServerState {
             config,
             rules,
             store,
             transport,
-            fixed,
-            shop: RwLock::new(Arc::new(shop)),
+            demo,
+            shop: RwLock::new(served),
             polled: Default::default(),
             next_request_id: std::sync::atomic::AtomicU64::new(1),
         }))
     }
 
+    /// The shop for the next request: the same one until the catalog of
+    /// record changes.
     pub fn shop(&self) -> Arc<Shop> {
-        self.shop.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    fn rebuild(&self) -> crate::Result<()> {
-        let shop = build(
+        let current = catalog_version(&self.config);
+        {
+            let served = self.shop.read().unwrap_or_else(|p| p.into_inner());
+            if served.catalog_version == current {
+                return served.shop.clone();
+            }
+        }
+        match build(
             &self.config,
             &self.rules,
             &self.store,
             &self.transport,
-            &self.fixed,
-        )?;
-        *self.shop.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(shop);
-        Ok(())
+            self.demo.as_ref(),
+        ) {
+            Ok(served) => {
+                let shop = served.shop.clone();
+                *self.shop.write().unwrap_or_else(|p| p.into_inner()) = served;
+                shop
+            }
+            Err(error) => {
+                eprintln!("cannot reopen the catalog, still using the last one: {error}");
+                self.shop
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .shop
+                    .clone()
+            }
+        }
     }
+
+    /// The transport every shop of this server uses (its Send API
+    /// mailboxes are shared).
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+}
+
+fn catalog_version(config: &Config) -> Option<CatalogVersion> {
+    let meta = std::fs::metadata(config.catalog_record().index_dir().join("meta.json")).ok()?;
+    Some(CatalogVersion {
+        length: meta.len(),
+        modified: meta.modified().ok()?,
+    })
 }
 
 fn build(
@@ -139,26 +212,21 @@ fn build(
     rules: &Arc<CompiledRules>,
     store: &Arc<Store>,
     transport: &Transport,
-    fixed: &[(MerchantCatalog, MerchantEndpoint)],
-) -> crate::Result<Shop> {
-    let (registered, endpoints, problems) = world::registered_catalogs(store)?;
-    for problem in problems {
-        eprintln!("skipped: {problem}");
+    demo: Option<&DemoWorld>,
+) -> crate::Result<ServedShop> {
+    let catalog_version = catalog_version(config);
+    let (mut shop, _) = world::registered_shop(config, rules, store.clone(), transport.clone())?;
+    if let Some(demo) = demo {
+        let rules = world::with_vocabulary((*shop.rules).clone(), demo.vocabulary.iter());
+        shop.rules = Arc::new(rules);
+        shop.parser = crate::intent::Parser::new(shop.rules.clone());
+        shop.merchants = demo.merchants.clone();
+        shop.catalogs.insert(0, demo.index.clone());
     }
-    let mut catalogs: Vec<MerchantCatalog> = fixed.iter().map(|(c, _)| c.clone()).collect();
-    catalogs.extend(registered);
-    let mut merchants: Vec<MerchantEndpoint> = fixed.iter().map(|(_, e)| e.clone()).collect();
-    merchants.extend(endpoints);
-    let rules = Arc::new(world::with_catalog_terms((**rules).clone(), &catalogs));
-    let (index, _) = world::open_index(config, &catalogs, &rules)?;
-    Ok(world::build_shop_with_transport(
-        config,
-        rules,
-        Arc::new(index),
-        merchants,
-        store.clone(),
-        transport.clone(),
-    ))
+    Ok(ServedShop {
+        shop: Arc::new(shop),
+        catalog_version,
+    })
 }
 
 pub fn app(state: Arc<ServerState>) -> Router {
@@ -170,10 +238,12 @@ pub fn app(state: Arc<ServerState>) -> Router {
         .route("/v1/orders", get(list_orders))
         .route("/v1/merchants", post(register_merchant).get(list_merchants))
         .route("/v1/merchants/{id}", delete(remove_merchant))
+        .route("/v1/merchants/{id}/feed", put(replace_feed))
         .route(
             "/{version}/me/messages",
             post(send_api).layer(DefaultBodyLimit::max(MAX_SEND_API_BYTES)),
         )
+        .route("/{version}/{psid}", get(user_profile))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -344,49 +414,104 @@ pub struct MerchantView {
     pub page_id: String,
 }
 
-async fn register_merchant(
-    State(state): State<Arc<ServerState>>,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
-    let registration: Registration = json_body(&body)?;
-    let shop = state.shop();
-    let record = register(
-        &state.store,
-        &shop.transport,
-        &state.config.registered_feeds_dir(),
-        &registration,
-    )
-    .await
-    .map_err(|error| match &error {
-        RegistrationError::Store(_) | RegistrationError::Io(_) => ApiError::internal(&error),
+fn registration_error(error: RegistrationError) -> ApiError {
+    match &error {
+        RegistrationError::Store(_) | RegistrationError::Catalog(_) => ApiError::internal(&error),
         RegistrationError::Invalid(_) => {
             ApiError::new(StatusCode::BAD_REQUEST, error.code(), error.to_string())
+        }
+        RegistrationError::Taken(_) => {
+            ApiError::new(StatusCode::CONFLICT, error.code(), error.to_string())
         }
         _ => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             error.code(),
             error.to_string(),
         ),
-    })?;
-    rebuild_off_runtime(&state).await?;
+    }
+}
+
+async fn register_merchant(
+    State(state): State<Arc<ServerState>>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let registration: Registration = json_body(&body)?;
+    let registered = register(
+        &state.store,
+        &state.transport,
+        &state.config.catalog_record(),
+        &state.rules,
+        &registration,
+    )
+    .await
+    .map_err(registration_error)?;
+    let merchant = &registered.merchant;
     let body = serde_json::json!({
-        "id": record.id,
-        "name": record.name,
-        "page_id": record.page_id,
-        "page_access_token": record.page_access_token,
-        "app_secret": record.app_secret,
+        "id": merchant.id,
+        "name": merchant.name,
+        "page_id": merchant.page_id,
+        "page_access_token": merchant.page_access_token,
+        "app_secret": merchant.app_secret,
+        "feed": load_view(&registered.load, &registered.rejected),
     });
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-/// Re-indexes after a registration change on a blocking thread, so a large
-/// catalog does not stall the server's other requests.
-async fn rebuild_off_runtime(state: &Arc<ServerState>) -> Result<(), ApiError> {
-    let state = state.clone();
-    tokio::task::spawn_blocking(move || state.rebuild())
-        .await
+/// A load summary with its first rejected rows, as the API shows it.
+fn load_view(load: &crate::catalog::LoadSummary, rejected: &[String]) -> serde_json::Value {
+    serde_json::json!({
+        "added": load.added,
+        "updated": load.updated,
+        "removed": load.removed,
+        "rejected": load.rejected,
+        "variants": load.variants,
+        "rejected_rows": rejected.iter().take(20).collect::<Vec<_>>(),
+    })
+}
+
+/// `PUT /v1/merchants/{id}/feed`: replaces a registered merchant's catalog.
+/// The body is the feed itself; its format comes from `Content-Type`
+/// (`text/csv`, `text/tab-separated-values`, `application/x-ndjson` or
+/// `application/jsonl`), else from the content.
+async fn replace_feed(
+    State(state): State<Arc<ServerState>>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    if state
+        .store
+        .merchant(&id)
         .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
+        .is_none()
+    {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "merchant_not_found",
+            format!("no merchant {id:?}"),
+        ));
+    }
+    let format = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|content_type| {
+            let essence = content_type.split(';').next().unwrap_or("").trim();
+            match essence {
+                "text/csv" => Some(FeedFormat::MerchantCenterCsv),
+                "text/tab-separated-values" => Some(FeedFormat::MerchantCenterTsv),
+                "application/x-ndjson" | "application/jsonl" | "application/json-lines" => {
+                    Some(FeedFormat::JsonLines)
+                }
+                _ => None,
+            }
+        });
+    let text = String::from_utf8_lossy(&body);
+    let feed = ParsedFeed::from_text("feed", &text, format);
+    let rejected: Vec<String> = feed.read.rejected.iter().map(|e| e.to_string()).collect();
+    let load = load_off_runtime(&state.config.catalog_record(), &state.rules, &id, feed)
+        .await
+        .map_err(registration_error)?;
+    Ok(Json(load_view(&load, &rejected)).into_response())
 }
 
 async fn list_merchants(State(state): State<Arc<ServerState>>) -> Result<Response, ApiError> {
@@ -420,30 +545,21 @@ async fn remove_merchant(
             format!("no merchant {id:?}"),
         ));
     }
-    rebuild_off_runtime(&state).await?;
+    let record = state.config.catalog_record();
+    tokio::task::spawn_blocking(move || record.remove_merchant(&id))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `POST /v{N}/me/messages?access_token=...`: a merchant's bot answering a
-/// conversation, as it would through Messenger's Send API.
-async fn send_api(
-    State(state): State<Arc<ServerState>>,
-    Path(version): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
-    let valid_version = version.strip_prefix('v').is_some_and(|rest| {
-        !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit() || c == '.')
-    });
-    if !valid_version {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no such endpoint",
-        ));
-    }
+/// The merchant a page access token belongs to, or 401.
+fn merchant_for_token(
+    state: &ServerState,
+    params: &HashMap<String, String>,
+) -> Result<crate::order::MerchantRecord, ApiError> {
     let token = params.get("access_token").map(String::as_str).unwrap_or("");
-    let merchant = state
+    state
         .store
         .merchant_by_token(token)
         .map_err(ApiError::internal)?
@@ -453,34 +569,158 @@ async fn send_api(
                 "invalid_access_token",
                 "the page access token is not valid",
             )
-        })?;
-    let request: SendRequest = json_body(&body)?;
-    let psid = request.recipient.id.clone();
-    let shop = state.shop();
-    match shop
-        .transport
-        .mailboxes()
-        .deliver(&merchant.id, &psid, request.message)
-    {
-        Ok(()) => Ok(Json(serde_json::json!({
-            "recipient_id": psid,
-            "message_id": format!("m_{}", crate::merchant::signature::random_token(8)),
-        }))
-        .into_response()),
-        Err(DeliveryError::UnknownRecipient) => Err(ApiError::new(
+        })
+}
+
+/// Whether a path segment is a Graph API version ("v19.0").
+fn is_graph_version(version: &str) -> bool {
+    version.strip_prefix('v').is_some_and(|rest| {
+        !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit() || c == '.')
+    })
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+/// `POST /v{N}/me/messages?access_token=...`: a merchant's bot answering a
+/// conversation, as it would through Messenger's Send API. Sender actions
+/// (`typing_on`, `typing_off`, `mark_seen`) are accepted; typing keeps the
+/// merchant's turn open a little longer. A message into a conversation
+/// that has ended is kept in the store as a late message.
+async fn send_api(
+    State(state): State<Arc<ServerState>>,
+    Path(version): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    if !is_graph_version(&version) {
+        return Err(not_found());
+    }
+    let merchant = merchant_for_token(&state, &params)?;
+    let call: SendApiCall = json_body::<serde_json::Value>(&body).and_then(|value| {
+        SendApiCall::from_json(value)
+            .map_err(|message| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", message))
+    })?;
+    let psid = call.recipient().to_string();
+    let mailboxes = state.transport.mailboxes();
+    match call {
+        // Typing and read receipts only ever touch the merchant's own live
+        // conversation; anything else about them is ignored.
+        SendApiCall::SenderAction { action, .. } => {
+            let item = if action == "typing_on" {
+                MailItem::Typing
+            } else {
+                MailItem::Seen
+            };
+            let _ = mailboxes.deliver(&merchant.id, &psid, item);
+        }
+        SendApiCall::Message(request) => {
+            match mailboxes.deliver(
+                &merchant.id,
+                &psid,
+                MailItem::Message(request.message.clone()),
+            ) {
+                Ok(()) => {}
+                Err(DeliveryError::UnknownRecipient) => {
+                    keep_late_message(&state, &merchant.id, &psid, &request.message)?
+                }
+                Err(DeliveryError::NotYourConversation) => return Err(not_your_conversation()),
+                Err(DeliveryError::Full) => {
+                    return Err(ApiError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "rate_limited",
+                        "too many messages for that conversation",
+                    ))
+                }
+            }
+        }
+    }
+    Ok(Json(serde_json::json!({
+        "recipient_id": psid,
+        "message_id": format!("m_{}", crate::merchant::signature::random_token(8)),
+    }))
+    .into_response())
+}
+
+fn not_your_conversation() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "not_your_conversation",
+        "that conversation belongs to another merchant",
+    )
+}
+
+/// A message into a conversation that has ended (its request is over): kept
+/// in the store beside that request's messages. A recipient never talked to
+/// is refused.
+fn keep_late_message(
+    state: &ServerState,
+    merchant_id: &str,
+    psid: &str,
+    message: &crate::merchant::wire::OutgoingMessage,
+) -> Result<(), ApiError> {
+    match state.store.conversation(psid).map_err(ApiError::internal)? {
+        Some((owner, run_id)) if owner == merchant_id => {
+            let record = crate::order::store::MessageRecord {
+                run_id,
+                merchant_id: merchant_id.to_string(),
+                direction: "late_from_merchant".into(),
+                body: crate::negotiate::session::render_merchant_message(message),
+                at_ms: crate::merchant::wire::now_millis(),
+            };
+            state
+                .store
+                .record_message(&record)
+                .map_err(ApiError::internal)?;
+            state.transport.mailboxes().note_activity();
+            Ok(())
+        }
+        Some(_) => Err(not_your_conversation()),
+        None => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "unknown_recipient",
-            "no open conversation with that recipient",
-        )),
-        Err(DeliveryError::NotYourConversation) => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "not_your_conversation",
-            "that conversation belongs to another merchant",
-        )),
-        Err(DeliveryError::Full) => Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many messages for that conversation",
+            "no conversation with that recipient",
         )),
     }
+}
+
+/// `GET /v{N}/{psid}?fields=...&access_token=...`: Messenger's User Profile
+/// API, which bots call before greeting a new user. The shopper's real
+/// name is never given: every conversation's profile is the same stable,
+/// neutral one, and only the merchant the conversation is with may ask.
+async fn user_profile(
+    State(state): State<Arc<ServerState>>,
+    Path((version, psid)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    if !is_graph_version(&version) {
+        return Err(not_found());
+    }
+    let merchant = merchant_for_token(&state, &params)?;
+    let owner = match state.transport.mailboxes().owner(&psid) {
+        Some(owner) => Some(owner),
+        None => state
+            .store
+            .conversation(&psid)
+            .map_err(ApiError::internal)?
+            .map(|(owner, _)| owner),
+    };
+    match owner {
+        Some(owner) if owner == merchant.id => {}
+        Some(_) => return Err(not_your_conversation()),
+        None => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_recipient",
+                "no conversation with that user",
+            ))
+        }
+    }
+    let profile = crate::merchant::wire::UserProfile::for_shopper(&psid);
+    let fields: Vec<&str> = params
+        .get("fields")
+        .map(|f| f.split(',').map(str::trim).collect())
+        .unwrap_or_default();
+    Ok(Json(profile.with_fields(&fields)).into_response())
 }

@@ -1,0 +1,178 @@
+//! Researchers' and maintainers' commands: `eval`, `bench`, `parse`,
+//! `rules check` and `orders`.
+
+use super::{scratch_dir, BenchCommand, EvalCommand, EvalFormat, RankerArg, RulesCommand};
+use concierge::config::Config;
+use concierge::order::Store;
+use concierge::rules;
+use std::sync::Arc;
+
+pub fn run(config: &Config, command: EvalCommand) -> anyhow::Result<i32> {
+    match command {
+        EvalCommand::Intents {
+            data,
+            label_map,
+            splits,
+            json,
+            max_errors,
+        } => {
+            let parser = concierge::intent::Parser::new(Arc::new(rules::load(&config.rules_dir)?));
+            let report = concierge::eval::run_intents(
+                &parser,
+                &data,
+                label_map.as_deref(),
+                splits.as_deref(),
+            )?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+            } else {
+                print!("{}", report.render(max_errors));
+            }
+            Ok(0)
+        }
+        EvalCommand::Search(args) => {
+            use concierge::catalog::eval;
+            let rules = rules::load(&config.rules_dir)?;
+            let set = match args.format {
+                EvalFormat::Pricerunner => eval::read_pricerunner(&args.data)?,
+                EvalFormat::Qrels => eval::read_qrels_dir(&args.data)?,
+            };
+            for problem in set.rejected.iter().take(20) {
+                eprintln!("skipped: {problem}");
+            }
+            let ranker = match args.ranker {
+                RankerArg::Bm25 => concierge::catalog::search::Ranker::Bm25,
+                RankerArg::Full => concierge::catalog::search::Ranker::Full,
+            };
+            let work_dir = scratch_dir("eval")?;
+            let report = eval::evaluate(&set, ranker, &rules, &work_dir);
+            let _ = std::fs::remove_dir_all(&work_dir);
+            let report = report?;
+            if args.json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", report.render(args.show));
+            }
+            Ok(0)
+        }
+    }
+}
+
+pub async fn bench(config: &Config, command: BenchCommand) -> anyhow::Result<i32> {
+    match command {
+        BenchCommand::Negotiate {
+            merchants,
+            hanging,
+            trickling,
+            deadline_ms,
+            repeat,
+        } => {
+            let result = concierge::bench::negotiation(
+                merchants,
+                hanging,
+                trickling,
+                std::time::Duration::from_millis(deadline_ms),
+                repeat,
+            )
+            .await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(0)
+        }
+        BenchCommand::Payments { orders, duplicates } => {
+            let result = concierge::bench::payments(orders, duplicates).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(
+                if result.store_claims == orders && result.merchant_charges == orders {
+                    0
+                } else {
+                    1
+                },
+            )
+        }
+        BenchCommand::Search {
+            products,
+            queries,
+            no_fts5,
+            work_dir,
+            json,
+        } => {
+            let rules = Arc::new(rules::load(&config.rules_dir)?);
+            let owned = work_dir.is_none();
+            let work_dir = match work_dir {
+                Some(dir) => dir,
+                None => scratch_dir("bench")?,
+            };
+            let options = concierge::catalog::bench::BenchOptions {
+                products,
+                queries,
+                fts5: !no_fts5,
+            };
+            let report = concierge::catalog::bench::run(&options, rules, &work_dir, &mut |line| {
+                if !json {
+                    eprintln!("{line}");
+                }
+            });
+            if owned {
+                let _ = std::fs::remove_dir_all(&work_dir);
+            }
+            let report = report?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.render());
+            }
+            Ok(0)
+        }
+    }
+}
+
+pub fn parse(config: &Config, text: &str) -> anyhow::Result<i32> {
+    let parser = concierge::intent::Parser::new(Arc::new(rules::load(&config.rules_dir)?));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&parser.parse_json(text))?
+    );
+    Ok(0)
+}
+
+pub fn rules(config: &Config, command: RulesCommand) -> anyhow::Result<i32> {
+    let RulesCommand::Check { dir } = command;
+    let dir = dir.unwrap_or_else(|| config.rules_dir.clone());
+    let report = if dir.is_dir() {
+        rules::check(&dir)?
+    } else {
+        rules::check_sources(&rules::embedded_sources())
+    };
+    print!("{}", report.render());
+    Ok(if report.is_ok() { 0 } else { 1 })
+}
+
+pub fn orders(config: &Config, json: bool) -> anyhow::Result<i32> {
+    let store = Store::open(&config.db_path)?;
+    let orders = store.orders()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&orders)?);
+    } else if orders.is_empty() {
+        println!("No orders yet in {}.", config.db_path.display());
+    } else {
+        println!(
+            "{:>4}  {:<20}  {:<24}  {:<36}  {:<16}  {:>3}  {:>9}  status",
+            "#", "order", "merchant", "product", "variant", "qty", "total"
+        );
+        for order in orders {
+            let total = concierge::money::Money::new(order.total, order.currency.clone());
+            println!(
+                "{:>4}  {:<20}  {:<24}  {:<36}  {:<16}  {:>3}  {:>9}  {}",
+                order.id,
+                order.order_number,
+                order.merchant_name,
+                order.product_title,
+                order.variant,
+                order.quantity,
+                total.to_string(),
+                order.status
+            );
+        }
+    }
+    Ok(0)
+}
