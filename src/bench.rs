@@ -249,10 +249,7 @@ pub async fn payments(orders: usize, duplicates: usize) -> crate::Result<Payment
     let mut invoices = Vec::new();
     for order in 0..orders {
         let psid = format!("bench-{order}");
-        let text = |t: &str| ShopperMessage::Text {
-            text: t.into(),
-            quick_reply_payload: None,
-        };
+        let text = |t: &str| ShopperMessage::text(t);
         transport
             .send(&endpoint, &psid, &text(&catalog.products[0].id))
             .await?;

@@ -19,11 +19,20 @@ pub struct Config {
     /// SQLite database with orders, payments and transcripts. Default
     /// `concierge.db`. Env `CONCIERGE_DB`.
     pub db_path: PathBuf,
-    /// Longest wait for one merchant reply, in milliseconds. Default 2000.
-    /// Env `CONCIERGE_TURN_TIMEOUT_MS`.
+    /// Longest wait for one merchant turn, in milliseconds. Default 10000;
+    /// from `rules/policy.toml`. Env `CONCIERGE_TURN_TIMEOUT_MS`.
     pub turn_timeout: Duration,
+    /// A merchant's turn that asked or offered nothing yet ends after the
+    /// merchant has been quiet this long. Default 2500 ms; from
+    /// `rules/policy.toml`, never above the turn timeout.
+    pub turn_quiet: Duration,
+    /// After a message that completes a turn (a question, an offer), what
+    /// arrives within this long still belongs to it. Default 200 ms; from
+    /// `rules/policy.toml`.
+    pub turn_settle: Duration,
     /// Deadline for collecting every merchant's invoice, in milliseconds from
-    /// the first message. Default 5000. Env `CONCIERGE_DEADLINE_MS`.
+    /// the first message. Default 40000; from `rules/policy.toml`. Env
+    /// `CONCIERGE_DEADLINE_MS`.
     pub negotiation_deadline: Duration,
     /// Largest merchant reply body accepted, in bytes. Default 65536.
     pub max_reply_bytes: usize,
@@ -56,8 +65,10 @@ impl Default for Config {
             rules_dir: PathBuf::from("rules"),
             index_dir: PathBuf::from("index"),
             db_path: PathBuf::from("concierge.db"),
-            turn_timeout: Duration::from_millis(2000),
-            negotiation_deadline: Duration::from_millis(5000),
+            turn_timeout: Duration::from_millis(10_000),
+            turn_quiet: Duration::from_millis(2500),
+            turn_settle: Duration::from_millis(200),
+            negotiation_deadline: Duration::from_millis(40_000),
             max_reply_bytes: 64 * 1024,
             max_turns: 12,
             max_merchants: 8,
@@ -135,6 +146,18 @@ impl Config {
     /// The demo world's own index, built from [`Config::feeds_dir`].
     pub fn demo_index_dir(&self) -> PathBuf {
         self.index_dir.join("demo")
+    }
+
+    /// How long a merchant's turn lasts (see [`TurnTiming`]).
+    ///
+    /// [`TurnTiming`]: crate::negotiate::transport::TurnTiming
+    pub fn turn_timing(&self) -> crate::negotiate::transport::TurnTiming {
+        let quiet = self.turn_quiet.min(self.turn_timeout);
+        crate::negotiate::transport::TurnTiming {
+            timeout: self.turn_timeout,
+            quiet,
+            settle: self.turn_settle.min(quiet),
+        }
     }
 
     /// The network policy for merchant endpoints.

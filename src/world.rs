@@ -171,8 +171,8 @@ pub async fn start_reference_merchants(
 
 /// The transport for `config`: its timeouts, reply limit and network policy.
 pub fn transport_for(config: &Config) -> Transport {
-    Transport::with_policy(
-        config.turn_timeout,
+    Transport::with_timing(
+        config.turn_timing(),
         config.max_reply_bytes,
         config.network_policy(),
     )

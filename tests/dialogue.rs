@@ -104,7 +104,25 @@ async fn plain_webhook(State(bot): State<PlainBot>, body: Bytes) -> Json<SyncRep
         .and_then(|m| m.text.clone())
         .unwrap_or_default()
         .to_lowercase();
-    let reply = match said.as_str() {
+    // "Reply PAY to confirm": the yes in words carries the authorisation.
+    if said == "pay" {
+        let authorised = messaging
+            .message
+            .as_ref()
+            .and_then(|m| m.payment.as_ref())
+            .map(|p| p.allowance.max_amount);
+        if authorised == Some(4650) {
+            bot.pays.fetch_add(1, Ordering::SeqCst);
+            return say("Payment received. Thank you!".into());
+        }
+        return say("That payment did not work.".into());
+    }
+    let said = if said.contains("p-9") {
+        "p-9"
+    } else {
+        said.as_str()
+    };
+    let reply = match said {
         "p-9" => "Hello and welcome! Which size do you need? We have S, M and L.".to_string(),
         "m" => format!("Lovely. Sadly {} is sold out in M, but we have charcoal instead. Would that work for you?", bot.substitute),
         "yes, please." => "That'll be $41.50 plus $5 shipping. Order Q-9: Quiet Turtleneck Sweater, Charcoal, size M. Total $46.50 including $5.00 shipping. Reply PAY to confirm.".to_string(),
@@ -179,7 +197,15 @@ async fn a_plain_text_bot_is_understood_and_paid_once() {
         .filter(|l| l.speaker == concierge::negotiate::session::Speaker::Concierge)
         .map(|l| l.text.as_str())
         .collect();
-    assert_eq!(said[..3], ["P-9", "M", "Yes, please."], "{said:?}");
+    assert_eq!(
+        said[..3],
+        [
+            "Hi! I'd like to order the Quiet Turtleneck Sweater (P-9) in Charcoal, size M.",
+            "M",
+            "Yes, please."
+        ],
+        "{said:?}"
+    );
     world.stop().await;
 }
 

@@ -115,6 +115,8 @@ fn odd_merchant_messages_never_panic_the_session() {
             quantity: 1 + (round % 3) as u32,
             material: None,
             shipping_address: None,
+            color_label: None,
+            size_label: None,
         };
         let mut session = Session::new("odd", wanted, rules.clone(), 12);
         session.ask_shopper = round % 5 == 0;

@@ -106,6 +106,7 @@ async fn the_transport_refuses_loopback_by_default_and_follows_no_redirects() {
     let hello = ShopperMessage::Text {
         text: "A-100".into(),
         quick_reply_payload: None,
+        payment: None,
     };
 
     let public_only =
@@ -156,6 +157,7 @@ async fn https_endpoints_use_tls() {
     let hello = ShopperMessage::Text {
         text: "A-100".into(),
         quick_reply_payload: None,
+        payment: None,
     };
     let error = transport
         .send(&endpoint, "psid", &hello)

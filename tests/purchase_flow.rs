@@ -75,7 +75,7 @@ async fn buys_the_cheapest_valid_offer_and_records_it_durably() {
     let messages = reopened.messages(report.run_id.unwrap()).unwrap();
     assert!(messages
         .iter()
-        .any(|m| m.direction == "to_merchant" && m.body == "B-100"));
+        .any(|m| m.direction == "to_merchant" && m.body.contains("(B-100)")));
     assert!(messages
         .iter()
         .any(|m| m.direction == "from_merchant" && m.body.contains("What size?")));

@@ -26,10 +26,7 @@ async fn start_beta() -> RunningMerchant {
 }
 
 fn text(t: &str) -> ShopperMessage {
-    ShopperMessage::Text {
-        text: t.into(),
-        quick_reply_payload: None,
-    }
+    ShopperMessage::text(t)
 }
 
 fn texts(replies: &[OutgoingMessage]) -> String {

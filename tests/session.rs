@@ -26,6 +26,8 @@ fn session(
         quantity: 1,
         material: material.map(str::to_string),
         shipping_address: address.map(str::to_string),
+        color_label: None,
+        size_label: None,
     };
     let mut session = Session::new("shop", wanted, rules, 12);
     session.opening();
@@ -164,7 +166,7 @@ fn conversations_end_with_a_reason_when_nothing_honest_can_be_said() {
 }
 
 #[test]
-fn chatter_is_waited_out_once() {
+fn chatter_is_waited_out_a_few_times() {
     let mut patient = session(Some("M"), Some("gray"), None, None);
     assert_eq!(
         patient.on_replies(&[text("Hi there! Welcome to Chatty Shop.")]),
@@ -176,9 +178,11 @@ fn chatter_is_waited_out_once() {
     );
 
     let mut chatty = session(Some("M"), Some("gray"), None, None);
-    assert_eq!(chatty.on_replies(&[text("Hello!")]), Next::Wait);
+    for filler in ["Hello!", "Welcome to our shop!", "One moment..."] {
+        assert_eq!(chatty.on_replies(&[text(filler)]), Next::Wait, "{filler}");
+    }
     assert_eq!(
-        chatty.on_replies(&[text("Welcome to our shop!")]),
+        chatty.on_replies(&[text("We love our customers.")]),
         Next::Stop
     );
     assert!(chatty

@@ -30,6 +30,21 @@ pub fn run(config: &Config, command: EvalCommand) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        EvalCommand::Dialogue {
+            data,
+            json,
+            max_errors,
+        } => {
+            let rules = Arc::new(rules::load(&config.rules_dir)?);
+            let cases = concierge::eval::dialogue::read_turns(&data)?;
+            let report = concierge::eval::dialogue::evaluate_turns(&rules, &cases);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.render(max_errors));
+            }
+            Ok(0)
+        }
         EvalCommand::Search(args) => {
             use concierge::catalog::eval;
             let rules = rules::load(&config.rules_dir)?;

@@ -199,6 +199,17 @@ pub enum EvalCommand {
     },
     /// Retrieval quality: recall@10, MRR, nDCG@10 and grouping precision/recall
     Search(EvalSearchArgs),
+    /// How merchants' bot turns are read: acts, offers agreed or refused, amounts (labelled JSON Lines)
+    Dialogue {
+        #[arg(long)]
+        data: PathBuf,
+        /// Print one JSON object
+        #[arg(long)]
+        json: bool,
+        /// Most misses listed in the text report
+        #[arg(long, default_value_t = 50)]
+        max_errors: usize,
+    },
 }
 
 #[derive(Subcommand)]

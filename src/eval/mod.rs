@@ -16,6 +16,7 @@
 //! Entry point for `concierge eval intents`: [`run_intents`].
 
 pub mod corpora;
+pub mod dialogue;
 mod metrics;
 
 pub use metrics::{evaluate, product_token_f1, ErrorCase, EvalReport, Prf};

@@ -635,13 +635,23 @@ impl Responder {
         replies
     }
 
-    /// A product by code (product or variant id, case-insensitive) or by name.
+    /// A product by code (product or variant id, case-insensitive, anywhere
+    /// in the text: "2 x NK-1001", "the Classic Sweater (NK-1001)"), else by
+    /// name: the title closest to the whole text, or the longest title all
+    /// of whose words the text contains.
     fn find_product(&self, text: &str) -> Option<(usize, Option<&FeedVariant>)> {
         let wanted = text.trim().to_lowercase();
         if wanted.is_empty() {
             return None;
         }
-        for token in wanted.split(|c: char| c.is_whitespace() || c == ',' || c == ':') {
+        let tokens = wanted
+            .split(|c: char| {
+                c.is_whitespace()
+                    || matches!(c, ',' | ':' | ';' | '(' | ')' | '[' | ']' | '"' | '!' | '?')
+            })
+            .map(|token| token.trim_matches(|c: char| matches!(c, '.' | '\'' | '#')))
+            .filter(|token| !token.is_empty());
+        for token in tokens {
             for (index, product) in self.products.iter().enumerate() {
                 if product.id.eq_ignore_ascii_case(token) {
                     return Some((index, None));
@@ -656,7 +666,8 @@ impl Responder {
             }
         }
         // By name: the closest title, if close enough.
-        self.products
+        let closest = self
+            .products
             .iter()
             .enumerate()
             .map(|(index, product)| {
@@ -667,6 +678,26 @@ impl Responder {
             })
             .filter(|(_, similarity)| *similarity >= 0.8)
             .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(index, _)| (index, None));
+        if closest.is_some() {
+            return closest;
+        }
+        let words: Vec<&str> = wanted
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        self.products
+            .iter()
+            .enumerate()
+            .filter(|(_, product)| {
+                let title = product.title.to_lowercase();
+                let mut title_words = title
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .peekable();
+                title_words.peek().is_some() && title_words.all(|w| words.contains(&w))
+            })
+            .max_by_key(|(_, product)| product.title.len())
             .map(|(index, _)| (index, None))
     }
 
@@ -766,21 +797,28 @@ fn is_decline(lower: &str) -> bool {
         || trimmed == "no"
 }
 
-/// "2 x NK-1001" → (2, "NK-1001"); anything else → (1, text).
+/// "2 x NK-1001" → (2, "NK-1001"); "I'd like to order 2 x the Sweater" →
+/// (2, the text); anything else → (1, text).
 fn split_quantity(text: &str) -> (u32, &str) {
+    static PATTERN: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let pattern = PATTERN.get_or_init(|| {
+        regex::Regex::new(r"(?i)(?:^|\s)(\d{1,3})\s?[x×]\s").expect("static pattern")
+    });
     let trimmed = text.trim();
-    let digits: String = trimmed.chars().take_while(|c| c.is_ascii_digit()).collect();
-    if !digits.is_empty() && digits.len() <= 3 {
-        let rest = trimmed[digits.len()..].trim_start();
-        if let Some(rest) = rest.strip_prefix('x').or_else(|| rest.strip_prefix('×')) {
-            if let Ok(quantity) = digits.parse::<u32>() {
-                if quantity > 0 {
-                    return (quantity, rest.trim_start());
-                }
-            }
+    let Some(caps) = pattern.captures(trimmed) else {
+        return (1, trimmed);
+    };
+    let quantity = caps
+        .get(1)
+        .and_then(|m| m.as_str().parse::<u32>().ok())
+        .filter(|q| *q > 0);
+    match (quantity, caps.get(0)) {
+        (Some(quantity), Some(whole)) if whole.start() == 0 => {
+            (quantity, trimmed[whole.end()..].trim_start())
         }
+        (Some(quantity), _) => (quantity, trimmed),
+        _ => (1, trimmed),
     }
-    (1, trimmed)
 }
 
 /// Picks an offered value for free text: exact (case-insensitive), a common

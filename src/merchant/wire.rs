@@ -10,7 +10,8 @@
 //! - **Payment on the Pay postback**: `postback.payment` carries a one-time
 //!   payment authorisation shaped like the Agentic Commerce Protocol's
 //!   delegated payment allowance, limited to one invoice's total, merchant
-//!   and order.
+//!   and order. When the merchant asked for a yes in words, the message
+//!   carries it as `message.payment`.
 
 use serde::{Deserialize, Serialize};
 
@@ -52,6 +53,10 @@ pub struct IncomingMessage {
     pub text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quick_reply: Option<QuickReplyTap>,
+    /// Extension: the payment authorisation sent with a "yes" in words (a
+    /// merchant that asked "Reply YES to confirm").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentAuthorization>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@ pub mod mailbox;
 pub mod orchestrate;
 pub mod outcome;
 pub mod policy;
+pub mod reading;
 pub mod report;
 pub mod session;
 pub mod transport;

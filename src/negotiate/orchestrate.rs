@@ -13,6 +13,7 @@ use crate::intent::{Intent, IntentKind, ItemRequest, Parser};
 use crate::merchant::signature::random_token;
 use crate::merchant::wire::now_millis;
 use crate::money::Money;
+use crate::order::checks::CheckName;
 use crate::order::store::MessageRecord;
 use crate::order::{check_invoice, Check, Expectation, Invoice, Mandate, OrderRecord, Store};
 use crate::rules::CompiledRules;
@@ -552,6 +553,8 @@ impl Shop {
                 quantity: wants.quantity,
                 material: wants.item.material.clone(),
                 shipping_address: self.config.shipping_address.clone(),
+                color_label: wants.item.color.as_ref().and(offer.color_label.clone()),
+                size_label: wants.item.size.as_ref().and(offer.size_label.clone()),
             };
             let mut session = Session::new(
                 &endpoint.merchant_id,
@@ -634,12 +637,13 @@ impl Shop {
         let report = &mut conversation.report;
         report.checks = check_invoice(&invoice, &expectation, mandate, &self.rules);
         report.accepted = report.checks.iter().all(|c| c.passed);
-        if conversation.session.pay_payload.is_none() && report.accepted {
+        if !conversation.session.can_agree() && report.accepted {
             report.accepted = false;
             report.checks.push(Check {
-                name: "pay button".into(),
+                name: CheckName::WayToAgree,
                 passed: false,
-                detail: "the invoice came without a Pay button".into(),
+                detail: "the merchant offered no way to agree (no Pay button, no yes asked for)"
+                    .into(),
             });
         }
         report.invoice = Some(invoice);
@@ -955,7 +959,11 @@ impl Shop {
                 .iter()
                 .all(|w| title.contains(w.trim_end_matches('s')))
         };
-        let Some(order) = orders.iter().filter(|o| o.status == "paid").find(matches) else {
+        let Some(order) = orders
+            .iter()
+            .filter(|o| matches!(o.status.as_str(), "paid" | "awaiting_payment"))
+            .find(matches)
+        else {
             return report.end(Outcome::NotCancelled, "There is no paid order to cancel.");
         };
         let Some(endpoint) = merchants.get(&order.merchant_id).cloned() else {
@@ -1032,7 +1040,7 @@ impl Shop {
         let limit = budget + budget * self.config.counter_offer_margin_bp / 10_000;
         let only_over_budget = |c: &ConversationReport| {
             let failed: Vec<&Check> = c.checks.iter().filter(|k| !k.passed).collect();
-            failed.len() == 1 && failed[0].name == "within budget"
+            failed.len() == 1 && failed[0].name == CheckName::WithinBudget
         };
         let index = conversations
             .iter()
@@ -1146,9 +1154,18 @@ impl Shop {
             }
         };
         match session.on_payment_replies(&replies) {
-            PaymentReply::Confirmed(text) => {
+            reply @ (PaymentReply::Confirmed(_) | PaymentReply::Pending(_)) => {
+                // Pending: the merchant took the order and collects payment
+                // itself (a payment link); Concierge's authorisation was not
+                // charged.
+                let (text, payment_status, order_status) = match reply {
+                    PaymentReply::Pending(text) => (text, "pending", "awaiting_payment"),
+                    PaymentReply::Confirmed(text) | PaymentReply::Refused(text) => {
+                        (text, "confirmed", "paid")
+                    }
+                };
                 self.store
-                    .settle_payment(&idempotency_key, "confirmed", &text)
+                    .settle_payment(&idempotency_key, payment_status, &text)
                     .map_err(|e| e.to_string())?;
                 let line = invoice.lines.first().cloned().ok_or("no invoice line")?;
                 let order = OrderRecord {
@@ -1166,7 +1183,7 @@ impl Shop {
                     shipping: invoice.shipping,
                     tax: invoice.tax,
                     total: invoice.total,
-                    status: "paid".into(),
+                    status: order_status.into(),
                     psid: psid.to_string(),
                     status_detail: text.clone(),
                 };
@@ -1186,7 +1203,7 @@ impl Shop {
                     shipping: invoice.money(invoice.shipping),
                     tax: invoice.money(invoice.tax),
                     total: invoice.total_money(),
-                    payment_status: "confirmed".into(),
+                    payment_status: payment_status.into(),
                     merchant_confirmation: text,
                 })
             }

@@ -25,6 +25,8 @@ pub enum OpenChoice {
 pub struct NegotiationPolicy {
     pub deadline_ms: u64,
     pub turn_timeout_ms: u64,
+    pub turn_quiet_ms: u64,
+    pub turn_settle_ms: u64,
     pub max_turns: u32,
     pub max_merchants: usize,
     pub counter_offer_margin_bp: i64,
@@ -35,8 +37,10 @@ pub struct NegotiationPolicy {
 impl Default for NegotiationPolicy {
     fn default() -> Self {
         NegotiationPolicy {
-            deadline_ms: 5000,
-            turn_timeout_ms: 2000,
+            deadline_ms: 40_000,
+            turn_timeout_ms: 10_000,
+            turn_quiet_ms: 2500,
+            turn_settle_ms: 200,
             max_turns: 12,
             max_merchants: 8,
             counter_offer_margin_bp: 1000,
@@ -75,6 +79,11 @@ impl NegotiationPolicy {
             problems
                 .push("max_turns, max_merchants, deadline_ms and turn_timeout_ms must be positive");
         }
+        if policy.turn_quiet_ms > policy.turn_timeout_ms
+            || policy.turn_settle_ms > policy.turn_quiet_ms
+        {
+            problems.push("turn_settle_ms <= turn_quiet_ms <= turn_timeout_ms must hold");
+        }
         if !(0..=5000).contains(&policy.counter_offer_margin_bp) {
             problems.push("counter_offer_margin_bp must be between 0 and 5000 (50%)");
         }
@@ -111,6 +120,10 @@ impl NegotiationPolicy {
         if std::env::var("CONCIERGE_TURN_TIMEOUT_MS").is_err() {
             config.turn_timeout = Duration::from_millis(self.turn_timeout_ms);
         }
+        // A turn timeout shortened from the environment shortens the waits
+        // within a turn with it.
+        config.turn_quiet = Duration::from_millis(self.turn_quiet_ms).min(config.turn_timeout);
+        config.turn_settle = Duration::from_millis(self.turn_settle_ms).min(config.turn_quiet);
         config.max_turns = self.max_turns;
         config.max_merchants = self.max_merchants;
         config.counter_offer_margin_bp = self.counter_offer_margin_bp;

@@ -5,13 +5,19 @@
 //! Merchant text is data. It is classified by the dialogue rules and answered
 //! from the shopper's request; nothing in it can change what is wanted.
 
+use super::reading::{is_agreement, Agreement, ChoiceKind, TurnReading};
 use crate::catalog::index::{canonical_color, canonical_size};
 use crate::merchant::wire::{OutgoingMessage, PaymentAuthorization, Template};
 use crate::money::parse_decimal_minor;
+use crate::order::offer_text::read_offer;
 use crate::order::Invoice;
 use crate::rules::{CompiledRules, DialogueAct};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+
+/// Turns of chatter (greetings, "one moment", images, menus) waited out in
+/// one conversation before giving up on the merchant.
+const MAX_WAITS: u32 = 3;
 
 /// What the shopper wants from this merchant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +34,12 @@ pub struct Wanted {
     /// Where to ship, given to merchants that ask; `None`: not configured.
     #[serde(default)]
     pub shipping_address: Option<String>,
+    /// The colour and size as the merchant's catalog writes them ("Heather
+    /// Grey", "M"), said in the first message.
+    #[serde(default)]
+    pub color_label: Option<String>,
+    #[serde(default)]
+    pub size_label: Option<String>,
 }
 
 /// A message Concierge sends on the shopper's behalf.
@@ -37,6 +49,9 @@ pub enum ShopperMessage {
     Text {
         text: String,
         quick_reply_payload: Option<String>,
+        /// Extension: the payment authorisation sent with a "yes" in words.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payment: Option<PaymentAuthorization>,
     },
     Postback {
         title: String,
@@ -46,10 +61,11 @@ pub enum ShopperMessage {
 }
 
 impl ShopperMessage {
-    fn text(text: impl Into<String>) -> ShopperMessage {
+    pub fn text(text: impl Into<String>) -> ShopperMessage {
         ShopperMessage::Text {
             text: text.into(),
             quick_reply_payload: None,
+            payment: None,
         }
     }
 
@@ -58,7 +74,22 @@ impl ShopperMessage {
         match self {
             ShopperMessage::Text {
                 text,
+                payment: Some(payment),
+                ..
+            } => {
+                let amount = crate::money::Money::new(
+                    payment.allowance.max_amount,
+                    payment.allowance.currency.clone(),
+                );
+                format!(
+                    "{text}  [authorising {amount} for {} only]",
+                    payment.allowance.checkout_session_id
+                )
+            }
+            ShopperMessage::Text {
+                text,
                 quick_reply_payload: Some(_),
+                ..
             } => format!("{text}  (quick reply)"),
             ShopperMessage::Text { text, .. } => text.clone(),
             ShopperMessage::Postback {
@@ -128,10 +159,36 @@ pub enum SessionState {
     Failed,
 }
 
+/// What a merchant's turn was, as the session read it (for evaluation
+/// and reports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnKind {
+    AskSize,
+    AskColor,
+    AskQuantity,
+    AskAddress,
+    /// Another question (material, gift wrap, delivery or pickup...).
+    AskOther,
+    /// An offer or invoice to agree to.
+    Offer,
+    OutOfStock,
+    Substitute,
+    /// Greetings, filler, images, menus: nothing to answer yet.
+    Chatter,
+    /// Cards showing products: one is chosen.
+    Cards,
+    /// Nothing Concierge could read.
+    Unclear,
+}
+
 /// How a payment attempt ended, as read from the merchant's replies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PaymentReply {
     Confirmed(String),
+    /// The order is taken and the merchant collects payment itself (a
+    /// payment link): not refused, not paid through Concierge.
+    Pending(String),
     Refused(String),
 }
 
@@ -144,9 +201,9 @@ pub struct Session {
     pub failure: Option<String>,
     /// The lowest unit price the merchant quoted in text, if any.
     pub quoted_unit_price: Option<i64>,
-    /// The payload of the merchant's Pay button.
-    pub pay_payload: Option<String>,
-    pub pay_title: String,
+    /// How to agree to the invoice: the merchant's Pay (or Confirm, Place
+    /// order...) button, or the words it asked for.
+    pub agreement: Option<Agreement>,
     turns_sent: u32,
     max_turns: u32,
     /// Set while waiting for the answer to a counter-offer; the invoice
@@ -157,10 +214,17 @@ pub struct Session {
     pub ask_shopper: bool,
     /// The question waiting for the shopper's choice, with what was offered.
     pending_choice: Option<(DialogueAct, Vec<OfferedOption>)>,
-    /// Set after waiting once for more after chatter; a second round of
-    /// chatter ends the conversation.
-    waited: bool,
+    /// Turns of chatter waited out so far (at most [`MAX_WAITS`]).
+    waits: u32,
+    /// Set once the total of an offer without one was asked for.
+    asked_for_total: bool,
+    /// Set once the request was said again (after a menu).
+    restated: bool,
     last_question: Option<(DialogueAct, String)>,
+    last_turn: Option<TurnKind>,
+    /// What the turn being read was, when the reading knows better than
+    /// the next step says.
+    last_turn_hint: Option<TurnKind>,
     rules: Arc<CompiledRules>,
 }
 
@@ -179,27 +243,53 @@ impl Session {
             invoice: None,
             failure: None,
             quoted_unit_price: None,
-            pay_payload: None,
-            pay_title: "Pay".into(),
+            agreement: None,
             turns_sent: 0,
             max_turns,
             countering: None,
             ask_shopper: false,
             pending_choice: None,
-            waited: false,
+            waits: 0,
+            asked_for_total: false,
+            restated: false,
             last_question: None,
+            last_turn: None,
+            last_turn_hint: None,
             rules,
         }
     }
 
-    /// The first message: the product code, with the quantity when above one.
+    /// The first message, as a shopper would write it: the product's name
+    /// and code, the quantity when above one, and the colour and size in
+    /// the merchant's own words ("Hi! I'd like to order the Classic Merino
+    /// Turtleneck Sweater (HP-2040) in Gray, size M."). Bots find the
+    /// product by its name or its code.
     pub fn opening(&mut self) -> ShopperMessage {
-        let text = if self.wanted.quantity > 1 {
-            format!("{} x {}", self.wanted.quantity, self.wanted.product_code)
-        } else {
-            self.wanted.product_code.clone()
-        };
+        let text = self.opening_text();
         self.sent(ShopperMessage::text(text))
+    }
+
+    fn opening_text(&self) -> String {
+        let wanted = &self.wanted;
+        let mut text = if wanted.quantity > 1 {
+            format!(
+                "Hi! I'd like to order {} x {} ({})",
+                wanted.quantity, wanted.product_title, wanted.product_code
+            )
+        } else {
+            format!(
+                "Hi! I'd like to order the {} ({})",
+                wanted.product_title, wanted.product_code
+            )
+        };
+        if let Some(color) = wanted.color_label.as_ref().or(wanted.color.as_ref()) {
+            text.push_str(&format!(" in {color}"));
+        }
+        if let Some(size) = wanted.size_label.as_ref().or(wanted.size.as_ref()) {
+            text.push_str(&format!(", size {size}"));
+        }
+        text.push('.');
+        text
     }
 
     /// Records an outgoing message in the transcript and counts the turn.
@@ -235,195 +325,164 @@ impl Session {
         }
     }
 
-    /// Whether `replies` complete the merchant's turn: a question or choice
-    /// to answer, an offer with a way to agree to it, or an end (out of
-    /// stock, a substitute, a confirmation). Greetings, "got it", images and
-    /// an invoice still waiting for its Pay button leave it open.
+    /// Whether `replies` complete the merchant's turn: a question or a
+    /// choice to answer, an offer with a way to agree to it, or an end (out
+    /// of stock, a substitute). Greetings, "got it", images, an offer whose
+    /// buttons may still come, and an invoice waiting for its Pay button
+    /// leave it open.
     pub fn turn_complete(&self, replies: &[OutgoingMessage]) -> bool {
-        let mut receipt = false;
-        let mut affordance = false;
-        let mut text = String::new();
-        for reply in replies {
-            if reply.quick_replies.as_ref().is_some_and(|q| !q.is_empty()) {
-                affordance = true;
-            }
-            if let Some(t) = &reply.text {
-                text.push_str(t);
-                text.push(' ');
-            }
-            match reply.attachment.as_ref().and_then(|a| a.as_template()) {
-                Some(Template::Receipt(_)) => receipt = true,
-                Some(Template::Button {
-                    text: said,
-                    buttons,
-                }) => {
-                    text.push_str(&said);
-                    text.push(' ');
-                    affordance |= buttons.iter().any(|b| b.kind == "postback");
-                }
-                Some(Template::Generic { elements }) => {
-                    affordance |= elements
-                        .iter()
-                        .any(|e| e.buttons.iter().any(|b| b.kind == "postback"));
-                }
-                None => {}
-            }
+        let reading = TurnReading::read(replies);
+        let agreeable = reading.agree_button.is_some() || reading.agreement_word().is_some();
+        if reading.receipt.is_some() {
+            return agreeable;
         }
-        if receipt {
-            return affordance;
+        let acts: Vec<DialogueAct> = self
+            .rules
+            .dialogue_acts(&reading.text)
+            .into_iter()
+            .map(|(act, _)| act)
+            .collect();
+        let offer = read_offer(&reading.text, &self.rules).is_some_and(|offer| {
+            offer.total.is_some() || acts.contains(&DialogueAct::AgreementQuestion)
+        });
+        if offer {
+            return agreeable;
         }
-        if affordance {
+        if !reading.choices.is_empty() || agreeable {
             return true;
         }
-        let acts = self.rules.dialogue_acts(&text);
-        let offer = acts
-            .iter()
-            .any(|(act, _)| matches!(act, DialogueAct::InvoiceText | DialogueAct::PriceQuote));
-        acts.iter().any(|(act, _)| match act {
-            DialogueAct::AskSize
-            | DialogueAct::AskColor
-            | DialogueAct::AskQuantity
-            | DialogueAct::AskMaterial
-            | DialogueAct::AskAddress => !offer,
-            DialogueAct::OutOfStock
-            | DialogueAct::SubstituteOffered
-            | DialogueAct::PaymentConfirmed
-            | DialogueAct::CancelConfirmed => true,
-            _ => false,
-        })
+        acts.iter().any(|act| {
+            matches!(
+                act,
+                DialogueAct::AskSize
+                    | DialogueAct::AskColor
+                    | DialogueAct::AskQuantity
+                    | DialogueAct::AskMaterial
+                    | DialogueAct::AskAddress
+                    | DialogueAct::ConfirmQuestion
+                    | DialogueAct::OutOfStock
+                    | DialogueAct::SubstituteOffered
+                    | DialogueAct::PaymentConfirmed
+                    | DialogueAct::CancelConfirmed
+            )
+        }) || self.rules.fixed_reply(&reading.said).is_some()
     }
 
-    /// Whether `replies` complete the answer to a Pay tap: a confirmation
-    /// or a refusal; a bare "thanks" may still be followed by either.
+    /// Whether `replies` complete the answer to a Pay tap: a confirmation,
+    /// a refusal, or a payment link; a bare "thanks" may still be followed
+    /// by either.
     pub fn payment_turn_complete(&self, replies: &[OutgoingMessage]) -> bool {
-        let text: String = replies
-            .iter()
-            .filter_map(|r| r.text.as_deref())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let refused =
-            regex_once(r"(?i)\b(?:declin|fail|refus|could not|couldn't|unable|invalid|error)")
-                .is_match(&text);
-        refused
+        let reading = TurnReading::read(replies);
+        reading.receipt.is_some()
             || self
                 .rules
-                .dialogue_acts(&text)
+                .dialogue_acts(&reading.text)
                 .iter()
-                .any(|(act, _)| *act == DialogueAct::PaymentConfirmed)
+                .any(|(act, _)| {
+                    matches!(
+                        act,
+                        DialogueAct::PaymentConfirmed
+                            | DialogueAct::PaymentDeclined
+                            | DialogueAct::PaymentPending
+                    )
+                })
     }
 
-    /// Reads the merchant's replies to the last message and decides.
+    /// What the last turn read by [`Session::on_replies`] was.
+    pub fn last_turn(&self) -> Option<TurnKind> {
+        self.last_turn
+    }
+
     pub fn on_replies(&mut self, replies: &[OutgoingMessage]) -> Next {
+        self.last_turn_hint = None;
+        let next = self.read_replies(replies);
+        let hint = self.last_turn_hint.take();
+        self.last_turn = Some(hint.unwrap_or(match &next {
+            Next::Invoiced => TurnKind::Offer,
+            Next::Wait => TurnKind::Chatter,
+            Next::NeedChoice { slot, .. } if slot == "size" => TurnKind::AskSize,
+            Next::NeedChoice { .. } => TurnKind::AskColor,
+            Next::Send(_) => match self.last_question.as_ref().map(|(act, _)| *act) {
+                Some(DialogueAct::AskSize) => TurnKind::AskSize,
+                Some(DialogueAct::AskColor) => TurnKind::AskColor,
+                Some(DialogueAct::AskQuantity) => TurnKind::AskQuantity,
+                Some(DialogueAct::AskAddress) => TurnKind::AskAddress,
+                Some(DialogueAct::SubstituteOffered) => TurnKind::Substitute,
+                _ => TurnKind::AskOther,
+            },
+            Next::Stop => {
+                let failure = self.failure.clone().unwrap_or_default();
+                if failure.starts_with("merchant says") {
+                    TurnKind::OutOfStock
+                } else if failure.contains("substitute") {
+                    TurnKind::Substitute
+                } else if failure.contains("asks for a size") {
+                    TurnKind::AskSize
+                } else if failure.contains("asks for a colour") {
+                    TurnKind::AskColor
+                } else if failure.contains("shipping address") {
+                    TurnKind::AskAddress
+                } else {
+                    TurnKind::Unclear
+                }
+            }
+        }));
+        next
+    }
+
+    fn read_replies(&mut self, replies: &[OutgoingMessage]) -> Next {
         self.record_replies(replies);
         if self.state != SessionState::Talking {
             return Next::Stop;
         }
-        // An invoice: a receipt template, with a Pay button beside it.
-        let mut receipt = None;
-        for reply in replies {
-            match reply.attachment.as_ref().and_then(|a| a.as_template()) {
-                Some(Template::Receipt(r)) => receipt = Some(r),
-                Some(Template::Button { buttons, .. }) => {
-                    if let Some(button) = buttons
-                        .iter()
-                        .find(|b| is_pay_button(&b.title, b.payload.as_deref()))
-                    {
-                        self.pay_payload = button.payload.clone();
-                        self.pay_title = button.title.clone();
-                    }
-                }
-                _ => {}
-            }
-        }
-        if receipt.is_some() {
-            self.countering = None;
-        } else if let Some(standing) = self.countering.take() {
-            // No new invoice: the counter-offer was refused and the first
-            // invoice stands.
-            self.invoice = Some(standing);
-            self.state = SessionState::Invoiced;
-            return Next::Invoiced;
-        }
-        if let Some(receipt) = receipt {
-            return match Invoice::from_receipt(&self.merchant_id, &receipt) {
-                Ok(invoice) => {
-                    self.invoice = Some(invoice);
-                    self.state = SessionState::Invoiced;
-                    Next::Invoiced
-                }
-                Err(problem) => self.fail(format!("unreadable invoice: {problem}")),
-            };
-        }
-
-        // Everything said in words: texts and button-template texts.
-        let mut said: Vec<String> = Vec::new();
-        for reply in replies {
-            if let Some(text) = &reply.text {
-                said.push(text.clone());
-            }
-            if let Some(Template::Button { text, .. }) =
-                reply.attachment.as_ref().and_then(|a| a.as_template())
-            {
-                said.push(text);
-            }
-        }
-        let text = said.join(" ");
-        let offered = options_offered(replies, &text);
-        if text.trim().is_empty() && offered.is_empty() {
-            return self.fail("the merchant sent nothing to answer");
-        }
+        let reading = TurnReading::read(replies);
         let acts: Vec<DialogueAct> = self
             .rules
-            .dialogue_acts(&text)
+            .dialogue_acts(&reading.text)
             .into_iter()
             .map(|(act, _)| act)
             .collect();
-
-        // An invoice in plain text: "Your order Q-17 comes to a total of $49.00".
-        if acts.contains(&DialogueAct::InvoiceText) {
-            if let Some(invoice) = self.invoice_from_text(&text) {
-                self.pay_payload
-                    .get_or_insert_with(|| format!("PAY:{}", invoice.order_number));
-                self.invoice = Some(invoice);
-                self.state = SessionState::Invoiced;
-                return Next::Invoiced;
-            }
+        let invoice = self.invoice_in(&reading, &acts);
+        if let Some(standing) = self.countering.take() {
+            // An answer to the counter-offer: a new invoice replaces the
+            // standing one; anything else means the first stands.
+            let standing = match invoice {
+                Some(Ok(invoice)) => invoice,
+                _ => standing,
+            };
+            return self.invoiced(standing, &reading, &acts);
+        }
+        if reading.is_empty() {
+            return self.fail("the merchant sent nothing to answer");
         }
         if acts.contains(&DialogueAct::PriceQuote) {
-            if let Some(quote) = first_amount(&text) {
+            if let Some(quote) = first_amount(&reading.said) {
                 self.quoted_unit_price =
                     Some(self.quoted_unit_price.map_or(quote, |q| q.min(quote)));
             }
         }
         if acts.contains(&DialogueAct::SubstituteOffered) {
-            // A substitute is fine only when it is what was asked anyway
-            // ("charcoal" for gray).
-            let offered_colors = substitute_colors(&self.rules, &text);
-            let acceptable = self.wanted.color.as_ref().is_some_and(|wanted| {
-                !offered_colors.is_empty() && offered_colors.iter().all(|c| c == wanted)
-            });
-            if !acceptable {
-                return self.fail(format!(
-                    "the merchant offered a substitute: {}",
-                    clip(&text, 160)
-                ));
-            }
-            return self.reply_once(
-                DialogueAct::ConfirmQuestion,
-                ShopperMessage::text("Yes, please."),
-            );
+            return self.on_substitute(&reading);
         }
         if acts.contains(&DialogueAct::OutOfStock) {
-            return self.fail(format!("merchant says: {}", clip(&text, 160)));
+            return self.fail(format!("merchant says: {}", clip(&reading.said, 160)));
+        }
+        match invoice {
+            Some(Ok(invoice)) => return self.invoiced(invoice, &reading, &acts),
+            Some(Err(reason)) => return self.uncheckable_offer(reason),
+            None => {}
         }
         if self.turns_sent >= self.max_turns {
             return self.fail(format!("no invoice after {} messages", self.turns_sent));
         }
-        // The question asked: the last slot question in the text wins.
-        let question = acts
+        let offered = options_offered(&reading);
+        // The question asked: the one the options answer when it was asked
+        // ("What colour, and how many?" with colour quick replies), else
+        // the last slot question in the text.
+        let asked: Vec<DialogueAct> = acts
             .iter()
-            .rev()
-            .find(|act| {
+            .copied()
+            .filter(|act| {
                 matches!(
                     act,
                     DialogueAct::AskSize
@@ -431,27 +490,168 @@ impl Session {
                         | DialogueAct::AskQuantity
                         | DialogueAct::AskMaterial
                         | DialogueAct::AskAddress
-                        | DialogueAct::ConfirmQuestion
                 )
             })
-            .copied()
-            .or_else(|| self.guess_question_from_options(&offered));
-        let Some(question) = question else {
-            // Greetings, chatter and error notices ask nothing: wait for the
-            // merchant's next message rather than guess.
-            if acts
-                .iter()
-                .any(|act| matches!(act, DialogueAct::Greeting | DialogueAct::MerchantError))
-                && !self.waited
-            {
-                self.waited = true;
-                return Next::Wait;
+            .collect();
+        let answered_by_options = self
+            .guess_question_from_options(&offered)
+            .filter(|guess| asked.is_empty() || asked.contains(guess));
+        if let Some(question) = answered_by_options.or_else(|| asked.last().copied()) {
+            return self.on_question(question, offered);
+        }
+        if let Some(reply) = self.rules.fixed_reply(&reading.said) {
+            self.last_turn_hint = Some(TurnKind::AskOther);
+            return self.reply_once(DialogueAct::AskOther, ShopperMessage::text(reply));
+        }
+        if acts.contains(&DialogueAct::AgreementQuestion) {
+            // Asked to go ahead with no amount to check: ask for one, once.
+            return self.uncheckable_offer("the offer states no total".into());
+        }
+        if acts.contains(&DialogueAct::ConfirmQuestion) {
+            return self.on_details_question(&reading);
+        }
+        if !reading.cards.is_empty() {
+            if let Some(next) = self.on_cards(&reading) {
+                return next;
             }
-            return self.fail(format!(
-                "could not understand the merchant: {}",
-                clip(&text, 160)
-            ));
+        }
+        if reading.said.contains('?') && !acts.contains(&DialogueAct::Greeting) {
+            return self.on_other_question(&reading, &offered);
+        }
+        // Greetings, filler, images, menus and cards of other products ask
+        // nothing of the shopper: wait for the merchant's next message.
+        if self.waits < MAX_WAITS {
+            self.waits += 1;
+            return Next::Wait;
+        }
+        self.fail(format!(
+            "could not understand the merchant: {}",
+            clip(&reading.text, 160)
+        ))
+    }
+
+    /// The invoice in a turn, if it holds an offer: a receipt template, or
+    /// an offer in words (amounts, and a total or a way to agree). `Err`
+    /// says why an offer cannot be checked.
+    fn invoice_in(
+        &self,
+        reading: &TurnReading,
+        acts: &[DialogueAct],
+    ) -> Option<Result<Invoice, String>> {
+        if let Some(receipt) = &reading.receipt {
+            return Some(
+                Invoice::from_receipt(&self.merchant_id, receipt)
+                    .map_err(|problem| format!("unreadable invoice: {problem}")),
+            );
+        }
+        let offer = read_offer(&reading.text, &self.rules)?;
+        let asks_a_slot = acts.iter().any(|act| {
+            matches!(
+                act,
+                DialogueAct::AskSize | DialogueAct::AskColor | DialogueAct::AskQuantity
+            )
+        });
+        let proposes = reading.agree_button.is_some()
+            || reading.agreement_word().is_some()
+            || acts.contains(&DialogueAct::AgreementQuestion)
+            || acts.contains(&DialogueAct::InvoiceText);
+        // A price mentioned beside a question ("It's $39. What size?") is
+        // not yet an offer.
+        if asks_a_slot && offer.total.is_none() {
+            return None;
+        }
+        if !proposes && offer.total.is_none() {
+            return None;
+        }
+        let mut invoice = offer.invoice(&self.merchant_id, &format!("TEXT-{}", self.merchant_id));
+        if let Ok(invoice) = &mut invoice {
+            for line in &mut invoice.lines {
+                line.subtitle = crate::order::checks::variant_words(&self.rules, &line.title);
+            }
+        }
+        Some(invoice)
+    }
+
+    /// An invoice to decide on, with the way to agree to it.
+    fn invoiced(&mut self, invoice: Invoice, reading: &TurnReading, acts: &[DialogueAct]) -> Next {
+        if let Some(agreement) = reading
+            .agree_button
+            .clone()
+            .or_else(|| reading.agreement_word().map(Agreement::Text))
+            .or_else(|| {
+                (acts.contains(&DialogueAct::AgreementQuestion)
+                    || acts.contains(&DialogueAct::ConfirmQuestion)
+                    || acts.contains(&DialogueAct::InvoiceText))
+                .then(|| Agreement::Text("Yes, please.".into()))
+            })
+        {
+            self.agreement = Some(agreement);
+        }
+        self.invoice = Some(invoice);
+        self.state = SessionState::Invoiced;
+        Next::Invoiced
+    }
+
+    /// An offer that cannot be checked: asked once for what is missing,
+    /// then declined with the reason. Concierge never agrees to it.
+    fn uncheckable_offer(&mut self, reason: String) -> Next {
+        self.last_turn_hint = Some(TurnKind::Offer);
+        if reason.contains("no total") && !self.asked_for_total {
+            self.asked_for_total = true;
+            return Next::Send(self.sent(ShopperMessage::text(
+                "Before I agree: what is the total, including shipping and tax?",
+            )));
+        }
+        self.fail(format!("the merchant's offer cannot be checked: {reason}"))
+    }
+
+    /// A substitute is fine only when it is what was asked anyway
+    /// ("charcoal" for gray, in the size asked); it is accepted with the
+    /// merchant's own yes when it offers one. Its invoice is checked later.
+    fn on_substitute(&mut self, reading: &TurnReading) -> Next {
+        self.last_turn_hint = Some(TurnKind::Substitute);
+        let offered_colors = substitute_colors(&self.rules, &reading.said);
+        let color_ok = match &self.wanted.color {
+            Some(wanted) => {
+                !offered_colors.is_empty() && offered_colors.iter().all(|c| c == wanted)
+            }
+            None => offered_colors.is_empty(),
         };
+        let size_ok = substitute_sizes(&self.rules, &reading.said)
+            .iter()
+            .all(|size| self.wanted.size.as_deref() == Some(size.as_str()));
+        if !color_ok || !size_ok {
+            return self.fail(format!(
+                "the merchant offered a substitute: {}",
+                clip(&reading.said, 160)
+            ));
+        }
+        let yes = match &reading.agree_button {
+            Some(Agreement::Postback { title, payload }) => ShopperMessage::Postback {
+                title: title.clone(),
+                payload: payload.clone(),
+                payment: None,
+            },
+            Some(Agreement::QuickReply { title, payload }) => ShopperMessage::Text {
+                text: title.clone(),
+                quick_reply_payload: Some(payload.clone()),
+                payment: None,
+            },
+            _ => ShopperMessage::text("Yes, please."),
+        };
+        self.reply_once(DialogueAct::SubstituteOffered, yes)
+    }
+
+    /// A slot question: answered from the request, or put to the shopper
+    /// when the request left it open and the shopper can be asked.
+    fn on_question(&mut self, question: DialogueAct, offered: Vec<OfferedOption>) -> Next {
+        self.last_turn_hint = Some(match question {
+            DialogueAct::AskSize => TurnKind::AskSize,
+            DialogueAct::AskColor => TurnKind::AskColor,
+            DialogueAct::AskQuantity => TurnKind::AskQuantity,
+            DialogueAct::AskAddress => TurnKind::AskAddress,
+            _ => TurnKind::AskOther,
+        });
         let open = match question {
             DialogueAct::AskSize => self.wanted.size.is_none(),
             DialogueAct::AskColor => self.wanted.color.is_none(),
@@ -470,11 +670,127 @@ impl Session {
                 options,
             };
         }
-        let answer = match self.answer(question, &offered) {
-            Ok(answer) => answer,
-            Err(reason) => return self.fail(reason),
+        match self.answer(question, &offered) {
+            Ok(answer) => self.reply_once(question, answer),
+            Err(reason) => self.fail(reason),
+        }
+    }
+
+    /// A question no rule knows. Its options may name the product asked
+    /// for ("Whole beans or ground?" for whole bean coffee): that option is
+    /// the answer. Otherwise Concierge cannot answer, and says so. A menu of
+    /// unrelated options is waited out like chatter.
+    fn on_other_question(&mut self, reading: &TurnReading, offered: &[OfferedOption]) -> Next {
+        self.last_turn_hint = Some(TurnKind::AskOther);
+        let title = title_words(&self.wanted.product_title);
+        let matching: Vec<&OfferedOption> = offered
+            .iter()
+            .filter(|option| {
+                let words = title_words(&option.title);
+                !words.is_empty() && words.iter().all(|w| title.contains(w))
+            })
+            .collect();
+        if let [only] = matching.as_slice() {
+            let answer = only.answer.clone();
+            return self.reply_once(DialogueAct::AskOther, answer);
+        }
+        // Options to choose from: words in the text that name the product
+        // ("Whole beans or ground?").
+        let choices_in_words: Vec<&str> = reading
+            .said
+            .split(['?', ',', '.'])
+            .flat_map(|clause| clause.split(" or "))
+            .map(str::trim)
+            .filter(|choice| {
+                let words = title_words(choice);
+                !words.is_empty() && words.len() <= 3 && words.iter().all(|w| title.contains(w))
+            })
+            .collect();
+        if offered.is_empty() {
+            if let [only] = choices_in_words.as_slice() {
+                let answer = ShopperMessage::text(*only);
+                return self.reply_once(DialogueAct::AskOther, answer);
+            }
+        }
+        // A menu ("Track my order / Returns / Talk to a human") or a
+        // routing question ("let me know what this is about"): say again,
+        // once, what the shopper wants, as a person would.
+        let menu = !offered.is_empty() && matching.is_empty();
+        let routing = regex_once(r"(?i)\b(?:what (?:this|it) is about|how can (?:i|we) help|what can (?:i|we) do for you|help you (?:with|today)|choose an option|select (?:an|one) option)\b")
+                .is_match(&reading.said);
+        if (menu || routing) && !self.restated {
+            self.restated = true;
+            self.last_turn_hint = Some(TurnKind::Chatter);
+            let again = self.opening_text();
+            return Next::Send(self.sent(ShopperMessage::text(again)));
+        }
+        self.fail(format!(
+            "the merchant asks something Concierge cannot answer: {}",
+            clip(&reading.said, 160)
+        ))
+    }
+
+    /// "One gray turtleneck in medium, is that right?": yes when every
+    /// colour and size it states is the one asked for.
+    fn on_details_question(&mut self, reading: &TurnReading) -> Next {
+        let colors = colors_in(&self.rules, &reading.said);
+        let colors_ok = colors.is_empty()
+            || self
+                .wanted
+                .color
+                .as_ref()
+                .is_some_and(|wanted| colors.iter().all(|c| c == wanted));
+        let sizes = substitute_sizes(&self.rules, &reading.said);
+        let sizes_ok = sizes
+            .iter()
+            .all(|size| self.wanted.size.as_deref() == Some(size.as_str()));
+        if !colors_ok || !sizes_ok {
+            return self.fail(format!(
+                "the merchant's summary is not what was asked: {}",
+                clip(&reading.said, 160)
+            ));
+        }
+        self.reply_once(
+            DialogueAct::ConfirmQuestion,
+            ShopperMessage::text("Yes, please."),
+        )
+    }
+
+    /// Product cards: the one for the product asked about is chosen with
+    /// its own button (never a payment). `None` when none is that product.
+    fn on_cards(&mut self, reading: &TurnReading) -> Option<Next> {
+        let code = self.wanted.product_code.to_lowercase();
+        let card = reading.cards.iter().find(|card| {
+            let shown = format!(
+                "{} {}",
+                card.title,
+                card.subtitle.as_deref().unwrap_or_default()
+            );
+            names_product(&shown, &self.wanted.product_title)
+                || (!code.is_empty() && shown.to_lowercase().contains(&code))
+        })?;
+        let postbacks: Vec<&crate::merchant::wire::Button> = card
+            .buttons
+            .iter()
+            .filter(|b| b.kind == "postback")
+            .collect();
+        let button = postbacks
+            .iter()
+            .find(|b| {
+                let title = b.title.to_lowercase();
+                ["select", "choose", "pick", "this one", "i want", "get"]
+                    .iter()
+                    .any(|w| title.starts_with(w))
+            })
+            .or_else(|| postbacks.iter().find(|b| is_agreement(&b.title, "")))
+            .or_else(|| postbacks.first())?;
+        self.last_turn_hint = Some(TurnKind::Cards);
+        let tap = ShopperMessage::Postback {
+            title: button.title.clone(),
+            payload: button.payload.clone().unwrap_or_default(),
+            payment: None,
         };
-        self.reply_once(question, answer)
+        Some(self.reply_once(DialogueAct::Greeting, tap))
     }
 
     /// The shopper's answer to a [`Next::NeedChoice`]: it becomes part of
@@ -596,68 +912,6 @@ impl Session {
         }
     }
 
-    /// Reads a plain-text invoice: a total, optionally shipping and tax and
-    /// an order number; the item is the one asked for, its colour and size
-    /// as the text states them.
-    fn invoice_from_text(&self, text: &str) -> Option<Invoice> {
-        let total_pattern = regex_once(r"(?i)\btotal\b[^$€£\d]{0,30}([$€£])\s?(\d+(?:\.\d{1,2})?)");
-        let captures = total_pattern.captures(text)?;
-        let currency = self
-            .rules
-            .currency_code(captures.get(1)?.as_str())?
-            .to_string();
-        let total = parse_decimal_minor(captures.get(2)?.as_str())?;
-        let labelled = |label: &str| -> i64 {
-            let pattern = regex::Regex::new(&format!(
-                r"(?i)([$€£])\s?(\d+(?:\.\d{{1,2}})?)\s*(?:for\s+|in\s+)?{label}|{label}[^$€£\d]{{0,12}}([$€£])\s?(\d+(?:\.\d{{1,2}})?)"
-            ));
-            pattern
-                .ok()
-                .and_then(|p| p.captures(text))
-                .and_then(|c| c.get(2).or_else(|| c.get(4)))
-                .and_then(|m| parse_decimal_minor(m.as_str()))
-                .unwrap_or(0)
-        };
-        let shipping = labelled("shipping");
-        let tax = labelled("tax");
-        let quantity = self.wanted.quantity.max(1);
-        let items = total.checked_sub(shipping)?.checked_sub(tax)?;
-        if items < 0 || items % i64::from(quantity) != 0 {
-            return None;
-        }
-        let order_pattern = regex_once(
-            r"(?i)\b(?:order|invoice)\s*(?:number|no\.?|#)?\s*:?\s*#?([A-Z0-9](?:[A-Z0-9-]*\d)[A-Z0-9-]*)",
-        );
-        let order_number = order_pattern
-            .captures(text)
-            .and_then(|c| c.get(1))
-            .map(|m| m.as_str().to_string())
-            .unwrap_or_else(|| format!("TEXT-{}", self.merchant_id));
-        let mut variant: Vec<String> = Vec::new();
-        if let Some(color) = words_for(&self.rules, crate::rules::LexSlot::Color, text) {
-            variant.push(color);
-        }
-        if let Some(size) = words_for(&self.rules, crate::rules::LexSlot::Size, text) {
-            variant.push(size);
-        }
-        Some(Invoice {
-            merchant_id: self.merchant_id.clone(),
-            order_number,
-            currency,
-            lines: vec![crate::order::InvoiceLine {
-                title: self.wanted.product_title.clone(),
-                subtitle: variant.join(" / "),
-                quantity,
-                unit_price: items / i64::from(quantity),
-            }],
-            subtotal: Some(items),
-            shipping,
-            tax,
-            adjustments: 0,
-            total,
-        })
-    }
-
     /// One counter-offer on a standing invoice ("Could you do $50.00?"). The
     /// merchant answers with a new invoice or the old one stands.
     pub fn counter_offer(&mut self, text: &str) -> Option<ShopperMessage> {
@@ -669,41 +923,80 @@ impl Session {
         Some(self.sent(ShopperMessage::text(text)))
     }
 
-    /// The Pay tap, carrying the authorisation.
+    /// Agreeing to the invoice, the merchant's way (its Pay or Confirm
+    /// button, its quick reply, or the words it asked for), carrying the
+    /// payment authorisation. `None` when the merchant offered no way.
     pub fn pay(&mut self, authorization: PaymentAuthorization) -> Option<ShopperMessage> {
-        let payload = self.pay_payload.clone()?;
-        let title = self.pay_title.clone();
-        Some(self.sent(ShopperMessage::Postback {
-            title,
-            payload,
-            payment: Some(authorization),
-        }))
+        let message = match self.agreement.clone()? {
+            Agreement::Postback { title, payload } => ShopperMessage::Postback {
+                title,
+                payload,
+                payment: Some(authorization),
+            },
+            Agreement::QuickReply { title, payload } => ShopperMessage::Text {
+                text: title,
+                quick_reply_payload: Some(payload),
+                payment: Some(authorization),
+            },
+            Agreement::Text(text) => ShopperMessage::Text {
+                text,
+                quick_reply_payload: None,
+                payment: Some(authorization),
+            },
+        };
+        Some(self.sent(message))
     }
 
-    /// Reads the replies to a Pay tap.
+    /// Whether the merchant offered a way to agree to its invoice.
+    pub fn can_agree(&self) -> bool {
+        self.agreement.is_some()
+    }
+
+    /// Reads the replies to a Pay tap. A receipt template after payment is
+    /// a confirmation only when it is for no more than was authorised.
     pub fn on_payment_replies(&mut self, replies: &[OutgoingMessage]) -> PaymentReply {
         self.record_replies(replies);
-        let text: String = replies
-            .iter()
-            .filter_map(|r| r.text.as_deref())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let confirmed = self
+        let reading = TurnReading::read(replies);
+        let text = reading.text.replace('\n', " ");
+        let acts: Vec<DialogueAct> = self
             .rules
             .dialogue_acts(&text)
-            .iter()
-            .any(|(act, _)| *act == DialogueAct::PaymentConfirmed);
-        if confirmed {
-            self.state = SessionState::Paid;
-            PaymentReply::Confirmed(text)
+            .into_iter()
+            .map(|(act, _)| act)
+            .collect();
+        let authorised = self.invoice.as_ref().map(|i| i.total);
+        let receipt_total = reading
+            .receipt
+            .as_ref()
+            .and_then(|r| crate::money::minor_from_decimal_f64(r.summary.total_cost));
+        let reply = if let (Some(charged), Some(authorised)) = (receipt_total, authorised) {
+            if charged <= authorised {
+                PaymentReply::Confirmed(text.clone())
+            } else {
+                PaymentReply::Refused(format!(
+                    "the merchant's receipt says {charged} minor units, {authorised} were authorised"
+                ))
+            }
+        } else if acts.contains(&DialogueAct::PaymentDeclined) {
+            PaymentReply::Refused(clip(&text, 160))
+        } else if acts.contains(&DialogueAct::PaymentConfirmed) {
+            PaymentReply::Confirmed(text.clone())
+        } else if acts.contains(&DialogueAct::PaymentPending) {
+            PaymentReply::Pending(text.clone())
+        } else if receipt_total.is_some() {
+            PaymentReply::Confirmed(text.clone())
         } else {
-            self.state = SessionState::PaymentRefused;
-            PaymentReply::Refused(if text.is_empty() {
+            PaymentReply::Refused(if text.trim().is_empty() {
                 "no confirmation".into()
             } else {
                 clip(&text, 160)
             })
-        }
+        };
+        self.state = match reply {
+            PaymentReply::Confirmed(_) | PaymentReply::Pending(_) => SessionState::Paid,
+            PaymentReply::Refused(_) => SessionState::PaymentRefused,
+        };
+        reply
     }
 
     /// A polite no, with the reason.
@@ -727,56 +1020,143 @@ pub struct OfferedOption {
     pub answer: ShopperMessage,
 }
 
-/// The options on offer: quick replies, non-payment postback buttons, or a
-/// list in the text ("we have S, M and L").
-fn options_offered(replies: &[OutgoingMessage], text: &str) -> Vec<OfferedOption> {
-    let mut offered = Vec::new();
-    for reply in replies {
-        for quick in reply.quick_replies.iter().flatten() {
-            offered.push(OfferedOption {
-                title: quick.title.clone(),
-                answer: ShopperMessage::Text {
-                    text: quick.title.clone(),
-                    quick_reply_payload: Some(quick.payload.clone()),
+/// The options on offer: quick replies and postback buttons that are not
+/// a yes or a no, or a list in the text ("we have S, M and L", "1) Sage
+/// Green 2) Dusty Rose").
+fn options_offered(reading: &TurnReading) -> Vec<OfferedOption> {
+    let mut offered: Vec<OfferedOption> = reading
+        .choices
+        .iter()
+        .map(|choice| OfferedOption {
+            title: choice.title.clone(),
+            answer: match &choice.kind {
+                ChoiceKind::QuickReply(payload) => ShopperMessage::Text {
+                    text: choice.title.clone(),
+                    quick_reply_payload: Some(payload.clone()),
+                    payment: None,
                 },
-            });
-        }
-        if let Some(Template::Button { buttons, .. }) =
-            reply.attachment.as_ref().and_then(|a| a.as_template())
-        {
-            for button in buttons
-                .iter()
-                .filter(|b| b.kind == "postback" && !is_pay_button(&b.title, b.payload.as_deref()))
-            {
-                offered.push(OfferedOption {
-                    title: button.title.clone(),
-                    answer: ShopperMessage::Postback {
-                        title: button.title.clone(),
-                        payload: button.payload.clone().unwrap_or_default(),
-                        payment: None,
-                    },
-                });
-            }
-        }
-    }
+                ChoiceKind::Postback(payload) => ShopperMessage::Postback {
+                    title: choice.title.clone(),
+                    payload: payload.clone(),
+                    payment: None,
+                },
+                ChoiceKind::Words => ShopperMessage::text(choice.title.clone()),
+            },
+        })
+        .collect();
     if offered.is_empty() {
-        let list = regex_once(
-            r"(?i)\b(?:we have|we've got|available in|available:|options are|choose from|comes in|in stock:|pick from|sizes are|colou?rs are)\s*:?\s*([^.?!;]+)",
-        );
-        if let Some(items) = list.captures(text).and_then(|c| c.get(1)) {
-            for item in regex_once(r"(?i)\s*(?:,|/|\bor\b|\band\b)\s*").split(items.as_str()) {
-                let item = item.trim().trim_end_matches([')', ':']).trim();
-                if !item.is_empty() && item.split_whitespace().count() <= 3 {
-                    offered.push(OfferedOption {
-                        title: item.to_string(),
-                        answer: ShopperMessage::text(item),
-                    });
-                }
-            }
-        }
+        offered = options_in_words(&reading.said);
     }
     offered.truncate(20);
     offered
+}
+
+/// Options listed in words: after "we have", "available in", "choose
+/// from"..., or one per line or number ("1) Sage Green", "US 7 | US 8").
+fn options_in_words(text: &str) -> Vec<OfferedOption> {
+    let as_option = |item: &str| {
+        let item = item
+            .trim()
+            .trim_end_matches([')', ':', '.', '?', '!'])
+            .trim();
+        (!item.is_empty() && item.split_whitespace().count() <= 3).then(|| OfferedOption {
+            title: item.to_string(),
+            answer: ShopperMessage::text(item),
+        })
+    };
+    let list = regex_once(
+        r"(?i)\b(?:we have|we've got|available in|available:|available sizes[^:]*:|options are|choose from|comes in|in stock:|pick from|sizes are|colou?rs are|in these colou?rs|shades?)\s*:?\s*([^.?!;\n]+)",
+    );
+    if let Some(items) = list.captures(text).and_then(|c| c.get(1)) {
+        let found: Vec<OfferedOption> = regex_once(r"(?i)\s*(?:,|/|\||\bor\b|\band\b)\s*")
+            .split(items.as_str())
+            .filter_map(as_option)
+            .collect();
+        if found.len() >= 2 {
+            return found;
+        }
+    }
+    // "1) Sage Green" / "• Sage Green" lines, or "US 7 | US 8 | US 9".
+    let numbered = regex_once(r"(?m)^\s*(?:\d{1,2}[).:]|[•\-*])\s*(.+)$");
+    let lines: Vec<OfferedOption> = numbered
+        .captures_iter(text)
+        .filter_map(|c| c.get(1).and_then(|m| as_option(m.as_str())))
+        .collect();
+    if lines.len() >= 2 {
+        return lines;
+    }
+    let piped: Vec<&str> = text
+        .lines()
+        .filter(|line| line.matches('|').count() >= 1)
+        .flat_map(|line| line.split('|'))
+        .collect();
+    if piped.len() >= 2 {
+        return piped.into_iter().filter_map(as_option).collect();
+    }
+    Vec::new()
+}
+
+/// A title's words, compared loosely: lowercase, a plural's "s" dropped.
+fn title_words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() > 1)
+        .map(|w| match w.strip_suffix('s') {
+            Some(stem) if stem.len() >= 3 && !stem.ends_with('s') => stem.to_string(),
+            _ => w.to_string(),
+        })
+        .collect()
+}
+
+/// Whether `text` names the product `title`: most words of the title are
+/// in it (as [`crate::order::checks`] compares invoice titles).
+fn names_product(text: &str, title: &str) -> bool {
+    let words = |t: &str| -> Vec<String> {
+        t.to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let title_words = words(title);
+    let text_words = words(text);
+    if title_words.is_empty() {
+        return false;
+    }
+    let shared = title_words
+        .iter()
+        .filter(|w| text_words.contains(w))
+        .count();
+    shared * 10 >= title_words.len() * 8
+}
+
+/// Sizes named in the clause that carries a substitute or a summary:
+/// "size M", or a size word the lexicon knows ("medium", "XL").
+fn substitute_sizes(rules: &CompiledRules, text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for caps in
+        regex_once(r"(?i)\bsize\s*:?\s*([A-Za-z0-9][\w.]*(?:\s?[A-Za-z0-9]+)?)").captures_iter(text)
+    {
+        if let Some(size) = caps.get(1) {
+            let value =
+                canonical_size(rules, size.as_str().split_whitespace().next().unwrap_or(""));
+            if !found.contains(&value) {
+                found.push(value);
+            }
+        }
+    }
+    for word in text.split(|c: char| !(c.is_alphanumeric() || c == '-')) {
+        if word.len() < 2 {
+            continue;
+        }
+        if let Some(size) = rules.lexicon.canonical(crate::rules::LexSlot::Size, word) {
+            let size = size.to_string();
+            if !found.contains(&size) {
+                found.push(size);
+            }
+        }
+    }
+    found
 }
 
 /// The offered option that means `wanted`: by canonical value, then by any
@@ -892,15 +1272,6 @@ fn regex_once(pattern: &'static str) -> regex::Regex {
         .entry(pattern)
         .or_insert_with(|| regex::Regex::new(pattern).expect("fixed pattern compiles"))
         .clone()
-}
-
-fn is_pay_button(title: &str, payload: Option<&str>) -> bool {
-    let title = title.to_lowercase();
-    let payload = payload.unwrap_or("").to_lowercase();
-    title.contains("pay")
-        || title.contains("checkout")
-        || title.contains("buy")
-        || payload.starts_with("pay")
 }
 
 fn clip(text: &str, max_chars: usize) -> String {

@@ -325,6 +325,7 @@ fn webhook_event(
         ShopperMessage::Text {
             text,
             quick_reply_payload,
+            payment,
         } => (
             Some(IncomingMessage {
                 mid,
@@ -332,6 +333,7 @@ fn webhook_event(
                 quick_reply: quick_reply_payload
                     .clone()
                     .map(|payload| QuickReplyTap { payload }),
+                payment: payment.clone(),
             }),
             None,
         ),

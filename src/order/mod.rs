@@ -3,6 +3,7 @@
 pub mod checks;
 pub mod invoice;
 pub mod mandate;
+pub mod offer_text;
 pub mod store;
 
 pub use checks::{check_invoice, Check, Expectation};

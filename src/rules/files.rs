@@ -83,6 +83,9 @@ pub struct DialogueRuleDef {
     pub patterns: Vec<Spanned<String>>,
     #[serde(default)]
     pub examples: Vec<Spanned<String>>,
+    /// What Concierge answers to an `ask_other` question.
+    #[serde(default)]
+    pub reply: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

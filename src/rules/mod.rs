@@ -287,6 +287,15 @@ pub enum DialogueAct {
     AskQuantity,
     AskMaterial,
     AskAddress,
+    /// Another question, answered with the rule's `reply` when it has one
+    /// ("Is this a gift?" → "No, it is not a gift.").
+    AskOther,
+    /// Asks whether to go ahead with an order ("Want me to place the
+    /// order?"): an offer, checked before any yes.
+    AgreementQuestion,
+    PaymentDeclined,
+    /// The order is taken and the merchant collects payment itself.
+    PaymentPending,
     Greeting,
     MerchantError,
     ConfirmQuestion,
@@ -304,6 +313,8 @@ pub struct CompiledDialogueRule {
     pub name: String,
     pub act: DialogueAct,
     pub patterns: Vec<Regex>,
+    /// What Concierge answers (questions of act `ask_other`).
+    pub reply: Option<String>,
 }
 
 /// A whole-request example with the slots it must produce.
@@ -457,6 +468,17 @@ impl CompiledRules {
             .get(&key)
             .or_else(|| self.currency_words.get(&key))
             .map(String::as_str)
+    }
+
+    /// The reply to a merchant's question that a dialogue rule answers
+    /// with fixed words ("Is this a gift?").
+    pub fn fixed_reply(&self, text: &str) -> Option<&str> {
+        let lower = text.to_lowercase();
+        self.dialogue
+            .iter()
+            .filter(|rule| rule.act == DialogueAct::AskOther)
+            .find(|rule| rule.patterns.iter().any(|p| p.is_match(&lower)))
+            .and_then(|rule| rule.reply.as_deref())
     }
 
     /// Every dialogue act whose rule matches `text`.
@@ -793,10 +815,20 @@ fn compile_files(
                     act,
                 ));
             }
+            if def.reply.is_some() && act != DialogueAct::AskOther {
+                problem(
+                    def.name.span(),
+                    format!(
+                        "dialogue rule {:?}: only ask_other rules have a reply",
+                        def.name.get_ref()
+                    ),
+                );
+            }
             rules.dialogue.push(CompiledDialogueRule {
                 name: def.name.get_ref().clone(),
                 act,
                 patterns,
+                reply: def.reply.as_ref().map(|r| r.get_ref().clone()),
             });
         }
 
