@@ -117,6 +117,7 @@ fn odd_merchant_messages_never_panic_the_session() {
             shipping_address: None,
             color_label: None,
             size_label: None,
+            currency: None,
         };
         let mut session = Session::new("odd", wanted, rules.clone(), 12);
         session.ask_shopper = round % 5 == 0;

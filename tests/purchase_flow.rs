@@ -39,7 +39,8 @@ async fn buys_the_cheapest_valid_offer_and_records_it_durably() {
     assert_eq!(choice.merchant_id, "beta", "{}", report.render());
     let receipt = report.receipt.as_ref().expect("a receipt");
     assert_eq!(receipt.total.minor, 4700);
-    assert_eq!(receipt.variant, "M / Heather Grey");
+    // Beta sells Gray and Heather Grey; the exact colour asked is chosen.
+    assert_eq!(receipt.variant, "M / Gray");
     assert_eq!(receipt.payment_status, "confirmed");
 
     // Alpha was valid but dearer; gamma broke the budget.
@@ -69,7 +70,7 @@ async fn buys_the_cheapest_valid_offer_and_records_it_durably() {
     assert_eq!(orders.len(), 1);
     assert_eq!(orders[0].merchant_id, "beta");
     assert_eq!(orders[0].total, 4700);
-    assert_eq!(orders[0].variant, "M / Heather Grey");
+    assert_eq!(orders[0].variant, "M / Gray");
     assert_eq!(reopened.count_payments("confirmed").unwrap(), 1);
     // Every message and decision of the run is stored too.
     let messages = reopened.messages(report.run_id.unwrap()).unwrap();
@@ -254,6 +255,8 @@ async fn without_a_budget_nothing_is_paid() {
     world.stop().await;
 }
 
+/// In the demo world, asked for gray: the cheapest valid invoice in exactly
+/// gray, before cheaper charcoal ones (shades of gray).
 #[tokio::test]
 async fn the_demo_world_buys_the_cheapest_valid_gray_medium_turtleneck() {
     let catalogs = concierge::catalog::demo_world::generate();
@@ -266,12 +269,22 @@ async fn the_demo_world_buys_the_cheapest_valid_gray_medium_turtleneck() {
     let accepted: Vec<&ConversationReport> =
         report.conversations.iter().filter(|c| c.accepted).collect();
     assert!(accepted.len() >= 2, "{}", report.render());
-    let cheapest = accepted
+    let exactly_gray: Vec<&&ConversationReport> = accepted
+        .iter()
+        .filter(|c| c.offer.color_exact == Some(true))
+        .collect();
+    assert!(!exactly_gray.is_empty(), "{}", report.render());
+    let cheapest = exactly_gray
         .iter()
         .map(|c| c.invoice.as_ref().unwrap().total)
         .min()
         .unwrap();
-    assert_eq!(receipt.total.minor, cheapest);
+    assert_eq!(receipt.total.minor, cheapest, "{}", report.render());
+    assert!(
+        receipt.variant.split(" / ").any(|part| part == "Gray"),
+        "{}",
+        receipt.variant
+    );
     assert!(receipt.total.minor <= 5000);
     let rules = concierge::rules::CompiledRules::embedded().unwrap();
     let parts: Vec<&str> = receipt.variant.split(" / ").collect();

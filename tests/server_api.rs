@@ -364,6 +364,7 @@ async fn registration_refuses_internal_endpoints_under_the_default_policy() {
             feed: feed(),
             feed_format: None,
             id: None,
+            page_access_token: None,
         };
         let error = concierge::merchant::registry::register(
             &store,

@@ -28,6 +28,7 @@ fn session(
         shipping_address: address.map(str::to_string),
         color_label: None,
         size_label: None,
+        currency: None,
     };
     let mut session = Session::new("shop", wanted, rules, 12);
     session.opening();

@@ -29,7 +29,7 @@ pub use tantivy::schema::IndexRecordOption;
 
 /// Bumped whenever the schema or the way documents are built changes, so old
 /// indexes are rebuilt rather than misread.
-pub const SCHEMA_VERSION: u32 = 10;
+pub const SCHEMA_VERSION: u32 = 11;
 const MANIFEST_FILE: &str = "concierge-manifest.json";
 const WRITER_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 /// A whole build: large enough that 100,000 products make one segment per
@@ -104,6 +104,9 @@ pub(crate) struct VariantAttributes {
     pub currency: u16,
     pub color: u16,
     pub size: u16,
+    /// The colour label is a shade of its canonical colour ("Charcoal",
+    /// "Heather Grey" for gray), not the colour itself.
+    pub shade: bool,
 }
 
 impl VariantAttributes {
@@ -112,6 +115,7 @@ impl VariantAttributes {
             | u64::from(self.currency) << 1
             | u64::from(self.color) << 17
             | u64::from(self.size) << 33
+            | u64::from(self.shade) << 49
     }
 
     pub fn unpack(packed: u64) -> VariantAttributes {
@@ -121,6 +125,7 @@ impl VariantAttributes {
             currency: position(1),
             color: position(17),
             size: position(33),
+            shade: (packed >> 49) & 1 == 1,
         }
     }
 
@@ -323,12 +328,14 @@ pub fn schema() -> (Schema, Fields) {
 }
 
 /// The canonical colour for a merchant's colour label: the lexicon's value,
-/// else the label lowercased.
+/// else the colour its words name ("Slate Blue" → blue), else the label
+/// lowercased.
 pub fn canonical_color(rules: &CompiledRules, label: &str) -> String {
     rules
         .lexicon
         .canonical(LexSlot::Color, label)
         .map(str::to_string)
+        .or_else(|| rules.color_by_words(label))
         .unwrap_or_else(|| label.trim().to_lowercase())
 }
 
@@ -1471,7 +1478,8 @@ pub fn product_document(
         }
         labels.push(labelled);
     }
-    let canonical = |labelled: Labelled| labelled.map(|(_, at)| canonical[at].2.as_str());
+    let canonical_values = &canonical;
+    let canonical = |labelled: Labelled| labelled.map(|(_, at)| canonical_values[at].2.as_str());
     let mut in_stock_attributes: [Vec<&str>; 3] = Default::default();
     // The distinct currencies, colours and sizes, in the order variants
     // first use them; a variant's attributes point into these.
@@ -1488,6 +1496,8 @@ pub fn product_document(
             currency: position_in(&mut currencies, currency),
             color: canonical(*color).map_or(0, |c| position_in(&mut colors, c)),
             size: canonical(*size).map_or(0, |s| position_in(&mut sizes, s)),
+            shade: color
+                .is_some_and(|(label, at)| !rules.is_exact_color(label, &canonical_values[at].2)),
         };
         document.add_u64(fields.variant_attributes, attributes.pack());
         if available {
@@ -2078,12 +2088,14 @@ mod tests {
                 currency: 1,
                 color: 0,
                 size: 3,
+                shade: false,
             },
             VariantAttributes {
                 in_stock: false,
                 currency: u16::MAX,
                 color: u16::MAX,
                 size: u16::MAX,
+                shade: true,
             },
         ] {
             assert_eq!(VariantAttributes::unpack(attributes.pack()), attributes);

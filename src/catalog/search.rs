@@ -235,6 +235,10 @@ pub struct Offer {
     /// Whether the variant has the colour / size asked for (`None`: not asked).
     pub color_matches: Option<bool>,
     pub size_matches: Option<bool>,
+    /// Whether its colour is exactly the one asked ("Gray"), not a shade
+    /// of it ("Charcoal"); `None`: no colour asked.
+    #[serde(default)]
+    pub color_exact: Option<bool>,
 }
 
 impl Offer {
@@ -287,9 +291,9 @@ impl CatalogIndex {
             window = (window * 4).min(MAX_PRODUCT_HITS);
         };
         let mut offers = Vec::with_capacity(best.len());
-        for (score, address, variant) in best {
+        for (score, address, variant, shade) in best {
             let product = self.documents.get(&searcher, &self.fields, address)?;
-            if let Some(offer) = offer_from(&product, variant, score, query) {
+            if let Some(offer) = offer_from(&product, variant, score, query, shade) {
                 offers.push(offer);
             }
         }
@@ -300,9 +304,12 @@ impl CatalogIndex {
     /// The second stage: for the candidate products (best first), each
     /// one's best variant passing the exact filters (in stock, currency,
     /// price, excluded colours), at most `limit`, as (product score, product
-    /// document, variant position). A product whose variant has the colour
-    /// and size asked for ranks before one without, then by product score;
-    /// within a product the matching variant wins, then the cheaper.
+    /// document, variant position, whether its colour is a shade). A product
+    /// whose variant has the colour and size asked for ranks before one
+    /// without, one whose colour is exactly the one asked ("Gray") before a
+    /// shade of it ("Charcoal"), then by product score; within a product the
+    /// matching variant wins, the exact colour before a shade, then the
+    /// cheaper.
     ///
     /// The variants are read from the product's integer columns: no
     /// postings, no stored documents.
@@ -312,7 +319,7 @@ impl CatalogIndex {
         products: &[(f32, DocAddress)],
         query: &SearchQuery,
         limit: usize,
-    ) -> Result<Vec<(f32, DocAddress, usize)>, CatalogError> {
+    ) -> Result<Vec<(f32, DocAddress, usize, bool)>, CatalogError> {
         let mut segments: HashMap<u32, Arc<SegmentColumns>> = HashMap::new();
         let wanted_color = query.color.as_deref().map(stable_hash);
         let wanted_size = query.size.as_deref().map(stable_hash);
@@ -326,7 +333,7 @@ impl CatalogIndex {
             query.min_price.unwrap_or(i64::MIN),
             query.max_price.unwrap_or(i64::MAX),
         );
-        let mut ranked: Vec<(u8, usize, f32, DocAddress, usize)> = Vec::new();
+        let mut ranked: Vec<(u8, bool, usize, f32, DocAddress, usize)> = Vec::new();
         let mut exact_matches = 0;
         let (mut prices, mut attributes, mut currencies, mut colors, mut sizes) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -347,7 +354,7 @@ impl CatalogIndex {
             refill(&mut currencies, columns.currency.values_for_doc(doc));
             refill(&mut colors, columns.variant_colors.values_for_doc(doc));
             refill(&mut sizes, columns.variant_sizes.values_for_doc(doc));
-            let mut best: Option<(u8, i64, usize)> = None;
+            let mut best: Option<(u8, bool, i64, usize)> = None;
             for (position, &price) in prices.iter().enumerate() {
                 let variant = VariantAttributes::unpack(
                     attributes.get(position).copied().unwrap_or_default(),
@@ -371,6 +378,7 @@ impl CatalogIndex {
                 };
                 let candidate = (
                     2 * miss(color, wanted_color) + miss(size, wanted_size),
+                    wanted_color.is_some() && variant.shade,
                     price,
                     position,
                 );
@@ -378,9 +386,9 @@ impl CatalogIndex {
                     best = Some(candidate);
                 }
             }
-            if let Some((mismatches, _, position)) = best {
-                ranked.push((mismatches, rank, *score, *address, position));
-                if mismatches == 0 {
+            if let Some((mismatches, shade, _, position)) = best {
+                ranked.push((mismatches, shade, rank, *score, *address, position));
+                if mismatches == 0 && !shade {
                     exact_matches += 1;
                     // Candidates come best first: later ones cannot beat
                     // `limit` exact matches already found.
@@ -390,11 +398,11 @@ impl CatalogIndex {
                 }
             }
         }
-        ranked.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+        ranked.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
         Ok(ranked
             .into_iter()
             .take(limit)
-            .map(|(_, _, score, address, position)| (score, address, position))
+            .map(|(_, shade, _, score, address, position)| (score, address, position, shade))
             .collect())
     }
 
@@ -623,6 +631,7 @@ fn offer_from(
     position: usize,
     score: f32,
     query: &SearchQuery,
+    shade: bool,
 ) -> Option<Offer> {
     let variant = decode_variant(&product.variants, position)?;
     Some(Offer {
@@ -648,6 +657,10 @@ fn offer_from(
             .size
             .as_ref()
             .map(|wanted| variant.size.as_ref() == Some(wanted)),
+        color_exact: query
+            .color
+            .as_ref()
+            .map(|wanted| variant.color.as_ref() == Some(wanted) && !shade),
         color: variant.color,
         size: variant.size,
     })

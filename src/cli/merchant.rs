@@ -44,6 +44,7 @@ pub async fn run(config: &Config, command: MerchantCommand) -> anyhow::Result<i3
             endpoint,
             verify_token,
             app_secret,
+            page_access_token,
             feed,
             allow_loopback,
             json,
@@ -60,6 +61,7 @@ pub async fn run(config: &Config, command: MerchantCommand) -> anyhow::Result<i3
                     .map(|e| e.to_string_lossy().to_string())
                     .filter(|e| concierge::merchant::registry::feed_format_named(e).is_some()),
                 id,
+                page_access_token,
             };
             register_merchant(config, registration, allow_loopback, json).await
         }

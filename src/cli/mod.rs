@@ -381,6 +381,9 @@ pub enum MerchantCommand {
         /// The secret events are signed with [default: generated]
         #[arg(long)]
         app_secret: Option<String>,
+        /// The page access token your bot already uses for the Send API [default: issued]
+        #[arg(long)]
+        page_access_token: Option<String>,
         /// The merchant's catalog feed (ACP JSON Lines, or Google Merchant Center CSV/TSV)
         #[arg(long)]
         feed: PathBuf,

@@ -234,6 +234,7 @@ fn read_case(rules: &Arc<CompiledRules>, case: &TurnCase) -> TurnResult {
         shipping_address: Some("1 Main Street, Springfield".into()),
         color_label: case.wanted.color.clone(),
         size_label: case.wanted.size.clone(),
+        currency: Some(case.currency.clone()),
     };
     let mut session = Session::new("merchant", wanted.clone(), rules.clone(), 12);
     let mut result = TurnResult {

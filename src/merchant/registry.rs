@@ -44,6 +44,10 @@ pub struct Registration {
     /// The id to register under; made from the name when absent.
     #[serde(default)]
     pub id: Option<String>,
+    /// The page access token the merchant's bot already sends to the Send
+    /// API (so an existing bot needs no new setting); issued when absent.
+    #[serde(default)]
+    pub page_access_token: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +148,19 @@ pub async fn register(
     if let Some(id) = &registration.id {
         validate_merchant_id(id).map_err(|e| RegistrationError::Invalid(e.to_string()))?;
     }
+    if let Some(token) = &registration.page_access_token {
+        let token = token.trim();
+        if token.len() < 8 || token.len() > 512 || token.chars().any(char::is_whitespace) {
+            return Err(RegistrationError::Invalid(
+                "a page access token must be 8 to 512 characters without spaces".into(),
+            ));
+        }
+        if store.merchant_by_token(token)?.is_some() {
+            return Err(RegistrationError::Invalid(
+                "that page access token is already another merchant's".into(),
+            ));
+        }
+    }
     let format = match registration.feed_format.as_deref() {
         None => None,
         Some(name) => Some(feed_format_named(name).ok_or_else(|| {
@@ -228,7 +245,12 @@ fn reserve(
                 .clone()
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| random_token(16)),
-            page_access_token: format!("EAA{}", random_token(24)),
+            page_access_token: registration
+                .page_access_token
+                .as_deref()
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| format!("EAA{}", random_token(24))),
             feed_path: format!("merchants/{id}.jsonl"),
             created_at: crate::order::mandate::now_secs(),
         };

@@ -555,6 +555,7 @@ impl Shop {
                 shipping_address: self.config.shipping_address.clone(),
                 color_label: wants.item.color.as_ref().and(offer.color_label.clone()),
                 size_label: wants.item.size.as_ref().and(offer.size_label.clone()),
+                currency: Some(offer.price.currency.clone()),
             };
             let mut session = Session::new(
                 &endpoint.merchant_id,
@@ -650,10 +651,10 @@ impl Shop {
         report.state = conversation.session.state;
     }
 
-    /// Choose: the valid invoice with the lowest total (items, shipping and
-    /// tax), then the better match (the offer's search score, in
-    /// thousandths so float noise cannot decide), then the merchant id for
-    /// a stable tie-break.
+    /// Choose: among valid invoices, those in the exact colour asked before
+    /// shades of it; then the lowest total (items, shipping and tax), then
+    /// the better match (the offer's search score, in thousandths so float
+    /// noise cannot decide), then the merchant id for a stable tie-break.
     fn choose(&self, conversations: &[Conversation], report: &mut ShopReport) -> Option<usize> {
         let mut valid: Vec<usize> = (0..conversations.len())
             .filter(|&i| conversations[i].report.accepted)
@@ -668,6 +669,7 @@ impl Shop {
                 .unwrap_or(i64::MAX);
             let match_quality = (conversation.report.offer.score * 1000.0) as i64;
             (
+                color_tier(&conversation.report.offer),
                 total,
                 std::cmp::Reverse(match_quality),
                 conversation.endpoint.merchant_id.clone(),
@@ -687,8 +689,22 @@ impl Shop {
             .collect();
         let conversation = &conversations[chosen];
         let invoice = conversation.report.invoice.as_ref()?;
+        let shades_cheaper = valid[1..].iter().any(|&i| {
+            color_tier(&conversations[i].report.offer) > color_tier(&conversation.report.offer)
+                && conversations[i]
+                    .report
+                    .invoice
+                    .as_ref()
+                    .is_some_and(|other| other.total < invoice.total)
+        });
         let reason = if others.is_empty() {
             "the only invoice that passed every check".to_string()
+        } else if shades_cheaper {
+            format!(
+                "the cheapest of {} valid invoices in the exact colour asked; cheaper ones are shades of it (others: {})",
+                valid.len(),
+                others.join(", ")
+            )
         } else {
             format!(
                 "the cheapest of {} valid invoices (others: {})",
@@ -1217,40 +1233,53 @@ impl Shop {
     }
 }
 
+/// How well an offer's colour matches: 0 for exactly the colour asked (or
+/// none asked), 1 for a shade of it ("Charcoal" for gray).
+fn color_tier(offer: &Offer) -> u8 {
+    u8::from(offer.color_exact == Some(false))
+}
+
 /// The offer to ask each merchant about, as indexes into `offers`: among
-/// the merchant's offers that have the variant asked for and rank close to
-/// its best (within [`RELEVANCE_BAND`] of its top score), the cheapest. At
+/// the merchant's offers that have the variant asked for, those in the
+/// exact colour asked before shades of it; among those, the cheapest that
+/// ranks close to their best (within [`RELEVANCE_BAND`] of its score). At
 /// most `max_merchants`, in the order their first offer ranks.
 fn pick_per_merchant(
     offers: &[Offer],
     merchants: &MerchantDirectory,
     max_merchants: usize,
 ) -> Vec<usize> {
-    let mut picks: Vec<usize> = Vec::new();
-    for (index, offer) in offers.iter().enumerate() {
-        if !offer.matches_request() || merchants.get(&offer.merchant_id).is_none() {
-            continue;
-        }
-        let Some(picked) = picks
-            .iter_mut()
-            .find(|i| offers[**i].merchant_id == offer.merchant_id)
-        else {
-            picks.push(index);
-            continue;
-        };
-        let top_score = offers
-            .iter()
-            .filter(|o| o.merchant_id == offer.merchant_id && o.matches_request())
-            .map(|o| o.score)
-            .fold(f32::MIN, f32::max);
-        if offer.score >= top_score * RELEVANCE_BAND
-            && offer.price.minor < offers[*picked].price.minor
+    let mut order: Vec<&str> = Vec::new();
+    for offer in offers {
+        if offer.matches_request()
+            && merchants.get(&offer.merchant_id).is_some()
+            && !order.contains(&offer.merchant_id.as_str())
         {
-            *picked = index;
+            order.push(&offer.merchant_id);
         }
     }
-    picks.truncate(max_merchants);
-    picks
+    order.truncate(max_merchants);
+    order
+        .into_iter()
+        .filter_map(|merchant| {
+            let candidates: Vec<usize> = (0..offers.len())
+                .filter(|&i| offers[i].merchant_id == merchant && offers[i].matches_request())
+                .collect();
+            let tier = candidates.iter().map(|&i| color_tier(&offers[i])).min()?;
+            let in_tier: Vec<usize> = candidates
+                .into_iter()
+                .filter(|&i| color_tier(&offers[i]) == tier)
+                .collect();
+            let top_score = in_tier
+                .iter()
+                .map(|&i| offers[i].score)
+                .fold(f32::MIN, f32::max);
+            in_tier
+                .into_iter()
+                .filter(|&i| offers[i].score >= top_score * RELEVANCE_BAND)
+                .min_by_key(|&i| (offers[i].price.minor, i))
+        })
+        .collect()
 }
 
 /// Talks to one merchant until an invoice, a stop, or the deadline.

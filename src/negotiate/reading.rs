@@ -40,6 +40,8 @@ pub struct TurnReading {
     pub text: String,
     /// The words said outside cards (what the merchant says, not shows).
     pub said: String,
+    /// The words of each message (and each card) on its own, in order.
+    pub messages: Vec<String>,
     pub receipt: Option<ReceiptTemplate>,
     /// An affirmative button or quick reply (pay, confirm, yes, place
     /// order...), if any.
@@ -109,6 +111,7 @@ impl TurnReading {
             }
         }
         reading.said = said.join("\n");
+        reading.messages = said.iter().chain(&shown).cloned().collect();
         reading.text = said.into_iter().chain(shown).collect::<Vec<_>>().join("\n");
         reading
     }
@@ -168,14 +171,22 @@ impl TurnReading {
         static CELL: OnceLock<Regex> = OnceLock::new();
         let pattern = CELL.get_or_init(|| {
             Regex::new(
-                r#"(?i)\b(?:reply|type|say|send|respond(?:\s+with)?|answer|text|write)\s+(?:with\s+)?["'“‘«]?([a-z]{2,12})["'”’»]?\s*(?:to|and|if|for|&|,|\.|!|$)"#,
+                r#"(?i)\b(?:reply|type|say|send|respond(?:\s+with)?|answer|text|write)\s+(?:with\s+)?["'“‘«]?([a-z]{2,12})["'”’»]?\s*(to\s+(?:confirm|order|reserve|book|buy|proceed|pay|place|accept|lock)|and|if|for|&|,|\.|!|$)?"#,
             )
             .expect("fixed pattern compiles")
         });
         pattern
             .captures_iter(&self.said)
-            .filter_map(|c| c.get(1).map(|m| m.as_str().to_string()))
-            .find(|word| is_agreement(word, ""))
+            .filter(|c| c.get(2).is_some())
+            .filter_map(|c| {
+                let word = c.get(1)?.as_str().to_string();
+                // "Reply YES to confirm", or any word "to reserve".
+                let purposeful = c
+                    .get(2)
+                    .is_some_and(|m| m.as_str().to_lowercase().starts_with("to"));
+                (is_agreement(&word, "") || purposeful).then_some(word)
+            })
+            .next()
     }
 }
 
@@ -186,7 +197,7 @@ pub fn is_agreement(title: &str, payload: &str) -> bool {
     static PAYLOAD: OnceLock<Regex> = OnceLock::new();
     let title_pattern = TITLE.get_or_init(|| {
         Regex::new(
-            r"(?i)^\W*(?:pay|confirm|place|order|buy|check\s?out|proceed|yes|yep|yeah|ok|okay|accept|book|reserve|go ahead|complete|submit|purchase|i'?ll take it|sounds good|looks good|agree|ja|oui|s[ií])\b",
+            r"(?i)^\W*(?:pay|confirm|place|order|buy|check\s?out|proceed|yes|yep|yeah|ok|okay|accept|book|reserve|go ahead|complete|submit|purchase|i'?ll take it|sounds good|looks good|agree|ja|oui|s[ií]|sim|tak|da)\b",
         )
         .expect("fixed pattern compiles")
     });

@@ -40,6 +40,10 @@ pub struct Wanted {
     pub color_label: Option<String>,
     #[serde(default)]
     pub size_label: Option<String>,
+    /// The merchant's currency (its catalog's): what "$" or "kr" in its
+    /// messages means.
+    #[serde(default)]
+    pub currency: Option<String>,
 }
 
 /// A message Concierge sends on the shopper's behalf.
@@ -342,7 +346,7 @@ impl Session {
             .into_iter()
             .map(|(act, _)| act)
             .collect();
-        let offer = read_offer(&reading.text, &self.rules).is_some_and(|offer| {
+        let offer = self.offer_in(&reading).is_some_and(|offer| {
             offer.total.is_some() || acts.contains(&DialogueAct::AgreementQuestion)
         });
         if offer {
@@ -544,7 +548,7 @@ impl Session {
                     .map_err(|problem| format!("unreadable invoice: {problem}")),
             );
         }
-        let offer = read_offer(&reading.text, &self.rules)?;
+        let offer = self.offer_in(reading)?;
         let asks_a_slot = acts.iter().any(|act| {
             matches!(
                 act,
@@ -570,6 +574,31 @@ impl Session {
             }
         }
         Some(invoice)
+    }
+
+    /// The offer a turn makes: read from the message that states a total
+    /// (else the last that names an amount), with the messages just before
+    /// it when the item's price is there. A price mentioned in a greeting
+    /// earlier in the turn is not a second item.
+    fn offer_in(&self, reading: &TurnReading) -> Option<crate::order::offer_text::TextOffer> {
+        let messages = &reading.messages;
+        let offers: Vec<Option<crate::order::offer_text::TextOffer>> = messages
+            .iter()
+            .map(|text| read_offer(text, &self.rules, self.wanted.currency.as_deref()))
+            .collect();
+        let anchor = offers
+            .iter()
+            .rposition(|o| o.as_ref().is_some_and(|o| o.total.is_some()))
+            .or_else(|| offers.iter().rposition(Option::is_some))?;
+        let mut start = anchor;
+        loop {
+            let text = messages[start..=anchor].join("\n");
+            let offer = read_offer(&text, &self.rules, self.wanted.currency.as_deref())?;
+            if !offer.derived_lines || start == 0 {
+                return Some(offer);
+            }
+            start -= 1;
+        }
     }
 
     /// An invoice to decide on, with the way to agree to it.
@@ -715,7 +744,12 @@ impl Session {
         // A menu ("Track my order / Returns / Talk to a human") or a
         // routing question ("let me know what this is about"): say again,
         // once, what the shopper wants, as a person would.
-        let menu = !offered.is_empty() && matching.is_empty();
+        let menu = !offered.is_empty()
+            && matching.is_empty()
+            && offered.iter().any(|o| {
+                regex_once(r"(?i)\b(?:agent|human|help|track|status|returns?|menu|browse|arrivals|account|faq|support|talk|speak|contact|other|inquir\w*|enquir\w*|billing|sales)\b")
+                    .is_match(&o.title)
+            });
         let routing = regex_once(r"(?i)\b(?:what (?:this|it) is about|how can (?:i|we) help|what can (?:i|we) do for you|help you (?:with|today)|choose an option|select (?:an|one) option)\b")
                 .is_match(&reading.said);
         if (menu || routing) && !self.restated {
@@ -1172,7 +1206,16 @@ fn pick_option<'o>(
         crate::rules::LexSlot::Size => canonical_size(rules, title),
         _ => canonical_color(rules, title),
     };
-    if let Some(exact) = offered.iter().find(|o| canonicalise(&o.title) == wanted) {
+    // The colour itself before a shade of it ("Gray" before "Charcoal").
+    let same: Vec<&OfferedOption> = offered
+        .iter()
+        .filter(|o| canonicalise(&o.title) == wanted)
+        .collect();
+    if let Some(exact) = same
+        .iter()
+        .find(|o| slot != crate::rules::LexSlot::Color || rules.is_exact_color(&o.title, wanted))
+        .or_else(|| same.first())
+    {
         return Some(exact);
     }
     if let Some(by_words) = offered

@@ -93,7 +93,7 @@ pub fn check_invoice(
     let Some(line) = invoice.lines.first() else {
         return checks;
     };
-    let product_ok = same_product(&line.title, &expected.product_title);
+    let product_ok = names_product(rules, &line.title, &expected.product_title);
     checks.push(Check::new(
         CheckName::Product,
         product_ok,
@@ -109,7 +109,7 @@ pub fn check_invoice(
         ));
     }
     if let Some(size) = &expected.size {
-        let found = sizes_stated(rules, &line.title, &line.subtitle);
+        let found = sizes_stated_for(rules, &line.title, &line.subtitle, size);
         let ok = found.iter().any(|s| sizes_match(s, size))
             && found.iter().all(|s| sizes_match(s, size));
         checks.push(Check::new(
@@ -210,7 +210,28 @@ fn list_or_none(values: &[String]) -> String {
 /// The parts of a variant description: "Heather Grey / M", "Cognac Brown ·
 /// EU 39", "Crew Neck Tee — Black — XL", "(Gray, M)".
 fn parts(text: &str) -> Vec<&str> {
-    text.split(['/', ',', ';', '|', '·', '•', '—', '–', '(', ')', '\n', ':'])
+    let bytes = text.as_bytes();
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    for (at, c) in text.char_indices() {
+        let separator = match c {
+            '/' | ';' | '|' | '·' | '•' | '—' | '–' | '(' | ')' | '\n' | ':' => true,
+            // A comma between digits is a decimal or thousands mark.
+            ',' => {
+                !(at > 0
+                    && bytes[at - 1].is_ascii_digit()
+                    && bytes.get(at + 1).is_some_and(u8::is_ascii_digit))
+            }
+            _ => false,
+        };
+        if separator {
+            pieces.push(&text[start..at]);
+            start = at + c.len_utf8();
+        }
+    }
+    pieces.push(&text[start..]);
+    pieces
+        .into_iter()
         .flat_map(|part| part.split(" - "))
         .map(str::trim)
         .filter(|part| !part.is_empty())
@@ -332,6 +353,58 @@ pub fn variant_words(rules: &CompiledRules, text: &str) -> String {
         .or_else(|| sizes_stated(rules, text, "").first().cloned());
     words.extend(size);
     words.join(" / ")
+}
+
+/// The sizes an invoice line states, where the size asked may be one the
+/// lexicon does not know ("Double", "6-12M", "39/40"): written as asked, it
+/// counts, and the other sizes are those stated outside it.
+fn sizes_stated_for(
+    rules: &CompiledRules,
+    title: &str,
+    subtitle: &str,
+    asked: &str,
+) -> Vec<String> {
+    let described = format!("{title} · {subtitle}");
+    let lower = described.to_lowercase();
+    let asked_lower = asked.trim().to_lowercase();
+    let whole_word = |at: usize| {
+        let before = lower[..at].chars().last();
+        let mut after = lower[at + asked_lower.len()..].chars();
+        let next = after.next();
+        // "US 9" is not in "US 9.5".
+        let decimal =
+            matches!(next, Some('.' | ',')) && after.next().is_some_and(|c| c.is_ascii_digit());
+        !before.is_some_and(char::is_alphanumeric)
+            && !next.is_some_and(char::is_alphanumeric)
+            && !decimal
+    };
+    let positions: Vec<usize> = if asked_lower.chars().count() >= 2 {
+        lower
+            .match_indices(&asked_lower)
+            .map(|(at, _)| at)
+            .filter(|&at| whole_word(at))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if positions.is_empty() {
+        return sizes_stated(rules, title, subtitle);
+    }
+    let mut rest = String::with_capacity(described.len());
+    let mut from = 0;
+    for at in positions {
+        rest.push_str(&described[from..at]);
+        rest.push_str(" · ");
+        from = at + asked_lower.len();
+    }
+    rest.push_str(&described[from..]);
+    let mut found = vec![asked.to_string()];
+    for size in sizes_stated(rules, &rest, "") {
+        if !found.iter().any(|f| sizes_match(f, &size)) {
+            found.push(size);
+        }
+    }
+    found
 }
 
 /// The sizes an invoice line states: its subtitle's parts that are sizes,
@@ -463,6 +536,119 @@ pub fn same_product(invoice_title: &str, expected_title: &str) -> bool {
     };
     let shared = short.iter().filter(|w| long.contains(w)).count();
     shared * 10 >= short.len() * 8
+}
+
+/// Whether an invoice line names the product asked for: most words of the
+/// shorter title are in the longer ([`same_product`]); of a title of four
+/// words or more, one may be missing ("Wooden Train Set" for "Kids' Wooden
+/// Train Set") when the line names no other kind of product ("Merino
+/// Turtleneck Sweater" is not a "Merino Crew Sweater"). Different model
+/// codes never match ("Clara BW" for "Clara 2E").
+pub fn names_product(rules: &CompiledRules, line_title: &str, expected_title: &str) -> bool {
+    if model_codes_conflict(line_title, expected_title) {
+        return false;
+    }
+    if same_product(line_title, expected_title) {
+        return true;
+    }
+    let expected = title_words(expected_title);
+    let offered = title_words(line_title);
+    if expected.len() < 4 || expected.len() > offered.len() {
+        return false;
+    }
+    let missing = expected.iter().filter(|w| !offered.contains(w)).count();
+    if missing > 1 {
+        return false;
+    }
+    // Another kind of product named in the line: a different product.
+    let lower = line_title.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let expected_lower = expected_title.to_lowercase();
+    let other_kind = (1..=2).any(|n| {
+        words.windows(n).any(|window| {
+            let phrase = window.join(" ");
+            rules.lexicon.canonical(LexSlot::Product, &phrase).is_some()
+                && !expected_lower.contains(&phrase)
+                && !title_words(&phrase).iter().all(|w| expected.contains(w))
+        })
+    });
+    !other_kind
+}
+
+/// Whether two titles name different models: the expected title has model
+/// codes ("2E", "15", "XR500") and the invoice's title has codes too, none
+/// of them the same ("Kobo Clara BW" for "Kobo Clara 2E").
+fn model_codes_conflict(invoice_title: &str, expected_title: &str) -> bool {
+    fn codes(text: &str) -> Vec<String> {
+        const UNITS: [&str; 12] = [
+            "ml", "l", "g", "kg", "oz", "lb", "cm", "mm", "m", "gb", "tb", "w",
+        ];
+        let words: Vec<&str> = text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let mut found = Vec::new();
+        for (index, word) in words.iter().enumerate() {
+            let has_digit = word.chars().any(|c| c.is_ascii_digit());
+            let has_letter = word.chars().any(char::is_alphabetic);
+            let capitals =
+                word.len() >= 2 && word.len() <= 4 && word.chars().all(|c| c.is_ascii_uppercase());
+            let measure = !has_letter
+                && words
+                    .get(index + 1)
+                    .is_some_and(|next| UNITS.contains(&next.to_lowercase().as_str()))
+                || (has_digit
+                    && has_letter
+                    && UNITS.iter().any(|unit| {
+                        word.to_lowercase()
+                            .strip_suffix(unit)
+                            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+                    }));
+            if (has_digit || capitals) && !measure {
+                found.push(word.to_lowercase());
+            }
+        }
+        found
+    }
+    let expected = codes(expected_title);
+    let offered = codes(invoice_title);
+    let codes_differ = !expected.is_empty()
+        && !offered.is_empty()
+        && !expected.iter().any(|code| offered.contains(code));
+    // Measures of the same unit that differ: "45W" for "65W", "500 ml"
+    // for "750 ml".
+    let expected_measures = measures(expected_title);
+    let offered_measures = measures(invoice_title);
+    let measures_differ = expected_measures.iter().any(|(unit, value)| {
+        offered_measures.iter().any(|(u, _)| u == unit)
+            && !offered_measures
+                .iter()
+                .any(|(u, v)| u == unit && v == value)
+    });
+    codes_differ || measures_differ
+}
+
+/// "750 ml", "65W", "1.7 L" → (unit, number), lowercase.
+fn measures(text: &str) -> Vec<(String, String)> {
+    static MEASURE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let pattern = MEASURE.get_or_init(|| {
+        regex::Regex::new(
+            r"(?i)\b(\d+(?:[.,]\d+)?)\s?(ml|l|g|kg|oz|lb|cm|mm|gb|tb|w|mah|inch|in)\b",
+        )
+        .expect("fixed pattern compiles")
+    });
+    pattern
+        .captures_iter(text)
+        .filter_map(|c| {
+            Some((
+                c.get(2)?.as_str().to_lowercase(),
+                c.get(1)?.as_str().replace(',', "."),
+            ))
+        })
+        .collect()
 }
 
 /// A title's words, compared loosely: lowercase, a number joined to the

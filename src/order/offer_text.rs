@@ -43,6 +43,9 @@ pub struct TextOffer {
     pub order_number: Option<String>,
     /// Charges the text leaves for later ("shipping calculated at checkout").
     pub open_charges: Vec<String>,
+    /// The item line was worked out from the subtotal or total: the text
+    /// names no item price of its own.
+    pub derived_lines: bool,
 }
 
 /// One item of an offer.
@@ -91,18 +94,6 @@ fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
     cell.get_or_init(|| Regex::new(pattern).expect("fixed pattern compiles"))
 }
 
-/// A money amount with its currency before or after it.
-fn money_pattern() -> &'static Regex {
-    static CELL: OnceLock<Regex> = OnceLock::new();
-    regex(
-        &CELL,
-        r"(?xi)
-        (?P<pre>US\$|CA\$|C\$|A\$|AU\$|[$€£]|\b(?:USD|EUR|GBP|CAD|AUD)\b)[\ \t\x{a0}]?(?P<num1>\d{1,3}(?:[,.\x{a0}\x{202f}]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)
-        |
-        (?P<num2>\d{1,3}(?:[,.\x{a0}\x{202f}]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)[\ \t\x{a0}]?(?P<post>[€£$]|\b(?:USD|EUR|GBP|CAD|AUD)\b)",
-    )
-}
-
 /// "1,234.56", "1.234,56", "57,60", "45" → minor units.
 fn parse_number(text: &str) -> Option<i64> {
     let cleaned: String = text
@@ -122,18 +113,6 @@ fn parse_number(text: &str) -> Option<i64> {
     parse_decimal_minor(&normalised)
 }
 
-fn currency_code(symbol: &str, rules: &CompiledRules) -> String {
-    match symbol.to_uppercase().as_str() {
-        "CA$" | "C$" | "CAD" => "CAD".into(),
-        "A$" | "AU$" | "AUD" => "AUD".into(),
-        "US$" => "USD".into(),
-        other => rules
-            .currency_code(other)
-            .map(str::to_string)
-            .unwrap_or_else(|| other.to_string()),
-    }
-}
-
 /// The label of an amount from the words around it: the nearest keyword
 /// before it on its line (since the previous amount), else right after it.
 fn label_for(before: &str, after: &str) -> Label {
@@ -142,9 +121,9 @@ fn label_for(before: &str, after: &str) -> Label {
         [
             (r"(?i)\b(?:sub-?total|zwischensumme|sous-total|items? total|merchandise)\b", Label::Subtotal),
             (r"(?i)\b(?:grand total|total|gesamt\w*|totale?|amount due|to pay|you pay|comes to|altogether|in all|all in|all-in|insgesamt)\b", Label::Total),
-            (r"(?i)\b(?:shipping|delivery|postage|p\s?&\s?p|versand|livraison|env[ií]o|courier|freight|carriage)\b", Label::Shipping),
+            (r"(?i)\b(?:shipping|shiping|ship|delivery|deliv|postage|post|posting|p\s?&\s?p|versand|livraison|env[ií]o|spedizione|frete|porto|wysyłka|courier|freight|carriage|tracked|royal mail|usps|ups|dhl|fedex|ems|inpost|canada post|australia post)\b", Label::Shipping),
             (r"(?i)\b(?:tax|taxes|vat|gst|hst|pst|mwst|tva|iva)\b", Label::Tax),
-            (r"(?i)(?:\b(?:discount|coupon|promo|voucher|saving|savings|rabatt|remise|off)\b|-\s*$|−\s*$)", Label::Discount),
+            (r"(?i)\b(?:discount|coupon|promo|voucher|saving|savings|rabatt|remise|descuento|sconto|off)\b", Label::Discount),
             (r"(?i)(?:\b(?:each|ea|per|apiece|pro st(?:ü|u)ck|la pi[eè]ce|st(?:ü|u)ck)\b|@|\bà\b|\bat\b\s*$|(?:^|\s)[x×*]\s*$)", Label::Unit),
             (r"(?i)\b(?:price|preis|prix|precio|costs?|is|for)\b", Label::Price),
         ]
@@ -192,7 +171,7 @@ fn label_for(before: &str, after: &str) -> Label {
         }
         if let Some(found) = pattern.find(&after_words) {
             let near_before = best.is_some_and(|(end, _)| before.len() - end <= 3);
-            if found.start() <= 12 && !near_before {
+            if found.start() <= 20 && !near_before {
                 return *label;
             }
         }
@@ -248,10 +227,11 @@ fn order_number_pattern() -> &'static Regex {
     )
 }
 
-/// Reads every amount of `text`, labelled. `None` when there is none.
-fn amounts(text: &str, rules: &CompiledRules) -> Vec<Amount> {
+/// Reads every amount of `text`, labelled. A symbol several currencies
+/// use is read as `expected` when it may be that one.
+fn amounts(text: &str, rules: &CompiledRules, expected: Option<&str>) -> Vec<Amount> {
     let mut found: Vec<Amount> = Vec::new();
-    for caps in money_pattern().captures_iter(text) {
+    for caps in rules.merchant_money_pattern().captures_iter(text) {
         let Some(whole) = caps.get(0) else { continue };
         let number = caps.name("num1").or_else(|| caps.name("num2"));
         let symbol = caps.name("pre").or_else(|| caps.name("post"));
@@ -268,17 +248,37 @@ fn amounts(text: &str, rules: &CompiledRules) -> Vec<Amount> {
         let Some(minor) = parse_number(number.as_str()) else {
             continue;
         };
+        let Some(mut currency) = rules.currency_for(symbol.as_str(), expected) else {
+            continue;
+        };
+        // "$52.00 CAD": a code after the amount says which dollar.
+        let mut end = whole.end();
+        if caps.name("pre").is_some() {
+            let rest = &text[end..];
+            let code: String = rest
+                .trim_start_matches([' ', '\u{a0}'])
+                .chars()
+                .take_while(char::is_ascii_alphabetic)
+                .collect();
+            if code.len() == 3 {
+                if let Some(named) = rules.currency_for(&code, None) {
+                    currency = named;
+                    end += rest.len() - rest.trim_start_matches([' ', '\u{a0}']).len() + 3;
+                }
+            }
+        }
         found.push(Amount {
             start: whole.start(),
-            end: whole.end(),
+            end,
             minor,
-            currency: currency_code(symbol.as_str(), rules),
+            currency,
             label: Label::Price,
             line: text[..whole.start()].matches('\n').count(),
             quantity: None,
             after_equals: false,
         });
     }
+    add_bare_amounts(text, &mut found);
     for index in 0..found.len() {
         let line_start = text[..found[index].start]
             .rfind('\n')
@@ -319,9 +319,85 @@ fn amounts(text: &str, rules: &CompiledRules) -> Vec<Amount> {
     found
 }
 
+/// Numbers written without a currency in a sum whose other amounts have
+/// one ("350 + 100 ship = 450 php", "price is 15.99 plus shipping 3.50 so
+/// total 19.49 usd"): amounts in that currency. A number counts only next
+/// to an operator or a money word, never before a unit ("750 ml").
+fn add_bare_amounts(text: &str, found: &mut Vec<Amount>) {
+    static NUMBER: OnceLock<Regex> = OnceLock::new();
+    static BEFORE: OnceLock<Regex> = OnceLock::new();
+    static AFTER: OnceLock<Regex> = OnceLock::new();
+    let number = regex(
+        &NUMBER,
+        r"\d{1,3}(?:[,.]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?",
+    );
+    let before = regex(
+        &BEFORE,
+        r"(?i)(?:[+=@]|\b(?:plus|is|price|total|costs?|ship\w*|delivery|postage|tax|subtotal)\s*:?)\s*$",
+    );
+    let after = regex(&AFTER, r"^\s*(?:[+=]\s*[\d$€£¥₹₱₦]|\bplus\b)");
+    let Some(currency) = found.first().map(|a| a.currency.clone()) else {
+        return;
+    };
+    let mut extra = Vec::new();
+    for candidate in number.find_iter(text) {
+        let (start, end) = (candidate.start(), candidate.end());
+        if found.iter().any(|a| start < a.end && end > a.start) {
+            continue;
+        }
+        // Part of a word or code ("1pc", "XL2", "2E"), a percentage, a
+        // measure, a quantity ("2 x") or a size ("US 9").
+        let previous = text[..start].chars().last();
+        let next = text[end..].chars().next();
+        if previous
+            .is_some_and(|c| c.is_alphanumeric() || c == '#' || c == '-' || c == '.' || c == ',')
+            || next.is_some_and(|c| c.is_alphanumeric() || c == '%' || c == '"' || c == '\'')
+        {
+            continue;
+        }
+        let rest = text[end..].trim_start();
+        if rest.starts_with(['x', 'X', '×']) {
+            continue;
+        }
+        let next_word: String = rest
+            .chars()
+            .take_while(|c| c.is_alphabetic())
+            .collect::<String>()
+            .to_lowercase();
+        if [
+            "ml", "l", "g", "kg", "oz", "lb", "lbs", "cm", "mm", "m", "in", "inch", "gb", "tb",
+            "w", "pcs", "pc", "pieces", "piece", "units", "pack", "pairs",
+        ]
+        .contains(&next_word.as_str())
+        {
+            continue;
+        }
+        if !(before.is_match(&text[..start]) || after.is_match(&text[end..])) {
+            continue;
+        }
+        let Some(minor) = parse_number(candidate.as_str()) else {
+            continue;
+        };
+        extra.push(Amount {
+            start,
+            end,
+            minor,
+            currency: currency.clone(),
+            label: Label::Price,
+            line: text[..start].matches('\n').count(),
+            quantity: None,
+            after_equals: false,
+        });
+    }
+    found.extend(extra);
+    found.sort_by_key(|a| a.start);
+}
+
 /// Reads an offer written in words. `None` when `text` names no amount.
-pub fn read_offer(text: &str, rules: &CompiledRules) -> Option<TextOffer> {
-    let amounts = amounts(text, rules);
+/// `expected` is the merchant's currency, for symbols several currencies
+/// share ("$", "kr", "¥").
+pub fn read_offer(text: &str, rules: &CompiledRules, expected: Option<&str>) -> Option<TextOffer> {
+    let amounts = amounts(text, rules, expected);
     if amounts.is_empty() {
         return None;
     }
@@ -375,14 +451,20 @@ pub fn read_offer(text: &str, rules: &CompiledRules) -> Option<TextOffer> {
             }
         }
     }
-    offer.lines = item_lines(text, &items, &offer);
+    offer.derived_lines = items.is_empty();
+    offer.lines = item_lines(text, &items, &offer, rules);
     Some(offer)
 }
 
 /// The items: one per text line with an item price. On a line, "N × A =
 /// B" is N at A; a lone price is per unit or for the line, whichever makes
 /// the arithmetic work.
-fn item_lines(text: &str, items: &[&Amount], offer: &TextOffer) -> Vec<OfferLine> {
+fn item_lines(
+    text: &str,
+    items: &[&Amount],
+    offer: &TextOffer,
+    rules: &CompiledRules,
+) -> Vec<OfferLine> {
     let lines: Vec<&str> = text.split('\n').collect();
     let mut by_line: Vec<(usize, Vec<&Amount>)> = Vec::new();
     for amount in items {
@@ -401,7 +483,7 @@ fn item_lines(text: &str, items: &[&Amount], offer: &TextOffer) -> Vec<OfferLine
             .or_else(|| quantity_in_line(lines.get(line).copied().unwrap_or("")));
         let unit = group.iter().find(|a| a.label == Label::Unit);
         let first = group[0];
-        let line_text = item_text(text, &lines, line);
+        let line_text = item_text(text, &lines, line, rules);
         let (quantity, unit_price) = match (unit, quantity) {
             (Some(unit), Some(quantity)) => (quantity, unit.minor),
             (Some(unit), None) => {
@@ -455,7 +537,7 @@ fn item_lines(text: &str, items: &[&Amount], offer: &TextOffer) -> Vec<OfferLine
                 lines_total
             };
             result.push(OfferLine {
-                text: item_text(text, &lines, 0),
+                text: item_text(text, &lines, 0, rules),
                 quantity,
                 unit_price,
             });
@@ -469,12 +551,14 @@ fn quantity_in_line(line: &str) -> Option<u32> {
     static CELL: OnceLock<Regex> = OnceLock::new();
     let pattern = regex(
         &CELL,
-        r"(?i)\b(?:qty|quantity|menge|quantité)\s*[:.]?\s*(\d{1,3})\b|(?:^|[\s(•\-–—*])(\d{1,3})\s?[x×]\s+\D|\([x×](\d{1,3})\)",
+        r"(?i)\b(?:qty|quantity|menge|quantité|cantidad)\s*[:.]?\s*(\d{1,3})\b|(?:^|[\s(•\-–—*])(\d{1,3})\s?[x×]\s+\D|\([x×](\d{1,3})\)|\b[x×](\d{1,3})\b|(?:^|[\s•\-–—*.!:])(\d{1,3})\s?(?:pcs?|pieces?|pz|szt|units?|pairs?|bottles?|bags?|boxes|packs?)\s+[^\s),]",
     );
     let caps = pattern.captures(line)?;
     caps.get(1)
         .or_else(|| caps.get(2))
-        .or_else(|| caps.get(3))?
+        .or_else(|| caps.get(3))
+        .or_else(|| caps.get(4))
+        .or_else(|| caps.get(5))?
         .as_str()
         .parse()
         .ok()
@@ -484,17 +568,19 @@ fn quantity_in_line(line: &str) -> Option<u32> {
 /// The words describing an item: its line, and for a summary whose price
 /// line only holds numbers, the lines before it that hold words (the name,
 /// the colour and size).
-fn item_text(text: &str, lines: &[&str], line: usize) -> String {
+fn item_text(text: &str, lines: &[&str], line: usize, rules: &CompiledRules) -> String {
     if lines.len() <= 1 {
         return text.trim().to_string();
     }
     let mut parts: Vec<&str> = Vec::new();
     for candidate in lines.iter().take(line + 1) {
         let candidate = candidate.trim();
-        if candidate.is_empty() || money_pattern().is_match(candidate) && !has_words(candidate) {
+        if candidate.is_empty()
+            || rules.merchant_money_pattern().is_match(candidate) && !has_words(candidate, rules)
+        {
             continue;
         }
-        if label_line(candidate) {
+        if label_line(candidate, rules) {
             continue;
         }
         parts.push(candidate);
@@ -506,8 +592,8 @@ fn item_text(text: &str, lines: &[&str], line: usize) -> String {
 }
 
 /// Whether a line says something besides amounts and labels.
-fn has_words(line: &str) -> bool {
-    let stripped = money_pattern().replace_all(line, " ");
+fn has_words(line: &str, rules: &CompiledRules) -> bool {
+    let stripped = rules.merchant_money_pattern().replace_all(line, " ");
     stripped
         .split(|c: char| !c.is_alphabetic())
         .filter(|w| w.len() > 2)
@@ -520,13 +606,14 @@ fn has_words(line: &str) -> bool {
 }
 
 /// A line that only labels an amount ("Shipping: $4.00", "Total: $43.00").
-fn label_line(line: &str) -> bool {
+fn label_line(line: &str, rules: &CompiledRules) -> bool {
     static CELL: OnceLock<Regex> = OnceLock::new();
     let pattern = regex(
         &CELL,
         r"(?i)^\W*(?:sub-?total|total|grand total|shipping|delivery|postage|p&p|tax|vat|discount|coupon|price|qty|quantity|versand|gesamt|next-day delivery|standard shipping)\b[^a-z]*$",
     );
-    pattern.is_match(line) || (!has_words(line) && money_pattern().is_match(line))
+    pattern.is_match(line)
+        || (!has_words(line, rules) && rules.merchant_money_pattern().is_match(line))
 }
 
 impl TextOffer {
@@ -595,7 +682,8 @@ mod tests {
     );
 
     fn check(text: &str, expected: Expected) {
-        let offer = read_offer(text, &rules()).unwrap_or_else(|| panic!("no offer in {text:?}"));
+        let offer =
+            read_offer(text, &rules(), None).unwrap_or_else(|| panic!("no offer in {text:?}"));
         let lines: Vec<(u32, i64)> = offer
             .lines
             .iter()
@@ -689,6 +777,7 @@ mod tests {
         let open = read_offer(
             "The Denim Jacket in blue, size M is $79 + shipping & tax calculated at checkout. Want the link?",
             &rules(),
+            None,
         )
         .unwrap();
         let error = open.invoice("m", "TEXT-1").unwrap_err();
@@ -696,13 +785,14 @@ mod tests {
         let no_total = read_offer(
             "French Press 1L — £24.99 each. Reply YES to order",
             &rules(),
+            None,
         )
         .unwrap();
         assert_eq!(
             no_total.invoice("m", "TEXT-1").unwrap_err(),
             "the offer states no total"
         );
-        assert!(read_offer("What size would you like?", &rules()).is_none());
+        assert!(read_offer("What size would you like?", &rules(), None).is_none());
     }
 
     #[test]

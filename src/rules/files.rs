@@ -94,6 +94,10 @@ pub struct LexEntryDef {
     pub name: Spanned<String>,
     #[serde(default)]
     pub synonyms: Vec<String>,
+    /// Kinds of it that are not it exactly (colours: "charcoal" is a gray,
+    /// not gray): they match a request for it, after an exact match.
+    #[serde(default)]
+    pub shades: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

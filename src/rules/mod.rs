@@ -347,6 +347,8 @@ pub struct CompiledRules {
     /// Currency symbol ("$") or word ("bucks") to ISO 4217 code.
     pub currency_symbols: HashMap<String, String>,
     pub currency_words: HashMap<String, String>,
+    /// Every currency a symbol may stand for ("$": USD, CAD, AUD...).
+    pub currency_symbol_codes: HashMap<String, Vec<String>>,
     pub dialogue: Vec<CompiledDialogueRule>,
     pub request_examples: Vec<RequestExample>,
     pub intent_examples: Vec<RuleExample>,
@@ -368,6 +370,12 @@ pub struct CompiledRules {
     pub intent_set_start: Vec<usize>,
     /// Every price pattern, in rule order.
     pub price_set: Option<RegexSet>,
+    /// Colour phrases that name a colour itself ("gray", "grey"), as
+    /// opposed to a shade of it ("charcoal", "heather grey").
+    pub exact_colors: FastSet<String>,
+    /// The pattern of an amount of money in a merchant's text, built from
+    /// the currency table on first use.
+    merchant_money: std::sync::OnceLock<Regex>,
 }
 
 impl CompiledRules {
@@ -394,9 +402,14 @@ impl CompiledRules {
                 continue;
             }
             // Catalog product types and colours are compared lowercase;
-            // brands keep the merchant's spelling.
+            // brands keep the merchant's spelling; a catalog's colour name
+            // is a shade of the colour its words name ("Slate Blue" is a
+            // blue).
             let canonical = match slot {
                 LexSlot::Brand => term.split_whitespace().collect::<Vec<_>>().join(" "),
+                LexSlot::Color => self
+                    .color_by_words(&phrase)
+                    .unwrap_or_else(|| phrase.clone()),
                 _ => phrase.clone(),
             };
             self.lexicon.insert(&phrase, slot, &canonical);
@@ -410,6 +423,39 @@ impl CompiledRules {
         }
         self.fuzzy.extend(new_words);
         added
+    }
+
+    /// The colour a multi-word colour name names by its words: the last
+    /// word (or pair) the lexicon knows as a colour ("Slate Blue" → blue,
+    /// "Heather Melange Grey" → gray). `None` when no word is a colour.
+    pub fn color_by_words(&self, label: &str) -> Option<String> {
+        let phrase = normalize_phrase(label);
+        let words: Vec<&str> = phrase.split(' ').filter(|w| !w.is_empty()).collect();
+        if words.len() < 2 || words.len() > 5 {
+            return None;
+        }
+        for end in (1..=words.len()).rev() {
+            for length in [2, 1] {
+                if length > end {
+                    continue;
+                }
+                let window = words[end - length..end].join(" ");
+                if let Some(color) = self.lexicon.canonical(LexSlot::Color, &window) {
+                    return Some(color.to_string());
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether `label` is the colour `canonical` itself, not a shade of it:
+    /// its name or a synonym from the rules ("grey" for gray), not
+    /// "charcoal" or "Heather Grey".
+    pub fn is_exact_color(&self, label: &str, canonical: &str) -> bool {
+        let phrase = normalize_phrase(label);
+        phrase == canonical.to_lowercase()
+            || (self.exact_colors.contains(&phrase)
+                && self.lexicon.canonical(LexSlot::Color, &phrase) == Some(canonical))
     }
 
     /// Takes the pattern sets built from the rule files, keeping each only
@@ -481,6 +527,77 @@ impl CompiledRules {
             .and_then(|rule| rule.reply.as_deref())
     }
 
+    /// The currency a symbol or code in a merchant's text stands for: the
+    /// `expected` one (the merchant's own) when the symbol may mean it
+    /// ("$" from a Canadian shop is CAD), else the symbol's default.
+    pub fn currency_for(&self, symbol: &str, expected: Option<&str>) -> Option<String> {
+        let key = symbol.trim().to_lowercase();
+        if let Some(codes) = self.currency_symbol_codes.get(&key) {
+            if let Some(expected) = expected.filter(|e| codes.iter().any(|c| c == e)) {
+                return Some(expected.to_string());
+            }
+        }
+        self.currency_code(&key).map(str::to_string).or_else(|| {
+            // Any ISO code written out ("450 php", "KES 2,800").
+            (key.len() == 3 && key.chars().all(|c| c.is_ascii_alphabetic()))
+                .then(|| key.to_uppercase())
+                .filter(|code| self.currency_words.contains_key(&code.to_lowercase()))
+        })
+    }
+
+    /// An amount of money as merchants write it, with its currency mark
+    /// before (`pre`, then `num1`) or after it (`num2`, then `post`): "$42",
+    /// "£24.99", "EUR 45,00", "57,60 €", "₱2,500", "Rs 899", "450 php".
+    pub fn merchant_money_pattern(&self) -> &Regex {
+        self.merchant_money.get_or_init(|| {
+            // Before a number a mark needs only a word start ("R129",
+            // "Rs 899", "$42"); after one only a word end ("450 php").
+            let marks = self.merchant_currency_marks();
+            let alternation = |before: bool| -> String {
+                marks
+                    .iter()
+                    .map(|mark| {
+                        let escaped = regex::escape(mark);
+                        let starts_alpha = mark.chars().next().is_some_and(char::is_alphabetic);
+                        let ends_alpha = mark.chars().last().is_some_and(char::is_alphabetic);
+                        match (before, starts_alpha, ends_alpha) {
+                            (true, true, _) => format!(r"\b{escaped}"),
+                            (false, _, true) => format!(r"{escaped}\b"),
+                            _ => escaped,
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("|")
+            };
+            let (pre, post) = (alternation(true), alternation(false));
+            // A number: thousands with , . or a non-breaking space, and one
+            // or two decimals.
+            let number = r"\d{1,3}(?:[,.\x{a0}\x{202f}]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?";
+            let pattern = format!(
+                r"(?i)(?P<pre>{pre})[\ \t\x{{a0}}]?(?P<num1>{number})|(?P<num2>{number})[\ \t\x{{a0}}]?(?P<post>{post})"
+            );
+            Regex::new(&pattern).unwrap_or_else(|_| {
+                Regex::new(r"(?P<pre>[$€£])(?P<num1>\d+(?:[.,]\d{1,2})?)|(?P<num2>\d+)(?P<post>[€£])")
+                    .expect("fixed pattern compiles")
+            })
+        })
+    }
+
+    /// Every symbol and ISO code merchants may write amounts with, longest
+    /// first (for building the money pattern).
+    pub fn merchant_currency_marks(&self) -> Vec<String> {
+        let mut marks: Vec<String> = self.currency_symbol_codes.keys().cloned().collect();
+        marks.extend(
+            self.currency_words
+                .iter()
+                .filter(|(word, code)| word.len() == 3 && word.to_uppercase() == **code)
+                .map(|(word, _)| word.clone()),
+        );
+        marks.sort_by(|a, b| b.chars().count().cmp(&a.chars().count()).then(a.cmp(b)));
+        marks.dedup();
+        marks
+    }
+
     /// Every dialogue act whose rule matches `text`.
     pub fn dialogue_acts(&self, text: &str) -> Vec<(DialogueAct, &str)> {
         let lower = text.to_lowercase();
@@ -527,6 +644,7 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
         stopwords: FastSet::default(),
         currency_symbols: HashMap::new(),
         currency_words: HashMap::new(),
+        currency_symbol_codes: HashMap::new(),
         dialogue: Vec::new(),
         request_examples: Vec::new(),
         intent_examples: Vec::new(),
@@ -538,6 +656,8 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
         intent_set: None,
         intent_set_start: Vec::new(),
         price_set: None,
+        exact_colors: FastSet::default(),
+        merchant_money: std::sync::OnceLock::new(),
     };
     let mut seen_names: HashMap<String, String> = HashMap::new();
 
@@ -852,6 +972,18 @@ fn compile_files(
                 for synonym in &entry.synonyms {
                     rules.lexicon.insert(synonym, slot, canonical);
                 }
+                for shade in &entry.shades {
+                    rules.lexicon.insert(shade, slot, canonical);
+                }
+                if slot == LexSlot::Color {
+                    // The colour itself, by any of its names: an exact
+                    // match. Shades and catalog names are kinds of it.
+                    for phrase in
+                        std::iter::once(canonical).chain(entry.synonyms.iter().map(String::as_str))
+                    {
+                        rules.exact_colors.insert(normalize_phrase(phrase));
+                    }
+                }
             }
         }
         for word in &parsed.stopwords {
@@ -870,9 +1002,16 @@ fn compile_files(
                 continue;
             }
             for symbol in &currency.symbols {
+                // The first currency to claim a symbol is its default.
                 rules
                     .currency_symbols
-                    .insert(symbol.to_lowercase(), code.clone());
+                    .entry(symbol.to_lowercase())
+                    .or_insert_with(|| code.clone());
+                rules
+                    .currency_symbol_codes
+                    .entry(symbol.to_lowercase())
+                    .or_default()
+                    .push(code.clone());
             }
             for word in &currency.words {
                 rules

@@ -122,7 +122,7 @@ pub fn small_catalogs() -> Vec<MerchantCatalog> {
                 "B-100",
                 "Classic Turtleneck Sweater",
                 4200,
-                &["Heather Grey", "Black"],
+                &["Gray", "Heather Grey", "Black"],
                 &[("Black", "M")],
             )],
         },
