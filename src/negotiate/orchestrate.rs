@@ -1183,6 +1183,14 @@ impl Shop {
                 self.store
                     .settle_payment(&idempotency_key, payment_status, &text)
                     .map_err(|e| e.to_string())?;
+                // An offer made in words had no order number of its own;
+                // the merchant's confirmation usually gives one.
+                let mut invoice = invoice;
+                if invoice.order_number.starts_with("TEXT-") {
+                    if let Some(number) = crate::order::offer_text::order_number_in(&text) {
+                        invoice.order_number = number;
+                    }
+                }
                 let line = invoice.lines.first().cloned().ok_or("no invoice line")?;
                 let order = OrderRecord {
                     id: 0,

@@ -46,6 +46,9 @@ pub struct TurnReading {
     /// An affirmative button or quick reply (pay, confirm, yes, place
     /// order...), if any.
     pub agree_button: Option<Agreement>,
+    /// The affirmative button is a product card's ("Buy now" under one
+    /// card): it agrees to an offer only when the card states a total.
+    pub agree_from_card: bool,
     /// Quick replies and postback buttons that are neither agreement nor
     /// refusal.
     pub choices: Vec<Choice>,
@@ -103,6 +106,7 @@ impl TurnReading {
                                     title: b.title.clone(),
                                     payload: b.payload.clone().unwrap_or_default(),
                                 });
+                            reading.agree_from_card = reading.agree_button.is_some();
                         }
                     }
                     reading.cards.extend(elements);

@@ -555,7 +555,7 @@ impl Session {
                 DialogueAct::AskSize | DialogueAct::AskColor | DialogueAct::AskQuantity
             )
         });
-        let proposes = reading.agree_button.is_some()
+        let proposes = (reading.agree_button.is_some() && !reading.agree_from_card)
             || reading.agreement_word().is_some()
             || acts.contains(&DialogueAct::AgreementQuestion)
             || acts.contains(&DialogueAct::InvoiceText);
@@ -570,7 +570,31 @@ impl Session {
         let mut invoice = offer.invoice(&self.merchant_id, &format!("TEXT-{}", self.merchant_id));
         if let Ok(invoice) = &mut invoice {
             for line in &mut invoice.lines {
-                line.subtitle = crate::order::checks::variant_words(&self.rules, &line.title);
+                let asked_color = self
+                    .wanted
+                    .color_label
+                    .as_deref()
+                    .or(self.wanted.color.as_deref());
+                let asked_size = self
+                    .wanted
+                    .size_label
+                    .as_deref()
+                    .or(self.wanted.size.as_deref());
+                line.subtitle = crate::order::checks::variant_words(
+                    &self.rules,
+                    &line.title,
+                    asked_color,
+                    asked_size,
+                );
+                // The line names the product asked for: keep the catalog's
+                // name for it (the words as said are in the transcript).
+                if crate::order::checks::names_product(
+                    &self.rules,
+                    &line.title,
+                    &self.wanted.product_title,
+                ) {
+                    line.title = self.wanted.product_title.clone();
+                }
             }
         }
         Some(invoice)

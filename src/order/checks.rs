@@ -324,26 +324,88 @@ fn colors_named(rules: &CompiledRules, text: &str) -> Vec<String> {
     found
 }
 
+/// The colour phrases in `text` as written there ("Heather Grey"), longest
+/// first where they overlap, in text order.
+fn color_phrases_as_written(rules: &CompiledRules, text: &str) -> Vec<String> {
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    let mut start = None;
+    for (at, c) in text.char_indices() {
+        match (c.is_alphanumeric(), start) {
+            (true, None) => start = Some(at),
+            (false, Some(from)) => {
+                spans.push((from, at));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(from) = start {
+        spans.push((from, text.len()));
+    }
+    let mut found: Vec<(usize, String)> = Vec::new();
+    let mut covered = vec![false; spans.len()];
+    for n in (1..=3).rev() {
+        for first in 0..spans.len().saturating_sub(n - 1) {
+            if covered[first..first + n].iter().any(|c| *c) {
+                continue;
+            }
+            let phrase = spans[first..first + n]
+                .iter()
+                .map(|&(a, b)| text[a..b].to_lowercase())
+                .collect::<Vec<_>>()
+                .join(" ");
+            if rules.lexicon.canonical(LexSlot::Color, &phrase).is_some() {
+                covered[first..first + n].iter_mut().for_each(|c| *c = true);
+                found.push((
+                    spans[first].0,
+                    text[spans[first].0..spans[first + n - 1].1].to_string(),
+                ));
+            }
+        }
+    }
+    found.sort_by_key(|(at, _)| *at);
+    found.into_iter().map(|(_, phrase)| phrase).collect()
+}
+
 /// The colour and size an item description states, as written ("Heather
-/// Grey / M"): for the receipt of an offer made in words.
-pub fn variant_words(rules: &CompiledRules, text: &str) -> String {
+/// Grey / M"): for the receipt of an offer made in words. The colour and
+/// size asked count where their own words appear, though the lexicon may
+/// not know them ("Clear", "Double").
+pub fn variant_words(
+    rules: &CompiledRules,
+    text: &str,
+    asked_color: Option<&str>,
+    asked_size: Option<&str>,
+) -> String {
     let mut words: Vec<String> = Vec::new();
     let text_parts = parts(text);
+    let lower = text.to_lowercase();
+    let written = |asked: &str| -> Option<String> {
+        let asked = asked.trim().to_lowercase();
+        let at = *whole_phrase_positions(&lower, &asked).first()?;
+        Some(text[at..at + asked.len()].to_string())
+    };
     if let Some(color) = text_parts.iter().find(|p| color_of(rules, p).is_some()) {
         words.push(color.to_string());
-    } else if let Some(color) = colors_named(rules, text).first() {
-        words.push(color.clone());
+    } else if let Some(color) = color_phrases_as_written(rules, text).into_iter().next() {
+        words.push(color);
+    } else if let Some(color) = asked_color.and_then(written) {
+        words.push(color);
     }
     static SIZE_WORD: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let pattern = SIZE_WORD.get_or_init(|| {
         regex::Regex::new(r"(?i)\bsize\s*:?\s*((?:(?:US|EU|UK|IT|FR)\s?)?[A-Za-z0-9][\w.]*)")
             .expect("fixed pattern compiles")
     });
-    let size = pattern
-        .captures(text)
-        .and_then(|c| c.get(1))
-        .map(|m| m.as_str().trim_end_matches(['.', '!', '?']).to_string())
-        .filter(|size| size_of(rules, size).is_some())
+    let size = asked_size
+        .and_then(written)
+        .or_else(|| {
+            pattern
+                .captures(text)
+                .and_then(|c| c.get(1))
+                .map(|m| m.as_str().trim_end_matches(['.', '!', '?']).to_string())
+                .filter(|size| size_of(rules, size).is_some())
+        })
         .or_else(|| {
             text_parts
                 .iter()
@@ -353,6 +415,28 @@ pub fn variant_words(rules: &CompiledRules, text: &str) -> String {
         .or_else(|| sizes_stated(rules, text, "").first().cloned());
     words.extend(size);
     words.join(" / ")
+}
+
+/// Where `phrase` (two characters or more) stands in `text` as a whole:
+/// not inside a word, and not the start of a decimal ("US 9" is not in
+/// "US 9.5"). Both lowercase.
+fn whole_phrase_positions(text: &str, phrase: &str) -> Vec<usize> {
+    if phrase.chars().count() < 2 {
+        return Vec::new();
+    }
+    text.match_indices(phrase)
+        .map(|(at, _)| at)
+        .filter(|&at| {
+            let before = text[..at].chars().last();
+            let mut after = text[at + phrase.len()..].chars();
+            let next = after.next();
+            let decimal =
+                matches!(next, Some('.' | ',')) && after.next().is_some_and(|c| c.is_ascii_digit());
+            !before.is_some_and(char::is_alphanumeric)
+                && !next.is_some_and(char::is_alphanumeric)
+                && !decimal
+        })
+        .collect()
 }
 
 /// The sizes an invoice line states, where the size asked may be one the

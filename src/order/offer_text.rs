@@ -227,6 +227,15 @@ fn order_number_pattern() -> &'static Regex {
     )
 }
 
+/// The order number a merchant's message names ("Your order #1043 is
+/// confirmed", "Order no. AB-2291"), if any.
+pub fn order_number_in(text: &str) -> Option<String> {
+    order_number_pattern()
+        .captures(text)
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().to_string())
+}
+
 /// Reads every amount of `text`, labelled. A symbol several currencies
 /// use is read as `expected` when it may be that one.
 fn amounts(text: &str, rules: &CompiledRules, expected: Option<&str>) -> Vec<Amount> {
