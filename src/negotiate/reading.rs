@@ -201,7 +201,7 @@ pub fn is_agreement(title: &str, payload: &str) -> bool {
     static PAYLOAD: OnceLock<Regex> = OnceLock::new();
     let title_pattern = TITLE.get_or_init(|| {
         Regex::new(
-            r"(?i)^\W*(?:pay|confirm|place|order|buy|check\s?out|proceed|yes|yep|yeah|ok|okay|accept|book|reserve|go ahead|complete|submit|purchase|i'?ll take it|sounds good|looks good|agree|ja|oui|s[ií]|sim|tak|da)\b",
+            r"(?i)^\W*(?:pay|confirm|place|order|buy|check\s?out|proceed|yes|yep|yeah|ok|okay|accept|book|reserve|go ahead|complete|submit|purchase|i'?ll take it|sounds good|looks good|agree|ja|oui|s[ií]|sim|tak|da|conferm\w*|confirm\w*|bestell\w*|bestätig\w*|kaufen|acheter|commander|comprar|pagar|pago|ordina\w*|bevestig\w*|valider)\b",
         )
         .expect("fixed pattern compiles")
     });
@@ -211,7 +211,9 @@ pub fn is_agreement(title: &str, payload: &str) -> bool {
         )
         .expect("fixed pattern compiles")
     });
-    title_pattern.is_match(title) || (title.trim().is_empty() && payload_pattern.is_match(payload))
+    title_pattern.is_match(title)
+        || ((title.trim().is_empty() || !is_refusal(title, ""))
+            && payload_pattern.is_match(payload))
 }
 
 /// A button or quick reply that says no, or backs out.

@@ -498,7 +498,7 @@ impl Session {
             })
             .collect();
         let answered_by_options = self
-            .guess_question_from_options(&offered)
+            .guess_question_from_options(&offered, &reading.said)
             .filter(|guess| asked.is_empty() || asked.contains(guess));
         if let Some(question) = answered_by_options.or_else(|| asked.last().copied()) {
             return self.on_question(question, offered);
@@ -513,6 +513,9 @@ impl Session {
         }
         if acts.contains(&DialogueAct::ConfirmQuestion) {
             return self.on_details_question(&reading);
+        }
+        if let Some(options) = self.cards_as_colour_choice(&reading) {
+            return self.on_question(DialogueAct::AskColor, options);
         }
         if !reading.cards.is_empty() {
             if let Some(next) = self.on_cards(&reading) {
@@ -561,7 +564,8 @@ impl Session {
             || acts.contains(&DialogueAct::InvoiceText);
         // A price mentioned beside a question ("It's $39. What size?") is
         // not yet an offer.
-        if asks_a_slot && offer.total.is_none() {
+        if (asks_a_slot || self.rules.fixed_reply(&reading.said).is_some()) && offer.total.is_none()
+        {
             return None;
         }
         if !proposes && offer.total.is_none() {
@@ -814,6 +818,56 @@ impl Session {
         )
     }
 
+    /// Several cards of the product asked for, one per colour ("Sage",
+    /// "Terracotta"...): a colour question, the cards' buttons its options.
+    fn cards_as_colour_choice(&self, reading: &TurnReading) -> Option<Vec<OfferedOption>> {
+        if reading.cards.len() < 2 {
+            return None;
+        }
+        let mut options = Vec::new();
+        for card in &reading.cards {
+            let shown = format!(
+                "{} {}",
+                card.title,
+                card.subtitle.as_deref().unwrap_or_default()
+            );
+            if !names_product(&shown, &self.wanted.product_title) {
+                return None;
+            }
+            // The colour: the card's title without the product's name.
+            let title_words = title_words(&self.wanted.product_title);
+            let rest: Vec<&str> = card
+                .title
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty() && !title_words.contains(&w.to_lowercase()))
+                .collect();
+            let colour = rest.join(" ");
+            let button = card.buttons.iter().find(|b| b.kind == "postback")?;
+            if colour.is_empty() {
+                return None;
+            }
+            options.push(OfferedOption {
+                title: colour,
+                answer: ShopperMessage::Postback {
+                    title: button.title.clone(),
+                    payload: button.payload.clone().unwrap_or_default(),
+                    payment: None,
+                },
+            });
+        }
+        let colours = options
+            .iter()
+            .filter(|o| {
+                self.rules
+                    .lexicon
+                    .canonical(crate::rules::LexSlot::Color, &o.title)
+                    .is_some()
+                    || self.rules.color_by_words(&o.title).is_some()
+            })
+            .count();
+        (colours * 2 >= options.len()).then_some(options)
+    }
+
     /// Product cards: the one for the product asked about is chosen with
     /// its own button (never a payment). `None` when none is that product.
     fn on_cards(&mut self, reading: &TurnReading) -> Option<Next> {
@@ -889,15 +943,28 @@ impl Session {
 
     /// With options and no recognisable question, the options themselves
     /// tell what is asked.
-    fn guess_question_from_options(&self, offered: &[OfferedOption]) -> Option<DialogueAct> {
+    /// With options and no recognisable question, the options themselves
+    /// tell what is asked: sizes ("S", "UK 8", "32x30"; bare numbers only
+    /// where the merchant says "size"), or colours.
+    fn guess_question_from_options(
+        &self,
+        offered: &[OfferedOption],
+        said: &str,
+    ) -> Option<DialogueAct> {
         use crate::rules::LexSlot;
         let lexicon = &self.rules.lexicon;
         if offered.is_empty() {
             return None;
         }
+        let mentions_size = regex_once(r"(?i)\bsizes?\b").is_match(said);
         if offered.iter().all(|o| {
-            lexicon.canonical(LexSlot::Size, &o.title).is_some()
-                || o.title.chars().all(|c| c.is_ascii_digit())
+            let bare_number = o.title.chars().all(|c| c.is_ascii_digit());
+            if bare_number {
+                mentions_size
+            } else {
+                lexicon.canonical(LexSlot::Size, &o.title).is_some()
+                    || crate::order::checks::looks_like_size(&self.rules, &o.title)
+            }
         }) {
             return Some(DialogueAct::AskSize);
         }

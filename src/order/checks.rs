@@ -577,6 +577,11 @@ fn size_of(rules: &CompiledRules, part: &str) -> Option<String> {
     shape.is_match(part).then(|| canonical_size(rules, part))
 }
 
+/// Whether `text` is only a size ("M", "UK 8", "32x30", "One Size").
+pub fn looks_like_size(rules: &CompiledRules, text: &str) -> bool {
+    size_of(rules, text).is_some()
+}
+
 /// Whether two sizes are the same: equal once written alike ("US 9" and
 /// "US9", "W32 L30" and "32X30"), or the same number where one names no
 /// system ("9" and "US 9").
@@ -640,9 +645,24 @@ pub fn names_product(rules: &CompiledRules, line_title: &str, expected_title: &s
     if expected.len() < 4 || expected.len() > offered.len() {
         return false;
     }
-    let missing = expected.iter().filter(|w| !offered.contains(w)).count();
-    if missing > 1 {
+    let missing: Vec<usize> = (0..expected.len())
+        .filter(|&i| !offered.contains(&expected[i]))
+        .collect();
+    if missing.len() > 1 {
         return false;
+    }
+    // A word replaced, not dropped: "Merino V-Neck Sweater" for "Merino Crew
+    // Neck Sweater" has another word where "crew" should be.
+    if let Some(&at) = missing.first() {
+        if at > 0 && at + 1 < expected.len() {
+            let before = offered.iter().position(|w| *w == expected[at - 1]);
+            let after = offered.iter().position(|w| *w == expected[at + 1]);
+            if let (Some(before), Some(after)) = (before, after) {
+                if after != before + 1 {
+                    return false;
+                }
+            }
+        }
     }
     // Another kind of product named in the line: a different product.
     let lower = line_title.to_lowercase();

@@ -37,6 +37,9 @@ pub struct TextOffer {
     pub tax: Option<i64>,
     /// Taken off the total (a positive amount).
     pub discount: Option<i64>,
+    /// Added to the total besides shipping and tax (handling, service
+    /// fees).
+    pub fees: Option<i64>,
     pub total: Option<i64>,
     /// ISO code of the amounts; `None` when they disagree.
     pub currency: Option<String>,
@@ -66,6 +69,8 @@ enum Label {
     Shipping,
     Tax,
     Discount,
+    /// A handling or service fee.
+    Fee,
     /// An item's price per unit ("each", "@", "à", "N ×").
     Unit,
     /// An item's price, per unit or for the line: the arithmetic decides.
@@ -120,9 +125,10 @@ fn label_for(before: &str, after: &str) -> Label {
     let keywords = KEYWORDS.get_or_init(|| {
         [
             (r"(?i)\b(?:sub-?total|zwischensumme|sous-total|items? total|merchandise)\b", Label::Subtotal),
-            (r"(?i)\b(?:grand total|total|gesamt\w*|totale?|amount due|to pay|you pay|comes to|altogether|in all|all in|all-in|insgesamt)\b", Label::Total),
-            (r"(?i)\b(?:shipping|shiping|ship|delivery|deliv|postage|post|posting|p\s?&\s?p|versand|livraison|env[ií]o|spedizione|frete|porto|wysyłka|courier|freight|carriage|tracked|royal mail|usps|ups|dhl|fedex|ems|inpost|canada post|australia post)\b", Label::Shipping),
+            (r"(?i)\b(?:grand total|total|gesamt\w*|totale?|totaal|summe|amount due|to pay|you pay|comes to|altogether|in all|all in|all-in|insgesamt)\b", Label::Total),
+            (r"(?i)\b(?:shipping|shiping|ship|delivery|deliv|postage|post|posting|p\s?&\s?p|versand|livraison|env[ií]o|spedizione|frete|porto|verzending|verzendkosten|wysyłka|courier|freight|carriage|tracked|royal mail|usps|ups|dhl|fedex|ems|inpost|canada post|australia post)\b", Label::Shipping),
             (r"(?i)\b(?:tax|taxes|vat|gst|hst|pst|mwst|tva|iva)\b", Label::Tax),
+            (r"(?i)\b(?:handling|service (?:fee|charge)|fees?|surcharge|packaging|processing)\b", Label::Fee),
             (r"(?i)\b(?:discount|coupon|promo|voucher|saving|savings|rabatt|remise|descuento|sconto|off)\b", Label::Discount),
             (r"(?i)(?:\b(?:each|ea|per|apiece|pro st(?:ü|u)ck|la pi[eè]ce|st(?:ü|u)ck)\b|@|\bà\b|\bat\b\s*$|(?:^|\s)[x×*]\s*$)", Label::Unit),
             (r"(?i)\b(?:price|preis|prix|precio|costs?|is|for)\b", Label::Price),
@@ -442,6 +448,7 @@ pub fn read_offer(text: &str, rules: &CompiledRules, expected: Option<&str>) -> 
             Label::Shipping => offer.shipping = Some(amount.minor),
             Label::Tax => offer.tax = Some(offer.tax.unwrap_or(0) + amount.minor),
             Label::Discount => offer.discount = Some(offer.discount.unwrap_or(0) + amount.minor),
+            Label::Fee => offer.fees = Some(offer.fees.unwrap_or(0) + amount.minor),
             Label::Unit | Label::Price => items.push(amount),
             Label::Condition => {}
         }
@@ -482,7 +489,8 @@ fn item_lines(
             _ => by_line.push((amount.line, vec![amount])),
         }
     }
-    let extras = offer.shipping.unwrap_or(0) + offer.tax.unwrap_or(0) - offer.discount.unwrap_or(0);
+    let extras = offer.shipping.unwrap_or(0) + offer.tax.unwrap_or(0) + offer.fees.unwrap_or(0)
+        - offer.discount.unwrap_or(0);
     let single = by_line.len() == 1;
     let mut result = Vec::new();
     for (line, group) in by_line {
@@ -557,6 +565,9 @@ fn item_lines(
 
 /// "Qty: 2", "2 x", "x2" anywhere on a line.
 fn quantity_in_line(line: &str) -> Option<u32> {
+    if let Some(quantity) = quantity_in_words(line) {
+        return Some(quantity);
+    }
     static CELL: OnceLock<Regex> = OnceLock::new();
     let pattern = regex(
         &CELL,
@@ -572,6 +583,29 @@ fn quantity_in_line(line: &str) -> Option<u32> {
         .parse()
         .ok()
         .filter(|n| *n > 0)
+}
+
+/// "two of the", "three x": a quantity written as a word.
+fn quantity_in_words(line: &str) -> Option<u32> {
+    static CELL: OnceLock<Regex> = OnceLock::new();
+    let pattern = regex(
+        &CELL,
+        r"(?i)\b(one|two|three|four|five|six|seven|eight|nine|ten|a pair|a dozen)\s+(?:of\s+(?:the|these|those|them)|x|×|pieces|pcs|units|bottles|bags|packs|boxes|pairs)\b",
+    );
+    let word = pattern.captures(line)?.get(1)?.as_str().to_lowercase();
+    Some(match word.as_str() {
+        "one" => 1,
+        "two" | "a pair" => 2,
+        "three" => 3,
+        "four" => 4,
+        "five" => 5,
+        "six" => 6,
+        "seven" => 7,
+        "eight" => 8,
+        "nine" => 9,
+        "ten" => 10,
+        _ => 12,
+    })
 }
 
 /// The words describing an item: its line, and for a summary whose price
@@ -665,7 +699,7 @@ impl TextOffer {
             subtotal: self.subtotal,
             shipping: self.shipping.unwrap_or(0),
             tax: self.tax.unwrap_or(0),
-            adjustments: -self.discount.unwrap_or(0),
+            adjustments: self.fees.unwrap_or(0) - self.discount.unwrap_or(0),
             total,
         })
     }
