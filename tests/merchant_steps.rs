@@ -1,0 +1,212 @@
+//! The README's steps for a merchant, run exactly as written through the
+//! binary (only the ports are free ones instead of 8080 and 8700):
+//! 1. `concierge merchant serve --feed shop.csv --port 8080 --app-secret
+//!    my-app-secret --verify-token my-verify-token`;
+//! 2. `concierge merchant register --name "Lakeside Knits" --endpoint
+//!    http://127.0.0.1:8080/webhook --verify-token my-verify-token
+//!    --app-secret my-app-secret --feed shop.csv --allow-loopback`;
+//! 3. a shopper: `concierge ask --auto-pay "buy me a gray turtleneck sweater
+//!    in medium under $50"`, then `concierge orders`.
+//!
+//! Properties checked: the order is paid with no restart of the responder
+//! (registration tells it its id); loopback is remembered, so a plain `ask`
+//! reaches it; `merchant feed` replaces the catalog; a feed whose rows are
+//! all rejected is refused with a non-zero exit and the catalog stays as it
+//! was; `ask` with nothing registered says so with the nothing-found code.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+const SHOP_CSV: &str = "\
+id,item_group_id,title,description,price,availability,brand,color,size,material,link,product_type
+LK-100-GRAY-S,LK-100,Lakeside Turtleneck Sweater,A warm turtleneck.,42.00 USD,in_stock,Lakeside,Gray,S,Wool,https://lakeside.example/lk-100,Apparel > Sweaters > Turtleneck Sweater
+LK-100-GRAY-M,LK-100,Lakeside Turtleneck Sweater,A warm turtleneck.,42.00 USD,in_stock,Lakeside,Gray,M,Wool,https://lakeside.example/lk-100,Apparel > Sweaters > Turtleneck Sweater
+LK-100-NAVY-M,LK-100,Lakeside Turtleneck Sweater,A warm turtleneck.,42.00 USD,in_stock,Lakeside,Navy,M,Wool,https://lakeside.example/lk-100,Apparel > Sweaters > Turtleneck Sweater
+LK-200-GRAY-M,LK-200,Lakeside Wool Socks,Warm socks.,9.00 USD,in_stock,Lakeside,Gray,M,Wool,https://lakeside.example/lk-200,Apparel > Socks
+";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn run(dir: &Path, listen_port: u16, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_concierge"))
+        .args(args)
+        .current_dir(dir)
+        .env("CONCIERGE_LISTEN", format!("127.0.0.1:{listen_port}"))
+        .env_remove("CONCIERGE_RULES")
+        .env_remove("CONCIERGE_INDEX")
+        .env_remove("CONCIERGE_DB")
+        .env_remove("CONCIERGE_ALLOW_LOOPBACK")
+        .output()
+        .expect("run concierge")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Starts the reference responder and waits until it listens.
+fn serve_reference(dir: &Path, port: u16) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_concierge"))
+        .args([
+            "merchant",
+            "serve",
+            "--feed",
+            "shop.csv",
+            "--port",
+            &port.to_string(),
+            "--app-secret",
+            "my-app-secret",
+            "--verify-token",
+            "my-verify-token",
+        ])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        if line.contains("Ctrl-C stops it") {
+            break;
+        }
+    }
+    child
+}
+
+#[test]
+fn the_readme_merchant_steps_end_with_a_paid_order() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("shop.csv"), SHOP_CSV).unwrap();
+    let listen = free_port();
+
+    // Before any registration, a shopper is told there is no one to buy
+    // from (and the demo world is not used behind their back).
+    let nobody = run(
+        dir.path(),
+        listen,
+        &[
+            "ask",
+            "--auto-pay",
+            "buy me a gray turtleneck sweater in medium under $50",
+        ],
+    );
+    assert_eq!(nobody.status.code(), Some(3), "{}", text(&nobody));
+    assert!(
+        text(&nobody).contains("No merchant is registered"),
+        "{}",
+        text(&nobody)
+    );
+
+    let port = free_port();
+    let mut responder = serve_reference(dir.path(), port);
+    let endpoint = format!("http://127.0.0.1:{port}/webhook");
+    let registered = run(
+        dir.path(),
+        listen,
+        &[
+            "merchant",
+            "register",
+            "--name",
+            "Lakeside Knits",
+            "--endpoint",
+            &endpoint,
+            "--verify-token",
+            "my-verify-token",
+            "--app-secret",
+            "my-app-secret",
+            "--feed",
+            "shop.csv",
+            "--allow-loopback",
+        ],
+    );
+    assert!(registered.status.success(), "{}", text(&registered));
+    assert!(
+        text(&registered).contains("Registered Lakeside Knits as lakeside-knits"),
+        "{}",
+        text(&registered)
+    );
+
+    let asked = run(
+        dir.path(),
+        listen,
+        &[
+            "ask",
+            "--auto-pay",
+            "buy me a gray turtleneck sweater in medium under $50",
+        ],
+    );
+    let said = text(&asked);
+    assert_eq!(asked.status.code(), Some(0), "{said}");
+    assert!(said.contains("Payment confirmed"), "{said}");
+    assert!(said.contains("Gray"), "{said}");
+
+    let orders = run(dir.path(), listen, &["orders", "--json"]);
+    let orders: serde_json::Value = serde_json::from_slice(&orders.stdout).unwrap();
+    assert_eq!(orders.as_array().unwrap().len(), 1);
+    assert_eq!(orders[0]["merchant_id"], "lakeside-knits");
+    assert_eq!(orders[0]["total"], 4200);
+
+    let listed = run(dir.path(), listen, &["merchant", "list"]);
+    assert!(
+        text(&listed).contains("allow-loopback: on"),
+        "{}",
+        text(&listed)
+    );
+
+    // The merchant replaces its feed; then a broken one is refused and the
+    // catalog stays as it was.
+    let replaced = run(
+        dir.path(),
+        listen,
+        &["merchant", "feed", "lakeside-knits", "shop.csv"],
+    );
+    assert!(replaced.status.success(), "{}", text(&replaced));
+    assert!(
+        text(&replaced).contains("0 added, 2 updated, 0 removed"),
+        "{}",
+        text(&replaced)
+    );
+    std::fs::write(
+        dir.path().join("broken.csv"),
+        "title,price\nLakeside Turtleneck Sweater,42.00 USD\n",
+    )
+    .unwrap();
+    let refused = run(
+        dir.path(),
+        listen,
+        &["merchant", "feed", "lakeside-knits", "broken.csv"],
+    );
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("catalog is unchanged"),
+        "{}",
+        text(&refused)
+    );
+    let searched = run(
+        dir.path(),
+        listen,
+        &["search", "lakeside turtleneck", "--json"],
+    );
+    assert!(searched.status.success(), "{}", text(&searched));
+    let body: serde_json::Value = serde_json::from_slice(&searched.stdout).unwrap();
+    assert!(!body["searches"][0]["results"]["offers"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    responder.kill().unwrap();
+    let _ = responder.wait();
+}
