@@ -505,3 +505,32 @@ async fn a_running_budget_caps_what_the_request_may_spend() {
     assert_eq!(report.receipt.as_ref().unwrap().total.minor, 4700);
     world.stop().await;
 }
+
+/// The exact colour asked comes first: asked for heather grey, beta (which
+/// sells Gray and Heather Grey) is asked for Heather Grey and answers the
+/// colour question with it; asked for gray, Gray.
+#[tokio::test]
+async fn the_shade_asked_is_bought_before_the_colour_itself_and_back() {
+    let world = TestWorld::start(small_catalogs(), vec![], |config| {
+        config.max_merchants = 8;
+    })
+    .await;
+    for (request, variant) in [
+        (
+            "buy me a heather grey turtleneck sweater in medium under $50",
+            "M / Heather Grey",
+        ),
+        (
+            "buy me a gray turtleneck sweater in medium under $50",
+            "M / Gray",
+        ),
+    ] {
+        let report = world.shop.shop(request, &pay()).await.unwrap();
+        let receipt = report
+            .receipt
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}", report.render()));
+        assert_eq!(receipt.variant, variant, "{}", report.render());
+    }
+    world.stop().await;
+}

@@ -38,6 +38,9 @@ pub struct SearchQuery {
     /// The canonical product type, required when present.
     pub product_type: Option<String>,
     pub color: Option<String>,
+    /// The shade asked for ("heather grey"), when not the colour itself.
+    #[serde(default)]
+    pub color_shade: Option<String>,
     pub size: Option<String>,
     pub material: Option<String>,
     pub brand: Option<String>,
@@ -178,6 +181,7 @@ impl SearchQuery {
             text: item.product.clone().unwrap_or_default(),
             product_type: item.product_type.clone(),
             color: item.color.clone(),
+            color_shade: item.color_shade.clone(),
             size: item.size.clone(),
             material: item.material.clone(),
             brand: item.brand.clone(),
@@ -293,6 +297,13 @@ impl CatalogIndex {
         let mut offers = Vec::with_capacity(best.len());
         for (score, address, variant, shade) in best {
             let product = self.documents.get(&searcher, &self.fields, address)?;
+            // A shade asked for ("heather grey"): that variant of the
+            // product, when it has one, over the colour itself.
+            let (variant, shade) = match query.color_shade.as_deref() {
+                Some(asked) => shade_variant(&product, query, asked)
+                    .map_or((variant, shade), |position| (position, true)),
+                None => (variant, shade),
+            };
             if let Some(offer) = offer_from(&product, variant, score, query, shade) {
                 offers.push(offer);
             }
@@ -625,6 +636,32 @@ impl CatalogIndex {
     }
 }
 
+/// The position of `product`'s variant in the shade `asked` ("heather
+/// grey"), in the size asked, in stock and within the price and currency
+/// asked; `None` when it has none.
+fn shade_variant(product: &StoredProduct, query: &SearchQuery, asked: &str) -> Option<usize> {
+    (0..crate::catalog::feed::MAX_VARIANTS_PER_PRODUCT)
+        .map_while(|position| decode_variant(&product.variants, position).map(|v| (position, v)))
+        .find(|(_, variant)| {
+            variant
+                .color_label
+                .as_deref()
+                .is_some_and(|label| label.trim().to_lowercase() == asked)
+                && query
+                    .size
+                    .as_ref()
+                    .is_none_or(|size| variant.size.as_ref() == Some(size))
+                && (!query.in_stock_only || variant.in_stock)
+                && query
+                    .currency
+                    .as_ref()
+                    .is_none_or(|c| *c == variant.currency)
+                && query.max_price.is_none_or(|max| variant.price <= max)
+                && query.min_price.is_none_or(|min| variant.price >= min)
+        })
+        .map(|(position, _)| position)
+}
+
 /// The offer of variant `position` of `product`.
 fn offer_from(
     product: &StoredProduct,
@@ -634,7 +671,21 @@ fn offer_from(
     shade: bool,
 ) -> Option<Offer> {
     let variant = decode_variant(&product.variants, position)?;
+    let color_exact = query.color.as_ref().map(|wanted| {
+        let same_colour = variant.color.as_ref() == Some(wanted);
+        match query.color_shade.as_deref() {
+            Some(asked) => {
+                same_colour
+                    && variant
+                        .color_label
+                        .as_deref()
+                        .is_some_and(|label| label.trim().to_lowercase() == asked)
+            }
+            None => same_colour && !shade,
+        }
+    });
     Some(Offer {
+        color_exact,
         merchant_id: product.merchant_id.clone(),
         product_id: product.product_id.clone(),
         product_title: product.title.clone(),
@@ -657,10 +708,6 @@ fn offer_from(
             .size
             .as_ref()
             .map(|wanted| variant.size.as_ref() == Some(wanted)),
-        color_exact: query
-            .color
-            .as_ref()
-            .map(|wanted| variant.color.as_ref() == Some(wanted) && !shade),
         color: variant.color,
         size: variant.size,
     })

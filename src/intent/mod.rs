@@ -91,6 +91,10 @@ pub struct ItemRequest {
     pub product_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
+    /// The shade the shopper named, when not the colour itself ("heather
+    /// grey", "charcoal" for gray), as normalised words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color_shade: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -853,7 +853,14 @@ impl Parser {
                         rule: "negated_material".into(),
                         matched: phrase.to_string(),
                     }),
-                    LexSlot::Color => slot_value(&mut item.color, "lexicon_color", trace),
+                    LexSlot::Color => {
+                        if item.color.is_none()
+                            && !self.rules.is_exact_color(&phrase, &hit.canonical)
+                        {
+                            item.color_shade = Some(phrase.to_lowercase());
+                        }
+                        slot_value(&mut item.color, "lexicon_color", trace)
+                    }
                     LexSlot::Size => slot_value(&mut item.size, "lexicon_size", trace),
                     LexSlot::Material => slot_value(&mut item.material, "lexicon_material", trace),
                     LexSlot::Brand => slot_value(&mut item.brand, "lexicon_brand", trace),

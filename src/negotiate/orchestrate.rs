@@ -457,7 +457,12 @@ impl Shop {
             return Err(report.end(Outcome::NothingFound, note));
         }
 
-        let picks = pick_per_merchant(&results.offers, merchants, self.config.max_merchants);
+        let picks = pick_per_merchant(
+            &results.offers,
+            merchants,
+            self.config.max_merchants,
+            &intent.text,
+        );
         let mut contacts = Vec::new();
         for (index, offer) in results.offers.iter().enumerate() {
             let picked = picks.contains(&index);
@@ -651,8 +656,8 @@ impl Shop {
         report.state = conversation.session.state;
     }
 
-    /// Choose: among valid invoices, those in the exact colour asked before
-    /// shades of it; then the lowest total (items, shipping and tax), then
+    /// Choose: among valid invoices, the product named and the exact colour
+    /// asked first ([`fit_tier`]); then the lowest total (items, shipping and tax), then
     /// the better match (the offer's search score, in thousandths so float
     /// noise cannot decide), then the merchant id for a stable tie-break.
     fn choose(&self, conversations: &[Conversation], report: &mut ShopReport) -> Option<usize> {
@@ -669,7 +674,7 @@ impl Shop {
                 .unwrap_or(i64::MAX);
             let match_quality = (conversation.report.offer.score * 1000.0) as i64;
             (
-                color_tier(&conversation.report.offer),
+                fit_tier(&conversation.report.offer, &report.intent.text),
                 total,
                 std::cmp::Reverse(match_quality),
                 conversation.endpoint.merchant_id.clone(),
@@ -689,8 +694,10 @@ impl Shop {
             .collect();
         let conversation = &conversations[chosen];
         let invoice = conversation.report.invoice.as_ref()?;
+        let request = &report.intent.text;
         let shades_cheaper = valid[1..].iter().any(|&i| {
-            color_tier(&conversations[i].report.offer) > color_tier(&conversation.report.offer)
+            fit_tier(&conversations[i].report.offer, request)
+                > fit_tier(&conversation.report.offer, request)
                 && conversations[i]
                     .report
                     .invoice
@@ -701,7 +708,7 @@ impl Shop {
             "the only invoice that passed every check".to_string()
         } else if shades_cheaper {
             format!(
-                "the cheapest of {} valid invoices in the exact colour asked; cheaper ones are shades of it (others: {})",
+                "the cheapest of {} valid invoices for what was asked; cheaper ones are other products or shades of the colour (others: {})",
                 valid.len(),
                 others.join(", ")
             )
@@ -1241,21 +1248,48 @@ impl Shop {
     }
 }
 
-/// How well an offer's colour matches: 0 for exactly the colour asked (or
-/// none asked), 1 for a shade of it ("Charcoal" for gray).
-fn color_tier(offer: &Offer) -> u8 {
-    u8::from(offer.color_exact == Some(false))
+/// How closely an offer is what was asked, lower first: the product the
+/// request names by name before others of its kind, then the exact colour
+/// asked before a shade of it ("Charcoal" for gray).
+fn fit_tier(offer: &Offer, request: &str) -> (std::cmp::Reverse<usize>, u8) {
+    (
+        std::cmp::Reverse(words_named(request, &offer.product_title)),
+        u8::from(offer.color_exact == Some(false)),
+    )
+}
+
+/// How many words of the product's title the request names, when it names
+/// them all ("buy the Zeppelin Yoga Pant in blue"): the longer title named
+/// is the closer ("Everyday Cotton Chinos" before "Everyday Chinos"). 0 when
+/// the request does not name it.
+fn words_named(request: &str, title: &str) -> usize {
+    let words = |text: &str| -> Vec<String> {
+        text.to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(|w| w.trim_end_matches('s').to_string())
+            .collect()
+    };
+    let asked = words(request);
+    let title = words(title);
+    if !title.is_empty() && title.iter().all(|w| asked.contains(w)) {
+        title.len()
+    } else {
+        0
+    }
 }
 
 /// The offer to ask each merchant about, as indexes into `offers`: among
-/// the merchant's offers that have the variant asked for, those in the
-/// exact colour asked before shades of it; among those, the cheapest that
+/// the merchant's offers that have the variant asked for, the product the
+/// request names and the exact colour asked first ([`fit_tier`]); among
+/// those, the cheapest that
 /// ranks close to their best (within [`RELEVANCE_BAND`] of its score). At
 /// most `max_merchants`, in the order their first offer ranks.
 fn pick_per_merchant(
     offers: &[Offer],
     merchants: &MerchantDirectory,
     max_merchants: usize,
+    request: &str,
 ) -> Vec<usize> {
     let mut order: Vec<&str> = Vec::new();
     for offer in offers {
@@ -1273,10 +1307,13 @@ fn pick_per_merchant(
             let candidates: Vec<usize> = (0..offers.len())
                 .filter(|&i| offers[i].merchant_id == merchant && offers[i].matches_request())
                 .collect();
-            let tier = candidates.iter().map(|&i| color_tier(&offers[i])).min()?;
+            let tier = candidates
+                .iter()
+                .map(|&i| fit_tier(&offers[i], request))
+                .min()?;
             let in_tier: Vec<usize> = candidates
                 .into_iter()
-                .filter(|&i| color_tier(&offers[i]) == tier)
+                .filter(|&i| fit_tier(&offers[i], request) == tier)
                 .collect();
             let top_score = in_tier
                 .iter()

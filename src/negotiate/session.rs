@@ -1021,8 +1021,22 @@ impl Session {
                 if titles.is_empty() { String::new() } else { format!(" (offered: {})", titles.join(", ")) }
             ));
         };
+        // The merchant's own word for it, where its catalog has one
+        // ("Heather Grey" rather than gray).
+        let label = match slot {
+            crate::rules::LexSlot::Color => self.wanted.color_label.clone(),
+            crate::rules::LexSlot::Size => self.wanted.size_label.clone(),
+            _ => None,
+        };
         if offered.is_empty() {
-            return Ok(ShopperMessage::text(wanted));
+            return Ok(ShopperMessage::text(label.unwrap_or(wanted)));
+        }
+        if let Some(same) = label.as_deref().and_then(|label| {
+            offered
+                .iter()
+                .find(|o| o.title.trim().eq_ignore_ascii_case(label.trim()))
+        }) {
+            return Ok(same.answer.clone());
         }
         match pick_option(&self.rules, slot, &wanted, offered) {
             Some(choice) => Ok(choice.answer.clone()),
