@@ -534,3 +534,44 @@ async fn the_shade_asked_is_bought_before_the_colour_itself_and_back() {
     }
     world.stop().await;
 }
+
+/// A merchant that restarts and numbers its orders from the start again
+/// (here, every invoice is "BAD-1") can be paid again in a new
+/// conversation: payments are unique per conversation and order, not per
+/// order number alone.
+#[tokio::test]
+async fn a_reused_order_number_in_a_new_conversation_is_paid() {
+    let counter = Arc::new(common::PayCounter::default());
+    let bot = common::invoicing_bot(
+        "restarts",
+        "Classic Turtleneck Sweater",
+        "Gray / M",
+        39.0,
+        4.0,
+        counter.clone(),
+    )
+    .await;
+    let catalog = MerchantCatalog {
+        profile: profile("restarts", "Restarting Shop", 400, 0),
+        products: vec![turtleneck(
+            "R-1",
+            "Classic Turtleneck Sweater",
+            3900,
+            &["Gray"],
+            &[],
+        )],
+    };
+    let world = TestWorld::start(vec![catalog], vec![bot], |_| {}).await;
+    for _ in 0..2 {
+        let report = world.shop.shop(DEFAULT_REQUEST, &pay()).await.unwrap();
+        let receipt = report
+            .receipt
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}", report.render()));
+        assert_eq!(receipt.order_number, "BAD-1");
+    }
+    assert_eq!(counter.pays.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(world.shop.store.count_payments("confirmed").unwrap(), 2);
+    assert_eq!(world.shop.store.orders().unwrap().len(), 2);
+    world.stop().await;
+}

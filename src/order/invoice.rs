@@ -67,27 +67,52 @@ impl Invoice {
             // amounts taken off the total.
             adjustments -= amount(adjustment.amount.abs(), "adjustment")?;
         }
+        let shipping = summary
+            .shipping_cost
+            .map(|v| amount(v, "shipping"))
+            .transpose()?
+            .unwrap_or(0);
+        let tax = summary
+            .total_tax
+            .map(|v| amount(v, "tax"))
+            .transpose()?
+            .unwrap_or(0);
+        let total = amount(summary.total_cost, "total")?;
+        let subtotal = summary
+            .subtotal
+            .map(|v| amount(v, "subtotal"))
+            .transpose()?;
+        // Messenger leaves open whether an element's price is per unit or
+        // for the line. Per unit is read first; where only "for the line"
+        // makes the receipt add up (and divides exactly), it is that.
+        let per_unit: i64 = lines
+            .iter()
+            .map(|l| l.unit_price.saturating_mul(i64::from(l.quantity)))
+            .sum();
+        let per_line: i64 = lines.iter().map(|l| l.unit_price).sum();
+        let adds_up = |items: i64| {
+            subtotal.is_none_or(|s| s == items) && items + shipping + tax + adjustments == total
+        };
+        if !adds_up(per_unit)
+            && adds_up(per_line)
+            && lines.iter().all(|l| {
+                l.quantity > 1 && l.unit_price % i64::from(l.quantity) == 0 || l.quantity == 1
+            })
+        {
+            for line in &mut lines {
+                line.unit_price /= i64::from(line.quantity.max(1));
+            }
+        }
         Ok(Invoice {
             merchant_id: merchant_id.to_string(),
             order_number: receipt.order_number.clone(),
             currency: receipt.currency.trim().to_uppercase(),
             lines,
-            subtotal: summary
-                .subtotal
-                .map(|v| amount(v, "subtotal"))
-                .transpose()?,
-            shipping: summary
-                .shipping_cost
-                .map(|v| amount(v, "shipping"))
-                .transpose()?
-                .unwrap_or(0),
-            tax: summary
-                .total_tax
-                .map(|v| amount(v, "tax"))
-                .transpose()?
-                .unwrap_or(0),
+            subtotal,
+            shipping,
+            tax,
             adjustments,
-            total: amount(summary.total_cost, "total")?,
+            total,
         })
     }
 
@@ -137,5 +162,61 @@ impl Invoice {
 
     pub fn money(&self, minor: i64) -> Money {
         Money::new(minor, self.currency.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receipt(json: serde_json::Value) -> ReceiptTemplate {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn meta_sample_receipt_with_two_lines_and_discounts_reads_exactly() {
+        // The receipt of Meta's messenger-platform-samples bot, as it sends it.
+        let invoice = Invoice::from_receipt(
+            "m",
+            &receipt(serde_json::json!({
+                "template_type": "receipt", "recipient_name": "Peter Chang", "order_number": "order841",
+                "currency": "USD", "payment_method": "Visa 1234", "timestamp": "1428444852",
+                "elements": [
+                    {"title": "Oculus Rift", "subtitle": "Includes: headset, sensor, remote", "quantity": 1, "price": 599, "currency": "USD"},
+                    {"title": "Samsung Gear VR", "subtitle": "Frost White", "quantity": 1, "price": 99.99, "currency": "USD"}],
+                "address": {"street_1": "1 Hacker Way", "city": "Menlo Park", "postal_code": "94025", "state": "CA", "country": "US"},
+                "summary": {"subtotal": 698.99, "shipping_cost": 20, "total_tax": 57.67, "total_cost": 626.66},
+                "adjustments": [{"name": "New Customer Discount", "amount": -50}, {"name": "$100 Off Coupon", "amount": -100}]
+            })),
+        )
+        .unwrap();
+        assert_eq!(invoice.lines.len(), 2);
+        assert_eq!(invoice.lines_total(), Some(69_899));
+        assert_eq!(invoice.adjustments, -15_000);
+        assert_eq!(
+            invoice.lines_total().unwrap() + invoice.shipping + invoice.tax + invoice.adjustments,
+            invoice.total
+        );
+    }
+
+    #[test]
+    fn a_line_price_is_read_as_such_when_only_that_adds_up() {
+        let base = |price: f64| {
+            receipt(serde_json::json!({
+                "order_number": "Q-1", "currency": "USD",
+                "elements": [{"title": "Wool Socks", "quantity": 2, "price": price}],
+                "summary": {"subtotal": 18.0, "shipping_cost": 4.0, "total_cost": 22.0}
+            }))
+        };
+        // Per unit: 2 x 9.00 = 18.00.
+        assert_eq!(
+            Invoice::from_receipt("m", &base(9.0)).unwrap().lines[0].unit_price,
+            900
+        );
+        // For the line: 18.00 for the two.
+        assert_eq!(
+            Invoice::from_receipt("m", &base(18.0)).unwrap().lines[0].unit_price,
+            900
+        );
     }
 }
