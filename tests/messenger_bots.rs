@@ -392,40 +392,46 @@ async fn an_unchanged_messenger_bot_sells_through_concierge() {
     assert_eq!(store.count_payments("confirmed").unwrap(), 1);
 }
 
+/// The bot's offer is refused for `reason` and never agreed to.
+async fn never_agreed_to(twist: Twist, reason: &str) {
+    let market = market(twist).await;
+    let report = shop(
+        &market,
+        "buy me a gray turtleneck sweater in medium under $50",
+    )
+    .await;
+    assert!(report.receipt.is_none(), "{twist:?}: {}", report.render());
+    assert_eq!(
+        report.outcome,
+        concierge::negotiate::Outcome::NoValidInvoice
+    );
+    assert_eq!(market.bot.orders.load(Ordering::SeqCst), 0, "{twist:?}");
+    let conversation = &report.conversations[0];
+    let rejection = conversation.rejection().unwrap_or_default();
+    assert!(rejection.starts_with(reason), "{twist:?}: {rejection}");
+    assert!(
+        !conversation
+            .transcript
+            .iter()
+            .any(|line| line.text.contains("taps Place order")),
+        "{twist:?}: never agreed"
+    );
+    let store = market.state.shop().store.clone();
+    assert_eq!(store.count_payments("confirmed").unwrap(), 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_same_bot_with_a_wrong_colour_or_over_the_limit_is_never_agreed_to() {
-    for (twist, reason) in [
-        (Twist::WrongColour, "colour: invoice says navy, asked gray"),
-        (
-            Twist::OverLimit,
-            "within budget: total $56.00 vs budget $50.00",
-        ),
-    ] {
-        let market = market(twist).await;
-        let report = shop(
-            &market,
-            "buy me a gray turtleneck sweater in medium under $50",
-        )
-        .await;
-        assert!(report.receipt.is_none(), "{twist:?}: {}", report.render());
-        assert_eq!(
-            report.outcome,
-            concierge::negotiate::Outcome::NoValidInvoice
-        );
-        assert_eq!(market.bot.orders.load(Ordering::SeqCst), 0, "{twist:?}");
-        let conversation = &report.conversations[0];
-        let rejection = conversation.rejection().unwrap_or_default();
-        assert!(rejection.starts_with(reason), "{twist:?}: {rejection}");
-        assert!(
-            !conversation
-                .transcript
-                .iter()
-                .any(|line| line.text.contains("taps Place order")),
-            "{twist:?}: never agreed"
-        );
-        let store = market.state.shop().store.clone();
-        assert_eq!(store.count_payments("confirmed").unwrap(), 0);
-    }
+async fn the_same_bot_offering_the_wrong_colour_is_never_agreed_to() {
+    never_agreed_to(Twist::WrongColour, "colour: invoice says navy, asked gray").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_bot_over_the_limit_is_never_agreed_to() {
+    never_agreed_to(
+        Twist::OverLimit,
+        "within budget: total $56.00 vs budget $50.00",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
