@@ -1179,23 +1179,27 @@ impl CatalogIndex {
         merchant_id: &str,
         payload: &str,
     ) -> Result<(), CatalogError> {
-        let mut writer = self
-            .index
-            .writer::<tantivy::TantivyDocument>(WRITER_MEMORY_BYTES)?;
-        writer.delete_term(Term::from_field_text(self.fields.merchant_id, merchant_id));
-        let mut commit = writer.prepare_commit()?;
-        commit.set_payload(payload);
-        commit.commit()?;
-        writer.wait_merging_threads()?;
-        self.reader.reload()?;
-        Ok(())
+        let merchant = Term::from_field_text(self.fields.merchant_id, merchant_id);
+        self.commit_with_payload(payload, |writer| {
+            writer.delete_term(merchant);
+        })
     }
 
     /// Records `payload` in a commit of its own (after a build).
     pub fn commit_payload(&self, payload: &str) -> Result<(), CatalogError> {
+        self.commit_with_payload(payload, |_| {})
+    }
+
+    /// Applies `change` and commits it with `payload`, then reloads the reader.
+    fn commit_with_payload(
+        &self,
+        payload: &str,
+        change: impl FnOnce(&mut tantivy::IndexWriter<tantivy::TantivyDocument>),
+    ) -> Result<(), CatalogError> {
         let mut writer = self
             .index
             .writer::<tantivy::TantivyDocument>(WRITER_MEMORY_BYTES)?;
+        change(&mut writer);
         let mut commit = writer.prepare_commit()?;
         commit.set_payload(payload);
         commit.commit()?;

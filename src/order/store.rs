@@ -73,7 +73,7 @@ pub struct MerchantRecord {
     pub created_at: i64,
 }
 
-const SCHEMA: &str = "
+const SCHEMA_REST: &str = "
 CREATE TABLE IF NOT EXISTS merchants (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -112,27 +112,7 @@ CREATE TABLE IF NOT EXISTS payments (
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS orders (
-    id INTEGER PRIMARY KEY,
-    run_id INTEGER NOT NULL,
-    created_at INTEGER NOT NULL,
-    request TEXT NOT NULL,
-    merchant_id TEXT NOT NULL,
-    merchant_name TEXT NOT NULL,
-    order_number TEXT NOT NULL,
-    product_title TEXT NOT NULL,
-    variant TEXT NOT NULL,
-    quantity INTEGER NOT NULL,
-    currency TEXT NOT NULL,
-    subtotal_minor INTEGER NOT NULL,
-    shipping_minor INTEGER NOT NULL,
-    tax_minor INTEGER NOT NULL,
-    total_minor INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    psid TEXT NOT NULL DEFAULT '',
-    status_detail TEXT NOT NULL DEFAULT '',
-    UNIQUE (merchant_id, psid, order_number)
-);
+{ORDERS_TABLE}
 CREATE TABLE IF NOT EXISTS settings (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -145,11 +125,8 @@ CREATE TABLE IF NOT EXISTS conversations (
 );
 ";
 
-/// Stores made when an order number was unique per merchant get the
-/// per-conversation uniqueness: a merchant that restarts may reuse its
-/// order numbers in new conversations.
-const ORDERS_PER_CONVERSATION: &str = "
-CREATE TABLE orders_per_conversation (
+/// The columns of `orders`, shared by the schema and its migration.
+const ORDERS_COLUMNS: &str = "
     id INTEGER PRIMARY KEY,
     run_id INTEGER NOT NULL,
     created_at INTEGER NOT NULL,
@@ -169,13 +146,28 @@ CREATE TABLE orders_per_conversation (
     psid TEXT NOT NULL DEFAULT '',
     status_detail TEXT NOT NULL DEFAULT '',
     UNIQUE (merchant_id, psid, order_number)
-);
+";
+
+fn schema() -> String {
+    SCHEMA_REST.replace(
+        "{ORDERS_TABLE}",
+        &format!("CREATE TABLE IF NOT EXISTS orders ({ORDERS_COLUMNS});"),
+    )
+}
+
+/// Stores made when an order number was unique per merchant get the
+/// per-conversation uniqueness: a merchant that restarts may reuse its
+/// order numbers in new conversations.
+fn orders_per_conversation_migration() -> String {
+    format!(
+        "CREATE TABLE orders_per_conversation ({ORDERS_COLUMNS});
 INSERT INTO orders_per_conversation SELECT id, run_id, created_at, request, merchant_id, merchant_name,
     order_number, product_title, variant, quantity, currency, subtotal_minor, shipping_minor, tax_minor,
     total_minor, status, psid, status_detail FROM orders;
 DROP TABLE orders;
-ALTER TABLE orders_per_conversation RENAME TO orders;
-";
+ALTER TABLE orders_per_conversation RENAME TO orders;"
+    )
+}
 
 impl Store {
     /// Opens (creating if needed) the store at `path`.
@@ -204,7 +196,7 @@ impl Store {
         let _mode: String =
             connection.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
         connection.execute_batch("PRAGMA synchronous=NORMAL;")?;
-        connection.execute_batch(SCHEMA)?;
+        connection.execute_batch(&schema())?;
         // Stores made before these columns existed get them now.
         for (column, definition) in [
             ("psid", "TEXT NOT NULL DEFAULT ''"),
@@ -227,7 +219,10 @@ impl Store {
             |row| row.get(0),
         )?;
         if !orders_sql.contains("psid, order_number") {
-            connection.execute_batch(&format!("BEGIN; {ORDERS_PER_CONVERSATION} COMMIT;"))?;
+            connection.execute_batch(&format!(
+                "BEGIN; {} COMMIT;",
+                orders_per_conversation_migration()
+            ))?;
         }
         Ok(Store {
             connection: Mutex::new(connection),
@@ -571,6 +566,49 @@ pub fn now_secs() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_old_store_keeps_its_orders_and_gets_per_conversation_order_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        {
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE orders (
+                    id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, created_at INTEGER NOT NULL,
+                    request TEXT NOT NULL, merchant_id TEXT NOT NULL, merchant_name TEXT NOT NULL,
+                    order_number TEXT NOT NULL, product_title TEXT NOT NULL, variant TEXT NOT NULL,
+                    quantity INTEGER NOT NULL, currency TEXT NOT NULL,
+                    subtotal_minor INTEGER NOT NULL, shipping_minor INTEGER NOT NULL,
+                    tax_minor INTEGER NOT NULL, total_minor INTEGER NOT NULL, status TEXT NOT NULL,
+                    UNIQUE (merchant_id, order_number));
+                 INSERT INTO orders VALUES (1, 1, 0, 'tee', 'alpha', 'Alpha', 'A-1', 'Tee', 'M',
+                    1, 'USD', 1000, 0, 0, 1000, 'paid');",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let connection = store.lock();
+        let kept: (String, String, String) = connection
+            .query_row(
+                "SELECT order_number, psid, status_detail FROM orders WHERE id = 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(kept, ("A-1".to_string(), String::new(), String::new()));
+        // The same order number in another conversation is a new order.
+        connection
+            .execute(
+                "INSERT INTO orders (run_id, created_at, request, merchant_id, merchant_name,
+                    order_number, product_title, variant, quantity, currency, subtotal_minor,
+                    shipping_minor, tax_minor, total_minor, status, psid)
+                 VALUES (2, 0, 'tee', 'alpha', 'Alpha', 'A-1', 'Tee', 'M', 1, 'USD', 1000, 0, 0,
+                    1000, 'paid', 'psid-2')",
+                [],
+            )
+            .unwrap();
+    }
 
     #[test]
     fn a_payment_key_can_be_claimed_only_once() {
