@@ -13,7 +13,7 @@ mod common;
 use common::*;
 use concierge::catalog::MerchantCatalog;
 use concierge::negotiate::orchestrate::ConversationReport;
-use concierge::negotiate::ShopOptions;
+use concierge::negotiate::{Outcome, ShopOptions};
 use concierge::order::Store;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -374,8 +374,67 @@ async fn order_status_and_cancel_work_from_the_store() {
 }
 
 #[tokio::test]
-async fn a_multi_item_request_is_one_basket_within_one_budget() {
+async fn a_basket_one_merchant_sells_is_one_order_with_a_line_per_item() {
+    // Alpha sells both (turtleneck $45, socks $9, $4 shipping); beta's
+    // turtleneck is $3 cheaper, within the policy's 10% premium for one
+    // order. One conversation, one two-line receipt, one payment.
     let world = TestWorld::start(small_catalogs(), vec![], |_| {}).await;
+    let request = "buy a gray turtleneck sweater in medium and two pairs of gray wool socks in medium under $70";
+    let report = world.shop.shop(request, &pay()).await.unwrap();
+    let rendered = report.render();
+    assert_eq!(report.outcome, Outcome::Bought, "{rendered}");
+    assert!(report.basket.is_empty(), "{rendered}");
+    let receipt = report.receipt.as_ref().expect("one receipt");
+    let lines: Vec<(&str, &str, u32, i64)> = receipt
+        .lines
+        .iter()
+        .map(|l| {
+            (
+                l.product_title.as_str(),
+                l.variant.as_str(),
+                l.quantity,
+                l.unit_price.minor,
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            ("Classic Turtleneck Sweater", "M / Gray", 1, 4500),
+            ("Wool Socks", "M / Gray", 2, 900)
+        ]
+    );
+    assert_eq!(receipt.total.minor, 6700);
+    assert_eq!(report.conversations.len(), 1, "{rendered}");
+    assert!(report.conversations[0].transcript[0]
+        .text
+        .contains("\n2. 2 x Wool Socks (A-200) in Gray, size M"));
+    let charges = world.merchant("alpha").responder.charges();
+    assert_eq!(charges.len(), 1);
+    assert_eq!(charges[0].amount.minor, 6700);
+    assert!(world.merchant("beta").responder.charges().is_empty());
+    let orders = world.shop.store.orders().unwrap();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(
+        orders[0].product_title,
+        "Classic Turtleneck Sweater + Wool Socks"
+    );
+    assert!(
+        report.notes.iter().any(|n| n
+            == "Basket: 2 of 2 items bought in one order at Alpha Knits, $67.00 of the $70.00 budget."),
+        "{:?}",
+        report.notes
+    );
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_multi_item_request_is_one_basket_within_one_budget() {
+    // With no premium allowed for one order, alpha's $63 at catalog prices
+    // is dearer than $60 from two merchants: each item is bought on its own.
+    let no_premium =
+        |config: &mut concierge::config::Config| config.basket_one_order_premium_bp = 0;
+    let world = TestWorld::start(small_catalogs(), vec![], no_premium).await;
     let request = "buy a gray turtleneck sweater in medium and two pairs of gray wool socks in medium under $70";
     let report = world.shop.shop(request, &pay()).await.unwrap();
     assert_eq!(report.basket.len(), 2, "{}", report.render());
@@ -573,5 +632,34 @@ async fn a_reused_order_number_in_a_new_conversation_is_paid() {
     assert_eq!(counter.pays.load(std::sync::atomic::Ordering::SeqCst), 2);
     assert_eq!(world.shop.store.count_payments("confirmed").unwrap(), 2);
     assert_eq!(world.shop.store.orders().unwrap().len(), 2);
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_merchant_that_does_not_take_the_list_is_declined_and_items_are_bought_one_by_one() {
+    // No size for the turtleneck: alpha's responder cannot take the list
+    // ("which size for the Classic Turtleneck Sweater?"). Concierge does not
+    // answer for one item inside a basket; it shops item by item, where the
+    // open size drops the turtleneck (the policy) and the socks are bought.
+    let world = TestWorld::start(small_catalogs(), vec![], |_| {}).await;
+    let request =
+        "buy a gray turtleneck sweater and two pairs of gray wool socks in medium under $70";
+    let report = world.shop.shop(request, &pay()).await.unwrap();
+    let rendered = report.render();
+    assert!(
+        report.notes.iter().any(|n| n.starts_with(
+            "Alpha Knits did not take the basket in one order (a question about one item of the basket: For a list I need each item's options: which size for the Classic Turtleneck Sweater?)"
+        )),
+        "{:?}",
+        report.notes
+    );
+    assert_eq!(report.outcome, Outcome::PartlyBought, "{rendered}");
+    assert_eq!(report.basket.len(), 2, "{rendered}");
+    assert!(report.basket[0].receipt.is_none(), "{rendered}");
+    let socks = report.basket[1].receipt.as_ref().expect("socks bought");
+    assert_eq!((socks.quantity, socks.total.minor), (2, 2200));
+    let charges = world.merchant("alpha").responder.charges();
+    assert_eq!(charges.len(), 1, "one payment, for the socks only");
+    assert_eq!(charges[0].amount.minor, 2200);
     world.stop().await;
 }

@@ -208,3 +208,89 @@ fn an_open_size_goes_to_the_shopper_when_one_can_be_asked() {
     assert_eq!(said(&asking.choose(Some("medium"))), "M");
     assert_eq!(asking.wanted.size.as_deref(), Some("M"));
 }
+
+/// A basket of two items ordered in one conversation.
+fn basket() -> Session {
+    let mut session = session(Some("M"), Some("gray"), None, Some("1 Main St"));
+    session.more = vec![Wanted {
+        product_code: "S-2".into(),
+        product_title: "Wool Socks".into(),
+        color: Some("black".into()),
+        size: Some("L".into()),
+        quantity: 2,
+        material: None,
+        shipping_address: Some("1 Main St".into()),
+        color_label: None,
+        size_label: None,
+        currency: None,
+    }];
+    session
+}
+
+#[test]
+fn a_basket_is_one_list_and_a_question_about_one_item_ends_it() {
+    let mut opened = basket();
+    opened.transcript.clear();
+    let ShopperMessage::Text { text: opening, .. } = opened.opening() else {
+        panic!("the opening is text");
+    };
+    assert_eq!(
+        opening,
+        "Hi! I'd like to order these 2 items:\n1. the Classic Turtleneck Sweater (P-1) in gray, size M\n2. 2 x Wool Socks (S-2) in black, size L"
+    );
+    // (what the merchant says, what Concierge does)
+    let cases: Vec<(Vec<OutgoingMessage>, &str)> = vec![
+        (vec![quick("What size?", &["S", "M", "L"])], "Stop"),
+        (vec![text("Which colour for the socks?")], "Stop"),
+        (
+            vec![text(
+                "We have the Merino Turtleneck instead, would that work?",
+            )],
+            "Stop",
+        ),
+        (vec![text("Hi there! One moment please.")], "Wait"),
+        (vec![text("Where should we ship it?")], "1 Main St"),
+    ];
+    for (replies, expected) in cases {
+        let mut session = basket();
+        let next = session.on_replies(&replies);
+        assert_eq!(said(&next), expected, "{replies:?}: {:?}", session.failure);
+        if expected == "Stop" {
+            assert!(
+                session
+                    .failure
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains("basket")
+                    || session
+                        .failure
+                        .as_deref()
+                        .unwrap_or_default()
+                        .contains("substitute"),
+                "{:?}",
+                session.failure
+            );
+        }
+    }
+    // An offer in words for both items, one line each, is an invoice with a
+    // line each, under the catalog's names.
+    let mut session = basket();
+    let next = session.on_replies(&[text(
+        "Sure! Your order:\n1 x Classic Turtleneck Sweater, gray, M: $45.00\n2 x Wool Socks, black, L: $9.00 each\nShipping: $4.00\nTotal: $67.00\nShall I place the order?",
+    )]);
+    assert_eq!(said(&next), "Invoiced", "{:?}", session.failure);
+    let invoice = session.invoice.as_ref().unwrap();
+    let lines: Vec<(&str, u32, i64)> = invoice
+        .lines
+        .iter()
+        .map(|l| (l.title.as_str(), l.quantity, l.unit_price))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            ("Classic Turtleneck Sweater", 1, 4500),
+            ("Wool Socks", 2, 900)
+        ]
+    );
+    assert_eq!(invoice.total, 6700);
+}

@@ -3,6 +3,9 @@
 //! - it recognises a product code (product or variant id) or a product name;
 //! - it asks for each missing variant option, with quick replies listing only
 //!   what is in stock given the choices so far;
+//! - a first message listing several items, one per line, each with its
+//!   options ("1. the Wool Socks (WS-1) in Gray, size M"), is one order: one
+//!   receipt with a line per item;
 //! - it sends a receipt-template invoice and a button template with Pay;
 //! - it accepts the Pay postback exactly once per order, checking the payment
 //!   authorisation against the invoice, and confirms.
@@ -49,6 +52,8 @@ pub struct Wording {
     pub counter_accepted: String,
     pub counter_refused: String,
     pub refunded: String,
+    /// A list order whose item left an option open.
+    pub list_option_missing: String,
 }
 
 impl Default for Wording {
@@ -75,6 +80,8 @@ impl Default for Wording {
             counter_accepted: "Deal: {total} in total.".into(),
             counter_refused: "Sorry, {total} is the best I can do.".into(),
             refunded: "Order {order} is cancelled and your payment will be refunded.".into(),
+            list_option_missing:
+                "For a list I need each item's options: which {option} for the {product}?".into(),
         }
     }
 }
@@ -138,9 +145,20 @@ struct IssuedInvoice {
     cancelled: bool,
 }
 
+/// One item of a list order: the product, its variant's options, how many.
+#[derive(Debug, Clone)]
+struct CartLine {
+    product: usize,
+    chosen: Vec<(String, String)>,
+    quantity: u32,
+}
+
 #[derive(Debug, Clone, Default)]
 struct Conversation {
+    /// The product asked about (the first of a list order).
     product: Option<usize>,
+    /// A list order's items, every option chosen; empty for one product.
+    cart: Vec<CartLine>,
     quantity: u32,
     chosen: Vec<(String, String)>,
     pending_option: Option<String>,
@@ -284,6 +302,9 @@ impl Responder {
             ))];
         }
         let Some(product_index) = conversation.product else {
+            if let Some(replies) = self.on_list(conversation, text) {
+                return replies;
+            }
             // First message: a product code or name, maybe with a quantity.
             let (quantity, rest) = split_quantity(text);
             let Some((product_index, variant)) = self.find_product(rest) else {
@@ -343,6 +364,112 @@ impl Responder {
         }
     }
 
+    /// A first message listing several items, one per line ("1. the Wool
+    /// Socks (WS-1) in Gray, size M"): one order for all of them. `None`
+    /// when the text is not such a list. Each item's options are read from
+    /// its line; one left open is asked about, and the list is not taken.
+    fn on_list(&self, conversation: &mut Conversation, text: &str) -> Option<Vec<OutgoingMessage>> {
+        let wording = &self.config.wording;
+        let items: Vec<(u32, usize, Option<&FeedVariant>, &str)> = text
+            .lines()
+            .map(|line| {
+                line.trim()
+                    .trim_start_matches(|c: char| c.is_ascii_digit())
+                    .trim_start_matches(['.', ')', '-', '*', '•'])
+                    .trim()
+            })
+            .filter(|line| !line.is_empty())
+            .filter_map(|line| {
+                let (quantity, rest) = split_quantity(line);
+                let (product, variant) = self.find_product(rest)?;
+                Some((quantity, product, variant, rest))
+            })
+            .collect();
+        if items.len() < 2 {
+            return None;
+        }
+        let mut cart = Vec::new();
+        for (quantity, product_index, variant, line) in items {
+            let product = &self.products[product_index];
+            let mut chosen: Vec<(String, String)> = variant
+                .map(|v| {
+                    v.variant_options
+                        .iter()
+                        .map(|o| (o.name.clone(), o.value.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            // The line without the product's name and code, so a colour in
+            // the name ("Gray Hoodie") is not taken for the one asked.
+            let mut said = line.to_lowercase();
+            for known in [product.title.to_lowercase(), product.id.to_lowercase()] {
+                said = said.replace(&known, " ");
+            }
+            for option in product.option_names() {
+                if chosen
+                    .iter()
+                    .any(|(name, _)| canonical_option_name(name) == canonical_option_name(&option))
+                {
+                    continue;
+                }
+                let offered = self.in_stock_values(product, &chosen, &option);
+                let stated = offered
+                    .iter()
+                    .filter(|value| offered.len() == 1 || states_value(&said, value))
+                    .max_by_key(|value| value.len());
+                match stated {
+                    Some(value) => chosen.push((option.clone(), value.clone())),
+                    None if offered.is_empty() => {
+                        conversation.closed = true;
+                        return Some(vec![text_message(&fill(
+                            &wording.out_of_stock,
+                            &[("product", &product.title)],
+                        ))]);
+                    }
+                    None => {
+                        conversation.closed = true;
+                        return Some(vec![text_message(&fill(
+                            &wording.list_option_missing,
+                            &[
+                                ("option", &option.to_lowercase()),
+                                ("product", &product.title),
+                            ],
+                        ))]);
+                    }
+                }
+            }
+            if !self
+                .variant_for(product, &chosen)
+                .is_some_and(|v| v.availability.available)
+            {
+                conversation.closed = true;
+                return Some(vec![text_message(&fill(
+                    &wording.out_of_stock,
+                    &[("product", &product.title)],
+                ))]);
+            }
+            cart.push(CartLine {
+                product: product_index,
+                chosen,
+                quantity,
+            });
+        }
+        conversation.product = cart.first().map(|line| line.product);
+        conversation.cart = cart;
+        let titles = conversation
+            .cart
+            .iter()
+            .map(|line| self.products[line.product].title.as_str())
+            .collect::<Vec<_>>()
+            .join(" and ");
+        let mut replies = vec![text_message(&fill(
+            &wording.greeting,
+            &[("product", &titles)],
+        ))];
+        replies.extend(self.invoice(conversation)?);
+        Some(replies)
+    }
+
     /// Asks for the next open option, or sends the invoice when all are set.
     fn next_step(&self, conversation: &mut Conversation) -> Vec<OutgoingMessage> {
         let wording = &self.config.wording;
@@ -395,19 +522,34 @@ impl Responder {
                 &[("product", &product.title)],
             ))];
         }
-        self.invoice(conversation, product, variant)
+        let out_of_stock = fill(&wording.out_of_stock, &[("product", &product.title)]);
+        self.invoice(conversation)
+            .unwrap_or_else(|| vec![text_message(&out_of_stock)])
     }
 
-    fn invoice(
-        &self,
-        conversation: &mut Conversation,
-        product: &FeedProduct,
-        variant: &FeedVariant,
-    ) -> Vec<OutgoingMessage> {
+    /// The invoice for the conversation's order: a receipt with one line
+    /// per item and a button template with Pay. `None` when an item's
+    /// variant is no longer found.
+    fn invoice(&self, conversation: &mut Conversation) -> Option<Vec<OutgoingMessage>> {
+        let lines: Vec<(&FeedProduct, &FeedVariant, u32)> = if conversation.cart.is_empty() {
+            let product = self.products.get(conversation.product?)?;
+            let variant = self.variant_for(product, &conversation.chosen)?;
+            vec![(product, variant, conversation.quantity.max(1))]
+        } else {
+            conversation
+                .cart
+                .iter()
+                .map(|line| {
+                    let product = self.products.get(line.product)?;
+                    let variant = self.variant_for(product, &line.chosen)?;
+                    Some((product, variant, line.quantity.max(1)))
+                })
+                .collect::<Option<_>>()?
+        };
         let profile = &self.config.profile;
-        let quantity = conversation.quantity.max(1);
-        let unit = variant.price.amount;
-        let subtotal = unit.saturating_mul(i64::from(quantity));
+        let subtotal = lines.iter().fold(0i64, |sum, (_, variant, quantity)| {
+            sum.saturating_add(variant.price.amount.saturating_mul(i64::from(*quantity)))
+        });
         let shipping = if profile.free_shipping_over > 0 && subtotal >= profile.free_shipping_over {
             0
         } else {
@@ -423,27 +565,37 @@ impl Responder {
             profile.id.to_uppercase(),
             self.order_prefix
         );
-        let currency = variant.price.currency.clone();
-        let subtitle = variant
-            .variant_options
+        let currency = lines[0].1.price.currency.clone();
+        let elements = lines
             .iter()
-            .filter(|o| canonical_option_name(&o.name) != "material")
-            .map(|o| o.value.clone())
+            .map(|(product, variant, quantity)| ReceiptElement {
+                title: product.title.clone(),
+                subtitle: Some(
+                    variant
+                        .variant_options
+                        .iter()
+                        .filter(|o| canonical_option_name(&o.name) != "material")
+                        .map(|o| o.value.clone())
+                        .collect::<Vec<_>>()
+                        .join(" / "),
+                ),
+                quantity: Some(*quantity),
+                price: minor_to_decimal_f64(variant.price.amount),
+                currency: Some(currency.clone()),
+            })
+            .collect();
+        let titles = lines
+            .iter()
+            .map(|(product, _, _)| product.title.as_str())
             .collect::<Vec<_>>()
-            .join(" / ");
+            .join(" and ");
         let receipt = ReceiptTemplate {
             recipient_name: "Concierge shopper".into(),
             merchant_name: Some(profile.name.clone()),
             order_number: order_number.clone(),
             currency: currency.clone(),
             payment_method: "Concierge one-time authorisation".into(),
-            elements: vec![ReceiptElement {
-                title: product.title.clone(),
-                subtitle: Some(subtitle),
-                quantity: Some(quantity),
-                price: minor_to_decimal_f64(unit),
-                currency: Some(currency.clone()),
-            }],
+            elements,
             summary: ReceiptSummary {
                 subtotal: Some(minor_to_decimal_f64(subtotal)),
                 shipping_cost: Some(minor_to_decimal_f64(shipping)),
@@ -467,7 +619,7 @@ impl Responder {
         });
         let wording = &self.config.wording;
         let total_text = Money::new(total, currency).to_string();
-        vec![
+        Some(vec![
             OutgoingMessage {
                 attachment: Some(Attachment::template(&Template::Receipt(receipt))),
                 ..Default::default()
@@ -477,7 +629,7 @@ impl Responder {
                     text: fill(
                         &wording.invoice,
                         &[
-                            ("product", &product.title),
+                            ("product", &titles),
                             ("total", &total_text),
                             ("order", &order_number),
                         ],
@@ -489,7 +641,7 @@ impl Responder {
                 })),
                 ..Default::default()
             },
-        ]
+        ])
     }
 
     fn on_postback(
@@ -617,21 +769,18 @@ impl Responder {
                 &[("total", &total_text)],
             ))];
         }
-        let (Some(product_index), chosen) = (conversation.product, conversation.chosen.clone())
-        else {
-            return Vec::new();
-        };
-        let product = &self.products[product_index];
-        let Some(variant) = self.variant_for(product, &chosen) else {
-            return Vec::new();
-        };
+        let granted = conversation.discount;
         conversation.discount = needed;
+        let Some(invoice) = self.invoice(conversation) else {
+            conversation.discount = granted;
+            return Vec::new();
+        };
         let new_total = Money::new(asked, currency).to_string();
         let mut replies = vec![text_message(&fill(
             &wording.counter_accepted,
             &[("total", &new_total)],
         ))];
-        replies.extend(self.invoice(conversation, product, variant));
+        replies.extend(invoice);
         replies
     }
 
@@ -741,6 +890,18 @@ impl Responder {
             })
         })
     }
+}
+
+/// Whether `said` (lower case) names `value` as a whole word or phrase:
+/// "size m" names "M"; "medium" and "men's" do not name "M" or "S".
+fn states_value(said: &str, value: &str) -> bool {
+    let value = value.to_lowercase();
+    said.match_indices(&value).any(|(start, _)| {
+        let before = said[..start].chars().next_back();
+        let after = said[start + value.len()..].chars().next();
+        let joins = |c: char| c.is_alphanumeric() || c == '\'';
+        !before.is_some_and(joins) && !after.is_some_and(joins)
+    })
 }
 
 fn check_authorization(
@@ -933,4 +1094,25 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::states_value;
+
+    #[test]
+    fn an_option_value_is_stated_only_as_a_whole_word() {
+        // (what the line says, lower case; the value; stated?)
+        let cases = [
+            ("in gray, size m.", "M", true),
+            ("in gray, size medium", "M", false),
+            ("men's socks in black, size l", "S", false),
+            ("in heather grey, size xl", "Heather Grey", true),
+            ("in heather grey, size xl", "L", false),
+            ("2 x in navy/s", "S", true),
+        ];
+        for (said, value, stated) in cases {
+            assert_eq!(states_value(said, value), stated, "{said:?} / {value}");
+        }
+    }
 }

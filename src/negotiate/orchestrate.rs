@@ -22,6 +22,8 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+mod basket;
+
 /// An offer counts as a close match for its merchant when its score is at
 /// least this fraction of the merchant's best; among close matches the
 /// cheapest is negotiated.
@@ -132,16 +134,32 @@ pub struct Receipt {
     pub order_id: i64,
     pub merchant_name: String,
     pub order_number: String,
+    /// The item bought; for an order of several items, their names joined
+    /// with " + " (each is in `lines`).
     pub product_title: String,
     pub variant: String,
+    /// Items in the order, all lines together.
     pub quantity: u32,
+    /// Of the first line.
     pub unit_price: Money,
+    /// Every line of the order, in the merchant's invoice order.
+    #[serde(default)]
+    pub lines: Vec<ReceiptLine>,
     pub subtotal: Money,
     pub shipping: Money,
     pub tax: Money,
     pub total: Money,
     pub payment_status: String,
     pub merchant_confirmation: String,
+}
+
+/// One line of a receipt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReceiptLine {
+    pub product_title: String,
+    pub variant: String,
+    pub quantity: u32,
+    pub unit_price: Money,
 }
 
 /// What happened, in the order the shopper reads it.
@@ -290,7 +308,9 @@ impl Shop {
         Ok(report)
     }
 
-    /// A request for several items is one basket: each item is shopped in
+    /// A request for several items is one basket: ordered in one go from a
+    /// merchant that sells them all as well as any other does
+    /// ([`Shop::basket_in_one_order`]); otherwise each item is shopped in
     /// turn, possibly from different merchants, and every order must fit
     /// what is left of the one budget (the request's price bound, or
     /// `--max-total`, covers the whole basket).
@@ -302,6 +322,12 @@ impl Shop {
         run_id: i64,
         report: &mut ShopReport,
     ) -> Outcome {
+        if let Some(outcome) = self
+            .basket_in_one_order(intent, merchants, options, run_id, report)
+            .await
+        {
+            return outcome;
+        }
         let budget = report.mandate.max_total;
         let mut spent = 0i64;
         let mut bought = 0usize;
@@ -550,18 +576,7 @@ impl Shop {
         let deadline = Instant::now() + self.config.negotiation_deadline;
         let mut tasks = JoinSet::new();
         for (endpoint, offer) in selection.contacts {
-            let wanted = Wanted {
-                product_code: offer.product_id.clone(),
-                product_title: offer.product_title.clone(),
-                color: wants.item.color.clone(),
-                size: wants.item.size.clone(),
-                quantity: wants.quantity,
-                material: wants.item.material.clone(),
-                shipping_address: self.config.shipping_address.clone(),
-                color_label: wants.item.color.as_ref().and(offer.color_label.clone()),
-                size_label: wants.item.size.as_ref().and(offer.size_label.clone()),
-                currency: Some(offer.price.currency.clone()),
-            };
+            let wanted = self.wanted_for(wants.item, wants.quantity, &offer);
             let mut session = Session::new(
                 &endpoint.merchant_id,
                 wanted,
@@ -611,6 +626,22 @@ impl Shop {
         }
         conversations.sort_by(|a, b| a.endpoint.merchant_id.cmp(&b.endpoint.merchant_id));
         conversations
+    }
+
+    /// What to ask `offer`'s merchant for, for `item`.
+    fn wanted_for(&self, item: &ItemRequest, quantity: u32, offer: &Offer) -> Wanted {
+        Wanted {
+            product_code: offer.product_id.clone(),
+            product_title: offer.product_title.clone(),
+            color: item.color.clone(),
+            size: item.size.clone(),
+            quantity,
+            material: item.material.clone(),
+            shipping_address: self.config.shipping_address.clone(),
+            color_label: item.color.as_ref().and(offer.color_label.clone()),
+            size_label: item.size.as_ref().and(offer.size_label.clone()),
+            currency: Some(offer.price.currency.clone()),
+        }
     }
 
     /// Check: every invoice against the request, the catalog and the
@@ -1199,6 +1230,17 @@ impl Shop {
                     }
                 }
                 let line = invoice.lines.first().cloned().ok_or("no invoice line")?;
+                let joined = |part: fn(&crate::order::InvoiceLine) -> &str| {
+                    invoice
+                        .lines
+                        .iter()
+                        .map(part)
+                        .collect::<Vec<_>>()
+                        .join(" + ")
+                };
+                let product_title = joined(|l| &l.title);
+                let variant = joined(|l| &l.subtitle);
+                let quantity = invoice.lines.iter().map(|l| l.quantity).sum();
                 let order = OrderRecord {
                     id: 0,
                     created_at: now_millis() / 1000,
@@ -1206,9 +1248,9 @@ impl Shop {
                     merchant_id: endpoint.merchant_id.clone(),
                     merchant_name: endpoint.name.clone(),
                     order_number: invoice.order_number.clone(),
-                    product_title: line.title.clone(),
-                    variant: line.subtitle.clone(),
-                    quantity: line.quantity,
+                    product_title: product_title.clone(),
+                    variant: variant.clone(),
+                    quantity,
                     currency: invoice.currency.clone(),
                     subtotal: invoice.lines_total().unwrap_or(0),
                     shipping: invoice.shipping,
@@ -1226,10 +1268,20 @@ impl Shop {
                     order_id,
                     merchant_name: endpoint.name.clone(),
                     order_number: invoice.order_number.clone(),
-                    product_title: line.title,
-                    variant: line.subtitle,
-                    quantity: line.quantity,
+                    product_title,
+                    variant,
+                    quantity,
                     unit_price: invoice.money(line.unit_price),
+                    lines: invoice
+                        .lines
+                        .iter()
+                        .map(|l| ReceiptLine {
+                            product_title: l.title.clone(),
+                            variant: l.subtitle.clone(),
+                            quantity: l.quantity,
+                            unit_price: invoice.money(l.unit_price),
+                        })
+                        .collect(),
                     subtotal: invoice.money(order.subtotal),
                     shipping: invoice.money(invoice.shipping),
                     tax: invoice.money(invoice.tax),

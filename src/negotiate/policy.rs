@@ -20,8 +20,9 @@ pub enum OpenChoice {
     Ask,
 }
 
+/// Every field has a default, so a policy file names only what it changes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct NegotiationPolicy {
     pub deadline_ms: u64,
     pub turn_timeout_ms: u64,
@@ -32,6 +33,7 @@ pub struct NegotiationPolicy {
     pub counter_offer_margin_bp: i64,
     pub counter_offer_text: String,
     pub open_choice: OpenChoice,
+    pub basket_one_order_premium_bp: i64,
 }
 
 impl Default for NegotiationPolicy {
@@ -46,6 +48,7 @@ impl Default for NegotiationPolicy {
             counter_offer_margin_bp: 1000,
             counter_offer_text: "Could you do {budget} in total?".into(),
             open_choice: OpenChoice::Drop,
+            basket_one_order_premium_bp: 1000,
         }
     }
 }
@@ -86,6 +89,9 @@ impl NegotiationPolicy {
         }
         if !(0..=5000).contains(&policy.counter_offer_margin_bp) {
             problems.push("counter_offer_margin_bp must be between 0 and 5000 (50%)");
+        }
+        if !(0..=5000).contains(&policy.basket_one_order_premium_bp) {
+            problems.push("basket_one_order_premium_bp must be between 0 and 5000 (50%)");
         }
         if !problems.is_empty() {
             return Err(RuleError::Invalid(
@@ -129,6 +135,7 @@ impl NegotiationPolicy {
         config.counter_offer_margin_bp = self.counter_offer_margin_bp;
         config.counter_offer_text = self.counter_offer_text.clone();
         config.open_choice = self.open_choice;
+        config.basket_one_order_premium_bp = self.basket_one_order_premium_bp;
     }
 }
 
@@ -155,5 +162,9 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.to_string().contains("between 0 and 5000"), "{error}");
+        // A policy file names only what it changes.
+        let policy = NegotiationPolicy::parse("p.toml", "[negotiation]\nmax_turns = 5\n").unwrap();
+        assert_eq!(policy.max_turns, 5);
+        assert_eq!(policy.deadline_ms, NegotiationPolicy::default().deadline_ms);
     }
 }

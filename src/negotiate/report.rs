@@ -162,11 +162,21 @@ impl ShopReport {
                 "Order #{} - {} at {}",
                 receipt.order_id, receipt.order_number, receipt.merchant_name
             );
-            let _ = writeln!(
-                out,
-                "  {} ({}) x{} @ {}",
-                receipt.product_title, receipt.variant, receipt.quantity, receipt.unit_price
-            );
+            if receipt.lines.len() > 1 {
+                for line in &receipt.lines {
+                    let _ = writeln!(
+                        out,
+                        "  {} ({}) x{} @ {}",
+                        line.product_title, line.variant, line.quantity, line.unit_price
+                    );
+                }
+            } else {
+                let _ = writeln!(
+                    out,
+                    "  {} ({}) x{} @ {}",
+                    receipt.product_title, receipt.variant, receipt.quantity, receipt.unit_price
+                );
+            }
             let _ = writeln!(
                 out,
                 "  Subtotal {}  Shipping {}  Tax {}  Total {}",

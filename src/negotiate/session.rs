@@ -199,6 +199,9 @@ pub enum PaymentReply {
 pub struct Session {
     pub merchant_id: String,
     pub wanted: Wanted,
+    /// The other items of a basket ordered in this one conversation, after
+    /// `wanted`; empty for one item.
+    pub more: Vec<Wanted>,
     pub state: SessionState,
     pub transcript: Vec<TranscriptLine>,
     pub invoice: Option<Invoice>,
@@ -242,6 +245,7 @@ impl Session {
         Session {
             merchant_id: merchant_id.to_string(),
             wanted,
+            more: Vec::new(),
             state: SessionState::Talking,
             transcript: Vec::new(),
             invoice: None,
@@ -267,33 +271,33 @@ impl Session {
     /// and code, the quantity when above one, and the colour and size in
     /// the merchant's own words ("Hi! I'd like to order the Classic Merino
     /// Turtleneck Sweater (HP-2040) in Gray, size M."). Bots find the
-    /// product by its name or its code.
+    /// product by its name or its code. A basket is a numbered list, one
+    /// item per line.
     pub fn opening(&mut self) -> ShopperMessage {
         let text = self.opening_text();
         self.sent(ShopperMessage::text(text))
     }
 
     fn opening_text(&self) -> String {
-        let wanted = &self.wanted;
-        let mut text = if wanted.quantity > 1 {
-            format!(
-                "Hi! I'd like to order {} x {} ({})",
-                wanted.quantity, wanted.product_title, wanted.product_code
-            )
-        } else {
-            format!(
-                "Hi! I'd like to order the {} ({})",
-                wanted.product_title, wanted.product_code
-            )
-        };
-        if let Some(color) = wanted.color_label.as_ref().or(wanted.color.as_ref()) {
-            text.push_str(&format!(" in {color}"));
+        if self.more.is_empty() {
+            return format!("Hi! I'd like to order {}.", item_phrase(&self.wanted));
         }
-        if let Some(size) = wanted.size_label.as_ref().or(wanted.size.as_ref()) {
-            text.push_str(&format!(", size {size}"));
+        // A basket: one item per line, as a shopper writes a list.
+        let mut text = format!("Hi! I'd like to order these {} items:", self.more.len() + 1);
+        for (number, wanted) in std::iter::once(&self.wanted).chain(&self.more).enumerate() {
+            text.push_str(&format!("\n{}. {}", number + 1, item_phrase(wanted)));
         }
-        text.push('.');
         text
+    }
+
+    /// Whether this conversation orders a basket (several items).
+    pub fn is_basket(&self) -> bool {
+        !self.more.is_empty()
+    }
+
+    /// Every item ordered in this conversation, in order.
+    pub fn items(&self) -> impl Iterator<Item = &Wanted> {
+        std::iter::once(&self.wanted).chain(&self.more)
     }
 
     /// Records an outgoing message in the transcript and counts the turn.
@@ -459,6 +463,9 @@ impl Session {
         if reading.is_empty() {
             return self.fail("the merchant sent nothing to answer");
         }
+        if self.is_basket() {
+            return self.basket_turn(&reading, &acts, invoice);
+        }
         if acts.contains(&DialogueAct::PriceQuote) {
             if let Some(quote) = first_amount(&reading.said) {
                 self.quoted_unit_price =
@@ -537,6 +544,91 @@ impl Session {
         ))
     }
 
+    /// A turn of a basket conversation. The merchant is expected to take
+    /// the whole list and answer with one invoice for it. A question about
+    /// one of the items (its size, a substitute, a card to pick) cannot be
+    /// answered for the basket: the conversation ends, and the items are
+    /// ordered one by one instead.
+    fn basket_turn(
+        &mut self,
+        reading: &TurnReading,
+        acts: &[DialogueAct],
+        invoice: Option<Result<Invoice, String>>,
+    ) -> Next {
+        if acts.contains(&DialogueAct::OutOfStock) {
+            self.last_turn_hint = Some(TurnKind::OutOfStock);
+            return self.fail(format!("merchant says: {}", clip(&reading.said, 160)));
+        }
+        match invoice {
+            Some(Ok(invoice)) => return self.invoiced(invoice, reading, acts),
+            Some(Err(reason)) => return self.uncheckable_offer(reason),
+            None => {}
+        }
+        if self.turns_sent >= self.max_turns {
+            return self.fail(format!("no invoice after {} messages", self.turns_sent));
+        }
+        if acts.contains(&DialogueAct::AskAddress) {
+            return self.on_question(DialogueAct::AskAddress, options_offered(reading));
+        }
+        if let Some(reply) = self.rules.fixed_reply(&reading.said) {
+            self.last_turn_hint = Some(TurnKind::AskOther);
+            return self.reply_once(DialogueAct::AskOther, ShopperMessage::text(reply));
+        }
+        if acts.contains(&DialogueAct::AgreementQuestion) {
+            return self.uncheckable_offer("the offer states no total".into());
+        }
+        if acts.contains(&DialogueAct::ConfirmQuestion) {
+            return self.on_basket_summary(reading);
+        }
+        let about_one_item = acts.iter().any(|act| {
+            matches!(
+                act,
+                DialogueAct::AskSize
+                    | DialogueAct::AskColor
+                    | DialogueAct::AskQuantity
+                    | DialogueAct::AskMaterial
+                    | DialogueAct::SubstituteOffered
+            )
+        });
+        let asks = reading.said.contains('?') && !acts.contains(&DialogueAct::Greeting);
+        if about_one_item || asks || !reading.cards.is_empty() {
+            self.last_turn_hint = Some(TurnKind::AskOther);
+            return self.fail(format!(
+                "a question about one item of the basket: {}",
+                clip(&reading.said, 160)
+            ));
+        }
+        if self.waits < MAX_WAITS {
+            self.waits += 1;
+            return Next::Wait;
+        }
+        self.fail(format!(
+            "could not understand the merchant: {}",
+            clip(&reading.text, 160)
+        ))
+    }
+
+    /// "A gray sweater and two pairs of socks, is that right?" about a
+    /// basket: yes when every colour and size it states is one asked for.
+    fn on_basket_summary(&mut self, reading: &TurnReading) -> Next {
+        let colors_ok = colors_in(&self.rules, &reading.said)
+            .iter()
+            .all(|color| self.items().any(|w| w.color.as_ref() == Some(color)));
+        let sizes_ok = substitute_sizes(&self.rules, &reading.said)
+            .iter()
+            .all(|size| self.items().any(|w| w.size.as_ref() == Some(size)));
+        if !colors_ok || !sizes_ok {
+            return self.fail(format!(
+                "the merchant's summary is not what was asked: {}",
+                clip(&reading.said, 160)
+            ));
+        }
+        self.reply_once(
+            DialogueAct::ConfirmQuestion,
+            ShopperMessage::text("Yes, please."),
+        )
+    }
+
     /// The invoice in a turn, if it holds an offer: a receipt template, or
     /// an offer in words (amounts, and a total or a way to agree). `Err`
     /// says why an offer cannot be checked.
@@ -574,30 +666,28 @@ impl Session {
         let mut invoice = offer.invoice(&self.merchant_id, &format!("TEXT-{}", self.merchant_id));
         if let Ok(invoice) = &mut invoice {
             for line in &mut invoice.lines {
-                let asked_color = self
-                    .wanted
-                    .color_label
-                    .as_deref()
-                    .or(self.wanted.color.as_deref());
-                let asked_size = self
-                    .wanted
-                    .size_label
-                    .as_deref()
-                    .or(self.wanted.size.as_deref());
+                // The item the line is about: the one it names (in a
+                // basket), else the one asked for.
+                let named = self.items().find(|wanted| {
+                    crate::order::checks::names_product(
+                        &self.rules,
+                        &line.title,
+                        &wanted.product_title,
+                    )
+                });
+                let wanted = named.unwrap_or(&self.wanted);
+                let asked_color = wanted.color_label.as_deref().or(wanted.color.as_deref());
+                let asked_size = wanted.size_label.as_deref().or(wanted.size.as_deref());
                 line.subtitle = crate::order::checks::variant_words(
                     &self.rules,
                     &line.title,
                     asked_color,
                     asked_size,
                 );
-                // The line names the product asked for: keep the catalog's
+                // The line names a product asked for: keep the catalog's
                 // name for it (the words as said are in the transcript).
-                if crate::order::checks::names_product(
-                    &self.rules,
-                    &line.title,
-                    &self.wanted.product_title,
-                ) {
-                    line.title = self.wanted.product_title.clone();
+                if let Some(named) = named {
+                    line.title = named.product_title.clone();
                 }
             }
         }
@@ -1150,6 +1240,28 @@ impl Session {
     pub fn note_replies(&mut self, replies: &[OutgoingMessage]) {
         self.record_replies(replies);
     }
+}
+
+/// An item as a shopper names it in an order: the product's name and code,
+/// the quantity when above one, and the colour and size in the merchant's
+/// own words ("the Classic Merino Turtleneck Sweater (HP-2040) in Gray,
+/// size M"). Bots find the product by its name or its code.
+fn item_phrase(wanted: &Wanted) -> String {
+    let mut text = if wanted.quantity > 1 {
+        format!(
+            "{} x {} ({})",
+            wanted.quantity, wanted.product_title, wanted.product_code
+        )
+    } else {
+        format!("the {} ({})", wanted.product_title, wanted.product_code)
+    };
+    if let Some(color) = wanted.color_label.as_ref().or(wanted.color.as_ref()) {
+        text.push_str(&format!(" in {color}"));
+    }
+    if let Some(size) = wanted.size_label.as_ref().or(wanted.size.as_ref()) {
+        text.push_str(&format!(", size {size}"));
+    }
+    text
 }
 
 /// One option a merchant offered, and how to choose it.

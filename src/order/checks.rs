@@ -2,7 +2,7 @@
 //! listed, and the mandate. Every check is reported, passed or not, so the
 //! shopper sees why an invoice was accepted or refused.
 
-use super::invoice::Invoice;
+use super::invoice::{Invoice, InvoiceLine};
 use super::mandate::Mandate;
 use crate::catalog::index::{canonical_color, canonical_size};
 use crate::rules::{CompiledRules, LexSlot};
@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckName {
-    OneItemLine,
+    /// One invoice line per item asked for, no more.
+    ItemLines,
     Product,
     Colour,
     Size,
@@ -31,7 +32,7 @@ pub enum CheckName {
 impl std::fmt::Display for CheckName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.pad(match self {
-            CheckName::OneItemLine => "one item line",
+            CheckName::ItemLines => "item lines",
             CheckName::Product => "product",
             CheckName::Colour => "colour",
             CheckName::Size => "size",
@@ -84,46 +85,148 @@ pub fn check_invoice(
     mandate: &Mandate,
     rules: &CompiledRules,
 ) -> Vec<Check> {
+    check_order(invoice, std::slice::from_ref(expected), mandate, rules)
+}
+
+/// Runs every check on an invoice for several items (a basket ordered at
+/// one merchant): one line per expected item, each checked like a
+/// one-item invoice, then the sums and the mandate once.
+pub fn check_order(
+    invoice: &Invoice,
+    expected: &[Expectation],
+    mandate: &Mandate,
+    rules: &CompiledRules,
+) -> Vec<Check> {
     let mut checks = Vec::new();
     checks.push(Check::new(
-        CheckName::OneItemLine,
-        invoice.lines.len() == 1,
-        format!("{} line(s)", invoice.lines.len()),
+        CheckName::ItemLines,
+        invoice.lines.len() == expected.len(),
+        format!(
+            "{} line(s), {} item(s) asked",
+            invoice.lines.len(),
+            expected.len()
+        ),
     ));
-    let Some(line) = invoice.lines.first() else {
+    let Some(first) = expected.first() else {
         return checks;
     };
+    if invoice.lines.is_empty() {
+        return checks;
+    }
+    for (expectation, line) in expected.iter().zip(lines_for(invoice, expected, rules)) {
+        match line {
+            Some(line) => check_line(
+                &mut checks,
+                invoice,
+                line,
+                expectation,
+                expected.len() > 1,
+                rules,
+            ),
+            None => checks.push(Check::new(
+                CheckName::Product,
+                false,
+                format!("no line names {:?}", expectation.product_title),
+            )),
+        }
+    }
+    check_sums_and_mandate(&mut checks, invoice, first, mandate);
+    checks
+}
+
+/// The invoice line for each expected item: the only line of a one-item
+/// invoice; in a basket, a line of its own that names the product,
+/// preferring one in the colour and size asked.
+fn lines_for<'i>(
+    invoice: &'i Invoice,
+    expected: &[Expectation],
+    rules: &CompiledRules,
+) -> Vec<Option<&'i InvoiceLine>> {
+    if expected.len() == 1 {
+        return vec![invoice.lines.first()];
+    }
+    let mut used = vec![false; invoice.lines.len()];
+    expected
+        .iter()
+        .map(|expectation| {
+            let naming: Vec<usize> = (0..invoice.lines.len())
+                .filter(|&i| {
+                    !used[i]
+                        && names_product(rules, &invoice.lines[i].title, &expectation.product_title)
+                })
+                .collect();
+            let variant_fits = |i: &usize| {
+                let line = &invoice.lines[*i];
+                let color_ok = expectation.color.as_ref().is_none_or(|color| {
+                    colors_stated(rules, &line.title, &line.subtitle, color).contains(color)
+                });
+                let size_ok = expectation.size.as_ref().is_none_or(|size| {
+                    sizes_stated_for(rules, &line.title, &line.subtitle, size)
+                        .iter()
+                        .any(|s| sizes_match(s, size))
+                });
+                color_ok && size_ok
+            };
+            let index = naming
+                .iter()
+                .copied()
+                .find(variant_fits)
+                .or_else(|| naming.first().copied())?;
+            used[index] = true;
+            Some(&invoice.lines[index])
+        })
+        .collect()
+}
+
+/// The checks of one line against one expected item. In a basket each
+/// detail names the item.
+fn check_line(
+    checks: &mut Vec<Check>,
+    invoice: &Invoice,
+    line: &InvoiceLine,
+    expected: &Expectation,
+    in_basket: bool,
+    rules: &CompiledRules,
+) {
+    let mut push = |name: CheckName, passed: bool, detail: String| {
+        let detail = if in_basket {
+            format!("{}: {detail}", expected.product_title)
+        } else {
+            detail
+        };
+        checks.push(Check::new(name, passed, detail));
+    };
     let product_ok = names_product(rules, &line.title, &expected.product_title);
-    checks.push(Check::new(
+    push(
         CheckName::Product,
         product_ok,
         format!("{:?}, asked for {:?}", line.title, expected.product_title),
-    ));
+    );
     if let Some(color) = &expected.color {
         let found = colors_stated(rules, &line.title, &line.subtitle, color);
         let ok = found.iter().any(|c| c == color) && found.iter().all(|c| c == color);
-        checks.push(Check::new(
+        push(
             CheckName::Colour,
             ok,
             format!("invoice says {}, asked {color}", list_or_none(&found)),
-        ));
+        );
     }
     if let Some(size) = &expected.size {
         let found = sizes_stated_for(rules, &line.title, &line.subtitle, size);
         let ok = found.iter().any(|s| sizes_match(s, size))
             && found.iter().all(|s| sizes_match(s, size));
-        checks.push(Check::new(
+        push(
             CheckName::Size,
             ok,
             format!("invoice says {}, asked {size}", list_or_none(&found)),
-        ));
+        );
     }
-    checks.push(Check::new(
+    push(
         CheckName::Quantity,
         line.quantity == expected.quantity,
         format!("{} ordered, asked {}", line.quantity, expected.quantity),
-    ));
-    checks.push(Check::new(
+    );
+    push(
         CheckName::UnitPrice,
         line.unit_price <= expected.listed_unit_price,
         format!(
@@ -131,7 +234,17 @@ pub fn check_invoice(
             invoice.money(line.unit_price),
             invoice.money(expected.listed_unit_price)
         ),
-    ));
+    );
+}
+
+/// The checks made once per invoice: its arithmetic, its currency, and the
+/// mandate (budget, merchant, expiry).
+fn check_sums_and_mandate(
+    checks: &mut Vec<Check>,
+    invoice: &Invoice,
+    expected: &Expectation,
+    mandate: &Mandate,
+) {
     let arithmetic = invoice.lines_total().and_then(|lines| {
         let subtotal_ok = invoice.subtotal.is_none_or(|s| s == lines);
         lines
@@ -196,7 +309,6 @@ pub fn check_invoice(
         !mandate.expired(),
         String::new(),
     ));
-    checks
 }
 
 fn list_or_none(values: &[String]) -> String {
@@ -786,4 +898,117 @@ fn title_words(text: &str) -> Vec<String> {
         index += 1;
     }
     words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(title: &str, subtitle: &str, quantity: u32, unit_price: i64) -> InvoiceLine {
+        InvoiceLine {
+            title: title.into(),
+            subtitle: subtitle.into(),
+            quantity,
+            unit_price,
+        }
+    }
+
+    fn invoice(lines: Vec<InvoiceLine>, shipping: i64) -> Invoice {
+        let subtotal: i64 = lines
+            .iter()
+            .map(|l| l.unit_price * i64::from(l.quantity))
+            .sum();
+        Invoice {
+            merchant_id: "alpha".into(),
+            order_number: "A-1".into(),
+            currency: "USD".into(),
+            lines,
+            subtotal: Some(subtotal),
+            shipping,
+            tax: 0,
+            adjustments: 0,
+            total: subtotal + shipping,
+        }
+    }
+
+    fn expect(title: &str, color: &str, size: &str, quantity: u32, price: i64) -> Expectation {
+        Expectation {
+            merchant_id: "alpha".into(),
+            product_title: title.into(),
+            color: Some(color.into()),
+            size: Some(size.into()),
+            quantity,
+            listed_unit_price: price,
+        }
+    }
+
+    /// The names of the failed checks, with the item they are about.
+    fn failed(invoice: &Invoice, expected: &[Expectation]) -> Vec<String> {
+        let rules = CompiledRules::embedded().unwrap();
+        let mandate = Mandate::for_request(Some(7000), "USD", 600);
+        check_order(invoice, expected, &mandate, &rules)
+            .into_iter()
+            .filter(|c| !c.passed)
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .collect()
+    }
+
+    #[test]
+    fn a_basket_invoice_is_checked_line_by_line() {
+        let basket = [
+            expect("Classic Turtleneck Sweater", "gray", "M", 1, 4500),
+            expect("Wool Socks", "black", "L", 2, 900),
+        ];
+        let sweater = line("Classic Turtleneck Sweater", "Gray / M", 1, 4500);
+        let socks = line("Wool Socks", "Black / L", 2, 900);
+        // (case, invoice lines, failed checks)
+        let cases: Vec<(&str, Vec<InvoiceLine>, Vec<&str>)> = vec![
+            ("as asked", vec![sweater.clone(), socks.clone()], vec![]),
+            (
+                "in another order",
+                vec![socks.clone(), sweater.clone()],
+                vec![],
+            ),
+            (
+                "an item missing",
+                vec![sweater.clone()],
+                vec![
+                    "item lines: 1 line(s), 2 item(s) asked",
+                    "product: no line names \"Wool Socks\"",
+                ],
+            ),
+            (
+                "an item added",
+                vec![sweater.clone(), socks.clone(), line("Gift Box", "", 1, 0)],
+                vec!["item lines: 3 line(s), 2 item(s) asked"],
+            ),
+            (
+                "the second item in the wrong colour",
+                vec![sweater.clone(), line("Wool Socks", "Gray / L", 2, 900)],
+                vec!["colour: Wool Socks: invoice says gray, asked black"],
+            ),
+            (
+                "one item twice, the other missing",
+                vec![sweater.clone(), sweater.clone()],
+                vec![
+                    "product: no line names \"Wool Socks\"",
+                    "within budget: total $94.00 vs budget $70.00",
+                ],
+            ),
+            (
+                "a dearer unit price",
+                vec![sweater.clone(), line("Wool Socks", "Black / L", 2, 1000)],
+                vec!["unit price: Wool Socks: $10.00 each, catalog lists $9.00"],
+            ),
+        ];
+        for (case, lines, expected) in cases {
+            assert_eq!(failed(&invoice(lines, 400), &basket), expected, "{case}");
+        }
+        // Over the budget: refused as a whole.
+        let dear = invoice(vec![sweater, socks], 1000);
+        assert_eq!(
+            failed(&dear, &basket),
+            vec!["within budget: total $73.00 vs budget $70.00"]
+        );
+    }
 }

@@ -6,7 +6,7 @@ pub mod mandate;
 pub mod offer_text;
 pub mod store;
 
-pub use checks::{check_invoice, Check, Expectation};
+pub use checks::{check_invoice, check_order, Check, Expectation};
 pub use invoice::{Invoice, InvoiceLine};
 pub use mandate::Mandate;
 pub use store::{DeploymentSettings, MerchantRecord, OrderRecord, Store};

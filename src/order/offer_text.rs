@@ -493,6 +493,8 @@ fn item_lines(
         - offer.discount.unwrap_or(0);
     let single = by_line.len() == 1;
     let mut result = Vec::new();
+    // An item's words start after the previous item's priced line.
+    let mut from = 0;
     for (line, group) in by_line {
         let quantity = group
             .iter()
@@ -500,7 +502,8 @@ fn item_lines(
             .or_else(|| quantity_in_line(lines.get(line).copied().unwrap_or("")));
         let unit = group.iter().find(|a| a.label == Label::Unit);
         let first = group[0];
-        let line_text = item_text(text, &lines, line, rules);
+        let line_text = item_text(text, &lines, from, line, rules);
+        from = line + 1;
         let (quantity, unit_price) = match (unit, quantity) {
             (Some(unit), Some(quantity)) => (quantity, unit.minor),
             (Some(unit), None) => {
@@ -554,7 +557,7 @@ fn item_lines(
                 lines_total
             };
             result.push(OfferLine {
-                text: item_text(text, &lines, 0, rules),
+                text: item_text(text, &lines, 0, 0, rules),
                 quantity,
                 unit_price,
             });
@@ -610,13 +613,19 @@ fn quantity_in_words(line: &str) -> Option<u32> {
 
 /// The words describing an item: its line, and for a summary whose price
 /// line only holds numbers, the lines before it that hold words (the name,
-/// the colour and size).
-fn item_text(text: &str, lines: &[&str], line: usize, rules: &CompiledRules) -> String {
+/// the colour and size), from line `from` on (after the previous item).
+fn item_text(
+    text: &str,
+    lines: &[&str],
+    from: usize,
+    line: usize,
+    rules: &CompiledRules,
+) -> String {
     if lines.len() <= 1 {
         return text.trim().to_string();
     }
     let mut parts: Vec<&str> = Vec::new();
-    for candidate in lines.iter().take(line + 1) {
+    for candidate in lines.iter().take(line + 1).skip(from) {
         let candidate = candidate.trim();
         if candidate.is_empty()
             || rules.merchant_money_pattern().is_match(candidate) && !has_words(candidate, rules)
