@@ -55,7 +55,8 @@ pub struct Config {
     pub open_choice: crate::negotiate::policy::OpenChoice,
     /// A basket is ordered in one order from one merchant when its catalog
     /// prices are at most this many basis points above the cheapest items
-    /// found anywhere (1000 = 10%). Default 1000; from `rules/policy.toml`.
+    /// found anywhere (1000 = 10%). Default 0: never dearer at catalog
+    /// prices; from `rules/policy.toml`.
     pub basket_one_order_premium_bp: i64,
     /// The address given to merchants that ask where to ship. Default none
     /// (such a merchant is left, with the reason). Env
@@ -80,7 +81,7 @@ impl Default for Config {
             counter_offer_margin_bp: 1000,
             counter_offer_text: "Could you do {budget} in total?".into(),
             open_choice: crate::negotiate::policy::OpenChoice::Drop,
-            basket_one_order_premium_bp: 1000,
+            basket_one_order_premium_bp: 0,
             shipping_address: None,
         }
     }

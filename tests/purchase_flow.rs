@@ -373,12 +373,18 @@ async fn order_status_and_cancel_work_from_the_store() {
     world.stop().await;
 }
 
+/// Alpha sells the test basket at $63, $3 above the cheapest items: a 10%
+/// premium for one order makes it the basket's merchant.
+fn ten_percent_for_one_order(config: &mut concierge::config::Config) {
+    config.basket_one_order_premium_bp = 1000;
+}
+
 #[tokio::test]
 async fn a_basket_one_merchant_sells_is_one_order_with_a_line_per_item() {
     // Alpha sells both (turtleneck $45, socks $9, $4 shipping); beta's
-    // turtleneck is $3 cheaper, within the policy's 10% premium for one
-    // order. One conversation, one two-line receipt, one payment.
-    let world = TestWorld::start(small_catalogs(), vec![], |_| {}).await;
+    // turtleneck is $3 cheaper, within a 10% premium allowed for one order.
+    // One conversation, one two-line receipt, one payment.
+    let world = TestWorld::start(small_catalogs(), vec![], ten_percent_for_one_order).await;
     let request = "buy a gray turtleneck sweater in medium and two pairs of gray wool socks in medium under $70";
     let report = world.shop.shop(request, &pay()).await.unwrap();
     let rendered = report.render();
@@ -430,11 +436,10 @@ async fn a_basket_one_merchant_sells_is_one_order_with_a_line_per_item() {
 
 #[tokio::test]
 async fn a_multi_item_request_is_one_basket_within_one_budget() {
-    // With no premium allowed for one order, alpha's $63 at catalog prices
-    // is dearer than $60 from two merchants: each item is bought on its own.
-    let no_premium =
-        |config: &mut concierge::config::Config| config.basket_one_order_premium_bp = 0;
-    let world = TestWorld::start(small_catalogs(), vec![], no_premium).await;
+    // With no premium for one order (the default), alpha's $63 at catalog
+    // prices is dearer than $60 from two merchants: each item is bought on
+    // its own.
+    let world = TestWorld::start(small_catalogs(), vec![], |_| {}).await;
     let request = "buy a gray turtleneck sweater in medium and two pairs of gray wool socks in medium under $70";
     let report = world.shop.shop(request, &pay()).await.unwrap();
     assert_eq!(report.basket.len(), 2, "{}", report.render());
@@ -641,7 +646,7 @@ async fn a_merchant_that_does_not_take_the_list_is_declined_and_items_are_bought
     // ("which size for the Classic Turtleneck Sweater?"). Concierge does not
     // answer for one item inside a basket; it shops item by item, where the
     // open size drops the turtleneck (the policy) and the socks are bought.
-    let world = TestWorld::start(small_catalogs(), vec![], |_| {}).await;
+    let world = TestWorld::start(small_catalogs(), vec![], ten_percent_for_one_order).await;
     let request =
         "buy a gray turtleneck sweater and two pairs of gray wool socks in medium under $70";
     let report = world.shop.shop(request, &pay()).await.unwrap();
@@ -661,5 +666,28 @@ async fn a_merchant_that_does_not_take_the_list_is_declined_and_items_are_bought
     let charges = world.merchant("alpha").responder.charges();
     assert_eq!(charges.len(), 1, "one payment, for the socks only");
     assert_eq!(charges[0].amount.minor, 2200);
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn by_default_a_basket_is_one_order_where_it_is_no_dearer() {
+    // Only alpha has a navy turtleneck, and it sells the socks too: one
+    // order, one payment, with the default policy.
+    let world = TestWorld::start(small_catalogs(), vec![], |_| {}).await;
+    let report = world
+        .shop
+        .shop(
+            "buy a navy turtleneck sweater in medium and a pair of gray wool socks in medium under $70",
+            &pay(),
+        )
+        .await
+        .unwrap();
+    let receipt = report
+        .receipt
+        .as_ref()
+        .unwrap_or_else(|| panic!("{}", report.render()));
+    assert_eq!(receipt.lines.len(), 2);
+    assert_eq!(receipt.total.minor, 4500 + 900 + 400);
+    assert_eq!(world.merchant("alpha").responder.charges().len(), 1);
     world.stop().await;
 }

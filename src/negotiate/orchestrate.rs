@@ -573,9 +573,21 @@ impl Shop {
                 prompt: Default::default(),
             })
         });
+        let contacts: Vec<(String, MerchantEndpoint, Offer)> = selection
+            .contacts
+            .into_iter()
+            .map(|(endpoint, offer)| (format!("cg-{run_id}-{}", random_token(6)), endpoint, offer))
+            .collect();
+        // Each conversation is known from its first message on, so the
+        // merchant's late messages are recognised as its own.
+        let opened: Vec<(String, String)> = contacts
+            .iter()
+            .map(|(psid, endpoint, _)| (psid.clone(), endpoint.merchant_id.clone()))
+            .collect();
+        let _ = self.store.record_conversations(&opened, run_id);
         let deadline = Instant::now() + self.config.negotiation_deadline;
         let mut tasks = JoinSet::new();
-        for (endpoint, offer) in selection.contacts {
+        for (psid, endpoint, offer) in contacts {
             let wanted = self.wanted_for(wants.item, wants.quantity, &offer);
             let mut session = Session::new(
                 &endpoint.merchant_id,
@@ -587,12 +599,6 @@ impl Shop {
             // the policy drops the merchant (Concierge never guesses).
             session.ask_shopper = broker.is_some();
             let broker = broker.clone();
-            let psid = format!("cg-{run_id}-{}", random_token(6));
-            // The conversation is known from its first message on, so the
-            // merchant's late messages are recognised as its own.
-            let _ = self
-                .store
-                .record_conversation(&psid, &endpoint.merchant_id, run_id);
             let transport = self.transport.clone();
             tasks.spawn(async move {
                 let session =

@@ -48,7 +48,7 @@ impl Default for NegotiationPolicy {
             counter_offer_margin_bp: 1000,
             counter_offer_text: "Could you do {budget} in total?".into(),
             open_choice: OpenChoice::Drop,
-            basket_one_order_premium_bp: 1000,
+            basket_one_order_premium_bp: 0,
         }
     }
 }

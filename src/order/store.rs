@@ -490,18 +490,26 @@ impl Store {
         Ok(())
     }
 
-    /// Remembers that conversation `psid` is with `merchant_id`, so its
-    /// messages are still recognised after the request that opened it.
-    pub fn record_conversation(
+    /// Remembers that each conversation `(psid, merchant_id)` of run
+    /// `run_id` is with that merchant, so its messages are still recognised
+    /// after the request that opened it. One transaction for all.
+    pub fn record_conversations(
         &self,
-        psid: &str,
-        merchant_id: &str,
+        conversations: &[(String, String)],
         run_id: i64,
     ) -> Result<(), OrderError> {
-        self.lock().execute(
-            "INSERT OR IGNORE INTO conversations (psid, merchant_id, run_id, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![psid, merchant_id, run_id, now_secs()],
-        )?;
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        {
+            let mut insert = transaction.prepare_cached(
+                "INSERT OR IGNORE INTO conversations (psid, merchant_id, run_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let now = now_secs();
+            for (psid, merchant_id) in conversations {
+                insert.execute(params![psid, merchant_id, run_id, now])?;
+            }
+        }
+        transaction.commit()?;
         Ok(())
     }
 

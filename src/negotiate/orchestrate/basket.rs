@@ -247,7 +247,7 @@ impl Shop {
         let psid = format!("cg-{run_id}-{}", random_token(6));
         let _ = self
             .store
-            .record_conversation(&psid, &pick.endpoint.merchant_id, run_id);
+            .record_conversations(&[(psid.clone(), pick.endpoint.merchant_id.clone())], run_id);
         let deadline = Instant::now() + self.config.negotiation_deadline;
         let session = negotiate(
             &self.transport,
