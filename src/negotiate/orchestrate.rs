@@ -249,6 +249,49 @@ struct Conversation {
     report: ConversationReport,
 }
 
+impl Conversation {
+    /// A conversation negotiated with `endpoint` about `offer`, not yet
+    /// checked.
+    fn new(endpoint: MerchantEndpoint, psid: String, offer: Offer, session: Session) -> Self {
+        let report = ConversationReport {
+            merchant_id: endpoint.merchant_id.clone(),
+            merchant_name: endpoint.name.clone(),
+            offer,
+            transcript: Vec::new(),
+            state: session.state,
+            failure: session.failure.clone(),
+            invoice: session.invoice.clone(),
+            checks: Vec::new(),
+            accepted: false,
+        };
+        Conversation {
+            endpoint,
+            psid,
+            session,
+            report,
+        }
+    }
+
+    /// Records the checks on `invoice`: it is accepted when every check
+    /// passed and the merchant offered a way to agree to it.
+    fn judge(&mut self, invoice: Invoice, checks: Vec<Check>) {
+        let report = &mut self.report;
+        report.checks = checks;
+        report.accepted = report.checks.iter().all(|c| c.passed);
+        if report.accepted && !self.session.can_agree() {
+            report.accepted = false;
+            report.checks.push(Check {
+                name: CheckName::WayToAgree,
+                passed: false,
+                detail: "the merchant offered no way to agree (no Pay button, no yes asked for)"
+                    .into(),
+            });
+        }
+        report.invoice = Some(invoice);
+        report.state = self.session.state;
+    }
+}
+
 /// What the select stage chose: the merchants to talk to, each with the
 /// offer asked about.
 struct Selection {
@@ -611,23 +654,7 @@ impl Shop {
             // A panicking negotiation task would be a bug; it only loses that
             // merchant, never the others.
             if let Ok((endpoint, psid, offer, session)) = joined {
-                let report = ConversationReport {
-                    merchant_id: endpoint.merchant_id.clone(),
-                    merchant_name: endpoint.name.clone(),
-                    offer,
-                    transcript: Vec::new(),
-                    state: session.state,
-                    failure: session.failure.clone(),
-                    invoice: session.invoice.clone(),
-                    checks: Vec::new(),
-                    accepted: false,
-                };
-                conversations.push(Conversation {
-                    endpoint,
-                    psid,
-                    session,
-                    report,
-                });
+                conversations.push(Conversation::new(endpoint, psid, offer, session));
             }
         }
         conversations.sort_by(|a, b| a.endpoint.merchant_id.cmp(&b.endpoint.merchant_id));
@@ -677,20 +704,8 @@ impl Shop {
                 .quoted_unit_price
                 .map_or(offer.price.minor, |q| q.min(offer.price.minor)),
         };
-        let report = &mut conversation.report;
-        report.checks = check_invoice(&invoice, &expectation, mandate, &self.rules);
-        report.accepted = report.checks.iter().all(|c| c.passed);
-        if !conversation.session.can_agree() && report.accepted {
-            report.accepted = false;
-            report.checks.push(Check {
-                name: CheckName::WayToAgree,
-                passed: false,
-                detail: "the merchant offered no way to agree (no Pay button, no yes asked for)"
-                    .into(),
-            });
-        }
-        report.invoice = Some(invoice);
-        report.state = conversation.session.state;
+        let checks = check_invoice(&invoice, &expectation, mandate, &self.rules);
+        conversation.judge(invoice, checks);
     }
 
     /// Choose: among valid invoices, the product named and the exact colour

@@ -463,9 +463,6 @@ impl Session {
         if reading.is_empty() {
             return self.fail("the merchant sent nothing to answer");
         }
-        if self.is_basket() {
-            return self.basket_turn(&reading, &acts, invoice);
-        }
         if acts.contains(&DialogueAct::PriceQuote) {
             if let Some(quote) = first_amount(&reading.said) {
                 self.quoted_unit_price =
@@ -473,6 +470,9 @@ impl Session {
             }
         }
         if acts.contains(&DialogueAct::SubstituteOffered) {
+            if self.is_basket() {
+                return self.not_for_a_basket(&reading);
+            }
             return self.on_substitute(&reading);
         }
         if acts.contains(&DialogueAct::OutOfStock) {
@@ -508,6 +508,9 @@ impl Session {
             .guess_question_from_options(&offered, &reading.said)
             .filter(|guess| asked.is_empty() || asked.contains(guess));
         if let Some(question) = answered_by_options.or_else(|| asked.last().copied()) {
+            if self.is_basket() && question != DialogueAct::AskAddress {
+                return self.not_for_a_basket(&reading);
+            }
             return self.on_question(question, offered);
         }
         if let Some(reply) = self.rules.fixed_reply(&reading.said) {
@@ -521,6 +524,10 @@ impl Session {
         if acts.contains(&DialogueAct::ConfirmQuestion) {
             return self.on_details_question(&reading);
         }
+        let asks = reading.said.contains('?') && !acts.contains(&DialogueAct::Greeting);
+        if self.is_basket() && (asks || !reading.cards.is_empty()) {
+            return self.not_for_a_basket(&reading);
+        }
         if let Some(options) = self.cards_as_colour_choice(&reading) {
             return self.on_question(DialogueAct::AskColor, options);
         }
@@ -529,7 +536,7 @@ impl Session {
                 return next;
             }
         }
-        if reading.said.contains('?') && !acts.contains(&DialogueAct::Greeting) {
+        if asks {
             return self.on_other_question(&reading, &offered);
         }
         // Greetings, filler, images, menus and cards of other products ask
@@ -544,89 +551,17 @@ impl Session {
         ))
     }
 
-    /// A turn of a basket conversation. The merchant is expected to take
-    /// the whole list and answer with one invoice for it. A question about
-    /// one of the items (its size, a substitute, a card to pick) cannot be
-    /// answered for the basket: the conversation ends, and the items are
-    /// ordered one by one instead.
-    fn basket_turn(
-        &mut self,
-        reading: &TurnReading,
-        acts: &[DialogueAct],
-        invoice: Option<Result<Invoice, String>>,
-    ) -> Next {
-        if acts.contains(&DialogueAct::OutOfStock) {
-            self.last_turn_hint = Some(TurnKind::OutOfStock);
-            return self.fail(format!("merchant says: {}", clip(&reading.said, 160)));
-        }
-        match invoice {
-            Some(Ok(invoice)) => return self.invoiced(invoice, reading, acts),
-            Some(Err(reason)) => return self.uncheckable_offer(reason),
-            None => {}
-        }
-        if self.turns_sent >= self.max_turns {
-            return self.fail(format!("no invoice after {} messages", self.turns_sent));
-        }
-        if acts.contains(&DialogueAct::AskAddress) {
-            return self.on_question(DialogueAct::AskAddress, options_offered(reading));
-        }
-        if let Some(reply) = self.rules.fixed_reply(&reading.said) {
-            self.last_turn_hint = Some(TurnKind::AskOther);
-            return self.reply_once(DialogueAct::AskOther, ShopperMessage::text(reply));
-        }
-        if acts.contains(&DialogueAct::AgreementQuestion) {
-            return self.uncheckable_offer("the offer states no total".into());
-        }
-        if acts.contains(&DialogueAct::ConfirmQuestion) {
-            return self.on_basket_summary(reading);
-        }
-        let about_one_item = acts.iter().any(|act| {
-            matches!(
-                act,
-                DialogueAct::AskSize
-                    | DialogueAct::AskColor
-                    | DialogueAct::AskQuantity
-                    | DialogueAct::AskMaterial
-                    | DialogueAct::SubstituteOffered
-            )
-        });
-        let asks = reading.said.contains('?') && !acts.contains(&DialogueAct::Greeting);
-        if about_one_item || asks || !reading.cards.is_empty() {
-            self.last_turn_hint = Some(TurnKind::AskOther);
-            return self.fail(format!(
-                "a question about one item of the basket: {}",
-                clip(&reading.said, 160)
-            ));
-        }
-        if self.waits < MAX_WAITS {
-            self.waits += 1;
-            return Next::Wait;
-        }
+    /// A basket is ordered only from a merchant that takes the whole list
+    /// and answers with one invoice for it. A question about one of the
+    /// items (its size, a substitute, a card to pick) cannot be answered for
+    /// the basket: the conversation ends, and the items are ordered one by
+    /// one instead.
+    fn not_for_a_basket(&mut self, reading: &TurnReading) -> Next {
+        self.last_turn_hint = Some(TurnKind::AskOther);
         self.fail(format!(
-            "could not understand the merchant: {}",
-            clip(&reading.text, 160)
+            "a question about one item of the basket: {}",
+            clip(&reading.said, 160)
         ))
-    }
-
-    /// "A gray sweater and two pairs of socks, is that right?" about a
-    /// basket: yes when every colour and size it states is one asked for.
-    fn on_basket_summary(&mut self, reading: &TurnReading) -> Next {
-        let colors_ok = colors_in(&self.rules, &reading.said)
-            .iter()
-            .all(|color| self.items().any(|w| w.color.as_ref() == Some(color)));
-        let sizes_ok = substitute_sizes(&self.rules, &reading.said)
-            .iter()
-            .all(|size| self.items().any(|w| w.size.as_ref() == Some(size)));
-        if !colors_ok || !sizes_ok {
-            return self.fail(format!(
-                "the merchant's summary is not what was asked: {}",
-                clip(&reading.said, 160)
-            ));
-        }
-        self.reply_once(
-            DialogueAct::ConfirmQuestion,
-            ShopperMessage::text("Yes, please."),
-        )
     }
 
     /// The invoice in a turn, if it holds an offer: a receipt template, or
@@ -882,20 +817,15 @@ impl Session {
         ))
     }
 
-    /// "One gray turtleneck in medium, is that right?": yes when every
-    /// colour and size it states is the one asked for.
+    /// "One gray turtleneck in medium, is that right?" (or a summary of a
+    /// basket): yes when every colour and size it states is one asked for.
     fn on_details_question(&mut self, reading: &TurnReading) -> Next {
-        let colors = colors_in(&self.rules, &reading.said);
-        let colors_ok = colors.is_empty()
-            || self
-                .wanted
-                .color
-                .as_ref()
-                .is_some_and(|wanted| colors.iter().all(|c| c == wanted));
-        let sizes = substitute_sizes(&self.rules, &reading.said);
-        let sizes_ok = sizes
+        let colors_ok = colors_in(&self.rules, &reading.said)
             .iter()
-            .all(|size| self.wanted.size.as_deref() == Some(size.as_str()));
+            .all(|color| self.items().any(|w| w.color.as_ref() == Some(color)));
+        let sizes_ok = substitute_sizes(&self.rules, &reading.said)
+            .iter()
+            .all(|size| self.items().any(|w| w.size.as_ref() == Some(size)));
         if !colors_ok || !sizes_ok {
             return self.fail(format!(
                 "the merchant's summary is not what was asked: {}",

@@ -6,10 +6,7 @@
 //! one of the items, or its invoice fails a check) is declined with the
 //! reason, and the items are then shopped one by one.
 
-use super::{
-    fit_tier, negotiate, Candidate, Choice, Conversation, ConversationReport, Shop, ShopOptions,
-    ShopReport,
-};
+use super::{fit_tier, negotiate, Candidate, Choice, Conversation, Shop, ShopOptions, ShopReport};
 use crate::catalog::Offer;
 use crate::intent::{Intent, ItemRequest};
 use crate::merchant::signature::random_token;
@@ -17,8 +14,7 @@ use crate::money::Money;
 use crate::negotiate::outcome::Outcome;
 use crate::negotiate::session::Session;
 use crate::negotiate::transport::MerchantEndpoint;
-use crate::order::checks::CheckName;
-use crate::order::{check_order, Check, Expectation};
+use crate::order::{check_order, Expectation};
 use tokio::time::Instant;
 
 /// The merchant chosen for a basket, with the offer asked about for each
@@ -258,23 +254,12 @@ impl Shop {
             None,
         )
         .await;
-        let report = ConversationReport {
-            merchant_id: pick.endpoint.merchant_id.clone(),
-            merchant_name: pick.endpoint.name.clone(),
-            offer: pick.offers.first()?.clone(),
-            transcript: Vec::new(),
-            state: session.state,
-            failure: session.failure.clone(),
-            invoice: session.invoice.clone(),
-            checks: Vec::new(),
-            accepted: false,
-        };
-        Some(Conversation {
-            endpoint: pick.endpoint.clone(),
+        Some(Conversation::new(
+            pick.endpoint.clone(),
             psid,
+            pick.offers.first()?.clone(),
             session,
-            report,
-        })
+        ))
     }
 
     /// What the basket's invoice should say, one expectation per item.
@@ -305,19 +290,7 @@ impl Shop {
         let Some(invoice) = conversation.session.invoice.clone() else {
             return;
         };
-        let report = &mut conversation.report;
-        report.checks = check_order(&invoice, expectations, &shop.mandate, &self.rules);
-        report.accepted = report.checks.iter().all(|c| c.passed);
-        if report.accepted && !conversation.session.can_agree() {
-            report.accepted = false;
-            report.checks.push(Check {
-                name: CheckName::WayToAgree,
-                passed: false,
-                detail: "the merchant offered no way to agree (no Pay button, no yes asked for)"
-                    .into(),
-            });
-        }
-        report.invoice = Some(invoice);
-        report.state = conversation.session.state;
+        let checks = check_order(&invoice, expectations, &shop.mandate, &self.rules);
+        conversation.judge(invoice, checks);
     }
 }
