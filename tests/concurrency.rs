@@ -10,11 +10,6 @@
 
 mod common;
 
-use concierge::config::Config;
-use concierge::order::Store;
-use concierge::server::{self, ServerState};
-use std::sync::Arc;
-use tokio::net::TcpListener;
 
 fn feed(merchant: usize) -> String {
     concierge::catalog::feed::to_jsonl(&[
@@ -32,19 +27,9 @@ fn feed(merchant: usize) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn registrations_reloads_and_searches_at_once_never_fail() {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        index_dir: dir.path().join("index"),
-        db_path: dir.path().join("concierge.db"),
-        allow_loopback: true,
-        ..Config::default()
-    };
-    let store = Arc::new(Store::open(&config.db_path).unwrap());
-    let state = ServerState::new(config.clone(), common::rules(), store.clone(), vec![]).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = server::run(listener, state, std::future::pending()).await;
-    });
+    let config = common::local_config(dir.path());
+    let (base, state) = common::serve_concierge(config.clone(), vec![]).await;
+    let store = state.shop().store.clone();
 
     // Six merchants' reference responders, registered all at once.
     let catalogs: Vec<concierge::catalog::MerchantCatalog> = (0..6)

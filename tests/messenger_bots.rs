@@ -26,16 +26,13 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::Router;
-use concierge::config::Config;
 use concierge::merchant::wire::WebhookEvent;
-use concierge::order::Store;
-use concierge::server::{self, ServerState};
+use concierge::server::ServerState;
 use hmac::{Hmac, Mac};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::TcpListener;
 
 const APP_SECRET: &str = "bot-app-secret";
 const VERIFY_TOKEN: &str = "bot-verify-token";
@@ -305,20 +302,8 @@ struct Market {
 /// Concierge's server, and the bot registered with it through the API.
 async fn market(twist: Twist) -> Market {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        index_dir: dir.path().join("index"),
-        db_path: dir.path().join("concierge.db"),
-        allow_loopback: true,
-        ..Config::default()
-    };
-    let store = Arc::new(Store::open(&config.db_path).unwrap());
-    let state = ServerState::new(config, common::rules(), store, vec![]).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let serving = state.clone();
-    tokio::spawn(async move {
-        let _ = server::run(listener, serving, std::future::pending()).await;
-    });
+    let config = common::local_config(dir.path());
+    let (base, state) = common::serve_concierge(config, vec![]).await;
 
     let bot = Bot::new(twist);
     *bot.graph.lock().unwrap() = base.clone();

@@ -21,11 +21,10 @@ use concierge::merchant::wire::{
     SendRequest, Template, WebhookEvent,
 };
 use concierge::order::Store;
-use concierge::server::{self, ServerState};
+use concierge::server::ServerState;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::TcpListener;
 
 /// Where the bot sends its Send API calls, once registered.
 #[derive(Clone, Default)]
@@ -174,14 +173,7 @@ async fn start_server() -> (String, Arc<ServerState>, tempfile::TempDir) {
         allow_loopback: true,
         ..Config::default()
     };
-    let store = Arc::new(Store::open(&config.db_path).unwrap());
-    let state = ServerState::new(config, common::rules(), store, vec![]).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let serving = state.clone();
-    tokio::spawn(async move {
-        let _ = server::run(listener, serving, std::future::pending()).await;
-    });
+    let (base, state) = common::serve_concierge(config, vec![]).await;
     (base, state, dir)
 }
 
@@ -383,12 +375,7 @@ async fn registration_refuses_internal_endpoints_under_the_default_policy() {
 #[tokio::test]
 async fn requests_can_be_polled() {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        index_dir: dir.path().join("index"),
-        db_path: dir.path().join("concierge.db"),
-        allow_loopback: true,
-        ..Config::default()
-    };
+    let config = common::local_config(dir.path());
     let catalogs = common::small_catalogs();
     let merchants = concierge::world::start_reference_merchants(&catalogs)
         .await
@@ -397,13 +384,7 @@ async fn requests_can_be_polled() {
         .into_iter()
         .zip(merchants.iter().map(|m| m.endpoint.clone()))
         .collect();
-    let store = Arc::new(Store::open(&config.db_path).unwrap());
-    let state = ServerState::new(config, common::rules(), store, fixed).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = server::run(listener, state, std::future::pending()).await;
-    });
+    let (base, _state) = common::serve_concierge(config, fixed).await;
     let client = reqwest::Client::new();
     let accepted = client
         .post(format!("{base}/v1/requests"))

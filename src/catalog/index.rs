@@ -1756,7 +1756,7 @@ pub fn rules_fingerprint(rules: &CompiledRules) -> String {
     hex::encode(hasher.finalize())
 }
 
-fn build_summary(catalogs: &[MerchantCatalog], rebuilt: bool) -> BuildSummary {
+pub(crate) fn build_summary(catalogs: &[MerchantCatalog], rebuilt: bool) -> BuildSummary {
     BuildSummary {
         rebuilt,
         merchants: catalogs.len(),
@@ -1789,12 +1789,7 @@ pub fn swap_in(built: &Path, directory: &Path) -> Result<(), CatalogError> {
         let path = path.to_path_buf();
         move |source| CatalogError::Io { path, source }
     };
-    let mut old_name = directory
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    old_name.push(".old");
-    let old = directory.with_file_name(old_name);
+    let old = set_aside(directory);
     if old.exists() {
         std::fs::remove_dir_all(&old).map_err(io_error(&old))?;
     }
@@ -1809,15 +1804,20 @@ pub fn swap_in(built: &Path, directory: &Path) -> Result<(), CatalogError> {
     Ok(())
 }
 
-/// Puts back the index a crash left renamed away in the middle of
-/// [`swap_in`], and removes a half-built one.
-pub fn recover_swap(directory: &Path) {
+/// Where [`swap_in`] puts the index it replaces: `<name>.old` beside it.
+fn set_aside(directory: &Path) -> std::path::PathBuf {
     let mut old_name = directory
         .file_name()
         .map(|n| n.to_os_string())
         .unwrap_or_default();
     old_name.push(".old");
-    let old = directory.with_file_name(old_name);
+    directory.with_file_name(old_name)
+}
+
+/// Puts back the index a crash left renamed away in the middle of
+/// [`swap_in`], and removes a half-built one.
+pub fn recover_swap(directory: &Path) {
+    let old = set_aside(directory);
     if !directory.exists() && old.join("meta.json").is_file() {
         let _ = std::fs::rename(&old, directory);
     }

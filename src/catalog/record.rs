@@ -381,16 +381,7 @@ impl CatalogRecord {
         built.commit_payload(&payload)?;
         drop(built);
         swap_in(&aside, &directory)?;
-        Ok(BuildSummary {
-            rebuilt: true,
-            merchants: catalogs.len(),
-            products: catalogs.iter().map(|c| c.products.len()).sum(),
-            variants: catalogs
-                .iter()
-                .flat_map(|c| &c.products)
-                .map(|p| p.variants.len())
-                .sum(),
-        })
+        Ok(super::index::build_summary(&catalogs, true))
     }
 }
 

@@ -29,7 +29,7 @@
 //! assert!(intent.trace.iter().any(|fired| fired.rule == "typo"));
 //! ```
 
-mod parser;
+pub(crate) mod parser;
 pub mod timing;
 
 pub use parser::Parser;

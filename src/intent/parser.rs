@@ -90,7 +90,7 @@ fn word_spans(text: &str) -> Vec<(usize, usize)> {
 }
 
 /// Small number words, for quantities ("two hoodies").
-fn number_word(word: &str) -> Option<u32> {
+pub(crate) fn number_word(word: &str) -> Option<u32> {
     Some(match word {
         "one" | "single" => 1,
         "two" | "couple" => 2,

@@ -596,19 +596,11 @@ fn quantity_in_words(line: &str) -> Option<u32> {
         r"(?i)\b(one|two|three|four|five|six|seven|eight|nine|ten|a pair|a dozen)\s+(?:of\s+(?:the|these|those|them)|x|×|pieces|pcs|units|bottles|bags|packs|boxes|pairs)\b",
     );
     let word = pattern.captures(line)?.get(1)?.as_str().to_lowercase();
-    Some(match word.as_str() {
-        "one" => 1,
-        "two" | "a pair" => 2,
-        "three" => 3,
-        "four" => 4,
-        "five" => 5,
-        "six" => 6,
-        "seven" => 7,
-        "eight" => 8,
-        "nine" => 9,
-        "ten" => 10,
-        _ => 12,
-    })
+    match word.as_str() {
+        "a pair" => Some(2),
+        "a dozen" => Some(12),
+        number => crate::intent::parser::number_word(number),
+    }
 }
 
 /// The words describing an item: its line, and for a summary whose price

@@ -367,25 +367,6 @@ impl Store {
         Ok(connection.last_insert_rowid())
     }
 
-    pub fn insert_merchant(&self, merchant: &MerchantRecord) -> Result<(), OrderError> {
-        self.lock().execute(
-            "INSERT INTO merchants (id, name, endpoint, page_id, verify_token, app_secret, page_access_token, feed_path, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                merchant.id,
-                merchant.name,
-                merchant.endpoint,
-                merchant.page_id,
-                merchant.verify_token,
-                merchant.app_secret,
-                merchant.page_access_token,
-                merchant.feed_path,
-                merchant.created_at
-            ],
-        )?;
-        Ok(())
-    }
-
     /// Stores `merchant` unless its id is taken; true when stored.
     pub fn insert_merchant_if_new(&self, merchant: &MerchantRecord) -> Result<bool, OrderError> {
         let inserted = self.lock().execute(

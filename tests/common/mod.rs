@@ -202,6 +202,35 @@ impl TestWorld {
 }
 
 /// Serves `router` on a loopback port; returns its webhook URL.
+/// A configuration with its index and store under `dir`, merchants
+/// allowed on loopback.
+pub fn local_config(dir: &std::path::Path) -> Config {
+    Config {
+        index_dir: dir.join("index"),
+        db_path: dir.join("concierge.db"),
+        allow_loopback: true,
+        ..Config::default()
+    }
+}
+
+/// Concierge's HTTP server on a loopback port, with its store at
+/// `config.db_path` and `fixed` merchants (the demo world's kind) beside the
+/// catalog of record. Returns its base URL and state.
+pub async fn serve_concierge(
+    config: Config,
+    fixed: Vec<(MerchantCatalog, MerchantEndpoint)>,
+) -> (String, Arc<concierge::server::ServerState>) {
+    let store = Arc::new(Store::open(&config.db_path).unwrap());
+    let state = concierge::server::ServerState::new(config, rules(), store, fixed).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let serving = state.clone();
+    tokio::spawn(async move {
+        let _ = concierge::server::run(listener, serving, std::future::pending()).await;
+    });
+    (base, state)
+}
+
 pub async fn serve_router(router: Router) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
