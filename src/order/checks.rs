@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckName {
-    /// One invoice line per item asked for, no more.
+    /// One invoice line per item asked for, no more. (Reports written
+    /// before baskets called it `one_item_line`.)
+    #[serde(alias = "one_item_line")]
     ItemLines,
     Product,
     Colour,
