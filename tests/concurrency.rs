@@ -10,7 +10,6 @@
 
 mod common;
 
-
 fn feed(merchant: usize) -> String {
     concierge::catalog::feed::to_jsonl(&[
         common::turtleneck(

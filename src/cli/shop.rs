@@ -381,7 +381,8 @@ async fn ask_server(server: &str, ask: &Ask) -> anyhow::Result<i32> {
         auto_pay: ask.auto_pay,
         wait: true,
     };
-    let url = format!("{}/v1/requests", server.trim_end_matches('/'));
+    let base = server.trim_end_matches('/');
+    let url = format!("{base}/v1/requests");
     let response = reqwest::Client::new()
         .post(&url)
         .json(&body)
@@ -393,8 +394,13 @@ async fn ask_server(server: &str, ask: &Ask) -> anyhow::Result<i32> {
     if !status.is_success() {
         bail!("the server answered {status}: {text}");
     }
-    let report: ShopReport =
-        serde_json::from_str(&text).context("the server's answer is not a report")?;
+    // The server has done the job by now: an answer this binary cannot
+    // read (another version) must not hide a purchase.
+    let report: ShopReport = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "the server at {base} answered with a report this concierge cannot read (another version?); the request was carried out there: GET {base}/v1/orders lists what it bought"
+        )
+    })?;
     if ask.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
