@@ -1,7 +1,11 @@
 //! Researchers' and maintainers' commands: `eval`, `bench`, `parse`,
 //! `rules check` and `orders`.
 
-use super::{scratch_dir, BenchCommand, EvalCommand, EvalFormat, RankerArg, RulesCommand};
+use super::{
+    parse_amount, scratch_dir, BenchCommand, EvalCommand, EvalFormat, EvalShopArgs, RankerArg,
+    RulesCommand,
+};
+use anyhow::Context;
 use concierge::config::Config;
 use concierge::order::Store;
 use concierge::rules;
@@ -27,6 +31,20 @@ pub fn run(config: &Config, command: EvalCommand) -> anyhow::Result<i32> {
                 println!("{}", serde_json::to_string_pretty(&report.to_json())?);
             } else {
                 print!("{}", report.render(max_errors));
+            }
+            Ok(0)
+        }
+        EvalCommand::Requests {
+            data,
+            json,
+            max_errors,
+        } => {
+            let parser = concierge::intent::Parser::new(Arc::new(rules::load(&config.rules_dir)?));
+            let report = concierge::eval::requests::run_requests(&parser, &data, max_errors)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.render());
             }
             Ok(0)
         }
@@ -70,7 +88,56 @@ pub fn run(config: &Config, command: EvalCommand) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        EvalCommand::Shop(args) => shop(config, args),
     }
+}
+
+/// `concierge eval shop`: the children are this binary, with the rules
+/// this command would use.
+fn shop(config: &Config, args: EvalShopArgs) -> anyhow::Result<i32> {
+    use concierge::eval::shop::{run_shop_eval, ShopEvalOptions};
+    use std::io::IsTerminal;
+    let rules_dir = config
+        .rules_dir
+        .is_dir()
+        .then(|| std::path::absolute(&config.rules_dir))
+        .transpose()?;
+    let options = ShopEvalOptions {
+        tasks: args.tasks,
+        feeds: args.feeds,
+        repeat: args.repeat as usize,
+        max_tasks: args.max_tasks,
+        default_max_total: args
+            .default_max_total
+            .map(|text| parse_amount(&text))
+            .transpose()?,
+        market: concierge::eval::market::MarketOptions {
+            binary: std::env::current_exe().context("cannot find this binary")?,
+            rules_dir,
+        },
+    };
+    let show_progress = std::io::stderr().is_terminal();
+    let report = run_shop_eval(&options, |task, run| {
+        if show_progress {
+            eprintln!(
+                "{:<14} {:<16} reward {:.2}  {:.1} s",
+                task.id,
+                run.stage.map(|s| s.name()).unwrap_or("ok"),
+                run.reward,
+                run.seconds
+            );
+        }
+    })?;
+    if let Some(path) = &args.report_md {
+        std::fs::write(path, report.render_markdown())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.render());
+    }
+    Ok(0)
 }
 
 pub async fn bench(config: &Config, command: BenchCommand) -> anyhow::Result<i32> {

@@ -197,8 +197,21 @@ pub enum EvalCommand {
         #[arg(long, default_value_t = 50)]
         max_errors: usize,
     },
+    /// Coverage of unlabelled shopping requests (JSON array of strings, or one per line): share read as shopping with a product
+    Requests {
+        #[arg(long)]
+        data: PathBuf,
+        /// Print one JSON object
+        #[arg(long)]
+        json: bool,
+        /// Most misses of each kind listed
+        #[arg(long, default_value_t = 50)]
+        max_errors: usize,
+    },
     /// Retrieval quality: recall@10, MRR, nDCG@10 and grouping precision/recall
     Search(EvalSearchArgs),
+    /// End to end: shop for each task's request in a world of reference merchants built from feeds, and score what was bought (WebShop's reward)
+    Shop(EvalShopArgs),
     /// How merchants' bot turns are read: acts, offers agreed or refused, amounts (labelled JSON Lines)
     Dialogue {
         #[arg(long)]
@@ -321,6 +334,34 @@ pub struct EvalSearchArgs {
     /// Queries listed in the text report, worst first
     #[arg(long, default_value_t = 10)]
     show: usize,
+}
+
+#[derive(Args)]
+pub struct EvalShopArgs {
+    /// Tasks, JSON Lines: {"id", "request", "gold": {...}, "best_total"}
+    #[arg(long)]
+    tasks: PathBuf,
+    /// One feed per merchant (*.jsonl, *.csv, *.tsv; the id is the file
+    /// stem), with optional merchants.json {"id": {"shipping": cents}}
+    #[arg(long)]
+    feeds: PathBuf,
+    /// Runs per task (K of pass^k and pass@k)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: u32,
+    /// Print one JSON object, every run included
+    #[arg(long)]
+    json: bool,
+    /// Also write a Markdown report (summary and failures) here
+    #[arg(long, value_name = "PATH")]
+    report_md: Option<PathBuf>,
+    /// Only the first N tasks
+    #[arg(long, value_name = "N")]
+    max_tasks: Option<usize>,
+    /// The budget a shopper authorises for tasks whose gold states no
+    /// max_price, e.g. 500 (passed to ask as --max-total) [default: none:
+    /// such requests are not paid, as with ask]
+    #[arg(long, value_name = "AMOUNT")]
+    default_max_total: Option<String>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]

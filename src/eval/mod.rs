@@ -13,11 +13,16 @@
 //! F1 is at least [`PRODUCT_MATCH_F1`]; the mean product token F1; and every
 //! error with the rules that fired.
 //!
-//! Entry point for `concierge eval intents`: [`run_intents`].
+//! Entry point for `concierge eval intents`: [`run_intents`]. The whole
+//! pipeline end to end, in a world of reference merchants built from feeds:
+//! [`shop`] (`concierge eval shop`, its world in [`market`]).
 
 pub mod corpora;
 pub mod dialogue;
+pub mod market;
 mod metrics;
+pub mod requests;
+pub mod shop;
 
 pub use metrics::{evaluate, product_token_f1, ErrorCase, EvalReport, Prf};
 

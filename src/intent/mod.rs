@@ -103,6 +103,9 @@ pub struct ItemRequest {
     pub brand: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub material: Option<String>,
+    /// Who it is for: men, women, boys, girls, kids, baby or unisex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
     /// Colours the shopper ruled out ("not red").
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excluded_colors: Vec<String>,

@@ -225,6 +225,30 @@ const NOT_PRODUCT_HEADS: &[&str] = &[
     "station",
 ];
 const SEGMENT_BREAKS: &[&str] = &["and", ",", "plus", "also"];
+/// Words that end a request's object noun phrase ("a pendant light | to go
+/// in my dining room", "popcorn | that is gluten free").
+const PHRASE_ENDS: &[&str] = &[
+    ",", "and", "or", "for", "to", "in", "with", "that", "which", "who", "from", "on", "at", "by",
+    "into", "near", "under", "over", "below", "above", "without", "because", "so", "but", "if",
+    "as", "than", "like", "about", "while", "when", "where", "it", "they", "is", "are", "should",
+    "must", "can", "could", "would", "will",
+];
+/// Words that make a text a sentence rather than a bare product phrase
+/// ("the timer should have 10 minutes", "apple cider has been in my
+/// fridge"): a bare phrase of open vocabulary is a search only without them.
+const CLAUSE_WORDS: &[&str] = &[
+    "is", "are", "was", "were", "be", "been", "am", "has", "have", "had", "do", "does", "did",
+    "should", "would", "could", "can", "will", "shall", "may", "might", "must", "i", "you", "me",
+    "we", "he", "she", "they", "it", "my", "your", "our", "their", "his", "her", "what", "how",
+    "where", "which", "who", "why", "when", "i'm", "you're", "it's", "let", "tell",
+];
+/// How much of a WordNet noun's meaning must be a thing (artifact, food,
+/// substance...) for it to head a product phrase: "popcorn" 9, "table" 5,
+/// "ride" 3, "break" 0 (see `rules/english/README.md`).
+const THING_SHARE: u8 = 4;
+/// A word this much a thing makes its phrase a product wherever it stands
+/// in it ("microphone" 9), not only as the head.
+const STRONG_THING_SHARE: u8 = 7;
 
 /// A price rule match: the matched range, the amounts in minor units and
 /// the currency code.
@@ -377,15 +401,19 @@ impl Parser {
 
         if intent.intent == IntentKind::None {
             let first_word = before_intent.split_whitespace().next().unwrap_or("");
-            if intent.items.iter().any(|item| item.product_type.is_some())
+            let names_product = intent.items.iter().any(|item| item.product_type.is_some())
+                || (intent.items.iter().any(|item| item.product.is_some())
+                    && self.bare_product_phrase(&before_intent));
+            if names_product
                 && intent
                     .trace
                     .iter()
                     .all(|f| f.rule != "veto" && !f.rule.ends_with("(vetoed)"))
                 && !NOT_A_PRODUCT_QUERY.contains(&first_word)
-                && evidence
+                && (evidence
                     .get_or_insert_with(|| self.evidence(&before_intent, &intent))
                     .product
+                    || intent.items.iter().all(|item| item.product_type.is_none()))
             {
                 // A bare product phrase ("gray turtleneck, medium") is a search:
                 // Concierge shows offers but does not buy without a buying verb.
@@ -616,7 +644,11 @@ impl Parser {
             if !rule.requires.is_empty() {
                 let found = *evidence.get_or_insert_with(|| self.evidence(lower, intent));
                 let satisfied = rule.requires.iter().any(|need| match need {
-                    Evidence::Product => found.product,
+                    Evidence::Product => found.product || {
+                        let mut object = lower.clone();
+                        blank(&mut object, cut.clone());
+                        self.open_object(&object, 1, true)
+                    },
                     Evidence::OwnedProduct => found.owned_product,
                     Evidence::Price => found.price,
                     Evidence::Attribute => found.attribute,
@@ -750,6 +782,149 @@ impl Parser {
         })
     }
 
+    /// Whether `word`, outside the lexicon, can head a product phrase: a
+    /// WordNet noun with at least `min_share` tenths of its meaning a thing
+    /// ("popcorn" 9, "table" 5, "book" 1, "idea" 0), or, when `unknown_ok`,
+    /// a word no list knows (a brand or a model: "mivofun", "ps5").
+    fn open_product_word(&self, word: &str, min_share: u8, unknown_ok: bool) -> bool {
+        if word.len() < 2
+            || !word.chars().any(char::is_alphabetic)
+            || self.rules.stopwords.contains(word)
+            || NOT_PRODUCT_HEADS.contains(&word)
+            || POSSESSIVES.contains(&word)
+            || NEGATIONS.contains(&word)
+        {
+            return false;
+        }
+        match crate::rules::english::lookup(word) {
+            Some(info) => info.noun && info.thing_share >= min_share.max(1),
+            None => {
+                unknown_ok
+                    && word.len() >= 3
+                    && !self.rules.known_words.contains(word)
+                    && word.chars().all(|c| c.is_alphanumeric() || c == '-')
+                    && !word.chars().all(|c| c.is_ascii_digit())
+            }
+        }
+    }
+
+    /// Whether `text` (a request with its trigger words cut) names an
+    /// object that can be bought. Its first noun phrase runs up to a
+    /// preposition or clause ([`PHRASE_ENDS`]); it names a product when it
+    /// holds a lexicon product, or when its head (last) word is an
+    /// [`Parser::open_product_word`]: "an engineered wood end table", "gluten
+    /// free popcorn", but not "a car rental", "an italian dinner idea",
+    /// "my gps coordinates" (a possessive: something the shopper has) or
+    /// "the date" (definite: something already there).
+    fn open_object(&self, text: &str, min_share: u8, unknown_ok: bool) -> bool {
+        let tokens = tokenize(text);
+        let mut started = false;
+        let mut head: Option<&str> = None;
+        let mut before_head: Option<&str> = None;
+        let mut definite = false;
+        // A word of the phrase that is nearly always a thing ("microphone",
+        // "balm"), wherever it stands: "a usb microphone having ...".
+        let mut thing_word = false;
+        let mut index = 0;
+        while index < tokens.len() {
+            let word = tokens[index].text;
+            if PHRASE_ENDS.contains(&word) {
+                if started {
+                    break;
+                }
+                index += 1;
+                continue;
+            }
+            if POSSESSIVES.contains(&word) {
+                if started {
+                    break;
+                }
+                return false;
+            }
+            let span = self.span_limit(&tokens[index..]);
+            let hits = (1..=span)
+                .rev()
+                .map(|n| (n, self.lookup(&tokens[index..index + n])))
+                .find(|(_, hits)| !hits.is_empty());
+            if let Some((n, hits)) = hits {
+                // "a phone number": a product word that only modifies a
+                // head that is not for sale.
+                let modifies = tokens
+                    .get(index + n)
+                    .is_some_and(|next| NOT_PRODUCT_HEADS.contains(&next.text));
+                if !modifies && hits.iter().any(|hit| hit.slot == LexSlot::Product) {
+                    return true;
+                }
+                started = true;
+                index += n;
+                continue;
+            }
+            if self.rules.stopwords.contains(word)
+                || word.chars().all(|c| c.is_ascii_digit())
+                || number_word(word).is_some()
+            {
+                definite |= word == "the";
+                index += 1;
+                continue;
+            }
+            started = true;
+            thing_word |= crate::rules::english::lookup(word)
+                .is_some_and(|info| info.noun && info.thing_share >= STRONG_THING_SHARE);
+            before_head = head;
+            head = Some(word);
+            index += 1;
+        }
+        // "give me the date", "i want the volume at level 4": a definite
+        // object outside the lexicon is something already there, not
+        // something to buy.
+        if definite {
+            return false;
+        }
+        if thing_word && min_share <= THING_SHARE {
+            return true;
+        }
+        // A two-word compound WordNet knows ("cutting board", "eye mask")
+        // speaks for its head.
+        let compound = before_head
+            .zip(head)
+            .and_then(|(first, last)| crate::rules::english::lookup(&format!("{first}_{last}")));
+        if let Some(info) = compound {
+            return info.noun && info.thing_share >= min_share.max(1);
+        }
+        head.is_some_and(|head| self.open_product_word(head, min_share, unknown_ok))
+    }
+
+    /// Whether `text`, which no intent rule matched, is a bare product
+    /// phrase ("gluten free popcorn", "red wool scarf under $30") rather than
+    /// a sentence or a command ("create a new timer", "roll the dice",
+    /// "hiya"): no clause words, no leading verb, and a thing WordNet or the
+    /// lexicon knows in its first noun phrase.
+    fn bare_product_phrase(&self, text: &str) -> bool {
+        let tokens = tokenize(text);
+        if tokens.iter().any(|t| CLAUSE_WORDS.contains(&t.text)) {
+            return false;
+        }
+        let Some(first) = tokens.first().map(|t| t.text) else {
+            return false;
+        };
+        if self.lookup(&tokens[..1]).is_empty() {
+            if let Some(info) = crate::rules::english::lookup(first) {
+                let next_opens_object = tokens.get(1).is_some_and(|next| {
+                    matches!(next.text, "a" | "an" | "the" | "some" | "all" | "any" | "to" | "up")
+                        || next.text.chars().all(|c| c.is_ascii_digit())
+                });
+                if info.verb && (!info.noun || next_opens_object) {
+                    return false;
+                }
+            }
+        }
+        let known_thing = tokens.iter().any(|t| {
+            crate::rules::english::lookup(t.text)
+                .is_some_and(|info| info.noun && info.thing_share >= THING_SHARE)
+        }) || self.names_product(&tokens);
+        known_thing && self.open_object(text, THING_SHARE, false)
+    }
+
     fn parse_segment(&self, tokens: &[Token], trace: &mut Vec<Fired>) -> ItemRequest {
         let lexicon = &self.rules.lexicon;
         let stopwords = &self.rules.stopwords;
@@ -864,6 +1039,7 @@ impl Parser {
                     LexSlot::Size => slot_value(&mut item.size, "lexicon_size", trace),
                     LexSlot::Material => slot_value(&mut item.material, "lexicon_material", trace),
                     LexSlot::Brand => slot_value(&mut item.brand, "lexicon_brand", trace),
+                    LexSlot::Audience => slot_value(&mut item.audience, "lexicon_audience", trace),
                     LexSlot::Product => {
                         negating = false;
                         if item.product_type.is_none() {
@@ -1092,6 +1268,7 @@ fn absorb(target: &mut ItemRequest, extra: ItemRequest) {
     target.quantity = target.quantity.or(extra.quantity);
     target.material = target.material.take().or(extra.material);
     target.brand = target.brand.take().or(extra.brand);
+    target.audience = target.audience.take().or(extra.audience);
     target.excluded_colors.extend(extra.excluded_colors);
 }
 

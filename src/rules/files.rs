@@ -31,6 +31,9 @@ pub struct RuleFile {
     pub brand: Vec<LexEntryDef>,
     #[serde(default)]
     pub product: Vec<LexEntryDef>,
+    /// Who a product is for ("women's", "for my son").
+    #[serde(default)]
+    pub audience: Vec<LexEntryDef>,
     #[serde(default)]
     pub currency: Vec<CurrencyDef>,
     #[serde(default)]

@@ -7,6 +7,7 @@
 //! and line ([`RuleError::Invalid`]).
 
 mod check;
+pub mod english;
 mod files;
 pub mod fuzzy;
 
@@ -103,6 +104,8 @@ pub enum LexSlot {
     Material,
     Brand,
     Product,
+    /// Who it is for: men, women, boys, girls, kids, baby, unisex.
+    Audience,
 }
 
 /// A phrase's meaning in the lexicon.
@@ -958,6 +961,7 @@ fn compile_files(
             (&parsed.material, LexSlot::Material),
             (&parsed.brand, LexSlot::Brand),
             (&parsed.product, LexSlot::Product),
+            (&parsed.audience, LexSlot::Audience),
         ];
         for (entries, slot) in lexicon_sections {
             for entry in entries {

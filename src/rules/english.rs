@@ -1,0 +1,111 @@
+//! English words from WordNet (`rules/english/wordnet-words.txt`): parts of
+//! speech, and for nouns how likely they name something one can buy. Read
+//! once, on first use, from the copy compiled into the binary.
+
+use super::FastMap;
+use std::sync::OnceLock;
+
+const WORDNET_WORDS: &str = include_str!("../../rules/english/wordnet-words.txt");
+
+/// What WordNet says of one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WordInfo {
+    pub noun: bool,
+    pub verb: bool,
+    pub adjective: bool,
+    pub adverb: bool,
+    /// For nouns, 0-9: the rank-weighted share of senses that are things
+    /// (artifacts, foods, substances, plants, animals, natural objects).
+    pub thing_share: u8,
+}
+
+/// The word list, read on first use.
+pub fn words() -> &'static FastMap<&'static str, WordInfo> {
+    static WORDS: OnceLock<FastMap<&'static str, WordInfo>> = OnceLock::new();
+    WORDS.get_or_init(|| {
+        let mut map = FastMap::default();
+        for line in WORDNET_WORDS.lines() {
+            if line.starts_with('#') {
+                continue;
+            }
+            let mut fields = line.split(' ');
+            let (Some(word), Some(pos)) = (fields.next(), fields.next()) else {
+                continue;
+            };
+            let thing_share = fields
+                .next()
+                .and_then(|s| s.parse::<u8>().ok())
+                .unwrap_or(0);
+            map.insert(
+                word,
+                WordInfo {
+                    noun: pos.contains('n'),
+                    verb: pos.contains('v'),
+                    adjective: pos.contains('a'),
+                    adverb: pos.contains('r'),
+                    thing_share,
+                },
+            );
+        }
+        map
+    })
+}
+
+/// The word as WordNet lists it, or as the singular of a regular plural
+/// ("candles", "boxes", "berries"). Where both readings exist the noun
+/// with more of its meaning a thing wins: "nuts" is an adjective and the
+/// plural of "nut", "cleaners" a shop and the plural of "cleaner".
+pub fn lookup(word: &str) -> Option<WordInfo> {
+    let words = words();
+    let exact = words.get(word).copied();
+    let word = word.strip_suffix("'s").unwrap_or(word);
+    let singular = [("ies", "y"), ("es", ""), ("s", "")]
+        .iter()
+        .filter_map(|(suffix, replacement)| {
+            let stem = word.strip_suffix(suffix)?;
+            words
+                .get(format!("{stem}{replacement}").as_str())
+                .copied()
+                .filter(|info| info.noun)
+        })
+        .max_by_key(|info| info.thing_share);
+    match (exact, singular) {
+        (Some(exact), Some(singular))
+            if !exact.noun || singular.thing_share > exact.thing_share =>
+        {
+            Some(singular)
+        }
+        (Some(exact), _) => Some(exact),
+        (None, singular) => singular,
+    }
+}
+
+/// Whether `word` is an English word WordNet knows (or a regular plural of
+/// one).
+pub fn is_word(word: &str) -> bool {
+    lookup(word).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn things_and_not_things() {
+        for (word, thing) in [
+            ("popcorn", true),
+            ("candles", true),
+            ("salt", true),
+            ("berries", true),
+            ("time", false),
+            ("break", false),
+            ("help", false),
+        ] {
+            let info = lookup(word).unwrap_or_else(|| panic!("{word} is in WordNet"));
+            assert!(info.noun, "{word}");
+            assert_eq!(info.thing_share >= 4, thing, "{word}: {info:?}");
+        }
+        assert!(lookup("mivofun").is_none());
+        assert!(!lookup("quickly").is_some_and(|i| i.noun));
+    }
+}
