@@ -104,7 +104,11 @@ pub fn purchase_phrased(text: &str) -> bool {
 
 /// Parses every request and counts; keeps at most `keep_misses` of each kind
 /// of miss.
-pub fn evaluate_requests(parser: &Parser, requests: &[String], keep_misses: usize) -> RequestsReport {
+pub fn evaluate_requests(
+    parser: &Parser,
+    requests: &[String],
+    keep_misses: usize,
+) -> RequestsReport {
     let mut per_intent: BTreeMap<String, usize> = BTreeMap::new();
     let mut shopping = 0usize;
     let mut phrased = 0usize;
@@ -113,7 +117,9 @@ pub fn evaluate_requests(parser: &Parser, requests: &[String], keep_misses: usiz
     let mut purchase_misses = Vec::new();
     for text in requests {
         let intent = parser.parse(text);
-        *per_intent.entry(intent.intent.name().to_string()).or_default() += 1;
+        *per_intent
+            .entry(intent.intent.name().to_string())
+            .or_default() += 1;
         let product = intent
             .items
             .iter()

@@ -644,11 +644,13 @@ impl Parser {
             if !rule.requires.is_empty() {
                 let found = *evidence.get_or_insert_with(|| self.evidence(lower, intent));
                 let satisfied = rule.requires.iter().any(|need| match need {
-                    Evidence::Product => found.product || {
-                        let mut object = lower.clone();
-                        blank(&mut object, cut.clone());
-                        self.open_object(&object, 1, true)
-                    },
+                    Evidence::Product => {
+                        found.product || {
+                            let mut object = lower.clone();
+                            blank(&mut object, cut.clone());
+                            self.open_object(&object, 1, true)
+                        }
+                    }
                     Evidence::OwnedProduct => found.owned_product,
                     Evidence::Price => found.price,
                     Evidence::Attribute => found.attribute,
@@ -910,8 +912,10 @@ impl Parser {
         if self.lookup(&tokens[..1]).is_empty() {
             if let Some(info) = crate::rules::english::lookup(first) {
                 let next_opens_object = tokens.get(1).is_some_and(|next| {
-                    matches!(next.text, "a" | "an" | "the" | "some" | "all" | "any" | "to" | "up")
-                        || next.text.chars().all(|c| c.is_ascii_digit())
+                    matches!(
+                        next.text,
+                        "a" | "an" | "the" | "some" | "all" | "any" | "to" | "up"
+                    ) || next.text.chars().all(|c| c.is_ascii_digit())
                 });
                 if info.verb && (!info.noun || next_opens_object) {
                     return false;
