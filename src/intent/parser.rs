@@ -401,19 +401,24 @@ impl Parser {
 
         if intent.intent == IntentKind::None {
             let first_word = before_intent.split_whitespace().next().unwrap_or("");
-            let names_product = intent.items.iter().any(|item| item.product_type.is_some())
-                || (intent.items.iter().any(|item| item.product.is_some())
-                    && self.bare_product_phrase(&before_intent));
-            if names_product
-                && intent
-                    .trace
-                    .iter()
-                    .all(|f| f.rule != "veto" && !f.rule.ends_with("(vetoed)"))
+            // A lexicon product must be wanted, not owned ("my socks"); an
+            // open-vocabulary one must stand as a bare phrase.
+            let mut names_product = || {
+                if intent.items.iter().any(|item| item.product_type.is_some()) {
+                    evidence
+                        .get_or_insert_with(|| self.evidence(&before_intent, &intent))
+                        .product
+                } else {
+                    intent.items.iter().any(|item| item.product.is_some())
+                        && self.bare_product_phrase(&before_intent)
+                }
+            };
+            if intent
+                .trace
+                .iter()
+                .all(|f| f.rule != "veto" && !f.rule.ends_with("(vetoed)"))
                 && !NOT_A_PRODUCT_QUERY.contains(&first_word)
-                && (evidence
-                    .get_or_insert_with(|| self.evidence(&before_intent, &intent))
-                    .product
-                    || intent.items.iter().all(|item| item.product_type.is_none()))
+                && names_product()
             {
                 // A bare product phrase ("gray turtleneck, medium") is a search:
                 // Concierge shows offers but does not buy without a buying verb.
@@ -795,6 +800,7 @@ impl Parser {
             || NOT_PRODUCT_HEADS.contains(&word)
             || POSSESSIVES.contains(&word)
             || NEGATIONS.contains(&word)
+            || CLAUSE_WORDS.contains(&word)
         {
             return false;
         }
@@ -882,7 +888,7 @@ impl Parser {
         if definite {
             return false;
         }
-        if thing_word && min_share <= THING_SHARE {
+        if thing_word {
             return true;
         }
         // A two-word compound WordNet knows ("cutting board", "eye mask")
@@ -1187,7 +1193,16 @@ impl Parser {
             })
         };
         let typed = runs.iter().copied().rfind(contains_type);
-        let chosen = typed.or_else(|| runs.iter().copied().max_by_key(|(start, end)| end - start));
+        // Outside the lexicon, the first run whose head can be a thing: "a
+        // pendant light to go in my dining room".
+        let open = || {
+            runs.iter()
+                .copied()
+                .find(|&(_, end)| self.open_product_word(tokens[end - 1].text, 1, false))
+        };
+        let chosen = typed
+            .or_else(open)
+            .or_else(|| runs.iter().copied().max_by_key(|(start, end)| end - start));
         if let Some((start, end)) = chosen {
             item.product = Some(join(&tokens[start..end]).into_owned());
         } else if let Some(material) = item.material.take() {

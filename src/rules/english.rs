@@ -59,16 +59,18 @@ pub fn lookup(word: &str) -> Option<WordInfo> {
     let words = words();
     let exact = words.get(word).copied();
     let word = word.strip_suffix("'s").unwrap_or(word);
-    let singular = [("ies", "y"), ("es", ""), ("s", "")]
-        .iter()
-        .filter_map(|(suffix, replacement)| {
-            let stem = word.strip_suffix(suffix)?;
-            words
-                .get(format!("{stem}{replacement}").as_str())
-                .copied()
-                .filter(|info| info.noun)
-        })
-        .max_by_key(|info| info.thing_share);
+    // "berries" -> "berry" needs a new string; "boxes" and "candles" are
+    // slices of the word.
+    let berry = word.strip_suffix("ies").map(|stem| format!("{stem}y"));
+    let singular = [
+        berry.as_deref(),
+        word.strip_suffix("es"),
+        word.strip_suffix('s'),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|stem| words.get(stem).copied().filter(|info| info.noun))
+    .max_by_key(|info| info.thing_share);
     match (exact, singular) {
         (Some(exact), Some(singular))
             if !exact.noun || singular.thing_share > exact.thing_share =>
