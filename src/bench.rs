@@ -55,6 +55,9 @@ fn bench_catalog(index: usize) -> MerchantCatalog {
             tax_basis_points: 0,
         },
         products: vec![FeedProduct {
+            gender: None,
+            age_group: None,
+            material: None,
             id: format!("{id}-TN"),
             title: "Bench Turtleneck Sweater".into(),
             description: "A turtleneck for benchmarks.".into(),

@@ -80,7 +80,7 @@ impl Default for Config {
             allow_loopback: false,
             counter_offer_margin_bp: 1000,
             counter_offer_text: "Could you do {budget} in total?".into(),
-            open_choice: crate::negotiate::policy::OpenChoice::Drop,
+            open_choice: crate::negotiate::policy::OpenChoice::Listed,
             basket_one_order_premium_bp: 0,
             shipping_address: None,
         }

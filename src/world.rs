@@ -33,7 +33,7 @@ pub fn load_catalogs(
 }
 
 /// The rules plus the catalogs' own vocabulary: brands, product types (a
-/// product's most specific category) and colours, so that a new merchant's
+/// product's most specific category), colours and materials, so that a new merchant's
 /// brand or colour is understood without editing the rules.
 pub fn with_catalog_terms(rules: CompiledRules, catalogs: &[MerchantCatalog]) -> CompiledRules {
     let vocabularies: Vec<Vocabulary> = catalogs
@@ -69,6 +69,12 @@ pub fn with_vocabulary<'v>(
                 .colors
                 .iter()
                 .map(|c| (LexSlot::Color, c.as_str())),
+        );
+        terms.extend(
+            vocabulary
+                .materials
+                .iter()
+                .map(|m| (LexSlot::Material, m.as_str())),
         );
     }
     terms.sort();

@@ -793,3 +793,133 @@ fn catalog_vocabulary_does_not_force_a_rebuild() {
     let (_, second) = CatalogIndex::open_or_build(dir.path(), &catalogs, &extended).unwrap();
     assert!(!second.rebuilt);
 }
+
+/// A product in one colour and sizes S/M/L, made of `material`, for
+/// `gender` (Merchant Center's word), in `categories`.
+fn apparel(
+    id: &str,
+    title: &str,
+    price: i64,
+    material: &str,
+    gender: Option<&str>,
+    categories: &[&str],
+) -> concierge::catalog::FeedProduct {
+    let mut product = turtleneck(id, title, price, &["Blue"], &[]);
+    product.description = format!("{title}. Machine wash.");
+    product.categories = categories.iter().map(|c| c.to_string()).collect();
+    product.gender = gender.map(str::to_string);
+    for variant in &mut product.variants {
+        variant
+            .variant_options
+            .push(concierge::catalog::feed::VariantOption {
+                name: "Material".into(),
+                value: material.into(),
+            });
+    }
+    product
+}
+
+/// What the shopper says is kept, whatever the price: the type by any of
+/// its names (a "t-shirt" is a "Tee"), who it is for (from the feed's
+/// `gender` or the category's words; a product that does not say fits
+/// anyone), a material and its kinds (asked "cotton", "Organic Cotton"
+/// fits; asked "organic cotton", plain "Cotton" does not), and the
+/// shopper's other words ("running" of "running shorts") counted for each
+/// offer.
+#[test]
+fn the_shoppers_constraints_decide_which_products_are_offers() {
+    let catalog = vec![
+        apparel("T1", "Classic Tee", 1500, "Cotton", Some("male"), &["Tops"]),
+        apparel(
+            "T2",
+            "Everyday Tee",
+            1400,
+            "Organic Cotton",
+            Some("female"),
+            &["Tops"],
+        ),
+        apparel(
+            "T3",
+            "Trail Tee",
+            1300,
+            "Polyester",
+            None,
+            &["Women", "Tops"],
+        ),
+        apparel("T4", "Studio Tee", 1200, "Polyester", None, &["Tops"]),
+        apparel(
+            "S1",
+            "Ana Running Short",
+            3700,
+            "Nylon",
+            Some("female"),
+            &["Bottoms"],
+        ),
+        apparel(
+            "S2",
+            "Maxima Drawstring Short",
+            2400,
+            "Cotton",
+            Some("female"),
+            &["Bottoms"],
+        ),
+        apparel("B1", "Voyage Yoga Bag", 3000, "Polyester", None, &["Gear"]),
+        {
+            // "bag" in the description does not make a tank top a bag.
+            let mut tank = apparel("K1", "Rocco Gym Tank", 2000, "Polyester", None, &["Tops"]);
+            tank.description = "Fits in any gym bag.".into();
+            tank
+        },
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let index = CatalogIndex::open_or_create(dir.path()).unwrap();
+    index
+        .load_merchant(&rules(), "shop", &catalog, 0, &mut |_| {})
+        .unwrap();
+    // The catalog's vocabulary, as a registered merchant's is: its
+    // materials ("organic cotton") become words the parser knows.
+    let vocabulary = concierge::catalog::record::Vocabulary::of(&catalog);
+    let rules = std::sync::Arc::new(concierge::world::with_vocabulary(
+        (*rules()).clone(),
+        std::iter::once(&vocabulary),
+    ));
+    let parser = Parser::new(rules.clone());
+    // (request, the products offered in any order, (product, its missing words))
+    type Case<'a> = (&'a str, &'a [&'a str], Option<(&'a str, &'a [&'a str])>);
+    let table: [Case; 9] = [
+        ("buy a blue t-shirt", &["T1", "T2", "T3", "T4"], None),
+        ("buy a men's blue t-shirt", &["T1", "T4"], None),
+        ("buy a women's blue tee", &["T2", "T3", "T4"], None),
+        ("buy a blue cotton tee", &["T1", "T2"], None),
+        ("buy a blue organic cotton tee", &["T2"], None),
+        ("buy a women's blue polyester tee", &["T3", "T4"], None),
+        (
+            "buy women's blue running shorts",
+            &["S1", "S2"],
+            Some(("S2", &["running"])),
+        ),
+        ("buy a blue gym bag", &["B1"], Some(("B1", &["gym"]))),
+        ("buy a kids blue tee", &["T4"], None),
+    ];
+    for (request, expected, missing) in table {
+        let intent = parser.parse(request);
+        let item = intent.first_item().unwrap();
+        let query = SearchQuery::for_item(&intent, item).with_type_names(&rules);
+        let results = index.search(&query).unwrap();
+        let mut found: Vec<&str> = results
+            .offers
+            .iter()
+            .map(|o| o.product_id.as_str())
+            .collect();
+        found.sort();
+        assert_eq!(found, expected, "{request}");
+        if let Some((product, words)) = missing {
+            let offer = results
+                .offers
+                .iter()
+                .find(|o| o.product_id == product)
+                .unwrap();
+            assert_eq!(offer.missing_words, words, "{request}");
+        }
+    }
+}

@@ -108,6 +108,8 @@ fn odd_merchant_messages_never_panic_the_session() {
     let mut rng = Rng(concierge::catalog::demo_world::Rng(7));
     for round in 0..2000 {
         let wanted = Wanted {
+            request: String::new(),
+            variant_title: None,
             product_code: "P-1".into(),
             product_title: "Classic Turtleneck Sweater".into(),
             color: (round % 3 > 0).then(|| "gray".into()),

@@ -19,6 +19,8 @@ fn session(
         .get_or_init(|| Arc::new(CompiledRules::embedded().unwrap()))
         .clone();
     let wanted = Wanted {
+        request: String::new(),
+        variant_title: None,
         product_code: "P-1".into(),
         product_title: "Classic Turtleneck Sweater".into(),
         color: color.map(str::to_string),
@@ -213,6 +215,8 @@ fn an_open_size_goes_to_the_shopper_when_one_can_be_asked() {
 fn basket() -> Session {
     let mut session = session(Some("M"), Some("gray"), None, Some("1 Main St"));
     session.more = vec![Wanted {
+        request: String::new(),
+        variant_title: None,
         product_code: "S-2".into(),
         product_title: "Wool Socks".into(),
         color: Some("black".into()),
@@ -293,4 +297,60 @@ fn a_basket_is_one_list_and_a_question_about_one_item_ends_it() {
         ]
     );
     assert_eq!(invoice.total, 6700);
+}
+
+/// A session whose request was `request` and whose catalog variant is
+/// `variant_title`, with colour and size left open unless given.
+fn open_session(request: &str, variant_title: &str, pick_listed: bool) -> Session {
+    let mut session = session(None, None, None, None);
+    session.wanted.request = request.into();
+    session.wanted.variant_title = Some(variant_title.into());
+    session.pick_listed_variant = pick_listed;
+    session
+}
+
+/// Options the request left open: answered with the option the shopper's
+/// own words name (units compared alike), else, for a colour or another
+/// option and when the policy allows, with the variant search chose; a
+/// size the shopper did not name is never chosen for them.
+#[test]
+fn open_options_are_answered_from_the_request_or_the_listed_variant() {
+    // (case, request, listed variant, policy picks listed, merchant's turn, reply or failure)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        bool,
+        OutgoingMessage,
+        Result<&'a str, &'a str>,
+    );
+    let cases: Vec<Case> = vec![
+        ("length named", "usb-c cable, 6 ft, under $20", "Cable - 3 ft", true,
+            quick("Which length?", &["3 ft", "6 ft", "10 ft"]), Ok("6 ft")),
+        ("unit written joined", "12in frying pan", "Pan - 8 inch", false,
+            quick("What size?", &["8 inch", "10 inch", "12 inch"]), Ok("12 inch")),
+        ("bed size named", "queen size cotton sheets", "Sheets - Twin", true,
+            quick("What size?", &["Twin", "Full", "Queen", "King"]), Ok("Queen")),
+        ("pack from the listed variant", "fragrance free baby wipes", "Baby Wipes - Pack of 2", true,
+            quick("What pack?", &["Pack of 1", "Pack of 2"]), Ok("Pack of 2")),
+        ("colour from the listed variant", "a bluetooth speaker", "Speaker Red", true,
+            quick("Which colour?", &["Black", "Red"]), Ok("Red")),
+        ("colour left open, policy drops", "a bluetooth speaker", "Speaker Red", false,
+            quick("Which colour?", &["Black", "Red"]), Err("the merchant asks for a colour and the request did not say one (offered: Black, Red); Concierge does not guess")),
+        ("size never chosen for the shopper", "a cutting board", "Board - Medium", true,
+            quick("What size?", &["Medium", "Large"]), Err("the merchant asks for a size and the request did not say one (offered: Medium, Large); Concierge does not guess")),
+        ("one letter is not named by \"i'm\"", "i'm after a hoodie", "Hoodie - M", true,
+            quick("What size?", &["S", "M"]), Err("the merchant asks for a size and the request did not say one (offered: S, M); Concierge does not guess")),
+    ];
+    for (name, request, listed, pick, turn, expected) in cases {
+        let mut session = open_session(request, listed, pick);
+        let next = session.on_replies(&[turn]);
+        match expected {
+            Ok(reply) => assert_eq!(said(&next), reply, "{name}: {:?}", session.failure),
+            Err(reason) => {
+                assert_eq!(next, Next::Stop, "{name}");
+                assert_eq!(session.failure.as_deref(), Some(reason), "{name}");
+            }
+        }
+    }
 }

@@ -424,6 +424,9 @@ fn product_for(
         }
     }
     FeedProduct {
+        gender: None,
+        age_group: None,
+        material: None,
         id: product_id.clone(),
         title: model.title.clone(),
         description: model.description.clone(),

@@ -165,6 +165,9 @@ pub fn parse_pricerunner(file: &str, text: &str) -> EvalSet {
 /// PriceRunner has no prices: every offer is one in-stock variant at 0.
 fn offer_product(id: String, title: String, category: String) -> FeedProduct {
     FeedProduct {
+        gender: None,
+        age_group: None,
+        material: None,
         variants: vec![FeedVariant {
             id: id.clone(),
             title: title.clone(),

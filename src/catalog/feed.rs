@@ -24,6 +24,16 @@ pub struct FeedProduct {
     pub brand: String,
     #[serde(default)]
     pub categories: Vec<String>,
+    /// Who it is for, as Merchant Center says it: `male`, `female`, `unisex`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gender: Option<String>,
+    /// `newborn`, `infant`, `toddler`, `kids` or `adult` (Merchant Center).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_group: Option<String>,
+    /// What the product is made of, when its variants do not differ in it
+    /// (a variant's `Material` option says it otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub material: Option<String>,
     pub variants: Vec<FeedVariant>,
 }
 
@@ -180,6 +190,12 @@ pub struct ProductRow<'a> {
     pub brand: Cow<'a, str>,
     #[serde(borrow, default)]
     pub categories: Vec<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub gender: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub age_group: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub material: Option<Cow<'a, str>>,
     #[serde(borrow, deserialize_with = "variant_rows")]
     pub variants: Vec<VariantRow<'a>>,
 }
@@ -272,6 +288,9 @@ impl<'a> From<&'a FeedProduct> for ProductRow<'a> {
             url: text(&product.url),
             brand: text(&product.brand),
             categories: product.categories.iter().map(text).collect(),
+            gender: product.gender.as_ref().map(text),
+            age_group: product.age_group.as_ref().map(text),
+            material: product.material.as_ref().map(text),
             variants: product
                 .variants
                 .iter()
@@ -318,6 +337,9 @@ impl ProductRow<'_> {
             url: self.url.into_owned(),
             brand: self.brand.into_owned(),
             categories: self.categories.into_iter().map(Cow::into_owned).collect(),
+            gender: self.gender.map(Cow::into_owned),
+            age_group: self.age_group.map(Cow::into_owned),
+            material: self.material.map(Cow::into_owned),
             variants: self
                 .variants
                 .into_iter()

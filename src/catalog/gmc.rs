@@ -15,7 +15,7 @@ use crate::money::Money;
 use std::collections::HashMap;
 
 /// The columns read; others (image_link, shipping, ...) are ignored.
-const COLUMNS: [&str; 14] = [
+const COLUMNS: [&str; 16] = [
     "id",
     "title",
     "description",
@@ -30,6 +30,8 @@ const COLUMNS: [&str; 14] = [
     "material",
     "item_group_id",
     "product_type",
+    "gender",
+    "age_group",
 ];
 
 /// Parses a Merchant Center feed's bytes with the given delimiter (`b','`
@@ -146,6 +148,13 @@ pub fn parse_gmc(file: &str, bytes: &[u8], delimiter: u8) -> FeedRead {
                         url: get("link").to_string(),
                         brand: get("brand").to_string(),
                         categories,
+                        gender: Some(get("gender"))
+                            .filter(|g| !g.is_empty())
+                            .map(str::to_string),
+                        age_group: Some(get("age_group"))
+                            .filter(|a| !a.is_empty())
+                            .map(str::to_string),
+                        material: None,
                         variants: vec![row],
                     },
                 ));

@@ -65,6 +65,11 @@ pub struct Fields {
     pub product_currency: Field,
     pub product_min_price: Field,
     pub product_max_price: Field,
+    /// Who the product is for: `audience` bits, 0 when the feed does not say.
+    pub product_audience: Field,
+    /// Every variant's material label, as words: what a material asked
+    /// for is looked for, beside the title and description.
+    pub materials: Field,
     pub product_color: Field,
     pub product_size: Field,
     pub product_material: Field,
@@ -294,6 +299,7 @@ pub fn schema() -> (Schema, Fields) {
         brand: builder.add_text_field("brand", stemmed(false, false)),
         brand_label: builder.add_text_field("brand_label", STORED),
         categories: builder.add_text_field("categories", stemmed(true, false)),
+        materials: builder.add_text_field("materials", stemmed(false, false)),
         url: builder.add_text_field("url", STORED),
         codes: builder.add_text_field("codes", STRING),
         variants: builder.add_text_field("variants", STORED),
@@ -318,6 +324,8 @@ pub fn schema() -> (Schema, Fields) {
         product_currency: builder.add_u64_field("product_currency", FAST),
         product_min_price: builder.add_i64_field("product_min_price", FAST),
         product_max_price: builder.add_i64_field("product_max_price", FAST),
+        // Who the product is for (`audience` bits; 0: not said).
+        product_audience: builder.add_u64_field("product_audience", FAST),
         product_color: builder.add_text_field("product_color", attribute()),
         product_size: builder.add_text_field("product_size", attribute()),
         product_material: builder.add_text_field("product_material", attribute()),
@@ -469,6 +477,8 @@ pub(crate) struct FilterRow {
     pub currencies: Currencies,
     pub priced: bool,
     pub in_stock: bool,
+    /// Who the product is for (`audience` bits; 0: not said).
+    pub audience: u8,
 }
 
 /// Products per window of the walks' window bounds and zone maps: one
@@ -519,6 +529,7 @@ impl ColumnCache {
         let currency = fast.u64("product_currency")?;
         let min_price = fast.i64("product_min_price")?;
         let max_price = fast.i64("product_max_price")?;
+        let audience = fast.u64("product_audience")?;
         let rows = (0..segment.max_doc())
             .map(|doc| {
                 let mut currencies = currency.values_for_doc(doc);
@@ -535,6 +546,7 @@ impl ColumnCache {
                     },
                     priced: low.is_some() && high.is_some(),
                     in_stock: in_stock.first(doc) == Some(1),
+                    audience: audience.first(doc).unwrap_or_default() as u8,
                 }
             })
             .collect::<Vec<FilterRow>>();
@@ -1546,9 +1558,33 @@ pub fn product_document(
     for category in &product.categories {
         document.add_text(fields.categories, category.as_ref());
     }
+    let mut material_labels: Vec<&str> = Vec::new();
+    if let Some(material) = product.material.as_deref().filter(|m| !m.trim().is_empty()) {
+        material_labels.push(material);
+        document.add_text(fields.materials, material);
+    }
+    for [_, _, material] in &labels {
+        if let Some((label, _)) = material {
+            if !material_labels.contains(label) {
+                material_labels.push(label);
+                document.add_text(fields.materials, *label);
+            }
+        }
+    }
     for code in document_codes(&product.title) {
         document.add_text(fields.codes, code);
     }
+    let categories: Vec<&str> = product.categories.iter().map(|c| c.as_ref()).collect();
+    document.add_u64(
+        fields.product_audience,
+        u64::from(super::audience::product_audience(
+            rules,
+            product.gender.as_deref(),
+            product.age_group.as_deref(),
+            &categories,
+            &product.title,
+        )),
+    );
     let any_in_stock = product.variants.iter().any(|v| v.availability.available);
     document.add_u64(fields.product_in_stock, u64::from(any_in_stock));
     for currency in currencies {
@@ -2013,6 +2049,9 @@ mod tests {
                 url: "".into(),
                 brand: "".into(),
                 categories: categories.iter().map(|c| (*c).into()).collect(),
+                gender: None,
+                age_group: None,
+                material: None,
                 variants: Vec::new(),
             };
             ProductDocument {

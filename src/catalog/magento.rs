@@ -174,6 +174,9 @@ pub fn parse_configurable(file: &str, text: &str) -> FeedRead {
             });
         }
         let product = FeedProduct {
+            gender: None,
+            age_group: None,
+            material: None,
             id: sku.clone(),
             // Names carry HTML entities ("HeatTec&reg; Tee").
             title: plain_text(&get(row, "name")),
@@ -211,6 +214,9 @@ pub fn parse_gear(file: &str, text: &str) -> FeedRead {
         let material = get("material");
         let material = material.split(',').next().unwrap_or_default().trim();
         let product = FeedProduct {
+            gender: None,
+            age_group: None,
+            material: None,
             id: sku.clone(),
             title: plain_text(&get("name")),
             description: plain_text(&get("description")),

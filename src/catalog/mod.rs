@@ -1,6 +1,7 @@
 //! Catalogs: merchants' feeds, the one tantivy index that holds them all, and
 //! search that returns offers compared across merchants.
 
+pub mod audience;
 pub mod bench;
 pub mod demo_world;
 pub mod eval;

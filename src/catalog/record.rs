@@ -55,12 +55,14 @@ pub struct MerchantEntry {
 }
 
 /// A catalog's brands, product types (each product's most specific
-/// category) and colour names, as the merchant writes them.
+/// category), colour names and materials, as the merchant writes them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vocabulary {
     pub brands: Vec<String>,
     pub product_types: Vec<String>,
     pub colors: Vec<String>,
+    #[serde(default)]
+    pub materials: Vec<String>,
 }
 
 impl Vocabulary {
@@ -74,9 +76,15 @@ impl Vocabulary {
             if let Some(kind) = product.categories.last() {
                 vocabulary.product_types.push(kind.trim().to_string());
             }
+            if let Some(material) = &product.material {
+                vocabulary.materials.push(material.trim().to_string());
+            }
             for variant in &product.variants {
                 if let Some(color) = variant.option("color") {
                     vocabulary.colors.push(color.trim().to_string());
+                }
+                if let Some(material) = variant.option("material") {
+                    vocabulary.materials.push(material.trim().to_string());
                 }
             }
         }
@@ -84,6 +92,7 @@ impl Vocabulary {
             &mut vocabulary.brands,
             &mut vocabulary.product_types,
             &mut vocabulary.colors,
+            &mut vocabulary.materials,
         ] {
             list.retain(|term| !term.is_empty());
             list.sort();

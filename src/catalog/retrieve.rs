@@ -95,6 +95,8 @@ pub struct ProductFilters {
     pub min_price: Option<i64>,
     pub merchants_allowed: Option<Vec<u64>>,
     pub merchants_denied: Vec<u64>,
+    /// Who the product must be for; products that do not say pass.
+    pub audience: Option<super::audience::AudienceFilter>,
 }
 
 impl ProductFilters {
@@ -211,6 +213,12 @@ impl SegmentColumns {
             return false;
         };
         if !filters.stock_and_prices_pass(row.in_stock, row.priced, row.min_price, row.max_price) {
+            return false;
+        }
+        if filters
+            .audience
+            .is_some_and(|wanted| !wanted.accepts(row.audience))
+        {
             return false;
         }
         if filters.merchants_allowed.is_some() || !filters.merchants_denied.is_empty() {

@@ -15,6 +15,7 @@ use super::retrieve::{hash_all, ProductFilters, ProductPlan, ProximityBonus, Sco
 use crate::error::CatalogError;
 use crate::intent::{Intent, ItemRequest};
 use crate::money::Money;
+use crate::rules::CompiledRules;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -37,6 +38,14 @@ pub struct SearchQuery {
     pub text: String,
     /// The canonical product type, required when present.
     pub product_type: Option<String>,
+    /// Other names of the product type ("tee", "t shirt" for t-shirts): a
+    /// product named by any of them is of the type.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub type_names: Vec<String>,
+    /// Who the product must be for (men, women, boys, girls, kids, baby,
+    /// unisex): products a feed says are for someone else are left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
     pub color: Option<String>,
     /// The shade asked for ("heather grey"), when not the colour itself.
     #[serde(default)]
@@ -180,6 +189,8 @@ impl SearchQuery {
         SearchQuery {
             text: item.product.clone().unwrap_or_default(),
             product_type: item.product_type.clone(),
+            type_names: Vec::new(),
+            audience: item.audience.clone(),
             color: item.color.clone(),
             color_shade: item.color_shade.clone(),
             size: item.size.clone(),
@@ -195,6 +206,20 @@ impl SearchQuery {
             limit: 20,
             ranker: Ranker::Full,
         }
+    }
+
+    /// Adds the lexicon's other names for the query's product type.
+    pub fn with_type_names(mut self, rules: &CompiledRules) -> SearchQuery {
+        if let Some(product_type) = &self.product_type {
+            self.type_names = rules
+                .lexicon
+                .product_names(product_type)
+                .iter()
+                .filter(|name| *name != product_type)
+                .cloned()
+                .collect();
+        }
+        self
     }
 }
 
@@ -243,6 +268,20 @@ pub struct Offer {
     /// of it ("Charcoal"); `None`: no colour asked.
     #[serde(default)]
     pub color_exact: Option<bool>,
+    /// The shopper's words for what they want, beyond the product's type,
+    /// that the product's title, description, categories and materials do
+    /// not hold ("lightweight" of "lightweight hoodie").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_words: Vec<String>,
+    /// How many of those words the product's title does not hold (held
+    /// elsewhere or not at all): a title saying "Running Short" is a closer
+    /// match for "running shorts" than a description mentioning a run.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub words_outside_title: usize,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 impl Offer {
@@ -294,8 +333,10 @@ impl CatalogIndex {
             }
             window = (window * 4).min(MAX_PRODUCT_HITS);
         };
+        let descriptive = self.descriptive_words(query)?;
+        let held = self.words_held(&searcher, &best, &descriptive)?;
         let mut offers = Vec::with_capacity(best.len());
-        for (score, address, variant, shade) in best {
+        for (at, (score, address, variant, shade)) in best.into_iter().enumerate() {
             let product = self.documents.get(&searcher, &self.fields, address)?;
             // A shade asked for ("heather grey"): that variant of the
             // product, when it has one, over the colour itself.
@@ -304,7 +345,14 @@ impl CatalogIndex {
                     .map_or((variant, shade), |position| (position, true)),
                 None => (variant, shade),
             };
-            if let Some(offer) = offer_from(&product, variant, score, query, shade) {
+            if let Some(mut offer) = offer_from(&product, variant, score, query, shade) {
+                offer.missing_words = descriptive
+                    .iter()
+                    .zip(&held[at])
+                    .filter(|(_, (anywhere, _))| !anywhere)
+                    .map(|((word, _), _)| word.clone())
+                    .collect();
+                offer.words_outside_title = held[at].iter().filter(|(_, title)| !title).count();
                 offers.push(offer);
             }
         }
@@ -417,6 +465,103 @@ impl CatalogIndex {
             .collect())
     }
 
+    /// The words of the shopper's product phrase that say more than its
+    /// type ("lightweight", "full", "zip" of "lightweight full zip
+    /// hoodie"), as (word, index term); function words and the type's
+    /// names left out.
+    fn descriptive_words(
+        &self,
+        query: &SearchQuery,
+    ) -> Result<Vec<(String, String)>, CatalogError> {
+        const FUNCTION_WORDS: [&str; 12] = [
+            "a", "an", "and", "the", "of", "for", "with", "in", "on", "to", "or", "my",
+        ];
+        // The words of the type's shortest names ("shorts", "tee"), not of
+        // names that add to them: "running" of "running shorts" still says
+        // which shorts.
+        let mut names = Vec::new();
+        for name in query.product_type.iter().chain(&query.type_names) {
+            names.push(self.text_terms(name)?);
+        }
+        let type_terms: Vec<&String> = names
+            .iter()
+            .filter(|terms| {
+                !names.iter().any(|other| {
+                    other.len() < terms.len() && other.iter().all(|w| terms.contains(w))
+                })
+            })
+            .flatten()
+            .collect();
+        let mut words: Vec<(String, String)> = Vec::new();
+        for word in query
+            .text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
+            let word = word.to_lowercase();
+            if FUNCTION_WORDS.contains(&word.as_str()) {
+                continue;
+            }
+            for term in self.text_terms(&word)? {
+                if !type_terms.contains(&&term) && !words.iter().any(|(_, t)| *t == term) {
+                    words.push((word.clone(), term));
+                }
+            }
+        }
+        Ok(words)
+    }
+
+    /// For each product of `best` and each of `words`: whether its title,
+    /// description, categories or materials hold the word, and whether its
+    /// title does.
+    fn words_held(
+        &self,
+        searcher: &tantivy::Searcher,
+        best: &[(f32, DocAddress, usize, bool)],
+        words: &[(String, String)],
+    ) -> Result<Vec<Vec<(bool, bool)>>, CatalogError> {
+        let mut held = vec![vec![(false, false); words.len()]; best.len()];
+        if words.is_empty() {
+            return Ok(held);
+        }
+        // Postings are read forwards: each segment's products in document order.
+        let mut order: Vec<usize> = (0..best.len()).collect();
+        order.sort_by_key(|&i| (best[i].1.segment_ord, best[i].1.doc_id));
+        let fields = [
+            self.fields.title,
+            self.fields.description,
+            self.fields.categories,
+            self.fields.materials,
+        ];
+        for chunk in order.chunk_by(|&a, &b| best[a].1.segment_ord == best[b].1.segment_ord) {
+            let segment = searcher.segment_reader(best[chunk[0]].1.segment_ord);
+            for (w, (_, term)) in words.iter().enumerate() {
+                for field in fields {
+                    let term = Term::from_field_text(field, term);
+                    let Some(mut postings) = super::index::term_postings(
+                        segment,
+                        &term,
+                        tantivy::schema::IndexRecordOption::Basic,
+                    )?
+                    else {
+                        continue;
+                    };
+                    for &i in chunk {
+                        let doc = best[i].1.doc_id;
+                        if tantivy::DocSet::doc(&postings) < doc {
+                            tantivy::DocSet::seek(&mut postings, doc);
+                        }
+                        if tantivy::DocSet::doc(&postings) == doc {
+                            held[i][w].0 = true;
+                            held[i][w].1 |= field == self.fields.title;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(held)
+    }
+
     fn text_terms(&self, text: &str) -> Result<Vec<String>, CatalogError> {
         let mut analyzer = self.index.tokenizer_for_field(self.fields.title)?;
         let mut stream = analyzer.token_stream(text);
@@ -508,6 +653,27 @@ impl CatalogIndex {
             Some(product_type) => self.text_terms(product_type)?,
             None => Vec::new(),
         };
+        // Each other name of the type is another way in ("tee" for a
+        // t-shirt); a name holding all the words of a shorter one adds
+        // nothing ("running shorts" beside "shorts").
+        let mut name_terms: Vec<Vec<String>> = vec![type_terms.clone()];
+        if !type_terms.is_empty() {
+            for name in &query.type_names {
+                let terms = self.text_terms(name)?;
+                if !terms.is_empty() && !name_terms.contains(&terms) {
+                    name_terms.push(terms);
+                }
+            }
+        }
+        let name_terms: Vec<Vec<String>> = name_terms
+            .iter()
+            .filter(|terms| {
+                !name_terms.iter().any(|other| {
+                    other.len() < terms.len() && other.iter().all(|w| terms.contains(w))
+                })
+            })
+            .cloned()
+            .collect();
         if phrase_terms.is_empty() && type_terms.is_empty() {
             return Err(CatalogError::Query(
                 "the request names no product to search for".into(),
@@ -515,7 +681,7 @@ impl CatalogIndex {
         }
         let mut word_terms: HashMap<&str, Vec<ScoredTerm>> = HashMap::new();
         let mut plan = ProductPlan::default();
-        for word in type_terms.iter().chain(&phrase_terms) {
+        for word in name_terms.iter().flatten().chain(&phrase_terms) {
             if word_terms.contains_key(word.as_str()) {
                 continue;
             }
@@ -529,22 +695,41 @@ impl CatalogIndex {
             word_terms.insert(word, terms);
         }
         if !type_terms.is_empty() {
-            let mut alternatives = vec![&type_terms];
+            let mut alternatives: Vec<&Vec<String>> = name_terms.iter().collect();
             // All the shopper's words as the other way in, unless they
-            // include the type's words: a product holding them all holds
-            // the type's anyway.
-            if !phrase_terms.is_empty() && !type_terms.iter().all(|t| phrase_terms.contains(t)) {
+            // include one name's words: a product holding them all holds
+            // that name's anyway.
+            if !phrase_terms.is_empty()
+                && !name_terms
+                    .iter()
+                    .any(|name| name.iter().all(|t| phrase_terms.contains(t)))
+            {
                 alternatives.push(&phrase_terms);
             }
+            // The head of each way in (its last word: "bag" of "gym bag")
+            // counts in the title or categories: a description mentioning
+            // "your gym bag" does not make a tank top a bag. The other words
+            // may be anywhere ("resistance" of a "Tone Band" for resistance
+            // bands).
+            let names_field =
+                |term: &Term| term.field() == fields.title || term.field() == fields.categories;
             plan.required = alternatives
                 .into_iter()
                 .map(|words| {
+                    let head = words.len().saturating_sub(1);
                     words
                         .iter()
-                        .map(|word| {
+                        .enumerate()
+                        .map(|(at, word)| {
                             word_terms
                                 .get(word.as_str())
-                                .map(|terms| terms.iter().map(|s| s.term.clone()).collect())
+                                .map(|terms| {
+                                    terms
+                                        .iter()
+                                        .filter(|s| at != head || names_field(&s.term))
+                                        .map(|s| s.term.clone())
+                                        .collect()
+                                })
                                 .unwrap_or_default()
                         })
                         .collect()
@@ -608,6 +793,10 @@ impl CatalogIndex {
             min_price: query.min_price,
             merchants_allowed: query.merchants_allowed.as_deref().map(hash_all),
             merchants_denied: hash_all(&query.merchants_denied),
+            audience: query
+                .audience
+                .as_deref()
+                .and_then(super::audience::AudienceFilter::for_audience),
         };
         let lowercase = |value: &Option<String>| value.as_ref().map(|v| v.trim().to_lowercase());
         let attributes = [
@@ -631,6 +820,33 @@ impl CatalogIndex {
         if plan.required.is_empty() && !plan.attributes.is_empty() {
             let any_word: Vec<Term> = plan.scored.iter().map(|s| s.term.clone()).collect();
             plan.required = vec![vec![any_word]];
+        }
+        // A material asked for is required, every word of it, in the
+        // title, description, categories or a variant's material: asked
+        // "cotton", "Organic Cotton" is cotton; asked "organic cotton",
+        // plain "Cotton" is not.
+        if let Some(material) = query.material.as_deref().filter(|m| !m.trim().is_empty()) {
+            let material_words: Vec<Vec<Term>> = self
+                .text_terms(material)?
+                .iter()
+                .map(|word| {
+                    [
+                        fields.title,
+                        fields.description,
+                        fields.categories,
+                        fields.materials,
+                    ]
+                    .into_iter()
+                    .map(|field| Term::from_field_text(field, word))
+                    .collect()
+                })
+                .collect();
+            if plan.required.is_empty() {
+                plan.required.push(Vec::new());
+            }
+            for alternative in &mut plan.required {
+                alternative.extend(material_words.iter().cloned());
+            }
         }
         Ok(plan)
     }
@@ -710,6 +926,8 @@ fn offer_from(
             .map(|wanted| variant.size.as_ref() == Some(wanted)),
         color: variant.color,
         size: variant.size,
+        missing_words: Vec::new(),
+        words_outside_title: 0,
     })
 }
 

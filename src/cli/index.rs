@@ -180,8 +180,12 @@ pub fn search(config: &Config, text: &str, demo: bool, json: bool) -> anyhow::Re
         }
         (opened.index, rules)
     };
-    let intent = concierge::intent::Parser::new(Arc::new(rules)).parse(text);
-    let queries = concierge::catalog::search::queries_for_request(&intent);
+    let rules = Arc::new(rules);
+    let intent = concierge::intent::Parser::new(rules.clone()).parse(text);
+    let queries: Vec<_> = concierge::catalog::search::queries_for_request(&intent)
+        .into_iter()
+        .map(|query| query.with_type_names(&rules))
+        .collect();
     let mut results = Vec::new();
     for query in &queries {
         results.push(index.search(query)?);

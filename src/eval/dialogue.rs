@@ -217,6 +217,8 @@ fn kind_name(kind: TurnKind) -> &'static str {
 
 fn read_case(rules: &Arc<CompiledRules>, case: &TurnCase) -> TurnResult {
     let wanted = Wanted {
+        request: String::new(),
+        variant_title: None,
         product_code: "ITEM-1".into(),
         product_title: case.wanted.product_title.clone(),
         color: case

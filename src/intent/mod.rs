@@ -118,6 +118,20 @@ impl ItemRequest {
     }
 }
 
+/// Superlatives asking for the lowest price.
+const CHEAPEST_PHRASES: [&str; 6] = [
+    "cheapest",
+    "least expensive",
+    "lowest price",
+    "lowest priced",
+    "lowest-priced",
+    "most affordable",
+];
+
+/// The trace entry of a request read as a search because it names a product
+/// and nothing else.
+pub const FALLBACK_PRODUCT_ONLY: &str = "fallback_product_only";
+
 /// A rule that fired while parsing, and the text it matched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fired {
@@ -146,6 +160,26 @@ pub struct Intent {
 }
 
 impl Intent {
+    /// A search read from a product phrase alone, with no verb or question
+    /// saying whether to buy or to look ("gray turtleneck, medium").
+    pub fn is_bare_product_phrase(&self) -> bool {
+        self.intent == IntentKind::Search
+            && self
+                .trace
+                .iter()
+                .any(|fired| fired.rule == FALLBACK_PRODUCT_ONLY)
+    }
+
+    /// Whether the shopper asks for the lowest-priced offer ("the cheapest
+    /// navy hoodie", "whichever is least expensive").
+    pub fn asks_cheapest(&self) -> bool {
+        let text = crate::rules::normalize_phrase(&self.text.replace(['?', '!', ',', '.'], " "));
+        let padded = format!(" {text} ");
+        CHEAPEST_PHRASES
+            .iter()
+            .any(|phrase| padded.contains(&format!(" {phrase} ")))
+    }
+
     /// The first item, which single-item flows (the demo) shop for.
     pub fn first_item(&self) -> Option<&ItemRequest> {
         self.items.first()

@@ -5,11 +5,12 @@
 //! **settle** (pay it once, decline the rest); **record** everything.
 
 use super::outcome::Outcome;
+use super::policy::OpenChoice;
 use super::session::{Next, PaymentReply, Session, SessionState, Speaker, TranscriptLine, Wanted};
 use super::transport::{MerchantEndpoint, Transport};
 use crate::catalog::{CatalogIndex, Offer, SearchQuery};
 use crate::config::Config;
-use crate::intent::{Intent, IntentKind, ItemRequest, Parser};
+use crate::intent::{Fired, Intent, IntentKind, ItemRequest, Parser};
 use crate::merchant::signature::random_token;
 use crate::merchant::wire::now_millis;
 use crate::money::Money;
@@ -73,6 +74,12 @@ pub struct ShopOptions {
     pub require_confirmation: bool,
     /// How long the mandate is valid, in seconds (default 15 minutes).
     pub valid_for_secs: Option<i64>,
+    /// The request is an order: a bare product phrase ("gray turtleneck,
+    /// medium, under $50") is bought rather than shown. Explicit searches
+    /// ("show me ...", "do you have ...") still only search. `ask
+    /// --auto-pay` sets it: the shopper has asked for a purchase and
+    /// authorised paying for it.
+    pub bare_phrase_is_order: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -301,6 +308,8 @@ struct Selection {
 /// What an item's invoices are checked against, besides each conversation's
 /// own offer.
 struct ItemWants<'a> {
+    /// The shopper's words, which may answer a merchant's question.
+    request: &'a str,
     item: &'a ItemRequest,
     quantity: u32,
 }
@@ -323,7 +332,14 @@ impl Shop {
     /// Does the whole job for `request`. Errors only for internal failures
     /// (the store); everything a shopper or merchant does is in the report.
     pub async fn shop(&self, request: &str, options: &ShopOptions) -> crate::Result<ShopReport> {
-        let intent = self.parser.parse(request);
+        let mut intent = self.parser.parse(request);
+        if options.bare_phrase_is_order && intent.is_bare_product_phrase() {
+            intent.intent = IntentKind::Buy;
+            intent.trace.push(Fired {
+                rule: "bare_phrase_is_order".into(),
+                matched: request.to_string(),
+            });
+        }
         let currency = intent.currency.clone().unwrap_or_else(|| "USD".into());
         let max_total = options.max_total.or(intent.max_price);
         let mut mandate = Mandate::for_request(
@@ -459,6 +475,7 @@ impl Shop {
 
         let negotiation_started = Instant::now();
         let wants = ItemWants {
+            request: &intent.text,
             item,
             quantity: item.quantity_or_one(),
         };
@@ -497,7 +514,7 @@ impl Shop {
         merchants: &MerchantDirectory,
         report: &mut ShopReport,
     ) -> Result<Selection, Outcome> {
-        let mut query = SearchQuery::for_item(intent, item);
+        let mut query = SearchQuery::for_item(intent, item).with_type_names(&self.rules);
         // Only merchants Concierge can talk to are worth finding, for a
         // purchase; a search shows every catalog.
         if intent.intent == IntentKind::Buy {
@@ -631,7 +648,7 @@ impl Shop {
         let deadline = Instant::now() + self.config.negotiation_deadline;
         let mut tasks = JoinSet::new();
         for (psid, endpoint, offer) in contacts {
-            let wanted = self.wanted_for(wants.item, wants.quantity, &offer);
+            let wanted = self.wanted_for(wants.request, wants.item, wants.quantity, &offer);
             let mut session = Session::new(
                 &endpoint.merchant_id,
                 wanted,
@@ -641,6 +658,7 @@ impl Shop {
             // With a shopper to ask, open choices go to them; otherwise
             // the policy drops the merchant (Concierge never guesses).
             session.ask_shopper = broker.is_some();
+            session.pick_listed_variant = self.config.open_choice == OpenChoice::Listed;
             let broker = broker.clone();
             let transport = self.transport.clone();
             tasks.spawn(async move {
@@ -662,8 +680,16 @@ impl Shop {
     }
 
     /// What to ask `offer`'s merchant for, for `item`.
-    fn wanted_for(&self, item: &ItemRequest, quantity: u32, offer: &Offer) -> Wanted {
+    fn wanted_for(
+        &self,
+        request: &str,
+        item: &ItemRequest,
+        quantity: u32,
+        offer: &Offer,
+    ) -> Wanted {
         Wanted {
+            request: request.to_string(),
+            variant_title: Some(offer.variant_title.clone()).filter(|t| !t.is_empty()),
             product_code: offer.product_id.clone(),
             product_title: offer.product_title.clone(),
             color: item.color.clone(),
@@ -815,8 +841,26 @@ impl Shop {
         report: &mut ShopReport,
     ) -> Outcome {
         if report.mandate.max_total.is_none() {
-            report.notes.push("No budget was given, so nothing was paid: add \"under $N\" to the request or pass --max-total.".into());
-            return Outcome::NotPaid;
+            // "Buy the cheapest ..." with payment authorised: the shopper
+            // asked for the lowest-priced offer that meets the request, and
+            // `choose` picked exactly that; it is all that is authorised.
+            let cheapest_total = report
+                .choice
+                .as_ref()
+                .filter(|_| options.pay && report.intent.asks_cheapest())
+                .map(|choice| choice.total.clone());
+            match cheapest_total {
+                Some(total) => {
+                    report.notes.push(format!(
+                        "No budget was given; you asked for the cheapest, so the lowest total that passed every check ({total}) was authorised."
+                    ));
+                    report.mandate.max_total = Some(total.minor);
+                }
+                None => {
+                    report.notes.push("No budget was given, so nothing was paid: add \"under $N\" to the request or pass --max-total.".into());
+                    return Outcome::NotPaid;
+                }
+            }
         }
         if !options.pay {
             report
@@ -1322,11 +1366,16 @@ impl Shop {
 }
 
 /// How closely an offer is what was asked, lower first: the product the
-/// request names by name before others of its kind, then the exact colour
-/// asked before a shade of it ("Charcoal" for gray).
-fn fit_tier(offer: &Offer, request: &str) -> (std::cmp::Reverse<usize>, u8) {
+/// request names by name before others of its kind, then the one holding
+/// more of the shopper's words for it ("lightweight" of "lightweight
+/// hoodie"), in its title before elsewhere, then the exact colour asked before a shade of it ("Charcoal"
+/// for gray). What the shopper said is never traded for price: price only
+/// decides within a tier.
+fn fit_tier(offer: &Offer, request: &str) -> (std::cmp::Reverse<usize>, usize, usize, u8) {
     (
         std::cmp::Reverse(words_named(request, &offer.product_title)),
+        offer.missing_words.len(),
+        offer.words_outside_title,
         u8::from(offer.color_exact == Some(false)),
     )
 }

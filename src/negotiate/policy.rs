@@ -18,6 +18,11 @@ pub enum OpenChoice {
     Drop,
     /// Ask the shopper (interactive chat only; elsewhere, drop).
     Ask,
+    /// A colour or another option (a pack, a style) the request left open
+    /// is answered with the variant search chose: the cheapest in stock
+    /// with everything the shopper said. A size left open drops the
+    /// merchant: it is about fit.
+    Listed,
 }
 
 /// Every field has a default, so a policy file names only what it changes.
@@ -47,7 +52,7 @@ impl Default for NegotiationPolicy {
             max_merchants: 8,
             counter_offer_margin_bp: 1000,
             counter_offer_text: "Could you do {budget} in total?".into(),
-            open_choice: OpenChoice::Drop,
+            open_choice: OpenChoice::Listed,
             basket_one_order_premium_bp: 0,
         }
     }

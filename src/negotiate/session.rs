@@ -44,6 +44,16 @@ pub struct Wanted {
     /// messages means.
     #[serde(default)]
     pub currency: Option<String>,
+    /// The shopper's request, whose words may answer a merchant's question
+    /// about an option ("6 ft" of "usb-c cable, 6 ft" when asked which
+    /// length).
+    #[serde(default)]
+    pub request: String,
+    /// The title of the catalog variant search chose for this merchant (the
+    /// cheapest in stock with everything asked): the answer to a question
+    /// about an option the shopper left open, when the policy allows.
+    #[serde(default)]
+    pub variant_title: Option<String>,
 }
 
 /// A message Concierge sends on the shopper's behalf.
@@ -219,6 +229,9 @@ pub struct Session {
     /// Whether open choices go to the shopper (interactive) instead of
     /// ending the conversation.
     pub ask_shopper: bool,
+    /// Whether a colour or another option the request left open is
+    /// answered with the catalog variant search chose (`OpenChoice::Listed`).
+    pub pick_listed_variant: bool,
     /// The question waiting for the shopper's choice, with what was offered.
     pending_choice: Option<(DialogueAct, Vec<OfferedOption>)>,
     /// Turns of chatter waited out so far (at most [`MAX_WAITS`]).
@@ -256,6 +269,7 @@ impl Session {
             max_turns,
             countering: None,
             ask_shopper: false,
+            pick_listed_variant: false,
             pending_choice: None,
             waits: 0,
             asked_for_total: false,
@@ -739,6 +753,14 @@ impl Session {
             DialogueAct::AskColor => self.wanted.color.is_none(),
             _ => false,
         };
+        // Left open by the request's slots, but maybe named in its words
+        // ("queen" sheets, a "10 inch" skillet).
+        if open {
+            if let Some(named) = option_in(&offered, &self.wanted.request) {
+                let answer = named.answer.clone();
+                return self.reply_once(question, answer);
+            }
+        }
         if open && self.ask_shopper {
             let slot = if question == DialogueAct::AskSize {
                 "size"
@@ -751,6 +773,20 @@ impl Session {
                 slot: slot.into(),
                 options,
             };
+        }
+        // A colour the shopper did not care about: the one of the variant
+        // search chose, when the policy says so. A size is never chosen
+        // for the shopper: it is about fit.
+        if open && question == DialogueAct::AskColor && self.pick_listed_variant {
+            if let Some(listed) = self
+                .wanted
+                .variant_title
+                .as_deref()
+                .and_then(|title| option_in(&offered, title))
+            {
+                let answer = listed.answer.clone();
+                return self.reply_once(question, answer);
+            }
         }
         match self.answer(question, &offered) {
             Ok(answer) => self.reply_once(question, answer),
@@ -774,6 +810,19 @@ impl Session {
             .collect();
         if let [only] = matching.as_slice() {
             let answer = only.answer.clone();
+            return self.reply_once(DialogueAct::AskOther, answer);
+        }
+        // An option the shopper named ("pack of 2"), else, when the policy
+        // allows, the one of the variant search chose ("What pack?").
+        let listed = self
+            .wanted
+            .variant_title
+            .as_deref()
+            .filter(|_| self.pick_listed_variant);
+        if let Some(option) = option_in(offered, &self.wanted.request)
+            .or_else(|| listed.and_then(|title| option_in(offered, title)))
+        {
+            let answer = option.answer.clone();
             return self.reply_once(DialogueAct::AskOther, answer);
         }
         // Options to choose from: words in the text that name the product
@@ -1199,6 +1248,62 @@ fn item_phrase(wanted: &Wanted) -> String {
 pub struct OfferedOption {
     pub title: String,
     pub answer: ShopperMessage,
+}
+
+/// The one offered option that `text` names, as whole words in order with
+/// units compared alike ("12 inch" in "12in frying pan", "Pack of 2" in
+/// "... - Pack of 2"); the longest when several are named, `None` when none
+/// or two of the same length are. An option of one letter ("M") is never
+/// found this way: "i'm" holds it.
+fn option_in<'o>(offered: &'o [OfferedOption], text: &str) -> Option<&'o OfferedOption> {
+    let text = measure_tokens(text);
+    let mut best: Option<(usize, &OfferedOption)> = None;
+    let mut tied = false;
+    for option in offered {
+        let tokens = measure_tokens(&option.title);
+        let length: usize = tokens.iter().map(String::len).sum();
+        if tokens.is_empty() || length < 2 || !text.windows(tokens.len()).any(|w| w == tokens) {
+            continue;
+        }
+        match best {
+            Some((longest, _)) if longest > length => {}
+            Some((longest, _)) if longest == length => tied = true,
+            _ => {
+                best = Some((length, option));
+                tied = false;
+            }
+        }
+    }
+    best.filter(|_| !tied).map(|(_, option)| option)
+}
+
+/// Lowercase words, numbers cut from the unit joined to them ("12in" →
+/// "12", "in"), and units spelled one way ("inches" → "in").
+fn measure_tokens(text: &str) -> Vec<String> {
+    let mut tokens = Vec::new();
+    for word in text
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let digits = word.chars().take_while(char::is_ascii_digit).count();
+        let (number, unit) = word.split_at(digits);
+        for part in [number, unit].into_iter().filter(|p| !p.is_empty()) {
+            let unit = match part {
+                "inch" | "inches" => "in",
+                "ounce" | "ounces" => "oz",
+                "foot" | "feet" => "ft",
+                "pound" | "pounds" | "lbs" => "lb",
+                "gallon" | "gallons" => "gal",
+                "liter" | "liters" | "litre" | "litres" => "l",
+                "millilitre" | "millilitres" | "milliliter" | "milliliters" => "ml",
+                "centimetre" | "centimetres" | "centimeter" | "centimeters" => "cm",
+                other => other,
+            };
+            tokens.push(unit.to_string());
+        }
+    }
+    tokens
 }
 
 /// The options on offer: quick replies and postback buttons that are not

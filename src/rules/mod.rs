@@ -125,6 +125,9 @@ pub struct Lexicon {
     /// "running shoes"): the parser extends an n-gram only while it is one,
     /// instead of looking up every n-gram up to `max_phrase_words`.
     pub prefixes: FastSet<String>,
+    /// Each product type's phrases, its own name first: the names a
+    /// catalog may use for it ("tee" for t-shirts, "trousers" for pants).
+    product_names: FastMap<String, Vec<String>>,
 }
 
 impl Lexicon {
@@ -142,6 +145,15 @@ impl Lexicon {
             }
             end += 1;
         }
+        if slot == LexSlot::Product {
+            let names = self
+                .product_names
+                .entry(canonical.to_string())
+                .or_insert_with(|| vec![normalize_phrase(canonical)]);
+            if !names.contains(&phrase) {
+                names.push(phrase.clone());
+            }
+        }
         let hits = self.phrases.entry(phrase).or_default();
         let hit = LexHit {
             slot,
@@ -150,6 +162,15 @@ impl Lexicon {
         if !hits.contains(&hit) {
             hits.push(hit);
         }
+    }
+
+    /// The phrases naming product type `canonical`, its own name first;
+    /// empty for a type the lexicon does not know.
+    pub fn product_names(&self, canonical: &str) -> &[String] {
+        self.product_names
+            .get(canonical)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// True when some multi-word phrase starts with the words of `phrase`.

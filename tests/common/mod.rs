@@ -79,6 +79,9 @@ pub fn turtleneck(
         }
     }
     FeedProduct {
+        gender: None,
+        age_group: None,
+        material: None,
         id: id.into(),
         title: title.into(),
         description: "A warm turtleneck sweater.".into(),

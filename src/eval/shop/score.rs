@@ -484,6 +484,9 @@ mod tests {
     fn audiences_by_gender_and_age_group() {
         let facts = |gender: Option<&str>, age: Option<&str>| ProductFacts {
             product: FeedProduct {
+                gender: None,
+                age_group: None,
+                material: None,
                 id: "X".into(),
                 title: "Thing".into(),
                 description: String::new(),

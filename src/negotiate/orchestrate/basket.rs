@@ -228,11 +228,9 @@ impl Shop {
         pick: &BasketPick,
         run_id: i64,
     ) -> Option<Conversation> {
-        let mut items = intent
-            .items
-            .iter()
-            .zip(&pick.offers)
-            .map(|(item, offer)| self.wanted_for(item, item.quantity_or_one(), offer));
+        let mut items = intent.items.iter().zip(&pick.offers).map(|(item, offer)| {
+            self.wanted_for(&intent.text, item, item.quantity_or_one(), offer)
+        });
         let mut session = Session::new(
             &pick.endpoint.merchant_id,
             items.next()?,
