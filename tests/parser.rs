@@ -475,3 +475,137 @@ fn audience_is_read() {
         assert_eq!(got, Some(audience), "{text}: {parsed:?}");
     }
 }
+
+/// Checks `text` like [`check`], and that none of `absent` is among its flat
+/// slots.
+fn check_without(parser: &Parser, text: &str, intent: IntentKind, slots: Value, absent: &[&str]) {
+    check(parser, text, intent, slots);
+    let flat = parser.parse(text).flat_slots();
+    for name in absent {
+        assert!(
+            !flat.contains_key(*name),
+            "{text:?}: slot {name} in {flat:?}"
+        );
+    }
+}
+
+/// Regression (end-to-end evaluation): a size letter or a number standing
+/// alone between commas after the product ("a yoga jacket, gray, S", "capris,
+/// blue, 29") is its size; a number before the product is still a quantity.
+#[test]
+fn bare_sizes_in_a_comma_list() {
+    use IntentKind::{Buy, Search};
+    let p = parser();
+    let cases = [
+        (
+            "buy me a women's yellow tank top, L, under $30",
+            Buy,
+            json!({"product": "tank top", "size": "L", "color": "yellow", "audience": "women", "max_price": 30}),
+        ),
+        (
+            "order a ladies yoga jacket, gray, S, under $40",
+            Buy,
+            json!({"size": "S", "color": "gray", "audience": "women"}),
+        ),
+        (
+            "I want a men's white sweatshirt made of organic cotton, M, under $60",
+            Buy,
+            json!({"size": "M", "material": "cotton", "audience": "men"}),
+        ),
+        (
+            "I want a women's mesh tank in red, M, under $40",
+            Buy,
+            json!({"size": "M", "color": "red"}),
+        ),
+        (
+            "buy women's cotton capris, blue, 29, under $55",
+            Buy,
+            json!({"product": "capris", "size": "29", "color": "blue"}),
+        ),
+        (
+            "women's white parachute pants, 29, under $50",
+            Search,
+            json!({"product": "parachute pants", "size": "29"}),
+        ),
+        (
+            "ladies hemp tee in purple, M, under $30",
+            Search,
+            json!({"size": "M", "color": "purple", "audience": "women", "material": "hemp"}),
+        ),
+        ("buy a hoodie, women's M", Buy, json!({"size": "M"})),
+    ];
+    for (text, intent, slots) in cases {
+        check_without(&p, text, intent, slots, &["quantity"]);
+    }
+    // Not an entry of its own, or before the product: no size.
+    for (text, slots) in [
+        (
+            "buy 3 hoodies, gray",
+            json!({"quantity": 3, "color": "gray"}),
+        ),
+        ("buy a hoodie, 2 of them", json!({"quantity": 2})),
+        ("order 2, gray hoodies", json!({"quantity": 2})),
+    ] {
+        check_without(&p, text, Buy, slots, &["size"]);
+    }
+}
+
+/// Regression: a number before a unit measures the product ("a 65 cm
+/// stability ball", "10 feet") and is no quantity; "a 12 pack", "24 count"
+/// and "pack of 2" count what one product holds and stay in its phrase.
+/// Plural "packs" and numbers before the product are quantities.
+#[test]
+fn numbers_with_units_are_not_quantities() {
+    use IntentKind::{Buy, Search};
+    let p = parser();
+    let cases = [
+        (
+            "get me a 65 cm stability ball under $35",
+            Buy,
+            json!({"product": "stability ball", "max_price": 35}),
+        ),
+        (
+            "8 foot yoga strap, under $20",
+            Search,
+            json!({"product": "yoga strap"}),
+        ),
+        (
+            "i need an hdmi cable, 10 feet",
+            Buy,
+            json!({"product": "hdmi cable"}),
+        ),
+        ("buy a 2 l bottle of olive oil", Buy, json!({})),
+        (
+            "buy sea salt 4 ounce (pack of 2)",
+            Buy,
+            json!({"product": "sea salt"}),
+        ),
+        ("order a 12 pack of batteries", Buy, json!({})),
+        (
+            "compare 3 pack t-shirts",
+            Search,
+            json!({"product": "3 pack t-shirts"}),
+        ),
+        (
+            "buy a 13 in laptop sleeve",
+            Buy,
+            json!({"product": "laptop sleeve"}),
+        ),
+        (
+            "i need a 500 gb hard drive",
+            Buy,
+            json!({"product": "hard drive"}),
+        ),
+    ];
+    for (text, intent, slots) in cases {
+        check_without(&p, text, intent, slots, &["quantity"]);
+    }
+    for (text, slots) in [
+        ("order 2 packs of socks", json!({"quantity": 2})),
+        ("buy 2 in red", json!({"quantity": 2, "color": "red"})),
+        ("buy 3 hoodies", json!({"quantity": 3})),
+        ("order 4 beanies in stock", json!({"quantity": 4})),
+    ] {
+        check(&p, text, Buy, slots);
+    }
+}

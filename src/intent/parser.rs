@@ -13,8 +13,10 @@
 //!    names a product, so "a gray turtleneck and two pairs of wool socks"
 //!    yields two items;
 //! 7. per segment, longest-first lexicon lookup for colour, size, material,
-//!    brand and product type, number words for quantity, negation for
-//!    excluded colours; the leftover content words form the product phrase.
+//!    brand and product type; sizes also by position ("size 32", "a jacket,
+//!    gray, S"); numbers with a unit are measures ("65 cm"), others and
+//!    number words quantities; negation for excluded colours; the leftover
+//!    content words form the product phrase.
 
 use super::{Fired, Intent, IntentKind, ItemRequest};
 use crate::rules::{CompiledRules, Evidence, LexHit, LexSlot, PriceBound};
@@ -223,6 +225,25 @@ const NOT_PRODUCT_HEADS: &[&str] = &[
     "channel",
     "channels",
     "station",
+];
+/// Units of measure: a number before one is a measure of the product ("a 65
+/// cm stability ball", "32 oz", "10 feet"), not a quantity, and is left out
+/// of the product phrase.
+const MEASURE_UNITS: &[&str] = &[
+    "mm", "cm", "m", "meter", "meters", "metre", "metres", "in", "inch", "inches", "ft", "foot",
+    "feet", "yard", "yards", "oz", "fl", "ounce", "ounces", "lb", "lbs", "pound", "pounds", "mg",
+    "g", "gram", "grams", "kg", "ml", "l", "liter", "liters", "litre", "litres", "gallon",
+    "gallons", "qt", "quart", "quarts", "mb", "gb", "tb", "mah", "w", "watt", "watts", "v", "volt",
+    "volts",
+];
+/// Units that count what one product holds ("a 12 pack", "24 count", "a 3
+/// piece set"): the number and its unit stay in the product phrase as a
+/// modifier and are no quantity ("2 packs of socks" is one: the plural).
+const COUNT_UNITS: &[&str] = &["pack", "count", "ct", "piece", "pieces", "pc", "pcs"];
+/// Containers whose size a number after "of" gives ("a pack of 2", "a set
+/// of 6 glasses"): that number is no quantity either.
+const COUNT_CONTAINERS: &[&str] = &[
+    "pack", "packs", "set", "sets", "box", "boxes", "case", "bundle", "bag", "carton", "package",
 ];
 const SEGMENT_BREAKS: &[&str] = &["and", ",", "plus", "also"];
 /// Words that end a request's object noun phrase ("a pendant light | to go
@@ -935,6 +956,51 @@ impl Parser {
         known_thing && self.open_object(text, THING_SHARE, false)
     }
 
+    /// Whether "in" after a number is the unit inches ("a 13 in laptop
+    /// sleeve") rather than the preposition ("2 in red", "2 in stock", "2 in
+    /// 1"): it is when the word after it is a word of the product.
+    fn measure_in(&self, after: Option<&Token>) -> bool {
+        after.is_some_and(|after| {
+            let word = after.text;
+            word.chars().any(char::is_alphabetic)
+                && !self.rules.stopwords.contains(word)
+                && self
+                    .rules
+                    .lexicon
+                    .lookup(word)
+                    .iter()
+                    .all(|hit| hit.slot == LexSlot::Product)
+        })
+    }
+
+    /// Whether `tokens[index]` is an entry of its own in a comma list after
+    /// the product: "a yoga jacket, gray, S, under $40", "capris, blue, 29",
+    /// "a hoodie, women's M". Its part of the list holds nothing else but
+    /// audience words and "please", and some product word comes before that
+    /// part; "2, gray hoodies" is no such entry.
+    fn bare_list_entry(&self, tokens: &[Token], index: usize, product_word: &[bool]) -> bool {
+        let Some(comma) = tokens[..index].iter().rposition(|t| t.text == ",") else {
+            return false;
+        };
+        if !product_word[..comma].contains(&true) {
+            return false;
+        }
+        tokens[comma + 1..]
+            .iter()
+            .enumerate()
+            .take_while(|(_, t)| t.text != ",")
+            .all(|(offset, token)| {
+                comma + 1 + offset == index
+                    || matches!(token.text, "please" | "pls" | "thanks")
+                    || self
+                        .rules
+                        .lexicon
+                        .lookup(token.text)
+                        .iter()
+                        .any(|hit| hit.slot == LexSlot::Audience)
+            })
+    }
+
     fn parse_segment(&self, tokens: &[Token], trace: &mut Vec<Fired>) -> ItemRequest {
         let lexicon = &self.rules.lexicon;
         let stopwords = &self.rules.stopwords;
@@ -962,9 +1028,13 @@ impl Parser {
                 && word.chars().next().is_some_and(|c| c.is_ascii_digit());
             let after_product = item.product_type.is_some()
                 && next.is_none_or(|n| matches!(n, "," | "waist" | "inch" | "inches" | "please"));
+            let listed_after_product =
+                |tokens: &[Token]| self.bare_list_entry(tokens, index, &product_word);
             if numeric
                 && item.size.is_none()
                 && (previous == Some("size")
+                    || (word.parse::<f64>().is_ok_and(|v| (1.0..=60.0).contains(&v))
+                        && listed_after_product(tokens))
                     || (after_product
                         && word.parse::<f64>().is_ok_and(|v| (1.0..=60.0).contains(&v)))
                     || (previous == Some("a")
@@ -1010,7 +1080,7 @@ impl Parser {
                 if single_letter_size
                     && !(matches!(previous, Some("in" | "size" | "a" | "an" | "sz"))
                         || matches!(after, Some("size" | "sized"))
-                        || (after.is_none() && phrase.len() == 2 && phrase != "md"))
+                        || listed_after_product(tokens))
                 {
                     // "m" alone is a size only in context ("in m", "size m").
                     continue;
@@ -1089,6 +1159,37 @@ impl Parser {
                 continue;
             }
 
+            // A number with a unit measures or counts the product: "a 65 cm
+            // stability ball", "a 12 pack of batteries", "(pack of 2)".
+            if numeric {
+                let unit = next.filter(|unit| {
+                    COUNT_UNITS.contains(unit)
+                        || (MEASURE_UNITS.contains(unit)
+                            && (*unit != "in" || self.measure_in(tokens.get(index + 2))))
+                });
+                let counted = previous == Some("of")
+                    && index >= 2
+                    && COUNT_CONTAINERS.contains(&tokens[index - 2].text);
+                if unit.is_some() || counted {
+                    let width = if unit.is_some() { 2 } else { 1 };
+                    if counted || unit.is_some_and(|unit| COUNT_UNITS.contains(&unit)) {
+                        for flag in &mut product_word[index..index + width] {
+                            *flag = true;
+                        }
+                    }
+                    let matched = match unit {
+                        Some(unit) => format!("{word} {unit}"),
+                        None => format!("{} of {word}", tokens[index - 2].text),
+                    };
+                    trace.push(Fired {
+                        rule: "measure".into(),
+                        matched,
+                    });
+                    index += width;
+                    continue;
+                }
+            }
+
             // Digits right after a product word are part of its model name
             // ("iphone 8", "playstation 5"), not a quantity: quantities come
             // before the product in English.
@@ -1109,10 +1210,7 @@ impl Parser {
                 digits.parse().ok()
             } else if word.chars().all(|c| c.is_ascii_digit())
                 && word.len() <= 3
-                && !matches!(
-                    next,
-                    Some("pack" | "packs" | "person" | "inch" | "pm" | "am")
-                )
+                && !matches!(next, Some("person" | "pm" | "am"))
             {
                 word.parse().ok()
             } else if word == "one"
