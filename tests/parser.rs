@@ -609,3 +609,65 @@ fn numbers_with_units_are_not_quantities() {
         check(&p, text, Buy, slots);
     }
 }
+
+/// Regression: "get/buy/order/grab/pick up" with an indirect object before
+/// the product is a purchase, and the indirect object gives the audience the
+/// lexicon gives "for <it>" ("get my husband a..." as "for my husband").
+#[test]
+fn indirect_objects_buy_for_someone() {
+    use IntentKind::{Buy, None};
+    let p = parser();
+    let cases = [
+        (
+            "get my husband a wool hoodie in orange, XL please, budget is $55",
+            json!({"product": "hoodie", "audience": "men", "color": "orange", "size": "XL", "material": "wool", "max_price": 55}),
+        ),
+        (
+            "get her a blue v-neck hoodie, women's M, under $50",
+            json!({"product": "v-neck hoodie", "audience": "women", "size": "M", "max_price": 50}),
+        ),
+        (
+            "buy my wife a purple hoodie",
+            json!({"product": "hoodie", "audience": "women", "color": "purple"}),
+        ),
+        ("can you get my son a raincoat", json!({"audience": "boys"})),
+        (
+            "order him a navy scarf",
+            json!({"audience": "men", "color": "navy"}),
+        ),
+        (
+            "pick me up a bag of coffee beans",
+            json!({"product": "coffee beans"}),
+        ),
+    ];
+    for (text, slots) in cases {
+        check(&p, text, Buy, slots);
+        assert!(
+            p.parse(text)
+                .trace
+                .iter()
+                .any(|f| f.rule == "indirect_object"),
+            "{text:?}"
+        );
+    }
+    // "top" is a word of the product ("a yoga top"), and "for my wife" the
+    // same audience as "my wife" before it.
+    check(
+        &p,
+        "get a purple yoga top for my wife, size M, under $45",
+        Buy,
+        json!({"product": "yoga top", "audience": "women", "color": "purple", "size": "M"}),
+    );
+    // An indirect object with no audience, or none at all.
+    check_without(
+        &p,
+        "get sarah a red scarf",
+        Buy,
+        json!({"color": "red"}),
+        &["audience"],
+    );
+    check_without(&p, "get me a hoodie", Buy, json!({}), &["audience"]);
+    // Not a purchase: the object is no product, or not for sale.
+    check(&p, "get her a taxi", None, json!({}));
+    check(&p, "get them a message", None, json!({}));
+}

@@ -5,7 +5,9 @@
 //!    [`crate::rules::fuzzy`] ("blak" -> "black");
 //! 3. number words that name money become digits ("twenty dollars" -> "20
 //!    dollars"), so that the price rules see one shape;
-//! 4. price rules, whose matches are cut out of the text;
+//! 4. price rules, whose matches are cut out of the text; then an indirect
+//!    object is taken out ("get my husband a hoodie" -> "get a hoodie"),
+//!    and gives the audience of "for my husband";
 //! 5. intent rules (highest priority first), each vetoed by its `unless`
 //!    patterns and gated by the evidence it `requires` (a known product, a
 //!    price, an attribute); the trigger words are cut out;
@@ -245,6 +247,12 @@ const COUNT_UNITS: &[&str] = &["pack", "count", "ct", "piece", "pieces", "pc", "
 const COUNT_CONTAINERS: &[&str] = &[
     "pack", "packs", "set", "sets", "box", "boxes", "case", "bundle", "bag", "carton", "package",
 ];
+/// Words a request opens with before its verb ("please get...", "can you
+/// get...").
+const REQUEST_OPENINGS: &[&str] = &[
+    "please", "pls", "plz", "you", "u", "and", "then", "also", "just", "ok", "okay", "hey", "now",
+    "go",
+];
 const SEGMENT_BREAKS: &[&str] = &["and", ",", "plus", "also"];
 /// Words that end a request's object noun phrase ("a pendant light | to go
 /// in my dining room", "popcorn | that is gluten free").
@@ -388,6 +396,7 @@ impl Parser {
         let corrected = self.correct_typos(&lower, &mut intent.trace);
         let mut working = money_numbers_to_digits(&corrected, &self.rules);
         self.extract_prices(&mut working, &mut intent);
+        let benefactive = self.indirect_object(&mut working, &mut intent.trace);
         let before_intent = working.clone();
         let mut evidence = None;
         self.classify_intent(&mut working, &mut intent, &mut evidence);
@@ -419,6 +428,11 @@ impl Parser {
             }
         }
         intent.items = merged;
+        if let Some(audience) = benefactive {
+            for item in &mut intent.items {
+                item.audience.get_or_insert_with(|| audience.clone());
+            }
+        }
 
         if intent.intent == IntentKind::None {
             let first_word = before_intent.split_whitespace().next().unwrap_or("");
@@ -476,6 +490,79 @@ impl Parser {
             intent.diagnostics.push("no product was named".into());
         }
         intent
+    }
+
+    /// Takes the indirect object out of "get my husband a hoodie", "buy her
+    /// some socks", "pick me up a bag of coffee", "get sarah a scarf", so
+    /// that the buying rules see "get a hoodie"; returns the audience the
+    /// lexicon gives "for my husband" ("men"), if any. A name (a word that
+    /// is not a pronoun or a possessive phrase) counts only right after a
+    /// request's opening ("get sarah a...", "can you get sarah a...").
+    fn indirect_object(&self, working: &mut String, trace: &mut Vec<Fired>) -> Option<String> {
+        let spans = word_spans(working);
+        let text = working.as_str();
+        let word = |i: usize| spans.get(i).map(|&(start, end)| &text[start..end]);
+        let rules = &*self.rules;
+        let found = (0..spans.len()).find_map(|i| {
+            let verb = word(i)?;
+            let pick_up = verb == "pick";
+            if !matches!(verb, "get" | "buy" | "order" | "grab" | "pick") {
+                return None;
+            }
+            let object = i + 1 + usize::from(pick_up && word(i + 1) == Some("up"));
+            let first = word(object)?;
+            let width = match first {
+                "him" | "her" | "them" => 1,
+                "me" | "us" if pick_up && word(object + 1) == Some("up") => 1,
+                "my" | "our" => 2,
+                _ => {
+                    let opening =
+                        i == 0 || word(i - 1).is_some_and(|w| REQUEST_OPENINGS.contains(&w));
+                    let name = first.chars().all(char::is_alphabetic)
+                        && !rules.stopwords.contains(first)
+                        && !POSSESSIVES.contains(&first)
+                        && rules.lexicon.lookup(first).is_empty()
+                        && crate::rules::english::lookup(first).is_none_or(|info| {
+                            info.noun && info.thing_share == 0 && !info.adjective && !info.verb
+                        });
+                    if !(opening && name) {
+                        return None;
+                    }
+                    1
+                }
+            };
+            // "pick me up a ...": the particle after the object goes too.
+            let particle = usize::from(pick_up && matches!(first, "me" | "us"));
+            let after = word(object + width + particle)?;
+            let opens_object = matches!(
+                after,
+                "a" | "an" | "some" | "new" | "another" | "two" | "three" | "four" | "five"
+            ) || after.chars().all(|c| c.is_ascii_digit());
+            if !opens_object {
+                return None;
+            }
+            Some((object, width, particle))
+        })?;
+        let (object, width, particle) = found;
+        let phrase = text[spans[object].0..spans[object + width - 1].1].to_string();
+        let audience = rules
+            .lexicon
+            .lookup(&format!("for {phrase}"))
+            .iter()
+            .find(|hit| hit.slot == LexSlot::Audience)
+            .map(|hit| hit.canonical.clone());
+        // "pick me up a": keep "pick up", drop "me".
+        let cut = if particle == 1 {
+            spans[object].0..spans[object + 1].0
+        } else {
+            spans[object].0..spans[object + width].0
+        };
+        working.replace_range(cut, "");
+        trace.push(Fired {
+            rule: "indirect_object".into(),
+            matched: phrase,
+        });
+        audience
     }
 
     /// Replaces each unknown word by its unique closest vocabulary word.
