@@ -207,11 +207,17 @@ fn typos_are_corrected_and_traced() {
             "{text:?} has no typo in its trace"
         );
     }
-    // Real words near vocabulary words are left alone.
+    // Real words near vocabulary words are left alone, whether a word list
+    // of the rules or WordNet knows them ("maple" is not "male", "woven" not
+    // "women").
     for text in [
         "how busy is the mall",
         "what does it cost",
         "i need to fund my account",
+        "buy maple syrup",
+        "find a woven basket",
+        "i need a wifi extender",
+        "buy teeth whitening kits",
     ] {
         let parsed = p.parse(text);
         assert!(
@@ -670,4 +676,86 @@ fn indirect_objects_buy_for_someone() {
     // Not a purchase: the object is no product, or not for sale.
     check(&p, "get her a taxi", None, json!({}));
     check(&p, "get them a message", None, json!({}));
+}
+
+/// Regression: function words typed as other words, or too short for the
+/// fuzzy matcher, are corrected where the words around them make it plain;
+/// the same words elsewhere are left alone.
+#[test]
+fn function_word_typos_in_context() {
+    use IntentKind::{Buy, None, OrderStatus};
+    let p = parser();
+    let cases = [
+        (
+            "i wont a black hoodie",
+            Buy,
+            json!({"product": "hoodie", "color": "black"}),
+        ),
+        ("were is my order", OrderStatus, json!({})),
+        ("by me a lamp", Buy, json!({"product": "lamp"})),
+        ("i ned a charger", Buy, json!({"product": "charger"})),
+        ("i wnat a yoga block", Buy, json!({"product": "yoga block"})),
+        (
+            "can yo get me a wool scarf",
+            Buy,
+            json!({"material": "wool"}),
+        ),
+        (
+            "i want to by a bamboo cutting board",
+            Buy,
+            json!({"product": "cutting board", "material": "bamboo"}),
+        ),
+    ];
+    for (text, intent, slots) in cases {
+        check(&p, text, intent, slots);
+        assert!(
+            p.parse(text).trace.iter().any(|f| f.rule == "typo"),
+            "{text:?} has no typo in its trace"
+        );
+    }
+    for (text, intent) in [
+        ("i wont be home tonight", None),
+        ("by the way where is my order", OrderStatus),
+        ("we were at the store yesterday", None),
+        ("is the shop by a lake", None),
+    ] {
+        let parsed = p.parse(text);
+        assert_eq!(parsed.intent, intent, "{text:?}: {:?}", parsed.trace);
+        assert!(
+            parsed.trace.iter().all(|f| f.rule != "typo"),
+            "{text:?}: {:?}",
+            parsed.trace
+        );
+    }
+}
+
+/// Bare noun phrases are searches (the convention: no buying verb, no
+/// purchase), with every slot read.
+#[test]
+fn bare_noun_phrases_search_with_their_slots() {
+    let p = parser();
+    for (text, slots) in [
+        (
+            "mens brown pants size 32, under $80",
+            json!({"product": "pants", "audience": "men", "color": "brown", "size": "32", "max_price": 80}),
+        ),
+        (
+            "lycra shorts for men, green, size 32, under $40",
+            json!({"product": "shorts", "audience": "men", "color": "green", "size": "32", "material": "spandex"}),
+        ),
+        (
+            "ladies hemp tee in purple, M, under $30",
+            json!({"product": "tee", "audience": "women", "color": "purple", "size": "M", "material": "hemp"}),
+        ),
+        (
+            "8 foot yoga strap, under $20",
+            json!({"product": "yoga strap", "max_price": 20}),
+        ),
+        (
+            "leather messenger bag under $50",
+            json!({"product": "messenger bag", "material": "leather", "max_price": 50}),
+        ),
+    ] {
+        check_without(&p, text, IntentKind::Search, slots, &["quantity"]);
+    }
 }

@@ -1,8 +1,10 @@
 //! The rule-driven parser. Steps, in order:
 //! 1. lowercase and bound the input;
-//! 2. typo correction: a word that is neither known nor in the vocabulary is
-//!    replaced by its unique closest vocabulary word within the thresholds of
-//!    [`crate::rules::fuzzy`] ("blak" -> "black");
+//! 2. typo correction: a few function words mistyped where the words around
+//!    them make the fix plain ("i wont a", "were is my", "by me a"), then a
+//!    word that is neither known, nor in the vocabulary, nor an English word
+//!    of WordNet is replaced by its unique closest vocabulary word within
+//!    the thresholds of [`crate::rules::fuzzy`] ("blak" -> "black");
 //! 3. number words that name money become digits ("twenty dollars" -> "20
 //!    dollars"), so that the price rules see one shape;
 //! 4. price rules, whose matches are cut out of the text; then an indirect
@@ -247,6 +249,83 @@ const COUNT_UNITS: &[&str] = &["pack", "count", "ct", "piece", "pieces", "pc", "
 const COUNT_CONTAINERS: &[&str] = &[
     "pack", "packs", "set", "sets", "box", "boxes", "case", "bundle", "bag", "carton", "package",
 ];
+/// A function word mistyped as another word, or too short for the fuzzy
+/// matcher ("i wont a hoodie", "were is my order", "by me a lamp", "i ned a
+/// charger"), corrected only where the words around it make the fix plain.
+struct ContextTypo {
+    typo: &'static str,
+    fix: &'static str,
+    /// Words that may come before it; "" is the start of the request.
+    previous: &'static [&'static str],
+    /// Words that may come after it; empty for any.
+    next: &'static [&'static str],
+}
+
+impl ContextTypo {
+    fn fits(&self, previous: &str, next: &str) -> bool {
+        self.previous.contains(&previous) && (self.next.is_empty() || self.next.contains(&next))
+    }
+}
+
+const SUBJECTS: &[&str] = &["i", "we", "u", "you", "really", "just", "still", "also"];
+/// Words that open the object of "want" or "buy".
+const OBJECT_OPENINGS: &[&str] = &[
+    "a", "an", "some", "the", "two", "three", "four", "five", "new", "more", "another", "one",
+    "this", "that", "these", "those", "me", "us", "him", "her", "them", "my",
+];
+const CONTEXT_TYPOS: &[ContextTypo] = &[
+    ContextTypo {
+        typo: "wont",
+        fix: "want",
+        previous: SUBJECTS,
+        next: OBJECT_OPENINGS,
+    },
+    ContextTypo {
+        typo: "wont",
+        fix: "want",
+        previous: SUBJECTS,
+        next: &["to"],
+    },
+    ContextTypo {
+        typo: "wnat",
+        fix: "want",
+        previous: SUBJECTS,
+        next: &[],
+    },
+    ContextTypo {
+        typo: "ned",
+        fix: "need",
+        previous: SUBJECTS,
+        next: &[],
+    },
+    ContextTypo {
+        typo: "were",
+        fix: "where",
+        previous: &["", "so", "and", "but", "hey", "hi", "ok", "okay"],
+        next: &[
+            "is", "are", "r", "can", "do", "does", "did", "should", "could", "would", "will", "to",
+        ],
+    },
+    ContextTypo {
+        typo: "by",
+        fix: "buy",
+        previous: &[
+            "", "please", "pls", "plz", "to", "you", "u", "and", "then", "just",
+        ],
+        // Not "the": "by the way".
+        next: &[
+            "me", "us", "him", "her", "them", "a", "an", "some", "two", "three", "new", "more",
+            "another",
+        ],
+    },
+    ContextTypo {
+        typo: "yo",
+        fix: "you",
+        previous: &["can", "could", "would", "will", "do", "did", "are"],
+        next: &[],
+    },
+];
+
 /// Words a request opens with before its verb ("please get...", "can you
 /// get...").
 const REQUEST_OPENINGS: &[&str] = &[
@@ -570,11 +649,33 @@ impl Parser {
         let rules = &*self.rules;
         let mut out = String::with_capacity(lower.len());
         let mut last = 0;
-        for (start, end) in word_spans(lower) {
+        let spans = word_spans(lower);
+        for (at, &(start, end)) in spans.iter().enumerate() {
             let word = &lower[start..end];
+            let previous = at
+                .checked_sub(1)
+                .map_or("", |p| &lower[spans[p].0..spans[p].1]);
+            let next = spans.get(at + 1).map_or("", |&(s, e)| &lower[s..e]);
+            let in_context = CONTEXT_TYPOS
+                .iter()
+                .find(|typo| typo.typo == word && typo.fits(previous, next));
+            if let Some(typo) = in_context {
+                out.push_str(&lower[last..start]);
+                out.push_str(typo.fix);
+                last = end;
+                trace.push(Fired {
+                    rule: "typo".into(),
+                    matched: format!("{word} -> {}", typo.fix),
+                });
+                continue;
+            }
+            // An English word WordNet knows is no typo, even when it is near a
+            // vocabulary word: "maple" is not "male", "wifi" not "wife",
+            // "woven" not "women".
             if word.len() < crate::rules::fuzzy::MIN_TYPO_LEN
                 || rules.known_words.contains(word)
                 || !word.chars().all(|c| c.is_alphabetic())
+                || crate::rules::english::is_word(word)
             {
                 continue;
             }
