@@ -578,6 +578,10 @@ impl Parser {
     /// is not a pronoun or a possessive phrase) counts only right after a
     /// request's opening ("get sarah a...", "can you get sarah a...").
     fn indirect_object(&self, working: &mut String, trace: &mut Vec<Fired>) -> Option<String> {
+        const VERBS: [&str; 5] = ["get", "buy", "order", "grab", "pick"];
+        if !VERBS.iter().any(|verb| working.contains(verb)) {
+            return None;
+        }
         let spans = word_spans(working);
         let text = working.as_str();
         let word = |i: usize| spans.get(i).map(|&(start, end)| &text[start..end]);
@@ -585,7 +589,7 @@ impl Parser {
         let found = (0..spans.len()).find_map(|i| {
             let verb = word(i)?;
             let pick_up = verb == "pick";
-            if !matches!(verb, "get" | "buy" | "order" | "grab" | "pick") {
+            if !VERBS.contains(&verb) {
                 return None;
             }
             let object = i + 1 + usize::from(pick_up && word(i + 1) == Some("up"));
@@ -649,16 +653,18 @@ impl Parser {
         let rules = &*self.rules;
         let mut out = String::with_capacity(lower.len());
         let mut last = 0;
-        let spans = word_spans(lower);
-        for (at, &(start, end)) in spans.iter().enumerate() {
+        let mut previous = "";
+        for (start, end) in word_spans(lower) {
             let word = &lower[start..end];
-            let previous = at
-                .checked_sub(1)
-                .map_or("", |p| &lower[spans[p].0..spans[p].1]);
-            let next = spans.get(at + 1).map_or("", |&(s, e)| &lower[s..e]);
-            let in_context = CONTEXT_TYPOS
-                .iter()
-                .find(|typo| typo.typo == word && typo.fits(previous, next));
+            let before = std::mem::replace(&mut previous, word);
+            // The next word is looked for only after one of the few typos.
+            let in_context = CONTEXT_TYPOS.iter().find(|typo| {
+                typo.typo == word && {
+                    let rest = &lower[end..];
+                    let next = word_spans(rest).first().map_or("", |&(s, e)| &rest[s..e]);
+                    typo.fits(before, next)
+                }
+            });
             if let Some(typo) = in_context {
                 out.push_str(&lower[last..start]);
                 out.push_str(typo.fix);
