@@ -207,11 +207,17 @@ fn typos_are_corrected_and_traced() {
             "{text:?} has no typo in its trace"
         );
     }
-    // Real words near vocabulary words are left alone.
+    // Real words near vocabulary words are left alone, whether a word list
+    // of the rules or WordNet knows them ("maple" is not "male", "woven" not
+    // "women").
     for text in [
         "how busy is the mall",
         "what does it cost",
         "i need to fund my account",
+        "buy maple syrup",
+        "find a woven basket",
+        "i need a wifi extender",
+        "buy teeth whitening kits",
     ] {
         let parsed = p.parse(text);
         assert!(
@@ -473,5 +479,283 @@ fn audience_is_read() {
         let parsed = parser.parse(text);
         let got = parsed.items.iter().find_map(|i| i.audience.as_deref());
         assert_eq!(got, Some(audience), "{text}: {parsed:?}");
+    }
+}
+
+/// Checks `text` like [`check`], and that none of `absent` is among its flat
+/// slots.
+fn check_without(parser: &Parser, text: &str, intent: IntentKind, slots: Value, absent: &[&str]) {
+    check(parser, text, intent, slots);
+    let flat = parser.parse(text).flat_slots();
+    for name in absent {
+        assert!(
+            !flat.contains_key(*name),
+            "{text:?}: slot {name} in {flat:?}"
+        );
+    }
+}
+
+/// Regression (end-to-end evaluation): a size letter or a number standing
+/// alone between commas after the product ("a yoga jacket, gray, S", "capris,
+/// blue, 29") is its size; a number before the product is still a quantity.
+#[test]
+fn bare_sizes_in_a_comma_list() {
+    use IntentKind::{Buy, Search};
+    let p = parser();
+    let cases = [
+        (
+            "buy me a women's yellow tank top, L, under $30",
+            Buy,
+            json!({"product": "tank top", "size": "L", "color": "yellow", "audience": "women", "max_price": 30}),
+        ),
+        (
+            "order a ladies yoga jacket, gray, S, under $40",
+            Buy,
+            json!({"size": "S", "color": "gray", "audience": "women"}),
+        ),
+        (
+            "I want a men's white sweatshirt made of organic cotton, M, under $60",
+            Buy,
+            json!({"size": "M", "material": "cotton", "audience": "men"}),
+        ),
+        (
+            "I want a women's mesh tank in red, M, under $40",
+            Buy,
+            json!({"size": "M", "color": "red"}),
+        ),
+        (
+            "buy women's cotton capris, blue, 29, under $55",
+            Buy,
+            json!({"product": "capris", "size": "29", "color": "blue"}),
+        ),
+        (
+            "women's white parachute pants, 29, under $50",
+            Search,
+            json!({"product": "parachute pants", "size": "29"}),
+        ),
+        (
+            "ladies hemp tee in purple, M, under $30",
+            Search,
+            json!({"size": "M", "color": "purple", "audience": "women", "material": "hemp"}),
+        ),
+        ("buy a hoodie, women's M", Buy, json!({"size": "M"})),
+    ];
+    for (text, intent, slots) in cases {
+        check_without(&p, text, intent, slots, &["quantity"]);
+    }
+    // Not an entry of its own, or before the product: no size.
+    for (text, slots) in [
+        (
+            "buy 3 hoodies, gray",
+            json!({"quantity": 3, "color": "gray"}),
+        ),
+        ("buy a hoodie, 2 of them", json!({"quantity": 2})),
+        ("order 2, gray hoodies", json!({"quantity": 2})),
+    ] {
+        check_without(&p, text, Buy, slots, &["size"]);
+    }
+}
+
+/// Regression: a number before a unit measures the product ("a 65 cm
+/// stability ball", "10 feet") and is no quantity; "a 12 pack", "24 count"
+/// and "pack of 2" count what one product holds and stay in its phrase.
+/// Plural "packs" and numbers before the product are quantities.
+#[test]
+fn numbers_with_units_are_not_quantities() {
+    use IntentKind::{Buy, Search};
+    let p = parser();
+    let cases = [
+        (
+            "get me a 65 cm stability ball under $35",
+            Buy,
+            json!({"product": "stability ball", "max_price": 35}),
+        ),
+        (
+            "8 foot yoga strap, under $20",
+            Search,
+            json!({"product": "yoga strap"}),
+        ),
+        (
+            "i need an hdmi cable, 10 feet",
+            Buy,
+            json!({"product": "hdmi cable"}),
+        ),
+        ("buy a 2 l bottle of olive oil", Buy, json!({})),
+        (
+            "buy sea salt 4 ounce (pack of 2)",
+            Buy,
+            json!({"product": "sea salt"}),
+        ),
+        ("order a 12 pack of batteries", Buy, json!({})),
+        (
+            "compare 3 pack t-shirts",
+            Search,
+            json!({"product": "3 pack t-shirts"}),
+        ),
+        (
+            "buy a 13 in laptop sleeve",
+            Buy,
+            json!({"product": "laptop sleeve"}),
+        ),
+        (
+            "i need a 500 gb hard drive",
+            Buy,
+            json!({"product": "hard drive"}),
+        ),
+    ];
+    for (text, intent, slots) in cases {
+        check_without(&p, text, intent, slots, &["quantity"]);
+    }
+    for (text, slots) in [
+        ("order 2 packs of socks", json!({"quantity": 2})),
+        ("buy 2 in red", json!({"quantity": 2, "color": "red"})),
+        ("buy 3 hoodies", json!({"quantity": 3})),
+        ("order 4 beanies in stock", json!({"quantity": 4})),
+    ] {
+        check(&p, text, Buy, slots);
+    }
+}
+
+/// Regression: "get/buy/order/grab/pick up" with an indirect object before
+/// the product is a purchase, and the indirect object gives the audience the
+/// lexicon gives "for <it>" ("get my husband a..." as "for my husband").
+#[test]
+fn indirect_objects_buy_for_someone() {
+    use IntentKind::{Buy, None};
+    let p = parser();
+    let cases = [
+        (
+            "get my husband a wool hoodie in orange, XL please, budget is $55",
+            json!({"product": "hoodie", "audience": "men", "color": "orange", "size": "XL", "material": "wool", "max_price": 55}),
+        ),
+        (
+            "get her a blue v-neck hoodie, women's M, under $50",
+            json!({"product": "v-neck hoodie", "audience": "women", "size": "M", "max_price": 50}),
+        ),
+        (
+            "buy my wife a purple hoodie",
+            json!({"product": "hoodie", "audience": "women", "color": "purple"}),
+        ),
+        ("can you get my son a raincoat", json!({"audience": "boys"})),
+        (
+            "order him a navy scarf",
+            json!({"audience": "men", "color": "navy"}),
+        ),
+        (
+            "pick me up a bag of coffee beans",
+            json!({"product": "coffee beans"}),
+        ),
+    ];
+    for (text, slots) in cases {
+        check(&p, text, Buy, slots);
+        assert!(
+            p.parse(text)
+                .trace
+                .iter()
+                .any(|f| f.rule == "indirect_object"),
+            "{text:?}"
+        );
+    }
+    // "top" is a word of the product ("a yoga top"), and "for my wife" the
+    // same audience as "my wife" before it.
+    check(
+        &p,
+        "get a purple yoga top for my wife, size M, under $45",
+        Buy,
+        json!({"product": "yoga top", "audience": "women", "color": "purple", "size": "M"}),
+    );
+    // An indirect object with no audience, or none at all.
+    check_without(
+        &p,
+        "get sarah a red scarf",
+        Buy,
+        json!({"color": "red"}),
+        &["audience"],
+    );
+    check_without(&p, "get me a hoodie", Buy, json!({}), &["audience"]);
+    // Not a purchase: the object is no product, or not for sale.
+    check(&p, "get her a taxi", None, json!({}));
+    check(&p, "get them a message", None, json!({}));
+}
+
+/// Regression: function words typed as other words, or too short for the
+/// fuzzy matcher, are corrected where the words around them make it plain;
+/// the same words elsewhere are left alone.
+#[test]
+fn function_word_typos_in_context() {
+    use IntentKind::{Buy, None, OrderStatus};
+    let p = parser();
+    let cases = [
+        (
+            "i wont a black hoodie",
+            Buy,
+            json!({"product": "hoodie", "color": "black"}),
+        ),
+        ("were is my order", OrderStatus, json!({})),
+        ("by me a lamp", Buy, json!({"product": "lamp"})),
+        ("i ned a charger", Buy, json!({"product": "charger"})),
+        ("i wnat a yoga block", Buy, json!({"product": "yoga block"})),
+        (
+            "can yo get me a wool scarf",
+            Buy,
+            json!({"material": "wool"}),
+        ),
+        (
+            "i want to by a bamboo cutting board",
+            Buy,
+            json!({"product": "cutting board", "material": "bamboo"}),
+        ),
+    ];
+    for (text, intent, slots) in cases {
+        check(&p, text, intent, slots);
+        assert!(
+            p.parse(text).trace.iter().any(|f| f.rule == "typo"),
+            "{text:?} has no typo in its trace"
+        );
+    }
+    for (text, intent) in [
+        ("i wont be home tonight", None),
+        ("by the way where is my order", OrderStatus),
+        ("we were at the store yesterday", None),
+        ("is the shop by a lake", None),
+    ] {
+        let parsed = p.parse(text);
+        assert_eq!(parsed.intent, intent, "{text:?}: {:?}", parsed.trace);
+        assert!(
+            parsed.trace.iter().all(|f| f.rule != "typo"),
+            "{text:?}: {:?}",
+            parsed.trace
+        );
+    }
+}
+
+/// Bare noun phrases are searches (the convention: no buying verb, no
+/// purchase), with every slot read.
+#[test]
+fn bare_noun_phrases_search_with_their_slots() {
+    let p = parser();
+    for (text, slots) in [
+        (
+            "mens brown pants size 32, under $80",
+            json!({"product": "pants", "audience": "men", "color": "brown", "size": "32", "max_price": 80}),
+        ),
+        (
+            "lycra shorts for men, green, size 32, under $40",
+            json!({"product": "shorts", "audience": "men", "color": "green", "size": "32", "material": "spandex"}),
+        ),
+        (
+            "ladies hemp tee in purple, M, under $30",
+            json!({"product": "tee", "audience": "women", "color": "purple", "size": "M", "material": "hemp"}),
+        ),
+        (
+            "8 foot yoga strap, under $20",
+            json!({"product": "yoga strap", "max_price": 20}),
+        ),
+        (
+            "leather messenger bag under $50",
+            json!({"product": "messenger bag", "material": "leather", "max_price": 50}),
+        ),
+    ] {
+        check_without(&p, text, IntentKind::Search, slots, &["quantity"]);
     }
 }

@@ -196,6 +196,7 @@ impl Intent {
                 ("size", &item.size),
                 ("brand", &item.brand),
                 ("material", &item.material),
+                ("audience", &item.audience),
             ];
             for (name, value) in text_slots {
                 if let Some(value) = value {

@@ -1,11 +1,15 @@
 //! The rule-driven parser. Steps, in order:
 //! 1. lowercase and bound the input;
-//! 2. typo correction: a word that is neither known nor in the vocabulary is
-//!    replaced by its unique closest vocabulary word within the thresholds of
-//!    [`crate::rules::fuzzy`] ("blak" -> "black");
+//! 2. typo correction: a few function words mistyped where the words around
+//!    them make the fix plain ("i wont a", "were is my", "by me a"), then a
+//!    word that is neither known, nor in the vocabulary, nor an English word
+//!    of WordNet is replaced by its unique closest vocabulary word within
+//!    the thresholds of [`crate::rules::fuzzy`] ("blak" -> "black");
 //! 3. number words that name money become digits ("twenty dollars" -> "20
 //!    dollars"), so that the price rules see one shape;
-//! 4. price rules, whose matches are cut out of the text;
+//! 4. price rules, whose matches are cut out of the text; then an indirect
+//!    object is taken out ("get my husband a hoodie" -> "get a hoodie"),
+//!    and gives the audience of "for my husband";
 //! 5. intent rules (highest priority first), each vetoed by its `unless`
 //!    patterns and gated by the evidence it `requires` (a known product, a
 //!    price, an attribute); the trigger words are cut out;
@@ -13,8 +17,10 @@
 //!    names a product, so "a gray turtleneck and two pairs of wool socks"
 //!    yields two items;
 //! 7. per segment, longest-first lexicon lookup for colour, size, material,
-//!    brand and product type, number words for quantity, negation for
-//!    excluded colours; the leftover content words form the product phrase.
+//!    brand and product type; sizes also by position ("size 32", "a jacket,
+//!    gray, S"); numbers with a unit are measures ("65 cm"), others and
+//!    number words quantities; negation for excluded colours; the leftover
+//!    content words form the product phrase.
 
 use super::{Fired, Intent, IntentKind, ItemRequest};
 use crate::rules::{CompiledRules, Evidence, LexHit, LexSlot, PriceBound};
@@ -224,6 +230,108 @@ const NOT_PRODUCT_HEADS: &[&str] = &[
     "channels",
     "station",
 ];
+/// Units of measure: a number before one is a measure of the product ("a 65
+/// cm stability ball", "32 oz", "10 feet"), not a quantity, and is left out
+/// of the product phrase.
+const MEASURE_UNITS: &[&str] = &[
+    "mm", "cm", "m", "meter", "meters", "metre", "metres", "in", "inch", "inches", "ft", "foot",
+    "feet", "yard", "yards", "oz", "fl", "ounce", "ounces", "lb", "lbs", "pound", "pounds", "mg",
+    "g", "gram", "grams", "kg", "ml", "l", "liter", "liters", "litre", "litres", "gallon",
+    "gallons", "qt", "quart", "quarts", "mb", "gb", "tb", "mah", "w", "watt", "watts", "v", "volt",
+    "volts",
+];
+/// Units that count what one product holds ("a 12 pack", "24 count", "a 3
+/// piece set"): the number and its unit stay in the product phrase as a
+/// modifier and are no quantity ("2 packs of socks" is one: the plural).
+const COUNT_UNITS: &[&str] = &["pack", "count", "ct", "piece", "pieces", "pc", "pcs"];
+/// Containers whose size a number after "of" gives ("a pack of 2", "a set
+/// of 6 glasses"): that number is no quantity either.
+const COUNT_CONTAINERS: &[&str] = &[
+    "pack", "packs", "set", "sets", "box", "boxes", "case", "bundle", "bag", "carton", "package",
+];
+/// A function word mistyped as another word, or too short for the fuzzy
+/// matcher ("i wont a hoodie", "were is my order", "by me a lamp", "i ned a
+/// charger"), corrected only where the words around it make the fix plain.
+struct ContextTypo {
+    typo: &'static str,
+    fix: &'static str,
+    /// Words that may come before it; "" is the start of the request.
+    previous: &'static [&'static str],
+    /// Words that may come after it; empty for any.
+    next: &'static [&'static str],
+}
+
+impl ContextTypo {
+    fn fits(&self, previous: &str, next: &str) -> bool {
+        self.previous.contains(&previous) && (self.next.is_empty() || self.next.contains(&next))
+    }
+}
+
+const SUBJECTS: &[&str] = &["i", "we", "u", "you", "really", "just", "still", "also"];
+/// Words that open the object of "want" or "buy".
+const OBJECT_OPENINGS: &[&str] = &[
+    "a", "an", "some", "the", "two", "three", "four", "five", "new", "more", "another", "one",
+    "this", "that", "these", "those", "me", "us", "him", "her", "them", "my",
+];
+const CONTEXT_TYPOS: &[ContextTypo] = &[
+    ContextTypo {
+        typo: "wont",
+        fix: "want",
+        previous: SUBJECTS,
+        next: OBJECT_OPENINGS,
+    },
+    ContextTypo {
+        typo: "wont",
+        fix: "want",
+        previous: SUBJECTS,
+        next: &["to"],
+    },
+    ContextTypo {
+        typo: "wnat",
+        fix: "want",
+        previous: SUBJECTS,
+        next: &[],
+    },
+    ContextTypo {
+        typo: "ned",
+        fix: "need",
+        previous: SUBJECTS,
+        next: &[],
+    },
+    ContextTypo {
+        typo: "were",
+        fix: "where",
+        previous: &["", "so", "and", "but", "hey", "hi", "ok", "okay"],
+        next: &[
+            "is", "are", "r", "can", "do", "does", "did", "should", "could", "would", "will", "to",
+        ],
+    },
+    ContextTypo {
+        typo: "by",
+        fix: "buy",
+        previous: &[
+            "", "please", "pls", "plz", "to", "you", "u", "and", "then", "just",
+        ],
+        // Not "the": "by the way".
+        next: &[
+            "me", "us", "him", "her", "them", "a", "an", "some", "two", "three", "new", "more",
+            "another",
+        ],
+    },
+    ContextTypo {
+        typo: "yo",
+        fix: "you",
+        previous: &["can", "could", "would", "will", "do", "did", "are"],
+        next: &[],
+    },
+];
+
+/// Words a request opens with before its verb ("please get...", "can you
+/// get...").
+const REQUEST_OPENINGS: &[&str] = &[
+    "please", "pls", "plz", "you", "u", "and", "then", "also", "just", "ok", "okay", "hey", "now",
+    "go",
+];
 const SEGMENT_BREAKS: &[&str] = &["and", ",", "plus", "also"];
 /// Words that end a request's object noun phrase ("a pendant light | to go
 /// in my dining room", "popcorn | that is gluten free").
@@ -367,6 +475,7 @@ impl Parser {
         let corrected = self.correct_typos(&lower, &mut intent.trace);
         let mut working = money_numbers_to_digits(&corrected, &self.rules);
         self.extract_prices(&mut working, &mut intent);
+        let benefactive = self.indirect_object(&mut working, &mut intent.trace);
         let before_intent = working.clone();
         let mut evidence = None;
         self.classify_intent(&mut working, &mut intent, &mut evidence);
@@ -398,6 +507,11 @@ impl Parser {
             }
         }
         intent.items = merged;
+        if let Some(audience) = benefactive {
+            for item in &mut intent.items {
+                item.audience.get_or_insert_with(|| audience.clone());
+            }
+        }
 
         if intent.intent == IntentKind::None {
             let first_word = before_intent.split_whitespace().next().unwrap_or("");
@@ -457,16 +571,117 @@ impl Parser {
         intent
     }
 
+    /// Takes the indirect object out of "get my husband a hoodie", "buy her
+    /// some socks", "pick me up a bag of coffee", "get sarah a scarf", so
+    /// that the buying rules see "get a hoodie"; returns the audience the
+    /// lexicon gives "for my husband" ("men"), if any. A name (a word that
+    /// is not a pronoun or a possessive phrase) counts only right after a
+    /// request's opening ("get sarah a...", "can you get sarah a...").
+    fn indirect_object(&self, working: &mut String, trace: &mut Vec<Fired>) -> Option<String> {
+        const VERBS: [&str; 5] = ["get", "buy", "order", "grab", "pick"];
+        if !VERBS.iter().any(|verb| working.contains(verb)) {
+            return None;
+        }
+        let spans = word_spans(working);
+        let text = working.as_str();
+        let word = |i: usize| spans.get(i).map(|&(start, end)| &text[start..end]);
+        let rules = &*self.rules;
+        let found = (0..spans.len()).find_map(|i| {
+            let verb = word(i)?;
+            let pick_up = verb == "pick";
+            if !VERBS.contains(&verb) {
+                return None;
+            }
+            let object = i + 1 + usize::from(pick_up && word(i + 1) == Some("up"));
+            let first = word(object)?;
+            let width = match first {
+                "him" | "her" | "them" => 1,
+                "me" | "us" if pick_up && word(object + 1) == Some("up") => 1,
+                "my" | "our" => 2,
+                _ => {
+                    let opening =
+                        i == 0 || word(i - 1).is_some_and(|w| REQUEST_OPENINGS.contains(&w));
+                    let name = first.chars().all(char::is_alphabetic)
+                        && !rules.stopwords.contains(first)
+                        && !POSSESSIVES.contains(&first)
+                        && rules.lexicon.lookup(first).is_empty()
+                        && crate::rules::english::lookup(first).is_none_or(|info| {
+                            info.noun && info.thing_share == 0 && !info.adjective && !info.verb
+                        });
+                    if !(opening && name) {
+                        return None;
+                    }
+                    1
+                }
+            };
+            // "pick me up a ...": the particle after the object goes too.
+            let particle = usize::from(pick_up && matches!(first, "me" | "us"));
+            let after = word(object + width + particle)?;
+            let opens_object = matches!(
+                after,
+                "a" | "an" | "some" | "new" | "another" | "two" | "three" | "four" | "five"
+            ) || after.chars().all(|c| c.is_ascii_digit());
+            if !opens_object {
+                return None;
+            }
+            Some((object, width, particle))
+        })?;
+        let (object, width, particle) = found;
+        let phrase = text[spans[object].0..spans[object + width - 1].1].to_string();
+        let audience = rules
+            .lexicon
+            .lookup(&format!("for {phrase}"))
+            .iter()
+            .find(|hit| hit.slot == LexSlot::Audience)
+            .map(|hit| hit.canonical.clone());
+        // "pick me up a": keep "pick up", drop "me".
+        let cut = if particle == 1 {
+            spans[object].0..spans[object + 1].0
+        } else {
+            spans[object].0..spans[object + width].0
+        };
+        working.replace_range(cut, "");
+        trace.push(Fired {
+            rule: "indirect_object".into(),
+            matched: phrase,
+        });
+        audience
+    }
+
     /// Replaces each unknown word by its unique closest vocabulary word.
     fn correct_typos(&self, lower: &str, trace: &mut Vec<Fired>) -> String {
         let rules = &*self.rules;
         let mut out = String::with_capacity(lower.len());
         let mut last = 0;
+        let mut previous = "";
         for (start, end) in word_spans(lower) {
             let word = &lower[start..end];
+            let before = std::mem::replace(&mut previous, word);
+            // The next word is looked for only after one of the few typos.
+            let in_context = CONTEXT_TYPOS.iter().find(|typo| {
+                typo.typo == word && {
+                    let rest = &lower[end..];
+                    let next = word_spans(rest).first().map_or("", |&(s, e)| &rest[s..e]);
+                    typo.fits(before, next)
+                }
+            });
+            if let Some(typo) = in_context {
+                out.push_str(&lower[last..start]);
+                out.push_str(typo.fix);
+                last = end;
+                trace.push(Fired {
+                    rule: "typo".into(),
+                    matched: format!("{word} -> {}", typo.fix),
+                });
+                continue;
+            }
+            // An English word WordNet knows is no typo, even when it is near a
+            // vocabulary word: "maple" is not "male", "wifi" not "wife",
+            // "woven" not "women".
             if word.len() < crate::rules::fuzzy::MIN_TYPO_LEN
                 || rules.known_words.contains(word)
                 || !word.chars().all(|c| c.is_alphabetic())
+                || crate::rules::english::is_word(word)
             {
                 continue;
             }
@@ -935,6 +1150,51 @@ impl Parser {
         known_thing && self.open_object(text, THING_SHARE, false)
     }
 
+    /// Whether "in" after a number is the unit inches ("a 13 in laptop
+    /// sleeve") rather than the preposition ("2 in red", "2 in stock", "2 in
+    /// 1"): it is when the word after it is a word of the product.
+    fn measure_in(&self, after: Option<&Token>) -> bool {
+        after.is_some_and(|after| {
+            let word = after.text;
+            word.chars().any(char::is_alphabetic)
+                && !self.rules.stopwords.contains(word)
+                && self
+                    .rules
+                    .lexicon
+                    .lookup(word)
+                    .iter()
+                    .all(|hit| hit.slot == LexSlot::Product)
+        })
+    }
+
+    /// Whether `tokens[index]` is an entry of its own in a comma list after
+    /// the product: "a yoga jacket, gray, S, under $40", "capris, blue, 29",
+    /// "a hoodie, women's M". Its part of the list holds nothing else but
+    /// audience words and "please", and some product word comes before that
+    /// part; "2, gray hoodies" is no such entry.
+    fn bare_list_entry(&self, tokens: &[Token], index: usize, product_word: &[bool]) -> bool {
+        let Some(comma) = tokens[..index].iter().rposition(|t| t.text == ",") else {
+            return false;
+        };
+        if !product_word[..comma].contains(&true) {
+            return false;
+        }
+        tokens[comma + 1..]
+            .iter()
+            .enumerate()
+            .take_while(|(_, t)| t.text != ",")
+            .all(|(offset, token)| {
+                comma + 1 + offset == index
+                    || matches!(token.text, "please" | "pls" | "thanks")
+                    || self
+                        .rules
+                        .lexicon
+                        .lookup(token.text)
+                        .iter()
+                        .any(|hit| hit.slot == LexSlot::Audience)
+            })
+    }
+
     fn parse_segment(&self, tokens: &[Token], trace: &mut Vec<Fired>) -> ItemRequest {
         let lexicon = &self.rules.lexicon;
         let stopwords = &self.rules.stopwords;
@@ -962,9 +1222,13 @@ impl Parser {
                 && word.chars().next().is_some_and(|c| c.is_ascii_digit());
             let after_product = item.product_type.is_some()
                 && next.is_none_or(|n| matches!(n, "," | "waist" | "inch" | "inches" | "please"));
+            let listed_after_product =
+                |tokens: &[Token]| self.bare_list_entry(tokens, index, &product_word);
             if numeric
                 && item.size.is_none()
                 && (previous == Some("size")
+                    || (word.parse::<f64>().is_ok_and(|v| (1.0..=60.0).contains(&v))
+                        && listed_after_product(tokens))
                     || (after_product
                         && word.parse::<f64>().is_ok_and(|v| (1.0..=60.0).contains(&v)))
                     || (previous == Some("a")
@@ -1010,7 +1274,7 @@ impl Parser {
                 if single_letter_size
                     && !(matches!(previous, Some("in" | "size" | "a" | "an" | "sz"))
                         || matches!(after, Some("size" | "sized"))
-                        || (after.is_none() && phrase.len() == 2 && phrase != "md"))
+                        || listed_after_product(tokens))
                 {
                     // "m" alone is a size only in context ("in m", "size m").
                     continue;
@@ -1089,6 +1353,37 @@ impl Parser {
                 continue;
             }
 
+            // A number with a unit measures or counts the product: "a 65 cm
+            // stability ball", "a 12 pack of batteries", "(pack of 2)".
+            if numeric {
+                let unit = next.filter(|unit| {
+                    COUNT_UNITS.contains(unit)
+                        || (MEASURE_UNITS.contains(unit)
+                            && (*unit != "in" || self.measure_in(tokens.get(index + 2))))
+                });
+                let counted = previous == Some("of")
+                    && index >= 2
+                    && COUNT_CONTAINERS.contains(&tokens[index - 2].text);
+                if unit.is_some() || counted {
+                    let width = if unit.is_some() { 2 } else { 1 };
+                    if counted || unit.is_some_and(|unit| COUNT_UNITS.contains(&unit)) {
+                        for flag in &mut product_word[index..index + width] {
+                            *flag = true;
+                        }
+                    }
+                    let matched = match unit {
+                        Some(unit) => format!("{word} {unit}"),
+                        None => format!("{} of {word}", tokens[index - 2].text),
+                    };
+                    trace.push(Fired {
+                        rule: "measure".into(),
+                        matched,
+                    });
+                    index += width;
+                    continue;
+                }
+            }
+
             // Digits right after a product word are part of its model name
             // ("iphone 8", "playstation 5"), not a quantity: quantities come
             // before the product in English.
@@ -1109,10 +1404,7 @@ impl Parser {
                 digits.parse().ok()
             } else if word.chars().all(|c| c.is_ascii_digit())
                 && word.len() <= 3
-                && !matches!(
-                    next,
-                    Some("pack" | "packs" | "person" | "inch" | "pm" | "am")
-                )
+                && !matches!(next, Some("person" | "pm" | "am"))
             {
                 word.parse().ok()
             } else if word == "one"
