@@ -89,14 +89,22 @@ fn clinc150_targets() {
         none_as_buy
     );
     // The targets of the open-vocabulary issue: buy recall, order status
-    // F1, and out-of-scope utterances read as buy (target 1%; 1.4% with the
-    // five purchase requests CLINC mislabels out-of-scope, held at 1.5%).
-    // Buy F1 is reported, not held: open vocabulary reads some in-scope
-    // requests of other assistants ("get me a car rental") as purchases.
+    // F1, and out-of-scope utterances read as buy, at most 1% once the
+    // purchase requests CLINC labels out-of-scope (label noise, listed) are
+    // left out. Buy F1 is reported, not held: open vocabulary reads some
+    // in-scope requests of other assistants ("get me a car rental") as
+    // purchases.
+    const PURCHASES_LABELLED_OOS: [&str; 5] = [
+        "order me a book of stamps and envelopes",
+        "order me a blue pin stripe suit from saville row",
+        "can you order some ointment for me",
+        "order the new book titled \"ghost work\"",
+        "i need a laptop with 16gb of ram",
+    ];
     let parser = parser();
     let oos: Vec<_> = labelled
         .iter()
-        .filter(|l| l.source_label == "oos")
+        .filter(|l| l.source_label == "oos" && !PURCHASES_LABELLED_OOS.contains(&l.text.as_str()))
         .collect();
     let oos_as_buy = oos
         .iter()
@@ -105,7 +113,7 @@ fn clinc150_targets() {
         / oos.len().max(1) as f64;
     println!("CLINC150 out-of-scope read as buy: {oos_as_buy:.4}");
     assert!(report.intent_f1(IntentKind::OrderStatus) >= 0.90, "{text}");
-    assert!(oos_as_buy <= 0.015, "oos->buy {oos_as_buy:.4}\n{text}");
+    assert!(oos_as_buy <= 0.01, "oos->buy {oos_as_buy:.4}\n{text}");
     assert!(none_as_buy <= 0.02, "none->buy {none_as_buy:.4}\n{text}");
     let buy = &report.per_intent["buy"];
     assert!(buy.recall >= 0.95, "{text}");

@@ -691,3 +691,77 @@ async fn by_default_a_basket_is_one_order_where_it_is_no_dearer() {
     assert_eq!(world.merchant("alpha").responder.charges().len(), 1);
     world.stop().await;
 }
+
+/// "The cheapest" with payment authorised and no budget: the lowest total
+/// that passed every check is what the shopper authorised, and it alone is
+/// paid. Without "cheapest", nothing would be (above).
+#[tokio::test]
+async fn the_cheapest_asked_without_a_budget_pays_the_lowest_valid_total() {
+    let world = TestWorld::start(small_catalogs(), vec![], |_| {}).await;
+    let report = world
+        .shop
+        .shop(
+            "buy me the cheapest gray turtleneck sweater in medium",
+            &pay(),
+        )
+        .await
+        .unwrap();
+    let receipt = report.receipt.as_ref().expect("a receipt");
+    assert_eq!(receipt.total.minor, 4700, "{}", report.render());
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("you asked for the cheapest")),
+        "{:?}",
+        report.notes
+    );
+    let charges: usize = world
+        .merchants
+        .iter()
+        .map(|m| m.responder.charges().len())
+        .sum();
+    assert_eq!(charges, 1);
+    world.stop().await;
+}
+
+/// A bare product phrase is a search, unless the request is an order
+/// (`ask --auto-pay`): then it is bought. An explicit search ("show me")
+/// stays a search either way.
+#[tokio::test]
+async fn a_bare_product_phrase_is_bought_only_when_the_request_is_an_order() {
+    let world = TestWorld::start(small_catalogs(), vec![], |_| {}).await;
+    let order = ShopOptions {
+        bare_phrase_is_order: true,
+        ..pay()
+    };
+    // (request, options, outcome)
+    let cases = [
+        (
+            "gray turtleneck sweater, medium, under $50",
+            pay(),
+            Outcome::Searched,
+        ),
+        (
+            "gray turtleneck sweater, medium, under $50",
+            order.clone(),
+            Outcome::Bought,
+        ),
+        (
+            "show me gray turtleneck sweaters in medium under $50",
+            order,
+            Outcome::Searched,
+        ),
+    ];
+    for (request, options, outcome) in cases {
+        let report = world.shop.shop(request, &options).await.unwrap();
+        assert_eq!(report.outcome, outcome, "{request}: {}", report.render());
+    }
+    let charges: usize = world
+        .merchants
+        .iter()
+        .map(|m| m.responder.charges().len())
+        .sum();
+    assert_eq!(charges, 1);
+    world.stop().await;
+}

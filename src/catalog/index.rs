@@ -354,6 +354,7 @@ pub fn canonical_size(rules: &CompiledRules, label: &str) -> String {
         .lexicon
         .canonical(LexSlot::Size, label)
         .map(str::to_string)
+        .or_else(|| crate::rules::measure::canonical(label))
         .unwrap_or_else(|| label.trim().to_uppercase())
 }
 

@@ -435,8 +435,16 @@ impl CatalogIndex {
                 let miss = |value: u64, wanted: Option<u64>| {
                     wanted.map_or(0u8, |wanted| u8::from(value != wanted))
                 };
+                // A product that comes in one size only (no size option: a
+                // "65 cm" ball) is not the wrong size; its title says
+                // which it is (see `descriptive_words`).
+                let size_miss = if sizes.is_empty() {
+                    0
+                } else {
+                    miss(size, wanted_size)
+                };
                 let candidate = (
-                    2 * miss(color, wanted_color) + miss(size, wanted_size),
+                    2 * miss(color, wanted_color) + size_miss,
                     wanted_color.is_some() && variant.shade,
                     price,
                     position,
@@ -493,8 +501,17 @@ impl CatalogIndex {
             .flatten()
             .collect();
         let mut words: Vec<(String, String)> = Vec::new();
-        for word in query
-            .text
+        // A measure asked for ("65 cm") is in the title of a product that
+        // comes in one size ("Sprite Stasis Ball 65 cm").
+        let measure = query
+            .size
+            .as_deref()
+            .filter(|size| crate::rules::measure::canonical(size).is_some());
+        let text = match measure {
+            Some(measure) => format!("{} {measure}", query.text),
+            None => query.text.clone(),
+        };
+        for word in text
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
         {
@@ -920,9 +937,11 @@ fn offer_from(
             .color
             .as_ref()
             .map(|wanted| variant.color.as_ref() == Some(wanted)),
+        // No size option: the product comes in one size (see `best_variants`).
         size_matches: query
             .size
             .as_ref()
+            .filter(|_| variant.size.is_some())
             .map(|wanted| variant.size.as_ref() == Some(wanted)),
         color: variant.color,
         size: variant.size,

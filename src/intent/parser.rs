@@ -230,6 +230,12 @@ const NOT_PRODUCT_HEADS: &[&str] = &[
     "channels",
     "station",
 ];
+/// Whether WordNet knows `word` as an adjective and not as a noun ("easy",
+/// "ready"): one that can take "to <verb>" inside a noun phrase.
+fn adjective_only(word: &str) -> bool {
+    crate::rules::english::lookup(word).is_some_and(|info| info.adjective && !info.noun)
+}
+
 /// Units of measure: a number before one is a measure of the product ("a 65
 /// cm stability ball", "32 oz", "10 feet"), not a quantity, and is left out
 /// of the product phrase.
@@ -868,7 +874,7 @@ impl Parser {
                         found.product || {
                             let mut object = lower.clone();
                             blank(&mut object, cut.clone());
-                            self.open_object(&object, 1, true)
+                            self.open_object(&object, 0, true)
                         }
                     }
                     Evidence::OwnedProduct => found.owned_product,
@@ -1020,7 +1026,7 @@ impl Parser {
             return false;
         }
         match crate::rules::english::lookup(word) {
-            Some(info) => info.noun && info.thing_share >= min_share.max(1),
+            Some(info) => info.noun && info.thing_share >= min_share,
             None => {
                 unknown_ok
                     && word.len() >= 3
@@ -1051,6 +1057,18 @@ impl Parser {
         let mut index = 0;
         while index < tokens.len() {
             let word = tokens[index].text;
+            // "an easy to use carrying case", "ready to eat oysters": an
+            // adjective's "to <verb>" describes the product; the phrase
+            // goes on.
+            if word == "to" && head.is_some_and(adjective_only) {
+                let verb = tokens
+                    .get(index + 1)
+                    .and_then(|t| crate::rules::english::lookup(t.text));
+                if verb.is_some_and(|info| info.verb) {
+                    index += 2;
+                    continue;
+                }
+            }
             if PHRASE_ENDS.contains(&word) {
                 if started {
                     break;
@@ -1114,6 +1132,14 @@ impl Parser {
         if let Some(info) = compound {
             return info.noun && info.thing_share >= min_share.max(1);
         }
+        // A noun WordNet never calls a thing names a product only with a
+        // word before it ("collagen serum", "lip gloss"); alone ("i need
+        // directions", "a restaurant") it does not.
+        let min_share = if before_head.is_some() {
+            min_share
+        } else {
+            min_share.max(1)
+        };
         head.is_some_and(|head| self.open_product_word(head, min_share, unknown_ok))
     }
 
@@ -1375,12 +1401,38 @@ impl Parser {
                         Some(unit) => format!("{word} {unit}"),
                         None => format!("{} of {word}", tokens[index - 2].text),
                     };
+                    // A measure is the product's size ("a 65 cm ball", "the
+                    // 6 ft cable"), unless the request gives one otherwise.
+                    if let Some(measure) = unit
+                        .filter(|unit| MEASURE_UNITS.contains(unit))
+                        .and_then(|unit| {
+                            crate::rules::measure::canonical(&format!("{word} {unit}"))
+                        })
+                    {
+                        if item.size.is_none() {
+                            item.size = Some(measure);
+                        }
+                    }
                     trace.push(Fired {
                         rule: "measure".into(),
                         matched,
                     });
                     index += width;
                     continue;
+                }
+            }
+
+            // A measure written joined ("32oz", "128gb") is the size too; the
+            // word stays where it is, in the product phrase.
+            if !numeric && item.size.is_none() && word.starts_with(|c: char| c.is_ascii_digit()) {
+                if let Some(measure) = crate::rules::measure::canonical(word) {
+                    if measure
+                        .split(' ')
+                        .nth(1)
+                        .is_some_and(|unit| MEASURE_UNITS.contains(&unit))
+                    {
+                        item.size = Some(measure);
+                    }
                 }
             }
 
@@ -1458,8 +1510,20 @@ impl Parser {
             index += 1;
         }
 
+        // "easy to use", "ready to eat": the verb describes the product and
+        // is no part of its name.
+        for i in 1..tokens.len().saturating_sub(1) {
+            if tokens[i].text == "to"
+                && adjective_only(tokens[i - 1].text)
+                && crate::rules::english::lookup(tokens[i + 1].text).is_some_and(|info| info.verb)
+            {
+                product_word[i + 1] = false;
+            }
+        }
         // The product phrase: the run of product words that contains a known
-        // product type, else the longest run.
+        // product type, else the longest run. A run that says what the
+        // product is for ("a carrying case for my camera") comes after the
+        // others.
         let mut runs: Vec<(usize, usize)> = Vec::new();
         let mut run_start = None;
         for (i, is_product) in product_word.iter().enumerate() {
@@ -1475,6 +1539,14 @@ impl Parser {
         if let Some(start) = run_start {
             runs.push((start, tokens.len()));
         }
+        let purpose = |&(start, _): &(usize, usize)| {
+            let before = |back: usize| start.checked_sub(back).map(|i| tokens[i].text);
+            before(1) == Some("for")
+                || (before(2) == Some("for") && before(1).is_some_and(|w| POSSESSIVES.contains(&w)))
+        };
+        let (mut runs, purposes): (Vec<_>, Vec<_>) = runs.into_iter().partition(|r| !purpose(r));
+        let first_runs = runs.len();
+        runs.extend(purposes);
         let contains_type = |&(start, end): &(usize, usize)| {
             (start..end).any(|i| {
                 (i + 1..=i + self.span_limit(&tokens[i..end])).any(|j| {
@@ -1484,16 +1556,21 @@ impl Parser {
                 })
             })
         };
-        let typed = runs.iter().copied().rfind(contains_type);
+        let (main, for_purpose) = runs.split_at(first_runs);
         // Outside the lexicon, the first run whose head can be a thing: "a
         // pendant light to go in my dining room".
-        let open = || {
+        let open = |runs: &[(usize, usize)]| {
             runs.iter()
                 .copied()
                 .find(|&(_, end)| self.open_product_word(tokens[end - 1].text, 1, false))
         };
-        let chosen = typed
-            .or_else(open)
+        let chosen = main
+            .iter()
+            .copied()
+            .rfind(contains_type)
+            .or_else(|| open(main))
+            .or_else(|| for_purpose.iter().copied().rfind(contains_type))
+            .or_else(|| open(for_purpose))
             .or_else(|| runs.iter().copied().max_by_key(|(start, end)| end - start));
         if let Some((start, end)) = chosen {
             item.product = Some(join(&tokens[start..end]).into_owned());

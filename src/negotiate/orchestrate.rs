@@ -303,6 +303,9 @@ impl Conversation {
 /// offer asked about.
 struct Selection {
     contacts: Vec<(MerchantEndpoint, Offer)>,
+    /// Each contacted merchant's next best match (another product), asked
+    /// about when the first does not end in a valid invoice.
+    backups: Vec<(MerchantEndpoint, Offer)>,
 }
 
 /// What an item's invoices are checked against, besides each conversation's
@@ -479,8 +482,38 @@ impl Shop {
             item,
             quantity: item.quantity_or_one(),
         };
-        let mut conversations = self.negotiate_all(selection, &wants, options, run_id).await;
+        let backups = selection.backups.clone();
+        // One broker for every round: the shopper is asked a choice once.
+        let broker = options.choose.clone().map(|choose| {
+            Arc::new(ChoiceBroker {
+                choose,
+                answers: Default::default(),
+                prompt: Default::default(),
+            })
+        });
+        let mut conversations = self
+            .negotiate_all(selection, &wants, broker.clone(), run_id)
+            .await;
         self.check_all(&mut conversations, &wants, &report.mandate);
+        // A merchant whose first match did not fit (no such size, a check
+        // failed) is asked about its second.
+        let retry: Vec<(MerchantEndpoint, Offer)> = backups
+            .into_iter()
+            .filter(|(endpoint, _)| {
+                conversations
+                    .iter()
+                    .any(|c| c.endpoint.merchant_id == endpoint.merchant_id && !c.report.accepted)
+            })
+            .collect();
+        if !retry.is_empty() {
+            let second = Selection {
+                contacts: retry,
+                backups: Vec::new(),
+            };
+            let mut more = self.negotiate_all(second, &wants, broker, run_id).await;
+            self.check_all(&mut more, &wants, &report.mandate);
+            conversations.extend(more);
+        }
         // No invoice within budget: one counter-offer to the cheapest
         // merchant whose only fault is a total within the policy's margin.
         if !conversations.iter().any(|c| c.report.accepted) {
@@ -528,12 +561,33 @@ impl Shop {
         }
         // Enough offers that every merchant that may be contacted can appear.
         query.limit = query.limit.max(self.config.max_merchants * 3);
-        let results = match crate::catalog::search::search_all(&self.catalogs, &query) {
+        let mut results = match crate::catalog::search::search_all(&self.catalogs, &query) {
             Ok(results) => results,
             Err(error) => {
                 return Err(report.end(Outcome::NothingFound, format!("Search failed: {error}")));
             }
         };
+        // "For my son" in a shop that sells nothing for boys: a son can be
+        // grown up, so men's (women's for a daughter) are what is left. The
+        // report says so.
+        let grown_up = match query.audience.as_deref() {
+            Some("boys") => Some("men"),
+            Some("girls") => Some("women"),
+            _ => None,
+        };
+        if let (true, Some(grown_up)) = (results.offers.is_empty(), grown_up) {
+            let mut adults = query.clone();
+            adults.audience = Some(grown_up.to_string());
+            if let Ok(found) = crate::catalog::search::search_all(&self.catalogs, &adults) {
+                if !found.offers.is_empty() {
+                    report.notes.push(format!(
+                        "Nothing is sold for {}; {grown_up}'s products are offered instead.",
+                        query.audience.as_deref().unwrap_or_default()
+                    ));
+                    results = found;
+                }
+            }
+        }
         if results.offers.is_empty() {
             let note = if merchants.is_empty() && intent.intent == IntentKind::Buy {
                 "No merchant is registered to buy from.".to_string()
@@ -614,7 +668,16 @@ impl Shop {
                 "No merchant has the exact variant asked for in stock.",
             ));
         }
-        Ok(Selection { contacts })
+        let backups = second_picks(&results.offers, &picks, &intent.text)
+            .into_iter()
+            .filter_map(|i| {
+                let offer = &results.offers[i];
+                merchants
+                    .get(&offer.merchant_id)
+                    .map(|endpoint| (endpoint.clone(), offer.clone()))
+            })
+            .collect();
+        Ok(Selection { contacts, backups })
     }
 
     /// Negotiate: one session per selected merchant, all at once, against
@@ -623,16 +686,9 @@ impl Shop {
         &self,
         selection: Selection,
         wants: &ItemWants<'_>,
-        options: &ShopOptions,
+        broker: Option<Arc<ChoiceBroker>>,
         run_id: i64,
     ) -> Vec<Conversation> {
-        let broker = options.choose.clone().map(|choose| {
-            Arc::new(ChoiceBroker {
-                choose,
-                answers: Default::default(),
-                prompt: Default::default(),
-            })
-        });
         let contacts: Vec<(String, MerchantEndpoint, Offer)> = selection
             .contacts
             .into_iter()
@@ -721,7 +777,8 @@ impl Shop {
             merchant_id: conversation.endpoint.merchant_id.clone(),
             product_title: offer.product_title.clone(),
             color: wants.item.color.clone(),
-            size: wants.item.size.clone(),
+            // A product that comes in one size has none on its invoice.
+            size: wants.item.size.clone().filter(|_| offer.size.is_some()),
             quantity: wants.quantity,
             // The lower of the catalog's price and any price the merchant
             // quoted in conversation.
@@ -1449,6 +1506,27 @@ fn pick_per_merchant(
         .collect()
 }
 
+/// For each merchant picked (`picks`, indexes into `offers`), its next best
+/// offer of another product that has the variant asked for, by the same
+/// order as the first ([`fit_tier`], then price); none where it has no
+/// other.
+fn second_picks(offers: &[Offer], picks: &[usize], request: &str) -> Vec<usize> {
+    picks
+        .iter()
+        .filter_map(|&first| {
+            let picked = &offers[first];
+            (0..offers.len())
+                .filter(|&i| {
+                    let offer = &offers[i];
+                    offer.merchant_id == picked.merchant_id
+                        && offer.product_id != picked.product_id
+                        && offer.matches_request()
+                })
+                .min_by_key(|&i| (fit_tier(&offers[i], request), offers[i].price.minor, i))
+        })
+        .collect()
+}
+
 /// Talks to one merchant until an invoice, a stop, or the deadline.
 async fn negotiate(
     transport: &Transport,
@@ -1596,5 +1674,46 @@ fn wanted_label(color: Option<&str>, size: Option<&str>) -> String {
         (Some(c), None) => c.to_string(),
         (None, Some(s)) => format!("size {s}"),
         (None, None) => "matching variant".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(merchant: &str, product: &str, title: &str, price: i64, fits: bool) -> Offer {
+        serde_json::from_value(serde_json::json!({
+            "merchant_id": merchant, "product_id": product, "product_title": title,
+            "brand": "", "variant_id": format!("{product}-v"), "variant_title": "",
+            "color_label": null, "color": null, "size_label": null, "size": null,
+            "material": null, "price": {"minor": price, "currency": "USD"},
+            "in_stock": true, "gtin": null, "url": "", "score": 1.0,
+            "color_matches": fits, "size_matches": null
+        }))
+        .unwrap()
+    }
+
+    /// Each merchant's second ask: another product with the variant asked
+    /// for, the one the request names before a cheaper one, else the
+    /// cheapest; none when the merchant has no other.
+    #[test]
+    fn a_merchant_is_asked_about_its_next_best_product() {
+        let offers = vec![
+            offer("a", "P1", "Ana Running Short", 3000, true),
+            offer("a", "P1", "Ana Running Short", 2900, true),
+            offer("a", "P2", "Gym Short", 2500, true),
+            offer("a", "P3", "Bike Short", 2000, false),
+            offer("a", "P4", "Trail Short", 2600, true),
+            offer("b", "P1", "Ana Running Short", 3100, true),
+            offer("c", "P5", "Court Short", 1000, true),
+            offer("c", "P6", "Maxima Drawstring Short", 1900, true),
+        ];
+        let picks = [0, 5, 6];
+        assert_eq!(second_picks(&offers, &picks, "gym shorts"), [2, 7]);
+        assert_eq!(
+            second_picks(&offers, &picks, "maxima drawstring shorts"),
+            [2, 7]
+        );
+        assert_eq!(second_picks(&offers, &[4], "trail shorts"), [2]);
     }
 }

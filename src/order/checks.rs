@@ -666,8 +666,9 @@ fn sizes_stated(rules: &CompiledRules, title: &str, subtitle: &str) -> Vec<Strin
 }
 
 /// The size a part names, when it is only a size: a lexicon size ("M",
-/// "medium"), a number with or without its system ("9", "US 9", "EU
-/// 39.5"), waist and length ("W32 L30", "32x30"), "One Size".
+/// "medium"), a measure ("13 Gallon"), a number with or without its system
+/// ("9", "US 9", "EU 39.5"), waist and length ("W32 L30", "32x30"), "One
+/// Size".
 fn size_of(rules: &CompiledRules, part: &str) -> Option<String> {
     static SHAPE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let shape = SHAPE.get_or_init(|| {
@@ -687,6 +688,10 @@ fn size_of(rules: &CompiledRules, part: &str) -> Option<String> {
     }
     if rules.lexicon.canonical(LexSlot::Size, part).is_some() {
         return Some(canonical_size(rules, part));
+    }
+    // A measure ("13 Gallon", "6 ft", "64GB").
+    if let Some(measure) = crate::rules::measure::canonical(part) {
+        return Some(measure);
     }
     shape.is_match(part).then(|| canonical_size(rules, part))
 }

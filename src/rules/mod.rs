@@ -10,6 +10,7 @@ mod check;
 pub mod english;
 mod files;
 pub mod fuzzy;
+pub mod measure;
 
 pub use check::{check, check_sources, CheckFailure, CheckReport};
 pub use files::*;
