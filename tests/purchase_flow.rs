@@ -725,14 +725,14 @@ async fn the_cheapest_asked_without_a_budget_pays_the_lowest_valid_total() {
     world.stop().await;
 }
 
-/// A bare product phrase is a search, unless the request is an order
-/// (`ask --auto-pay`): then it is bought. An explicit search ("show me")
-/// stays a search either way.
+/// A bare product phrase or a search to get something ("i'm looking for")
+/// is a search, unless the request is an order (`ask --auto-pay`): then it
+/// is bought. Browsing ("show me") stays a search either way.
 #[tokio::test]
 async fn a_bare_product_phrase_is_bought_only_when_the_request_is_an_order() {
     let world = TestWorld::start(small_catalogs(), vec![], |_| {}).await;
     let order = ShopOptions {
-        bare_phrase_is_order: true,
+        request_is_order: true,
         ..pay()
     };
     // (request, options, outcome)
@@ -744,6 +744,16 @@ async fn a_bare_product_phrase_is_bought_only_when_the_request_is_an_order() {
         ),
         (
             "gray turtleneck sweater, medium, under $50",
+            order.clone(),
+            Outcome::Bought,
+        ),
+        (
+            "i'm looking for a gray turtleneck sweater in medium under $50",
+            pay(),
+            Outcome::Searched,
+        ),
+        (
+            "i'm looking for a gray turtleneck sweater in medium under $50",
             order.clone(),
             Outcome::Bought,
         ),
@@ -762,6 +772,6 @@ async fn a_bare_product_phrase_is_bought_only_when_the_request_is_an_order() {
         .iter()
         .map(|m| m.responder.charges().len())
         .sum();
-    assert_eq!(charges, 1);
+    assert_eq!(charges, 2);
     world.stop().await;
 }

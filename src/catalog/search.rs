@@ -712,7 +712,11 @@ impl CatalogIndex {
             word_terms.insert(word, terms);
         }
         if !type_terms.is_empty() {
-            let mut alternatives: Vec<&Vec<String>> = name_terms.iter().collect();
+            // (words, whether every word must be in the title or categories)
+            let mut alternatives: Vec<(&Vec<String>, bool)> = name_terms
+                .iter()
+                .map(|terms| (terms, *terms != type_terms))
+                .collect();
             // All the shopper's words as the other way in, unless they
             // include one name's words: a product holding them all holds
             // that name's anyway.
@@ -721,18 +725,21 @@ impl CatalogIndex {
                     .iter()
                     .any(|name| name.iter().all(|t| phrase_terms.contains(t)))
             {
-                alternatives.push(&phrase_terms);
+                alternatives.push((&phrase_terms, false));
             }
             // The head of each way in (its last word: "bag" of "gym bag")
             // counts in the title or categories: a description mentioning
             // "your gym bag" does not make a tank top a bag. The other words
-            // may be anywhere ("resistance" of a "Tone Band" for resistance
-            // bands).
+            // of the type's name or the shopper's may be anywhere
+            // ("resistance" of a "Tone Band" for resistance bands). Another
+            // name of the type counts whole in the title or categories: a
+            // capri whose description mentions yoga, filed under pants, is
+            // not the "yoga pants" that leggings are also called.
             let names_field =
                 |term: &Term| term.field() == fields.title || term.field() == fields.categories;
             plan.required = alternatives
                 .into_iter()
-                .map(|words| {
+                .map(|(words, whole_in_names)| {
                     let head = words.len().saturating_sub(1);
                     words
                         .iter()
@@ -743,7 +750,9 @@ impl CatalogIndex {
                                 .map(|terms| {
                                     terms
                                         .iter()
-                                        .filter(|s| at != head || names_field(&s.term))
+                                        .filter(|s| {
+                                            (at != head && !whole_in_names) || names_field(&s.term)
+                                        })
                                         .map(|s| s.term.clone())
                                         .collect()
                                 })

@@ -61,7 +61,7 @@ pub async fn ask(config: &Config, ask: Ask) -> anyhow::Result<i32> {
         pay: ask.auto_pay || interactive,
         confirm: interactive.then(confirm_on_terminal),
         budget: ask.budget,
-        bare_phrase_is_order: ask.auto_pay,
+        request_is_order: ask.auto_pay,
         ..Default::default()
     };
     let opened = if ask.demo {

@@ -132,6 +132,11 @@ const CHEAPEST_PHRASES: [&str; 6] = [
 /// and nothing else.
 pub const FALLBACK_PRODUCT_ONLY: &str = "fallback_product_only";
 
+/// The intent rule of searches that say the shopper is out to get the
+/// thing ("i'm looking for ...", "find me ..."), as opposed to browsing or
+/// asking ("show me ...", "do you have ...").
+pub const SEARCH_TO_GET: &str = "search_to_get";
+
 /// A rule that fired while parsing, and the text it matched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fired {
@@ -168,6 +173,14 @@ impl Intent {
                 .trace
                 .iter()
                 .any(|fired| fired.rule == FALLBACK_PRODUCT_ONLY)
+    }
+
+    /// A search phrased as setting out to get the product ("i'm looking for
+    /// a navy hoodie, size L, under $50", "find me ..."): what a shop
+    /// assistant told to buy takes as the order.
+    pub fn is_search_to_get(&self) -> bool {
+        self.intent == IntentKind::Search
+            && self.trace.iter().any(|fired| fired.rule == SEARCH_TO_GET)
     }
 
     /// Whether the shopper asks for the lowest-priced offer ("the cheapest

@@ -529,8 +529,18 @@ impl Parser {
                         .get_or_insert_with(|| self.evidence(&before_intent, &intent))
                         .product
                 } else {
+                    // A price and what it should be like ("..., orange,
+                    // womens 28, budget 60") say it is shopping, so a head
+                    // no list knows ("capris") is enough.
+                    let described = (intent.max_price.is_some() || intent.min_price.is_some())
+                        && intent.items.iter().any(|item| {
+                            item.color.is_some()
+                                || item.size.is_some()
+                                || item.audience.is_some()
+                                || item.material.is_some()
+                        });
                     intent.items.iter().any(|item| item.product.is_some())
-                        && self.bare_product_phrase(&before_intent)
+                        && self.bare_product_phrase(&before_intent, described)
                 }
             };
             if intent
@@ -1147,8 +1157,10 @@ impl Parser {
     /// phrase ("gluten free popcorn", "red wool scarf under $30") rather than
     /// a sentence or a command ("create a new timer", "roll the dice",
     /// "hiya"): no clause words, no leading verb, and a thing WordNet or the
-    /// lexicon knows in its first noun phrase.
-    fn bare_product_phrase(&self, text: &str) -> bool {
+    /// lexicon knows in its first noun phrase. When the request is
+    /// `described` (a price and a colour, size, audience or material), a
+    /// head no list knows will do.
+    fn bare_product_phrase(&self, text: &str, described: bool) -> bool {
         let tokens = tokenize(text);
         if tokens.iter().any(|t| CLAUSE_WORDS.contains(&t.text)) {
             return false;
@@ -1168,6 +1180,11 @@ impl Parser {
                     return false;
                 }
             }
+        }
+        if described {
+            // Any noun will do then: WordNet knows "capris" only as an
+            // island.
+            return self.open_object(text, 0, true);
         }
         let known_thing = tokens.iter().any(|t| {
             crate::rules::english::lookup(t.text)
@@ -1230,6 +1247,10 @@ impl Parser {
         // Set by a negation word; colours while it holds are excluded. It
         // holds across stopwords, "or" and other colours ("not red or pink").
         let mut negating = false;
+        // Where the last lexicon product phrase ended: a product word right
+        // after it is the compound's head ("crewneck sweatshirt" is a
+        // sweatshirt, "hoodie dress" a dress).
+        let mut product_end: Option<usize> = None;
         let mut index = 0;
         while index < tokens.len() {
             let word = tokens[index].text;
@@ -1342,9 +1363,10 @@ impl Parser {
                     LexSlot::Audience => slot_value(&mut item.audience, "lexicon_audience", trace),
                     LexSlot::Product => {
                         negating = false;
-                        if item.product_type.is_none() {
+                        if item.product_type.is_none() || product_end == Some(index) {
                             item.product_type = Some(hit.canonical.clone());
                         }
+                        product_end = Some(index + n);
                         trace.push(Fired {
                             rule: "lexicon_product".into(),
                             matched: phrase.to_string(),

@@ -75,11 +75,12 @@ pub struct ShopOptions {
     /// How long the mandate is valid, in seconds (default 15 minutes).
     pub valid_for_secs: Option<i64>,
     /// The request is an order: a bare product phrase ("gray turtleneck,
-    /// medium, under $50") is bought rather than shown. Explicit searches
-    /// ("show me ...", "do you have ...") still only search. `ask
+    /// medium, under $50") or a search to get the product ("i'm looking
+    /// for ...", "find me ...") is bought rather than shown. Browsing and
+    /// questions ("show me ...", "do you have ...") still only search. `ask
     /// --auto-pay` sets it: the shopper has asked for a purchase and
     /// authorised paying for it.
-    pub bare_phrase_is_order: bool,
+    pub request_is_order: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -336,10 +337,12 @@ impl Shop {
     /// (the store); everything a shopper or merchant does is in the report.
     pub async fn shop(&self, request: &str, options: &ShopOptions) -> crate::Result<ShopReport> {
         let mut intent = self.parser.parse(request);
-        if options.bare_phrase_is_order && intent.is_bare_product_phrase() {
+        if options.request_is_order
+            && (intent.is_bare_product_phrase() || intent.is_search_to_get())
+        {
             intent.intent = IntentKind::Buy;
             intent.trace.push(Fired {
-                rule: "bare_phrase_is_order".into(),
+                rule: "request_is_order".into(),
                 matched: request.to_string(),
             });
         }

@@ -338,7 +338,7 @@ async fn create_request(
         budget: mandate.budget,
         require_confirmation: mandate.require_confirmation,
         valid_for_secs: mandate.valid_for_secs,
-        bare_phrase_is_order: request.auto_pay,
+        request_is_order: request.auto_pay,
     };
     if !request.wait {
         let id = state
