@@ -491,6 +491,137 @@ fn open_vocabulary_products() {
     }
 }
 
+/// Shapes of noun phrase that WebShop's shoppers write: sets named by what
+/// they hold, describing words listed before the noun, a measure written
+/// "N by M", a definite object that is a thing, a model code after the
+/// noun, the object right after "i am looking for", and their near misses.
+#[test]
+fn noun_phrase_shapes() {
+    let parser = parser();
+    for (text, intent, product) in [
+        (
+            "i need a red patio set that has a steel frame",
+            IntentKind::Buy,
+            Some("patio set"),
+        ),
+        (
+            "get me a screwdriver set, nothing fancy",
+            IntentKind::Buy,
+            Some("screwdriver set"),
+        ),
+        (
+            "i need a long lasting fragrance gift set for women",
+            IntentKind::Buy,
+            Some("long lasting fragrance gift set"),
+        ),
+        (
+            "buy a 4 pack of wilson tennis balls",
+            IntentKind::Buy,
+            Some("wilson tennis balls"),
+        ),
+        (
+            "i need rich, creamy coconut biscuits",
+            IntentKind::Buy,
+            Some("creamy coconut biscuits"),
+        ),
+        (
+            "i need some purple, machine washable drapes",
+            IntentKind::Buy,
+            Some("machine washable drapes"),
+        ),
+        (
+            "i would like a white 42 by 72 inch window panel for my living room",
+            IntentKind::Buy,
+            Some("window panel"),
+        ),
+        (
+            "i want the easy to use seasoning spice mix",
+            IntentKind::Buy,
+            Some("seasoning spice mix"),
+        ),
+        (
+            "i want a 512gb samsung galaxy tab s7 with usb port",
+            IntentKind::Buy,
+            Some("galaxy tab s7"),
+        ),
+        (
+            "order me a pendant light with a dimmer switch",
+            IntentKind::Buy,
+            Some("pendant light"),
+        ),
+        (
+            "i am looking for a 12 by 16 inch african american poster that is ready to hang",
+            IntentKind::Search,
+            Some("african american poster"),
+        ),
+        (
+            "im locking for a high speed hdmi cable which supports 3d audio",
+            IntentKind::Search,
+            Some("high speed hdmi cable"),
+        ),
+        (
+            "i am searching for a high quality long handle tongue cleaner",
+            IntentKind::Search,
+            Some("long handle tongue cleaner"),
+        ),
+        (
+            "i need high quality makeup remover pads",
+            IntentKind::Buy,
+            Some("makeup remover pads"),
+        ),
+        (
+            "i want a high definition 3d video projector",
+            IntentKind::Buy,
+            Some("high definition 3d video projector"),
+        ),
+        (
+            "i am ordering grey women faux fur slippers",
+            IntentKind::Buy,
+            Some("faux fur slippers"),
+        ),
+        (
+            "i want to shop for a plug and play car radio receiver",
+            IntentKind::Buy,
+            None,
+        ),
+        (
+            "scrap the order for the socks",
+            IntentKind::CancelOrder,
+            Some("socks"),
+        ),
+        // Near misses stay what they were.
+        ("i need the temperature set at 70 f", IntentKind::None, None),
+        ("i want an alarm set for 7 am", IntentKind::None, None),
+        (
+            "give me the tire pressure of my vehicle",
+            IntentKind::None,
+            None,
+        ),
+        (
+            "when will the bus get me to vermont",
+            IntentKind::None,
+            None,
+        ),
+        (
+            "is milk one of the things i need to buy",
+            IntentKind::None,
+            None,
+        ),
+        ("what is the definition of love", IntentKind::None, None),
+        ("how many calories in an apple", IntentKind::None, None),
+    ] {
+        let parsed = parser.parse(text);
+        assert_eq!(parsed.intent, intent, "{text}: {parsed:?}");
+        if let Some(product) = product {
+            assert_eq!(
+                parsed.first_item().and_then(|i| i.product.as_deref()),
+                Some(product),
+                "{text}: {parsed:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn audience_is_read() {
     let parser = parser();

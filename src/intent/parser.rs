@@ -229,11 +229,40 @@ const NOT_PRODUCT_HEADS: &[&str] = &[
     "channel",
     "channels",
     "station",
+    "total",
+    "totals",
+    "hotel",
+    "hotels",
+    "motel",
+    "restaurant",
+    "restaurants",
 ];
-/// Whether WordNet knows `word` as an adjective and not as a noun ("easy",
-/// "ready"): one that can take "to <verb>" inside a noun phrase.
-fn adjective_only(word: &str) -> bool {
-    crate::rules::english::lookup(word).is_some_and(|info| info.adjective && !info.noun)
+/// Whether `tokens[index]` ("by", "x") joins two numbers into one measure:
+/// "42 by 72 inch", "12 x 16".
+fn dimension_between(tokens: &[Token], index: usize) -> bool {
+    let digits =
+        |t: Option<&Token>| t.is_some_and(|t| t.text.starts_with(|c: char| c.is_ascii_digit()));
+    index > 0 && digits(tokens.get(index - 1)) && digits(tokens.get(index + 1))
+}
+
+/// Words for a set of things that head a product phrase after the word
+/// naming what the set holds ("a patio set", "a repair kit", "snack packs").
+const SET_HEADS: &[&str] = &["set", "sets", "kit", "kits", "pack", "packs", "bundle"];
+/// What a gift comes as: "gift" before one of these is part of the
+/// product's name ("a gift set", "a gift basket"), elsewhere it is not.
+const GIFT_HEADS: &[&str] = &[
+    "set", "sets", "basket", "baskets", "box", "boxes", "bag", "card",
+];
+/// Whether `word` describes rather than names: WordNet knows it as an
+/// adjective, and as a noun, if at all, hardly ever a thing ("easy",
+/// "ready", "dark", "rich"; not "light" or "paper"). Such a word can take
+/// "to <verb>" inside a noun phrase ("ready to eat") and starts a list of
+/// describing words ("rich, creamy biscuits").
+fn describing_word(word: &str) -> bool {
+    // Exact: a plural ("lights") names things.
+    crate::rules::english::words()
+        .get(word)
+        .is_some_and(|info| info.adjective && (!info.noun || info.thing_share < THING_SHARE))
 }
 
 /// Units of measure: a number before one is a measure of the product ("a 65
@@ -274,6 +303,10 @@ impl ContextTypo {
 }
 
 const SUBJECTS: &[&str] = &["i", "we", "u", "you", "really", "just", "still", "also"];
+/// Words before a verb in "-ing" ("i am looking", "im searching").
+const BEING: &[&str] = &[
+    "am", "im", "i'm", "are", "we're", "were", "was", "been", "be", "is",
+];
 /// Words that open the object of "want" or "buy".
 const OBJECT_OPENINGS: &[&str] = &[
     "a", "an", "some", "the", "two", "three", "four", "five", "new", "more", "another", "one",
@@ -323,6 +356,32 @@ const CONTEXT_TYPOS: &[ContextTypo] = &[
             "me", "us", "him", "her", "them", "a", "an", "some", "two", "three", "new", "more",
             "another",
         ],
+    },
+    // "im locking for", "i am looming for": a verb one letter off
+    // "looking" before "for".
+    ContextTypo {
+        typo: "locking",
+        fix: "looking",
+        previous: BEING,
+        next: &["for"],
+    },
+    ContextTypo {
+        typo: "looming",
+        fix: "looking",
+        previous: BEING,
+        next: &["for"],
+    },
+    ContextTypo {
+        typo: "loking",
+        fix: "looking",
+        previous: BEING,
+        next: &["for"],
+    },
+    ContextTypo {
+        typo: "seraching",
+        fix: "searching",
+        previous: BEING,
+        next: &["for"],
     },
     ContextTypo {
         typo: "yo",
@@ -881,11 +940,16 @@ impl Parser {
                 let found = *evidence.get_or_insert_with(|| self.evidence(lower, intent));
                 let satisfied = rule.requires.iter().any(|need| match need {
                     Evidence::Product => {
-                        found.product || {
-                            let mut object = lower.clone();
-                            blank(&mut object, cut.clone());
-                            self.open_object(&object, 0, true)
-                        }
+                        found.product
+                            // The object after the trigger ("i am looking
+                            // for <a poster>"), else anywhere around it
+                            // ("running shoes, i need them").
+                            || self.open_object_after_trigger(&lower[cut.end..])
+                            || {
+                                let mut object = lower.clone();
+                                blank(&mut object, cut.clone());
+                                self.open_object(&object, 0, true)
+                            }
                     }
                     Evidence::OwnedProduct => found.owned_product,
                     Evidence::Price => found.price,
@@ -1035,7 +1099,14 @@ impl Parser {
         {
             return false;
         }
-        match crate::rules::english::lookup(word) {
+        // "binocular" is only an adjective to WordNet, "binoculars" a thing.
+        let info = match crate::rules::english::lookup(word) {
+            Some(info) if !info.noun => {
+                crate::rules::english::lookup(&format!("{word}s")).or(Some(info))
+            }
+            info => info,
+        };
+        match info {
             Some(info) => info.noun && info.thing_share >= min_share,
             None => {
                 unknown_ok
@@ -1056,11 +1127,44 @@ impl Parser {
     /// "my gps coordinates" (a possessive: something the shopper has) or
     /// "the date" (definite: something already there).
     fn open_object(&self, text: &str, min_share: u8, unknown_ok: bool) -> bool {
+        self.read_open_object(text, min_share, unknown_ok, false)
+    }
+
+    /// [`Parser::open_object`] of the words right after a trigger ("i am
+    /// looking for <a 12 by 16 inch poster>"): they must open the object,
+    /// not a preposition ("get me <to vermont>"), and a definite object
+    /// counts when its head is a thing ("i want <the easy to use spice
+    /// mix>").
+    fn open_object_after_trigger(&self, text: &str) -> bool {
+        // The object ends with its sentence: "get me a snack mix. pick the
+        // honey one".
+        let text = text
+            .char_indices()
+            .find(|&(i, c)| {
+                matches!(c, '.' | ';' | '?' | '!')
+                    && text[i + 1..].chars().next().is_none_or(char::is_whitespace)
+            })
+            .map_or(text, |(i, _)| &text[..i]);
+        let opens_object = tokenize(text)
+            .first()
+            .is_some_and(|first| first.text == "for" || !PHRASE_ENDS.contains(&first.text));
+        opens_object && self.read_open_object(text, 0, true, true)
+    }
+
+    fn read_open_object(
+        &self,
+        text: &str,
+        min_share: u8,
+        unknown_ok: bool,
+        after_trigger: bool,
+    ) -> bool {
         let tokens = tokenize(text);
         let mut started = false;
         let mut head: Option<&str> = None;
         let mut before_head: Option<&str> = None;
+        // "the" opening the object, and "the" anywhere after it.
         let mut definite = false;
+        let mut definite_later = false;
         // A word of the phrase that is nearly always a thing ("microphone",
         // "balm"), wherever it stands: "a usb microphone having ...".
         let mut thing_word = false;
@@ -1070,7 +1174,7 @@ impl Parser {
             // "an easy to use carrying case", "ready to eat oysters": an
             // adjective's "to <verb>" describes the product; the phrase
             // goes on.
-            if word == "to" && head.is_some_and(adjective_only) {
+            if word == "to" && head.is_some_and(describing_word) {
                 let verb = tokens
                     .get(index + 1)
                     .and_then(|t| crate::rules::english::lookup(t.text));
@@ -1079,8 +1183,17 @@ impl Parser {
                     continue;
                 }
             }
+            // "a 42 by 72 inch panel", "a 12 x 16 poster": one measure.
+            if matches!(word, "by" | "x") && dimension_between(&tokens, index) {
+                index += 1;
+                continue;
+            }
             if PHRASE_ENDS.contains(&word) {
-                if started {
+                // "purple, machine washable drapes", "a black and easy to
+                // use eyeliner": a list of describing words before any noun
+                // goes on to its noun.
+                let list = matches!(word, "," | "and" | "or") && head.is_none_or(describing_word);
+                if started && !list {
                     break;
                 }
                 index += 1;
@@ -1110,11 +1223,26 @@ impl Parser {
                 index += n;
                 continue;
             }
+            // "a patio set", "a dvr kit", "snack packs": a set named by
+            // what it holds is a product, whatever that word is.
+            if SET_HEADS.contains(&word) && head.is_some() {
+                return true;
+            }
+            // "galaxy tab s7", "galaxy note 10": a model code after a noun
+            // names which one, the noun stays the head.
+            let model_code = word.chars().any(|c| c.is_ascii_digit());
             if self.rules.stopwords.contains(word)
                 || word.chars().all(|c| c.is_ascii_digit())
                 || number_word(word).is_some()
+                || (model_code && head.is_some())
             {
-                definite |= word == "the";
+                if word == "the" {
+                    if started {
+                        definite_later = true;
+                    } else {
+                        definite = true;
+                    }
+                }
                 index += 1;
                 continue;
             }
@@ -1126,10 +1254,14 @@ impl Parser {
             index += 1;
         }
         // "give me the date", "i want the volume at level 4": a definite
-        // object outside the lexicon is something already there, not
-        // something to buy.
-        if definite {
+        // object outside the lexicon is something already there, unless,
+        // right after the trigger, its head is a thing ("i want the easy to
+        // use spice mix").
+        if definite_later || (definite && !after_trigger) {
             return false;
+        }
+        if definite {
+            return head.is_some_and(|head| self.open_product_word(head, THING_SHARE, false));
         }
         if thing_word {
             return true;
@@ -1479,6 +1611,7 @@ impl Parser {
             } else if word.chars().all(|c| c.is_ascii_digit())
                 && word.len() <= 3
                 && !matches!(next, Some("person" | "pm" | "am"))
+                && !dimension_between(tokens, index + 1)
             {
                 word.parse().ok()
             } else if word == "one"
@@ -1521,7 +1654,13 @@ impl Parser {
             // model name ("iphone 8 plus"); between products it split them
             // already.
             let model_plus = word == "plus" && after_product && next.is_some();
+            // "a patio set", "a fragrance gift set": a set after what it
+            // holds ends the product's name.
+            let set_head = after_product
+                && (SET_HEADS.contains(&word)
+                    || (word == "gift" && next.is_some_and(|n| GIFT_HEADS.contains(&n))));
             if model_plus
+                || set_head
                 || (!stopwords.contains(word)
                     && !SEGMENT_BREAKS.contains(&word)
                     && word != "or"
@@ -1536,7 +1675,7 @@ impl Parser {
         // is no part of its name.
         for i in 1..tokens.len().saturating_sub(1) {
             if tokens[i].text == "to"
-                && adjective_only(tokens[i - 1].text)
+                && describing_word(tokens[i - 1].text)
                 && crate::rules::english::lookup(tokens[i + 1].text).is_some_and(|info| info.verb)
             {
                 product_word[i + 1] = false;
@@ -1561,10 +1700,18 @@ impl Parser {
         if let Some(start) = run_start {
             runs.push((start, tokens.len()));
         }
+        // A run after "for" says what the product is for; one after "with"
+        // names a feature of it ("a tablet with usb port", "a bed with a
+        // wood finish").
         let purpose = |&(start, _): &(usize, usize)| {
             let before = |back: usize| start.checked_sub(back).map(|i| tokens[i].text);
-            before(1) == Some("for")
-                || (before(2) == Some("for") && before(1).is_some_and(|w| POSSESSIVES.contains(&w)))
+            let after_word = |linking: &str, determiners: &[&str]| {
+                before(1) == Some(linking)
+                    || (before(2) == Some(linking)
+                        && before(1)
+                            .is_some_and(|w| POSSESSIVES.contains(&w) || determiners.contains(&w)))
+            };
+            after_word("for", &[]) || after_word("with", &["a", "an", "the"])
         };
         let (mut runs, purposes): (Vec<_>, Vec<_>) = runs.into_iter().partition(|r| !purpose(r));
         let first_runs = runs.len();
@@ -1581,18 +1728,42 @@ impl Parser {
         let (main, for_purpose) = runs.split_at(first_runs);
         // Outside the lexicon, the first run whose head can be a thing: "a
         // pendant light to go in my dining room".
-        let open = |runs: &[(usize, usize)]| {
+        // The head is the run's last word that is no model code ("galaxy
+        // tab s7" is a tab). A head that mostly describes ("high" in "high
+        // quality makeup pads") yields to a run with a naming head.
+        let open = |runs: &[(usize, usize)], min_share: u8| {
+            let head_of = |&(start, end): &(usize, usize)| {
+                tokens[start..end]
+                    .iter()
+                    .rposition(|t| !t.text.chars().any(|c| c.is_ascii_digit()))
+                    .map(|offset| start + offset)
+            };
+            let names_thing = |run: &(usize, usize), describing_ok: bool| {
+                head_of(run).is_some_and(|head| {
+                    let word = tokens[head].text;
+                    // A set's head ("patio set") counts after the words
+                    // naming what it holds, not after a count ("4 pack").
+                    let set_of_things = SET_HEADS.contains(&word)
+                        && head > run.0
+                        && tokens[head - 1].text.chars().all(char::is_alphabetic)
+                        && number_word(tokens[head - 1].text).is_none();
+                    set_of_things
+                        || ((describing_ok || !describing_word(word))
+                            && self.open_product_word(word, min_share, false))
+                })
+            };
             runs.iter()
                 .copied()
-                .find(|&(_, end)| self.open_product_word(tokens[end - 1].text, 1, false))
+                .find(|run| names_thing(run, false))
+                .or_else(|| runs.iter().copied().find(|run| names_thing(run, true)))
         };
         let chosen = main
             .iter()
             .copied()
             .rfind(contains_type)
-            .or_else(|| open(main))
+            .or_else(|| open(main, 1))
             .or_else(|| for_purpose.iter().copied().rfind(contains_type))
-            .or_else(|| open(for_purpose))
+            .or_else(|| open(for_purpose, 1))
             .or_else(|| runs.iter().copied().max_by_key(|(start, end)| end - start));
         if let Some((start, end)) = chosen {
             item.product = Some(join(&tokens[start..end]).into_owned());
