@@ -231,8 +231,10 @@ fn typos_are_corrected_and_traced() {
 #[test]
 fn catalog_terms_extend_the_lexicon() {
     let mut rules = CompiledRules::embedded().unwrap();
+    // Unknown, the name is guessed a brand as written; known, it is the
+    // catalog's.
     let before = Parser::new(Arc::new(rules.clone())).parse("buy a northwind parka");
-    assert_eq!(before.flat_slots().get("brand"), None);
+    assert_eq!(before.flat_slots().get("brand"), Some(&json!("northwind")));
     let added = rules.extend_lexicon([
         (LexSlot::Brand, "Northwind"),
         (LexSlot::Product, "trail vest"),
@@ -589,6 +591,17 @@ fn noun_phrase_shapes() {
             IntentKind::CancelOrder,
             Some("socks"),
         ),
+        // The container is how it comes.
+        (
+            "i need 3 bags of jasmine rice",
+            IntentKind::Buy,
+            Some("jasmine rice"),
+        ),
+        (
+            "get me a bottle of olive oil, extra virgin",
+            IntentKind::Buy,
+            Some("olive oil"),
+        ),
         // Near misses stay what they were.
         ("i need the temperature set at 70 f", IntentKind::None, None),
         ("i want an alarm set for 7 am", IntentKind::None, None),
@@ -619,6 +632,58 @@ fn noun_phrase_shapes() {
                 "{text}: {parsed:?}"
             );
         }
+    }
+}
+
+/// A name no word list knows, before the product's words or alone after a
+/// comma or "from", is a brand; inflected words, abbreviations of features
+/// and what a product is free of are not.
+#[test]
+fn unknown_names_are_brands() {
+    let parser = parser();
+    for (text, brand, product) in [
+        (
+            "get me some zorblax fidget cubes, 5 of them",
+            Some("zorblax"),
+            "fidget cubes",
+        ),
+        (
+            "order me the logitech mx master mouse",
+            Some("logitech"),
+            "mx master mouse",
+        ),
+        (
+            "I need a new vacuum cleaner, dyson, budget is $400",
+            Some("dyson"),
+            "vacuum cleaner",
+        ),
+        (
+            "can i buy a tent for 4 people from coleman",
+            Some("coleman"),
+            "tent",
+        ),
+        (
+            "can you order some potting soil for my tomatoes",
+            None,
+            "potting soil",
+        ),
+        (
+            "get me unscented wipes for the baby",
+            None,
+            "unscented wipes",
+        ),
+        ("i need an hdmi cable, 10 feet", None, "hdmi cable"),
+        (
+            "find me a paraben free lip gloss",
+            None,
+            "paraben free lip gloss",
+        ),
+        ("find two-person tents", None, "two-person tents"),
+    ] {
+        let parsed = parser.parse(text);
+        let item = parsed.first_item().expect(text);
+        assert_eq!(item.brand.as_deref(), brand, "{text}: {parsed:?}");
+        assert_eq!(item.product.as_deref(), Some(product), "{text}: {parsed:?}");
     }
 }
 

@@ -186,8 +186,17 @@ pub fn fuzzy_distance(term: &str) -> u8 {
 impl SearchQuery {
     /// The query for one item of a parsed request, with its price bounds.
     pub fn for_item(intent: &Intent, item: &ItemRequest) -> SearchQuery {
+        // The brand's words are searched with the product's: a name the
+        // parser took for a brand may be in the title ("CoolTech hoodie").
+        let product = item.product.clone().unwrap_or_default();
+        let text = match &item.brand {
+            Some(brand) if !product.to_lowercase().contains(&brand.to_lowercase()) => {
+                format!("{brand} {product}")
+            }
+            _ => product,
+        };
         SearchQuery {
-            text: item.product.clone().unwrap_or_default(),
+            text,
             product_type: item.product_type.clone(),
             type_names: Vec::new(),
             audience: item.audience.clone(),

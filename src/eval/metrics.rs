@@ -1,7 +1,9 @@
 //! Scoring: intents, slots, the confusion matrix and the error list.
 
 use super::{Labelled, PRODUCT_MATCH_F1};
+use crate::catalog::index::{canonical_color, canonical_size};
 use crate::intent::{IntentKind, Parser};
+use crate::rules::{CompiledRules, LexSlot};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -142,7 +144,42 @@ fn canonical(value: &serde_json::Value) -> String {
     }
 }
 
-fn slot_matches(name: &str, gold: &serde_json::Value, predicted: &serde_json::Value) -> bool {
+/// The value a slot names, the same whoever wrote it: the lexicon's
+/// canonical colour, size, material, brand or audience ("grey" is "gray",
+/// "medium" is "M", "65 inch" is "65 in", "levis" is "Levi's"), so that a
+/// gold label written in the writer's own words is compared with what the
+/// parser canonicalised, not with its spelling.
+fn canonical_slot(rules: &CompiledRules, name: &str, value: &serde_json::Value) -> String {
+    let serde_json::Value::String(text) = value else {
+        return canonical(value);
+    };
+    let lexicon = |slot: LexSlot| rules.lexicon.canonical(slot, text).map(str::to_string);
+    let value = match name {
+        "color" => Some(canonical_color(rules, text)),
+        "size" => Some(canonical_size(rules, text)),
+        "material" => lexicon(LexSlot::Material),
+        "audience" => lexicon(LexSlot::Audience),
+        "brand" => lexicon(LexSlot::Brand).or_else(|| {
+            Some(
+                text.to_lowercase()
+                    .chars()
+                    .filter(|c| c.is_alphanumeric())
+                    .collect(),
+            )
+        }),
+        _ => None,
+    };
+    canonical(&serde_json::Value::String(
+        value.unwrap_or_else(|| text.clone()),
+    ))
+}
+
+fn slot_matches(
+    rules: &CompiledRules,
+    name: &str,
+    gold: &serde_json::Value,
+    predicted: &serde_json::Value,
+) -> bool {
     if name == "product" {
         let as_text = |v: &serde_json::Value| match v {
             serde_json::Value::String(s) => s.clone(),
@@ -150,7 +187,7 @@ fn slot_matches(name: &str, gold: &serde_json::Value, predicted: &serde_json::Va
         };
         return product_token_f1(&as_text(gold), &as_text(predicted)) >= PRODUCT_MATCH_F1;
     }
-    canonical(gold) == canonical(predicted)
+    canonical_slot(rules, name, gold) == canonical_slot(rules, name, predicted)
 }
 
 /// Parses every utterance and scores the results.
@@ -194,7 +231,7 @@ pub fn evaluate(parser: &Parser, data: &[Labelled]) -> EvalReport {
             for name in names {
                 let counts = slot_counts.entry(name.clone()).or_default();
                 match (gold_slots.get(name), predicted_slots.get(name)) {
-                    (Some(g), Some(p)) if slot_matches(name, g, p) => {
+                    (Some(g), Some(p)) if slot_matches(parser.rules(), name, g, p) => {
                         counts[0] += 1;
                         counts[3] += 1;
                     }
@@ -433,10 +470,19 @@ mod tests {
                 true,
             ),
             ("product", json!("wool socks"), json!("hat"), false),
+            // Gold written in the writer's words, compared canonically.
+            ("color", json!("grey"), json!("gray"), true),
+            ("size", json!("medium"), json!("M"), true),
+            ("size", json!("65 inch"), json!("65 in"), true),
+            ("size", json!("10 lbs"), json!("10 lb"), true),
+            ("size", json!("medium"), json!("L"), false),
+            ("brand", json!("levis"), json!("Levi's"), true),
+            ("brand", json!("nike"), json!("Adidas"), false),
         ];
+        let rules = CompiledRules::embedded().expect("the embedded rules compile");
         for (name, gold, predicted, expected) in cases {
             assert_eq!(
-                slot_matches(name, &gold, &predicted),
+                slot_matches(&rules, name, &gold, &predicted),
                 expected,
                 "{name}: {gold} vs {predicted}"
             );

@@ -8,7 +8,9 @@
 //!
 //! Metrics ([`EvalReport`]): intent accuracy; per-intent precision, recall,
 //! F1 and support; macro-F1; a confusion matrix; per-slot precision, recall
-//! and F1 where values match exactly after canonicalisation (lowercase,
+//! and F1 where values match exactly after canonicalisation (both gold and
+//! predicted colour, size, material, brand and audience through the rules'
+//! lexicon, so "grey" is "gray" and "65 inch" is "65 in"; then lowercase,
 //! trimmed, numbers compared as numbers) and `product` matches when its token
 //! F1 is at least [`PRODUCT_MATCH_F1`]; the mean product token F1; and every
 //! error with the rules that fired.

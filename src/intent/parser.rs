@@ -284,6 +284,50 @@ const COUNT_UNITS: &[&str] = &["pack", "count", "ct", "piece", "pieces", "pc", "
 const COUNT_CONTAINERS: &[&str] = &[
     "pack", "packs", "set", "sets", "box", "boxes", "case", "bundle", "bag", "carton", "package",
 ];
+/// What a product comes in or as, before "of": "3 bags of rice", "a
+/// bottle of olive oil", "2 tubes of toothpaste".
+const CONTAINERS: &[&str] = &[
+    "bag",
+    "bags",
+    "bottle",
+    "bottles",
+    "box",
+    "boxes",
+    "can",
+    "cans",
+    "tube",
+    "tubes",
+    "jar",
+    "jars",
+    "packet",
+    "packets",
+    "carton",
+    "cartons",
+    "roll",
+    "rolls",
+    "sheet",
+    "sheets",
+    "tin",
+    "tins",
+    "tub",
+    "tubs",
+    "pouch",
+    "pouches",
+    "crate",
+    "crates",
+    "case",
+    "cases",
+    "loaf",
+    "loaves",
+    "bunch",
+    "bunches",
+    "container",
+    "containers",
+    "bucket",
+    "buckets",
+    "sack",
+    "sacks",
+];
 /// A function word mistyped as another word, or too short for the fuzzy
 /// matcher ("i wont a hoodie", "were is my order", "by me a lamp", "i ned a
 /// charger"), corrected only where the words around it make the fix plain.
@@ -1118,6 +1162,19 @@ impl Parser {
         }
     }
 
+    /// Whether `word` is a name no word list knows: no English word, no
+    /// lexicon or rule word, letters (and inner hyphens: "oral-b") only.
+    fn unknown_name(&self, word: &str) -> bool {
+        word.len() >= 3
+            && word.chars().all(|c| c.is_alphabetic() || c == '-')
+            && !word.starts_with('-')
+            && !word.ends_with('-')
+            && !self.rules.stopwords.contains(word)
+            && !self.rules.known_words.contains(word)
+            && self.rules.lexicon.lookup(word).is_empty()
+            && !crate::rules::english::is_word_form(word)
+    }
+
     /// Whether `text` (a request with its trigger words cut) names an
     /// object that can be bought. Its first noun phrase runs up to a
     /// preposition or clause ([`PHRASE_ENDS`]); it names a product when it
@@ -1429,6 +1486,18 @@ impl Parser {
                 continue;
             }
 
+            // "3 bags of jasmine rice", "a bottle of olive oil": the
+            // container is how it comes, what follows "of" is the product.
+            let container = CONTAINERS.contains(&word)
+                && next == Some("of")
+                && tokens
+                    .get(index + 2)
+                    .is_some_and(|t| t.text.chars().any(char::is_alphabetic));
+            if container {
+                index += 1;
+                continue;
+            }
+
             // Longest lexicon phrase starting here.
             let max = self.span_limit(&tokens[index..]);
             let mut consumed = 0;
@@ -1457,6 +1526,26 @@ impl Parser {
                 {
                     // "m" alone is a size only in context ("in m", "size m").
                     continue;
+                }
+                // "olive oil", "green tea", "white bread": a colour word
+                // that makes a thing's name with the next word, which is no
+                // type of the lexicon ("blue jeans" stay blue), is part of
+                // the product.
+                let names_thing = hit.slot == LexSlot::Color
+                    && n == 1
+                    && after.is_some_and(|after| {
+                        crate::rules::english::words()
+                            .get(format!("{phrase}_{after}").as_str())
+                            .is_some_and(|info| info.noun && info.thing_share >= THING_SHARE)
+                            && !lexicon
+                                .lookup(after)
+                                .iter()
+                                .any(|hit| hit.slot == LexSlot::Product)
+                    });
+                if names_thing {
+                    product_word[index] = true;
+                    consumed = 1;
+                    break;
                 }
                 let slot_value = |slot: &mut Option<String>, rule: &str, trace: &mut Vec<Fired>| {
                     if slot.is_none() {
@@ -1653,6 +1742,17 @@ impl Parser {
             // Within one segment "plus" after a product word is part of a
             // model name ("iphone 8 plus"); between products it split them
             // already.
+            // "3 bags of jasmine rice", "a bottle of olive oil": the
+            // container is how it comes, what follows "of" is the product.
+            let container = CONTAINERS.contains(&word)
+                && next == Some("of")
+                && tokens
+                    .get(index + 2)
+                    .is_some_and(|t| t.text.chars().any(char::is_alphabetic));
+            if container {
+                index += 1;
+                continue;
+            }
             let model_plus = word == "plus" && after_product && next.is_some();
             // "a patio set", "a fragrance gift set": a set after what it
             // holds ends the product's name.
@@ -1765,6 +1865,39 @@ impl Parser {
             .or_else(|| for_purpose.iter().copied().rfind(contains_type))
             .or_else(|| open(for_purpose, 1))
             .or_else(|| runs.iter().copied().max_by_key(|(start, end)| end - start));
+        // A name no word list knows is a brand: before the product's other
+        // words ("zorblax fidget cubes", "logitech mx master mouse"), or
+        // alone after a comma, "from" or "by" ("a vacuum cleaner, dyson",
+        // "a tent from coleman").
+        let mut chosen = chosen;
+        if item.brand.is_none() {
+            if let Some((start, end)) = chosen.filter(|&(start, end)| {
+                // "paraben free": what the product is free of.
+                end - start >= 2
+                    && tokens[start + 1].text != "free"
+                    && self.unknown_name(tokens[start].text)
+            }) {
+                item.brand = Some(tokens[start].text.to_string());
+                trace.push(Fired {
+                    rule: "unknown_brand".into(),
+                    matched: tokens[start].text.to_string(),
+                });
+                chosen = Some((start + 1, end));
+            } else if let Some(&(start, _)) = runs.iter().find(|&&(start, end)| {
+                Some((start, end)) != chosen
+                    && end - start == 1
+                    && start > 0
+                    && matches!(tokens[start - 1].text, "," | "from" | "by")
+                    && tokens.get(end).is_none_or(|t| t.text == ",")
+                    && self.unknown_name(tokens[start].text)
+            }) {
+                item.brand = Some(tokens[start].text.to_string());
+                trace.push(Fired {
+                    rule: "unknown_brand".into(),
+                    matched: tokens[start].text.to_string(),
+                });
+            }
+        }
         if let Some((start, end)) = chosen {
             item.product = Some(join(&tokens[start..end]).into_owned());
         } else if let Some(material) = item.material.take() {

@@ -82,6 +82,55 @@ pub fn lookup(word: &str) -> Option<WordInfo> {
     }
 }
 
+/// Whether `word` is a regular form of a word WordNet knows: "-ing",
+/// "-ed", "-y", "-ly", "-able", "-less" and the like after its stem
+/// ("potting", "paddling", "scented", "crunchy", "dimmable"), "un-" or "non-" before it ("unscented", "non-stick"), or two
+/// neighbouring letters swapped ("hoem"): words no list names outright but
+/// that are no names either.
+pub fn is_word_form(word: &str) -> bool {
+    if is_word(word) {
+        return true;
+    }
+    // "two-person", "easy-to-use": every part a word of two letters or more.
+    if word.contains('-') {
+        return word
+            .split('-')
+            .all(|part| part.len() >= 2 && is_word_form(part));
+    }
+    for prefix in ["non-", "non", "un"] {
+        if let Some(rest) = word.strip_prefix(prefix) {
+            if rest.len() >= 3 && is_word_form(rest) {
+                return true;
+            }
+        }
+    }
+    for suffix in [
+        "ing", "ed", "ly", "y", "able", "ible", "less", "ful", "er", "est", "ness",
+    ] {
+        let Some(stem) = word.strip_suffix(suffix) else {
+            continue;
+        };
+        if stem.len() < 3 {
+            continue;
+        }
+        // "potting" -> "pot", "paddling" -> "paddle", "crunchy" -> "crunch".
+        let undoubled = stem
+            .chars()
+            .last()
+            .filter(|&last| stem[..stem.len() - last.len_utf8()].ends_with(last))
+            .map(|last| &stem[..stem.len() - last.len_utf8()]);
+        if is_word(stem) || is_word(&format!("{stem}e")) || undoubled.is_some_and(is_word) {
+            return true;
+        }
+    }
+    let chars: Vec<char> = word.chars().collect();
+    (0..chars.len().saturating_sub(1)).any(|i| {
+        let mut swapped = chars.clone();
+        swapped.swap(i, i + 1);
+        swapped != chars && is_word(&swapped.iter().collect::<String>())
+    })
+}
+
 /// Whether `word` is an English word WordNet knows (or a regular plural of
 /// one).
 pub fn is_word(word: &str) -> bool {
@@ -108,6 +157,20 @@ mod tests {
             assert_eq!(info.thing_share >= 4, thing, "{word}: {info:?}");
         }
         assert!(lookup("mivofun").is_none());
+        for form in [
+            "potting",
+            "paddling",
+            "unscented",
+            "crunchy",
+            "non-stick",
+            "hoem",
+            "two-person",
+        ] {
+            assert!(is_word_form(form), "{form}");
+        }
+        for name in ["zorblax", "logitech", "maybelline", "dyson", "oral-b"] {
+            assert!(!is_word_form(name), "{name}");
+        }
         assert!(!lookup("quickly").is_some_and(|i| i.noun));
     }
 }
