@@ -427,6 +427,13 @@ const CONTEXT_TYPOS: &[ContextTypo] = &[
         previous: BEING,
         next: &["for"],
     },
+    // "wat wireless routers r there"
+    ContextTypo {
+        typo: "wat",
+        fix: "what",
+        previous: &["", "so", "and", "but", "hey", "hi", "ok", "okay"],
+        next: &[],
+    },
     ContextTypo {
         typo: "yo",
         fix: "you",
@@ -447,8 +454,8 @@ const SEGMENT_BREAKS: &[&str] = &["and", ",", "plus", "also"];
 const PHRASE_ENDS: &[&str] = &[
     ",", "and", "or", "for", "to", "in", "with", "that", "which", "who", "from", "on", "at", "by",
     "into", "near", "under", "over", "below", "above", "without", "because", "so", "but", "if",
-    "as", "than", "like", "about", "while", "when", "where", "it", "they", "is", "are", "should",
-    "must", "can", "could", "would", "will",
+    "as", "than", "like", "about", "while", "when", "where", "it", "they", "is", "are", "r",
+    "should", "must", "can", "could", "would", "will",
 ];
 /// Words that make a text a sentence rather than a bare product phrase
 /// ("the timer should have 10 minutes", "apple cider has been in my
@@ -983,16 +990,20 @@ impl Parser {
             if !rule.requires.is_empty() {
                 let found = *evidence.get_or_insert_with(|| self.evidence(lower, intent));
                 let satisfied = rule.requires.iter().any(|need| match need {
-                    Evidence::Product => {
+                    Evidence::Product | Evidence::Thing => {
+                        let min_share = u8::from(*need == Evidence::Thing);
                         found.product
                             // The object after the trigger ("i am looking
                             // for <a poster>"), else anywhere around it
-                            // ("running shoes, i need them").
-                            || self.open_object_after_trigger(&lower[cut.end..])
+                            // ("running shoes, i need them"). A question
+                            // ("what are the best finance practices") asks
+                            // about a thing only if its head is one in some
+                            // sense.
+                            || self.open_object_after_trigger(&lower[cut.end..], min_share)
                             || {
                                 let mut object = lower.clone();
                                 blank(&mut object, cut.clone());
-                                self.open_object(&object, 0, true)
+                                self.open_object(&object, min_share, true)
                             }
                     }
                     Evidence::OwnedProduct => found.owned_product,
@@ -1192,7 +1203,7 @@ impl Parser {
     /// not a preposition ("get me <to vermont>"), and a definite object
     /// counts when its head is a thing ("i want <the easy to use spice
     /// mix>").
-    fn open_object_after_trigger(&self, text: &str) -> bool {
+    fn open_object_after_trigger(&self, text: &str, min_share: u8) -> bool {
         // The object ends with its sentence: "get me a snack mix. pick the
         // honey one".
         let text = text
@@ -1205,7 +1216,7 @@ impl Parser {
         let opens_object = tokenize(text)
             .first()
             .is_some_and(|first| first.text == "for" || !PHRASE_ENDS.contains(&first.text));
-        opens_object && self.read_open_object(text, 0, true, true)
+        opens_object && self.read_open_object(text, min_share, true, true)
     }
 
     fn read_open_object(

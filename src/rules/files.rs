@@ -57,8 +57,10 @@ pub struct IntentRuleDef {
     #[serde(default)]
     pub unless: Vec<Spanned<String>>,
     /// Evidence the request must also carry for the rule to fire, any of:
-    /// "product" (a known product type), "price", "attribute" (a colour,
-    /// size, material or brand). Empty: no evidence needed.
+    /// "product" (a known product type, or a noun phrase naming one),
+    /// "thing" (the same, its head a thing in some sense), "owned_product",
+    /// "price", "attribute" (a colour, size, material or brand). Empty: no
+    /// evidence needed.
     #[serde(default)]
     pub requires: Vec<Spanned<String>>,
     #[serde(default)]

@@ -270,6 +270,10 @@ pub enum Evidence {
     /// A known product type, possessed or not: what an order status or
     /// cancellation names ("the eta on my socks").
     OwnedProduct,
+    /// A product as [`Evidence::Product`], but outside the lexicon only a
+    /// noun with some sense a thing: what a question asks about ("what are
+    /// the best robot vacuums", not "... finance practices").
+    Thing,
     /// A price bound.
     Price,
     /// A colour, size, material or brand.
@@ -833,13 +837,14 @@ fn compile_files(
             for evidence in &def.requires {
                 match evidence.get_ref().as_str() {
                     "product" => requires.push(Evidence::Product),
+                    "thing" => requires.push(Evidence::Thing),
                     "owned_product" => requires.push(Evidence::OwnedProduct),
                     "price" => requires.push(Evidence::Price),
                     "attribute" => requires.push(Evidence::Attribute),
                     other => problem(
                         evidence.span(),
                         format!(
-                            "unknown evidence {other:?} (expected product, owned_product, price or attribute)"
+                            "unknown evidence {other:?} (expected product, thing, owned_product, price or attribute)"
                         ),
                     ),
                 }
