@@ -323,6 +323,9 @@ fn odd_input_never_panics() {
         ",,,, and and and plus ,".into(),
         "not not not no no".into(),
         "size size size 10 10 10".into(),
+        // A number ending in a multi-byte character ("1.8 metres" in
+        // Chinese), where size codes look at the last letter.
+        "i need a 1.8米 cable, 5т 42ř 6-9 мес".into(),
     ];
     for text in &cases {
         let parsed = p.parse(text);
@@ -684,6 +687,29 @@ fn unknown_names_are_brands() {
         let item = parsed.first_item().expect(text);
         assert_eq!(item.brand.as_deref(), brand, "{text}: {parsed:?}");
         assert_eq!(item.product.as_deref(), Some(product), "{text}: {parsed:?}");
+    }
+}
+
+/// Sizes written as codes: waist by length and other dimensions, toddler
+/// and suit sizes, a baby's age range; a measure stays a measure.
+#[test]
+fn size_codes() {
+    let parser = parser();
+    for (text, size) in [
+        ("order jeans 28x30 in black", Some("28x30")),
+        (
+            "i need a new air filter for my furnace, 16x25x1",
+            Some("16x25x1"),
+        ),
+        ("toddler rain boots size 5T", Some("5T")),
+        ("show me mens suits size 42R", Some("42R")),
+        ("i want a baby onesie 6-9 months", Some("6-9 months")),
+        // A measure, canonicalised as measures are.
+        ("i need a 40l backpack", Some("40 l")),
+    ] {
+        let parsed = parser.parse(text);
+        let item = parsed.first_item().expect(text);
+        assert_eq!(item.size.as_deref(), size, "{text}: {parsed:?}");
     }
 }
 

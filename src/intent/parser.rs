@@ -237,6 +237,55 @@ const NOT_PRODUCT_HEADS: &[&str] = &[
     "restaurant",
     "restaurants",
 ];
+/// A size written as a code at the start of `tokens`, and how many tokens
+/// it takes: waist by length or a dimension ("32x30", "16x25x1"), a
+/// toddler size ("4T"), a suit size ("42R"; "42L" and "42S" after "size"),
+/// or a baby's age range ("6-9 months").
+fn size_code(tokens: &[Token], previous: Option<&str>) -> Option<(String, usize)> {
+    let word = tokens.first()?.text;
+    let number = |part: &str| {
+        !part.is_empty()
+            && part.len() <= 5
+            && part.starts_with(|c: char| c.is_ascii_digit())
+            && part.chars().all(|c| c.is_ascii_digit() || c == '.')
+    };
+    let parts: Vec<&str> = word.split('x').collect();
+    if (2..=3).contains(&parts.len()) && parts.iter().all(|p| number(p)) {
+        return Some((word.to_string(), 1));
+    }
+    let last = word.char_indices().last().map_or(0, |(at, _)| at);
+    let (digits, letter) = word.split_at(last);
+    let two_digits =
+        |d: &str| d.len() <= 2 && !d.is_empty() && d.chars().all(|c| c.is_ascii_digit());
+    if two_digits(digits) && letter == "t" {
+        return Some((word.to_uppercase(), 1));
+    }
+    if digits.len() == 2
+        && two_digits(digits)
+        && (letter == "r" || (matches!(letter, "s" | "l") && previous == Some("size")))
+    {
+        return Some((word.to_uppercase(), 1));
+    }
+    let ages = tokens.get(1).map(|t| t.text);
+    if let Some((from, to)) = word.split_once('-') {
+        if two_digits(from)
+            && two_digits(to)
+            && matches!(
+                ages,
+                Some("months" | "month" | "mo" | "m" | "years" | "yrs" | "y")
+            )
+        {
+            let unit = if ages.is_some_and(|a| a.starts_with('m')) {
+                "months"
+            } else {
+                "years"
+            };
+            return Some((format!("{from}-{to} {unit}"), 2));
+        }
+    }
+    None
+}
+
 /// Whether `tokens[index]` ("by", "x") joins two numbers into one measure:
 /// "42 by 72 inch", "12 x 16".
 fn dimension_between(tokens: &[Token], index: usize) -> bool {
@@ -470,6 +519,9 @@ const CLAUSE_WORDS: &[&str] = &[
 /// substance...) for it to head a product phrase: "popcorn" 9, "table" 5,
 /// "ride" 3, "break" 0 (see `rules/english/README.md`).
 const THING_SHARE: u8 = 4;
+/// How much a thing the head of a definite object right after a trigger
+/// must be: "cancel the toaster" (3) is one, "give me the date" (0) is not.
+const DEFINITE_THING_SHARE: u8 = 3;
 /// A word this much a thing makes its phrase a product wherever it stands
 /// in it ("microphone" 9), not only as the head.
 const STRONG_THING_SHARE: u8 = 7;
@@ -685,9 +737,24 @@ impl Parser {
             intent.intent,
             IntentKind::OrderStatus | IntentKind::CancelOrder
         ) {
-            // About an existing order: only a known product names which one;
+            // About an existing order: a known product names which one, or
+            // a phrase whose head is a thing ("where are my vitamins");
             // leftover words ("placed yesterday") are not a product.
-            intent.items.retain(|item| item.product_type.is_some());
+            intent.items.retain(|item| {
+                item.product_type.is_some()
+                    || item.product.as_deref().is_some_and(|product| {
+                        let words: Vec<&str> = product.split_whitespace().collect();
+                        words.last().is_some_and(|head| {
+                            crate::rules::english::lookup(head).is_some_and(|info| {
+                                // A lone verb is the request's own ("track
+                                // my order", "scrap that order").
+                                info.noun
+                                    && info.thing_share >= THING_SHARE
+                                    && !(words.len() == 1 && info.verb)
+                            })
+                        })
+                    })
+            });
         }
         if matches!(intent.intent, IntentKind::Buy | IntentKind::Search)
             && intent.items.iter().all(|i| i.product.is_none())
@@ -1329,7 +1396,8 @@ impl Parser {
             return false;
         }
         if definite {
-            return head.is_some_and(|head| self.open_product_word(head, THING_SHARE, false));
+            return head
+                .is_some_and(|head| self.open_product_word(head, DEFINITE_THING_SHARE, false));
         }
         if thing_word {
             return true;
@@ -1461,6 +1529,19 @@ impl Parser {
                 negating = true;
                 index += 1;
                 continue;
+            }
+
+            // A size written as a code: "28x30", "5T", "42R", "6-9 months".
+            if item.size.is_none() {
+                if let Some((size, width)) = size_code(&tokens[index..], previous) {
+                    trace.push(Fired {
+                        rule: "size_code".into(),
+                        matched: join(&tokens[index..index + width]).into_owned(),
+                    });
+                    item.size = Some(size);
+                    index += width;
+                    continue;
+                }
             }
 
             // Numeric size: "size 10", "size 32", "in a 10", "10.5".
@@ -1898,8 +1979,11 @@ impl Parser {
                 Some((start, end)) != chosen
                     && end - start == 1
                     && start > 0
-                    && matches!(tokens[start - 1].text, "," | "from" | "by")
-                    && tokens.get(end).is_none_or(|t| t.text == ",")
+                    && ((matches!(tokens[start - 1].text, "," | "from" | "by")
+                        && tokens.get(end).is_none_or(|t| t.text == ","))
+                        // "get the charmin one"
+                        || (tokens[start - 1].text == "the"
+                            && tokens.get(end).is_some_and(|t| t.text == "one")))
                     && self.unknown_name(tokens[start].text)
             }) {
                 item.brand = Some(tokens[start].text.to_string());
