@@ -427,9 +427,10 @@ fn open_vocabulary_products() {
             Some("gluten free popcorn"),
         ),
         (
+            // The material is a slot of its own.
             "i need an engineered wood end table",
             IntentKind::Buy,
-            Some("engineered wood end table"),
+            Some("end table"),
         ),
         (
             "i need some kosher sea salt",

@@ -504,7 +504,8 @@ const PHRASE_ENDS: &[&str] = &[
     ",", "and", "or", "for", "to", "in", "with", "that", "which", "who", "from", "on", "at", "by",
     "into", "near", "under", "over", "below", "above", "without", "because", "so", "but", "if",
     "as", "than", "like", "about", "while", "when", "where", "it", "they", "is", "are", "r",
-    "should", "must", "can", "could", "would", "will", "do", "does", "did",
+    "should", "must", "can", "could", "would", "will", "do", "does", "did", "has", "have", "had",
+    "was", "were",
 ];
 /// Words that make a text a sentence rather than a bare product phrase
 /// ("the timer should have 10 minutes", "apple cider has been in my
