@@ -1393,10 +1393,13 @@ impl Parser {
         // object outside the lexicon is something already there, unless,
         // right after the trigger, its head is a thing ("i want the easy to
         // use spice mix").
-        if definite_later || (definite && !after_trigger) {
+        // "is the vitamix blender in stock", "the fenty lip gloss": a
+        // definite object with a name no list knows is a named product.
+        let named = definite && !definite_later && tokens.iter().any(|t| self.unknown_name(t.text));
+        if definite_later || (definite && !after_trigger && !named) {
             return false;
         }
-        if definite {
+        if definite && !named {
             return head
                 .is_some_and(|head| self.open_product_word(head, DEFINITE_THING_SHARE, false));
         }
