@@ -55,6 +55,14 @@ fn literal_ip_tricks_are_refused_and_public_addresses_accepted() {
         "gopher://127.0.0.1:6379/_INFO",
         "not a url",
         "http://[::1/webhook",
+        // IPv6 forms that embed an IPv4 address a gateway reaches: NAT64
+        // (to 127.0.0.1 and to the metadata service), its local-use
+        // prefix, 6to4 (to 10.0.0.1) and Teredo (client 192.168.1.1).
+        "http://[64:ff9b::7f00:1]/webhook",
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
+        "http://[64:ff9b:1::808:808]/webhook",
+        "http://[2002:a00:1::1]/webhook",
+        "http://[2001:0:5db8:1::3f57:fefe]/webhook",
     ];
     for url in refused {
         assert!(policy.check_url(url).is_err(), "{url} was accepted");
@@ -64,6 +72,9 @@ fn literal_ip_tricks_are_refused_and_public_addresses_accepted() {
         "http://93.184.216.34/webhook",
         "https://[2606:4700::1111]/webhook",
         "http://8.8.8.8:8080/hook",
+        // The same forms around a public address.
+        "http://[64:ff9b::808:808]/webhook",
+        "http://[2002:808:808::1]/webhook",
     ];
     for url in accepted {
         assert!(

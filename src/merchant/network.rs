@@ -2,7 +2,9 @@
 //! not make Concierge reach internal services, so:
 //! - literal IP hosts are checked after the URL parser has normalised them
 //!   (decimal `2130706433`, octal `0177.0.0.1`, hex `0x7f.1`, and
-//!   `[::ffff:127.0.0.1]` all become the address they mean);
+//!   `[::ffff:127.0.0.1]` all become the address they mean), and IPv6 forms
+//!   that embed an IPv4 address (NAT64, 6to4, Teredo) by the address they
+//!   embed;
 //! - host names are checked at connection time by [`GuardedResolver`]: the
 //!   HTTP client only ever connects to the addresses the resolver returns, and
 //!   it returns only allowed ones, so a name that later resolves elsewhere
@@ -62,8 +64,32 @@ impl NetworkPolicy {
                         segments[7] as u8,
                     ));
                 }
+                if let Some(refusal) = self.embedded_v4_refusal(v6) {
+                    return Some(refusal);
+                }
                 self.refusal_v6(v6)
             }
+        }
+    }
+
+    /// IPv6 forms that carry an IPv4 address a gateway will reach are
+    /// judged by that address: NAT64's well-known prefix 64:ff9b::/96, 6to4
+    /// 2002::/16 and Teredo 2001::/32 (its server and its client, which is
+    /// stored inverted). NAT64's local-use prefix 64:ff9b:1::/48 reaches a
+    /// site's own network: private.
+    fn embedded_v4_refusal(&self, ip: Ipv6Addr) -> Option<&'static str> {
+        let s = ip.segments();
+        let v4 = |high: u16, low: u16| {
+            Ipv4Addr::new((high >> 8) as u8, high as u8, (low >> 8) as u8, low as u8)
+        };
+        match s {
+            [0x64, 0xff9b, 0, 0, 0, 0, high, low] => self.refusal_v4(v4(high, low)),
+            [0x64, 0xff9b, 1, ..] => (!self.allow_private).then_some("NAT64 local-use address"),
+            [0x2002, high, low, ..] => self.refusal_v4(v4(high, low)),
+            [0x2001, 0, server_high, server_low, _, _, client_high, client_low] => self
+                .refusal_v4(v4(server_high, server_low))
+                .or_else(|| self.refusal_v4(v4(!client_high, !client_low))),
+            _ => None,
         }
     }
 
