@@ -223,6 +223,37 @@ async fn a_send_api_bot_registers_negotiates_in_plain_text_and_is_paid() {
         "secrets must not be listed"
     );
 
+    // Mandates that cannot be honoured are refused before anything runs.
+    for mandate in [
+        serde_json::json!({"max_total": -1}),
+        serde_json::json!({"max_total": 5000, "budget": -100}),
+        serde_json::json!({"max_total": 5000, "valid_for_secs": i64::MAX}),
+        serde_json::json!({"max_total": 5000, "valid_for_secs": -60}),
+        serde_json::json!({"max_total": 5000, "currency": "E1"}),
+    ] {
+        let refused = client
+            .post(format!("{base}/v1/requests"))
+            .json(&serde_json::json!({"text": "buy me a gray turtleneck sweater in medium", "mandate": mandate, "auto_pay": true}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 400, "{mandate}");
+        let error: serde_json::Value = refused.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "invalid_mandate", "{mandate}");
+    }
+    // A mandate in euros does not pay an invoice in dollars.
+    let euros = client
+        .post(format!("{base}/v1/requests"))
+        .json(&serde_json::json!({"text": "buy me a gray turtleneck sweater in medium", "mandate": {"max_total": 5000, "currency": "eur"}, "auto_pay": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(euros.status(), 200);
+    let report: concierge::negotiate::ShopReport = euros.json().await.unwrap();
+    assert!(report.receipt.is_none(), "{}", report.render());
+    assert_eq!(report.mandate.currency, "EUR");
+    assert_eq!(*bot.paid.lock().unwrap(), 0);
+
     let response = client
         .post(format!("{base}/v1/requests"))
         .json(&serde_json::json!({"text": "buy me a gray turtleneck sweater in medium", "mandate": {"max_total": 5000}, "auto_pay": true}))

@@ -74,6 +74,9 @@ pub struct ShopOptions {
     pub require_confirmation: bool,
     /// How long the mandate is valid, in seconds (default 15 minutes).
     pub valid_for_secs: Option<i64>,
+    /// The mandate's currency (ISO 4217); `None`: the request's, else USD.
+    /// An invoice in another currency is refused.
+    pub currency: Option<String>,
     /// The request is an order: a bare product phrase ("gray turtleneck,
     /// medium, under $50") or a search to get the product ("i'm looking
     /// for ...", "find me ...") is bought rather than shown. Browsing and
@@ -346,7 +349,11 @@ impl Shop {
                 matched: request.to_string(),
             });
         }
-        let currency = intent.currency.clone().unwrap_or_else(|| "USD".into());
+        let currency = options
+            .currency
+            .clone()
+            .or_else(|| intent.currency.clone())
+            .unwrap_or_else(|| "USD".into());
         let max_total = options.max_total.or(intent.max_price);
         let mut mandate = Mandate::for_request(
             max_total,

@@ -35,7 +35,7 @@ impl Mandate {
             spent: 0,
             currency: currency.to_string(),
             allowed_merchants: None,
-            expires_at: now_secs() + valid_for_secs,
+            expires_at: now_secs().saturating_add(valid_for_secs),
             require_confirmation: false,
         }
     }

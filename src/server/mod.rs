@@ -302,6 +302,39 @@ pub struct MandateRequest {
     pub require_confirmation: bool,
 }
 
+/// Longest a mandate may be valid: 30 days.
+const MAX_MANDATE_SECS: i64 = 30 * 24 * 60 * 60;
+
+impl MandateRequest {
+    /// Why the mandate cannot be accepted: negative amounts, a lifetime
+    /// that is not positive or over [`MAX_MANDATE_SECS`], a currency that
+    /// is not an ISO 4217 code.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_total < 0 {
+            return Err("max_total must not be negative".into());
+        }
+        if self.budget.is_some_and(|budget| budget < 0) {
+            return Err("budget must not be negative".into());
+        }
+        if let Some(secs) = self.valid_for_secs {
+            if !(1..=MAX_MANDATE_SECS).contains(&secs) {
+                return Err(format!(
+                    "valid_for_secs must be between 1 and {MAX_MANDATE_SECS} (30 days)"
+                ));
+            }
+        }
+        if let Some(currency) = &self.currency {
+            let code = currency.trim();
+            if code.len() != 3 || !code.chars().all(|c| c.is_ascii_alphabetic()) {
+                return Err(format!(
+                    "currency {currency:?} is not a three-letter ISO 4217 code"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))
@@ -320,13 +353,9 @@ async fn create_request(
         ));
     }
     if let Some(mandate) = &request.mandate {
-        if mandate.max_total < 0 {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_mandate",
-                "max_total must not be negative",
-            ));
-        }
+        mandate.validate().map_err(|problem| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_mandate", problem)
+        })?;
     }
     let mandate = request.mandate.clone().unwrap_or_default();
     let options = ShopOptions {
@@ -338,6 +367,7 @@ async fn create_request(
         budget: mandate.budget,
         require_confirmation: mandate.require_confirmation,
         valid_for_secs: mandate.valid_for_secs,
+        currency: mandate.currency.map(|c| c.trim().to_ascii_uppercase()),
         request_is_order: request.auto_pay,
     };
     if !request.wait {
