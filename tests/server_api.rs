@@ -286,6 +286,54 @@ async fn a_send_api_bot_registers_negotiates_in_plain_text_and_is_paid() {
     assert_eq!(orders["orders"].as_array().unwrap().len(), 1);
 }
 
+/// Errors axum would answer in plain text or empty come in the documented
+/// JSON shape with a stable code.
+#[tokio::test]
+async fn every_error_is_json() {
+    let (base, _state, _dir) = start_server().await;
+    let client = reqwest::Client::new();
+    let cases = [
+        (
+            client.get(format!("{base}/no/such/route/here")),
+            404,
+            "not_found",
+        ),
+        (
+            client.delete(format!("{base}/v1/orders")),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            client.get(format!("{base}/v1/requests/not-a-number")),
+            400,
+            "bad_request",
+        ),
+        (
+            client
+                .post(format!("{base}/v1/requests"))
+                .header("content-type", "application/json")
+                .body(vec![b' '; 9 * 1024 * 1024]),
+            413,
+            "body_too_large",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), status, "{code}");
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{code}: {e}"));
+        assert_eq!(body["error"]["code"], code, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn send_api_calls_with_wrong_or_foreign_tokens_are_refused() {
     let (base, state, _dir) = start_server().await;

@@ -245,7 +245,47 @@ pub fn app(state: Arc<ServerState>) -> Router {
         )
         .route("/{version}/{psid}", get(user_profile))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(json_errors))
         .with_state(state)
+}
+
+/// Gives every error the documented JSON shape, also those axum answers
+/// itself in plain text or empty: an unknown route (404), a method the
+/// route does not take (405, its `Allow` header kept), a body over the
+/// limit (413), a path or query that does not parse (400).
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let said = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let said = String::from_utf8_lossy(&said).trim().to_string();
+    let code = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        status if status.is_server_error() => "internal_error",
+        _ => "bad_request",
+    };
+    let message = if said.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        said
+    };
+    let mut response = ApiError::new(status, code, message).into_response();
+    if let Some(allow) = parts.headers.get(axum::http::header::ALLOW) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::ALLOW, allow.clone());
+    }
+    response
 }
 
 /// Serves the API on `listener` until `shutdown` completes.
