@@ -417,6 +417,20 @@ fn model_numbers_stay_in_the_product() {
 
 /// Products outside every rule file are read from the request's noun
 /// phrase; objects that are not things, or are the shopper's own, are not.
+/// Asserts the intent of `text` and, when given, the product of its first
+/// item.
+fn check_product(parser: &Parser, text: &str, intent: IntentKind, product: Option<&str>) {
+    let parsed = parser.parse(text);
+    assert_eq!(parsed.intent, intent, "{text}: {parsed:?}");
+    if let Some(product) = product {
+        assert_eq!(
+            parsed.first_item().and_then(|i| i.product.as_deref()),
+            Some(product),
+            "{text}: {parsed:?}"
+        );
+    }
+}
+
 #[test]
 fn open_vocabulary_products() {
     let parser = parser();
@@ -485,15 +499,7 @@ fn open_vocabulary_products() {
         ("i need an alarm set for 10 pm", IntentKind::None, None),
         ("create a new timer", IntentKind::None, None),
     ] {
-        let parsed = parser.parse(text);
-        assert_eq!(parsed.intent, intent, "{text}: {parsed:?}");
-        if let Some(product) = product {
-            assert_eq!(
-                parsed.first_item().and_then(|i| i.product.as_deref()),
-                Some(product),
-                "{text}"
-            );
-        }
+        check_product(&parser, text, intent, product);
     }
 }
 
@@ -627,15 +633,7 @@ fn noun_phrase_shapes() {
         ("what is the definition of love", IntentKind::None, None),
         ("how many calories in an apple", IntentKind::None, None),
     ] {
-        let parsed = parser.parse(text);
-        assert_eq!(parsed.intent, intent, "{text}: {parsed:?}");
-        if let Some(product) = product {
-            assert_eq!(
-                parsed.first_item().and_then(|i| i.product.as_deref()),
-                Some(product),
-                "{text}: {parsed:?}"
-            );
-        }
+        check_product(&parser, text, intent, product);
     }
 }
 

@@ -286,6 +286,17 @@ fn size_code(tokens: &[Token], previous: Option<&str>) -> Option<(String, usize)
     None
 }
 
+/// Whether `product`, read from a request about an existing order, names
+/// a thing: its head is one, and it is not a lone verb, which is the
+/// request's own ("track my order", "scrap that order").
+fn names_owned_thing(product: &str) -> bool {
+    let mut words = product.split_whitespace();
+    let head = words.next_back();
+    let lone = words.next().is_none();
+    head.and_then(crate::rules::english::lookup)
+        .is_some_and(|info| info.noun && info.thing_share >= THING_SHARE && !(lone && info.verb))
+}
+
 /// Whether `tokens[index]` ("by", "x") joins two numbers into one measure:
 /// "42 by 72 inch", "12 x 16".
 fn dimension_between(tokens: &[Token], index: usize) -> bool {
@@ -743,18 +754,7 @@ impl Parser {
             // leftover words ("placed yesterday") are not a product.
             intent.items.retain(|item| {
                 item.product_type.is_some()
-                    || item.product.as_deref().is_some_and(|product| {
-                        let words: Vec<&str> = product.split_whitespace().collect();
-                        words.last().is_some_and(|head| {
-                            crate::rules::english::lookup(head).is_some_and(|info| {
-                                // A lone verb is the request's own ("track
-                                // my order", "scrap that order").
-                                info.noun
-                                    && info.thing_share >= THING_SHARE
-                                    && !(words.len() == 1 && info.verb)
-                            })
-                        })
-                    })
+                    || item.product.as_deref().is_some_and(names_owned_thing)
             });
         }
         if matches!(intent.intent, IntentKind::Buy | IntentKind::Search)
@@ -1241,6 +1241,39 @@ impl Parser {
         }
     }
 
+    /// Where a name no word list knows stands as a brand: before the other
+    /// words of the chosen product phrase `chosen` ("zorblax fidget cubes",
+    /// "logitech mx master mouse"; not "paraben free ..."), or alone, in
+    /// another run of `runs`, after a comma, "from" or "by" ("a vacuum
+    /// cleaner, dyson", "a tent from coleman") or as "the charmin one".
+    fn unknown_brand(
+        &self,
+        tokens: &[Token],
+        runs: &[(usize, usize)],
+        chosen: Option<(usize, usize)>,
+    ) -> Option<usize> {
+        let opening = chosen.filter(|&(start, end)| {
+            end - start >= 2
+                && tokens[start + 1].text != "free"
+                && self.unknown_name(tokens[start].text)
+        });
+        if let Some((start, _)) = opening {
+            return Some(start);
+        }
+        runs.iter()
+            .find(|&&(start, end)| {
+                Some((start, end)) != chosen
+                    && end - start == 1
+                    && start > 0
+                    && ((matches!(tokens[start - 1].text, "," | "from" | "by")
+                        && tokens.get(end).is_none_or(|t| t.text == ","))
+                        || (tokens[start - 1].text == "the"
+                            && tokens.get(end).is_some_and(|t| t.text == "one")))
+                    && self.unknown_name(tokens[start].text)
+            })
+            .map(|&(start, _)| start)
+    }
+
     /// Whether `word` is a name no word list knows: no English word, no
     /// lexicon or rule word, letters (and inner hyphens: "oral-b") only.
     fn unknown_name(&self, word: &str) -> bool {
@@ -1263,7 +1296,7 @@ impl Parser {
     /// "my gps coordinates" (a possessive: something the shopper has) or
     /// "the date" (definite: something already there).
     fn open_object(&self, text: &str, min_share: u8, unknown_ok: bool) -> bool {
-        self.read_open_object(text, min_share, unknown_ok, false)
+        self.read_open_object(&tokenize(text), min_share, unknown_ok, false)
     }
 
     /// [`Parser::open_object`] of the words right after a trigger ("i am
@@ -1281,20 +1314,20 @@ impl Parser {
                     && text[i + 1..].chars().next().is_none_or(char::is_whitespace)
             })
             .map_or(text, |(i, _)| &text[..i]);
-        let opens_object = tokenize(text)
+        let tokens = tokenize(text);
+        let opens_object = tokens
             .first()
             .is_some_and(|first| first.text == "for" || !PHRASE_ENDS.contains(&first.text));
-        opens_object && self.read_open_object(text, min_share, true, true)
+        opens_object && self.read_open_object(&tokens, min_share, true, true)
     }
 
     fn read_open_object(
         &self,
-        text: &str,
+        tokens: &[Token],
         min_share: u8,
         unknown_ok: bool,
         after_trigger: bool,
     ) -> bool {
-        let tokens = tokenize(text);
         let mut started = false;
         let mut head: Option<&str> = None;
         let mut before_head: Option<&str> = None;
@@ -1320,7 +1353,7 @@ impl Parser {
                 }
             }
             // "a 42 by 72 inch panel", "a 12 x 16 poster": one measure.
-            if matches!(word, "by" | "x") && dimension_between(&tokens, index) {
+            if matches!(word, "by" | "x") && dimension_between(tokens, index) {
                 index += 1;
                 continue;
             }
@@ -1390,11 +1423,10 @@ impl Parser {
             index += 1;
         }
         // "give me the date", "i want the volume at level 4": a definite
-        // object outside the lexicon is something already there, unless,
-        // right after the trigger, its head is a thing ("i want the easy to
-        // use spice mix").
-        // "is the vitamix blender in stock", "the fenty lip gloss": a
-        // definite object with a name no list knows is a named product.
+        // object outside the lexicon is something already there, unless it
+        // carries a name no list knows ("is the vitamix blender in stock":
+        // a named product) or, right after the trigger, its head is a thing
+        // ("i want the easy to use spice mix").
         let named = definite && !definite_later && tokens.iter().any(|t| self.unknown_name(t.text));
         if definite_later || (definite && !after_trigger && !named) {
             return false;
@@ -1838,17 +1870,6 @@ impl Parser {
             // Within one segment "plus" after a product word is part of a
             // model name ("iphone 8 plus"); between products it split them
             // already.
-            // "3 bags of jasmine rice", "a bottle of olive oil": the
-            // container is how it comes, what follows "of" is the product.
-            let container = CONTAINERS.contains(&word)
-                && next == Some("of")
-                && tokens
-                    .get(index + 2)
-                    .is_some_and(|t| t.text.chars().any(char::is_alphabetic));
-            if container {
-                index += 1;
-                continue;
-            }
             let model_plus = word == "plus" && after_product && next.is_some();
             // "a patio set", "a fragrance gift set": a set after what it
             // holds ends the product's name.
@@ -1953,7 +1974,7 @@ impl Parser {
                 .find(|run| names_thing(run, false))
                 .or_else(|| runs.iter().copied().find(|run| names_thing(run, true)))
         };
-        let chosen = main
+        let mut chosen = main
             .iter()
             .copied()
             .rfind(contains_type)
@@ -1961,39 +1982,21 @@ impl Parser {
             .or_else(|| for_purpose.iter().copied().rfind(contains_type))
             .or_else(|| open(for_purpose, 1))
             .or_else(|| runs.iter().copied().max_by_key(|(start, end)| end - start));
-        // A name no word list knows is a brand: before the product's other
-        // words ("zorblax fidget cubes", "logitech mx master mouse"), or
-        // alone after a comma, "from" or "by" ("a vacuum cleaner, dyson",
-        // "a tent from coleman").
-        let mut chosen = chosen;
         if item.brand.is_none() {
-            if let Some((start, end)) = chosen.filter(|&(start, end)| {
-                // "paraben free": what the product is free of.
-                end - start >= 2
-                    && tokens[start + 1].text != "free"
-                    && self.unknown_name(tokens[start].text)
-            }) {
-                item.brand = Some(tokens[start].text.to_string());
+            if let Some(at) = self.unknown_brand(tokens, &runs, chosen) {
+                item.brand = Some(tokens[at].text.to_string());
                 trace.push(Fired {
                     rule: "unknown_brand".into(),
-                    matched: tokens[start].text.to_string(),
+                    matched: tokens[at].text.to_string(),
                 });
-                chosen = Some((start + 1, end));
-            } else if let Some(&(start, _)) = runs.iter().find(|&&(start, end)| {
-                Some((start, end)) != chosen
-                    && end - start == 1
-                    && start > 0
-                    && ((matches!(tokens[start - 1].text, "," | "from" | "by")
-                        && tokens.get(end).is_none_or(|t| t.text == ","))
-                        // "get the charmin one"
-                        || (tokens[start - 1].text == "the"
-                            && tokens.get(end).is_some_and(|t| t.text == "one")))
-                    && self.unknown_name(tokens[start].text)
-            }) {
-                item.brand = Some(tokens[start].text.to_string());
-                trace.push(Fired {
-                    rule: "unknown_brand".into(),
-                    matched: tokens[start].text.to_string(),
+                // The brand opened the product phrase: the rest is the
+                // product.
+                chosen = chosen.map(|(start, end)| {
+                    if start == at {
+                        (start + 1, end)
+                    } else {
+                        (start, end)
+                    }
                 });
             }
         }
