@@ -601,8 +601,10 @@ impl Shop {
         if results.offers.is_empty() {
             let note = if merchants.is_empty() && intent.intent == IntentKind::Buy {
                 "No merchant is registered to buy from.".to_string()
-            } else {
+            } else if intent.max_price.is_some() || intent.min_price.is_some() {
                 "No merchant has that in stock within the price asked.".to_string()
+            } else {
+                "No merchant has that in stock.".to_string()
             };
             return Err(report.end(Outcome::NothingFound, note));
         }
