@@ -62,6 +62,11 @@ pub struct Config {
     /// (such a merchant is left, with the reason). Env
     /// `CONCIERGE_SHIPPING_ADDRESS`.
     pub shipping_address: Option<String>,
+    /// Host names the HTTP API answers to besides IP addresses and
+    /// `localhost` (a request naming another host is refused, against DNS
+    /// rebinding). Default none. Env `CONCIERGE_ALLOWED_HOSTS`, comma
+    /// separated; `serve --allowed-host`.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for Config {
@@ -83,6 +88,7 @@ impl Default for Config {
             open_choice: crate::negotiate::policy::OpenChoice::Listed,
             basket_one_order_premium_bp: 0,
             shipping_address: None,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -117,6 +123,14 @@ impl Config {
         }
         if let Ok(value) = std::env::var("CONCIERGE_SHIPPING_ADDRESS") {
             config.shipping_address = Some(value).filter(|v| !v.trim().is_empty());
+        }
+        if let Ok(value) = std::env::var("CONCIERGE_ALLOWED_HOSTS") {
+            config.allowed_hosts = value
+                .split(',')
+                .map(str::trim)
+                .filter(|host| !host.is_empty())
+                .map(String::from)
+                .collect();
         }
         if let Ok(value) = std::env::var("CONCIERGE_ALLOW_LOOPBACK") {
             config.allow_loopback = matches!(value.trim(), "1" | "true" | "yes");

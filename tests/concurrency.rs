@@ -40,7 +40,7 @@ async fn registrations_reloads_and_searches_at_once_never_fail() {
     let responders = concierge::world::start_reference_merchants(&catalogs)
         .await
         .unwrap();
-    let client = reqwest::Client::new();
+    let client = common::operator_client(&state);
     let mut calls = tokio::task::JoinSet::new();
     for (m, responder) in responders.iter().enumerate() {
         let client = client.clone();

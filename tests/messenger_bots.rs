@@ -294,6 +294,8 @@ fn feed() -> String {
 
 struct Market {
     base: String,
+    /// Presents the operator's API key.
+    client: reqwest::Client,
     state: Arc<ServerState>,
     bot: Bot,
     _dir: tempfile::TempDir,
@@ -311,7 +313,8 @@ async fn market(twist: Twist) -> Market {
         .route("/webhook", get(verify).post(webhook))
         .with_state(bot.clone());
     let bot_url = common::serve_router(router).await;
-    let registered = reqwest::Client::new()
+    let client = common::operator_client(&state);
+    let registered = client
         .post(format!("{base}/v1/merchants"))
         .json(&serde_json::json!({
             "name": "Lakeside Knits",
@@ -332,6 +335,7 @@ async fn market(twist: Twist) -> Market {
     );
     Market {
         base,
+        client,
         state,
         bot,
         _dir: dir,
@@ -339,7 +343,8 @@ async fn market(twist: Twist) -> Market {
 }
 
 async fn shop(market: &Market, text: &str) -> concierge::negotiate::ShopReport {
-    let response = reqwest::Client::new()
+    let response = market
+        .client
         .post(format!("{}/v1/requests", market.base))
         .json(&serde_json::json!({"text": text, "auto_pay": true}))
         .send()

@@ -181,7 +181,7 @@ async fn start_server() -> (String, Arc<ServerState>, tempfile::TempDir) {
 async fn a_send_api_bot_registers_negotiates_in_plain_text_and_is_paid() {
     let (base, state, _dir) = start_server().await;
     let (bot_url, bot) = start_bot("bot-verify").await;
-    let client = reqwest::Client::new();
+    let client = common::operator_client(&state);
 
     // A wrong verify token fails the handshake.
     let refused = client
@@ -290,9 +290,52 @@ async fn a_send_api_bot_registers_negotiates_in_plain_text_and_is_paid() {
 /// JSON shape with a stable code.
 #[tokio::test]
 async fn every_error_is_json() {
-    let (base, _state, _dir) = start_server().await;
-    let client = reqwest::Client::new();
+    let (base, state, _dir) = start_server().await;
+    let client = common::operator_client(&state);
+    let anonymous = reqwest::Client::new();
+    let shop = |client: &reqwest::Client| {
+        client
+            .post(format!("{base}/v1/requests"))
+            .header("content-type", "application/json")
+            .body(r#"{"text": "find socks"}"#)
+    };
     let cases = [
+        (
+            anonymous.get(format!("{base}/v1/orders")),
+            401,
+            "missing_api_key",
+        ),
+        (shop(&anonymous), 401, "missing_api_key"),
+        (
+            shop(&common::client_with_secret("ck_op_not-a-real-key")),
+            401,
+            "invalid_api_key",
+        ),
+        (
+            client
+                .post(format!("{base}/v1/requests"))
+                .header("content-type", "text/plain")
+                .body(r#"{"text": "buy socks", "auto_pay": true}"#),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            shop(&client).header("host", "attacker.example:8080"),
+            403,
+            "host_not_allowed",
+        ),
+        (
+            shop(&client).header("origin", "http://attacker.example"),
+            403,
+            "cross_origin",
+        ),
+        (
+            client
+                .get(format!("{base}/v1/orders"))
+                .header("sec-fetch-site", "cross-site"),
+            403,
+            "cross_origin",
+        ),
         (
             client.get(format!("{base}/no/such/route/here")),
             404,
@@ -304,9 +347,9 @@ async fn every_error_is_json() {
             "method_not_allowed",
         ),
         (
-            client.get(format!("{base}/v1/requests/not-a-number")),
-            400,
-            "bad_request",
+            client.get(format!("{base}/v1/requests/not-a-request")),
+            404,
+            "request_not_found",
         ),
         (
             client
@@ -337,7 +380,7 @@ async fn every_error_is_json() {
 #[tokio::test]
 async fn send_api_calls_with_wrong_or_foreign_tokens_are_refused() {
     let (base, state, _dir) = start_server().await;
-    let client = reqwest::Client::new();
+    let client = common::operator_client(&state);
     let mut tokens = Vec::new();
     let mut ids = Vec::new();
     for name in ["First Bot", "Second Bot"] {
@@ -358,6 +401,38 @@ async fn send_api_calls_with_wrong_or_foreign_tokens_are_refused() {
                 .to_string(),
         );
         ids.push(registered["id"].as_str().unwrap().to_string());
+    }
+    // Nobody else can take a registered display name, however written.
+    let (impostor_url, _impostor) = start_bot("verify-me").await;
+    let impostor = client
+        .post(format!("{base}/v1/merchants"))
+        .json(&serde_json::json!({"name": "first-BOT!", "endpoint": impostor_url, "verify_token": "verify-me", "feed": feed()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(impostor.status(), 409);
+    assert_eq!(
+        impostor.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "merchant_name_taken"
+    );
+    // A merchant's own key replaces its own feed and no other's.
+    let merchant_key = concierge::server::auth::create_key(
+        state.store(),
+        concierge::server::auth::Scope::Merchant,
+        &ids[0],
+        "",
+    )
+    .unwrap();
+    let merchant = common::client_with_secret(&merchant_key.secret);
+    for (id, status) in [(&ids[0], 200), (&ids[1], 403)] {
+        let response = merchant
+            .put(format!("{base}/v1/merchants/{id}/feed"))
+            .header("content-type", "application/x-ndjson")
+            .body(feed())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{id}");
     }
     // A conversation with the first merchant is open.
     let _mailbox = state
@@ -451,8 +526,12 @@ async fn registration_refuses_internal_endpoints_under_the_default_policy() {
     assert!(store.merchants().unwrap().is_empty());
 }
 
+/// Shoppers are principals of their own: each sees, polls and cancels only
+/// what they asked for; merchants' keys reach only their own feed; the
+/// operator's reach everything; a revoked key reaches nothing.
 #[tokio::test]
-async fn requests_can_be_polled() {
+async fn each_key_reaches_only_what_its_principal_owns() {
+    use concierge::server::auth::Scope;
     let dir = tempfile::tempdir().unwrap();
     let config = common::local_config(dir.path());
     let catalogs = common::small_catalogs();
@@ -463,9 +542,13 @@ async fn requests_can_be_polled() {
         .into_iter()
         .zip(merchants.iter().map(|m| m.endpoint.clone()))
         .collect();
-    let (base, _state) = common::serve_concierge(config, fixed).await;
-    let client = reqwest::Client::new();
-    let accepted = client
+    let (base, state) = common::serve_concierge(config, fixed).await;
+    let alice = common::client_with_key(&state, Scope::Shopper, "alice");
+    let bob = common::client_with_key(&state, Scope::Shopper, "bob");
+    let operator = common::operator_client(&state);
+
+    // Alice buys, answered later (polled).
+    let accepted = alice
         .post(format!("{base}/v1/requests"))
         .json(
             &serde_json::json!({"text": common::DEFAULT_REQUEST, "auto_pay": true, "wait": false}),
@@ -475,11 +558,13 @@ async fn requests_can_be_polled() {
         .unwrap();
     assert_eq!(accepted.status(), 202);
     let id = accepted.json::<serde_json::Value>().await.unwrap()["id"]
-        .as_u64()
-        .unwrap();
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(id.len() > 16, "request ids cannot be guessed: {id}");
     let mut done = None;
     for _ in 0..100 {
-        let polled: serde_json::Value = client
+        let polled: serde_json::Value = alice
             .get(format!("{base}/v1/requests/{id}"))
             .send()
             .await
@@ -495,15 +580,101 @@ async fn requests_can_be_polled() {
     }
     let done = done.expect("the request finished");
     assert_eq!(done["report"]["receipt"]["total"]["minor"], 4700);
-    let missing = client
-        .get(format!("{base}/v1/requests/999999"))
+
+    // Bob cannot read Alice's request, list her order or cancel it.
+    let peeked = bob
+        .get(format!("{base}/v1/requests/{id}"))
         .send()
         .await
         .unwrap();
-    assert_eq!(missing.status(), 404);
+    assert_eq!(peeked.status(), 404);
     assert_eq!(
-        missing.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        peeked.json::<serde_json::Value>().await.unwrap()["error"]["code"],
         "request_not_found"
+    );
+    let orders_of = |client: &reqwest::Client| {
+        let request = client.get(format!("{base}/v1/orders"));
+        async move {
+            request
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()["orders"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(orders_of(&bob).await, 0);
+    assert_eq!(orders_of(&alice).await, 1);
+    assert_eq!(orders_of(&operator).await, 1);
+    let cancel = |client: &reqwest::Client| {
+        let request = client
+            .post(format!("{base}/v1/requests"))
+            .json(&serde_json::json!({"text": "cancel my turtleneck order"}));
+        async move {
+            request
+                .send()
+                .await
+                .unwrap()
+                .json::<concierge::negotiate::ShopReport>()
+                .await
+                .unwrap()
+        }
+    };
+    let bobs_try = cancel(&bob).await;
+    assert_ne!(
+        bobs_try.outcome,
+        concierge::negotiate::Outcome::Cancelled,
+        "{}",
+        bobs_try.render()
+    );
+    let orders: serde_json::Value = alice
+        .get(format!("{base}/v1/orders"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(orders["orders"][0]["status"], "paid");
+    assert_eq!(orders["orders"][0]["shopper"], "alice");
+
+    // Shoppers do not manage merchants.
+    for request in [
+        bob.post(format!("{base}/v1/merchants"))
+            .json(&serde_json::json!({"name": "Cheap Knits", "endpoint": "http://127.0.0.1:9/webhook", "verify_token": "t", "feed": feed()})),
+        bob.delete(format!("{base}/v1/merchants/alpha")),
+        bob.put(format!("{base}/v1/merchants/alpha/feed")).body(feed()),
+    ] {
+        let refused = request.send().await.unwrap();
+        assert_eq!(refused.status(), 403);
+        assert_eq!(
+            refused.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+            "forbidden"
+        );
+    }
+
+    // Alice cancels her own order.
+    let cancelled = cancel(&alice).await;
+    assert_eq!(
+        cancelled.outcome,
+        concierge::negotiate::Outcome::Cancelled,
+        "{}",
+        cancelled.render()
+    );
+
+    // A revoked key opens nothing.
+    let keys = state.store().api_keys().unwrap();
+    let bobs_key = keys.iter().find(|k| k.subject == "bob").unwrap();
+    assert!(state.store().revoke_api_key(&bobs_key.id).unwrap());
+    let revoked = bob.get(format!("{base}/v1/orders")).send().await.unwrap();
+    assert_eq!(revoked.status(), 401);
+    assert_eq!(
+        revoked.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "invalid_api_key"
     );
     for merchant in merchants {
         merchant.stop().await;
@@ -586,6 +757,7 @@ async fn standalone_ask_hears_a_send_api_bot() {
 #[tokio::test]
 async fn the_web_chat_page_is_served_at_the_root() {
     let (base, _state, _dir) = start_server().await;
+    // The page holds no data; what it asks for needs the key it is given.
     let response = reqwest::get(format!("{base}/")).await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(response.headers()["content-type"]

@@ -4,6 +4,7 @@
 
 mod eval;
 mod index;
+mod keys;
 mod merchant;
 mod shop;
 
@@ -76,6 +77,14 @@ pub enum Command {
         /// Ask a running `concierge serve` at this URL instead of shopping in-process
         #[arg(long, value_name = "URL")]
         server: Option<String>,
+        /// The API key for --server (`concierge keys create` makes one)
+        #[arg(
+            long,
+            value_name = "KEY",
+            env = "CONCIERGE_API_KEY",
+            hide_env_values = true
+        )]
+        api_key: Option<String>,
     },
     /// Run the HTTP API: shopper requests, merchant registration, and the Send API endpoint
     Serve {
@@ -89,6 +98,15 @@ pub enum Command {
         /// testing; stored, see `concierge settings`)
         #[arg(long)]
         allow_loopback: bool,
+        /// A host name the API answers to, besides IP addresses and
+        /// localhost (repeatable; env CONCIERGE_ALLOWED_HOSTS, comma separated)
+        #[arg(long = "allowed-host", value_name = "NAME")]
+        allowed_hosts: Vec<String>,
+    },
+    /// API keys for the HTTP API: shoppers, merchants, the operator
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
     },
     /// Settings of this deployment, stored in the database
     Settings {
@@ -144,6 +162,34 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Make a key; its secret is printed once
+    Create {
+        /// What the key may do: a shopper shops and sees only their own
+        /// requests and orders; a merchant replaces its own feed; the
+        /// operator does everything
+        #[arg(long, value_parser = ["shopper", "merchant", "operator"], default_value = "shopper")]
+        scope: String,
+        /// Whom it speaks for: the shopper's name, the merchant's id
+        #[arg(long, value_name = "NAME")]
+        subject: Option<String>,
+        /// A note to recognise the key by
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Print the key as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List keys (never their secrets)
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by its id (key_...)
+    Revoke { id: String },
 }
 
 #[derive(Subcommand)]
@@ -468,8 +514,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             budget,
             json,
             server,
+            api_key,
         } => {
             let ask = shop::Ask {
+                api_key,
                 request,
                 demo,
                 max_total: max_total.map(|text| parse_amount(&text)).transpose()?,
@@ -485,7 +533,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             listen,
             demo,
             allow_loopback,
-        } => shop::serve(config, &listen, demo, allow_loopback).await,
+            allowed_hosts,
+        } => {
+            let mut config = config;
+            config.allowed_hosts.extend(allowed_hosts);
+            shop::serve(config, &listen, demo, allow_loopback).await
+        }
+        Command::Keys { command } => keys::run(&config, command),
         Command::Settings { command } => merchant::settings(&config, command),
         Command::Merchant { command } => merchant::run(&config, command).await,
         Command::Index { command } => index::run(&config, command),

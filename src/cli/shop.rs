@@ -31,6 +31,8 @@ pub struct Ask {
     pub auto_pay: bool,
     pub json: bool,
     pub server: Option<String>,
+    /// The API key for `server`.
+    pub api_key: Option<String>,
 }
 
 /// `concierge demo`: the whole job on the demo world, narrated.
@@ -161,11 +163,27 @@ pub async fn serve(
             .zip(demo_merchants.iter().map(|m| m.endpoint.clone()))
             .collect();
     }
+    let first_key = concierge::server::auth::first_operator_key(&store)?;
     let state = server::ServerState::new(config, rules, store, fixed)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    println!("Concierge API on http://{}  (POST /v1/requests, /v1/merchants; Send API at /v19.0/me/messages)", listener.local_addr()?);
+    let address = listener.local_addr()?;
+    println!("Concierge API on http://{address}  (POST /v1/requests, /v1/merchants; Send API at /v19.0/me/messages)");
+    match first_key {
+        Some(key) => {
+            println!("An operator API key was made for this deployment; it is shown only now:");
+            println!("    {}", key.secret);
+            println!(
+                "  API: send `Authorization: Bearer <key>`.  Web page: http://{address}/#key={}",
+                key.secret
+            );
+            println!("  Make keys for shoppers with `concierge keys create --scope shopper --subject NAME`.");
+        }
+        None => println!(
+            "Every /v1 route needs an API key (`concierge keys list`, `concierge keys create`)."
+        ),
+    }
     server::run(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
     })
@@ -384,9 +402,11 @@ async fn ask_server(server: &str, ask: &Ask) -> anyhow::Result<i32> {
     };
     let base = server.trim_end_matches('/');
     let url = format!("{base}/v1/requests");
-    let response = reqwest::Client::new()
-        .post(&url)
-        .json(&body)
+    let mut request = reqwest::Client::new().post(&url).json(&body);
+    if let Some(key) = &ask.api_key {
+        request = request.bearer_auth(key);
+    }
+    let response = request
         .send()
         .await
         .with_context(|| format!("cannot reach {url}"))?;

@@ -14,6 +14,7 @@ use crate::catalog::record::{validate_merchant_id, ParsedFeed};
 use crate::catalog::{CatalogRecord, LoadSummary};
 use crate::merchant::signature::random_token;
 use crate::negotiate::{MerchantEndpoint, Transport};
+use crate::order::store::MerchantInsert;
 use crate::order::{MerchantRecord, Store};
 use crate::rules::CompiledRules;
 use serde::{Deserialize, Serialize};
@@ -62,6 +63,8 @@ pub enum RegistrationError {
     BadFeed(String),
     #[error("merchant id {0:?} is already registered")]
     Taken(String),
+    #[error("another merchant is already registered as {0:?}; choose another name")]
+    NameTaken(String),
     #[error(transparent)]
     Store(#[from] crate::error::OrderError),
     #[error("cannot load the catalog: {0}")]
@@ -77,6 +80,7 @@ impl RegistrationError {
             RegistrationError::VerificationFailed(_) => "verification_failed",
             RegistrationError::BadFeed(_) => "invalid_feed",
             RegistrationError::Taken(_) => "merchant_exists",
+            RegistrationError::NameTaken(_) => "merchant_name_taken",
             RegistrationError::Store(_) | RegistrationError::Catalog(_) => "internal_error",
         }
     }
@@ -254,11 +258,15 @@ fn reserve(
             feed_path: format!("merchants/{id}.jsonl"),
             created_at: crate::order::mandate::now_secs(),
         };
-        if store.insert_merchant_if_new(&merchant)? {
-            return Ok(merchant);
-        }
-        if registration.id.is_some() {
-            return Err(RegistrationError::Taken(id));
+        match store.insert_merchant_if_new(&merchant)? {
+            MerchantInsert::Stored => return Ok(merchant),
+            MerchantInsert::NameTaken => {
+                return Err(RegistrationError::NameTaken(name.to_string()))
+            }
+            MerchantInsert::IdTaken if registration.id.is_some() => {
+                return Err(RegistrationError::Taken(id))
+            }
+            MerchantInsert::IdTaken => {}
         }
     }
     Err(RegistrationError::Taken(base))

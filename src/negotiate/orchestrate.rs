@@ -84,6 +84,11 @@ pub struct ShopOptions {
     /// --auto-pay` sets it: the shopper has asked for a purchase and
     /// authorised paying for it.
     pub request_is_order: bool,
+    /// The shopper the request is made for (their API key's subject): their
+    /// orders are the only ones it can ask about or cancel, and what it
+    /// buys is theirs. `None`: the operator or the command line, who see
+    /// every order.
+    pub shopper: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,6 +104,9 @@ pub struct Candidate {
 pub struct ConversationReport {
     pub merchant_id: String,
     pub merchant_name: String,
+    /// Where the merchant was verified (host and port of its endpoint).
+    #[serde(default)]
+    pub merchant_host: String,
     pub offer: Offer,
     pub transcript: Vec<TranscriptLine>,
     pub state: SessionState,
@@ -135,6 +143,8 @@ pub struct Timings {
 pub struct Choice {
     pub merchant_id: String,
     pub merchant_name: String,
+    #[serde(default)]
+    pub merchant_host: String,
     pub order_number: String,
     pub total: Money,
     pub reason: String,
@@ -144,6 +154,8 @@ pub struct Choice {
 pub struct Receipt {
     pub order_id: i64,
     pub merchant_name: String,
+    #[serde(default)]
+    pub merchant_host: String,
     pub order_number: String,
     /// The item bought; for an order of several items, their names joined
     /// with " + " (each is in `lines`).
@@ -267,6 +279,7 @@ impl Conversation {
         let report = ConversationReport {
             merchant_id: endpoint.merchant_id.clone(),
             merchant_name: endpoint.name.clone(),
+            merchant_host: endpoint.host(),
             offer,
             transcript: Vec::new(),
             state: session.state,
@@ -364,7 +377,8 @@ impl Shop {
         mandate.budget = options.budget;
         mandate.require_confirmation = options.require_confirmation;
         let parsed_json = serde_json::to_string(&intent).unwrap_or_default();
-        let run_id = self.store.start_run(request, &parsed_json)?;
+        let shopper = options.shopper.as_deref().unwrap_or("");
+        let run_id = self.store.start_run(request, &parsed_json, shopper)?;
         let merchants = self.merchant_directory()?;
         let mut report = ShopReport::new(request, intent.clone(), run_id, mandate);
         if intent.intent == IntentKind::Buy && intent.items.len() > 1 {
@@ -467,8 +481,10 @@ impl Shop {
                     ),
                 );
             }
-            IntentKind::OrderStatus => return self.order_status(report),
-            IntentKind::CancelOrder => return self.cancel_order(intent, merchants, report).await,
+            IntentKind::OrderStatus => return self.order_status(options, report),
+            IntentKind::CancelOrder => {
+                return self.cancel_order(intent, merchants, options, report).await
+            }
             IntentKind::Buy | IntentKind::Search => {}
         }
         let Some(item) = intent
@@ -869,6 +885,7 @@ impl Shop {
         report.choice = Some(Choice {
             merchant_id: conversation.endpoint.merchant_id.clone(),
             merchant_name: conversation.endpoint.name.clone(),
+            merchant_host: conversation.endpoint.host(),
             order_number: invoice.order_number.clone(),
             total: invoice.total_money(),
             reason,
@@ -1087,9 +1104,20 @@ impl Shop {
         }
     }
 
+    /// The orders a request may ask about: its shopper's, or all.
+    fn orders_visible(
+        &self,
+        options: &ShopOptions,
+    ) -> Result<Vec<OrderRecord>, crate::error::OrderError> {
+        match &options.shopper {
+            Some(shopper) => self.store.orders_of(shopper),
+            None => self.store.orders(),
+        }
+    }
+
     /// Answers "where is my order" from the store.
-    fn order_status(&self, report: &mut ShopReport) -> Outcome {
-        match self.store.orders() {
+    fn order_status(&self, options: &ShopOptions, report: &mut ShopReport) -> Outcome {
+        match self.orders_visible(options) {
             Ok(orders) if orders.is_empty() => report.notes.push("You have no orders yet.".into()),
             Ok(orders) => {
                 for order in orders.iter().take(5) {
@@ -1120,9 +1148,10 @@ impl Shop {
         &self,
         intent: &Intent,
         merchants: &MerchantDirectory,
+        options: &ShopOptions,
         report: &mut ShopReport,
     ) -> Outcome {
-        let orders = match self.store.orders() {
+        let orders = match self.orders_visible(options) {
             Ok(orders) => orders,
             Err(error) => {
                 return report.end(
@@ -1393,6 +1422,7 @@ impl Shop {
                     status: order_status.into(),
                     psid: psid.to_string(),
                     status_detail: text.clone(),
+                    shopper: String::new(),
                 };
                 let order_id = self
                     .store
@@ -1401,6 +1431,7 @@ impl Shop {
                 Ok(Receipt {
                     order_id,
                     merchant_name: endpoint.name.clone(),
+                    merchant_host: endpoint.host(),
                     order_number: invoice.order_number.clone(),
                     product_title,
                     variant,

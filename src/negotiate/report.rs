@@ -105,8 +105,10 @@ impl ShopReport {
             for conversation in &self.conversations {
                 let _ = writeln!(
                     out,
-                    "-- {} ({})",
-                    conversation.merchant_name, conversation.merchant_id
+                    "-- {} ({}{})",
+                    conversation.merchant_name,
+                    conversation.merchant_id,
+                    at_host(&conversation.merchant_host)
                 );
                 for line in &conversation.transcript {
                     let who = match line.speaker {
@@ -151,16 +153,27 @@ impl ShopReport {
         if let Some(choice) = &self.choice {
             let _ = writeln!(
                 out,
-                "\n== Choice\n{} ({}), total {}: {}.",
-                choice.merchant_name, choice.order_number, choice.total, choice.reason
+                "\n== Choice\n{} ({}{}), total {}: {}.",
+                choice.merchant_name,
+                choice.order_number,
+                at_host(&choice.merchant_host),
+                choice.total,
+                choice.reason
             );
         }
         if let Some(receipt) = &self.receipt {
             let _ = writeln!(out, "\n== Receipt");
             let _ = writeln!(
                 out,
-                "Order #{} - {} at {}",
-                receipt.order_id, receipt.order_number, receipt.merchant_name
+                "Order #{} - {} at {}{}",
+                receipt.order_id,
+                receipt.order_number,
+                receipt.merchant_name,
+                if receipt.merchant_host.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", receipt.merchant_host)
+                }
             );
             if receipt.lines.len() > 1 {
                 for line in &receipt.lines {
@@ -203,5 +216,15 @@ fn truncate(text: &str, max: usize) -> String {
         text.to_string()
     } else {
         format!("{}…", text.chars().take(max - 1).collect::<String>())
+    }
+}
+
+/// ", at host:port" after a merchant's name, so a shopper sees where a
+/// merchant answers as well as what it calls itself.
+fn at_host(host: &str) -> String {
+    if host.is_empty() {
+        String::new()
+    } else {
+        format!(", at {host}")
     }
 }

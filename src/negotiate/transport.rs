@@ -25,6 +25,21 @@ pub struct MerchantEndpoint {
     pub page_id: String,
 }
 
+impl MerchantEndpoint {
+    /// The host (and port) the merchant was verified at, shown beside its
+    /// name: display names are chosen by merchants, the host is not.
+    pub fn host(&self) -> String {
+        let Ok(url) = url::Url::parse(&self.webhook_url) else {
+            return String::new();
+        };
+        match (url.host_str(), url.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_string(),
+            (None, _) => String::new(),
+        }
+    }
+}
+
 /// How long a merchant's turn lasts. Real bots send the messages of one
 /// turn a second or two apart ("Got it." ... "What colour?"), so a turn
 /// ends when the merchant has asked or offered something (and a moment has

@@ -36,6 +36,27 @@ pub struct OrderRecord {
     /// The merchant's last word on the order's status.
     #[serde(default)]
     pub status_detail: String,
+    /// The shopper the order was placed for (the subject of their API
+    /// key); empty for the operator and the command line.
+    #[serde(default)]
+    pub shopper: String,
+}
+
+/// An API key as stored: only the SHA-256 of its secret is kept, so the
+/// secret is shown once, when it is made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    /// "operator", "shopper" or "merchant".
+    pub scope: String,
+    /// Whom the key speaks for: a shopper's name, a merchant's id.
+    pub subject: String,
+    pub label: String,
+    /// The secret's first characters, to recognise it in a list.
+    pub shown_prefix: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
 }
 
 /// Settings of this deployment that outlive one command: stored once, shown
@@ -83,14 +104,16 @@ CREATE TABLE IF NOT EXISTS merchants (
     app_secret TEXT NOT NULL,
     page_access_token TEXT NOT NULL UNIQUE,
     feed_path TEXT NOT NULL,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    name_key TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     created_at INTEGER NOT NULL,
     request TEXT NOT NULL,
     parsed TEXT NOT NULL,
-    outcome TEXT NOT NULL DEFAULT ''
+    outcome TEXT NOT NULL DEFAULT '',
+    shopper TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY,
@@ -116,6 +139,17 @@ CREATE TABLE IF NOT EXISTS payments (
 CREATE TABLE IF NOT EXISTS settings (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY,
+    secret_sha256 TEXT NOT NULL UNIQUE,
+    scope TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    label TEXT NOT NULL DEFAULT '',
+    shown_prefix TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER,
+    revoked_at INTEGER
 );
 CREATE TABLE IF NOT EXISTS conversations (
     psid TEXT PRIMARY KEY,
@@ -145,6 +179,7 @@ const ORDERS_COLUMNS: &str = "
     status TEXT NOT NULL,
     psid TEXT NOT NULL DEFAULT '',
     status_detail TEXT NOT NULL DEFAULT '',
+    shopper TEXT NOT NULL DEFAULT '',
     UNIQUE (merchant_id, psid, order_number)
 ";
 
@@ -163,7 +198,7 @@ fn orders_per_conversation_migration() -> String {
         "CREATE TABLE orders_per_conversation ({ORDERS_COLUMNS});
 INSERT INTO orders_per_conversation SELECT id, run_id, created_at, request, merchant_id, merchant_name,
     order_number, product_title, variant, quantity, currency, subtotal_minor, shipping_minor, tax_minor,
-    total_minor, status, psid, status_detail FROM orders;
+    total_minor, status, psid, status_detail, '' FROM orders;
 DROP TABLE orders;
 ALTER TABLE orders_per_conversation RENAME TO orders;"
     )
@@ -198,21 +233,30 @@ impl Store {
         connection.execute_batch("PRAGMA synchronous=NORMAL;")?;
         connection.execute_batch(&schema())?;
         // Stores made before these columns existed get them now.
-        for (column, definition) in [
-            ("psid", "TEXT NOT NULL DEFAULT ''"),
-            ("status_detail", "TEXT NOT NULL DEFAULT ''"),
+        for (table, column, definition) in [
+            ("orders", "psid", "TEXT NOT NULL DEFAULT ''"),
+            ("orders", "status_detail", "TEXT NOT NULL DEFAULT ''"),
+            ("orders", "shopper", "TEXT NOT NULL DEFAULT ''"),
+            ("runs", "shopper", "TEXT NOT NULL DEFAULT ''"),
+            ("merchants", "name_key", "TEXT NOT NULL DEFAULT ''"),
         ] {
             let present: bool = connection.query_row(
-                "SELECT COUNT(*) > 0 FROM pragma_table_info('orders') WHERE name = ?1",
-                params![column],
+                "SELECT COUNT(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
+                params![table, column],
                 |row| row.get(0),
             )?;
             if !present {
                 connection.execute_batch(&format!(
-                    "ALTER TABLE orders ADD COLUMN {column} {definition}"
+                    "ALTER TABLE {table} ADD COLUMN {column} {definition}"
                 ))?;
             }
         }
+        backfill_merchant_name_keys(&connection)?;
+        // One display name, one merchant: a newcomer cannot take the name
+        // shoppers know another merchant by.
+        connection.execute_batch(
+            "CREATE UNIQUE INDEX IF NOT EXISTS merchants_by_name_key ON merchants (name_key) WHERE name_key <> ''",
+        )?;
         let orders_sql: String = connection.query_row(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'orders'",
             [],
@@ -237,11 +281,18 @@ impl Store {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn start_run(&self, request: &str, parsed_json: &str) -> Result<i64, OrderError> {
+    /// Records a request made for `shopper` ("" for the operator and the
+    /// command line); its orders belong to that shopper.
+    pub fn start_run(
+        &self,
+        request: &str,
+        parsed_json: &str,
+        shopper: &str,
+    ) -> Result<i64, OrderError> {
         let connection = self.lock();
         connection.execute(
-            "INSERT INTO runs (created_at, request, parsed) VALUES (?1, ?2, ?3)",
-            params![now_secs(), request, parsed_json],
+            "INSERT INTO runs (created_at, request, parsed, shopper) VALUES (?1, ?2, ?3, ?4)",
+            params![now_secs(), request, parsed_json, shopper],
         )?;
         Ok(connection.last_insert_rowid())
     }
@@ -338,12 +389,15 @@ impl Store {
         )?)
     }
 
+    /// Records an order of run `run_id`; it belongs to the run's shopper
+    /// (`order.shopper` is not read).
     pub fn insert_order(&self, run_id: i64, order: &OrderRecord) -> Result<i64, OrderError> {
         let connection = self.lock();
         connection.execute(
             "INSERT INTO orders (run_id, created_at, request, merchant_id, merchant_name, order_number, product_title, variant, quantity, currency,
-                                 subtotal_minor, shipping_minor, tax_minor, total_minor, status, psid, status_detail)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                                 subtotal_minor, shipping_minor, tax_minor, total_minor, status, psid, status_detail, shopper)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                     COALESCE((SELECT shopper FROM runs WHERE id = ?1), ''))",
             params![
                 run_id,
                 order.created_at,
@@ -367,11 +421,27 @@ impl Store {
         Ok(connection.last_insert_rowid())
     }
 
-    /// Stores `merchant` unless its id is taken; true when stored.
-    pub fn insert_merchant_if_new(&self, merchant: &MerchantRecord) -> Result<bool, OrderError> {
-        let inserted = self.lock().execute(
-            "INSERT OR IGNORE INTO merchants (id, name, endpoint, page_id, verify_token, app_secret, page_access_token, feed_path, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    /// Stores `merchant` unless its id, or its display name compared by
+    /// [`merchant_name_key`], is taken.
+    pub fn insert_merchant_if_new(
+        &self,
+        merchant: &MerchantRecord,
+    ) -> Result<MerchantInsert, OrderError> {
+        let connection = self.lock();
+        let name_key = merchant_name_key(&merchant.name);
+        let name_taken = |connection: &Connection| -> Result<bool, OrderError> {
+            Ok(connection.query_row(
+                "SELECT COUNT(*) > 0 FROM merchants WHERE name_key = ?1",
+                params![name_key],
+                |row| row.get(0),
+            )?)
+        };
+        if name_taken(&connection)? {
+            return Ok(MerchantInsert::NameTaken);
+        }
+        let inserted = connection.execute(
+            "INSERT OR IGNORE INTO merchants (id, name, endpoint, page_id, verify_token, app_secret, page_access_token, feed_path, created_at, name_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 merchant.id,
                 merchant.name,
@@ -381,10 +451,18 @@ impl Store {
                 merchant.app_secret,
                 merchant.page_access_token,
                 merchant.feed_path,
-                merchant.created_at
+                merchant.created_at,
+                name_key
             ],
         )?;
-        Ok(inserted > 0)
+        Ok(if inserted > 0 {
+            MerchantInsert::Stored
+        } else if name_taken(&connection)? {
+            // Another process stored the name in between.
+            MerchantInsert::NameTaken
+        } else {
+            MerchantInsert::IdTaken
+        })
     }
 
     /// The registered merchant `id`.
@@ -517,13 +595,22 @@ impl Store {
 
     /// Orders, newest first.
     pub fn orders(&self) -> Result<Vec<OrderRecord>, OrderError> {
+        self.select_orders(None)
+    }
+
+    /// The orders placed for `shopper`, newest first.
+    pub fn orders_of(&self, shopper: &str) -> Result<Vec<OrderRecord>, OrderError> {
+        self.select_orders(Some(shopper))
+    }
+
+    fn select_orders(&self, shopper: Option<&str>) -> Result<Vec<OrderRecord>, OrderError> {
         let connection = self.lock();
         let mut statement = connection.prepare(
             "SELECT id, created_at, request, merchant_id, merchant_name, order_number, product_title, variant, quantity, currency,
-                    subtotal_minor, shipping_minor, tax_minor, total_minor, status, psid, status_detail
-             FROM orders ORDER BY id DESC",
+                    subtotal_minor, shipping_minor, tax_minor, total_minor, status, psid, status_detail, shopper
+             FROM orders WHERE ?1 IS NULL OR shopper = ?1 ORDER BY id DESC",
         )?;
-        let rows = statement.query_map([], |row| {
+        let rows = statement.query_map(params![shopper], |row| {
             Ok(OrderRecord {
                 id: row.get(0)?,
                 created_at: row.get(1)?,
@@ -542,10 +629,135 @@ impl Store {
                 status: row.get(14)?,
                 psid: row.get(15)?,
                 status_detail: row.get(16)?,
+                shopper: row.get(17)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    /// Stores a new API key by the SHA-256 of its secret.
+    pub fn insert_api_key(
+        &self,
+        key: &ApiKeyRecord,
+        secret_sha256: &str,
+    ) -> Result<(), OrderError> {
+        self.lock().execute(
+            "INSERT INTO api_keys (id, secret_sha256, scope, subject, label, shown_prefix, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                key.id,
+                secret_sha256,
+                key.scope,
+                key.subject,
+                key.label,
+                key.shown_prefix,
+                key.created_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The live (not revoked) key whose secret hashes to `secret_sha256`;
+    /// its last use is noted.
+    pub fn live_api_key(&self, secret_sha256: &str) -> Result<Option<ApiKeyRecord>, OrderError> {
+        let connection = self.lock();
+        let key = connection
+            .query_row(
+                &format!(
+                    "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE secret_sha256 = ?1 AND revoked_at IS NULL"
+                ),
+                params![secret_sha256],
+                api_key_from_row,
+            )
+            .optional()?;
+        if let Some(key) = &key {
+            connection.execute(
+                "UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2",
+                params![now_secs(), key.id],
+            )?;
+        }
+        Ok(key)
+    }
+
+    /// Every key, revoked ones included, oldest first.
+    pub fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, OrderError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(&format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
+        ))?;
+        let rows = statement.query_map([], api_key_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Revokes key `id`; true when a live key was revoked.
+    pub fn revoke_api_key(&self, id: &str) -> Result<bool, OrderError> {
+        Ok(self.lock().execute(
+            "UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
+            params![now_secs(), id],
+        )? > 0)
+    }
+
+    /// Revokes every live key of `scope` for `subject` (a merchant's keys
+    /// when it is removed); how many were revoked.
+    pub fn revoke_api_keys_of(&self, scope: &str, subject: &str) -> Result<usize, OrderError> {
+        Ok(self.lock().execute(
+            "UPDATE api_keys SET revoked_at = ?1 WHERE scope = ?2 AND subject = ?3 AND revoked_at IS NULL",
+            params![now_secs(), scope, subject],
+        )?)
+    }
+}
+
+const API_KEY_COLUMNS: &str =
+    "id, scope, subject, label, shown_prefix, created_at, last_used_at, revoked_at";
+
+fn api_key_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyRecord> {
+    Ok(ApiKeyRecord {
+        id: row.get(0)?,
+        scope: row.get(1)?,
+        subject: row.get(2)?,
+        label: row.get(3)?,
+        shown_prefix: row.get(4)?,
+        created_at: row.get(5)?,
+        last_used_at: row.get(6)?,
+        revoked_at: row.get(7)?,
+    })
+}
+
+/// How [`Store::insert_merchant_if_new`] went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MerchantInsert {
+    Stored,
+    IdTaken,
+    NameTaken,
+}
+
+/// A display name as compared for uniqueness: letters and digits only,
+/// lowercased, so "Lakeside Knits", "lakeside  knits" and "Lakeside-Knits!"
+/// are one name.
+pub fn merchant_name_key(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Merchants stored before names were unique get their name key; of two
+/// with one name, the older keeps it.
+fn backfill_merchant_name_keys(connection: &Connection) -> Result<(), OrderError> {
+    let mut statement = connection
+        .prepare("SELECT id, name FROM merchants WHERE name_key = '' ORDER BY created_at, id")?;
+    let unkeyed: Vec<(String, String)> = statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, name) in unkeyed {
+        let key = merchant_name_key(&name);
+        connection.execute(
+            "UPDATE merchants SET name_key = ?1 WHERE id = ?2
+             AND NOT EXISTS (SELECT 1 FROM merchants WHERE name_key = ?1)",
+            params![key, id],
+        )?;
+    }
+    Ok(())
 }
 
 pub fn now_secs() -> i64 {

@@ -7,8 +7,14 @@
 //! - the Send API, `POST /v{N}/me/messages?access_token=...`, so an existing
 //!   Messenger bot works once its Graph API base URL points here.
 //!
+//! Every `/v1` route needs an API key ([`auth`]); health, the page itself
+//! and the merchants' Messenger endpoints (authenticated by their page
+//! access token) do not.
+//!
 //! Errors are JSON `{"error": {"code", "message"}}` with a stable snake_case
 //! code; internals never leak.
+
+pub mod auth;
 
 use crate::catalog::feed::FeedFormat;
 use crate::catalog::record::{ParsedFeed, Vocabulary};
@@ -21,8 +27,10 @@ use crate::negotiate::{MerchantEndpoint, Shop, ShopOptions, Transport};
 use crate::order::Store;
 use crate::rules::CompiledRules;
 use crate::world;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::StatusCode;
+use auth::{Principal, Scope};
+use axum::extract::{DefaultBodyLimit, Extension, Path, Query, Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
@@ -73,12 +81,23 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             Json(serde_json::json!({"error": {"code": self.code, "message": self.message}})),
         )
-            .into_response()
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"concierge\""),
+            );
+        }
+        response
     }
+}
+
+fn forbidden(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
 }
 
 /// What the server shops with: the catalog of record and the merchants
@@ -94,9 +113,22 @@ pub struct ServerState {
     transport: Transport,
     demo: Option<DemoWorld>,
     shop: RwLock<ServedShop>,
-    /// Requests made with `wait: false`: `None` while running.
-    polled: std::sync::Mutex<std::collections::BTreeMap<u64, Option<crate::negotiate::ShopReport>>>,
-    next_request_id: std::sync::atomic::AtomicU64,
+    /// Requests made with `wait: false`, by their unguessable id.
+    polled: std::sync::Mutex<PolledRequests>,
+}
+
+/// Requests answered later, oldest first for eviction.
+#[derive(Default)]
+struct PolledRequests {
+    order: std::collections::VecDeque<String>,
+    by_id: HashMap<String, Polled>,
+}
+
+struct Polled {
+    /// The shopper who made it ("" for the operator).
+    owner: String,
+    /// `None` while running.
+    report: Option<crate::negotiate::ShopReport>,
 }
 
 /// Merchants served by this process with their own index: the demo world.
@@ -155,7 +187,6 @@ impl ServerState {
             demo,
             shop: RwLock::new(served),
             polled: Default::default(),
-            next_request_id: std::sync::atomic::AtomicU64::new(1),
         }))
     }
 
@@ -197,6 +228,11 @@ impl ServerState {
     pub fn transport(&self) -> &Transport {
         &self.transport
     }
+
+    /// The store this server records in (API keys included).
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
 }
 
 fn catalog_version(config: &Config) -> Option<CatalogVersion> {
@@ -230,15 +266,27 @@ fn build(
 }
 
 pub fn app(state: Arc<ServerState>) -> Router {
-    Router::new()
-        .route("/", get(|| async { axum::response::Html(CHAT_PAGE) }))
-        .route("/healthz", get(|| async { "ok" }))
+    let api = Router::new()
         .route("/v1/requests", post(create_request))
         .route("/v1/requests/{id}", get(poll_request))
         .route("/v1/orders", get(list_orders))
         .route("/v1/merchants", post(register_merchant).get(list_merchants))
         .route("/v1/merchants/{id}", delete(remove_merchant))
         .route("/v1/merchants/{id}/feed", put(replace_feed))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_key,
+        ));
+    let browser_facing = Router::new()
+        .route("/", get(|| async { axum::response::Html(CHAT_PAGE) }))
+        .merge(api)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            same_site_only,
+        ));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(browser_facing)
         .route(
             "/{version}/me/messages",
             post(send_api).layer(DefaultBodyLimit::max(MAX_SEND_API_BYTES)),
@@ -286,6 +334,109 @@ async fn json_errors(response: Response) -> Response {
             .insert(axum::http::header::ALLOW, allow.clone());
     }
     response
+}
+
+/// Refuses what a hostile web page could send through the operator's own
+/// browser: a `Host` that is not this server (DNS rebinding) and a
+/// cross-site `Origin`.
+async fn same_site_only(
+    State(state): State<Arc<ServerState>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let headers = request.headers();
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if let Some(host) = host {
+        if !auth::host_allowed(host, &state.config.allowed_hosts) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "host_not_allowed",
+                format!("this server does not answer to {host:?}; its operator can allow the name with `concierge serve --allowed-host NAME`"),
+            ));
+        }
+    }
+    let cross_site = headers
+        .get("sec-fetch-site")
+        .is_some_and(|site| site.as_bytes().eq_ignore_ascii_case(b"cross-site"));
+    let foreign_origin = headers
+        .get(header::ORIGIN)
+        .map(|origin| !auth::same_origin(origin.to_str().unwrap_or(""), host.unwrap_or("")))
+        .unwrap_or(false);
+    if cross_site || foreign_origin {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "cross_origin",
+            "requests from other web sites are refused",
+        ));
+    }
+    Ok(next.run(request).await)
+}
+
+/// Authenticates a `/v1` request by its bearer API key and hands the
+/// handler its [`Principal`]. A POST must carry JSON (a form or `text/plain`
+/// body is what a cross-site page can send without asking).
+async fn require_key(
+    State(state): State<Arc<ServerState>>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if request.method() == Method::POST && !is_json(request.headers()) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as application/json",
+        ));
+    }
+    let Some(secret) = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(auth::bearer)
+        .map(String::from)
+    else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing_api_key",
+            "send an API key as `Authorization: Bearer <key>` (`concierge keys create` makes one)",
+        ));
+    };
+    let store = state.store.clone();
+    let principal = tokio::task::spawn_blocking(move || auth::authenticate(&store, &secret))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_api_key",
+                "the API key is not valid or was revoked",
+            )
+        })?;
+    request.extensions_mut().insert(principal);
+    Ok(next.run(request).await)
+}
+
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|essence| {
+            let essence = essence.trim().to_ascii_lowercase();
+            essence == "application/json" || essence.ends_with("+json")
+        })
+}
+
+/// Refuses a caller whose key is not one of `scopes`.
+fn require_scope(principal: &Principal, scopes: &[Scope], what: &str) -> Result<(), ApiError> {
+    if scopes.contains(&principal.scope) {
+        Ok(())
+    } else {
+        Err(forbidden(format!(
+            "a {} key cannot {what}",
+            principal.scope.as_str()
+        )))
+    }
 }
 
 /// Serves the API on `listener` until `shutdown` completes.
@@ -382,8 +533,10 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError>
 
 async fn create_request(
     State(state): State<Arc<ServerState>>,
+    Extension(principal): Extension<Principal>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
+    require_scope(&principal, &[Scope::Operator, Scope::Shopper], "shop")?;
     let request: ShopRequest = json_body(&body)?;
     if request.text.chars().count() > MAX_REQUEST_CHARS {
         return Err(ApiError::new(
@@ -409,32 +562,41 @@ async fn create_request(
         valid_for_secs: mandate.valid_for_secs,
         currency: mandate.currency.map(|c| c.trim().to_ascii_uppercase()),
         request_is_order: request.auto_pay,
+        shopper: principal.shopper().map(String::from),
     };
     if !request.wait {
-        let id = state
-            .next_request_id
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("req_{}", crate::merchant::signature::random_token(12));
         {
             let mut polled = state.polled.lock().unwrap_or_else(|p| p.into_inner());
-            while polled.len() >= MAX_POLLED_REQUESTS {
-                let Some(oldest) = polled.keys().next().copied() else {
+            while polled.order.len() >= MAX_POLLED_REQUESTS {
+                let Some(oldest) = polled.order.pop_front() else {
                     break;
                 };
-                polled.remove(&oldest);
+                polled.by_id.remove(&oldest);
             }
-            polled.insert(id, None);
+            polled.order.push_back(id.clone());
+            polled.by_id.insert(
+                id.clone(),
+                Polled {
+                    owner: principal.shopper().unwrap_or("").to_string(),
+                    report: None,
+                },
+            );
         }
         let running = state.clone();
+        let running_id = id.clone();
         tokio::spawn(async move {
             let report = running.shop().shop(&request.text, &options).await;
             let mut polled = running.polled.lock().unwrap_or_else(|p| p.into_inner());
             match report {
                 Ok(report) => {
-                    polled.insert(id, Some(report));
+                    if let Some(entry) = polled.by_id.get_mut(&running_id) {
+                        entry.report = Some(report);
+                    }
                 }
                 Err(error) => {
-                    eprintln!("internal error in request {id}: {error}");
-                    polled.remove(&id);
+                    eprintln!("internal error in request {running_id}: {error}");
+                    polled.by_id.remove(&running_id);
                 }
             }
         });
@@ -452,27 +614,51 @@ async fn create_request(
     Ok(Json(report).into_response())
 }
 
+/// `GET /v1/requests/{id}`: another shopper's request is not found, as if
+/// it did not exist.
 async fn poll_request(
     State(state): State<Arc<ServerState>>,
-    Path(id): Path<u64>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let polled = state.polled.lock().unwrap_or_else(|p| p.into_inner());
-    match polled.get(&id) {
+    match polled
+        .by_id
+        .get(&id)
+        .filter(|entry| principal.may_see(&entry.owner))
+    {
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "request_not_found",
-            format!("no request {id}"),
+            format!("no request {id:?}"),
         )),
-        Some(None) => Ok(Json(serde_json::json!({"id": id, "status": "running"})).into_response()),
-        Some(Some(report)) => Ok(Json(
-            serde_json::json!({"id": id, "status": "done", "report": report}),
-        )
-        .into_response()),
+        Some(Polled { report: None, .. }) => {
+            Ok(Json(serde_json::json!({"id": id, "status": "running"})).into_response())
+        }
+        Some(Polled {
+            report: Some(report),
+            ..
+        }) => Ok(
+            Json(serde_json::json!({"id": id, "status": "done", "report": report})).into_response(),
+        ),
     }
 }
 
-async fn list_orders(State(state): State<Arc<ServerState>>) -> Result<Response, ApiError> {
-    let orders = state.store.orders().map_err(ApiError::internal)?;
+/// `GET /v1/orders`: the operator sees every order, a shopper their own.
+async fn list_orders(
+    State(state): State<Arc<ServerState>>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    require_scope(
+        &principal,
+        &[Scope::Operator, Scope::Shopper],
+        "list orders",
+    )?;
+    let orders = match principal.shopper() {
+        Some(shopper) => state.store.orders_of(shopper),
+        None => state.store.orders(),
+    }
+    .map_err(ApiError::internal)?;
     Ok(Json(serde_json::json!({ "orders": orders })).into_response())
 }
 
@@ -491,7 +677,7 @@ fn registration_error(error: RegistrationError) -> ApiError {
         RegistrationError::Invalid(_) => {
             ApiError::new(StatusCode::BAD_REQUEST, error.code(), error.to_string())
         }
-        RegistrationError::Taken(_) => {
+        RegistrationError::Taken(_) | RegistrationError::NameTaken(_) => {
             ApiError::new(StatusCode::CONFLICT, error.code(), error.to_string())
         }
         _ => ApiError::new(
@@ -504,8 +690,10 @@ fn registration_error(error: RegistrationError) -> ApiError {
 
 async fn register_merchant(
     State(state): State<Arc<ServerState>>,
+    Extension(principal): Extension<Principal>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
+    require_scope(&principal, &[Scope::Operator], "register merchants")?;
     let registration: Registration = json_body(&body)?;
     let registered = register(
         &state.store,
@@ -517,12 +705,15 @@ async fn register_merchant(
     .await
     .map_err(registration_error)?;
     let merchant = &registered.merchant;
+    let merchant_key = auth::create_key(&state.store, Scope::Merchant, &merchant.id, "")
+        .map_err(ApiError::internal)?;
     let body = serde_json::json!({
         "id": merchant.id,
         "name": merchant.name,
         "page_id": merchant.page_id,
         "page_access_token": merchant.page_access_token,
         "app_secret": merchant.app_secret,
+        "api_key": merchant_key.secret,
         "feed": load_view(&registered.load, &registered.rejected),
     });
     Ok((StatusCode::CREATED, Json(body)).into_response())
@@ -546,10 +737,17 @@ fn load_view(load: &crate::catalog::LoadSummary, rejected: &[String]) -> serde_j
 /// `application/jsonl`), else from the content.
 async fn replace_feed(
     State(state): State<Arc<ServerState>>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
+    let own_feed = principal.scope == Scope::Merchant && principal.subject == id;
+    if !(principal.is_operator() || own_feed) {
+        return Err(forbidden(
+            "only the operator or the merchant itself may replace its feed",
+        ));
+    }
     if state
         .store
         .merchant(&id)
@@ -585,7 +783,10 @@ async fn replace_feed(
     Ok(Json(load_view(&load, &rejected)).into_response())
 }
 
-async fn list_merchants(State(state): State<Arc<ServerState>>) -> Result<Response, ApiError> {
+async fn list_merchants(
+    State(state): State<Arc<ServerState>>,
+    Extension(_principal): Extension<Principal>,
+) -> Result<Response, ApiError> {
     let merchants: Vec<MerchantView> = state
         .store
         .merchants()
@@ -603,8 +804,10 @@ async fn list_merchants(State(state): State<Arc<ServerState>>) -> Result<Respons
 
 async fn remove_merchant(
     State(state): State<Arc<ServerState>>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    require_scope(&principal, &[Scope::Operator], "remove merchants")?;
     if !state
         .store
         .remove_merchant(&id)
@@ -616,6 +819,10 @@ async fn remove_merchant(
             format!("no merchant {id:?}"),
         ));
     }
+    state
+        .store
+        .revoke_api_keys_of(Scope::Merchant.as_str(), &id)
+        .map_err(ApiError::internal)?;
     let record = state.config.catalog_record();
     tokio::task::spawn_blocking(move || record.remove_merchant(&id))
         .await

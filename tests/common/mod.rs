@@ -234,6 +234,35 @@ pub async fn serve_concierge(
     (base, state)
 }
 
+/// An HTTP client that presents a new API key of `scope` for `subject` on
+/// every request to `state`'s server.
+pub fn client_with_key(
+    state: &concierge::server::ServerState,
+    scope: concierge::server::auth::Scope,
+    subject: &str,
+) -> reqwest::Client {
+    let key = concierge::server::auth::create_key(state.store(), scope, subject, "test").unwrap();
+    client_with_secret(&key.secret)
+}
+
+/// An HTTP client that presents `secret` as its bearer API key.
+pub fn client_with_secret(secret: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {secret}").parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+/// A client with the operator's key for `state`'s server.
+pub fn operator_client(state: &concierge::server::ServerState) -> reqwest::Client {
+    client_with_key(state, concierge::server::auth::Scope::Operator, "operator")
+}
+
 pub async fn serve_router(router: Router) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();

@@ -77,6 +77,7 @@ impl Shop {
         report.choice = Some(Choice {
             merchant_id: pick.endpoint.merchant_id.clone(),
             merchant_name: name.clone(),
+            merchant_host: pick.endpoint.host(),
             order_number: invoice.order_number.clone(),
             total: invoice.total_money(),
             reason: format!(
