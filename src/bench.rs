@@ -290,21 +290,24 @@ pub async fn payments(orders: usize, duplicates: usize) -> crate::Result<Payment
                 // Only the request that claims the key in the store pays;
                 // the merchant's own once-only rule is tested by sending
                 // every duplicate to it anyway.
-                let claimed = store
-                    .begin_payment(
-                        &key,
-                        0,
-                        &endpoint.merchant_id,
-                        &invoice.order_number,
-                        invoice.total,
-                        &invoice.currency,
-                    )
-                    .is_ok();
                 let pay = ShopperMessage::Postback {
                     title: "Pay".into(),
                     payload: format!("PAY:{}", invoice.order_number),
                     payment: Some(invoice.authorization("tok_bench".into(), &key, 600)),
                 };
+                let claimed = store
+                    .begin_payment(&crate::order::PaymentClaim {
+                        idempotency_key: key.clone(),
+                        run_id: 0,
+                        merchant_id: endpoint.merchant_id.clone(),
+                        order_number: invoice.order_number.clone(),
+                        amount_minor: invoice.total,
+                        currency: invoice.currency.clone(),
+                        psid: psid.clone(),
+                        pay_message: serde_json::to_string(&pay).unwrap_or_default(),
+                        invoice: String::new(),
+                    })
+                    .is_ok();
                 let _ = transport.send(&endpoint, &psid, &pay).await;
                 claimed
             });

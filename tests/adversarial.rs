@@ -353,7 +353,14 @@ async fn a_second_invoice_after_payment_is_not_paid() {
         report.render()
     );
     assert_eq!(pays.load(Ordering::SeqCst), 1);
-    assert_eq!(world.shop.store.count_payments("confirmed").unwrap(), 1);
+    assert_eq!(
+        world
+            .shop
+            .store
+            .count_payments(concierge::order::PaymentStatus::Confirmed)
+            .unwrap(),
+        1
+    );
     let total: usize = world
         .merchants
         .iter()

@@ -379,7 +379,12 @@ async fn an_unchanged_messenger_bot_sells_through_concierge() {
     );
     assert_eq!(market.bot.bad_signatures.load(Ordering::SeqCst), 0);
     let store = market.state.shop().store.clone();
-    assert_eq!(store.count_payments("confirmed").unwrap(), 1);
+    assert_eq!(
+        store
+            .count_payments(concierge::order::PaymentStatus::Confirmed)
+            .unwrap(),
+        1
+    );
 }
 
 /// The bot's offer is refused for `reason` and never agreed to.
@@ -407,7 +412,12 @@ async fn never_agreed_to(twist: Twist, reason: &str) {
         "{twist:?}: never agreed"
     );
     let store = market.state.shop().store.clone();
-    assert_eq!(store.count_payments("confirmed").unwrap(), 0);
+    assert_eq!(
+        store
+            .count_payments(concierge::order::PaymentStatus::Confirmed)
+            .unwrap(),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -438,7 +448,12 @@ async fn a_second_offer_after_the_order_is_never_agreed_to() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(market.bot.orders.load(Ordering::SeqCst), 1);
     let store = market.state.shop().store.clone();
-    assert_eq!(store.count_payments("confirmed").unwrap(), 1);
+    assert_eq!(
+        store
+            .count_payments(concierge::order::PaymentStatus::Confirmed)
+            .unwrap(),
+        1
+    );
     let late = store
         .messages(report.run_id.unwrap())
         .unwrap()

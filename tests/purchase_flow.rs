@@ -71,7 +71,12 @@ async fn buys_the_cheapest_valid_offer_and_records_it_durably() {
     assert_eq!(orders[0].merchant_id, "beta");
     assert_eq!(orders[0].total, 4700);
     assert_eq!(orders[0].variant, "M / Gray");
-    assert_eq!(reopened.count_payments("confirmed").unwrap(), 1);
+    assert_eq!(
+        reopened
+            .count_payments(concierge::order::PaymentStatus::Confirmed)
+            .unwrap(),
+        1
+    );
     // Every message and decision of the run is stored too.
     let messages = reopened.messages(report.run_id.unwrap()).unwrap();
     assert!(messages
@@ -201,7 +206,14 @@ async fn an_invoice_over_the_budget_is_rejected_and_never_paid() {
         "{:?}",
         report.notes
     );
-    assert_eq!(world.shop.store.count_payments("confirmed").unwrap(), 0);
+    assert_eq!(
+        world
+            .shop
+            .store
+            .count_payments(concierge::order::PaymentStatus::Confirmed)
+            .unwrap(),
+        0
+    );
     world.stop().await;
 }
 
@@ -635,7 +647,14 @@ async fn a_reused_order_number_in_a_new_conversation_is_paid() {
         assert_eq!(receipt.order_number, "BAD-1");
     }
     assert_eq!(counter.pays.load(std::sync::atomic::Ordering::SeqCst), 2);
-    assert_eq!(world.shop.store.count_payments("confirmed").unwrap(), 2);
+    assert_eq!(
+        world
+            .shop
+            .store
+            .count_payments(concierge::order::PaymentStatus::Confirmed)
+            .unwrap(),
+        2
+    );
     assert_eq!(world.shop.store.orders().unwrap().len(), 2);
     world.stop().await;
 }

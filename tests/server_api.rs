@@ -768,3 +768,84 @@ async fn the_web_chat_page_is_served_at_the_root() {
     assert!(page.contains("<form id=\"ask\">"));
     assert!(page.contains("fetch('/v1/requests'"));
 }
+
+/// A request retried under its `Idempotency-Key` gets the first answer and
+/// pays once; the key cannot be reused for another request; payments are
+/// listed to their shopper.
+#[tokio::test]
+async fn a_retried_request_never_pays_twice() {
+    use concierge::server::auth::Scope;
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::local_config(dir.path());
+    let catalogs = common::small_catalogs();
+    let merchants = concierge::world::start_reference_merchants(&catalogs)
+        .await
+        .unwrap();
+    let fixed = catalogs
+        .into_iter()
+        .zip(merchants.iter().map(|m| m.endpoint.clone()))
+        .collect();
+    let (base, state) = common::serve_concierge(config, fixed).await;
+    let alice = common::client_with_key(&state, Scope::Shopper, "alice");
+    let bob = common::client_with_key(&state, Scope::Shopper, "bob");
+    let buy = |client: &reqwest::Client, key: &str, text: &str| {
+        client
+            .post(format!("{base}/v1/requests"))
+            .header("idempotency-key", key)
+            .json(&serde_json::json!({"text": text, "auto_pay": true}))
+            .send()
+    };
+    let first = buy(&alice, "order-7f3a", common::DEFAULT_REQUEST)
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first: serde_json::Value = first.json().await.unwrap();
+    assert_eq!(first["receipt"]["total"]["minor"], 4700);
+
+    let retried = buy(&alice, "order-7f3a", common::DEFAULT_REQUEST)
+        .await
+        .unwrap();
+    assert_eq!(retried.status(), 200);
+    assert_eq!(retried.headers()["idempotent-replayed"], "true");
+    let retried: serde_json::Value = retried.json().await.unwrap();
+    assert_eq!(retried, first);
+    let charges: usize = merchants.iter().map(|m| m.responder.charges().len()).sum();
+    assert_eq!(charges, 1, "paid once");
+
+    let reused = buy(&alice, "order-7f3a", "buy me wool socks").await.unwrap();
+    assert_eq!(reused.status(), 422);
+    assert_eq!(
+        reused.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "idempotency_key_reused"
+    );
+    // Keys are per principal: Bob's same key is his own request.
+    let bobs = buy(&bob, "order-7f3a", "find wool socks").await.unwrap();
+    assert_eq!(bobs.status(), 200);
+
+    let payments_of = |client: &reqwest::Client| {
+        let request = client.get(format!("{base}/v1/payments"));
+        async move {
+            request
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()["payments"]
+                .as_array()
+                .unwrap()
+                .clone()
+        }
+    };
+    let alices = payments_of(&alice).await;
+    assert_eq!(alices.len(), 1);
+    assert_eq!(alices[0]["status"], "confirmed");
+    assert_eq!(alices[0]["shopper"], "alice");
+    assert!(alices[0]["order_id"].is_i64());
+    assert!(payments_of(&bob).await.is_empty());
+    assert_eq!(payments_of(&common::operator_client(&state)).await.len(), 1);
+    for merchant in merchants {
+        merchant.stop().await;
+    }
+}

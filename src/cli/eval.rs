@@ -258,3 +258,42 @@ pub fn orders(config: &Config, json: bool) -> anyhow::Result<i32> {
     }
     Ok(0)
 }
+
+/// `concierge payments`: every payment and where it stands, newest first.
+pub fn payments(config: &Config, json: bool) -> anyhow::Result<i32> {
+    let store = Store::open(&config.db_path)?;
+    let payments = store.payments(None)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&payments)?);
+        return Ok(0);
+    }
+    if payments.is_empty() {
+        println!("No payments yet in {}.", config.db_path.display());
+        return Ok(0);
+    }
+    println!(
+        "{:<10}  {:>9}  {:<16}  {:<20}  {:>5}  detail",
+        "status", "amount", "merchant", "order", "order#"
+    );
+    for payment in &payments {
+        let amount = concierge::money::Money::new(payment.amount_minor, payment.currency.clone());
+        let detail: String = payment.detail.chars().take(60).collect();
+        println!(
+            "{:<10}  {:>9}  {:<16}  {:<20}  {:>5}  {}",
+            payment.status.as_str(),
+            amount.to_string(),
+            payment.merchant_id,
+            payment.order_number,
+            payment
+                .order_id
+                .map(|id| id.to_string())
+                .unwrap_or_else(|| "-".into()),
+            detail
+        );
+    }
+    let open = payments.iter().filter(|p| p.status.is_open()).count();
+    if open > 0 {
+        println!("{open} payment(s) still open: `concierge payments reconcile` asks the merchants (`concierge serve` does it every minute).");
+    }
+    Ok(0)
+}

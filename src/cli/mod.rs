@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use concierge::config::Config;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Where `serve` listens, and where a standalone `ask` serves the Send API
 /// for registered bots.
@@ -159,6 +160,30 @@ pub enum Command {
     /// List recorded orders
     Orders {
         /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List payments and where each stands; `reconcile` settles those
+    /// whose answer never came
+    Payments {
+        #[command(subcommand)]
+        command: Option<PaymentsCommand>,
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PaymentsCommand {
+    /// Ask the merchants about payments claimed, sent or unknown (the same
+    /// Pay under the same idempotency key) and record their answers
+    Reconcile {
+        /// Only payments nothing touched for this many seconds (a payment
+        /// another process is making is left alone)
+        #[arg(long, default_value_t = 60, value_name = "SECS")]
+        untouched_for: u64,
+        /// Print the result as JSON
         #[arg(long)]
         json: bool,
     },
@@ -549,6 +574,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Rules { command } => eval::rules(&config, command),
         Command::Eval { command } => eval::run(&config, command),
         Command::Orders { json } => eval::orders(&config, json),
+        Command::Payments { command, json } => match command {
+            None => eval::payments(&config, json),
+            Some(PaymentsCommand::Reconcile {
+                untouched_for,
+                json,
+            }) => shop::reconcile(&config, Duration::from_secs(untouched_for), json).await,
+        },
     }
 }
 

@@ -85,6 +85,37 @@ pub async fn ask(config: &Config, ask: Ask) -> anyhow::Result<i32> {
     print_report(&opened.config, &report, ask.json)
 }
 
+/// `concierge payments reconcile`: settles the registered merchants'
+/// payments whose answer never came, serving the Send API meanwhile.
+pub async fn reconcile(
+    config: &Config,
+    untouched_for: Duration,
+    json: bool,
+) -> anyhow::Result<i32> {
+    let opened = match open_registered(config).await? {
+        Registered::Open(opened) => *opened,
+        Registered::Elsewhere(url) => {
+            bail!("a Concierge server is running at {url}; it reconciles payments every minute on its own (`concierge payments` shows them)")
+        }
+        Registered::NoMerchants(code) => return Ok(code),
+    };
+    let done = opened.shop.reconcile_payments(untouched_for).await;
+    opened.running.stop().await;
+    let done = done?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&done)?);
+    } else {
+        for note in &done.notes {
+            println!("{note}");
+        }
+        println!(
+            "{} open: {} confirmed, {} closed, {} still open.",
+            done.open, done.confirmed, done.closed, done.still_open
+        );
+    }
+    Ok(if done.still_open == 0 { 0 } else { 1 })
+}
+
 /// `concierge chat`: one request per line; merchants' open questions and
 /// payments are put to the shopper.
 pub async fn chat(config: &Config, demo: bool) -> anyhow::Result<i32> {
@@ -184,10 +215,15 @@ pub async fn serve(
             "Every /v1 route needs an API key (`concierge keys list`, `concierge keys create`)."
         ),
     }
+    let reconciling = tokio::spawn(server::reconcile_payments_every(
+        state.clone(),
+        Duration::from_secs(60),
+    ));
     server::run(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
+    reconciling.abort();
     for merchant in demo_merchants {
         merchant.stop().await;
     }

@@ -10,7 +10,7 @@ pub mod report;
 pub mod session;
 pub mod transport;
 
-pub use orchestrate::{MerchantDirectory, Shop, ShopOptions, ShopReport};
+pub use orchestrate::{MerchantDirectory, Reconciliation, Shop, ShopOptions, ShopReport};
 pub use outcome::Outcome;
 pub use session::{Session, Wanted};
 pub use transport::{MerchantEndpoint, Transport};

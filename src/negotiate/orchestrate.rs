@@ -6,7 +6,7 @@
 
 use super::outcome::Outcome;
 use super::policy::OpenChoice;
-use super::session::{Next, PaymentReply, Session, SessionState, Speaker, TranscriptLine, Wanted};
+use super::session::{Next, Session, SessionState, Speaker, TranscriptLine, Wanted};
 use super::transport::{MerchantEndpoint, Transport};
 use crate::catalog::{CatalogIndex, Offer, SearchQuery};
 use crate::config::Config;
@@ -24,6 +24,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 mod basket;
+mod settle;
+pub use settle::Reconciliation;
 
 /// An offer counts as a close match for its merchant when its score is at
 /// least this fraction of the merchant's best; among close matches the
@@ -1298,170 +1300,6 @@ impl Shop {
         } else {
             format!("Counter-offer to {name}: asked {budget_text}, refused ({total} stands).")
         })
-    }
-
-    /// Pays the chosen invoice exactly once and records the order.
-    async fn pay(
-        &self,
-        run_id: i64,
-        conversation: &mut Conversation,
-        mandate: &Mandate,
-        request: &str,
-    ) -> Result<Receipt, String> {
-        let Conversation {
-            endpoint,
-            psid,
-            session,
-            report,
-        } = conversation;
-        let invoice = report.invoice.clone().ok_or("no invoice")?;
-        // The last line of defence: whatever the checks said, never authorise
-        // more than the mandate, another currency, or an expired mandate.
-        let within = mandate.limit().is_some_and(|max| invoice.total <= max)
-            && invoice.currency == mandate.currency
-            && !mandate.expired()
-            && mandate.allows_merchant(&endpoint.merchant_id);
-        if !within || !report.accepted {
-            return Err("the invoice is outside the mandate".into());
-        }
-        // One payment per order within one conversation: a merchant that
-        // restarts and reuses its order numbers is paid again in a new
-        // conversation, never twice in the same one.
-        let idempotency_key = invoice.payment_key(psid);
-        self.store
-            .begin_payment(
-                &idempotency_key,
-                run_id,
-                &endpoint.merchant_id,
-                &invoice.order_number,
-                invoice.total,
-                &invoice.currency,
-            )
-            .map_err(|e| e.to_string())?;
-        let authorization =
-            invoice.authorization(format!("tok_{}", random_token(12)), &idempotency_key, 600);
-        let Some(message) = session.pay(authorization) else {
-            let _ = self
-                .store
-                .settle_payment(&idempotency_key, "failed", "no Pay button");
-            return Err("the merchant offered no Pay button".into());
-        };
-        // One retry on a transport failure: the same idempotency key makes a
-        // repeated Pay safe at the merchant.
-        let complete = |replies: &[crate::merchant::wire::OutgoingMessage]| {
-            session.payment_turn_complete(replies)
-        };
-        let mut replies = self
-            .transport
-            .exchange(endpoint, psid, &message, &complete)
-            .await;
-        if replies.is_err() {
-            replies = self
-                .transport
-                .exchange(endpoint, psid, &message, &complete)
-                .await;
-        }
-        let replies = match replies {
-            Ok(replies) => replies,
-            Err(error) => {
-                let _ =
-                    self.store
-                        .settle_payment(&idempotency_key, "unconfirmed", &error.to_string());
-                return Err(format!("no answer to Pay: {error}"));
-            }
-        };
-        match session.on_payment_replies(&replies) {
-            reply @ (PaymentReply::Confirmed(_) | PaymentReply::Pending(_)) => {
-                // Pending: the merchant took the order and collects payment
-                // itself (a payment link); Concierge's authorisation was not
-                // charged.
-                let (text, payment_status, order_status) = match reply {
-                    PaymentReply::Pending(text) => (text, "pending", "awaiting_payment"),
-                    PaymentReply::Confirmed(text) | PaymentReply::Refused(text) => {
-                        (text, "confirmed", "paid")
-                    }
-                };
-                self.store
-                    .settle_payment(&idempotency_key, payment_status, &text)
-                    .map_err(|e| e.to_string())?;
-                // An offer made in words had no order number of its own;
-                // the merchant's confirmation usually gives one.
-                let mut invoice = invoice;
-                if invoice.order_number.starts_with("TEXT-") {
-                    if let Some(number) = crate::order::offer_text::order_number_in(&text) {
-                        invoice.order_number = number;
-                    }
-                }
-                let line = invoice.lines.first().cloned().ok_or("no invoice line")?;
-                let joined = |part: fn(&crate::order::InvoiceLine) -> &str| {
-                    invoice
-                        .lines
-                        .iter()
-                        .map(part)
-                        .collect::<Vec<_>>()
-                        .join(" + ")
-                };
-                let product_title = joined(|l| &l.title);
-                let variant = joined(|l| &l.subtitle);
-                let quantity = invoice.lines.iter().map(|l| l.quantity).sum();
-                let order = OrderRecord {
-                    id: 0,
-                    created_at: now_millis() / 1000,
-                    request: request.to_string(),
-                    merchant_id: endpoint.merchant_id.clone(),
-                    merchant_name: endpoint.name.clone(),
-                    order_number: invoice.order_number.clone(),
-                    product_title: product_title.clone(),
-                    variant: variant.clone(),
-                    quantity,
-                    currency: invoice.currency.clone(),
-                    subtotal: invoice.lines_total().unwrap_or(0),
-                    shipping: invoice.shipping,
-                    tax: invoice.tax,
-                    total: invoice.total,
-                    status: order_status.into(),
-                    psid: psid.to_string(),
-                    status_detail: text.clone(),
-                    shopper: String::new(),
-                };
-                let order_id = self
-                    .store
-                    .insert_order(run_id, &order)
-                    .map_err(|e| e.to_string())?;
-                Ok(Receipt {
-                    order_id,
-                    merchant_name: endpoint.name.clone(),
-                    merchant_host: endpoint.host(),
-                    order_number: invoice.order_number.clone(),
-                    product_title,
-                    variant,
-                    quantity,
-                    unit_price: invoice.money(line.unit_price),
-                    lines: invoice
-                        .lines
-                        .iter()
-                        .map(|l| ReceiptLine {
-                            product_title: l.title.clone(),
-                            variant: l.subtitle.clone(),
-                            quantity: l.quantity,
-                            unit_price: invoice.money(l.unit_price),
-                        })
-                        .collect(),
-                    subtotal: invoice.money(order.subtotal),
-                    shipping: invoice.money(invoice.shipping),
-                    tax: invoice.money(invoice.tax),
-                    total: invoice.total_money(),
-                    payment_status: payment_status.into(),
-                    merchant_confirmation: text,
-                })
-            }
-            PaymentReply::Refused(text) => {
-                let _ = self
-                    .store
-                    .settle_payment(&idempotency_key, "declined", &text);
-                Err(format!("the merchant did not confirm: {text}"))
-            }
-        }
     }
 }
 

@@ -394,20 +394,7 @@ impl Session {
     /// a refusal, or a payment link; a bare "thanks" may still be followed
     /// by either.
     pub fn payment_turn_complete(&self, replies: &[OutgoingMessage]) -> bool {
-        let reading = TurnReading::read(replies);
-        reading.receipt.is_some()
-            || self
-                .rules
-                .dialogue_acts(&reading.text)
-                .iter()
-                .any(|(act, _)| {
-                    matches!(
-                        act,
-                        DialogueAct::PaymentConfirmed
-                            | DialogueAct::PaymentDeclined
-                            | DialogueAct::PaymentPending
-                    )
-                })
+        payment_turn_complete(&self.rules, replies)
     }
 
     /// What the last turn read by [`Session::on_replies`] was.
@@ -1164,42 +1151,8 @@ impl Session {
     /// a confirmation only when it is for no more than was authorised.
     pub fn on_payment_replies(&mut self, replies: &[OutgoingMessage]) -> PaymentReply {
         self.record_replies(replies);
-        let reading = TurnReading::read(replies);
-        let text = reading.text.replace('\n', " ");
-        let acts: Vec<DialogueAct> = self
-            .rules
-            .dialogue_acts(&text)
-            .into_iter()
-            .map(|(act, _)| act)
-            .collect();
         let authorised = self.invoice.as_ref().map(|i| i.total);
-        let receipt_total = reading
-            .receipt
-            .as_ref()
-            .and_then(|r| crate::money::minor_from_decimal_f64(r.summary.total_cost));
-        let reply = if let (Some(charged), Some(authorised)) = (receipt_total, authorised) {
-            if charged <= authorised {
-                PaymentReply::Confirmed(text.clone())
-            } else {
-                PaymentReply::Refused(format!(
-                    "the merchant's receipt says {charged} minor units, {authorised} were authorised"
-                ))
-            }
-        } else if acts.contains(&DialogueAct::PaymentDeclined) {
-            PaymentReply::Refused(clip(&text, 160))
-        } else if acts.contains(&DialogueAct::PaymentConfirmed) {
-            PaymentReply::Confirmed(text.clone())
-        } else if acts.contains(&DialogueAct::PaymentPending) {
-            PaymentReply::Pending(text.clone())
-        } else if receipt_total.is_some() {
-            PaymentReply::Confirmed(text.clone())
-        } else {
-            PaymentReply::Refused(if text.trim().is_empty() {
-                "no confirmation".into()
-            } else {
-                clip(&text, 160)
-            })
-        };
+        let reply = read_payment_replies(&self.rules, authorised, replies);
         self.state = match reply {
             PaymentReply::Confirmed(_) | PaymentReply::Pending(_) => SessionState::Paid,
             PaymentReply::Refused(_) => SessionState::PaymentRefused,
@@ -1218,6 +1171,64 @@ impl Session {
     /// Records replies that need no decision (to a decline).
     pub fn note_replies(&mut self, replies: &[OutgoingMessage]) {
         self.record_replies(replies);
+    }
+}
+
+/// Whether replies to a Pay answer it: a receipt, or words confirming,
+/// declining or deferring the payment.
+pub fn payment_turn_complete(rules: &CompiledRules, replies: &[OutgoingMessage]) -> bool {
+    let reading = TurnReading::read(replies);
+    reading.receipt.is_some()
+        || rules.dialogue_acts(&reading.text).iter().any(|(act, _)| {
+            matches!(
+                act,
+                DialogueAct::PaymentConfirmed
+                    | DialogueAct::PaymentDeclined
+                    | DialogueAct::PaymentPending
+            )
+        })
+}
+
+/// What replies to a Pay say about it. A receipt template is a
+/// confirmation only when it is for no more than `authorised`.
+pub fn read_payment_replies(
+    rules: &CompiledRules,
+    authorised: Option<i64>,
+    replies: &[OutgoingMessage],
+) -> PaymentReply {
+    let reading = TurnReading::read(replies);
+    let text = reading.text.replace('\n', " ");
+    let acts: Vec<DialogueAct> = rules
+        .dialogue_acts(&text)
+        .into_iter()
+        .map(|(act, _)| act)
+        .collect();
+    let receipt_total = reading
+        .receipt
+        .as_ref()
+        .and_then(|r| crate::money::minor_from_decimal_f64(r.summary.total_cost));
+    if let (Some(charged), Some(authorised)) = (receipt_total, authorised) {
+        if charged <= authorised {
+            PaymentReply::Confirmed(text.clone())
+        } else {
+            PaymentReply::Refused(format!(
+                "the merchant's receipt says {charged} minor units, {authorised} were authorised"
+            ))
+        }
+    } else if acts.contains(&DialogueAct::PaymentDeclined) {
+        PaymentReply::Refused(clip(&text, 160))
+    } else if acts.contains(&DialogueAct::PaymentConfirmed) {
+        PaymentReply::Confirmed(text.clone())
+    } else if acts.contains(&DialogueAct::PaymentPending) {
+        PaymentReply::Pending(text.clone())
+    } else if receipt_total.is_some() {
+        PaymentReply::Confirmed(text.clone())
+    } else {
+        PaymentReply::Refused(if text.trim().is_empty() {
+            "no confirmation".into()
+        } else {
+            clip(&text, 160)
+        })
     }
 }
 

@@ -4,9 +4,11 @@ pub mod checks;
 pub mod invoice;
 pub mod mandate;
 pub mod offer_text;
+pub mod payments;
 pub mod store;
 
 pub use checks::{check_invoice, check_order, Check, Expectation};
 pub use invoice::{Invoice, InvoiceLine};
 pub use mandate::Mandate;
+pub use payments::{PaymentClaim, PaymentRecord, PaymentStatus};
 pub use store::{DeploymentSettings, MerchantRecord, OrderRecord, Store};

@@ -133,7 +133,11 @@ CREATE TABLE IF NOT EXISTS payments (
     status TEXT NOT NULL,
     detail TEXT NOT NULL DEFAULT '',
     created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
+    updated_at INTEGER NOT NULL,
+    psid TEXT NOT NULL DEFAULT '',
+    pay_message TEXT NOT NULL DEFAULT '',
+    invoice TEXT NOT NULL DEFAULT '',
+    attempts INTEGER NOT NULL DEFAULT 0
 );
 {ORDERS_TABLE}
 CREATE TABLE IF NOT EXISTS settings (
@@ -150,6 +154,15 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at INTEGER NOT NULL,
     last_used_at INTEGER,
     revoked_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS request_keys (
+    owner TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    body_sha256 TEXT NOT NULL,
+    response_status INTEGER,
+    response_body TEXT,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (owner, idempotency_key)
 );
 CREATE TABLE IF NOT EXISTS conversations (
     psid TEXT PRIMARY KEY,
@@ -239,6 +252,10 @@ impl Store {
             ("orders", "shopper", "TEXT NOT NULL DEFAULT ''"),
             ("runs", "shopper", "TEXT NOT NULL DEFAULT ''"),
             ("merchants", "name_key", "TEXT NOT NULL DEFAULT ''"),
+            ("payments", "psid", "TEXT NOT NULL DEFAULT ''"),
+            ("payments", "pay_message", "TEXT NOT NULL DEFAULT ''"),
+            ("payments", "invoice", "TEXT NOT NULL DEFAULT ''"),
+            ("payments", "attempts", "INTEGER NOT NULL DEFAULT 0"),
         ] {
             let present: bool = connection.query_row(
                 "SELECT COUNT(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
@@ -273,7 +290,7 @@ impl Store {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // Each statement is atomic in SQLite; a panic elsewhere while holding
         // the lock leaves the connection usable.
         self.connection
@@ -328,97 +345,11 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Claims the right to pay under `idempotency_key`. Fails with
-    /// [`OrderError::AlreadyPaid`] when that key was claimed before, by this
-    /// or any other process: the caller must then not pay.
-    pub fn begin_payment(
-        &self,
-        idempotency_key: &str,
-        run_id: i64,
-        merchant_id: &str,
-        order_number: &str,
-        amount_minor: i64,
-        currency: &str,
-    ) -> Result<(), OrderError> {
-        let now = now_secs();
-        let inserted = self.lock().execute(
-            "INSERT OR IGNORE INTO payments (idempotency_key, run_id, merchant_id, order_number, amount_minor, currency, status, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'authorized', ?7, ?7)",
-            params![idempotency_key, run_id, merchant_id, order_number, amount_minor, currency, now],
-        )?;
-        if inserted == 0 {
-            return Err(OrderError::AlreadyPaid {
-                idempotency_key: idempotency_key.to_string(),
-            });
-        }
-        Ok(())
-    }
-
-    /// Records how a claimed payment ended: "confirmed", "declined" or
-    /// "unconfirmed".
-    pub fn settle_payment(
-        &self,
-        idempotency_key: &str,
-        status: &str,
-        detail: &str,
-    ) -> Result<(), OrderError> {
-        self.lock().execute(
-            "UPDATE payments SET status = ?1, detail = ?2, updated_at = ?3 WHERE idempotency_key = ?4",
-            params![status, detail, now_secs(), idempotency_key],
-        )?;
-        Ok(())
-    }
-
-    pub fn payment_status(&self, idempotency_key: &str) -> Result<Option<String>, OrderError> {
-        Ok(self
-            .lock()
-            .query_row(
-                "SELECT status FROM payments WHERE idempotency_key = ?1",
-                params![idempotency_key],
-                |row| row.get(0),
-            )
-            .optional()?)
-    }
-
-    /// Number of payments in `status`.
-    pub fn count_payments(&self, status: &str) -> Result<i64, OrderError> {
-        Ok(self.lock().query_row(
-            "SELECT COUNT(*) FROM payments WHERE status = ?1",
-            params![status],
-            |row| row.get(0),
-        )?)
-    }
-
     /// Records an order of run `run_id`; it belongs to the run's shopper
-    /// (`order.shopper` is not read).
+    /// (`order.shopper` is not read). Recording the same order of the same
+    /// conversation again returns the id it has.
     pub fn insert_order(&self, run_id: i64, order: &OrderRecord) -> Result<i64, OrderError> {
-        let connection = self.lock();
-        connection.execute(
-            "INSERT INTO orders (run_id, created_at, request, merchant_id, merchant_name, order_number, product_title, variant, quantity, currency,
-                                 subtotal_minor, shipping_minor, tax_minor, total_minor, status, psid, status_detail, shopper)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                     COALESCE((SELECT shopper FROM runs WHERE id = ?1), ''))",
-            params![
-                run_id,
-                order.created_at,
-                order.request,
-                order.merchant_id,
-                order.merchant_name,
-                order.order_number,
-                order.product_title,
-                order.variant,
-                order.quantity,
-                order.currency,
-                order.subtotal,
-                order.shipping,
-                order.tax,
-                order.total,
-                order.status,
-                order.psid,
-                order.status_detail
-            ],
-        )?;
-        Ok(connection.last_insert_rowid())
+        insert_order_on(&self.lock(), run_id, order)
     }
 
     /// Stores `merchant` unless its id, or its display name compared by
@@ -723,6 +654,114 @@ fn api_key_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyRecord> {
     })
 }
 
+/// What an idempotency key of a request found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestKeyClaim {
+    /// First use: carry the request out, then [`Store::finish_request_key`].
+    New,
+    /// The same request is being carried out (or its process stopped).
+    Running { since: i64 },
+    /// Done before: answer what was answered then.
+    Done { status: u16, body: String },
+    /// The key was used for another request.
+    OtherRequest,
+}
+
+/// How long a request's idempotency key is remembered: a day, as Stripe's.
+const REQUEST_KEY_SECS: i64 = 24 * 60 * 60;
+
+impl Store {
+    /// Claims `key` for a request of `owner` whose body hashes to
+    /// `body_sha256`, or says what it was used for.
+    pub fn claim_request_key(
+        &self,
+        owner: &str,
+        key: &str,
+        body_sha256: &str,
+    ) -> Result<RequestKeyClaim, OrderError> {
+        let connection = self.lock();
+        let now = now_secs();
+        connection.execute(
+            "DELETE FROM request_keys WHERE created_at < ?1",
+            params![now - REQUEST_KEY_SECS],
+        )?;
+        let inserted = connection.execute(
+            "INSERT OR IGNORE INTO request_keys (owner, idempotency_key, body_sha256, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![owner, key, body_sha256, now],
+        )?;
+        if inserted > 0 {
+            return Ok(RequestKeyClaim::New);
+        }
+        let (hash, status, body, since): (String, Option<u16>, Option<String>, i64) = connection
+            .query_row(
+                "SELECT body_sha256, response_status, response_body, created_at FROM request_keys WHERE owner = ?1 AND idempotency_key = ?2",
+                params![owner, key],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )?;
+        Ok(if hash != body_sha256 {
+            RequestKeyClaim::OtherRequest
+        } else {
+            match (status, body) {
+                (Some(status), Some(body)) => RequestKeyClaim::Done { status, body },
+                _ => RequestKeyClaim::Running { since },
+            }
+        })
+    }
+
+    /// Records the answer given to the request claimed under `key`.
+    pub fn finish_request_key(
+        &self,
+        owner: &str,
+        key: &str,
+        status: u16,
+        body: &str,
+    ) -> Result<(), OrderError> {
+        self.lock().execute(
+            "UPDATE request_keys SET response_status = ?1, response_body = ?2 WHERE owner = ?3 AND idempotency_key = ?4",
+            params![status, body, owner, key],
+        )?;
+        Ok(())
+    }
+}
+
+/// [`Store::insert_order`] on an open connection or transaction.
+pub(crate) fn insert_order_on(
+    connection: &Connection,
+    run_id: i64,
+    order: &OrderRecord,
+) -> Result<i64, OrderError> {
+    connection.execute(
+        "INSERT OR IGNORE INTO orders (run_id, created_at, request, merchant_id, merchant_name, order_number, product_title, variant, quantity, currency,
+                             subtotal_minor, shipping_minor, tax_minor, total_minor, status, psid, status_detail, shopper)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                 COALESCE((SELECT shopper FROM runs WHERE id = ?1), ''))",
+        params![
+            run_id,
+            order.created_at,
+            order.request,
+            order.merchant_id,
+            order.merchant_name,
+            order.order_number,
+            order.product_title,
+            order.variant,
+            order.quantity,
+            order.currency,
+            order.subtotal,
+            order.shipping,
+            order.tax,
+            order.total,
+            order.status,
+            order.psid,
+            order.status_detail
+        ],
+    )?;
+    Ok(connection.query_row(
+        "SELECT id FROM orders WHERE merchant_id = ?1 AND psid = ?2 AND order_number = ?3",
+        params![order.merchant_id, order.psid, order.order_number],
+        |row| row.get(0),
+    )?)
+}
+
 /// How [`Store::insert_merchant_if_new`] went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MerchantInsert {
@@ -809,46 +848,5 @@ mod tests {
                 [],
             )
             .unwrap();
-    }
-
-    #[test]
-    fn a_payment_key_can_be_claimed_only_once() {
-        let store = Store::in_memory().unwrap();
-        store
-            .begin_payment("m:INV-1", 1, "m", "INV-1", 4500, "USD")
-            .unwrap();
-        let again = store.begin_payment("m:INV-1", 1, "m", "INV-1", 4500, "USD");
-        assert!(matches!(again, Err(OrderError::AlreadyPaid { .. })));
-        store.settle_payment("m:INV-1", "confirmed", "ok").unwrap();
-        assert_eq!(
-            store.payment_status("m:INV-1").unwrap().as_deref(),
-            Some("confirmed")
-        );
-        assert_eq!(store.count_payments("confirmed").unwrap(), 1);
-    }
-
-    #[test]
-    fn concurrent_claims_across_connections_pay_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("store.db");
-        let stores: Vec<std::sync::Arc<Store>> = (0..4)
-            .map(|_| std::sync::Arc::new(Store::open(&path).unwrap()))
-            .collect();
-        let handles: Vec<_> = (0..40)
-            .map(|i| {
-                let store = stores[i % stores.len()].clone();
-                std::thread::spawn(move || {
-                    store
-                        .begin_payment("m:INV-9", 1, "m", "INV-9", 100, "USD")
-                        .is_ok()
-                })
-            })
-            .collect();
-        let won = handles
-            .into_iter()
-            .map(|h| h.join().unwrap())
-            .filter(|ok| *ok)
-            .count();
-        assert_eq!(won, 1);
     }
 }

@@ -24,6 +24,7 @@ use crate::merchant::registry::{load_off_runtime, register, Registration, Regist
 use crate::merchant::wire::SendApiCall;
 use crate::negotiate::mailbox::{DeliveryError, MailItem};
 use crate::negotiate::{MerchantEndpoint, Shop, ShopOptions, Transport};
+use crate::order::store::RequestKeyClaim;
 use crate::order::Store;
 use crate::rules::CompiledRules;
 use crate::world;
@@ -79,13 +80,15 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    fn body(&self) -> serde_json::Value {
+        serde_json::json!({"error": {"code": self.code, "message": self.message}})
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (
-            self.status,
-            Json(serde_json::json!({"error": {"code": self.code, "message": self.message}})),
-        )
-            .into_response();
+        let mut response = (self.status, Json(self.body())).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -270,6 +273,7 @@ pub fn app(state: Arc<ServerState>) -> Router {
         .route("/v1/requests", post(create_request))
         .route("/v1/requests/{id}", get(poll_request))
         .route("/v1/orders", get(list_orders))
+        .route("/v1/payments", get(list_payments))
         .route("/v1/merchants", post(register_merchant).get(list_merchants))
         .route("/v1/merchants/{id}", delete(remove_merchant))
         .route("/v1/merchants/{id}/feed", put(replace_feed))
@@ -531,12 +535,101 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError>
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))
 }
 
+/// `POST /v1/requests`. With an `Idempotency-Key` header, as Stripe's: the
+/// first request under a key is carried out and its answer kept a day; the
+/// same request again gets that answer (`Idempotent-Replayed: true`) and is
+/// never carried out twice; another request under the key is refused.
 async fn create_request(
     State(state): State<Arc<ServerState>>,
     Extension(principal): Extension<Principal>,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     require_scope(&principal, &[Scope::Operator, Scope::Shopper], "shop")?;
+    let Some(key) = idempotency_key(&headers)? else {
+        // On its own task: a client that hangs up does not stop a payment
+        // halfway.
+        let (status, answer) = tokio::spawn(carry_out_request(state, principal, body))
+            .await
+            .map_err(ApiError::internal)??;
+        return Ok((status, Json(answer)).into_response());
+    };
+    let owner = format!("{}:{}", principal.scope.as_str(), principal.subject);
+    let body_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
+    let claim = state
+        .store
+        .claim_request_key(&owner, &key, &body_hash)
+        .map_err(ApiError::internal)?;
+    match claim {
+        RequestKeyClaim::New => {}
+        RequestKeyClaim::Done { status, body } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            let mut response = (
+                status,
+                [(header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response();
+            response.headers_mut().insert(
+                "idempotent-replayed",
+                header::HeaderValue::from_static("true"),
+            );
+            return Ok(response);
+        }
+        RequestKeyClaim::Running { .. } => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "request_in_progress",
+                "a request with this idempotency key is being carried out (or its server stopped while it was: GET /v1/payments shows what it paid)",
+            ))
+        }
+        RequestKeyClaim::OtherRequest => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this idempotency key was used for another request",
+            ))
+        }
+    }
+    // Carried out on its own task: a client that hangs up does not stop a
+    // payment halfway, and the answer is kept for its retry.
+    let store = state.store.clone();
+    let outcome = tokio::spawn(carry_out_request(state, principal, body))
+        .await
+        .map_err(ApiError::internal)?;
+    let (status, answer) = match outcome {
+        Ok(done) => done,
+        Err(error) => (error.status, error.body()),
+    };
+    store
+        .finish_request_key(&owner, &key, status.as_u16(), &answer.to_string())
+        .map_err(ApiError::internal)?;
+    Ok((status, Json(answer)).into_response())
+}
+
+/// The `Idempotency-Key` header, if sent: 1 to 255 visible ASCII characters.
+fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value.to_str().unwrap_or("").trim();
+    if key.is_empty() || key.len() > 255 || !key.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_idempotency_key",
+            "an Idempotency-Key is 1 to 255 visible ASCII characters",
+        ));
+    }
+    Ok(Some(key.to_string()))
+}
+
+/// Validates and carries out a shopping request: the report, or 202 with
+/// the id to poll.
+async fn carry_out_request(
+    state: Arc<ServerState>,
+    principal: Principal,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, serde_json::Value), ApiError> {
     let request: ShopRequest = json_body(&body)?;
     if request.text.chars().count() > MAX_REQUEST_CHARS {
         return Err(ApiError::new(
@@ -602,16 +695,18 @@ async fn create_request(
         });
         return Ok((
             StatusCode::ACCEPTED,
-            Json(serde_json::json!({"id": id, "status": "running"})),
-        )
-            .into_response());
+            serde_json::json!({"id": id, "status": "running"}),
+        ));
     }
     let report = state
         .shop()
         .shop(&request.text, &options)
         .await
         .map_err(ApiError::internal)?;
-    Ok(Json(report).into_response())
+    Ok((
+        StatusCode::OK,
+        serde_json::to_value(&report).map_err(ApiError::internal)?,
+    ))
 }
 
 /// `GET /v1/requests/{id}`: another shopper's request is not found, as if
@@ -660,6 +755,43 @@ async fn list_orders(
     }
     .map_err(ApiError::internal)?;
     Ok(Json(serde_json::json!({ "orders": orders })).into_response())
+}
+
+/// `GET /v1/payments`: the operator sees every payment, a shopper those of
+/// their own requests.
+async fn list_payments(
+    State(state): State<Arc<ServerState>>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    require_scope(
+        &principal,
+        &[Scope::Operator, Scope::Shopper],
+        "list payments",
+    )?;
+    let payments = state
+        .store
+        .payments(principal.shopper())
+        .map_err(ApiError::internal)?;
+    Ok(Json(serde_json::json!({ "payments": payments })).into_response())
+}
+
+/// Settles payments whose answer never came, now and every `period`, for
+/// as long as the server runs (see `Shop::reconcile_payments`). Payments
+/// touched within the last `period` are left to whoever is making them.
+pub async fn reconcile_payments_every(state: Arc<ServerState>, period: std::time::Duration) {
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match state.shop().reconcile_payments(period).await {
+            Ok(done) => {
+                for note in &done.notes {
+                    eprintln!("payments: {note}");
+                }
+            }
+            Err(error) => eprintln!("payments: cannot reconcile: {error}"),
+        }
+    }
 }
 
 /// The public view of a registered merchant.

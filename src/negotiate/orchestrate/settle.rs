@@ -1,0 +1,329 @@
+//! Settle: pay the chosen invoice exactly once, durably, and learn later
+//! what became of payments whose answer never came.
+
+use super::{Conversation, Receipt, ReceiptLine, Shop};
+use crate::merchant::signature::random_token;
+use crate::merchant::wire::{now_millis, OutgoingMessage};
+use crate::negotiate::session::{
+    payment_turn_complete, read_payment_replies, PaymentReply, ShopperMessage,
+};
+use crate::negotiate::transport::MerchantEndpoint;
+use crate::order::{Invoice, Mandate, OrderRecord, PaymentClaim, PaymentRecord, PaymentStatus};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// What one round of reconciliation did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reconciliation {
+    /// Payments whose answer was open.
+    pub open: usize,
+    /// Now confirmed (or pending), each with its order recorded.
+    pub confirmed: usize,
+    /// The merchant refused, or the Pay was never sent.
+    pub closed: usize,
+    /// Still unknown: the merchant could not be reached or is not known
+    /// to this process.
+    pub still_open: usize,
+    /// One line per payment looked at.
+    pub notes: Vec<String>,
+}
+
+impl Shop {
+    /// Pays the chosen invoice exactly once and records the order.
+    pub(super) async fn pay(
+        &self,
+        run_id: i64,
+        conversation: &mut Conversation,
+        mandate: &Mandate,
+        request: &str,
+    ) -> Result<Receipt, String> {
+        let Conversation {
+            endpoint,
+            psid,
+            session,
+            report,
+        } = conversation;
+        let invoice = report.invoice.clone().ok_or("no invoice")?;
+        // The last line of defence: whatever the checks said, never authorise
+        // more than the mandate, another currency, or an expired mandate.
+        let within = mandate.limit().is_some_and(|max| invoice.total <= max)
+            && invoice.currency == mandate.currency
+            && !mandate.expired()
+            && mandate.allows_merchant(&endpoint.merchant_id);
+        if !within || !report.accepted {
+            return Err("the invoice is outside the mandate".into());
+        }
+        // One payment per order within one conversation: a merchant that
+        // restarts and reuses its order numbers is paid again in a new
+        // conversation, never twice in the same one.
+        let idempotency_key = invoice.payment_key(psid);
+        let authorization =
+            invoice.authorization(format!("tok_{}", random_token(12)), &idempotency_key, 600);
+        let Some(message) = session.pay(authorization) else {
+            return Err("the merchant offered no Pay button".into());
+        };
+        // The intent is durable before anything leaves: a crash from here on
+        // leaves a payment that reconciliation settles.
+        self.store
+            .begin_payment(&PaymentClaim {
+                idempotency_key: idempotency_key.clone(),
+                run_id,
+                merchant_id: endpoint.merchant_id.clone(),
+                order_number: invoice.order_number.clone(),
+                amount_minor: invoice.total,
+                currency: invoice.currency.clone(),
+                psid: psid.clone(),
+                pay_message: serde_json::to_string(&message).unwrap_or_default(),
+                invoice: serde_json::to_string(&invoice).unwrap_or_default(),
+            })
+            .map_err(|e| e.to_string())?;
+        self.store
+            .settle_payment(&idempotency_key, PaymentStatus::Sent, "")
+            .map_err(|e| e.to_string())?;
+        let replies = match self.send_pay(endpoint, psid, &message).await {
+            Ok(replies) => replies,
+            Err(error) => {
+                let _ = self.store.settle_payment(
+                    &idempotency_key,
+                    PaymentStatus::Unknown,
+                    &format!("no answer to Pay ({error}); to be reconciled"),
+                );
+                return Err(format!(
+                    "no answer to Pay: {error}; the payment will be reconciled with the merchant (`concierge payments`)"
+                ));
+            }
+        };
+        let reply = session.on_payment_replies(&replies);
+        let (text, payment_status) = match reply {
+            PaymentReply::Confirmed(text) => (text, PaymentStatus::Confirmed),
+            // The merchant took the order and collects payment itself (a
+            // payment link); Concierge's authorisation was not charged.
+            PaymentReply::Pending(text) => (text, PaymentStatus::Pending),
+            PaymentReply::Refused(text) => {
+                let _ = self
+                    .store
+                    .settle_payment(&idempotency_key, PaymentStatus::Declined, &text);
+                return Err(format!("the merchant did not confirm: {text}"));
+            }
+        };
+        let order = order_record(&invoice, endpoint, psid, request, payment_status, &text);
+        let order_id = self
+            .store
+            .confirm_payment(&idempotency_key, payment_status, &text, run_id, &order)
+            .map_err(|e| e.to_string())?;
+        Ok(receipt(
+            order_id,
+            endpoint,
+            &invoice,
+            &order,
+            payment_status,
+            text,
+        ))
+    }
+
+    /// Sends a Pay and waits for its answer, once more on a transport
+    /// failure: the same idempotency key makes a repeated Pay safe.
+    async fn send_pay(
+        &self,
+        endpoint: &MerchantEndpoint,
+        psid: &str,
+        message: &ShopperMessage,
+    ) -> Result<Vec<OutgoingMessage>, crate::error::MerchantError> {
+        let complete = |replies: &[OutgoingMessage]| payment_turn_complete(&self.rules, replies);
+        let first = self
+            .transport
+            .exchange(endpoint, psid, message, &complete)
+            .await;
+        match first {
+            Ok(replies) => Ok(replies),
+            Err(_) => {
+                self.transport
+                    .exchange(endpoint, psid, message, &complete)
+                    .await
+            }
+        }
+    }
+
+    /// Settles payments whose answer is open and that nothing touched for
+    /// `untouched_for` (so a payment another process is making is left
+    /// alone). A payment claimed but never sent failed. One that was sent is
+    /// put to the merchant again: the same Pay under the same idempotency
+    /// key, which a merchant that took it answers "already paid" and one
+    /// that never saw it takes now, within the authorisation's lifetime, or
+    /// refuses. Its answer is recorded, a confirmation with its order.
+    pub async fn reconcile_payments(
+        &self,
+        untouched_for: Duration,
+    ) -> crate::Result<Reconciliation> {
+        let untouched_since =
+            crate::order::store::now_secs() - untouched_for.as_secs().min(i64::MAX as u64) as i64;
+        let open = self.store.open_payments(untouched_since)?;
+        let merchants = self.merchant_directory()?;
+        let mut done = Reconciliation {
+            open: open.len(),
+            ..Reconciliation::default()
+        };
+        for payment in open {
+            let key = &payment.idempotency_key;
+            let note = match self
+                .reconcile_one(&payment, merchants.get(&payment.merchant_id))
+                .await?
+            {
+                Settled::Confirmed(status) => {
+                    done.confirmed += 1;
+                    format!("{key}: {status}, order recorded")
+                }
+                Settled::Closed(status, why) => {
+                    done.closed += 1;
+                    format!("{key}: {status} ({why})")
+                }
+                Settled::Open(why) => {
+                    done.still_open += 1;
+                    self.store.note_payment_attempt(key, &why)?;
+                    format!("{key}: still unknown ({why})")
+                }
+            };
+            done.notes.push(note);
+        }
+        Ok(done)
+    }
+
+    async fn reconcile_one(
+        &self,
+        payment: &PaymentRecord,
+        endpoint: Option<&MerchantEndpoint>,
+    ) -> crate::Result<Settled> {
+        let key = &payment.idempotency_key;
+        if payment.status == PaymentStatus::Claimed {
+            let why = "the Pay was never sent";
+            self.store.settle_payment(key, PaymentStatus::Failed, why)?;
+            return Ok(Settled::Closed(PaymentStatus::Failed, why.into()));
+        }
+        let (Ok(message), Ok(invoice)) = (
+            serde_json::from_str::<ShopperMessage>(&payment.pay_message),
+            serde_json::from_str::<Invoice>(&payment.invoice),
+        ) else {
+            return Ok(Settled::Open(
+                "recorded before payments kept their Pay message; ask the merchant".into(),
+            ));
+        };
+        let Some(endpoint) = endpoint else {
+            return Ok(Settled::Open(format!(
+                "merchant {} is not known to this process",
+                payment.merchant_id
+            )));
+        };
+        let replies = match self.send_pay(endpoint, &payment.psid, &message).await {
+            Ok(replies) => replies,
+            Err(error) => return Ok(Settled::Open(format!("no answer: {error}"))),
+        };
+        let (text, status) =
+            match read_payment_replies(&self.rules, Some(payment.amount_minor), &replies) {
+                PaymentReply::Confirmed(text) => (text, PaymentStatus::Confirmed),
+                PaymentReply::Pending(text) => (text, PaymentStatus::Pending),
+                PaymentReply::Refused(text) => {
+                    self.store
+                        .settle_payment(key, PaymentStatus::Declined, &text)?;
+                    return Ok(Settled::Closed(PaymentStatus::Declined, text));
+                }
+            };
+        let request = self.store.run_request(payment.run_id)?.unwrap_or_default();
+        let order = order_record(&invoice, endpoint, &payment.psid, &request, status, &text);
+        self.store
+            .confirm_payment(key, status, &text, payment.run_id, &order)?;
+        Ok(Settled::Confirmed(status))
+    }
+}
+
+enum Settled {
+    Confirmed(PaymentStatus),
+    Closed(PaymentStatus, String),
+    Open(String),
+}
+
+/// The order a confirmed payment made. An offer made in words had no order
+/// number of its own; the merchant's confirmation usually gives one.
+fn order_record(
+    invoice: &Invoice,
+    endpoint: &MerchantEndpoint,
+    psid: &str,
+    request: &str,
+    payment_status: PaymentStatus,
+    confirmation: &str,
+) -> OrderRecord {
+    let mut order_number = invoice.order_number.clone();
+    if order_number.starts_with("TEXT-") {
+        if let Some(number) = crate::order::offer_text::order_number_in(confirmation) {
+            order_number = number;
+        }
+    }
+    let joined = |part: fn(&crate::order::InvoiceLine) -> &str| {
+        invoice
+            .lines
+            .iter()
+            .map(part)
+            .collect::<Vec<_>>()
+            .join(" + ")
+    };
+    OrderRecord {
+        id: 0,
+        created_at: now_millis() / 1000,
+        request: request.to_string(),
+        merchant_id: endpoint.merchant_id.clone(),
+        merchant_name: endpoint.name.clone(),
+        order_number,
+        product_title: joined(|l| &l.title),
+        variant: joined(|l| &l.subtitle),
+        quantity: invoice.lines.iter().map(|l| l.quantity).sum(),
+        currency: invoice.currency.clone(),
+        subtotal: invoice.lines_total().unwrap_or(0),
+        shipping: invoice.shipping,
+        tax: invoice.tax,
+        total: invoice.total,
+        status: match payment_status {
+            PaymentStatus::Pending => "awaiting_payment",
+            _ => "paid",
+        }
+        .into(),
+        psid: psid.to_string(),
+        status_detail: confirmation.to_string(),
+        shopper: String::new(),
+    }
+}
+
+fn receipt(
+    order_id: i64,
+    endpoint: &MerchantEndpoint,
+    invoice: &Invoice,
+    order: &OrderRecord,
+    payment_status: PaymentStatus,
+    confirmation: String,
+) -> Receipt {
+    let first_price = invoice.lines.first().map(|l| l.unit_price).unwrap_or(0);
+    Receipt {
+        order_id,
+        merchant_name: endpoint.name.clone(),
+        merchant_host: endpoint.host(),
+        order_number: order.order_number.clone(),
+        product_title: order.product_title.clone(),
+        variant: order.variant.clone(),
+        quantity: order.quantity,
+        unit_price: invoice.money(first_price),
+        lines: invoice
+            .lines
+            .iter()
+            .map(|l| ReceiptLine {
+                product_title: l.title.clone(),
+                variant: l.subtitle.clone(),
+                quantity: l.quantity,
+                unit_price: invoice.money(l.unit_price),
+            })
+            .collect(),
+        subtotal: invoice.money(order.subtotal),
+        shipping: invoice.money(invoice.shipping),
+        tax: invoice.money(invoice.tax),
+        total: invoice.total_money(),
+        payment_status: payment_status.as_str().into(),
+        merchant_confirmation: confirmation,
+    }
+}
