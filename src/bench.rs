@@ -178,6 +178,7 @@ pub async fn negotiation(
             webhook_url: url,
             app_secret: "bench".into(),
             page_id: "page".into(),
+            served_here: true,
         });
     }
     let store = Arc::new(Store::open(&config.db_path)?);

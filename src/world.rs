@@ -132,6 +132,7 @@ impl RunningMerchant {
             webhook_url: format!("http://{address}/webhook"),
             app_secret: config.app_secret.clone(),
             page_id: config.page_id.clone(),
+            served_here: true,
         };
         let (shutdown, stopped) = oneshot::channel::<()>();
         let serving = responder.clone();

@@ -813,7 +813,9 @@ async fn a_retried_request_never_pays_twice() {
     let charges: usize = merchants.iter().map(|m| m.responder.charges().len()).sum();
     assert_eq!(charges, 1, "paid once");
 
-    let reused = buy(&alice, "order-7f3a", "buy me wool socks").await.unwrap();
+    let reused = buy(&alice, "order-7f3a", "buy me wool socks")
+        .await
+        .unwrap();
     assert_eq!(reused.status(), 422);
     assert_eq!(
         reused.json::<serde_json::Value>().await.unwrap()["error"]["code"],
@@ -848,4 +850,126 @@ async fn a_retried_request_never_pays_twice() {
     for merchant in merchants {
         merchant.stop().await;
     }
+}
+
+/// The demo world's own responders are reached on loopback without the
+/// deployment allowing loopback, and that lets no registered merchant onto
+/// it (as `serve --demo` did once).
+#[tokio::test]
+async fn serving_the_demo_world_lets_no_registered_merchant_onto_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        allow_loopback: false,
+        ..common::local_config(dir.path())
+    };
+    let catalogs = common::small_catalogs();
+    let merchants = concierge::world::start_reference_merchants(&catalogs)
+        .await
+        .unwrap();
+    let fixed = catalogs
+        .into_iter()
+        .zip(merchants.iter().map(|m| m.endpoint.clone()))
+        .collect();
+    let (base, state) = common::serve_concierge(config, fixed).await;
+    let client = common::operator_client(&state);
+    let bought: concierge::negotiate::ShopReport = client
+        .post(format!("{base}/v1/requests"))
+        .json(&serde_json::json!({"text": common::DEFAULT_REQUEST, "auto_pay": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(bought.receipt.is_some(), "{}", bought.render());
+
+    let (bot_url, _bot) = start_bot("bot-verify").await;
+    let refused = client
+        .post(format!("{base}/v1/merchants"))
+        .json(&serde_json::json!({"name": "Loopback Knits", "endpoint": bot_url, "verify_token": "bot-verify", "feed": feed()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    assert_eq!(
+        refused.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "endpoint_refused"
+    );
+    for merchant in merchants {
+        merchant.stop().await;
+    }
+}
+
+/// Reads from `stream` until the server closes it; what it said.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut said = Vec::new();
+    // A liveness bound only: a server that never closes fails the test
+    // instead of hanging it.
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut said))
+        .await
+        .expect("the server closes the connection")
+        .ok();
+    String::from_utf8_lossy(&said).to_string()
+}
+
+/// Half-sent requests cannot take the server: headers that never finish are
+/// cut off after the header timeout, connections over the cap are closed at
+/// once, and the server answers again as soon as they are gone.
+#[tokio::test]
+async fn half_sent_requests_are_cut_off_and_connections_capped() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::local_config(dir.path());
+    let store = Arc::new(Store::open(&config.db_path).unwrap());
+    let state = ServerState::new(config, common::rules(), store, vec![]).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let limits = concierge::server::ConnectionLimits {
+        header_read_timeout: Duration::from_secs(1),
+        body_read_timeout: Duration::from_secs(1),
+        max_connections: 8,
+        max_connections_per_client: 4,
+    };
+    tokio::spawn(concierge::server::run_with_limits(
+        listener,
+        state,
+        std::future::pending(),
+        limits,
+    ));
+    let mut half_sent = Vec::new();
+    for _ in 0..4 {
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        stream
+            .write_all(b"POST /v1/requests HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            .await
+            .unwrap();
+        half_sent.push(stream);
+    }
+    // Give the server time to take the four before the fifth comes.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut over_cap = tokio::net::TcpStream::connect(address).await.unwrap();
+    let _ = over_cap
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await;
+    assert!(
+        !read_until_closed(&mut over_cap).await.contains("200 OK"),
+        "a fifth connection from one client is closed unanswered"
+    );
+    for stream in &mut half_sent {
+        assert!(!read_until_closed(stream).await.contains("200 OK"));
+    }
+    // A body that never finishes is answered 408.
+    let mut slow_body = tokio::net::TcpStream::connect(address).await.unwrap();
+    slow_body
+        .write_all(b"POST /v1/requests HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"text\":")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut slow_body).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+    let health = reqwest::get(format!("http://{address}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
 }

@@ -180,9 +180,7 @@ pub async fn serve(
         store.set_allow_loopback(true)?;
         eprintln!("Loopback merchant endpoints are now allowed in this deployment (`concierge settings allow-loopback off` undoes it).");
     }
-    let mut config = config.with_deployment(&store)?;
-    // The demo world's own responders run on loopback.
-    config.allow_loopback |= demo;
+    let config = config.with_deployment(&store)?;
     let rules = Arc::new(rules::load(&config.rules_dir)?);
     let mut demo_merchants = Vec::new();
     let mut fixed = Vec::new();
@@ -310,9 +308,9 @@ async fn concierge_is_serving(url: &str) -> bool {
 /// loopback, over the demo world's own index.
 async fn open_demo(config: &Config, announce: bool) -> anyhow::Result<Opened> {
     let started = Instant::now();
-    // The demo world's merchants run on loopback, by this explicit choice.
-    let mut config = config.clone();
-    config.allow_loopback = true;
+    // The demo world's merchants run on loopback; their endpoints say they
+    // are served here, which is all the transport lets onto loopback.
+    let config = config.clone();
     let rules = rules::load(&config.rules_dir)?;
     let store = Arc::new(Store::open(&config.db_path)?);
     let (catalogs, rejected) = world::load_catalogs(&config)?;

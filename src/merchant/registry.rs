@@ -106,6 +106,7 @@ impl MerchantRecord {
             webhook_url: self.endpoint.clone(),
             app_secret: self.app_secret.clone(),
             page_id: self.page_id.clone(),
+            served_here: false,
         }
     }
 }

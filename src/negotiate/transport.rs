@@ -23,6 +23,11 @@ pub struct MerchantEndpoint {
     pub app_secret: String,
     /// The merchant's page id (the event's recipient).
     pub page_id: String,
+    /// A responder this process started itself (the demo world's): reached
+    /// on loopback whatever the deployment allows. Never set for a
+    /// registered merchant, so `serve --demo` lets no registered merchant
+    /// onto loopback.
+    pub served_here: bool,
 }
 
 impl MerchantEndpoint {
@@ -179,8 +184,12 @@ impl Transport {
         message: &ShopperMessage,
         complete: TurnComplete<'_>,
     ) -> Result<Vec<OutgoingMessage>, MerchantError> {
-        let url = self
-            .policy
+        let policy = if endpoint.served_here {
+            NetworkPolicy::with_loopback()
+        } else {
+            self.policy
+        };
+        let url = policy
             .check_url(&endpoint.webhook_url)
             .map_err(|reason| protocol(endpoint, format!("endpoint refused: {reason}")))?;
         let started = tokio::time::Instant::now();

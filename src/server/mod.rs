@@ -443,15 +443,177 @@ fn require_scope(principal: &Principal, scopes: &[Scope], what: &str) -> Result<
     }
 }
 
-/// Serves the API on `listener` until `shutdown` completes.
+/// What one client may hold of the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// A request's headers must arrive within this long (also an idle
+    /// keep-alive connection's next request), or the connection is closed.
+    pub header_read_timeout: std::time::Duration,
+    /// A request's body must arrive within this long: `408 request_timeout`.
+    pub body_read_timeout: std::time::Duration,
+    /// Most connections open at once; more are closed at once.
+    pub max_connections: usize,
+    /// Most connections open at once from one IP address.
+    pub max_connections_per_client: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_read_timeout: std::time::Duration::from_secs(10),
+            body_read_timeout: std::time::Duration::from_secs(30),
+            max_connections: 256,
+            max_connections_per_client: 64,
+        }
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` completes, within the
+/// default [`ConnectionLimits`].
 pub async fn run(
     listener: TcpListener,
     state: Arc<ServerState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    run_with_limits(listener, state, shutdown, ConnectionLimits::default()).await
+}
+
+/// Serves the API on `listener` until `shutdown` completes: new
+/// connections stop, requests under way finish.
+pub async fn run_with_limits(
+    listener: TcpListener,
+    state: Arc<ServerState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    limits: ConnectionLimits,
+) -> std::io::Result<()> {
+    let router = app(state).layer(axum::middleware::from_fn_with_state(
+        limits.body_read_timeout,
+        read_body_in_time,
+    ));
+    let service = hyper_util::service::TowerToHyperService::new(router);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let open = Arc::new(std::sync::Mutex::new(OpenConnections::default()));
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of file descriptors, or a connection reset before it
+                // was taken: wait a little rather than spin.
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let Some(slot) = ConnectionSlot::take(&open, peer.ip(), &limits) else {
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout);
+        let connection = graceful
+            .watch(builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service.clone()));
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Connections open now, in all and per client address.
+#[derive(Default)]
+struct OpenConnections {
+    total: usize,
+    per_client: HashMap<std::net::IpAddr, usize>,
+}
+
+/// One open connection's place under the limits, given back on drop.
+struct ConnectionSlot {
+    open: Arc<std::sync::Mutex<OpenConnections>>,
+    client: std::net::IpAddr,
+}
+
+impl ConnectionSlot {
+    fn take(
+        open: &Arc<std::sync::Mutex<OpenConnections>>,
+        client: std::net::IpAddr,
+        limits: &ConnectionLimits,
+    ) -> Option<ConnectionSlot> {
+        let mut counts = open.lock().unwrap_or_else(|p| p.into_inner());
+        let of_client = counts.per_client.get(&client).copied().unwrap_or(0);
+        if counts.total >= limits.max_connections || of_client >= limits.max_connections_per_client
+        {
+            return None;
+        }
+        counts.total += 1;
+        counts.per_client.insert(client, of_client + 1);
+        Some(ConnectionSlot {
+            open: open.clone(),
+            client,
+        })
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut counts = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        counts.total = counts.total.saturating_sub(1);
+        if let Some(count) = counts.per_client.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                counts.per_client.remove(&self.client);
+            }
+        }
+    }
+}
+
+/// Reads a request's whole body within `within` before any handler sees
+/// it: a client that sends its body slowly holds nothing for long.
+async fn read_body_in_time(
+    State(within): State<std::time::Duration>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let bytes = match tokio::time::timeout(within, axum::body::to_bytes(body, MAX_BODY_BYTES)).await
+    {
+        Err(_) => {
+            return Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request body did not arrive in time",
+            ))
+        }
+        Ok(Err(error)) => {
+            let too_large = std::error::Error::source(&error)
+                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+            return Err(if too_large {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    format!("the body is over {MAX_BODY_BYTES} bytes"),
+                )
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    "the request body could not be read",
+                )
+            });
+        }
+        Ok(Ok(bytes)) => bytes,
+    };
+    Ok(next
+        .run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await)
 }
 
 /// `POST /v1/requests` body.

@@ -279,6 +279,7 @@ pub fn endpoint(id: &str, name: &str, url: String) -> MerchantEndpoint {
         webhook_url: url,
         app_secret: "test-secret".into(),
         page_id: format!("page-{id}"),
+        served_here: false,
     }
 }
 
