@@ -38,6 +38,7 @@ pub mod catalog;
 pub mod config;
 pub mod error;
 pub mod eval;
+pub mod http;
 pub mod intent;
 pub mod merchant;
 pub mod money;

@@ -96,7 +96,7 @@ impl Bot {
     }
 
     async fn post(&self, body: serde_json::Value) {
-        let ok = reqwest::Client::new()
+        let ok = concierge::http::client()
             .post(self.send_url())
             .json(&body)
             .send()
@@ -131,7 +131,7 @@ impl Bot {
             self.graph.lock().unwrap(),
             self.token
         );
-        let profile: serde_json::Value = match reqwest::get(url).await {
+        let profile: serde_json::Value = match concierge::http::client().get(url).send().await {
             Ok(response) => response.json().await.unwrap_or_default(),
             Err(_) => serde_json::Value::Null,
         };

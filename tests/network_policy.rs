@@ -113,7 +113,12 @@ async fn names_are_checked_where_they_resolve() {
 #[tokio::test]
 async fn the_transport_refuses_loopback_by_default_and_follows_no_redirects() {
     let world = common::TestWorld::start(common::small_catalogs(), vec![], |_| {}).await;
-    let endpoint = world.merchant("alpha").endpoint.clone();
+    // The same address as a registered merchant's: the responder is not
+    // one this transport's process vouches for.
+    let endpoint = concierge::negotiate::MerchantEndpoint {
+        served_here: false,
+        ..world.merchant("alpha").endpoint.clone()
+    };
     let hello = ShopperMessage::Text {
         text: "A-100".into(),
         quick_reply_payload: None,

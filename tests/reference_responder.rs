@@ -91,7 +91,7 @@ fn pay_message(endpoint: &MerchantEndpoint, order: &str, amount: i64) -> Shopper
 async fn verification_handshake_answers_only_the_right_token() {
     let merchant = start_beta().await;
     let token = merchant.responder.config().verify_token.clone();
-    let client = reqwest::Client::new();
+    let client = concierge::http::client();
     let url = &merchant.endpoint.webhook_url;
     let ok = client
         .get(format!(
@@ -116,7 +116,7 @@ async fn verification_handshake_answers_only_the_right_token() {
 #[tokio::test]
 async fn bad_signatures_malformed_json_and_huge_bodies_are_refused() {
     let merchant = start_beta().await;
-    let client = reqwest::Client::new();
+    let client = concierge::http::client();
     let url = &merchant.endpoint.webhook_url;
     let secret = &merchant.endpoint.app_secret;
     let body = r#"{"object":"page","entry":[]}"#;

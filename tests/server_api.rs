@@ -130,7 +130,7 @@ async fn start_bot(verify_token: &'static str) -> (String, BotState) {
                 return;
             };
             let psid = event.entry[0].messaging[0].sender.id.clone();
-            let client = reqwest::Client::new();
+            let client = concierge::http::client();
             for message in answer(&bot, &event) {
                 let request = SendRequest {
                     recipient: Id { id: psid.clone() },
@@ -292,7 +292,7 @@ async fn a_send_api_bot_registers_negotiates_in_plain_text_and_is_paid() {
 async fn every_error_is_json() {
     let (base, state, _dir) = start_server().await;
     let client = common::operator_client(&state);
-    let anonymous = reqwest::Client::new();
+    let anonymous = concierge::http::client();
     let shop = |client: &reqwest::Client| {
         client
             .post(format!("{base}/v1/requests"))
@@ -758,12 +758,17 @@ async fn standalone_ask_hears_a_send_api_bot() {
 async fn the_web_chat_page_is_served_at_the_root() {
     let (base, _state, _dir) = start_server().await;
     // The page holds no data; what it asks for needs the key it is given.
-    let response = reqwest::get(format!("{base}/")).await.unwrap();
+    let response = concierge::http::client()
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert!(response.headers()["content-type"]
         .to_str()
         .unwrap()
         .starts_with("text/html"));
+    assert_eq!(response.headers()["x-frame-options"], "DENY");
     let page = response.text().await.unwrap();
     assert!(page.contains("<form id=\"ask\">"));
     assert!(page.contains("fetch('/v1/requests'"));
@@ -968,7 +973,9 @@ async fn half_sent_requests_are_cut_off_and_connections_capped() {
     let answer = read_until_closed(&mut slow_body).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("request_timeout"), "{answer}");
-    let health = reqwest::get(format!("http://{address}/healthz"))
+    let health = concierge::http::client()
+        .get(format!("http://{address}/healthz"))
+        .send()
         .await
         .unwrap();
     assert_eq!(health.status(), 200);

@@ -294,7 +294,7 @@ async fn open_registered(config: &Config) -> anyhow::Result<Registered> {
 
 /// Whether a Concierge server answers at `url`.
 async fn concierge_is_serving(url: &str) -> bool {
-    let client = reqwest::Client::builder()
+    let client = concierge::http::client_builder()
         .timeout(Duration::from_secs(2))
         .build();
     let Ok(client) = client else { return false };
@@ -436,7 +436,7 @@ async fn ask_server(server: &str, ask: &Ask) -> anyhow::Result<i32> {
     };
     let base = server.trim_end_matches('/');
     let url = format!("{base}/v1/requests");
-    let mut request = reqwest::Client::new().post(&url).json(&body);
+    let mut request = concierge::http::client().post(&url).json(&body);
     if let Some(key) = &ask.api_key {
         request = request.bearer_auth(key);
     }

@@ -405,7 +405,7 @@ fn transport(
 /// An HTTP client that follows no redirects and resolves names only to
 /// addresses `policy` allows.
 pub fn guarded_client(timeout: Duration, policy: NetworkPolicy) -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::http::client_builder()
         // A registered endpoint must not bounce Concierge elsewhere.
         .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(GuardedResolver { policy })

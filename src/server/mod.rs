@@ -282,7 +282,7 @@ pub fn app(state: Arc<ServerState>) -> Router {
             require_key,
         ));
     let browser_facing = Router::new()
-        .route("/", get(|| async { axum::response::Html(CHAT_PAGE) }))
+        .route("/", get(chat_page))
         .merge(api)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -338,6 +338,19 @@ async fn json_errors(response: Response) -> Response {
             .insert(axum::http::header::ALLOW, allow.clone());
     }
     response
+}
+
+/// The chat page, which no other site may frame (it holds an API key).
+async fn chat_page() -> Response {
+    (
+        [
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        axum::response::Html(CHAT_PAGE),
+    )
+        .into_response()
 }
 
 /// Refuses what a hostile web page could send through the operator's own

@@ -252,7 +252,7 @@ pub fn client_with_secret(secret: &str) -> reqwest::Client {
         reqwest::header::AUTHORIZATION,
         format!("Bearer {secret}").parse().unwrap(),
     );
-    reqwest::Client::builder()
+    concierge::http::client_builder()
         .default_headers(headers)
         .build()
         .unwrap()
