@@ -980,3 +980,69 @@ async fn half_sent_requests_are_cut_off_and_connections_capped() {
         .unwrap();
     assert_eq!(health.status(), 200);
 }
+
+/// Every `/v1` route, probed without a key, with a revoked key, and with a
+/// key whose scope does not reach it: nothing is read or changed.
+#[tokio::test]
+async fn no_route_answers_without_the_right_key() {
+    use concierge::server::auth::Scope;
+    let (base, state, _dir) = start_server().await;
+    let anonymous = concierge::http::client();
+    let revoked_key =
+        concierge::server::auth::create_key(state.store(), Scope::Operator, "operator", "")
+            .unwrap();
+    assert!(state
+        .store()
+        .revoke_api_key(&revoked_key.record.id)
+        .unwrap());
+    let revoked = common::client_with_secret(&revoked_key.secret);
+    let shopper = common::client_with_key(&state, Scope::Shopper, "mallory");
+    let merchant = common::client_with_key(&state, Scope::Merchant, "someone-else");
+    let json = serde_json::json!({"text": "buy me wool socks", "auto_pay": true});
+    let routes: [(reqwest::Method, &str, bool); 9] = [
+        (reqwest::Method::POST, "/v1/requests", false),
+        (
+            reqwest::Method::GET,
+            "/v1/requests/req_0123456789abcdef01234567",
+            false,
+        ),
+        (reqwest::Method::GET, "/v1/orders", false),
+        (reqwest::Method::GET, "/v1/payments", false),
+        (reqwest::Method::POST, "/v1/merchants", true),
+        (reqwest::Method::GET, "/v1/merchants", false),
+        (reqwest::Method::DELETE, "/v1/merchants/alpha", true),
+        (reqwest::Method::PUT, "/v1/merchants/alpha/feed", true),
+        (reqwest::Method::DELETE, "/v1/merchants/someone-else", true),
+    ];
+    for (method, path, operator_only) in routes {
+        let send = |client: &reqwest::Client| {
+            client
+                .request(method.clone(), format!("{base}{path}"))
+                .json(&json)
+                .send()
+        };
+        for (who, client) in [("no key", &anonymous), ("revoked key", &revoked)] {
+            let response = send(client).await.unwrap();
+            assert_eq!(response.status(), 401, "{method} {path} with {who}");
+        }
+        if operator_only {
+            for (who, client) in [("shopper", &shopper), ("merchant", &merchant)] {
+                let response = send(client).await.unwrap();
+                let status = response.status().as_u16();
+                // A merchant's own feed is its to replace; nothing here is.
+                assert!(
+                    status == 403,
+                    "{method} {path} as {who}: {status} {}",
+                    response.text().await.unwrap()
+                );
+            }
+        }
+    }
+    // A merchant key reads no shopper's data.
+    for path in ["/v1/orders", "/v1/payments"] {
+        let response = merchant.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(response.status(), 403, "{path}");
+    }
+    assert!(state.store().orders().unwrap().is_empty());
+    assert!(state.store().merchants().unwrap().is_empty());
+}
