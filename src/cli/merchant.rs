@@ -131,6 +131,12 @@ async fn register_merchant(
     )
     .await?;
     let merchant = &registered.merchant;
+    let merchant_key = concierge::server::auth::create_key(
+        &store,
+        concierge::server::auth::Scope::Merchant,
+        &merchant.id,
+        "made at registration",
+    )?;
     if json {
         println!(
             "{}",
@@ -140,6 +146,7 @@ async fn register_merchant(
                 "page_id": merchant.page_id,
                 "page_access_token": merchant.page_access_token,
                 "app_secret": merchant.app_secret,
+                "api_key": merchant_key.secret,
                 "feed": registered.load,
                 "rejected_rows": registered.rejected,
             }))?
@@ -153,6 +160,10 @@ async fn register_merchant(
     println!("  page id:           {}", merchant.page_id);
     println!("  page access token: {}", merchant.page_access_token);
     println!("  app secret:        {}", merchant.app_secret);
+    println!(
+        "  API key:           {} (replaces this merchant's feed over the API; shown only now)",
+        merchant_key.secret
+    );
     println!(
         "  catalog:           {} products ({} variants) loaded, {} rows rejected",
         registered.load.added + registered.load.updated,
