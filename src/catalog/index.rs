@@ -28,8 +28,9 @@ use tantivy::{doc, Index, IndexReader, ReloadPolicy, SegmentReader, Term};
 pub use tantivy::schema::IndexRecordOption;
 
 /// Bumped whenever the schema or the way documents are built changes, so old
-/// indexes are rebuilt rather than misread.
-pub const SCHEMA_VERSION: u32 = 11;
+/// indexes are rebuilt rather than misread (12: column dictionaries are no
+/// longer zstd-compressed, which tantivy built without zstd cannot read).
+pub const SCHEMA_VERSION: u32 = 12;
 const MANIFEST_FILE: &str = "concierge-manifest.json";
 const WRITER_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 /// A whole build: large enough that 100,000 products make one segment per
