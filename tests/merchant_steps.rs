@@ -207,6 +207,60 @@ fn the_readme_merchant_steps_end_with_a_paid_order() {
         .unwrap()
         .is_empty());
 
+    // With `concierge serve` running, `ask` goes to it (README, "With a
+    // Messenger bot of its own") and needs no key: whoever opens the store
+    // is its operator.
+    let mut server = Command::new(env!("CARGO_BIN_EXE_concierge"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{listen}")])
+        .current_dir(dir.path())
+        .env_remove("CONCIERGE_RULES")
+        .env_remove("CONCIERGE_INDEX")
+        .env_remove("CONCIERGE_DB")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut said_by_server = String::new();
+    for line in BufReader::new(server.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+    {
+        said_by_server.push_str(&line);
+        said_by_server.push('\n');
+        if line.contains("concierge keys create") {
+            break;
+        }
+    }
+    assert!(
+        said_by_server.contains("ck_op_"),
+        "the first start shows the operator key: {said_by_server}"
+    );
+    let through_server = run(
+        dir.path(),
+        listen,
+        &[
+            "ask",
+            "--auto-pay",
+            "buy me a gray turtleneck sweater in medium under $50",
+        ],
+    );
+    let said = text(&through_server);
+    assert_eq!(through_server.status.code(), Some(0), "{said}");
+    assert!(said.contains("the request goes to it"), "{said}");
+    assert!(said.contains("Payment confirmed"), "{said}");
+    let keys = run(dir.path(), listen, &["keys", "list", "--json"]);
+    let keys: serde_json::Value = serde_json::from_slice(&keys.stdout).unwrap();
+    assert!(
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["label"] == "concierge ask (revoked after use)")
+            .all(|k| !k["revoked_at"].is_null()),
+        "{keys}"
+    );
+    server.kill().unwrap();
+    let _ = server.wait();
+
     responder.kill().unwrap();
     let _ = responder.wait();
 }

@@ -75,7 +75,10 @@ pub async fn ask(config: &Config, ask: Ask) -> anyhow::Result<i32> {
                 eprintln!(
                     "note: a Concierge server is running at {url}; the request goes to it (its merchants, its store)"
                 );
-                return ask_server(&url, &ask).await;
+                if ask.api_key.is_some() {
+                    return ask_server(&url, &ask).await;
+                }
+                return ask_server_as_operator(config, &url, ask).await;
             }
             Registered::NoMerchants(code) => return Ok(code),
         }
@@ -420,6 +423,36 @@ fn print_report(config: &Config, report: &ShopReport, json: bool) -> anyhow::Res
     Ok(report.outcome.exit_code())
 }
 
+/// `ask` with a server running beside it and no key given: whoever can
+/// open the store is its operator, so a key is made for this one request
+/// and revoked after it. A server on another store refuses it, and the
+/// error says to pass `--api-key`.
+async fn ask_server_as_operator(config: &Config, url: &str, ask: Ask) -> anyhow::Result<i32> {
+    let store = Store::open(&config.db_path)?;
+    let key = concierge::server::auth::create_key(
+        &store,
+        concierge::server::auth::Scope::Operator,
+        "operator",
+        "concierge ask (revoked after use)",
+    )?;
+    let asked = ask_server(
+        url,
+        &Ask {
+            api_key: Some(key.secret.clone()),
+            ..ask
+        },
+    )
+    .await;
+    store.revoke_api_key(&key.record.id)?;
+    asked.map_err(|error| {
+        if error.to_string().contains("invalid_api_key") {
+            error.context("that server keeps another store: pass its key with --api-key (or CONCIERGE_API_KEY)")
+        } else {
+            error
+        }
+    })
+}
+
 /// `ask --server URL`: the same request through a running server.
 async fn ask_server(server: &str, ask: &Ask) -> anyhow::Result<i32> {
     let body = concierge::server::ShopRequest {
@@ -446,6 +479,9 @@ async fn ask_server(server: &str, ask: &Ask) -> anyhow::Result<i32> {
         .with_context(|| format!("cannot reach {url}"))?;
     let status = response.status();
     let text = response.text().await?;
+    if status == reqwest::StatusCode::UNAUTHORIZED {
+        bail!("the server at {base} needs an API key: pass --api-key KEY or set CONCIERGE_API_KEY (`concierge keys create` makes one where the server's store is); it answered {text}");
+    }
     if !status.is_success() {
         bail!("the server answered {status}: {text}");
     }
