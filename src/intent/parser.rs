@@ -240,7 +240,9 @@ const NOT_PRODUCT_HEADS: &[&str] = &[
 /// A size written as a code at the start of `tokens`, and how many tokens
 /// it takes: waist by length or a dimension ("32x30", "16x25x1"), a
 /// toddler size ("4T"), a suit size ("42R"; "42L" and "42S" after "size"),
-/// or a baby's age range ("6-9 months").
+/// or a baby's age range ("6-9 months"). Written upper case ("32X30",
+/// "6-9 MONTHS"), as the catalog index writes a size the lexicon does not
+/// know (`canonical_size`): search compares the two as they are.
 fn size_code(tokens: &[Token], previous: Option<&str>) -> Option<(String, usize)> {
     let word = tokens.first()?.text;
     let number = |part: &str| {
@@ -251,7 +253,7 @@ fn size_code(tokens: &[Token], previous: Option<&str>) -> Option<(String, usize)
     };
     let parts: Vec<&str> = word.split('x').collect();
     if (2..=3).contains(&parts.len()) && parts.iter().all(|p| number(p)) {
-        return Some((word.to_string(), 1));
+        return Some((word.to_uppercase(), 1));
     }
     let last = word.char_indices().last().map_or(0, |(at, _)| at);
     let (digits, letter) = word.split_at(last);
@@ -280,7 +282,7 @@ fn size_code(tokens: &[Token], previous: Option<&str>) -> Option<(String, usize)
             } else {
                 "years"
             };
-            return Some((format!("{from}-{to} {unit}"), 2));
+            return Some((format!("{from}-{to} {unit}").to_uppercase(), 2));
         }
     }
     None
