@@ -2143,14 +2143,17 @@ fn a_size_label_and_its_upper_case_are_one_size() {
 }
 
 /// The parser wrote waist-by-length and age-range sizes as typed ("22x26"),
-/// while the catalog index writes the same label "22X26": search compares
-/// the two as they are, so the parser's size must be the canonical one.
+/// and a suit size "10L", while the catalog index writes the same labels
+/// "22X26" and "10 l" (a measure): search compares the two as they are, so
+/// the parser's size must be the canonical one.
 #[test]
 fn size_codes_the_parser_reads_are_canonical() {
     for (text, expected) in [
         ("buy jeans 22x26", "22X26"),
         ("furnace filter 16x25x1", "16X25X1"),
         ("i want a baby onesie 6-9 months", "6-9 MONTHS"),
+        ("show me black running shoes size 10l", "10 l"),
+        ("mens suit size 42r", "42R"),
     ] {
         let parsed = parser().parse(text);
         let size = parsed.first_item().and_then(|item| item.size.clone());
@@ -2265,4 +2268,15 @@ fn a_description_whose_lower_case_is_longer_is_read() {
     assert!(checks.iter().all(|check| check.passed), "{checks:?}");
     let words = variant_words(rules(), "ȺȺ Tee · Navy · XL", Some("navy"), Some("XL"));
     assert_eq!(words, "Navy / XL");
+}
+
+/// Of two titles as long, the first was taken as the shorter, and a word it
+/// repeats counted each time: "Cable Cable HDMI" named "HDMI Cable
+/// Adapter", but not the other way round.
+#[test]
+fn titles_name_the_same_product_either_way_round() {
+    let (a, b) = ("Cable Cable HDMI", "HDMI Cable Adapter");
+    assert_eq!(same_product(a, b), same_product(b, a));
+    assert!(!same_product(a, b));
+    assert!(same_product("HDMI Cable 6 ft", "hdmi cables 6 ft"));
 }

@@ -240,9 +240,7 @@ const NOT_PRODUCT_HEADS: &[&str] = &[
 /// A size written as a code at the start of `tokens`, and how many tokens
 /// it takes: waist by length or a dimension ("32x30", "16x25x1"), a
 /// toddler size ("4T"), a suit size ("42R"; "42L" and "42S" after "size"),
-/// or a baby's age range ("6-9 months"). Written upper case ("32X30",
-/// "6-9 MONTHS"), as the catalog index writes a size the lexicon does not
-/// know (`canonical_size`): search compares the two as they are.
+/// or a baby's age range ("6-9 months").
 fn size_code(tokens: &[Token], previous: Option<&str>) -> Option<(String, usize)> {
     let word = tokens.first()?.text;
     let number = |part: &str| {
@@ -253,7 +251,7 @@ fn size_code(tokens: &[Token], previous: Option<&str>) -> Option<(String, usize)
     };
     let parts: Vec<&str> = word.split('x').collect();
     if (2..=3).contains(&parts.len()) && parts.iter().all(|p| number(p)) {
-        return Some((word.to_uppercase(), 1));
+        return Some((word.to_string(), 1));
     }
     let last = word.char_indices().last().map_or(0, |(at, _)| at);
     let (digits, letter) = word.split_at(last);
@@ -282,7 +280,7 @@ fn size_code(tokens: &[Token], previous: Option<&str>) -> Option<(String, usize)
             } else {
                 "years"
             };
-            return Some((format!("{from}-{to} {unit}").to_uppercase(), 2));
+            return Some((format!("{from}-{to} {unit}"), 2));
         }
     }
     None
@@ -1570,13 +1568,16 @@ impl Parser {
             }
 
             // A size written as a code: "28x30", "5T", "42R", "6-9 months".
+            // Written as the catalog index writes the same label ("28X30";
+            // "42L" reads as a measure there, "42 l"): search compares the
+            // two as they are.
             if item.size.is_none() {
                 if let Some((size, width)) = size_code(&tokens[index..], previous) {
                     trace.push(Fired {
                         rule: "size_code".into(),
                         matched: join(&tokens[index..index + width]).into_owned(),
                     });
-                    item.size = Some(size);
+                    item.size = Some(crate::catalog::index::canonical_size(&self.rules, &size));
                     index += width;
                     continue;
                 }

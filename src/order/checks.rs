@@ -762,7 +762,20 @@ pub fn same_product(invoice_title: &str, expected_title: &str) -> bool {
     } else {
         (&b, &a)
     };
-    let shared = short.iter().filter(|w| long.contains(w)).count();
+    // A word counts as shared as many times as both titles have it, so
+    // that which of two titles as long is taken as the shorter does not
+    // change the answer ("cable" twice in one, once in the other).
+    let mut unshared: Vec<&String> = long.iter().collect();
+    let shared = short
+        .iter()
+        .filter(|word| match unshared.iter().position(|w| w == word) {
+            Some(at) => {
+                unshared.swap_remove(at);
+                true
+            }
+            None => false,
+        })
+        .count();
     shared * 10 >= short.len() * 8
 }
 
