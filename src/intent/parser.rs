@@ -1568,13 +1568,16 @@ impl Parser {
             }
 
             // A size written as a code: "28x30", "5T", "42R", "6-9 months".
+            // Written as the catalog index writes the same label ("28X30";
+            // "42L" reads as a measure there, "42 l"): search compares the
+            // two as they are.
             if item.size.is_none() {
                 if let Some((size, width)) = size_code(&tokens[index..], previous) {
                     trace.push(Fired {
                         rule: "size_code".into(),
                         matched: join(&tokens[index..index + width]).into_owned(),
                     });
-                    item.size = Some(size);
+                    item.size = Some(crate::catalog::index::canonical_size(&self.rules, &size));
                     index += width;
                     continue;
                 }

@@ -100,9 +100,12 @@ pub fn check_order(
     rules: &CompiledRules,
 ) -> Vec<Check> {
     let mut checks = Vec::new();
+    // Nothing asked is never a match: with no item the checks below (the
+    // mandate's among them) do not run, so an empty invoice for an empty
+    // order must not pass on its line count alone.
     checks.push(Check::new(
         CheckName::ItemLines,
-        invoice.lines.len() == expected.len(),
+        !expected.is_empty() && invoice.lines.len() == expected.len(),
         format!(
             "{} line(s), {} item(s) asked",
             invoice.lines.len(),
@@ -493,9 +496,9 @@ pub fn variant_words(
 ) -> String {
     let mut words: Vec<String> = Vec::new();
     let text_parts = parts(text);
-    let lower = text.to_lowercase();
+    let lower = lowercase_same_lengths(text);
     let written = |asked: &str| -> Option<String> {
-        let asked = asked.trim().to_lowercase();
+        let asked = lowercase_same_lengths(asked.trim());
         let at = *whole_phrase_positions(&lower, &asked).first()?;
         Some(text[at..at + asked.len()].to_string())
     };
@@ -531,6 +534,22 @@ pub fn variant_words(
     words.join(" / ")
 }
 
+/// `text` lower-cased character by character where that keeps the
+/// character's length in bytes, so that a position found in it is the same
+/// position in `text` ("Ⱥ" lower-cases to a longer "ⱥ", "İ" to two
+/// characters: both stay as they are).
+fn lowercase_same_lengths(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let mut lower = c.to_lowercase();
+            match (lower.next(), lower.next()) {
+                (Some(l), None) if l.len_utf8() == c.len_utf8() => l,
+                _ => c,
+            }
+        })
+        .collect()
+}
+
 /// Where `phrase` (two characters or more) stands in `text` as a whole:
 /// not inside a word, and not the start of a decimal ("US 9" is not in
 /// "US 9.5"). Both lowercase.
@@ -563,8 +582,9 @@ fn sizes_stated_for(
     asked: &str,
 ) -> Vec<String> {
     let described = format!("{title} · {subtitle}");
-    let lower = described.to_lowercase();
-    let asked_lower = asked.trim().to_lowercase();
+    // Positions in `lower` cut `described`: they must be the same.
+    let lower = lowercase_same_lengths(&described);
+    let asked_lower = lowercase_same_lengths(asked.trim());
     let whole_word = |at: usize| {
         let before = lower[..at].chars().last();
         let mut after = lower[at + asked_lower.len()..].chars();
@@ -742,7 +762,20 @@ pub fn same_product(invoice_title: &str, expected_title: &str) -> bool {
     } else {
         (&b, &a)
     };
-    let shared = short.iter().filter(|w| long.contains(w)).count();
+    // A word counts as shared as many times as both titles have it, so
+    // that which of two titles as long is taken as the shorter does not
+    // change the answer ("cable" twice in one, once in the other).
+    let mut unshared: Vec<&String> = long.iter().collect();
+    let shared = short
+        .iter()
+        .filter(|word| match unshared.iter().position(|w| w == word) {
+            Some(at) => {
+                unshared.swap_remove(at);
+                true
+            }
+            None => false,
+        })
+        .count();
     shared * 10 >= short.len() * 8
 }
 

@@ -65,7 +65,9 @@ impl Invoice {
         for adjustment in &receipt.adjustments {
             // Adjustments are discounts: Messenger shows them as positive
             // amounts taken off the total.
-            adjustments -= amount(adjustment.amount.abs(), "adjustment")?;
+            adjustments = adjustments
+                .checked_sub(amount(adjustment.amount.abs(), "adjustment")?)
+                .ok_or("the adjustments overflow")?;
         }
         let shipping = summary
             .shipping_cost
@@ -85,13 +87,22 @@ impl Invoice {
         // Messenger leaves open whether an element's price is per unit or
         // for the line. Per unit is read first; where only "for the line"
         // makes the receipt add up (and divides exactly), it is that.
-        let per_unit: i64 = lines
+        // Sums that overflow (absurd quantities) add up to nothing.
+        let per_unit = lines.iter().try_fold(0i64, |sum, l| {
+            l.unit_price
+                .checked_mul(i64::from(l.quantity))
+                .and_then(|line| sum.checked_add(line))
+        });
+        let per_line = lines
             .iter()
-            .map(|l| l.unit_price.saturating_mul(i64::from(l.quantity)))
-            .sum();
-        let per_line: i64 = lines.iter().map(|l| l.unit_price).sum();
-        let adds_up = |items: i64| {
-            subtotal.is_none_or(|s| s == items) && items + shipping + tax + adjustments == total
+            .try_fold(0i64, |sum, l| sum.checked_add(l.unit_price));
+        let adds_up = |items: Option<i64>| {
+            let computed = items
+                .and_then(|items| items.checked_add(shipping))
+                .and_then(|sum| sum.checked_add(tax))
+                .and_then(|sum| sum.checked_add(adjustments));
+            items.is_some_and(|items| subtotal.is_none_or(|s| s == items))
+                && computed == Some(total)
         };
         if !adds_up(per_unit)
             && adds_up(per_line)

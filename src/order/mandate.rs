@@ -44,7 +44,11 @@ impl Mandate {
     /// what is left of the running budget. `None` when nothing was
     /// authorised.
     pub fn limit(&self) -> Option<i64> {
-        let left = self.budget.map(|budget| (budget - self.spent).max(0));
+        // Saturating: a mandate read from outside may hold any numbers, and
+        // what is left is never below nothing.
+        let left = self
+            .budget
+            .map(|budget| budget.saturating_sub(self.spent).max(0));
         match (self.max_total, left) {
             (Some(max), Some(left)) => Some(max.min(left)),
             (Some(max), None) => Some(max),

@@ -59,7 +59,9 @@ const UNITS: &[(&str, &str)] = &[
 /// The one spelling of `unit` ("inches" → "in"), `None` for a word that is
 /// no unit.
 pub fn unit(unit: &str) -> Option<&'static str> {
-    let unit = unit.to_lowercase();
+    // Folded, not only lower-cased: "LBS" is a unit, so "lbſ" (whose upper
+    // case it is) must be too, or a size and its upper case would differ.
+    let unit = super::fold_case(unit);
     UNITS
         .iter()
         .find(|(spelling, _)| *spelling == unit)

@@ -184,11 +184,29 @@ impl Lexicon {
     }
 
     /// The canonical value of `text` for `slot`, if `text` is a known phrase.
+    /// A label with letters that lower-case to themselves but upper-case to
+    /// others ("ſmall", "ﬂannel") names what its upper case names, so that
+    /// a label and its upper case (the canonical size of an unknown label)
+    /// read the same.
     pub fn canonical(&self, slot: LexSlot, text: &str) -> Option<&str> {
-        self.lookup(&normalize_phrase(text))
-            .iter()
-            .find(|hit| hit.slot == slot)
-            .map(|hit| hit.canonical.as_str())
+        let find = |phrase: &str| {
+            self.lookup(phrase)
+                .iter()
+                .find(|hit| hit.slot == slot)
+                .map(|hit| hit.canonical.as_str())
+        };
+        let phrase = normalize_phrase(text);
+        if let Some(canonical) = find(&phrase) {
+            return Some(canonical);
+        }
+        if phrase.is_ascii() {
+            return None;
+        }
+        let folded = normalize_phrase(&fold_case(text));
+        if folded == phrase {
+            return None;
+        }
+        find(&folded)
     }
 }
 
@@ -250,6 +268,28 @@ fn pattern_words(pattern: &str) -> Vec<String> {
         // harmless here, since only real typos get near it.
         .map(str::to_string)
         .collect()
+}
+
+/// `text` in lower case as far as casing goes: the lower case of its upper
+/// case, until that no longer changes ("ſ" and "S" are "s", "ß", "ẞ" and
+/// "SS" are "ss", "ﬀ" is "ff"). Lower case alone leaves letters whose upper
+/// case is other letters, so a label and its upper case could read as
+/// different things.
+pub fn fold_case(text: &str) -> String {
+    let mut folded = text.to_lowercase();
+    if folded.is_ascii() {
+        return folded;
+    }
+    // One more round reaches the end for every character (each of Unicode
+    // was tried); the bound only keeps a surprise from looping.
+    for _ in 0..4 {
+        let next = folded.to_uppercase().to_lowercase();
+        if next == folded {
+            break;
+        }
+        folded = next;
+    }
+    folded
 }
 
 /// Lowercase, with runs of whitespace and the separators `-`/`_` kept as in
