@@ -17,7 +17,9 @@
 //! - the same bot offering the wrong colour, or a total over the shopper's
 //!   limit, is refused and never agreed to;
 //! - a second offer after the order is never agreed to: one order, one
-//!   payment.
+//!   payment;
+//! - a confirmation sent after Concierge stopped waiting is recorded as the
+//!   order it is, once.
 
 mod common;
 
@@ -47,6 +49,9 @@ enum Twist {
     OverLimit,
     /// After confirming the order, it offers a second one.
     SecondOffer,
+    /// It confirms the order only well after Concierge stopped waiting, and
+    /// says nothing when Place order is tapped again meanwhile.
+    SlowConfirmation,
 }
 
 #[derive(Clone)]
@@ -167,6 +172,7 @@ impl Bot {
             .unwrap_or_default();
         let mut messages = Vec::new();
         let mut chat = chat;
+        let mut slow = false;
         if !chat.greeted {
             let name = self.first_name(&psid).await;
             messages.push(
@@ -175,8 +181,12 @@ impl Bot {
             chat.greeted = true;
         }
         if let Some(payload) = tapped.as_deref() {
+            if payload == "PLACE_ORDER" && chat.confirmed && self.twist == Twist::SlowConfirmation {
+                return;
+            }
             if payload == "PLACE_ORDER" && chat.offered && !chat.confirmed {
                 chat.confirmed = true;
+                slow = self.twist == Twist::SlowConfirmation;
                 let number = 7000 + self.orders.fetch_add(1, Ordering::SeqCst);
                 messages.push(serde_json::json!({"text": format!("Your order #{number} is confirmed! Thanks for shopping with us.")}));
                 if self.twist == Twist::SecondOffer {
@@ -229,6 +239,9 @@ impl Bot {
             }
         }
         self.chats.lock().unwrap().insert(psid.clone(), chat);
+        if slow {
+            tokio::time::sleep(Duration::from_secs(12)).await;
+        }
         if !messages.is_empty() {
             self.say(&psid, messages).await;
         }
@@ -304,7 +317,10 @@ struct Market {
 /// Concierge's server, and the bot registered with it through the API.
 async fn market(twist: Twist) -> Market {
     let dir = tempfile::tempdir().unwrap();
-    let config = common::local_config(dir.path());
+    let mut config = common::local_config(dir.path());
+    if twist == Twist::SlowConfirmation {
+        config.turn_timeout = Duration::from_secs(4);
+    }
     let (base, state) = common::serve_concierge(config, vec![]).await;
 
     let bot = Bot::new(twist);
@@ -461,4 +477,39 @@ async fn a_second_offer_after_the_order_is_never_agreed_to() {
         .filter(|m| m.direction == "late_from_merchant")
         .count();
     assert!(late >= 1, "the late offer is stored");
+}
+
+/// The bot confirms the order only after Concierge stopped waiting for it:
+/// the payment is unknown until the late confirmation arrives through the
+/// Send API, which then records it as the order it is, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmation_after_the_timeout_is_recorded_as_the_order() {
+    let market = market(Twist::SlowConfirmation).await;
+    let report = shop(
+        &market,
+        "buy me a gray turtleneck sweater in medium under $50",
+    )
+    .await;
+    assert!(report.receipt.is_none(), "{}", report.render());
+    let store = market.state.shop().store.clone();
+    let mut orders = Vec::new();
+    // A liveness bound: the confirmation comes 12 s after Place order.
+    for _ in 0..300 {
+        orders = store.orders().unwrap();
+        if !orders.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(orders.len(), 1, "the late confirmation is the order");
+    assert_eq!(orders[0].order_number, "7000", "the bot's own number");
+    assert_eq!(orders[0].total, 4700);
+    let payments = store.payments(None).unwrap();
+    assert_eq!(payments.len(), 1);
+    assert_eq!(
+        payments[0].status,
+        concierge::order::PaymentStatus::Confirmed
+    );
+    assert_eq!(payments[0].order_id, Some(orders[0].id));
+    assert_eq!(market.bot.orders.load(Ordering::SeqCst), 1);
 }

@@ -124,9 +124,10 @@ pub struct PaymentRecord {
     pub invoice: String,
 }
 
-const PAYMENT_COLUMNS: &str = "p.idempotency_key, p.run_id, p.merchant_id, p.order_number, p.amount_minor, p.currency,
+const PAYMENT_COLUMNS: &str =
+    "p.idempotency_key, p.run_id, p.merchant_id, p.order_number, p.amount_minor, p.currency,
     p.status, p.detail, p.created_at, p.updated_at, p.attempts,
-    (SELECT o.id FROM orders o WHERE o.merchant_id = p.merchant_id AND o.psid = p.psid AND o.order_number = p.order_number AND p.psid <> ''),
+    p.order_id,
     COALESCE(r.shopper, ''), p.psid, p.pay_message, p.invoice";
 
 fn payment_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentRecord> {
@@ -212,8 +213,8 @@ impl Store {
         let transaction = connection.transaction()?;
         let order_id = insert_order_on(&transaction, run_id, order)?;
         transaction.execute(
-            "UPDATE payments SET status = ?1, detail = ?2, updated_at = ?3 WHERE idempotency_key = ?4",
-            params![status.as_str(), detail, now_secs(), idempotency_key],
+            "UPDATE payments SET status = ?1, detail = ?2, updated_at = ?3, order_id = ?4 WHERE idempotency_key = ?5",
+            params![status.as_str(), detail, now_secs(), order_id, idempotency_key],
         )?;
         transaction.commit()?;
         Ok(order_id)
@@ -290,6 +291,28 @@ impl Store {
         ))?;
         let rows = statement.query_map(params![untouched_since], payment_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The open payment, sent or unknown, of conversation `psid` with
+    /// `merchant_id`, newest first.
+    pub fn sent_payment_in(
+        &self,
+        merchant_id: &str,
+        psid: &str,
+    ) -> Result<Option<PaymentRecord>, OrderError> {
+        let connection = self.lock();
+        Ok(connection
+            .query_row(
+                &format!(
+                    "SELECT {PAYMENT_COLUMNS} FROM payments p LEFT JOIN runs r ON r.id = p.run_id
+                     WHERE p.merchant_id = ?1 AND p.psid = ?2
+                       AND p.status IN ('sent', 'unknown', 'unconfirmed')
+                     ORDER BY p.created_at DESC, p.rowid DESC LIMIT 1"
+                ),
+                params![merchant_id, psid],
+                payment_from_row,
+            )
+            .optional()?)
     }
 
     /// The request text of run `run_id`.

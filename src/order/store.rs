@@ -137,7 +137,8 @@ CREATE TABLE IF NOT EXISTS payments (
     psid TEXT NOT NULL DEFAULT '',
     pay_message TEXT NOT NULL DEFAULT '',
     invoice TEXT NOT NULL DEFAULT '',
-    attempts INTEGER NOT NULL DEFAULT 0
+    attempts INTEGER NOT NULL DEFAULT 0,
+    order_id INTEGER
 );
 {ORDERS_TABLE}
 CREATE TABLE IF NOT EXISTS settings (
@@ -256,6 +257,7 @@ impl Store {
             ("payments", "pay_message", "TEXT NOT NULL DEFAULT ''"),
             ("payments", "invoice", "TEXT NOT NULL DEFAULT ''"),
             ("payments", "attempts", "INTEGER NOT NULL DEFAULT 0"),
+            ("payments", "order_id", "INTEGER"),
         ] {
             let present: bool = connection.query_row(
                 "SELECT COUNT(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",

@@ -1259,6 +1259,15 @@ fn keep_late_message(
                 .record_message(&record)
                 .map_err(ApiError::internal)?;
             state.transport.mailboxes().note_activity();
+            // A confirmation of a payment whose answer never came in time
+            // is the order it is.
+            if let Err(error) = state.shop().record_late_payment_reply(
+                merchant_id,
+                psid,
+                std::slice::from_ref(message),
+            ) {
+                eprintln!("cannot read a late message as a payment answer: {error}");
+            }
             Ok(())
         }
         Some(_) => Err(not_your_conversation()),

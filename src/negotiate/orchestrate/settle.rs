@@ -188,6 +188,48 @@ impl Shop {
         Ok(done)
     }
 
+    /// A merchant's message that came after its conversation's turns ended
+    /// (a Send API bot answering Pay after the timeout): when it answers an
+    /// open payment of that conversation, the payment is confirmed and its
+    /// order recorded, as the order it is; the order's id. Anything else
+    /// (a refusal included) is left to reconciliation.
+    pub fn record_late_payment_reply(
+        &self,
+        merchant_id: &str,
+        psid: &str,
+        replies: &[OutgoingMessage],
+    ) -> crate::Result<Option<i64>> {
+        let Some(payment) = self.store.sent_payment_in(merchant_id, psid)? else {
+            return Ok(None);
+        };
+        if !payment_turn_complete(&self.rules, replies) {
+            return Ok(None);
+        }
+        let (text, status) =
+            match read_payment_replies(&self.rules, Some(payment.amount_minor), replies) {
+                PaymentReply::Confirmed(text) => (text, PaymentStatus::Confirmed),
+                PaymentReply::Pending(text) => (text, PaymentStatus::Pending),
+                PaymentReply::Refused(_) => return Ok(None),
+            };
+        let Ok(invoice) = serde_json::from_str::<Invoice>(&payment.invoice) else {
+            return Ok(None);
+        };
+        let merchants = self.merchant_directory()?;
+        let Some(endpoint) = merchants.get(merchant_id) else {
+            return Ok(None);
+        };
+        let request = self.store.run_request(payment.run_id)?.unwrap_or_default();
+        let order = order_record(&invoice, endpoint, psid, &request, status, &text);
+        let order_id = self.store.confirm_payment(
+            &payment.idempotency_key,
+            status,
+            &text,
+            payment.run_id,
+            &order,
+        )?;
+        Ok(Some(order_id))
+    }
+
     async fn reconcile_one(
         &self,
         payment: &PaymentRecord,
