@@ -52,7 +52,7 @@ pub fn run(config: &Config, command: KeysCommand) -> anyhow::Result<i32> {
                     let state = match key.revoked_at {
                         Some(_) => "revoked".to_string(),
                         None => match key.last_used_at {
-                            Some(at) => format!("last used at {at}"),
+                            Some(at) => format!("last used {}", utc(at)),
                             None => "never used".to_string(),
                         },
                     };
@@ -80,4 +80,40 @@ pub fn run(config: &Config, command: KeysCommand) -> anyhow::Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// Unix seconds as "2026-12-04 16:58 UTC" (the civil calendar from days,
+/// after Howard Hinnant's algorithm).
+fn utc(seconds: i64) -> String {
+    let days = seconds.div_euclid(86_400);
+    let of_day = seconds.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        of_day / 3600,
+        of_day % 3600 / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unix_seconds_read_as_utc_dates() {
+        assert_eq!(super::utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(super::utc(951_782_400), "2000-02-29 00:00 UTC");
+        assert_eq!(super::utc(1_796_401_530), "2026-12-04 16:25 UTC");
+    }
 }
