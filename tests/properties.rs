@@ -34,7 +34,6 @@ use concierge::catalog::feed::{
     parse_feed, parse_jsonl, to_jsonl, Availability, Barcode, FeedFormat, FeedPrice, FeedProduct,
     FeedRead, FeedVariant, VariantOption, MAX_VARIANTS_PER_PRODUCT,
 };
-use concierge::catalog::index::{canonical_color, canonical_size};
 use concierge::catalog::magento::{parse_configurable, parse_gear};
 use concierge::error::CatalogError;
 use concierge::intent::{Intent, Parser};
@@ -425,10 +424,10 @@ fn check_intent(text: &str, intent: &Intent) -> Result<(), TestCaseError> {
         // The colour and size the parser reads are canonical: reading them
         // again as a catalog label changes nothing.
         if let Some(color) = &item.color {
-            prop_assert_eq!(&canonical_color(rules(), color), color);
+            prop_assert_eq!(&rules().canonical_color(color), color);
         }
         if let Some(size) = &item.size {
-            prop_assert_eq!(&canonical_size(rules(), size), size);
+            prop_assert_eq!(&rules().canonical_size(size), size);
         }
     }
     Ok(())
@@ -2082,15 +2081,15 @@ fn canonical_values_are_fixed_points() {
     on_big_stack(|| {
         check_property("canonical/labels", Group::Canonical, label(), |label| {
             let rules = rules();
-            let color = canonical_color(rules, &label);
+            let color = rules.canonical_color(&label);
             prop_assert_eq!(
-                &canonical_color(rules, &color),
+                &rules.canonical_color(&color),
                 &color,
                 "colour of {:?}",
                 label
             );
-            let size = canonical_size(rules, &label);
-            prop_assert_eq!(&canonical_size(rules, &size), &size, "size of {:?}", label);
+            let size = rules.canonical_size(&label);
+            prop_assert_eq!(&rules.canonical_size(&size), &size, "size of {:?}", label);
             if let Some(measure) = measure::canonical(&label) {
                 prop_assert_eq!(measure::canonical(&measure), Some(measure.clone()));
             }
@@ -2137,9 +2136,9 @@ fn a_size_label_and_its_upper_case_are_one_size() {
         ("ſmall", "S"),
         ("ﬂ", "FL"),
     ] {
-        let size = canonical_size(rules, label);
+        let size = rules.canonical_size(label);
         assert_eq!(size, canonical, "{label}");
-        assert_eq!(canonical_size(rules, &size), size, "{label}");
+        assert_eq!(rules.canonical_size(&size), size, "{label}");
     }
 }
 
@@ -2159,7 +2158,7 @@ fn size_codes_the_parser_reads_are_canonical() {
         let parsed = parser().parse(text);
         let size = parsed.first_item().and_then(|item| item.size.clone());
         assert_eq!(size.as_deref(), Some(expected), "{text}: {parsed:?}");
-        assert_eq!(canonical_size(rules(), expected), expected);
+        assert_eq!(rules().canonical_size(expected), expected);
     }
 }
 

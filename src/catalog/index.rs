@@ -336,29 +336,6 @@ pub fn schema() -> (Schema, Fields) {
     (builder.build(), fields)
 }
 
-/// The canonical colour for a merchant's colour label: the lexicon's value,
-/// else the colour its words name ("Slate Blue" → blue), else the label
-/// lowercased.
-pub fn canonical_color(rules: &CompiledRules, label: &str) -> String {
-    rules
-        .lexicon
-        .canonical(LexSlot::Color, label)
-        .map(str::to_string)
-        .or_else(|| rules.color_by_words(label))
-        .unwrap_or_else(|| label.trim().to_lowercase())
-}
-
-/// The canonical size for a merchant's size label ("Medium" → "M", "32" →
-/// "32").
-pub fn canonical_size(rules: &CompiledRules, label: &str) -> String {
-    rules
-        .lexicon
-        .canonical(LexSlot::Size, label)
-        .map(str::to_string)
-        .or_else(|| crate::rules::measure::canonical(label))
-        .unwrap_or_else(|| label.trim().to_uppercase())
-}
-
 /// What one merchant's reload did. Products are counted by id; `variants`
 /// is the number of variants of the products written.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -1481,8 +1458,8 @@ pub fn product_document(
                 .position(|(s, l, _)| *s == slot && *l == label);
             let value = known.unwrap_or_else(|| {
                 let value = match slot {
-                    LexSlot::Color => canonical_color(rules, label),
-                    LexSlot::Size => canonical_size(rules, label),
+                    LexSlot::Color => rules.canonical_color(label),
+                    LexSlot::Size => rules.canonical_size(label),
                     _ => rules
                         .lexicon
                         .canonical(slot, label)

@@ -17,7 +17,6 @@
 //! as the answer to a question.
 
 use super::EvalError;
-use crate::catalog::index::{canonical_color, canonical_size};
 use crate::merchant::wire::OutgoingMessage;
 use crate::negotiate::session::{PaymentReply, Session, TurnKind};
 use crate::negotiate::Wanted;
@@ -225,12 +224,8 @@ fn read_case(rules: &Arc<CompiledRules>, case: &TurnCase) -> TurnResult {
             .wanted
             .color
             .as_deref()
-            .map(|c| canonical_color(rules, c)),
-        size: case
-            .wanted
-            .size
-            .as_deref()
-            .map(|s| canonical_size(rules, s)),
+            .map(|c| rules.canonical_color(c)),
+        size: case.wanted.size.as_deref().map(|s| rules.canonical_size(s)),
         quantity: case.wanted.quantity.max(1),
         material: None,
         shipping_address: Some("1 Main Street, Springfield".into()),

@@ -1,7 +1,6 @@
 //! Scoring: intents, slots, the confusion matrix and the error list.
 
 use super::{Labelled, PRODUCT_MATCH_F1};
-use crate::catalog::index::{canonical_color, canonical_size};
 use crate::intent::{IntentKind, Parser};
 use crate::rules::{CompiledRules, LexSlot};
 use serde::Serialize;
@@ -155,8 +154,8 @@ fn canonical_slot(rules: &CompiledRules, name: &str, value: &serde_json::Value) 
     };
     let lexicon = |slot: LexSlot| rules.lexicon.canonical(slot, text).map(str::to_string);
     let value = match name {
-        "color" => Some(canonical_color(rules, text)),
-        "size" => Some(canonical_size(rules, text)),
+        "color" => Some(rules.canonical_color(text)),
+        "size" => Some(rules.canonical_size(text)),
         "material" => lexicon(LexSlot::Material),
         "audience" => lexicon(LexSlot::Audience),
         "brand" => lexicon(LexSlot::Brand).or_else(|| {

@@ -1577,7 +1577,7 @@ impl Parser {
                         rule: "size_code".into(),
                         matched: join(&tokens[index..index + width]).into_owned(),
                     });
-                    item.size = Some(crate::catalog::index::canonical_size(&self.rules, &size));
+                    item.size = Some(self.rules.canonical_size(&size));
                     index += width;
                     continue;
                 }

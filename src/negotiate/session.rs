@@ -6,7 +6,6 @@
 //! from the shopper's request; nothing in it can change what is wanted.
 
 use super::reading::{is_agreement, Agreement, ChoiceKind, TurnReading};
-use crate::catalog::index::{canonical_color, canonical_size};
 use crate::merchant::wire::{OutgoingMessage, PaymentAuthorization, Template};
 use crate::money::parse_decimal_minor;
 use crate::order::offer_text::read_offer;
@@ -972,8 +971,8 @@ impl Session {
             return self.fail("the shopper did not choose");
         };
         match question {
-            DialogueAct::AskSize => self.wanted.size = Some(canonical_size(&self.rules, choice)),
-            _ => self.wanted.color = Some(canonical_color(&self.rules, choice)),
+            DialogueAct::AskSize => self.wanted.size = Some(self.rules.canonical_size(choice)),
+            _ => self.wanted.color = Some(self.rules.canonical_color(choice)),
         }
         match self.answer(question, &offered) {
             Ok(answer) => self.reply_once(question, answer),
@@ -1435,8 +1434,7 @@ fn substitute_sizes(rules: &CompiledRules, text: &str) -> Vec<String> {
         regex_once(r"(?i)\bsize\s*:?\s*([A-Za-z0-9][\w.]*(?:\s?[A-Za-z0-9]+)?)").captures_iter(text)
     {
         if let Some(size) = caps.get(1) {
-            let value =
-                canonical_size(rules, size.as_str().split_whitespace().next().unwrap_or(""));
+            let value = rules.canonical_size(size.as_str().split_whitespace().next().unwrap_or(""));
             if !found.contains(&value) {
                 found.push(value);
             }
@@ -1466,8 +1464,8 @@ fn pick_option<'o>(
     offered: &'o [OfferedOption],
 ) -> Option<&'o OfferedOption> {
     let canonicalise = |title: &str| match slot {
-        crate::rules::LexSlot::Size => canonical_size(rules, title),
-        _ => canonical_color(rules, title),
+        crate::rules::LexSlot::Size => rules.canonical_size(title),
+        _ => rules.canonical_color(title),
     };
     // The colour itself before a shade of it ("Gray" before "Charcoal").
     let same: Vec<&OfferedOption> = offered

@@ -4,7 +4,6 @@
 
 use super::invoice::{Invoice, InvoiceLine};
 use super::mandate::Mandate;
-use crate::catalog::index::{canonical_color, canonical_size};
 use crate::rules::{CompiledRules, LexSlot};
 use serde::{Deserialize, Serialize};
 
@@ -397,7 +396,7 @@ fn colors_stated(rules: &CompiledRules, title: &str, subtitle: &str, asked: &str
 /// else the colour of its last colour word ("Midnight Navy" → navy).
 fn color_of(rules: &CompiledRules, part: &str) -> Option<String> {
     if rules.lexicon.canonical(LexSlot::Color, part).is_some() {
-        return Some(canonical_color(rules, part));
+        return Some(rules.canonical_color(part));
     }
     let words: Vec<&str> = part
         .split(|c: char| !c.is_alphanumeric())
@@ -677,7 +676,7 @@ fn sizes_stated(rules: &CompiledRules, title: &str, subtitle: &str) -> Vec<Strin
             for window in words.windows(n) {
                 let phrase = window.join(" ");
                 if rules.lexicon.canonical(LexSlot::Size, &phrase).is_some() {
-                    push(&mut found, canonical_size(rules, &phrase));
+                    push(&mut found, rules.canonical_size(&phrase));
                 }
             }
         }
@@ -707,13 +706,13 @@ fn size_of(rules: &CompiledRules, part: &str) -> Option<String> {
         return None;
     }
     if rules.lexicon.canonical(LexSlot::Size, part).is_some() {
-        return Some(canonical_size(rules, part));
+        return Some(rules.canonical_size(part));
     }
     // A measure ("13 Gallon", "6 ft", "64GB").
     if let Some(measure) = crate::rules::measure::canonical(part) {
         return Some(measure);
     }
-    shape.is_match(part).then(|| canonical_size(rules, part))
+    shape.is_match(part).then(|| rules.canonical_size(part))
 }
 
 /// Whether `text` is only a size ("M", "UK 8", "32x30", "One Size").

@@ -494,6 +494,27 @@ impl CompiledRules {
         added
     }
 
+    /// The canonical colour for a colour label (a merchant's, a
+    /// shopper's): the lexicon's value, else the colour its words name
+    /// ("Slate Blue" → blue), else the label lowercased.
+    pub fn canonical_color(&self, label: &str) -> String {
+        self.lexicon
+            .canonical(LexSlot::Color, label)
+            .map(str::to_string)
+            .or_else(|| self.color_by_words(label))
+            .unwrap_or_else(|| label.trim().to_lowercase())
+    }
+
+    /// The canonical size for a size label ("Medium" → "M", "32" → "32",
+    /// "28x30" → "28X30", "10 lbs" → "10 lb").
+    pub fn canonical_size(&self, label: &str) -> String {
+        self.lexicon
+            .canonical(LexSlot::Size, label)
+            .map(str::to_string)
+            .or_else(|| measure::canonical(label))
+            .unwrap_or_else(|| label.trim().to_uppercase())
+    }
+
     /// The colour a multi-word colour name names by its words: the last
     /// word (or pair) the lexicon knows as a colour ("Slate Blue" → blue,
     /// "Heather Melange Grey" → gray). `None` when no word is a colour.
