@@ -70,23 +70,28 @@ pub struct Config {
 }
 
 impl Default for Config {
+    /// The negotiation's values are the policy's own defaults
+    /// ([`NegotiationPolicy::default`]), written once there.
+    ///
+    /// [`NegotiationPolicy::default`]: crate::negotiate::policy::NegotiationPolicy
     fn default() -> Self {
+        let policy = crate::negotiate::policy::NegotiationPolicy::default();
         Config {
             rules_dir: PathBuf::from("rules"),
             index_dir: PathBuf::from("index"),
             db_path: PathBuf::from("concierge.db"),
-            turn_timeout: Duration::from_millis(10_000),
-            turn_quiet: Duration::from_millis(2500),
-            turn_settle: Duration::from_millis(200),
-            negotiation_deadline: Duration::from_millis(40_000),
+            turn_timeout: Duration::from_millis(policy.turn_timeout_ms),
+            turn_quiet: Duration::from_millis(policy.turn_quiet_ms),
+            turn_settle: Duration::from_millis(policy.turn_settle_ms),
+            negotiation_deadline: Duration::from_millis(policy.deadline_ms),
             max_reply_bytes: 64 * 1024,
-            max_turns: 12,
-            max_merchants: 8,
+            max_turns: policy.max_turns,
+            max_merchants: policy.max_merchants,
             allow_loopback: false,
-            counter_offer_margin_bp: 1000,
-            counter_offer_text: "Could you do {budget} in total?".into(),
-            open_choice: crate::negotiate::policy::OpenChoice::Listed,
-            basket_one_order_premium_bp: 0,
+            counter_offer_margin_bp: policy.counter_offer_margin_bp,
+            counter_offer_text: policy.counter_offer_text,
+            open_choice: policy.open_choice,
+            basket_one_order_premium_bp: policy.basket_one_order_premium_bp,
             shipping_address: None,
             allowed_hosts: Vec::new(),
         }
