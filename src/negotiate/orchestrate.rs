@@ -15,7 +15,7 @@ use crate::merchant::signature::random_token;
 use crate::merchant::wire::now_millis;
 use crate::money::Money;
 use crate::order::checks::CheckName;
-use crate::order::store::MessageRecord;
+use crate::order::store::{MessageRecord, OrderStatus};
 use crate::order::{check_invoice, Check, Expectation, Invoice, Mandate, OrderRecord, Store};
 use crate::rules::CompiledRules;
 use serde::{Deserialize, Serialize};
@@ -1180,7 +1180,7 @@ impl Shop {
         };
         let Some(order) = orders
             .iter()
-            .filter(|o| matches!(o.status.as_str(), "paid" | "awaiting_payment"))
+            .filter(|o| o.status.is_cancellable())
             .find(matches)
         else {
             return report.end(Outcome::NotCancelled, "There is no paid order to cancel.");
@@ -1223,9 +1223,9 @@ impl Shop {
             .iter()
             .any(|(act, _)| *act == crate::rules::DialogueAct::CancelConfirmed);
         let status = if cancelled {
-            "cancelled"
+            OrderStatus::Cancelled
         } else {
-            "cancel_refused"
+            OrderStatus::CancelRefused
         };
         if let Err(error) = self.store.set_order_status(order.id, status, &text) {
             report
@@ -1242,7 +1242,7 @@ impl Shop {
                 "Order {} at {}: {} (merchant says: {text:?}).",
                 order.order_number,
                 order.merchant_name,
-                status.replace('_', " ")
+                status.as_str().replace('_', " ")
             ),
         )
     }

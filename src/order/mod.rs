@@ -11,4 +11,4 @@ pub use checks::{check_invoice, check_order, Check, Expectation};
 pub use invoice::{Invoice, InvoiceLine};
 pub use mandate::Mandate;
 pub use payments::{PaymentClaim, PaymentRecord, PaymentStatus};
-pub use store::{DeploymentSettings, MerchantRecord, OrderRecord, Store};
+pub use store::{DeploymentSettings, MerchantRecord, OrderRecord, OrderStatus, Store};

@@ -383,7 +383,7 @@ mod tests {
             shipping: 0,
             tax: 0,
             total: 4500,
-            status: "paid".into(),
+            status: crate::order::store::OrderStatus::Paid,
             psid: "psid-1".into(),
             status_detail: String::new(),
             shopper: String::new(),

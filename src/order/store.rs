@@ -29,7 +29,7 @@ pub struct OrderRecord {
     pub shipping: i64,
     pub tax: i64,
     pub total: i64,
-    pub status: String,
+    pub status: OrderStatus,
     /// The conversation the order was made in (to reach the merchant again).
     #[serde(default)]
     pub psid: String,
@@ -40,6 +40,52 @@ pub struct OrderRecord {
     /// key); empty for the operator and the command line.
     #[serde(default)]
     pub shopper: String,
+}
+
+/// Where an order stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Paid through Concierge's authorisation.
+    Paid,
+    /// Taken by the merchant, who collects payment itself.
+    AwaitingPayment,
+    Cancelled,
+    /// The merchant did not confirm a cancellation.
+    CancelRefused,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Paid => "paid",
+            OrderStatus::AwaitingPayment => "awaiting_payment",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::CancelRefused => "cancel_refused",
+        }
+    }
+
+    /// Reads a stored status; `None` for text no version wrote.
+    pub fn parse(text: &str) -> Option<OrderStatus> {
+        Some(match text {
+            "paid" => OrderStatus::Paid,
+            "awaiting_payment" => OrderStatus::AwaitingPayment,
+            "cancelled" => OrderStatus::Cancelled,
+            "cancel_refused" => OrderStatus::CancelRefused,
+            _ => return None,
+        })
+    }
+
+    /// Whether a shopper may still cancel it.
+    pub fn is_cancellable(self) -> bool {
+        matches!(self, OrderStatus::Paid | OrderStatus::AwaitingPayment)
+    }
+}
+
+impl std::fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// An API key as stored: only the SHA-256 of its secret is kept, so the
@@ -518,10 +564,15 @@ impl Store {
     }
 
     /// Records a new status for an order and the merchant's words.
-    pub fn set_order_status(&self, id: i64, status: &str, detail: &str) -> Result<(), OrderError> {
+    pub fn set_order_status(
+        &self,
+        id: i64,
+        status: OrderStatus,
+        detail: &str,
+    ) -> Result<(), OrderError> {
         self.lock().execute(
             "UPDATE orders SET status = ?1, status_detail = ?2 WHERE id = ?3",
-            params![status, detail, id],
+            params![status.as_str(), detail, id],
         )?;
         Ok(())
     }
@@ -559,7 +610,16 @@ impl Store {
                 shipping: row.get(11)?,
                 tax: row.get(12)?,
                 total: row.get(13)?,
-                status: row.get(14)?,
+                status: {
+                    let text: String = row.get(14)?;
+                    OrderStatus::parse(&text).ok_or_else(|| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            14,
+                            rusqlite::types::Type::Text,
+                            format!("unknown order status {text:?}").into(),
+                        )
+                    })?
+                },
                 psid: row.get(15)?,
                 status_detail: row.get(16)?,
                 shopper: row.get(17)?,
@@ -752,7 +812,7 @@ pub(crate) fn insert_order_on(
             order.shipping,
             order.tax,
             order.total,
-            order.status,
+            order.status.as_str(),
             order.psid,
             order.status_detail
         ],

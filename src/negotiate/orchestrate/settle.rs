@@ -8,6 +8,7 @@ use crate::negotiate::session::{
     payment_turn_complete, read_payment_replies, PaymentReply, ShopperMessage,
 };
 use crate::negotiate::transport::MerchantEndpoint;
+use crate::order::store::OrderStatus;
 use crate::order::{Invoice, Mandate, OrderRecord, PaymentClaim, PaymentRecord, PaymentStatus};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -323,10 +324,9 @@ fn order_record(
         tax: invoice.tax,
         total: invoice.total,
         status: match payment_status {
-            PaymentStatus::Pending => "awaiting_payment",
-            _ => "paid",
-        }
-        .into(),
+            PaymentStatus::Pending => OrderStatus::AwaitingPayment,
+            _ => OrderStatus::Paid,
+        },
         psid: psid.to_string(),
         status_detail: confirmation.to_string(),
         shopper: String::new(),
