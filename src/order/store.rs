@@ -472,12 +472,18 @@ impl Store {
             .pop())
     }
 
-    /// Removes a merchant; true when it existed.
+    /// Removes a merchant and revokes its API keys, in one transaction;
+    /// true when it existed.
     pub fn remove_merchant(&self, id: &str) -> Result<bool, OrderError> {
-        Ok(self
-            .lock()
-            .execute("DELETE FROM merchants WHERE id = ?1", params![id])?
-            > 0)
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let removed = transaction.execute("DELETE FROM merchants WHERE id = ?1", params![id])? > 0;
+        transaction.execute(
+            "UPDATE api_keys SET revoked_at = ?1 WHERE scope = 'merchant' AND subject = ?2 AND revoked_at IS NULL",
+            params![now_secs(), id],
+        )?;
+        transaction.commit()?;
+        Ok(removed)
     }
 
     fn select_merchants(
@@ -688,15 +694,6 @@ impl Store {
             "UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
             params![now_secs(), id],
         )? > 0)
-    }
-
-    /// Revokes every live key of `scope` for `subject` (a merchant's keys
-    /// when it is removed); how many were revoked.
-    pub fn revoke_api_keys_of(&self, scope: &str, subject: &str) -> Result<usize, OrderError> {
-        Ok(self.lock().execute(
-            "UPDATE api_keys SET revoked_at = ?1 WHERE scope = ?2 AND subject = ?3 AND revoked_at IS NULL",
-            params![now_secs(), scope, subject],
-        )?)
     }
 }
 

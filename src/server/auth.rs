@@ -231,6 +231,27 @@ mod tests {
     }
 
     #[test]
+    fn removing_a_merchant_revokes_its_keys() {
+        let store = Store::in_memory().unwrap();
+        let merchant = crate::order::MerchantRecord {
+            id: "lakeside".into(),
+            name: "Lakeside".into(),
+            endpoint: "https://lakeside.example/webhook".into(),
+            page_id: "page-lakeside".into(),
+            verify_token: "t".into(),
+            app_secret: "s".into(),
+            page_access_token: "EAAtoken1234".into(),
+            feed_path: "merchants/lakeside.jsonl".into(),
+            created_at: 0,
+        };
+        store.insert_merchant_if_new(&merchant).unwrap();
+        let key = create_key(&store, Scope::Merchant, "lakeside", "").unwrap();
+        assert!(authenticate(&store, &key.secret).unwrap().is_some());
+        assert!(store.remove_merchant("lakeside").unwrap());
+        assert!(authenticate(&store, &key.secret).unwrap().is_none());
+    }
+
+    #[test]
     fn the_first_operator_key_is_made_once() {
         let store = Store::in_memory().unwrap();
         assert!(first_operator_key(&store).unwrap().is_some());

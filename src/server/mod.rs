@@ -1126,10 +1126,6 @@ async fn remove_merchant(
             format!("no merchant {id:?}"),
         ));
     }
-    state
-        .store
-        .revoke_api_keys_of(Scope::Merchant.as_str(), &id)
-        .map_err(ApiError::internal)?;
     let record = state.config.catalog_record();
     tokio::task::spawn_blocking(move || record.remove_merchant(&id))
         .await
