@@ -534,15 +534,7 @@ async fn each_key_reaches_only_what_its_principal_owns() {
     use concierge::server::auth::Scope;
     let dir = tempfile::tempdir().unwrap();
     let config = common::local_config(dir.path());
-    let catalogs = common::small_catalogs();
-    let merchants = concierge::world::start_reference_merchants(&catalogs)
-        .await
-        .unwrap();
-    let fixed = catalogs
-        .into_iter()
-        .zip(merchants.iter().map(|m| m.endpoint.clone()))
-        .collect();
-    let (base, state) = common::serve_concierge(config, fixed).await;
+    let (base, state, merchants) = common::serve_concierge_with_small_world(config).await;
     let alice = common::client_with_key(&state, Scope::Shopper, "alice");
     let bob = common::client_with_key(&state, Scope::Shopper, "bob");
     let operator = common::operator_client(&state);
@@ -782,15 +774,7 @@ async fn a_retried_request_never_pays_twice() {
     use concierge::server::auth::Scope;
     let dir = tempfile::tempdir().unwrap();
     let config = common::local_config(dir.path());
-    let catalogs = common::small_catalogs();
-    let merchants = concierge::world::start_reference_merchants(&catalogs)
-        .await
-        .unwrap();
-    let fixed = catalogs
-        .into_iter()
-        .zip(merchants.iter().map(|m| m.endpoint.clone()))
-        .collect();
-    let (base, state) = common::serve_concierge(config, fixed).await;
+    let (base, state, merchants) = common::serve_concierge_with_small_world(config).await;
     let alice = common::client_with_key(&state, Scope::Shopper, "alice");
     let bob = common::client_with_key(&state, Scope::Shopper, "bob");
     let buy = |client: &reqwest::Client, key: &str, text: &str| {
@@ -867,15 +851,7 @@ async fn serving_the_demo_world_lets_no_registered_merchant_onto_loopback() {
         allow_loopback: false,
         ..common::local_config(dir.path())
     };
-    let catalogs = common::small_catalogs();
-    let merchants = concierge::world::start_reference_merchants(&catalogs)
-        .await
-        .unwrap();
-    let fixed = catalogs
-        .into_iter()
-        .zip(merchants.iter().map(|m| m.endpoint.clone()))
-        .collect();
-    let (base, state) = common::serve_concierge(config, fixed).await;
+    let (base, state, merchants) = common::serve_concierge_with_small_world(config).await;
     let client = common::operator_client(&state);
     let bought: concierge::negotiate::ShopReport = client
         .post(format!("{base}/v1/requests"))

@@ -12,15 +12,7 @@ use concierge::server::auth::Scope;
 async fn a_shopper_buys_on_the_web_page_with_the_key_in_its_address() {
     let dir = tempfile::tempdir().unwrap();
     let config = common::local_config(dir.path());
-    let catalogs = common::small_catalogs();
-    let merchants = concierge::world::start_reference_merchants(&catalogs)
-        .await
-        .unwrap();
-    let fixed = catalogs
-        .into_iter()
-        .zip(merchants.iter().map(|m| m.endpoint.clone()))
-        .collect();
-    let (base, state) = common::serve_concierge(config, fixed).await;
+    let (base, state, merchants) = common::serve_concierge_with_small_world(config).await;
     let key = concierge::server::auth::create_key(state.store(), Scope::Shopper, "carol", "")
         .unwrap()
         .secret;

@@ -62,7 +62,6 @@ impl Scope {
 /// The caller of a request, from its API key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    pub key_id: String,
     pub scope: Scope,
     /// A shopper's name, a merchant's id; "operator" for the operator.
     pub subject: String,
@@ -150,7 +149,6 @@ pub fn authenticate(store: &Store, secret: &str) -> Result<Option<Principal>, Or
         return Ok(None);
     };
     Ok(Scope::parse(&key.scope).map(|scope| Principal {
-        key_id: key.id,
         scope,
         subject: key.subject,
     }))

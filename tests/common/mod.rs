@@ -234,6 +234,26 @@ pub async fn serve_concierge(
     (base, state)
 }
 
+/// Concierge's HTTP server with the small world's reference merchants
+/// ([`small_catalogs`]) served beside it, as `serve --demo` serves the demo
+/// world's; the merchants are returned to be stopped.
+pub async fn serve_concierge_with_small_world(
+    config: Config,
+) -> (
+    String,
+    Arc<concierge::server::ServerState>,
+    Vec<RunningMerchant>,
+) {
+    let catalogs = small_catalogs();
+    let merchants = world::start_reference_merchants(&catalogs).await.unwrap();
+    let fixed = catalogs
+        .into_iter()
+        .zip(merchants.iter().map(|m| m.endpoint.clone()))
+        .collect();
+    let (base, state) = serve_concierge(config, fixed).await;
+    (base, state, merchants)
+}
+
 /// An HTTP client that presents a new API key of `scope` for `subject` on
 /// every request to `state`'s server.
 pub fn client_with_key(

@@ -94,13 +94,9 @@ impl Shop {
                 ));
             }
         };
-        let reply = session.on_payment_replies(&replies);
-        let (text, payment_status) = match reply {
-            PaymentReply::Confirmed(text) => (text, PaymentStatus::Confirmed),
-            // The merchant took the order and collects payment itself (a
-            // payment link); Concierge's authorisation was not charged.
-            PaymentReply::Pending(text) => (text, PaymentStatus::Pending),
-            PaymentReply::Refused(text) => {
+        let (text, payment_status) = match answered(session.on_payment_replies(&replies)) {
+            Ok(answer) => answer,
+            Err(text) => {
                 let _ = self
                     .store
                     .settle_payment(&idempotency_key, PaymentStatus::Declined, &text);
@@ -206,12 +202,10 @@ impl Shop {
         if !payment_turn_complete(&self.rules, replies) {
             return Ok(None);
         }
-        let (text, status) =
-            match read_payment_replies(&self.rules, Some(payment.amount_minor), replies) {
-                PaymentReply::Confirmed(text) => (text, PaymentStatus::Confirmed),
-                PaymentReply::Pending(text) => (text, PaymentStatus::Pending),
-                PaymentReply::Refused(_) => return Ok(None),
-            };
+        let read = read_payment_replies(&self.rules, Some(payment.amount_minor), replies);
+        let Ok((text, status)) = answered(read) else {
+            return Ok(None);
+        };
         let Ok(invoice) = serde_json::from_str::<Invoice>(&payment.invoice) else {
             return Ok(None);
         };
@@ -219,16 +213,37 @@ impl Shop {
         let Some(endpoint) = merchants.get(merchant_id) else {
             return Ok(None);
         };
+        self.record_confirmed(&payment, &invoice, endpoint, status, &text)
+            .map(Some)
+    }
+
+    /// Records a payment the merchant confirmed after the fact, with the
+    /// order it made (its request's text read back from the run); the
+    /// order's id.
+    fn record_confirmed(
+        &self,
+        payment: &PaymentRecord,
+        invoice: &Invoice,
+        endpoint: &MerchantEndpoint,
+        status: PaymentStatus,
+        confirmation: &str,
+    ) -> crate::Result<i64> {
         let request = self.store.run_request(payment.run_id)?.unwrap_or_default();
-        let order = order_record(&invoice, endpoint, psid, &request, status, &text);
-        let order_id = self.store.confirm_payment(
+        let order = order_record(
+            invoice,
+            endpoint,
+            &payment.psid,
+            &request,
+            status,
+            confirmation,
+        );
+        Ok(self.store.confirm_payment(
             &payment.idempotency_key,
             status,
-            &text,
+            confirmation,
             payment.run_id,
             &order,
-        )?;
-        Ok(Some(order_id))
+        )?)
     }
 
     async fn reconcile_one(
@@ -260,21 +275,30 @@ impl Shop {
             Ok(replies) => replies,
             Err(error) => return Ok(Settled::Open(format!("no answer: {error}"))),
         };
-        let (text, status) =
-            match read_payment_replies(&self.rules, Some(payment.amount_minor), &replies) {
-                PaymentReply::Confirmed(text) => (text, PaymentStatus::Confirmed),
-                PaymentReply::Pending(text) => (text, PaymentStatus::Pending),
-                PaymentReply::Refused(text) => {
-                    self.store
-                        .settle_payment(key, PaymentStatus::Declined, &text)?;
-                    return Ok(Settled::Closed(PaymentStatus::Declined, text));
-                }
-            };
-        let request = self.store.run_request(payment.run_id)?.unwrap_or_default();
-        let order = order_record(&invoice, endpoint, &payment.psid, &request, status, &text);
-        self.store
-            .confirm_payment(key, status, &text, payment.run_id, &order)?;
-        Ok(Settled::Confirmed(status))
+        let read = read_payment_replies(&self.rules, Some(payment.amount_minor), &replies);
+        match answered(read) {
+            Ok((text, status)) => {
+                self.record_confirmed(payment, &invoice, endpoint, status, &text)?;
+                Ok(Settled::Confirmed(status))
+            }
+            Err(text) => {
+                self.store
+                    .settle_payment(key, PaymentStatus::Declined, &text)?;
+                Ok(Settled::Closed(PaymentStatus::Declined, text))
+            }
+        }
+    }
+}
+
+/// What a merchant's answer to Pay makes of the payment: confirmed, or
+/// pending (the merchant took the order and collects payment itself, so
+/// Concierge's authorisation was not charged), with the merchant's words;
+/// or the refusal's words.
+fn answered(reply: PaymentReply) -> Result<(String, PaymentStatus), String> {
+    match reply {
+        PaymentReply::Confirmed(text) => Ok((text, PaymentStatus::Confirmed)),
+        PaymentReply::Pending(text) => Ok((text, PaymentStatus::Pending)),
+        PaymentReply::Refused(text) => Err(text),
     }
 }
 
