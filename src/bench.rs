@@ -5,8 +5,8 @@
 use crate::catalog::feed::{Availability, FeedPrice, FeedProduct, FeedVariant, VariantOption};
 use crate::catalog::{MerchantCatalog, MerchantProfile};
 use crate::config::Config;
-use crate::merchant::signature::random_token;
-use crate::negotiate::session::ShopperMessage;
+use crate::merchant::messenger::session::ShopperMessage;
+use crate::merchant::messenger::signature::random_token;
 use crate::negotiate::{MerchantEndpoint, ShopOptions, Transport};
 use crate::order::Store;
 use crate::rules::CompiledRules;
@@ -262,7 +262,7 @@ pub async fn payments(orders: usize, duplicates: usize) -> crate::Result<Payment
         let receipt = replies
             .iter()
             .find_map(|r| match r.attachment.as_ref()?.as_template()? {
-                crate::merchant::wire::Template::Receipt(receipt) => Some(receipt),
+                crate::merchant::messenger::wire::Template::Receipt(receipt) => Some(receipt),
                 _ => None,
             })
             .ok_or_else(|| crate::Error::Config("the bench merchant sent no invoice".into()))?;

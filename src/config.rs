@@ -175,10 +175,10 @@ impl Config {
 
     /// How long a merchant's turn lasts (see [`TurnTiming`]).
     ///
-    /// [`TurnTiming`]: crate::negotiate::transport::TurnTiming
-    pub fn turn_timing(&self) -> crate::negotiate::transport::TurnTiming {
+    /// [`TurnTiming`]: crate::merchant::messenger::transport::TurnTiming
+    pub fn turn_timing(&self) -> crate::merchant::messenger::transport::TurnTiming {
         let quiet = self.turn_quiet.min(self.turn_timeout);
-        crate::negotiate::transport::TurnTiming {
+        crate::merchant::messenger::transport::TurnTiming {
             timeout: self.turn_timeout,
             quiet,
             settle: self.turn_settle.min(quiet),

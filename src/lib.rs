@@ -46,6 +46,7 @@ pub mod negotiate;
 pub mod order;
 pub mod rules;
 pub mod server;
+pub mod store;
 pub mod world;
 
 pub use error::{Error, Result};

@@ -14,7 +14,7 @@ use axum::routing::post;
 use axum::Router;
 use common::*;
 use concierge::catalog::MerchantCatalog;
-use concierge::merchant::wire::*;
+use concierge::merchant::messenger::wire::*;
 use concierge::negotiate::orchestrate::ConversationReport;
 use concierge::negotiate::ShopReport;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -293,7 +293,7 @@ async fn endless_questions_end_the_conversation() {
         let sent = evil(&report)
             .transcript
             .iter()
-            .filter(|l| l.speaker == concierge::negotiate::session::Speaker::Concierge)
+            .filter(|l| l.speaker == concierge::merchant::messenger::session::Speaker::Concierge)
             .count();
         assert!(sent <= 12, "{behaviour:?}: {sent} messages sent");
         world.stop().await;

@@ -10,7 +10,7 @@ mod common;
 
 use common::*;
 use concierge::catalog::MerchantCatalog;
-use concierge::merchant::signature::random_token;
+use concierge::merchant::messenger::signature::random_token;
 use concierge::merchant::{Responder, ResponderConfig};
 use concierge::world::RunningMerchant;
 use tokio::net::TcpListener;

@@ -14,8 +14,10 @@ use axum::routing::post;
 use axum::{Json, Router};
 use common::*;
 use concierge::catalog::MerchantCatalog;
-use concierge::merchant::signature::random_token;
-use concierge::merchant::wire::{Id, OutgoingMessage, SendRequest, SyncReply, WebhookEvent};
+use concierge::merchant::messenger::signature::random_token;
+use concierge::merchant::messenger::wire::{
+    Id, OutgoingMessage, SendRequest, SyncReply, WebhookEvent,
+};
 use concierge::merchant::{Responder, ResponderConfig, Wording};
 use concierge::world::RunningMerchant;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -194,7 +196,7 @@ async fn a_plain_text_bot_is_understood_and_paid_once() {
     let said: Vec<&str> = conversation
         .transcript
         .iter()
-        .filter(|l| l.speaker == concierge::negotiate::session::Speaker::Concierge)
+        .filter(|l| l.speaker == concierge::merchant::messenger::session::Speaker::Concierge)
         .map(|l| l.text.as_str())
         .collect();
     assert_eq!(

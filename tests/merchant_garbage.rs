@@ -5,9 +5,9 @@
 //! fed to the session state machine and the invoice reader; odd webhook
 //! events are fed to the reference responder.
 
-use concierge::merchant::wire::*;
+use concierge::merchant::messenger::session::{Next, Session, Wanted};
+use concierge::merchant::messenger::wire::*;
 use concierge::merchant::{Responder, ResponderConfig};
-use concierge::negotiate::session::{Next, Session, Wanted};
 use concierge::order::Invoice;
 use concierge::rules::CompiledRules;
 use serde_json::json;

@@ -28,7 +28,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::Router;
-use concierge::merchant::wire::WebhookEvent;
+use concierge::merchant::messenger::wire::WebhookEvent;
 use concierge::server::ServerState;
 use hmac::{Hmac, Mac};
 use std::collections::HashMap;
@@ -83,7 +83,10 @@ impl Bot {
         Bot {
             twist,
             graph: Arc::new(Mutex::new(String::new())),
-            token: format!("EAAbot{}", concierge::merchant::signature::random_token(8)),
+            token: format!(
+                "EAAbot{}",
+                concierge::merchant::messenger::signature::random_token(8)
+            ),
             chats: Default::default(),
             orders: Default::default(),
             profile_lookups: Default::default(),

@@ -37,12 +37,12 @@ use concierge::catalog::feed::{
 use concierge::catalog::magento::{parse_configurable, parse_gear};
 use concierge::error::CatalogError;
 use concierge::intent::{Intent, Parser};
-use concierge::merchant::wire::{
+use concierge::merchant::messenger::reading::TurnReading;
+use concierge::merchant::messenger::wire::{
     Allowance, Attachment, Button, GenericElement, Id, IncomingMessage, OutgoingMessage,
     PaymentAuthorization, Postback, QuickReply, QuickReplyTap, ReceiptElement, ReceiptSummary,
     ReceiptTemplate, SendApiCall, SendRequest, SyncReply, Template, WebhookEvent,
 };
-use concierge::negotiate::reading::TurnReading;
 use concierge::order::checks::{
     names_product, same_product, sizes_match, variant_words, CheckName,
 };
@@ -1038,8 +1038,9 @@ fn receipt() -> impl Strategy<Value = ReceiptTemplate> + Clone {
                 total_cost,
             },
         );
-    let adjustment = (wire_string(), wire_amount())
-        .prop_map(|(name, amount)| concierge::merchant::wire::Adjustment { name, amount });
+    let adjustment = (wire_string(), wire_amount()).prop_map(|(name, amount)| {
+        concierge::merchant::messenger::wire::Adjustment { name, amount }
+    });
     (
         wire_string(),
         select(vec!["USD", "EUR", " usd", "US"]),
@@ -1098,7 +1099,7 @@ fn adding_up_receipt() -> impl Strategy<Value = ReceiptTemplate> + Clone {
                     total_tax: Some(dollars(tax)),
                     total_cost: dollars(total),
                 },
-                adjustments: vec![concierge::merchant::wire::Adjustment {
+                adjustments: vec![concierge::merchant::messenger::wire::Adjustment {
                     name: "Coupon".into(),
                     amount: -dollars(discount.min(items)),
                 }],

@@ -363,10 +363,7 @@ async fn order_status_and_cancel_work_from_the_store() {
         cancel.notes
     );
     let orders = world.shop.store.orders().unwrap();
-    assert_eq!(
-        orders[0].status,
-        concierge::order::store::OrderStatus::Cancelled
-    );
+    assert_eq!(orders[0].status, concierge::store::OrderStatus::Cancelled);
     assert!(
         orders[0].status_detail.contains("refunded"),
         "{}",

@@ -10,9 +10,11 @@
 mod common;
 
 use common::*;
-use concierge::merchant::signature::sign;
-use concierge::merchant::wire::{Allowance, OutgoingMessage, PaymentAuthorization, Template};
-use concierge::negotiate::session::ShopperMessage;
+use concierge::merchant::messenger::session::ShopperMessage;
+use concierge::merchant::messenger::signature::sign;
+use concierge::merchant::messenger::wire::{
+    Allowance, OutgoingMessage, PaymentAuthorization, Template,
+};
 use concierge::negotiate::{MerchantEndpoint, Transport};
 use concierge::world::{start_reference_merchants, RunningMerchant};
 use std::time::Duration;
@@ -81,7 +83,7 @@ fn pay_message(endpoint: &MerchantEndpoint, order: &str, amount: i64) -> Shopper
                 currency: "USD".into(),
                 checkout_session_id: order.into(),
                 merchant_id: endpoint.merchant_id.clone(),
-                expires_at: concierge::merchant::wire::now_millis() / 1000 + 60,
+                expires_at: concierge::merchant::messenger::wire::now_millis() / 1000 + 60,
             },
         }),
     }

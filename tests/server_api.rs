@@ -16,7 +16,7 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::Router;
 use concierge::config::Config;
-use concierge::merchant::wire::{
+use concierge::merchant::messenger::wire::{
     Attachment, Button, Id, OutgoingMessage, ReceiptElement, ReceiptSummary, ReceiptTemplate,
     SendRequest, Template, WebhookEvent,
 };

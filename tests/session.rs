@@ -2,8 +2,10 @@
 //! (no I/O). Table-driven: each case is what the merchant says and what
 //! Concierge must do next.
 
-use concierge::merchant::wire::{Attachment, Button, OutgoingMessage, QuickReply, Template};
-use concierge::negotiate::session::{Next, Session, ShopperMessage, Wanted};
+use concierge::merchant::messenger::session::{Next, Session, ShopperMessage, Wanted};
+use concierge::merchant::messenger::wire::{
+    Attachment, Button, OutgoingMessage, QuickReply, Template,
+};
 use concierge::rules::CompiledRules;
 use std::sync::Arc;
 

@@ -17,8 +17,8 @@
 //! as the answer to a question.
 
 use super::EvalError;
-use crate::merchant::wire::OutgoingMessage;
-use crate::negotiate::session::{PaymentReply, Session, TurnKind};
+use crate::merchant::messenger::session::{PaymentReply, Session, TurnKind};
+use crate::merchant::messenger::wire::OutgoingMessage;
 use crate::negotiate::Wanted;
 use crate::order::{check_invoice, Expectation, Mandate};
 use crate::rules::CompiledRules;

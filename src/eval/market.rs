@@ -99,8 +99,8 @@ impl Market {
             message,
         };
         let feed_path = std::path::absolute(&feed.path).unwrap_or_else(|_| feed.path.clone());
-        let app_secret = crate::merchant::signature::random_token(16);
-        let verify_token = crate::merchant::signature::random_token(16);
+        let app_secret = crate::merchant::messenger::signature::random_token(16);
+        let verify_token = crate::merchant::messenger::signature::random_token(16);
         let log = self.scratch.join(format!("serve-{}.log", feed.merchant));
         let log_file = std::fs::File::create(&log)
             .map_err(|e| ShopEvalError::World(format!("cannot create {}: {e}", log.display())))?;

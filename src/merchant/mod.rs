@@ -1,10 +1,8 @@
-//! Merchants: the Messenger wire protocol, signatures, and the reference
-//! auto-responder a merchant without one can run.
+//! Merchants: one folder per protocol Concierge speaks with a business
+//! (`messenger/`), the registry, and the network policy every merchant
+//! endpoint is reached under.
+pub mod messenger;
 pub mod network;
 pub mod registry;
-pub mod responder;
-pub mod server;
-pub mod signature;
-pub mod wire;
 
-pub use responder::{Charge, Responder, ResponderConfig, Wording};
+pub use messenger::{Charge, Responder, ResponderConfig, Wording};

@@ -12,11 +12,11 @@
 use crate::catalog::feed::FeedFormat;
 use crate::catalog::record::{validate_merchant_id, ParsedFeed};
 use crate::catalog::{CatalogRecord, LoadSummary};
-use crate::merchant::signature::random_token;
+use crate::merchant::messenger::signature::random_token;
 use crate::negotiate::{MerchantEndpoint, Transport};
-use crate::order::store::MerchantInsert;
 use crate::order::{MerchantRecord, Store};
 use crate::rules::CompiledRules;
+use crate::store::MerchantInsert;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 

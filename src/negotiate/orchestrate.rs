@@ -6,18 +6,20 @@
 
 use super::outcome::Outcome;
 use super::policy::OpenChoice;
-use super::session::{Next, Session, SessionState, Speaker, TranscriptLine, Wanted};
-use super::transport::{MerchantEndpoint, Transport};
 use crate::catalog::{CatalogIndex, Offer, SearchQuery};
 use crate::config::Config;
 use crate::intent::{Fired, Intent, IntentKind, ItemRequest, Parser};
-use crate::merchant::signature::random_token;
-use crate::merchant::wire::now_millis;
+use crate::merchant::messenger::session::{
+    Next, Session, SessionState, Speaker, TranscriptLine, Wanted,
+};
+use crate::merchant::messenger::signature::random_token;
+use crate::merchant::messenger::transport::{MerchantEndpoint, Transport};
+use crate::merchant::messenger::wire::now_millis;
 use crate::money::Money;
 use crate::order::checks::CheckName;
-use crate::order::store::{MessageRecord, OrderStatus};
 use crate::order::{check_invoice, Check, Expectation, Invoice, Mandate, OrderRecord, Store};
 use crate::rules::CompiledRules;
+use crate::store::{MessageRecord, OrderStatus};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::task::JoinSet;
@@ -1194,7 +1196,7 @@ impl Shop {
                 ),
             );
         };
-        let message = super::session::ShopperMessage::Postback {
+        let message = crate::merchant::messenger::session::ShopperMessage::Postback {
             title: "Cancel".into(),
             payload: format!("CANCEL:{}", order.order_number),
             payment: None,

@@ -3,7 +3,7 @@
 //! each invoice, the choice and its reason, and the receipt.
 
 use super::orchestrate::ShopReport;
-use super::session::Speaker;
+use crate::merchant::messenger::session::Speaker;
 use std::fmt::Write;
 
 /// Longest candidate list printed; the JSON report has them all.

@@ -1,7 +1,9 @@
 //! An invoice as Concierge understands it, read from a merchant's receipt
 //! template, in integer minor units.
 
-use crate::merchant::wire::{now_millis, Allowance, PaymentAuthorization, ReceiptTemplate};
+use crate::merchant::messenger::wire::{
+    now_millis, Allowance, PaymentAuthorization, ReceiptTemplate,
+};
 use crate::money::{minor_from_decimal_f64, Money};
 use serde::{Deserialize, Serialize};
 

@@ -68,5 +68,5 @@ impl Mandate {
 }
 
 pub fn now_secs() -> i64 {
-    crate::merchant::wire::now_millis() / 1000
+    crate::merchant::messenger::wire::now_millis() / 1000
 }

@@ -17,8 +17,8 @@
 //! `Origin` is refused.
 
 use crate::error::OrderError;
-use crate::order::store::{now_secs, ApiKeyRecord};
 use crate::order::Store;
+use crate::store::{now_secs, ApiKeyRecord};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -108,10 +108,13 @@ pub fn create_key(
     let secret = format!(
         "{}{}",
         scope.secret_prefix(),
-        crate::merchant::signature::random_token(24)
+        crate::merchant::messenger::signature::random_token(24)
     );
     let record = ApiKeyRecord {
-        id: format!("key_{}", crate::merchant::signature::random_token(6)),
+        id: format!(
+            "key_{}",
+            crate::merchant::messenger::signature::random_token(6)
+        ),
         scope: scope.as_str().to_string(),
         subject: subject.to_string(),
         label: label.trim().to_string(),

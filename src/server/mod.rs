@@ -20,13 +20,13 @@ use crate::catalog::feed::FeedFormat;
 use crate::catalog::record::{ParsedFeed, Vocabulary};
 use crate::catalog::{CatalogIndex, MerchantCatalog};
 use crate::config::Config;
+use crate::merchant::messenger::mailbox::{DeliveryError, MailItem};
+use crate::merchant::messenger::wire::SendApiCall;
 use crate::merchant::registry::{load_off_runtime, register, Registration, RegistrationError};
-use crate::merchant::wire::SendApiCall;
-use crate::negotiate::mailbox::{DeliveryError, MailItem};
 use crate::negotiate::{MerchantEndpoint, Shop, ShopOptions, Transport};
-use crate::order::store::RequestKeyClaim;
 use crate::order::Store;
 use crate::rules::CompiledRules;
+use crate::store::RequestKeyClaim;
 use crate::world;
 use auth::{Principal, Scope};
 use axum::extract::{DefaultBodyLimit, Extension, Path, Query, Request, State};
@@ -833,7 +833,10 @@ async fn carry_out_request(
         shopper: principal.shopper().map(String::from),
     };
     if !request.wait {
-        let id = format!("req_{}", crate::merchant::signature::random_token(12));
+        let id = format!(
+            "req_{}",
+            crate::merchant::messenger::signature::random_token(12)
+        );
         {
             let mut polled = state.polled.lock().unwrap_or_else(|p| p.into_inner());
             while polled.order.len() >= MAX_POLLED_REQUESTS {
@@ -1219,7 +1222,7 @@ async fn send_api(
     }
     Ok(Json(serde_json::json!({
         "recipient_id": psid,
-        "message_id": format!("m_{}", crate::merchant::signature::random_token(8)),
+        "message_id": format!("m_{}", crate::merchant::messenger::signature::random_token(8)),
     }))
     .into_response())
 }
@@ -1239,16 +1242,16 @@ fn keep_late_message(
     state: &ServerState,
     merchant_id: &str,
     psid: &str,
-    message: &crate::merchant::wire::OutgoingMessage,
+    message: &crate::merchant::messenger::wire::OutgoingMessage,
 ) -> Result<(), ApiError> {
     match state.store.conversation(psid).map_err(ApiError::internal)? {
         Some((owner, run_id)) if owner == merchant_id => {
-            let record = crate::order::store::MessageRecord {
+            let record = crate::store::MessageRecord {
                 run_id,
                 merchant_id: merchant_id.to_string(),
                 direction: "late_from_merchant".into(),
-                body: crate::negotiate::session::render_merchant_message(message),
-                at_ms: crate::merchant::wire::now_millis(),
+                body: crate::merchant::messenger::session::render_merchant_message(message),
+                at_ms: crate::merchant::messenger::wire::now_millis(),
             };
             state
                 .store
@@ -1307,7 +1310,7 @@ async fn user_profile(
             ))
         }
     }
-    let profile = crate::merchant::wire::UserProfile::for_shopper(&psid);
+    let profile = crate::merchant::messenger::wire::UserProfile::for_shopper(&psid);
     let fields: Vec<&str> = params
         .get("fields")
         .map(|f| f.split(',').map(str::trim).collect())

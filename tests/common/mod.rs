@@ -11,7 +11,7 @@ use concierge::catalog::feed::{
 };
 use concierge::catalog::{MerchantCatalog, MerchantProfile};
 use concierge::config::Config;
-use concierge::merchant::wire::{
+use concierge::merchant::messenger::wire::{
     Attachment, Button, OutgoingMessage, ReceiptElement, ReceiptSummary, ReceiptTemplate,
     SendRequest, SyncReply, Template, WebhookEvent,
 };
@@ -344,7 +344,7 @@ pub async fn invoicing_bot(
         let messaging = &event.entry[0].messaging[0];
         let psid = messaging.sender.id.clone();
         let reply = |message: OutgoingMessage| SendRequest {
-            recipient: concierge::merchant::wire::Id { id: psid.clone() },
+            recipient: concierge::merchant::messenger::wire::Id { id: psid.clone() },
             messaging_type: "RESPONSE".into(),
             message,
         };

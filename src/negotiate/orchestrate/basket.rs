@@ -9,11 +9,11 @@
 use super::{fit_tier, negotiate, Candidate, Choice, Conversation, Shop, ShopOptions, ShopReport};
 use crate::catalog::Offer;
 use crate::intent::{Intent, ItemRequest};
-use crate::merchant::signature::random_token;
+use crate::merchant::messenger::session::Session;
+use crate::merchant::messenger::signature::random_token;
+use crate::merchant::messenger::transport::MerchantEndpoint;
 use crate::money::Money;
 use crate::negotiate::outcome::Outcome;
-use crate::negotiate::session::Session;
-use crate::negotiate::transport::MerchantEndpoint;
 use crate::order::{check_order, Expectation};
 use tokio::time::Instant;
 

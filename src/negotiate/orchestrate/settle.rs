@@ -2,14 +2,14 @@
 //! what became of payments whose answer never came.
 
 use super::{Conversation, Receipt, ReceiptLine, Shop};
-use crate::merchant::signature::random_token;
-use crate::merchant::wire::{now_millis, OutgoingMessage};
-use crate::negotiate::session::{
+use crate::merchant::messenger::session::{
     payment_turn_complete, read_payment_replies, PaymentReply, ShopperMessage,
 };
-use crate::negotiate::transport::MerchantEndpoint;
-use crate::order::store::OrderStatus;
+use crate::merchant::messenger::signature::random_token;
+use crate::merchant::messenger::transport::MerchantEndpoint;
+use crate::merchant::messenger::wire::{now_millis, OutgoingMessage};
 use crate::order::{Invoice, Mandate, OrderRecord, PaymentClaim, PaymentRecord, PaymentStatus};
+use crate::store::OrderStatus;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -153,7 +153,7 @@ impl Shop {
         untouched_for: Duration,
     ) -> crate::Result<Reconciliation> {
         let untouched_since =
-            crate::order::store::now_secs() - untouched_for.as_secs().min(i64::MAX as u64) as i64;
+            crate::store::now_secs() - untouched_for.as_secs().min(i64::MAX as u64) as i64;
         let open = self.store.open_payments(untouched_since)?;
         let merchants = self.merchant_directory()?;
         let mut done = Reconciliation {

@@ -3,7 +3,7 @@
 //! conversation. A conversation belongs to one merchant: a message from
 //! another merchant's token for that recipient is refused.
 
-use crate::merchant::wire::OutgoingMessage;
+use crate::merchant::messenger::wire::OutgoingMessage;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -103,15 +103,17 @@ impl Mailboxes {
 
     /// Records that a merchant did something through the Send API now.
     pub fn note_activity(&self) {
-        self.last_activity_ms
-            .store(crate::merchant::wire::now_millis(), Ordering::Relaxed);
+        self.last_activity_ms.store(
+            crate::merchant::messenger::wire::now_millis(),
+            Ordering::Relaxed,
+        );
     }
 
     /// Milliseconds since a merchant last did anything through the Send
     /// API (`None`: never).
     pub fn quiet_for_ms(&self) -> Option<i64> {
         let last = self.last_activity_ms.load(Ordering::Relaxed);
-        (last > 0).then(|| crate::merchant::wire::now_millis() - last)
+        (last > 0).then(|| crate::merchant::messenger::wire::now_millis() - last)
     }
 
     pub fn open_count(&self) -> usize {

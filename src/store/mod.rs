@@ -2,6 +2,8 @@
 //! order. Payments are keyed by an idempotency key under a primary-key
 //! constraint, so one order is paid at most once even across processes.
 
+pub mod payments;
+
 use crate::error::OrderError;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -859,7 +861,7 @@ fn backfill_merchant_name_keys(connection: &Connection) -> Result<(), OrderError
 }
 
 pub fn now_secs() -> i64 {
-    crate::merchant::wire::now_millis() / 1000
+    crate::merchant::messenger::wire::now_millis() / 1000
 }
 
 #[cfg(test)]

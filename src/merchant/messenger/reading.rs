@@ -4,7 +4,9 @@
 //! choose, and the product cards shown. No I/O and no decisions: the
 //! [`super::Session`] decides what to do with a reading.
 
-use crate::merchant::wire::{Button, GenericElement, OutgoingMessage, ReceiptTemplate, Template};
+use crate::merchant::messenger::wire::{
+    Button, GenericElement, OutgoingMessage, ReceiptTemplate, Template,
+};
 use regex::Regex;
 use std::sync::OnceLock;
 

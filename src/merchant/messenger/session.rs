@@ -6,7 +6,7 @@
 //! from the shopper's request; nothing in it can change what is wanted.
 
 use super::reading::{is_agreement, Agreement, ChoiceKind, TurnReading};
-use crate::merchant::wire::{OutgoingMessage, PaymentAuthorization, Template};
+use crate::merchant::messenger::wire::{OutgoingMessage, PaymentAuthorization, Template};
 use crate::money::parse_decimal_minor;
 use crate::order::offer_text::read_offer;
 use crate::order::Invoice;
@@ -936,7 +936,7 @@ impl Session {
             names_product(&shown, &self.wanted.product_title)
                 || (!code.is_empty() && shown.to_lowercase().contains(&code))
         })?;
-        let postbacks: Vec<&crate::merchant::wire::Button> = card
+        let postbacks: Vec<&crate::merchant::messenger::wire::Button> = card
             .buttons
             .iter()
             .filter(|b| b.kind == "postback")

@@ -4,11 +4,13 @@
 use super::mailbox::{Inbox, MailItem, Mailboxes};
 use super::session::ShopperMessage;
 use crate::error::MerchantError;
-use crate::merchant::network::{GuardedResolver, NetworkPolicy};
-use crate::merchant::signature::{sign, sign_sha1, SHA1_SIGNATURE_HEADER, SIGNATURE_HEADER};
-use crate::merchant::wire::{
+use crate::merchant::messenger::signature::{
+    sign, sign_sha1, SHA1_SIGNATURE_HEADER, SIGNATURE_HEADER,
+};
+use crate::merchant::messenger::wire::{
     now_millis, IncomingMessage, OutgoingMessage, Postback, QuickReplyTap, SyncReply, WebhookEvent,
 };
+use crate::merchant::network::{GuardedResolver, NetworkPolicy};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -344,7 +346,10 @@ fn webhook_event(
     message: &ShopperMessage,
 ) -> WebhookEvent {
     let now = now_millis();
-    let mid = format!("m_{}_{now}", crate::merchant::signature::random_token(6));
+    let mid = format!(
+        "m_{}_{now}",
+        crate::merchant::messenger::signature::random_token(6)
+    );
     let (incoming, postback) = match message {
         ShopperMessage::Text {
             text,

@@ -10,7 +10,7 @@
 //! (`Shop::reconcile_payments`): the same Pay, under the same key, is put to
 //! the merchant again, and its answer recorded.
 
-use super::store::{insert_order_on, now_secs, OrderRecord, Store};
+use super::{insert_order_on, now_secs, OrderRecord, Store};
 use crate::error::OrderError;
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -383,7 +383,7 @@ mod tests {
             shipping: 0,
             tax: 0,
             total: 4500,
-            status: crate::order::store::OrderStatus::Paid,
+            status: crate::store::OrderStatus::Paid,
             psid: "psid-1".into(),
             status_detail: String::new(),
             shopper: String::new(),

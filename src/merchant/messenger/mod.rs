@@ -1,0 +1,17 @@
+//! The Messenger protocol, on both sides: the webhook and Send API types and
+//! signatures, the buyer's conversation (a state machine with no I/O, the
+//! transport that carries its messages, the mailboxes of Send API replies,
+//! the reading of a merchant's turn), and the reference auto-responder a
+//! merchant without a bot can run.
+pub mod mailbox;
+pub mod reading;
+pub mod responder;
+pub mod server;
+pub mod session;
+pub mod signature;
+pub mod transport;
+pub mod wire;
+
+pub use responder::{Charge, Responder, ResponderConfig, Wording};
+pub use session::{Session, Wanted};
+pub use transport::{MerchantEndpoint, Transport};
