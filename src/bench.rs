@@ -175,7 +175,8 @@ pub async fn negotiation(
         endpoints.push(MerchantEndpoint {
             merchant_id: catalog.profile.id.clone(),
             name: catalog.profile.name.clone(),
-            webhook_url: url,
+            protocol: "messenger".into(),
+            url,
             app_secret: "bench".into(),
             page_id: "page".into(),
             served_here: true,

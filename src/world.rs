@@ -129,7 +129,8 @@ impl RunningMerchant {
         let endpoint = MerchantEndpoint {
             merchant_id: config.profile.id.clone(),
             name: config.profile.name.clone(),
-            webhook_url: format!("http://{address}/webhook"),
+            protocol: "messenger".into(),
+            url: format!("http://{address}/webhook"),
             app_secret: config.app_secret.clone(),
             page_id: config.page_id.clone(),
             served_here: true,

@@ -138,7 +138,7 @@ async fn the_transport_refuses_loopback_by_default_and_follows_no_redirects() {
     );
 
     // A merchant that redirects to its neighbour is not followed there.
-    let target = endpoint.webhook_url.clone();
+    let target = endpoint.url.clone();
     let router = Router::new().route(
         "/webhook",
         post(move || async move { Redirect::temporary(&target) }),
@@ -164,7 +164,7 @@ async fn the_transport_refuses_loopback_by_default_and_follows_no_redirects() {
 async fn https_endpoints_use_tls() {
     let world = common::TestWorld::start(common::small_catalogs(), vec![], |_| {}).await;
     let mut endpoint = world.merchant("alpha").endpoint.clone();
-    endpoint.webhook_url = endpoint.webhook_url.replacen("http://", "https://", 1);
+    endpoint.url = endpoint.url.replacen("http://", "https://", 1);
     let transport = Transport::with_policy(
         Duration::from_secs(2),
         65536,

@@ -130,7 +130,7 @@ async fn purchases_killed_at_random_points_leave_every_charge_as_one_order() {
         store.set_allow_loopback(true).unwrap();
         let registration = concierge::merchant::registry::Registration {
             name: "Alpha Knits".into(),
-            endpoint: running.endpoint.webhook_url.clone(),
+            endpoint: running.endpoint.url.clone(),
             verify_token: running.responder.config().verify_token.clone(),
             app_secret: Some(running.endpoint.app_secret.clone()),
             feed: concierge::catalog::feed::to_jsonl(&catalogs[0].products),

@@ -94,7 +94,7 @@ async fn verification_handshake_answers_only_the_right_token() {
     let merchant = start_beta().await;
     let token = merchant.responder.config().verify_token.clone();
     let client = concierge::http::client();
-    let url = &merchant.endpoint.webhook_url;
+    let url = &merchant.endpoint.url;
     let ok = client
         .get(format!(
             "{url}?hub.mode=subscribe&hub.verify_token={token}&hub.challenge=abc123"
@@ -119,7 +119,7 @@ async fn verification_handshake_answers_only_the_right_token() {
 async fn bad_signatures_malformed_json_and_huge_bodies_are_refused() {
     let merchant = start_beta().await;
     let client = concierge::http::client();
-    let url = &merchant.endpoint.webhook_url;
+    let url = &merchant.endpoint.url;
     let secret = &merchant.endpoint.app_secret;
     let body = r#"{"object":"page","entry":[]}"#;
 

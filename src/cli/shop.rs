@@ -337,7 +337,7 @@ async fn open_demo(config: &Config, announce: bool) -> anyhow::Result<Opened> {
     if announce {
         let addresses: Vec<String> = merchants
             .iter()
-            .map(|m| format!("{} at {}", m.endpoint.name, m.endpoint.webhook_url))
+            .map(|m| format!("{} at {}", m.endpoint.name, m.endpoint.url))
             .collect();
         println!("Merchants' auto-responders: {}\n", addresses.join(", "));
     }

@@ -3,6 +3,7 @@
 //! endpoint is reached under.
 pub mod messenger;
 pub mod network;
+pub mod protocol;
 pub mod registry;
 
 pub use messenger::{Charge, Responder, ResponderConfig, Wording};

@@ -103,7 +103,8 @@ impl MerchantRecord {
         MerchantEndpoint {
             merchant_id: self.id.clone(),
             name: self.name.clone(),
-            webhook_url: self.endpoint.clone(),
+            protocol: self.protocol.clone(),
+            url: self.endpoint.clone(),
             app_secret: self.app_secret.clone(),
             page_id: self.page_id.clone(),
             served_here: false,
@@ -243,6 +244,7 @@ fn reserve(
             page_id: format!("page-{id}"),
             id: id.clone(),
             name: name.to_string(),
+            protocol: "messenger".into(),
             endpoint: registration.endpoint.trim().to_string(),
             verify_token: registration.verify_token.clone(),
             app_secret: registration

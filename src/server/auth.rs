@@ -237,6 +237,7 @@ mod tests {
         let merchant = crate::order::MerchantRecord {
             id: "lakeside".into(),
             name: "Lakeside".into(),
+            protocol: "messenger".into(),
             endpoint: "https://lakeside.example/webhook".into(),
             page_id: "page-lakeside".into(),
             verify_token: "t".into(),

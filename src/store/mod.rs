@@ -132,6 +132,9 @@ pub struct MessageRecord {
 pub struct MerchantRecord {
     pub id: String,
     pub name: String,
+    /// The protocol it speaks ("messenger", "ucp", "acp").
+    pub protocol: String,
+    /// Its webhook (Messenger) or the base URL of its checkout API.
     pub endpoint: String,
     pub page_id: String,
     pub verify_token: String,
@@ -153,7 +156,8 @@ CREATE TABLE IF NOT EXISTS merchants (
     page_access_token TEXT NOT NULL UNIQUE,
     feed_path TEXT NOT NULL,
     created_at INTEGER NOT NULL,
-    name_key TEXT NOT NULL DEFAULT ''
+    name_key TEXT NOT NULL DEFAULT '',
+    protocol TEXT NOT NULL DEFAULT 'messenger'
 );
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
@@ -301,6 +305,7 @@ impl Store {
             ("orders", "shopper", "TEXT NOT NULL DEFAULT ''"),
             ("runs", "shopper", "TEXT NOT NULL DEFAULT ''"),
             ("merchants", "name_key", "TEXT NOT NULL DEFAULT ''"),
+            ("merchants", "protocol", "TEXT NOT NULL DEFAULT 'messenger'"),
             ("payments", "psid", "TEXT NOT NULL DEFAULT ''"),
             ("payments", "pay_message", "TEXT NOT NULL DEFAULT ''"),
             ("payments", "invoice", "TEXT NOT NULL DEFAULT ''"),
@@ -421,8 +426,8 @@ impl Store {
             return Ok(MerchantInsert::NameTaken);
         }
         let inserted = connection.execute(
-            "INSERT OR IGNORE INTO merchants (id, name, endpoint, page_id, verify_token, app_secret, page_access_token, feed_path, created_at, name_key)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT OR IGNORE INTO merchants (id, name, endpoint, page_id, verify_token, app_secret, page_access_token, feed_path, created_at, name_key, protocol)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 merchant.id,
                 merchant.name,
@@ -433,7 +438,8 @@ impl Store {
                 merchant.page_access_token,
                 merchant.feed_path,
                 merchant.created_at,
-                name_key
+                name_key,
+                merchant.protocol
             ],
         )?;
         Ok(if inserted > 0 {
@@ -450,7 +456,7 @@ impl Store {
     pub fn merchant(&self, id: &str) -> Result<Option<MerchantRecord>, OrderError> {
         Ok(self
             .select_merchants(
-                "SELECT id, name, endpoint, page_id, verify_token, app_secret, page_access_token, feed_path, created_at FROM merchants WHERE id = ?1",
+                "SELECT id, name, endpoint, page_id, verify_token, app_secret, page_access_token, feed_path, created_at, protocol FROM merchants WHERE id = ?1",
                 params![id],
             )?
             .pop())
@@ -458,7 +464,7 @@ impl Store {
 
     /// Registered merchants, oldest first.
     pub fn merchants(&self) -> Result<Vec<MerchantRecord>, OrderError> {
-        self.select_merchants("SELECT id, name, endpoint, page_id, verify_token, app_secret, page_access_token, feed_path, created_at FROM merchants ORDER BY created_at, id", params![])
+        self.select_merchants("SELECT id, name, endpoint, page_id, verify_token, app_secret, page_access_token, feed_path, created_at, protocol FROM merchants ORDER BY created_at, id", params![])
     }
 
     /// The merchant a page access token belongs to.
@@ -468,7 +474,7 @@ impl Store {
     ) -> Result<Option<MerchantRecord>, OrderError> {
         Ok(self
             .select_merchants(
-                "SELECT id, name, endpoint, page_id, verify_token, app_secret, page_access_token, feed_path, created_at FROM merchants WHERE page_access_token = ?1",
+                "SELECT id, name, endpoint, page_id, verify_token, app_secret, page_access_token, feed_path, created_at, protocol FROM merchants WHERE page_access_token = ?1",
                 params![page_access_token],
             )?
             .pop())
@@ -506,6 +512,7 @@ impl Store {
                 page_access_token: row.get(6)?,
                 feed_path: row.get(7)?,
                 created_at: row.get(8)?,
+                protocol: row.get(9)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

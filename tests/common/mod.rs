@@ -296,7 +296,8 @@ pub fn endpoint(id: &str, name: &str, url: String) -> MerchantEndpoint {
     MerchantEndpoint {
         merchant_id: id.into(),
         name: name.into(),
-        webhook_url: url,
+        protocol: "messenger".into(),
+        url,
         app_secret: "test-secret".into(),
         page_id: format!("page-{id}"),
         served_here: false,

@@ -7,6 +7,7 @@
 
 use super::reading::{is_agreement, Agreement, ChoiceKind, TurnReading};
 use crate::merchant::messenger::wire::{OutgoingMessage, PaymentAuthorization, Template};
+pub use crate::merchant::protocol::{PaymentReply, SessionState, Speaker, TranscriptLine, Wanted};
 use crate::money::parse_decimal_minor;
 use crate::order::offer_text::read_offer;
 use crate::order::Invoice;
@@ -17,43 +18,6 @@ use std::sync::Arc;
 /// Turns of chatter (greetings, "one moment", images, menus) waited out in
 /// one conversation before giving up on the merchant.
 const MAX_WAITS: u32 = 3;
-
-/// What the shopper wants from this merchant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Wanted {
-    pub product_code: String,
-    pub product_title: String,
-    /// Canonical values ("gray", "M").
-    pub color: Option<String>,
-    pub size: Option<String>,
-    pub quantity: u32,
-    /// Canonical material ("wool"), if the shopper named one.
-    #[serde(default)]
-    pub material: Option<String>,
-    /// Where to ship, given to merchants that ask; `None`: not configured.
-    #[serde(default)]
-    pub shipping_address: Option<String>,
-    /// The colour and size as the merchant's catalog writes them ("Heather
-    /// Grey", "M"), said in the first message.
-    #[serde(default)]
-    pub color_label: Option<String>,
-    #[serde(default)]
-    pub size_label: Option<String>,
-    /// The merchant's currency (its catalog's): what "$" or "kr" in its
-    /// messages means.
-    #[serde(default)]
-    pub currency: Option<String>,
-    /// The shopper's request, whose words may answer a merchant's question
-    /// about an option ("6 ft" of "usb-c cable, 6 ft" when asked which
-    /// length).
-    #[serde(default)]
-    pub request: String,
-    /// The title of the catalog variant search chose for this merchant (the
-    /// cheapest in stock with everything asked): the answer to a question
-    /// about an option the shopper left open, when the policy allows.
-    #[serde(default)]
-    pub variant_title: Option<String>,
-}
 
 /// A message Concierge sends on the shopper's behalf.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,20 +88,6 @@ impl ShopperMessage {
     }
 }
 
-/// Who said a transcript line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Speaker {
-    Concierge,
-    Merchant,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TranscriptLine {
-    pub speaker: Speaker,
-    pub text: String,
-}
-
 /// What to do after reading the merchant's replies. Short-lived, so the
 /// size difference between variants does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -161,17 +111,6 @@ pub enum Next {
     Stop,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SessionState {
-    Talking,
-    Invoiced,
-    Paid,
-    PaymentRefused,
-    Declined,
-    Failed,
-}
-
 /// What a merchant's turn was, as the session read it (for evaluation
 /// and reports).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -193,16 +132,6 @@ pub enum TurnKind {
     Cards,
     /// Nothing Concierge could read.
     Unclear,
-}
-
-/// How a payment attempt ended, as read from the merchant's replies.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PaymentReply {
-    Confirmed(String),
-    /// The order is taken and the merchant collects payment itself (a
-    /// payment link): not refused, not paid through Concierge.
-    Pending(String),
-    Refused(String),
 }
 
 pub struct Session {

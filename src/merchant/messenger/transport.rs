@@ -11,41 +11,9 @@ use crate::merchant::messenger::wire::{
     now_millis, IncomingMessage, OutgoingMessage, Postback, QuickReplyTap, SyncReply, WebhookEvent,
 };
 use crate::merchant::network::{GuardedResolver, NetworkPolicy};
+pub use crate::merchant::protocol::MerchantEndpoint;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Where and how to reach one merchant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MerchantEndpoint {
-    pub merchant_id: String,
-    pub name: String,
-    /// The webhook URL events are POSTed to.
-    pub webhook_url: String,
-    /// The secret events are signed with.
-    pub app_secret: String,
-    /// The merchant's page id (the event's recipient).
-    pub page_id: String,
-    /// A responder this process started itself (the demo world's): reached
-    /// on loopback whatever the deployment allows. Never set for a
-    /// registered merchant, so `serve --demo` lets no registered merchant
-    /// onto loopback.
-    pub served_here: bool,
-}
-
-impl MerchantEndpoint {
-    /// The host (and port) the merchant was verified at, shown beside its
-    /// name: display names are chosen by merchants, the host is not.
-    pub fn host(&self) -> String {
-        let Ok(url) = url::Url::parse(&self.webhook_url) else {
-            return String::new();
-        };
-        match (url.host_str(), url.port()) {
-            (Some(host), Some(port)) => format!("{host}:{port}"),
-            (Some(host), None) => host.to_string(),
-            (None, _) => String::new(),
-        }
-    }
-}
 
 /// How long a merchant's turn lasts. Real bots send the messages of one
 /// turn a second or two apart ("Got it." ... "What colour?"), so a turn
@@ -192,7 +160,7 @@ impl Transport {
             self.policy
         };
         let url = policy
-            .check_url(&endpoint.webhook_url)
+            .check_url(&endpoint.url)
             .map_err(|reason| protocol(endpoint, format!("endpoint refused: {reason}")))?;
         let started = tokio::time::Instant::now();
         // Open the mailbox before sending: a Send API bot may answer before

@@ -1,0 +1,337 @@
+//! The seam between the orchestration and the wire: one way of talking to a
+//! business is one [`MerchantProtocol`]. Each turns "this item, these
+//! options, this quantity" into an [`Invoice`] the orchestration checks,
+//! then pays it once with an authorisation limited to the checked total,
+//! declines it, cancels a paid order, and sends a stored payment again when
+//! its answer was lost.
+//!
+//! The policy (deadline, caps, ranking, the one counter-offer), the invoice
+//! checks, the mandate guard, idempotent payment and the store are shared
+//! and live outside this seam (`negotiate`, `order`, `store`): a protocol
+//! only talks.
+
+use super::messenger::wire::PaymentAuthorization;
+use crate::error::MerchantError;
+use crate::order::{Invoice, OrderRecord};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// What the shopper wants from this merchant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wanted {
+    pub product_code: String,
+    pub product_title: String,
+    /// Canonical values ("gray", "M").
+    pub color: Option<String>,
+    pub size: Option<String>,
+    pub quantity: u32,
+    /// Canonical material ("wool"), if the shopper named one.
+    #[serde(default)]
+    pub material: Option<String>,
+    /// Where to ship, given to merchants that ask; `None`: not configured.
+    #[serde(default)]
+    pub shipping_address: Option<String>,
+    /// The colour and size as the merchant's catalog writes them ("Heather
+    /// Grey", "M"), said in the first message.
+    #[serde(default)]
+    pub color_label: Option<String>,
+    #[serde(default)]
+    pub size_label: Option<String>,
+    /// The merchant's currency (its catalog's): what "$" or "kr" in its
+    /// messages means.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// The shopper's request, whose words may answer a merchant's question
+    /// about an option ("6 ft" of "usb-c cable, 6 ft" when asked which
+    /// length).
+    #[serde(default)]
+    pub request: String,
+    /// The title of the catalog variant search chose for this merchant (the
+    /// cheapest in stock with everything asked): the answer to a question
+    /// about an option the shopper left open, when the policy allows.
+    #[serde(default)]
+    pub variant_title: Option<String>,
+}
+
+/// Who said a transcript line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Speaker {
+    Concierge,
+    Merchant,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TranscriptLine {
+    pub speaker: Speaker,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionState {
+    Talking,
+    Invoiced,
+    Paid,
+    PaymentRefused,
+    Declined,
+    Failed,
+}
+
+/// How a payment attempt ended, as read from the merchant's replies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentReply {
+    Confirmed(String),
+    /// The order is taken and the merchant collects payment itself (a
+    /// payment link): not refused, not paid through Concierge.
+    Pending(String),
+    Refused(String),
+}
+
+/// Where and how to reach one merchant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MerchantEndpoint {
+    pub merchant_id: String,
+    pub name: String,
+    /// The protocol the merchant speaks: a [`MerchantProtocol::name`]
+    /// ("messenger", "ucp", "acp").
+    pub protocol: String,
+    /// Where the merchant is reached: its webhook (Messenger) or the base
+    /// URL of its checkout API (UCP, ACP).
+    pub url: String,
+    /// The shared secret: what webhook events are signed with (Messenger),
+    /// the API key sent as a bearer token (ACP).
+    pub app_secret: String,
+    /// The merchant's page id (a Messenger event's recipient).
+    pub page_id: String,
+    /// A merchant this process started itself (the demo world's): reached
+    /// on loopback whatever the deployment allows. Never set for a
+    /// registered merchant, so `serve --demo` lets no registered merchant
+    /// onto loopback.
+    pub served_here: bool,
+}
+
+impl MerchantEndpoint {
+    /// The host (and port) the merchant was verified at, shown beside its
+    /// name: display names are chosen by merchants, the host is not.
+    pub fn host(&self) -> String {
+        let Ok(url) = url::Url::parse(&self.url) else {
+            return String::new();
+        };
+        match (url.host_str(), url.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_string(),
+            (None, _) => String::new(),
+        }
+    }
+}
+
+/// What a conversation with one merchant is opened with.
+#[derive(Debug, Clone)]
+pub struct Opening {
+    /// This conversation's id (Messenger's page-scoped id): the scope of
+    /// its payment's idempotency key.
+    pub conversation_id: String,
+    /// What to ask for: one item, or a basket's items in order.
+    pub items: Vec<Wanted>,
+    /// Most messages Concierge sends in the conversation.
+    pub max_turns: u32,
+    /// Whether a choice the request left open goes to the shopper (else
+    /// the merchant is dropped, or answered with the listed variant).
+    pub ask_shopper: bool,
+    /// Whether an option the request left open is answered with the catalog
+    /// variant search chose (`OpenChoice::Listed`).
+    pub pick_listed_variant: bool,
+}
+
+/// A question for the shopper: a merchant wants an option the request
+/// left open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChoiceQuestion {
+    pub merchant_name: String,
+    /// "size" or "colour".
+    pub slot: String,
+    pub options: Vec<String>,
+}
+
+/// Asks the shopper; `None` means no choice. Called off the async runtime,
+/// so it may block on a terminal.
+pub type ChooseOption = Arc<dyn Fn(&ChoiceQuestion) -> Option<String> + Send + Sync>;
+
+/// Puts open choices to the shopper one at a time, and reuses an answer for
+/// every merchant that asks the same thing.
+pub struct ShopperChoices {
+    choose: ChooseOption,
+    answers: Mutex<HashMap<String, String>>,
+    prompt: tokio::sync::Mutex<()>,
+}
+
+impl ShopperChoices {
+    pub fn new(choose: ChooseOption) -> ShopperChoices {
+        ShopperChoices {
+            choose,
+            answers: Mutex::new(HashMap::new()),
+            prompt: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn known(&self, slot: &str) -> Option<String> {
+        self.answers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(slot)
+            .cloned()
+    }
+
+    /// The shopper's answer to `merchant_name`'s question about `slot`.
+    pub async fn resolve(
+        &self,
+        merchant_name: &str,
+        slot: &str,
+        options: &[String],
+    ) -> Option<String> {
+        if let Some(answer) = self.known(slot) {
+            return Some(answer);
+        }
+        let _turn = self.prompt.lock().await;
+        if let Some(answer) = self.known(slot) {
+            return Some(answer);
+        }
+        let question = ChoiceQuestion {
+            merchant_name: merchant_name.to_string(),
+            slot: slot.to_string(),
+            options: options.to_vec(),
+        };
+        let choose = self.choose.clone();
+        let answer = tokio::task::spawn_blocking(move || choose(&question))
+            .await
+            .ok()
+            .flatten();
+        if let Some(answer) = &answer {
+            self.answers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(slot.to_string(), answer.clone());
+        }
+        answer
+    }
+}
+
+/// A merchant's answer to a cancellation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "text", rename_all = "snake_case")]
+pub enum CancelReply {
+    Cancelled(String),
+    Refused(String),
+}
+
+/// One conversation with one merchant, from the first message to the
+/// decision on its invoice, in whatever protocol the merchant speaks.
+#[async_trait]
+pub trait Negotiation: Send {
+    /// Talks to the merchant until there is an invoice to check or a reason
+    /// there is none, never past `deadline`. A question only the shopper
+    /// can answer goes to `shopper` when there is one.
+    async fn negotiate(&mut self, deadline: Instant, shopper: Option<Arc<ShopperChoices>>);
+
+    /// Where the conversation stands.
+    fn state(&self) -> SessionState;
+    /// The merchant's invoice, once it made one (unchecked).
+    fn invoice(&self) -> Option<&Invoice>;
+    /// Why there is no invoice.
+    fn failure(&self) -> Option<&str>;
+    /// The lowest unit price the merchant quoted along the way, if any.
+    fn quoted_unit_price(&self) -> Option<i64> {
+        None
+    }
+    /// Whether the merchant offered a way to agree to its invoice.
+    fn can_agree(&self) -> bool;
+
+    /// Asks once for a lower total (the policy's counter-offer), in
+    /// `text`; true when the merchant answered with an invoice, which the
+    /// orchestration checks again. A protocol with no way to ask says
+    /// false.
+    async fn counter_offer(&mut self, _text: &str) -> bool {
+        false
+    }
+
+    /// The payment for the checked invoice under `authorization`, as it
+    /// will be sent: kept in the store before it leaves, so reconciliation
+    /// sends exactly the same again. `None` when there is no way to pay.
+    fn payment(&mut self, authorization: PaymentAuthorization) -> Option<String>;
+    /// Sends `payment` (from [`Negotiation::payment`]) and reads the
+    /// answer. An error means no answer: the payment may or may not have
+    /// been taken.
+    async fn pay(&mut self, payment: &str) -> Result<PaymentReply, MerchantError>;
+    /// Tells the merchant its invoice was not taken, and why.
+    async fn decline(&mut self, reason: &str);
+
+    /// What was said, in order, for the report and the store.
+    fn transcript(&self) -> &[TranscriptLine];
+    /// Ends the conversation: nothing the merchant says later is read as a
+    /// reply.
+    fn close(&mut self);
+}
+
+/// One way of talking to businesses.
+#[async_trait]
+pub trait MerchantProtocol: Send + Sync {
+    /// The name merchants are registered under ("messenger", "ucp", "acp").
+    fn name(&self) -> &'static str;
+    /// Opens a conversation with `endpoint` (nothing is sent yet).
+    fn open(&self, endpoint: &MerchantEndpoint, opening: Opening) -> Box<dyn Negotiation>;
+    /// Sends a payment kept in the store again, unchanged, in its
+    /// conversation: the merchant answers with what became of it.
+    /// `amount_minor` is the total it authorised.
+    async fn repay(
+        &self,
+        endpoint: &MerchantEndpoint,
+        conversation_id: &str,
+        payment: &str,
+        amount_minor: i64,
+    ) -> Result<PaymentReply, MerchantError>;
+    /// Asks the merchant to cancel a paid order.
+    async fn cancel(
+        &self,
+        endpoint: &MerchantEndpoint,
+        order: &OrderRecord,
+    ) -> Result<CancelReply, MerchantError>;
+}
+
+/// The protocols this process speaks, by name.
+#[derive(Clone, Default)]
+pub struct Protocols {
+    by_name: Vec<Arc<dyn MerchantProtocol>>,
+}
+
+impl Protocols {
+    pub fn new(protocols: Vec<Arc<dyn MerchantProtocol>>) -> Protocols {
+        Protocols { by_name: protocols }
+    }
+
+    /// The protocol `endpoint` speaks, if this process speaks it.
+    pub fn for_endpoint(
+        &self,
+        endpoint: &MerchantEndpoint,
+    ) -> Result<&Arc<dyn MerchantProtocol>, MerchantError> {
+        self.get(&endpoint.protocol)
+            .ok_or_else(|| MerchantError::Protocol {
+                merchant: endpoint.merchant_id.clone(),
+                message: format!(
+                    "speaks {:?}, which this process does not",
+                    endpoint.protocol
+                ),
+            })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn MerchantProtocol>> {
+        self.by_name.iter().find(|p| p.name() == name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.by_name.iter().map(|p| p.name())
+    }
+}
