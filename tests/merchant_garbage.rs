@@ -108,6 +108,7 @@ fn odd_merchant_messages_never_panic_the_session() {
     let mut rng = Rng(concierge::catalog::demo_world::Rng(7));
     for round in 0..2000 {
         let wanted = Wanted {
+            variant_id: String::new(),
             request: String::new(),
             variant_title: None,
             product_code: "P-1".into(),

@@ -21,6 +21,7 @@ fn session(
         .get_or_init(|| Arc::new(CompiledRules::embedded().unwrap()))
         .clone();
     let wanted = Wanted {
+        variant_id: String::new(),
         request: String::new(),
         variant_title: None,
         product_code: "P-1".into(),
@@ -217,6 +218,7 @@ fn an_open_size_goes_to_the_shopper_when_one_can_be_asked() {
 fn basket() -> Session {
     let mut session = session(Some("M"), Some("gray"), None, Some("1 Main St"));
     session.more = vec![Wanted {
+        variant_id: String::new(),
         request: String::new(),
         variant_title: None,
         product_code: "S-2".into(),

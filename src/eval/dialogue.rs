@@ -216,6 +216,7 @@ fn kind_name(kind: TurnKind) -> &'static str {
 
 fn read_case(rules: &Arc<CompiledRules>, case: &TurnCase) -> TurnResult {
     let wanted = Wanted {
+        variant_id: String::new(),
         request: String::new(),
         variant_title: None,
         product_code: "ITEM-1".into(),

@@ -22,7 +22,12 @@ use std::time::Instant;
 /// What the shopper wants from this merchant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Wanted {
+    /// The merchant's product id.
     pub product_code: String,
+    /// The merchant's id of the variant search chose (what a structured
+    /// checkout puts in its line item); empty when unknown.
+    #[serde(default)]
+    pub variant_id: String,
     pub product_title: String,
     /// Canonical values ("gray", "M").
     pub color: Option<String>,

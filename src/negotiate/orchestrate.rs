@@ -779,6 +779,7 @@ impl Shop {
             request: request.to_string(),
             variant_title: Some(offer.variant_title.clone()).filter(|t| !t.is_empty()),
             product_code: offer.product_id.clone(),
+            variant_id: offer.variant_id.clone(),
             product_title: offer.product_title.clone(),
             color: item.color.clone(),
             size: item.size.clone(),
