@@ -4,7 +4,7 @@
 //! 1,000,000 products, side by side with SQLite FTS5) use
 //! `concierge bench search --products N` instead.
 
-use concierge::catalog::bench::{bench_requests, scaled_catalogs};
+use concierge::bench::search::{bench_requests, scaled_catalogs};
 use concierge::catalog::feed::{parse_jsonl, to_jsonl};
 use concierge::catalog::search::queries_for_request;
 use concierge::catalog::CatalogIndex;

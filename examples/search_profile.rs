@@ -1,5 +1,5 @@
 //! Times searches over an existing index: `search_profile DIR [ROUNDS]`.
-use concierge::catalog::bench::bench_requests;
+use concierge::bench::search::bench_requests;
 use concierge::catalog::index::CatalogIndex;
 use concierge::catalog::search::queries_for_request;
 use concierge::intent::Parser;

@@ -36,6 +36,7 @@
 pub mod bench;
 pub mod catalog;
 pub mod config;
+pub mod convert;
 pub mod error;
 pub mod eval;
 pub mod http;

@@ -710,7 +710,7 @@ fn magento_luma_requests_find_the_variant_asked_for() {
     let Some(data) = magento_dir() else {
         return;
     };
-    let read = concierge::catalog::magento::read_magento_dir(&data).unwrap();
+    let read = concierge::convert::magento::read_magento_dir(&data).unwrap();
     assert!(read.rejected.is_empty(), "{:?}", read.rejected);
     // 147 configurable products plus 44 gear products.
     assert_eq!(read.products.len(), 191);

@@ -134,7 +134,7 @@ fn bad_input_is_one_clear_line_and_a_nonzero_exit() {
 #[test]
 fn committed_demo_feeds_match_the_generator() {
     let feeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("index/feeds");
-    for (name, contents) in concierge::catalog::demo_world::feed_files() {
+    for (name, contents) in concierge::world::demo::feed_files() {
         let committed =
             std::fs::read_to_string(feeds.join(&name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(

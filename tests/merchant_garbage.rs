@@ -14,7 +14,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 /// The demo world's seeded generator, with makers of odd merchant input.
-struct Rng(concierge::catalog::demo_world::Rng);
+struct Rng(concierge::world::demo::Rng);
 
 impl Rng {
     fn below(&mut self, n: usize) -> usize {
@@ -105,7 +105,7 @@ impl Rng {
 #[test]
 fn odd_merchant_messages_never_panic_the_session() {
     let rules = Arc::new(CompiledRules::embedded().unwrap());
-    let mut rng = Rng(concierge::catalog::demo_world::Rng(7));
+    let mut rng = Rng(concierge::world::demo::Rng(7));
     for round in 0..2000 {
         let wanted = Wanted {
             variant_id: String::new(),
@@ -184,7 +184,7 @@ fn odd_webhook_events_never_panic_the_reference_responder() {
         ResponderConfig::new(catalog.0.clone(), "secret"),
         catalog.1.clone(),
     );
-    let mut rng = Rng(concierge::catalog::demo_world::Rng(11));
+    let mut rng = Rng(concierge::world::demo::Rng(11));
     for _ in 0..3000 {
         let event = json!({"object": "page", "entry": [{"id": "p", "time": 1, "messaging": [{
             "sender": {"id": format!("s{}", rng.below(5))}, "recipient": {"id": "p"}, "timestamp": 1,
@@ -206,7 +206,7 @@ fn common_catalog() -> (
     concierge::catalog::MerchantProfile,
     Vec<concierge::catalog::FeedProduct>,
 ) {
-    let catalogs = concierge::catalog::demo_world::generate();
+    let catalogs = concierge::world::demo::generate();
     let profile = concierge::catalog::MerchantProfile {
         id: "shop".into(),
         ..catalogs[0].profile.clone()

@@ -34,7 +34,7 @@ use concierge::catalog::feed::{
     parse_feed, parse_jsonl, to_jsonl, Availability, Barcode, FeedFormat, FeedPrice, FeedProduct,
     FeedRead, FeedVariant, VariantOption, MAX_VARIANTS_PER_PRODUCT,
 };
-use concierge::catalog::magento::{parse_configurable, parse_gear};
+use concierge::convert::magento::{parse_configurable, parse_gear};
 use concierge::error::CatalogError;
 use concierge::intent::{Intent, Parser};
 use concierge::merchant::messenger::reading::TurnReading;

@@ -266,7 +266,7 @@ async fn without_a_budget_nothing_is_paid() {
 /// gray, before cheaper charcoal ones (shades of gray).
 #[tokio::test]
 async fn the_demo_world_buys_the_cheapest_valid_gray_medium_turtleneck() {
-    let catalogs = concierge::catalog::demo_world::generate();
+    let catalogs = concierge::world::demo::generate();
     let world = TestWorld::start(catalogs, vec![], |_| {}).await;
     let report = world.shop.shop(DEFAULT_REQUEST, &pay()).await.unwrap();
     let receipt = report

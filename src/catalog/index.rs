@@ -825,7 +825,7 @@ pub enum Indexing {
 
 /// Builds a fresh index merchant by merchant, in one commit: what
 /// `CatalogIndex::build` does for catalogs in memory, and what a load of
-/// large feeds does one feed at a time (`catalog::bench`), each feed's rows
+/// large feeds does one feed at a time (`bench::search`), each feed's rows
 /// borrowing its text and dropped once they are indexed.
 pub struct IndexBuilder {
     index: Index,
@@ -2066,7 +2066,7 @@ mod tests {
     #[test]
     fn a_reproducible_build_numbers_products_in_the_order_they_are_added() {
         let rules = CompiledRules::embedded().unwrap();
-        let catalogs = crate::catalog::demo_world::generate();
+        let catalogs = crate::world::demo::generate();
         let dir = tempfile::tempdir().unwrap();
         let index = CatalogIndex::build_with(dir.path(), &catalogs, &rules, Indexing::Reproducible)
             .unwrap();

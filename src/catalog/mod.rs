@@ -2,13 +2,9 @@
 //! search that returns offers compared across merchants.
 
 pub mod audience;
-pub mod bench;
-pub mod demo_world;
-pub mod eval;
 pub mod feed;
 pub mod gmc;
 pub mod index;
-pub mod magento;
 pub mod record;
 pub mod retrieve;
 pub mod search;

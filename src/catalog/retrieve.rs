@@ -1584,7 +1584,7 @@ pub fn hash_all(values: &[String]) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::bench::bench_requests;
+    use crate::bench::search::bench_requests;
     use crate::catalog::search::{queries_for_request, Ranker};
     use crate::intent::Parser;
     use crate::rules::CompiledRules;
@@ -1598,7 +1598,7 @@ mod tests {
     fn pruned_search_equals_scoring_every_product() {
         let rules = Arc::new(CompiledRules::embedded().unwrap());
         let dir = tempfile::tempdir().unwrap();
-        let catalogs = crate::catalog::demo_world::generate();
+        let catalogs = crate::world::demo::generate();
         let index = CatalogIndex::build(dir.path(), &catalogs, &rules).unwrap();
         let parser = Parser::new(rules.clone());
         let mut texts = bench_requests(90);

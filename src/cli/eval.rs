@@ -64,11 +64,11 @@ pub fn run(config: &Config, command: EvalCommand) -> anyhow::Result<i32> {
             Ok(0)
         }
         EvalCommand::Search(args) => {
-            use concierge::catalog::eval;
+            use concierge::eval::retrieval;
             let rules = rules::load(&config.rules_dir)?;
             let set = match args.format {
-                EvalFormat::Pricerunner => eval::read_pricerunner(&args.data)?,
-                EvalFormat::Qrels => eval::read_qrels_dir(&args.data)?,
+                EvalFormat::Pricerunner => retrieval::read_pricerunner(&args.data)?,
+                EvalFormat::Qrels => retrieval::read_qrels_dir(&args.data)?,
             };
             for problem in set.rejected.iter().take(20) {
                 eprintln!("skipped: {problem}");
@@ -78,7 +78,7 @@ pub fn run(config: &Config, command: EvalCommand) -> anyhow::Result<i32> {
                 RankerArg::Full => concierge::catalog::search::Ranker::Full,
             };
             let work_dir = scratch_dir("eval")?;
-            let report = eval::evaluate(&set, ranker, &rules, &work_dir);
+            let report = retrieval::evaluate(&set, ranker, &rules, &work_dir);
             let _ = std::fs::remove_dir_all(&work_dir);
             let report = report?;
             if args.json {
@@ -184,12 +184,12 @@ pub async fn bench(config: &Config, command: BenchCommand) -> anyhow::Result<i32
                 Some(dir) => dir,
                 None => scratch_dir("bench")?,
             };
-            let options = concierge::catalog::bench::BenchOptions {
+            let options = concierge::bench::search::BenchOptions {
                 products,
                 queries,
                 fts5: !no_fts5,
             };
-            let report = concierge::catalog::bench::run(&options, rules, &work_dir, &mut |line| {
+            let report = concierge::bench::search::run(&options, rules, &work_dir, &mut |line| {
                 if !json {
                     eprintln!("{line}");
                 }

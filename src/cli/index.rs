@@ -4,11 +4,11 @@
 
 use super::{progress_bar, ConvertFormat, IndexCommand};
 use anyhow::Context;
-use concierge::catalog::demo_world;
 use concierge::catalog::record::ParsedFeed;
 use concierge::catalog::CatalogIndex;
 use concierge::config::Config;
 use concierge::negotiate::Outcome;
+use concierge::world::demo;
 use concierge::{rules, world};
 use std::path::Path;
 use std::sync::Arc;
@@ -34,7 +34,7 @@ pub fn run(config: &Config, command: IndexCommand) -> anyhow::Result<i32> {
             let feeds_dir = config.feeds_dir();
             std::fs::create_dir_all(&feeds_dir)
                 .with_context(|| format!("cannot create {}", feeds_dir.display()))?;
-            for (name, contents) in demo_world::feed_files() {
+            for (name, contents) in demo::feed_files() {
                 let path = feeds_dir.join(&name);
                 std::fs::write(&path, contents)
                     .with_context(|| format!("cannot write {}", path.display()))?;
@@ -74,7 +74,7 @@ pub fn run(config: &Config, command: IndexCommand) -> anyhow::Result<i32> {
         }
         IndexCommand::Convert { format, data, out } => {
             let converted = match format {
-                ConvertFormat::Magento => concierge::catalog::magento::read_magento_dir(&data)?,
+                ConvertFormat::Magento => concierge::convert::magento::read_magento_dir(&data)?,
             };
             for problem in &converted.rejected {
                 eprintln!("skipped: {problem}");

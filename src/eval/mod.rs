@@ -24,6 +24,7 @@ pub mod dialogue;
 pub mod market;
 mod metrics;
 pub mod requests;
+pub mod retrieval;
 pub mod shop;
 
 pub use metrics::{evaluate, product_token_f1, ErrorCase, EvalReport, Prf};

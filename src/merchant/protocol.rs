@@ -17,10 +17,10 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use tokio::time::Instant;
 
 /// What the shopper wants from this merchant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Wanted {
     /// The merchant's product id.
     pub product_code: String,
@@ -339,4 +339,58 @@ impl Protocols {
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.by_name.iter().map(|p| p.name())
     }
+}
+
+/// A conversation that could not start (its merchant speaks a protocol
+/// this process does not): failed, with the reason.
+pub fn unspoken(reason: String) -> Box<dyn Negotiation> {
+    Box::new(Unspoken {
+        reason,
+        transcript: Vec::new(),
+    })
+}
+
+struct Unspoken {
+    reason: String,
+    transcript: Vec<TranscriptLine>,
+}
+
+#[async_trait]
+impl Negotiation for Unspoken {
+    async fn negotiate(&mut self, _deadline: Instant, _shopper: Option<Arc<ShopperChoices>>) {}
+
+    fn state(&self) -> SessionState {
+        SessionState::Failed
+    }
+
+    fn invoice(&self) -> Option<&Invoice> {
+        None
+    }
+
+    fn failure(&self) -> Option<&str> {
+        Some(&self.reason)
+    }
+
+    fn can_agree(&self) -> bool {
+        false
+    }
+
+    fn payment(&mut self, _authorization: PaymentAuthorization) -> Option<String> {
+        None
+    }
+
+    async fn pay(&mut self, _payment: &str) -> Result<PaymentReply, MerchantError> {
+        Err(MerchantError::Protocol {
+            merchant: String::new(),
+            message: self.reason.clone(),
+        })
+    }
+
+    async fn decline(&mut self, _reason: &str) {}
+
+    fn transcript(&self) -> &[TranscriptLine] {
+        &self.transcript
+    }
+
+    fn close(&mut self) {}
 }

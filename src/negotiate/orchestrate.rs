@@ -9,12 +9,14 @@ use super::policy::OpenChoice;
 use crate::catalog::{CatalogIndex, Offer, SearchQuery};
 use crate::config::Config;
 use crate::intent::{Fired, Intent, IntentKind, ItemRequest, Parser};
-use crate::merchant::messenger::session::{
-    Next, Session, SessionState, Speaker, TranscriptLine, Wanted,
-};
 use crate::merchant::messenger::signature::random_token;
-use crate::merchant::messenger::transport::{MerchantEndpoint, Transport};
+use crate::merchant::messenger::transport::Transport;
 use crate::merchant::messenger::wire::now_millis;
+use crate::merchant::protocol::{
+    CancelReply, MerchantEndpoint, Negotiation, Opening, Protocols, SessionState, ShopperChoices,
+    Speaker, TranscriptLine, Wanted,
+};
+pub use crate::merchant::protocol::{ChoiceQuestion, ChooseOption};
 use crate::money::Money;
 use crate::order::checks::CheckName;
 use crate::order::{check_invoice, Check, Expectation, Invoice, Mandate, OrderRecord, Store};
@@ -49,7 +51,11 @@ pub struct Shop {
     /// by another process counts at once.
     pub registered_merchants: bool,
     pub store: Arc<Store>,
+    /// The Messenger transport, whose Send API mailboxes a server delivers
+    /// into.
     pub transport: Transport,
+    /// Every protocol this process speaks with merchants.
+    pub protocols: Protocols,
     pub config: Config,
 }
 
@@ -267,36 +273,56 @@ impl MerchantDirectory {
     }
 }
 
-/// One conversation with one merchant, from first message to decision.
+/// One conversation with one merchant, from first message to decision, in
+/// the merchant's protocol.
 struct Conversation {
     endpoint: MerchantEndpoint,
-    /// The conversation's page-scoped id (the shopper's id at this merchant).
+    /// The conversation's id (Messenger's page-scoped id: the shopper's id
+    /// at this merchant); its payment's idempotency key is scoped by it.
     psid: String,
-    session: Session,
+    negotiation: Box<dyn Negotiation>,
     report: ConversationReport,
 }
 
 impl Conversation {
     /// A conversation negotiated with `endpoint` about `offer`, not yet
     /// checked.
-    fn new(endpoint: MerchantEndpoint, psid: String, offer: Offer, session: Session) -> Self {
+    fn new(
+        endpoint: MerchantEndpoint,
+        psid: String,
+        offer: Offer,
+        negotiation: Box<dyn Negotiation>,
+    ) -> Self {
         let report = ConversationReport {
             merchant_id: endpoint.merchant_id.clone(),
             merchant_name: endpoint.name.clone(),
             merchant_host: endpoint.host(),
             offer,
             transcript: Vec::new(),
-            state: session.state,
-            failure: session.failure.clone(),
-            invoice: session.invoice.clone(),
+            state: negotiation.state(),
+            failure: negotiation.failure().map(str::to_string),
+            invoice: negotiation.invoice().cloned(),
             checks: Vec::new(),
             accepted: false,
         };
         Conversation {
             endpoint,
             psid,
-            session,
+            negotiation,
             report,
+        }
+    }
+
+    /// Opens a conversation with `endpoint` in its protocol; one this
+    /// process does not speak fails at once, with the reason.
+    fn open(
+        protocols: &Protocols,
+        endpoint: &MerchantEndpoint,
+        opening: Opening,
+    ) -> Box<dyn Negotiation> {
+        match protocols.for_endpoint(endpoint) {
+            Ok(protocol) => protocol.open(endpoint, opening),
+            Err(error) => crate::merchant::protocol::unspoken(error.to_string()),
         }
     }
 
@@ -306,7 +332,7 @@ impl Conversation {
         let report = &mut self.report;
         report.checks = checks;
         report.accepted = report.checks.iter().all(|c| c.passed);
-        if report.accepted && !self.session.can_agree() {
+        if report.accepted && !self.negotiation.can_agree() {
             report.accepted = false;
             report.checks.push(Check {
                 name: CheckName::WayToAgree,
@@ -316,7 +342,7 @@ impl Conversation {
             });
         }
         report.invoice = Some(invoice);
-        report.state = self.session.state;
+        report.state = self.negotiation.state();
     }
 }
 
@@ -514,13 +540,10 @@ impl Shop {
         };
         let backups = selection.backups.clone();
         // One broker for every round: the shopper is asked a choice once.
-        let broker = options.choose.clone().map(|choose| {
-            Arc::new(ChoiceBroker {
-                choose,
-                answers: Default::default(),
-                prompt: Default::default(),
-            })
-        });
+        let broker = options
+            .choose
+            .clone()
+            .map(|choose| Arc::new(ShopperChoices::new(choose)));
         let mut conversations = self
             .negotiate_all(selection, &wants, broker.clone(), run_id)
             .await;
@@ -718,7 +741,7 @@ impl Shop {
         &self,
         selection: Selection,
         wants: &ItemWants<'_>,
-        broker: Option<Arc<ChoiceBroker>>,
+        broker: Option<Arc<ShopperChoices>>,
         run_id: i64,
     ) -> Vec<Conversation> {
         let contacts: Vec<(String, MerchantEndpoint, Offer)> = selection
@@ -737,34 +760,37 @@ impl Shop {
         let mut tasks = JoinSet::new();
         for (psid, endpoint, offer) in contacts {
             let wanted = self.wanted_for(wants.request, wants.item, wants.quantity, &offer);
-            let mut session = Session::new(
-                &endpoint.merchant_id,
-                wanted,
-                self.rules.clone(),
-                self.config.max_turns,
-            );
             // With a shopper to ask, open choices go to them; otherwise
             // the policy drops the merchant (Concierge never guesses).
-            session.ask_shopper = broker.is_some();
-            session.pick_listed_variant = self.config.open_choice == OpenChoice::Listed;
+            let opening = self.opening(&psid, vec![wanted], broker.is_some());
+            let mut negotiation = Conversation::open(&self.protocols, &endpoint, opening);
             let broker = broker.clone();
-            let transport = self.transport.clone();
             tasks.spawn(async move {
-                let session =
-                    negotiate(&transport, &endpoint, &psid, session, deadline, broker).await;
-                (endpoint, psid, offer, session)
+                negotiation.negotiate(deadline, broker).await;
+                (endpoint, psid, offer, negotiation)
             });
         }
         let mut conversations = Vec::new();
         while let Some(joined) = tasks.join_next().await {
             // A panicking negotiation task would be a bug; it only loses that
             // merchant, never the others.
-            if let Ok((endpoint, psid, offer, session)) = joined {
-                conversations.push(Conversation::new(endpoint, psid, offer, session));
+            if let Ok((endpoint, psid, offer, negotiation)) = joined {
+                conversations.push(Conversation::new(endpoint, psid, offer, negotiation));
             }
         }
         conversations.sort_by(|a, b| a.endpoint.merchant_id.cmp(&b.endpoint.merchant_id));
         conversations
+    }
+
+    /// How a conversation opens, under the policy's settings.
+    fn opening(&self, conversation_id: &str, items: Vec<Wanted>, ask_shopper: bool) -> Opening {
+        Opening {
+            conversation_id: conversation_id.to_string(),
+            items,
+            max_turns: self.config.max_turns,
+            ask_shopper,
+            pick_listed_variant: self.config.open_choice == OpenChoice::Listed,
+        }
     }
 
     /// What to ask `offer`'s merchant for, for `item`.
@@ -802,7 +828,7 @@ impl Shop {
     }
 
     fn check_one(&self, conversation: &mut Conversation, wants: &ItemWants, mandate: &Mandate) {
-        let Some(invoice) = conversation.session.invoice.clone() else {
+        let Some(invoice) = conversation.negotiation.invoice().cloned() else {
             return;
         };
         let offer = &conversation.report.offer;
@@ -816,8 +842,8 @@ impl Shop {
             // The lower of the catalog's price and any price the merchant
             // quoted in conversation.
             listed_unit_price: conversation
-                .session
-                .quoted_unit_price
+                .negotiation
+                .quoted_unit_price()
                 .map_or(offer.price.minor, |q| q.min(offer.price.minor)),
         };
         let checks = check_invoice(&invoice, &expectation, mandate, &self.rules);
@@ -998,32 +1024,21 @@ impl Shop {
 
     /// Declines every invoice but the chosen one, with the reason.
     async fn decline_others(&self, conversations: &mut [Conversation], chosen: Option<usize>) {
-        let mut declines = JoinSet::new();
-        for (position, conversation) in conversations.iter_mut().enumerate() {
-            if Some(position) == chosen || conversation.session.state != SessionState::Invoiced {
-                continue;
-            }
-            let reason = match conversation.report.rejection() {
-                Some(rejection) => format!("the invoice failed a check ({rejection})"),
-                None => "I went with a better offer".into(),
-            };
-            let message = conversation.session.decline(&reason);
-            let transport = self.transport.clone();
-            let endpoint = conversation.endpoint.clone();
-            let psid = conversation.psid.clone();
-            declines.spawn(async move {
-                let replies = transport
-                    .send(&endpoint, &psid, &message)
-                    .await
-                    .unwrap_or_default();
-                (position, replies)
+        let declines = conversations
+            .iter_mut()
+            .enumerate()
+            .filter(|(position, conversation)| {
+                Some(*position) != chosen
+                    && conversation.negotiation.state() == SessionState::Invoiced
+            })
+            .map(|(_, conversation)| {
+                let reason = match conversation.report.rejection() {
+                    Some(rejection) => format!("the invoice failed a check ({rejection})"),
+                    None => "I went with a better offer".into(),
+                };
+                async move { conversation.negotiation.decline(&reason).await }
             });
-        }
-        while let Some(joined) = declines.join_next().await {
-            if let Ok((position, replies)) = joined {
-                conversations[position].session.note_replies(&replies);
-            }
-        }
+        futures::future::join_all(declines).await;
     }
 
     /// Record: every conversation's messages and the decision on each
@@ -1032,14 +1047,14 @@ impl Shop {
         for conversation in conversations {
             let Conversation {
                 endpoint,
-                psid,
-                session,
+                mut negotiation,
                 report: mut conversation,
+                ..
             } = conversation;
-            self.transport.close_conversation(&psid);
-            conversation.state = session.state;
-            conversation.transcript = session.transcript.clone();
-            for (sequence, line) in session.transcript.iter().enumerate() {
+            negotiation.close();
+            conversation.state = negotiation.state();
+            conversation.transcript = negotiation.transcript().to_vec();
+            for (sequence, line) in conversation.transcript.iter().enumerate() {
                 let record = MessageRecord {
                     run_id,
                     merchant_id: endpoint.merchant_id.clone(),
@@ -1197,13 +1212,13 @@ impl Shop {
                 ),
             );
         };
-        let message = crate::merchant::messenger::session::ShopperMessage::Postback {
-            title: "Cancel".into(),
-            payload: format!("CANCEL:{}", order.order_number),
-            payment: None,
+        let answer = match self.protocols.for_endpoint(&endpoint) {
+            Ok(protocol) => protocol.cancel(&endpoint, order).await,
+            Err(error) => Err(error),
         };
-        let replies = match self.transport.send(&endpoint, &order.psid, &message).await {
-            Ok(replies) => replies,
+        let (cancelled, text) = match answer {
+            Ok(CancelReply::Cancelled(text)) => (true, text),
+            Ok(CancelReply::Refused(text)) => (false, text),
             Err(error) => {
                 return report.end(
                     Outcome::NotCancelled,
@@ -1214,17 +1229,6 @@ impl Shop {
                 );
             }
         };
-        self.transport.close_conversation(&order.psid);
-        let text: String = replies
-            .iter()
-            .filter_map(|r| r.text.clone())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let cancelled = self
-            .rules
-            .dialogue_acts(&text)
-            .iter()
-            .any(|(act, _)| *act == crate::rules::DialogueAct::CancelConfirmed);
         let status = if cancelled {
             OrderStatus::Cancelled
         } else {
@@ -1284,17 +1288,9 @@ impl Shop {
             .config
             .counter_offer_text
             .replace("{budget}", &budget_text);
-        let message = conversation.session.counter_offer(&text)?;
-        let session = &conversation.session;
-        let replies = self
-            .transport
-            .exchange(&conversation.endpoint, &conversation.psid, &message, &|r| {
-                session.turn_complete(r)
-            })
-            .await
-            .unwrap_or_default();
-        conversation.session.on_replies(&replies);
-        conversation.session.invoice.as_ref()?;
+        if !conversation.negotiation.counter_offer(&text).await {
+            return None;
+        }
         self.check_one(conversation, wants, mandate);
         let total = conversation.report.invoice.as_ref()?.total_money();
         let name = &conversation.endpoint.name;
@@ -1409,147 +1405,6 @@ fn second_picks(offers: &[Offer], picks: &[usize], request: &str) -> Vec<usize> 
                 .min_by_key(|&i| (fit_tier(&offers[i], request), offers[i].price.minor, i))
         })
         .collect()
-}
-
-/// Talks to one merchant until an invoice, a stop, or the deadline.
-async fn negotiate(
-    transport: &Transport,
-    endpoint: &MerchantEndpoint,
-    psid: &str,
-    mut session: Session,
-    mut deadline: Instant,
-    broker: Option<Arc<ChoiceBroker>>,
-) -> Session {
-    let mut message = session.opening();
-    loop {
-        let now = Instant::now();
-        if now >= deadline {
-            session.abort("the negotiation deadline passed");
-            return session;
-        }
-        let mut next = match tokio::time::timeout(
-            deadline - now,
-            transport.exchange(endpoint, psid, &message, &|replies| {
-                session.turn_complete(replies)
-            }),
-        )
-        .await
-        {
-            Err(_) => {
-                session.abort("the negotiation deadline passed");
-                return session;
-            }
-            Ok(Err(error)) => {
-                session.abort(error.to_string());
-                return session;
-            }
-            Ok(Ok(replies)) => session.on_replies(&replies),
-        };
-        loop {
-            match next {
-                Next::Send(outgoing) => {
-                    message = outgoing;
-                    break;
-                }
-                Next::NeedChoice { slot, options } => {
-                    let asked = Instant::now();
-                    let answer = match &broker {
-                        Some(broker) => broker.resolve(&endpoint.name, &slot, &options).await,
-                        None => None,
-                    };
-                    // The shopper's thinking time is not the merchant's.
-                    deadline += asked.elapsed();
-                    next = session.choose(answer.as_deref());
-                }
-                Next::Wait => {
-                    let now = Instant::now();
-                    let waited = if now >= deadline {
-                        Err(None)
-                    } else {
-                        tokio::time::timeout(
-                            deadline - now,
-                            transport
-                                .receive(endpoint, psid, &|replies| session.turn_complete(replies)),
-                        )
-                        .await
-                        .map_err(|_| None)
-                        .and_then(|r| r.map_err(Some))
-                    };
-                    next = match waited {
-                        Ok(replies) => session.on_replies(&replies),
-                        Err(error) => {
-                            session.abort(
-                                error
-                                    .map(|e| e.to_string())
-                                    .unwrap_or_else(|| "the negotiation deadline passed".into()),
-                            );
-                            return session;
-                        }
-                    };
-                }
-                Next::Invoiced | Next::Stop => return session,
-            }
-        }
-    }
-}
-
-/// A question for the shopper: a merchant wants an option the request
-/// left open.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChoiceQuestion {
-    pub merchant_name: String,
-    /// "size" or "colour".
-    pub slot: String,
-    pub options: Vec<String>,
-}
-
-/// Asks the shopper; `None` means no choice. Called off the async runtime,
-/// so it may block on a terminal.
-pub type ChooseOption = Arc<dyn Fn(&ChoiceQuestion) -> Option<String> + Send + Sync>;
-
-/// Puts open choices to the shopper one at a time, and reuses an answer for
-/// every merchant that asks the same thing.
-struct ChoiceBroker {
-    choose: ChooseOption,
-    answers: std::sync::Mutex<std::collections::HashMap<String, String>>,
-    prompt: tokio::sync::Mutex<()>,
-}
-
-impl ChoiceBroker {
-    fn known(&self, slot: &str) -> Option<String> {
-        self.answers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(slot)
-            .cloned()
-    }
-
-    async fn resolve(&self, merchant_name: &str, slot: &str, options: &[String]) -> Option<String> {
-        if let Some(answer) = self.known(slot) {
-            return Some(answer);
-        }
-        let _turn = self.prompt.lock().await;
-        if let Some(answer) = self.known(slot) {
-            return Some(answer);
-        }
-        let question = ChoiceQuestion {
-            merchant_name: merchant_name.to_string(),
-            slot: slot.to_string(),
-            options: options.to_vec(),
-        };
-        let choose = self.choose.clone();
-        let answer = tokio::task::spawn_blocking(move || choose(&question))
-            .await
-            .ok()
-            .flatten();
-        if let Some(answer) = &answer {
-            self.answers
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(slot.to_string(), answer.clone());
-        }
-        answer
-    }
 }
 
 fn wanted_label(color: Option<&str>, size: Option<&str>) -> String {

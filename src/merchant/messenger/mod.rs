@@ -3,6 +3,7 @@
 //! transport that carries its messages, the mailboxes of Send API replies,
 //! the reading of a merchant's turn), and the reference auto-responder a
 //! merchant without a bot can run.
+pub mod buyer;
 pub mod mailbox;
 pub mod reading;
 pub mod responder;
@@ -12,6 +13,7 @@ pub mod signature;
 pub mod transport;
 pub mod wire;
 
+pub use buyer::MessengerProtocol;
 pub use responder::{Charge, Responder, ResponderConfig, Wording};
 pub use session::{Session, Wanted};
 pub use transport::{MerchantEndpoint, Transport};

@@ -6,10 +6,9 @@
 //! one of the items, or its invoice fails a check) is declined with the
 //! reason, and the items are then shopped one by one.
 
-use super::{fit_tier, negotiate, Candidate, Choice, Conversation, Shop, ShopOptions, ShopReport};
+use super::{fit_tier, Candidate, Choice, Conversation, Shop, ShopOptions, ShopReport};
 use crate::catalog::Offer;
 use crate::intent::{Intent, ItemRequest};
-use crate::merchant::messenger::session::Session;
 use crate::merchant::messenger::signature::random_token;
 use crate::merchant::messenger::transport::MerchantEndpoint;
 use crate::money::Money;
@@ -229,35 +228,28 @@ impl Shop {
         pick: &BasketPick,
         run_id: i64,
     ) -> Option<Conversation> {
-        let mut items = intent.items.iter().zip(&pick.offers).map(|(item, offer)| {
-            self.wanted_for(&intent.text, item, item.quantity_or_one(), offer)
-        });
-        let mut session = Session::new(
-            &pick.endpoint.merchant_id,
-            items.next()?,
-            self.rules.clone(),
-            self.config.max_turns,
-        );
-        session.more = items.collect();
+        let items: Vec<_> = intent
+            .items
+            .iter()
+            .zip(&pick.offers)
+            .map(|(item, offer)| self.wanted_for(&intent.text, item, item.quantity_or_one(), offer))
+            .collect();
         let psid = format!("cg-{run_id}-{}", random_token(6));
         let _ = self
             .store
             .record_conversations(&[(psid.clone(), pick.endpoint.merchant_id.clone())], run_id);
         let deadline = Instant::now() + self.config.negotiation_deadline;
-        let session = negotiate(
-            &self.transport,
+        let mut negotiation = Conversation::open(
+            &self.protocols,
             &pick.endpoint,
-            &psid,
-            session,
-            deadline,
-            None,
-        )
-        .await;
+            self.opening(&psid, items, false),
+        );
+        negotiation.negotiate(deadline, None).await;
         Some(Conversation::new(
             pick.endpoint.clone(),
             psid,
             pick.offers.first()?.clone(),
-            session,
+            negotiation,
         ))
     }
 
@@ -286,7 +278,7 @@ impl Shop {
         expectations: &[Expectation],
         shop: &ShopReport,
     ) {
-        let Some(invoice) = conversation.session.invoice.clone() else {
+        let Some(invoice) = conversation.negotiation.invoice().cloned() else {
             return;
         };
         let checks = check_order(&invoice, expectations, &shop.mandate, &self.rules);

@@ -2,12 +2,11 @@
 //! what became of payments whose answer never came.
 
 use super::{Conversation, Receipt, ReceiptLine, Shop};
-use crate::merchant::messenger::session::{
-    payment_turn_complete, read_payment_replies, PaymentReply, ShopperMessage,
-};
+use crate::merchant::messenger::session::{payment_turn_complete, read_payment_replies};
 use crate::merchant::messenger::signature::random_token;
 use crate::merchant::messenger::transport::MerchantEndpoint;
 use crate::merchant::messenger::wire::{now_millis, OutgoingMessage};
+use crate::merchant::protocol::PaymentReply;
 use crate::order::{Invoice, Mandate, OrderRecord, PaymentClaim, PaymentRecord, PaymentStatus};
 use crate::store::OrderStatus;
 use serde::{Deserialize, Serialize};
@@ -41,7 +40,7 @@ impl Shop {
         let Conversation {
             endpoint,
             psid,
-            session,
+            negotiation,
             report,
         } = conversation;
         let invoice = report.invoice.clone().ok_or("no invoice")?;
@@ -60,8 +59,8 @@ impl Shop {
         let idempotency_key = invoice.payment_key(psid);
         let authorization =
             invoice.authorization(format!("tok_{}", random_token(12)), &idempotency_key, 600);
-        let Some(message) = session.pay(authorization) else {
-            return Err("the merchant offered no Pay button".into());
+        let Some(payment) = negotiation.payment(authorization) else {
+            return Err("the merchant offered no way to pay".into());
         };
         // The intent is durable before anything leaves: a crash from here on
         // leaves a payment that reconciliation settles.
@@ -74,15 +73,15 @@ impl Shop {
                 amount_minor: invoice.total,
                 currency: invoice.currency.clone(),
                 psid: psid.clone(),
-                pay_message: serde_json::to_string(&message).unwrap_or_default(),
+                pay_message: payment.clone(),
                 invoice: serde_json::to_string(&invoice).unwrap_or_default(),
             })
             .map_err(|e| e.to_string())?;
         self.store
             .settle_payment(&idempotency_key, PaymentStatus::Sent, "")
             .map_err(|e| e.to_string())?;
-        let replies = match self.send_pay(endpoint, psid, &message).await {
-            Ok(replies) => replies,
+        let reply = match negotiation.pay(&payment).await {
+            Ok(reply) => reply,
             Err(error) => {
                 let _ = self.store.settle_payment(
                     &idempotency_key,
@@ -94,7 +93,7 @@ impl Shop {
                 ));
             }
         };
-        let (text, payment_status) = match answered(session.on_payment_replies(&replies)) {
+        let (text, payment_status) = match answered(reply) {
             Ok(answer) => answer,
             Err(text) => {
                 let _ = self
@@ -116,29 +115,6 @@ impl Shop {
             payment_status,
             text,
         ))
-    }
-
-    /// Sends a Pay and waits for its answer, once more on a transport
-    /// failure: the same idempotency key makes a repeated Pay safe.
-    async fn send_pay(
-        &self,
-        endpoint: &MerchantEndpoint,
-        psid: &str,
-        message: &ShopperMessage,
-    ) -> Result<Vec<OutgoingMessage>, crate::error::MerchantError> {
-        let complete = |replies: &[OutgoingMessage]| payment_turn_complete(&self.rules, replies);
-        let first = self
-            .transport
-            .exchange(endpoint, psid, message, &complete)
-            .await;
-        match first {
-            Ok(replies) => Ok(replies),
-            Err(_) => {
-                self.transport
-                    .exchange(endpoint, psid, message, &complete)
-                    .await
-            }
-        }
     }
 
     /// Settles payments whose answer is open and that nothing touched for
@@ -257,13 +233,13 @@ impl Shop {
             self.store.settle_payment(key, PaymentStatus::Failed, why)?;
             return Ok(Settled::Closed(PaymentStatus::Failed, why.into()));
         }
-        let (Ok(message), Ok(invoice)) = (
-            serde_json::from_str::<ShopperMessage>(&payment.pay_message),
-            serde_json::from_str::<Invoice>(&payment.invoice),
-        ) else {
-            return Ok(Settled::Open(
-                "recorded before payments kept their Pay message; ask the merchant".into(),
-            ));
+        let invoice = match serde_json::from_str::<Invoice>(&payment.invoice) {
+            Ok(invoice) if !payment.pay_message.is_empty() => invoice,
+            _ => {
+                return Ok(Settled::Open(
+                    "recorded before payments kept their Pay message; ask the merchant".into(),
+                ))
+            }
         };
         let Some(endpoint) = endpoint else {
             return Ok(Settled::Open(format!(
@@ -271,12 +247,23 @@ impl Shop {
                 payment.merchant_id
             )));
         };
-        let replies = match self.send_pay(endpoint, &payment.psid, &message).await {
-            Ok(replies) => replies,
+        let protocol = match self.protocols.for_endpoint(endpoint) {
+            Ok(protocol) => protocol,
+            Err(error) => return Ok(Settled::Open(error.to_string())),
+        };
+        let reply = match protocol
+            .repay(
+                endpoint,
+                &payment.psid,
+                &payment.pay_message,
+                payment.amount_minor,
+            )
+            .await
+        {
+            Ok(reply) => reply,
             Err(error) => return Ok(Settled::Open(format!("no answer: {error}"))),
         };
-        let read = read_payment_replies(&self.rules, Some(payment.amount_minor), &replies);
-        match answered(read) {
+        match answered(reply) {
             Ok((text, status)) => {
                 self.record_confirmed(payment, &invoice, endpoint, status, &text)?;
                 Ok(Settled::Confirmed(status))

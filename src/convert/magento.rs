@@ -6,7 +6,9 @@
 //! Magento's import CSV has quoted fields with newlines and HTML; the `csv`
 //! crate reads them, and descriptions are reduced to plain text here.
 
-use super::feed::{Availability, FeedPrice, FeedProduct, FeedRead, FeedVariant, VariantOption};
+use crate::catalog::feed::{
+    Availability, FeedPrice, FeedProduct, FeedRead, FeedVariant, VariantOption,
+};
 use crate::error::CatalogError;
 use std::collections::HashMap;
 use std::path::Path;
@@ -18,7 +20,7 @@ const CURRENCY: &str = "USD";
 /// `directory`.
 pub fn read_magento_dir(directory: &Path) -> Result<FeedRead, CatalogError> {
     let configurable = directory.join("configurable_products.csv");
-    let text = super::feed::read_file(&configurable)?;
+    let text = crate::catalog::feed::read_file(&configurable)?;
     let mut read = parse_configurable(&configurable.display().to_string(), &text);
     let mut gear_files: Vec<_> = std::fs::read_dir(directory)
         .map_err(|source| CatalogError::Io {
@@ -35,7 +37,7 @@ pub fn read_magento_dir(directory: &Path) -> Result<FeedRead, CatalogError> {
         .collect();
     gear_files.sort();
     for path in gear_files {
-        let text = super::feed::read_file(&path)?;
+        let text = crate::catalog::feed::read_file(&path)?;
         let gear = parse_gear(&path.display().to_string(), &text);
         read.products.extend(gear.products);
         read.rejected.extend(gear.rejected);

@@ -17,11 +17,11 @@
 //! each query's top 10 (precision: grouped pairs that share a cluster;
 //! recall: same-cluster pairs that were grouped).
 
-use super::feed::{read_feed_file, Availability, FeedPrice, FeedProduct, FeedVariant};
-use super::index::{CatalogIndex, Indexing};
-use super::search::{Ranker, SearchQuery};
-use super::MerchantCatalog;
-use super::MerchantProfile;
+use crate::catalog::feed::{read_feed_file, Availability, FeedPrice, FeedProduct, FeedVariant};
+use crate::catalog::index::{CatalogIndex, Indexing};
+use crate::catalog::search::{Ranker, SearchQuery};
+use crate::catalog::MerchantCatalog;
+use crate::catalog::MerchantProfile;
 use crate::error::CatalogError;
 use crate::rules::CompiledRules;
 use serde::Serialize;
@@ -84,7 +84,7 @@ pub struct EvalReport {
 
 /// Reads a PriceRunner CSV.
 pub fn read_pricerunner(path: &Path) -> Result<EvalSet, CatalogError> {
-    let text = super::feed::read_file(path)?;
+    let text = crate::catalog::feed::read_file(path)?;
     Ok(parse_pricerunner(&path.display().to_string(), &text))
 }
 
@@ -211,8 +211,8 @@ pub fn read_qrels(
     judgements_path: &Path,
     feed_path: &Path,
 ) -> Result<EvalSet, CatalogError> {
-    let queries_text = super::feed::read_file(queries_path)?;
-    let judgements_text = super::feed::read_file(judgements_path)?;
+    let queries_text = crate::catalog::feed::read_file(queries_path)?;
+    let judgements_text = crate::catalog::feed::read_file(judgements_path)?;
     let feed = read_feed_file(feed_path)?;
     let merchant_id = feed_path
         .file_stem()

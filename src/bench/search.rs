@@ -10,14 +10,14 @@
 //! the same filters, and the same deduplication to one offer per product; it
 //! has no colour/size boosts and no fuzzy terms, so it does less work.
 
-use super::demo_world;
-use super::feed::{parse_jsonl, read_file, to_jsonl, FeedProduct, MerchantProfile};
-use super::index::{directory_size, IndexBuilder};
-use super::search::{queries_for_request, SearchQuery};
-use super::MerchantCatalog;
+use crate::catalog::feed::{parse_jsonl, read_file, to_jsonl, FeedProduct, MerchantProfile};
+use crate::catalog::index::{directory_size, IndexBuilder};
+use crate::catalog::search::{queries_for_request, SearchQuery};
+use crate::catalog::MerchantCatalog;
 use crate::error::CatalogError;
 use crate::intent::Parser;
 use crate::rules::CompiledRules;
+use crate::world::demo;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::io::Write;
@@ -142,7 +142,7 @@ impl BenchReport {
 /// with distinct product and variant ids (`-x1`, `-x2`, ...), spread over
 /// the demo world's merchants as the originals are.
 pub fn scaled_catalogs(n_products: usize) -> Vec<MerchantCatalog> {
-    let base = demo_world::generate();
+    let base = demo::generate();
     let mut catalogs: Vec<MerchantCatalog> = base
         .iter()
         .map(|c| MerchantCatalog {
@@ -187,7 +187,7 @@ pub fn write_scaled_feeds(
         let path = path.to_path_buf();
         move |source| CatalogError::Io { path, source }
     };
-    let base = demo_world::generate();
+    let base = demo::generate();
     let mut feeds = Vec::new();
     let mut writers = Vec::new();
     for catalog in &base {

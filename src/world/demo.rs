@@ -9,7 +9,7 @@
 //! whose total breaks the budget once shipping and tax are added, a fourth
 //! whose gray medium is out of stock, and a cheaper one that wins.
 
-use super::feed::{
+use crate::catalog::feed::{
     Availability, Barcode, FeedPrice, FeedProduct, FeedVariant, MerchantCatalog, MerchantManifest,
     MerchantProfile, VariantOption,
 };
@@ -620,7 +620,7 @@ pub fn feed_files() -> Vec<(String, String)> {
     for catalog in &catalogs {
         files.push((
             catalog.profile.feed.clone(),
-            super::feed::to_jsonl(&catalog.products),
+            crate::catalog::feed::to_jsonl(&catalog.products),
         ));
     }
     files

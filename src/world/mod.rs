@@ -2,9 +2,11 @@
 //! auto-responders (the bundled demo world's, on loopback), the store and
 //! the transport. The binary and the tests use these same functions.
 
+pub mod demo;
+
 use crate::catalog::feed::read_feeds_dir;
 use crate::catalog::record::{OpenedRecord, Vocabulary};
-use crate::catalog::{demo_world, BuildSummary, CatalogIndex, MerchantCatalog};
+use crate::catalog::{BuildSummary, CatalogIndex, MerchantCatalog};
 use crate::config::Config;
 use crate::error::{CatalogError, MerchantError};
 use crate::intent::Parser;
@@ -28,7 +30,7 @@ pub fn load_catalogs(
     if feeds_dir.join("merchants.toml").is_file() {
         read_feeds_dir(&feeds_dir)
     } else {
-        Ok((demo_world::generate(), Vec::new()))
+        Ok((demo::generate(), Vec::new()))
     }
 }
 
@@ -216,6 +218,7 @@ pub fn build_shop_with_transport(
 ) -> Shop {
     Shop {
         parser: Parser::new(rules.clone()),
+        protocols: crate::merchant::protocols(config, &rules, &transport),
         rules,
         catalogs: vec![catalog],
         merchants,

@@ -2,6 +2,8 @@
 //! negotiated at once, misbehaving merchants against the deadline, and
 //! duplicate payments. Everything runs for real on loopback.
 
+pub mod search;
+
 use crate::catalog::feed::{Availability, FeedPrice, FeedProduct, FeedVariant, VariantOption};
 use crate::catalog::{MerchantCatalog, MerchantProfile};
 use crate::config::Config;
