@@ -48,7 +48,7 @@ async fn registrations_reloads_and_searches_at_once_never_fail() {
         let body = serde_json::json!({
             "name": format!("Shop {m}"),
             "endpoint": responder.endpoint.url,
-            "verify_token": responder.responder.config().verify_token,
+            "verify_token": responder.responder().expect("a Messenger responder").config().verify_token,
             "app_secret": responder.endpoint.app_secret,
             "feed": feed(m),
         });

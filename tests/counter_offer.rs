@@ -49,7 +49,7 @@ async fn a_granted_counter_offer_is_paid_at_the_budget() {
         .as_ref()
         .unwrap_or_else(|| panic!("{}", report.render()));
     assert_eq!(receipt.total.minor, 5000);
-    let charges = merchant.responder.charges();
+    let charges = merchant.charges();
     assert_eq!(charges.len(), 1);
     assert_eq!(charges[0].amount.minor, 5000);
     assert!(
@@ -79,7 +79,7 @@ async fn a_granted_counter_offer_is_paid_at_the_budget() {
 async fn a_refused_counter_offer_pays_nothing() {
     let (report, merchant, world) = run(4800, 400, 0).await;
     assert!(report.receipt.is_none(), "{}", report.render());
-    assert!(merchant.responder.charges().is_empty());
+    assert!(merchant.charges().is_empty());
     assert!(
         report
             .notes
@@ -97,7 +97,7 @@ async fn no_counter_offer_beyond_the_margin() {
     // $48.00 + $9.00 = $57.00, 14% over: too far to ask.
     let (report, merchant, world) = run(4800, 900, 5000).await;
     assert!(report.receipt.is_none());
-    assert!(merchant.responder.charges().is_empty());
+    assert!(merchant.charges().is_empty());
     assert!(
         !report.notes.iter().any(|n| n.contains("Counter-offer")),
         "{:?}",

@@ -131,7 +131,12 @@ async fn purchases_killed_at_random_points_leave_every_charge_as_one_order() {
         let registration = concierge::merchant::registry::Registration {
             name: "Alpha Knits".into(),
             endpoint: running.endpoint.url.clone(),
-            verify_token: running.responder.config().verify_token.clone(),
+            verify_token: running
+                .responder()
+                .expect("a Messenger responder")
+                .config()
+                .verify_token
+                .clone(),
             app_secret: Some(running.endpoint.app_secret.clone()),
             feed: concierge::catalog::feed::to_jsonl(&catalogs[0].products),
             feed_format: Some("jsonl".into()),
@@ -207,7 +212,7 @@ async fn purchases_killed_at_random_points_leave_every_charge_as_one_order() {
     assert!(reconciled.success(), "every open payment settled");
 
     let store = Store::open(&config.db_path).unwrap();
-    let charges = running.responder.charges();
+    let charges = running.charges();
     let orders = store.orders().unwrap();
     let payments: HashMap<String, _> = store
         .payments(None)

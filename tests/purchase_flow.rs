@@ -54,13 +54,10 @@ async fn buys_the_cheapest_valid_offer_and_records_it_durably() {
     );
 
     // Exactly one charge, at beta.
-    assert_eq!(world.merchant("beta").responder.charges().len(), 1);
-    assert_eq!(
-        world.merchant("beta").responder.charges()[0].amount.minor,
-        4700
-    );
-    assert!(world.merchant("alpha").responder.charges().is_empty());
-    assert!(world.merchant("gamma").responder.charges().is_empty());
+    assert_eq!(world.merchant("beta").charges().len(), 1);
+    assert_eq!(world.merchant("beta").charges()[0].amount.minor, 4700);
+    assert!(world.merchant("alpha").charges().is_empty());
+    assert!(world.merchant("gamma").charges().is_empty());
 
     // The order is still there after the store is closed and reopened.
     let db_path = world.config.db_path.clone();
@@ -257,7 +254,7 @@ async fn without_a_budget_nothing_is_paid() {
         report.notes
     );
     for merchant in &world.merchants {
-        assert!(merchant.responder.charges().is_empty());
+        assert!(merchant.charges().is_empty());
     }
     world.stop().await;
 }
@@ -309,11 +306,7 @@ async fn the_demo_world_buys_the_cheapest_valid_gray_medium_turtleneck() {
         "{}",
         report.render()
     );
-    let paid: usize = world
-        .merchants
-        .iter()
-        .map(|m| m.responder.charges().len())
-        .sum();
+    let paid: usize = world.merchants.iter().map(|m| m.charges().len()).sum();
     assert_eq!(paid, 1);
     world.stop().await;
 }
@@ -369,7 +362,7 @@ async fn order_status_and_cancel_work_from_the_store() {
         "{}",
         orders[0].status_detail
     );
-    assert!(world.merchant("beta").responder.charges()[0].refunded);
+    assert!(world.merchant("beta").charges()[0].refunded);
 
     let again = world.shop.shop("cancel my order", &pay()).await.unwrap();
     assert!(
@@ -425,10 +418,10 @@ async fn a_basket_one_merchant_sells_is_one_order_with_a_line_per_item() {
     assert!(report.conversations[0].transcript[0]
         .text
         .contains("\n2. 2 x Wool Socks (A-200) in Gray, size M"));
-    let charges = world.merchant("alpha").responder.charges();
+    let charges = world.merchant("alpha").charges();
     assert_eq!(charges.len(), 1);
     assert_eq!(charges[0].amount.minor, 6700);
-    assert!(world.merchant("beta").responder.charges().is_empty());
+    assert!(world.merchant("beta").charges().is_empty());
     let orders = world.shop.store.orders().unwrap();
     assert_eq!(orders.len(), 1);
     assert_eq!(
@@ -500,7 +493,7 @@ async fn a_multi_item_request_is_one_basket_within_one_budget() {
         socks.rejection().unwrap(),
         "within budget: total $22.00 vs budget $13.00"
     );
-    assert!(world.merchant("alpha").responder.charges().is_empty());
+    assert!(world.merchant("alpha").charges().is_empty());
     world.stop().await;
 }
 
@@ -544,7 +537,7 @@ async fn the_mandate_limits_merchants_and_can_require_confirmation() {
         "{:?}",
         report.notes
     );
-    assert!(world.merchant("beta").responder.charges().is_empty());
+    assert!(world.merchant("beta").charges().is_empty());
     world.stop().await;
 }
 
@@ -680,7 +673,7 @@ async fn a_merchant_that_does_not_take_the_list_is_declined_and_items_are_bought
     assert!(report.basket[0].receipt.is_none(), "{rendered}");
     let socks = report.basket[1].receipt.as_ref().expect("socks bought");
     assert_eq!((socks.quantity, socks.total.minor), (2, 2200));
-    let charges = world.merchant("alpha").responder.charges();
+    let charges = world.merchant("alpha").charges();
     assert_eq!(charges.len(), 1, "one payment, for the socks only");
     assert_eq!(charges[0].amount.minor, 2200);
     world.stop().await;
@@ -705,7 +698,7 @@ async fn by_default_a_basket_is_one_order_where_it_is_no_dearer() {
         .unwrap_or_else(|| panic!("{}", report.render()));
     assert_eq!(receipt.lines.len(), 2);
     assert_eq!(receipt.total.minor, 4500 + 900 + 400);
-    assert_eq!(world.merchant("alpha").responder.charges().len(), 1);
+    assert_eq!(world.merchant("alpha").charges().len(), 1);
     world.stop().await;
 }
 
@@ -733,11 +726,7 @@ async fn the_cheapest_asked_without_a_budget_pays_the_lowest_valid_total() {
         "{:?}",
         report.notes
     );
-    let charges: usize = world
-        .merchants
-        .iter()
-        .map(|m| m.responder.charges().len())
-        .sum();
+    let charges: usize = world.merchants.iter().map(|m| m.charges().len()).sum();
     assert_eq!(charges, 1);
     world.stop().await;
 }
@@ -784,11 +773,7 @@ async fn a_bare_product_phrase_is_bought_only_when_the_request_is_an_order() {
         let report = world.shop.shop(request, &options).await.unwrap();
         assert_eq!(report.outcome, outcome, "{request}: {}", report.render());
     }
-    let charges: usize = world
-        .merchants
-        .iter()
-        .map(|m| m.responder.charges().len())
-        .sum();
+    let charges: usize = world.merchants.iter().map(|m| m.charges().len()).sum();
     assert_eq!(charges, 2);
     world.stop().await;
 }

@@ -92,7 +92,12 @@ fn pay_message(endpoint: &MerchantEndpoint, order: &str, amount: i64) -> Shopper
 #[tokio::test]
 async fn verification_handshake_answers_only_the_right_token() {
     let merchant = start_beta().await;
-    let token = merchant.responder.config().verify_token.clone();
+    let token = merchant
+        .responder()
+        .expect("a Messenger responder")
+        .config()
+        .verify_token
+        .clone();
     let client = concierge::http::client();
     let url = &merchant.endpoint.url;
     let ok = client
@@ -264,7 +269,7 @@ async fn concurrent_and_repeated_pay_taps_charge_once() {
         confirmations += usize::from(said.contains("Payment received"));
     }
     assert_eq!(confirmations, 1);
-    assert_eq!(merchant.responder.charges().len(), 1);
+    assert_eq!(merchant.charges().len(), 1);
     merchant.stop().await;
 }
 
@@ -307,6 +312,6 @@ async fn a_pay_with_the_wrong_authorisation_is_refused() {
             .unwrap(),
     );
     assert!(said.contains("no payment authorisation"), "{said}");
-    assert!(merchant.responder.charges().is_empty());
+    assert!(merchant.charges().is_empty());
     merchant.stop().await;
 }

@@ -799,7 +799,7 @@ async fn a_retried_request_never_pays_twice() {
     assert_eq!(retried.headers()["idempotent-replayed"], "true");
     let retried: serde_json::Value = retried.json().await.unwrap();
     assert_eq!(retried, first);
-    let charges: usize = merchants.iter().map(|m| m.responder.charges().len()).sum();
+    let charges: usize = merchants.iter().map(|m| m.charges().len()).sum();
     assert_eq!(charges, 1, "paid once");
 
     let reused = buy(&alice, "order-7f3a", "buy me wool socks")

@@ -55,6 +55,7 @@ fn bench_catalog(index: usize) -> MerchantCatalog {
             shipping: 400,
             free_shipping_over: 0,
             tax_basis_points: 0,
+            protocol: "messenger".into(),
         },
         products: vec![FeedProduct {
             gender: None,
@@ -322,7 +323,7 @@ pub async fn payments(orders: usize, duplicates: usize) -> crate::Result<Payment
         store_claims += usize::from(joined.unwrap_or(false));
     }
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let merchant_charges = merchant.responder.charges().len();
+    let merchant_charges = merchant.charges().len();
     merchant.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(PaymentBench {

@@ -477,6 +477,14 @@ pub struct MerchantProfile {
     /// Sales tax in basis points of the subtotal (825 = 8.25%).
     #[serde(default)]
     pub tax_basis_points: i64,
+    /// The protocol its reference merchant speaks when Concierge serves it
+    /// (`messenger`, `ucp`, `acp`).
+    #[serde(default = "default_protocol")]
+    pub protocol: String,
+}
+
+fn default_protocol() -> String {
+    "messenger".into()
 }
 
 fn default_currency() -> String {

@@ -378,6 +378,7 @@ impl CatalogRecord {
                     shipping: 0,
                     free_shipping_over: 0,
                     tax_basis_points: 0,
+                    protocol: "messenger".into(),
                 },
                 products: read.products,
             });

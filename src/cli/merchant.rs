@@ -273,6 +273,7 @@ async fn serve_reference(args: ReferenceResponder<'_>) -> anyhow::Result<i32> {
         shipping: args.shipping,
         free_shipping_over: 0,
         tax_basis_points: 0,
+        protocol: "messenger".into(),
     };
     let app_secret = args.app_secret.unwrap_or_else(|| random_token(16));
     let mut responder_config = ResponderConfig::new(profile, &app_secret);

@@ -201,6 +201,7 @@ fn profile(merchant_id: &str) -> MerchantProfile {
         shipping: 0,
         free_shipping_over: 0,
         tax_basis_points: 0,
+        protocol: "messenger".into(),
     }
 }
 

@@ -11,14 +11,33 @@ pub use messenger::{Charge, Responder, ResponderConfig, Wording};
 use crate::config::Config;
 use crate::rules::CompiledRules;
 use messenger::Transport;
-use protocol::Protocols;
+use protocol::{BuyerParts, ProtocolEntry, Protocols};
 use std::sync::Arc;
 
-/// Every protocol this process speaks with merchants. A new protocol is a
-/// folder beside `messenger/` and one line here.
-pub fn protocols(_config: &Config, rules: &Arc<CompiledRules>, transport: &Transport) -> Protocols {
-    Protocols::new(vec![Arc::new(messenger::MessengerProtocol::new(
-        transport.clone(),
-        rules.clone(),
-    ))])
+/// Every protocol Concierge speaks. A new protocol is a folder beside
+/// `messenger/` with its `PROTOCOL` entry, and one line here.
+pub const PROTOCOLS: &[ProtocolEntry] = &[messenger::PROTOCOL];
+
+/// The protocol entry named `name`.
+pub fn protocol_named(name: &str) -> Option<&'static ProtocolEntry> {
+    PROTOCOLS.iter().find(|entry| entry.name == name)
+}
+
+/// The buyer side of every protocol, over `transport` and a client made
+/// from `config`'s timeouts and network policy.
+pub fn protocols(config: &Config, rules: &Arc<CompiledRules>, transport: &Transport) -> Protocols {
+    let parts = BuyerParts {
+        transport: transport.clone(),
+        rules: rules.clone(),
+        client: transport.client().clone(),
+        policy: transport.policy(),
+        timeout: config.turn_timeout,
+        max_reply_bytes: config.max_reply_bytes,
+    };
+    Protocols::new(
+        PROTOCOLS
+            .iter()
+            .map(|entry| (entry.buyer)(&parts))
+            .collect(),
+    )
 }

@@ -96,6 +96,17 @@ pub enum PaymentReply {
     Refused(String),
 }
 
+/// A payment a reference merchant accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Charge {
+    pub order_number: String,
+    pub amount: crate::money::Money,
+    pub token: String,
+    pub idempotency_key: String,
+    /// Set when the order was cancelled after payment.
+    pub refunded: bool,
+}
+
 /// Where and how to reach one merchant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MerchantEndpoint {
@@ -393,4 +404,49 @@ impl Negotiation for Unspoken {
     }
 
     fn close(&mut self) {}
+}
+
+/// A merchant Concierge ships for businesses without a system of their
+/// own: one catalog served over one protocol.
+pub trait ReferenceMerchant: Send + Sync + 'static {
+    /// The routes it serves.
+    fn router(self: Arc<Self>) -> axum::Router;
+    /// How Concierge reaches it when it is served at `base`
+    /// ("http://127.0.0.1:8081").
+    fn endpoint(&self, base: &str) -> MerchantEndpoint;
+    /// Every payment it accepted.
+    fn charges(&self) -> Vec<Charge>;
+    /// Itself, for callers that need the protocol's own type (tests that
+    /// drive a Messenger responder by hand).
+    fn as_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync>;
+}
+
+/// What a protocol's buyer side is built from.
+#[derive(Clone)]
+pub struct BuyerParts {
+    /// The Messenger transport (its Send API mailboxes are shared with a
+    /// server).
+    pub transport: super::messenger::Transport,
+    pub rules: Arc<crate::rules::CompiledRules>,
+    /// The HTTP client every merchant is reached with: bounded waits, no
+    /// redirects, only the addresses the network policy allows.
+    pub client: reqwest::Client,
+    /// The network policy, for literal addresses the resolver never sees.
+    pub policy: super::network::NetworkPolicy,
+    /// Longest wait for one answer.
+    pub timeout: std::time::Duration,
+    /// Largest answer read.
+    pub max_reply_bytes: usize,
+}
+
+/// One protocol Concierge speaks, on both sides.
+pub struct ProtocolEntry {
+    /// The name merchants are registered and configured under.
+    pub name: &'static str,
+    /// Concierge as the buyer.
+    pub buyer: fn(&BuyerParts) -> Arc<dyn MerchantProtocol>,
+    /// The reference merchant for `catalog`, sharing `secret` with
+    /// Concierge (Messenger's app secret, ACP's API key).
+    pub reference:
+        fn(catalog: crate::catalog::MerchantCatalog, secret: &str) -> Arc<dyn ReferenceMerchant>,
 }

@@ -492,6 +492,7 @@ pub fn generate() -> Vec<MerchantCatalog> {
                 shipping: shop.shipping,
                 free_shipping_over: shop.free_shipping_over,
                 tax_basis_points: shop.tax_basis_points,
+                protocol: "messenger".into(),
             },
             products: Vec::new(),
         })

@@ -11,7 +11,8 @@ use crate::config::Config;
 use crate::error::{CatalogError, MerchantError};
 use crate::intent::Parser;
 use crate::merchant::messenger::signature::random_token;
-use crate::merchant::messenger::{server, Responder, ResponderConfig};
+use crate::merchant::messenger::Responder;
+use crate::merchant::protocol::{Charge, ReferenceMerchant};
 use crate::negotiate::{MerchantEndpoint, Shop, Transport};
 use crate::order::Store;
 use crate::rules::CompiledRules;
@@ -110,47 +111,53 @@ pub fn open_record(
     Ok((opened, extended))
 }
 
-/// A reference auto-responder running on loopback.
+/// A reference merchant running on loopback, in any protocol.
 pub struct RunningMerchant {
     pub endpoint: MerchantEndpoint,
-    pub responder: Arc<Responder>,
+    pub merchant: Arc<dyn ReferenceMerchant>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
 
 impl RunningMerchant {
-    /// Starts `responder` on `listener`.
+    /// Serves `merchant` on `listener`; its endpoint says it is served
+    /// here, so the transport reaches it on loopback.
     pub fn start(
         listener: TcpListener,
-        responder: Arc<Responder>,
+        merchant: Arc<dyn ReferenceMerchant>,
     ) -> Result<RunningMerchant, MerchantError> {
         let address = listener
             .local_addr()
             .map_err(|e| MerchantError::Serve(e.to_string()))?;
-        let config = responder.config().clone();
         let endpoint = MerchantEndpoint {
-            merchant_id: config.profile.id.clone(),
-            name: config.profile.name.clone(),
-            protocol: "messenger".into(),
-            url: format!("http://{address}/webhook"),
-            app_secret: config.app_secret.clone(),
-            page_id: config.page_id.clone(),
             served_here: true,
+            ..merchant.endpoint(&format!("http://{address}"))
         };
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let serving = responder.clone();
+        let router = merchant.clone().router();
         let task = tokio::spawn(async move {
-            let _ = server::serve(listener, serving, async {
-                let _ = stopped.await;
-            })
-            .await;
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
         });
         Ok(RunningMerchant {
             endpoint,
-            responder,
+            merchant,
             shutdown: Some(shutdown),
             task,
         })
+    }
+
+    /// Every payment the merchant accepted.
+    pub fn charges(&self) -> Vec<Charge> {
+        self.merchant.charges()
+    }
+
+    /// The Messenger responder, when this merchant is one.
+    pub fn responder(&self) -> Option<Arc<Responder>> {
+        self.merchant.clone().as_any().downcast::<Responder>().ok()
     }
 
     /// Stops the server and waits for it.
@@ -162,19 +169,32 @@ impl RunningMerchant {
     }
 }
 
-/// Starts one reference auto-responder per catalog on 127.0.0.1, each on
-/// an ephemeral port with its own random app secret.
+/// Starts one reference merchant per catalog on 127.0.0.1, each on an
+/// ephemeral port with its own random secret, in the protocol its profile
+/// names.
 pub async fn start_reference_merchants(
     catalogs: &[MerchantCatalog],
 ) -> Result<Vec<RunningMerchant>, MerchantError> {
     let mut running = Vec::new();
     for catalog in catalogs {
+        let protocol =
+            crate::merchant::protocol_named(&catalog.profile.protocol).ok_or_else(|| {
+                MerchantError::Serve(format!(
+                    "merchant {} speaks {:?}; Concierge serves {}",
+                    catalog.profile.id,
+                    catalog.profile.protocol,
+                    crate::merchant::PROTOCOLS
+                        .iter()
+                        .map(|p| p.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| MerchantError::Serve(e.to_string()))?;
-        let config = ResponderConfig::new(catalog.profile.clone(), &random_token(16));
-        let responder = Responder::new(config, catalog.products.clone());
-        running.push(RunningMerchant::start(listener, responder)?);
+        let merchant = (protocol.reference)(catalog.clone(), &random_token(16));
+        running.push(RunningMerchant::start(listener, merchant)?);
     }
     Ok(running)
 }

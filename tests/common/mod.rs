@@ -37,6 +37,7 @@ pub fn profile(id: &str, name: &str, shipping: i64, tax_basis_points: i64) -> Me
         shipping,
         free_shipping_over: 0,
         tax_basis_points,
+        protocol: "messenger".into(),
     }
 }
 

@@ -17,3 +17,24 @@ pub use buyer::MessengerProtocol;
 pub use responder::{Charge, Responder, ResponderConfig, Wording};
 pub use session::{Session, Wanted};
 pub use transport::{MerchantEndpoint, Transport};
+
+use crate::merchant::protocol::ProtocolEntry;
+use std::sync::Arc;
+
+/// Messenger, on both sides: conversations with a merchant's webhook bot,
+/// and the reference auto-responder.
+pub const PROTOCOL: ProtocolEntry = ProtocolEntry {
+    name: "messenger",
+    buyer: |parts| {
+        Arc::new(MessengerProtocol::new(
+            parts.transport.clone(),
+            parts.rules.clone(),
+        ))
+    },
+    reference: |catalog, secret| {
+        Responder::new(
+            ResponderConfig::new(catalog.profile, secret),
+            catalog.products,
+        )
+    },
+};

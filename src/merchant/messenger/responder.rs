@@ -126,16 +126,7 @@ impl ResponderConfig {
     }
 }
 
-/// A payment the responder accepted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Charge {
-    pub order_number: String,
-    pub amount: Money,
-    pub token: String,
-    pub idempotency_key: String,
-    /// Set when the order was cancelled after payment.
-    pub refunded: bool,
-}
+pub use crate::merchant::protocol::Charge;
 
 #[derive(Debug, Clone)]
 struct IssuedInvoice {

@@ -91,3 +91,30 @@ async fn receive_event(
     let messages = responder.handle_event(&event);
     Json(SyncReply { messages }).into_response()
 }
+
+impl crate::merchant::protocol::ReferenceMerchant for Responder {
+    fn router(self: Arc<Self>) -> Router {
+        app(self)
+    }
+
+    fn endpoint(&self, base: &str) -> crate::merchant::protocol::MerchantEndpoint {
+        let config = self.config();
+        crate::merchant::protocol::MerchantEndpoint {
+            merchant_id: config.profile.id.clone(),
+            name: config.profile.name.clone(),
+            protocol: "messenger".into(),
+            url: format!("{}/webhook", base.trim_end_matches('/')),
+            app_secret: config.app_secret.clone(),
+            page_id: config.page_id.clone(),
+            served_here: false,
+        }
+    }
+
+    fn charges(&self) -> Vec<crate::merchant::protocol::Charge> {
+        Responder::charges(self)
+    }
+
+    fn as_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
+        self
+    }
+}
