@@ -129,6 +129,8 @@ async fn purchases_killed_at_random_points_leave_every_charge_as_one_order() {
         let store = Store::open(&config.db_path).unwrap();
         store.set_allow_loopback(true).unwrap();
         let registration = concierge::merchant::registry::Registration {
+            protocol: None,
+            api_key: None,
             name: "Alpha Knits".into(),
             endpoint: running.endpoint.url.clone(),
             verify_token: running

@@ -503,6 +503,8 @@ async fn registration_refuses_internal_endpoints_under_the_default_policy() {
         "http://0x7f.1/webhook",
     ] {
         let registration = concierge::merchant::registry::Registration {
+            protocol: None,
+            api_key: None,
             name: "Sneaky".into(),
             endpoint: endpoint.into(),
             verify_token: "t".into(),

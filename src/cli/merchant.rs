@@ -42,7 +42,9 @@ pub async fn run(config: &Config, command: MerchantCommand) -> anyhow::Result<i3
             name,
             id,
             endpoint,
+            protocol,
             verify_token,
+            api_key,
             app_secret,
             page_access_token,
             feed,
@@ -52,8 +54,10 @@ pub async fn run(config: &Config, command: MerchantCommand) -> anyhow::Result<i3
             let registration = Registration {
                 name,
                 endpoint,
+                protocol,
                 verify_token,
                 app_secret,
+                api_key,
                 feed: std::fs::read_to_string(&feed)
                     .with_context(|| format!("cannot read {}", feed.display()))?,
                 feed_format: feed

@@ -484,12 +484,21 @@ pub enum MerchantCommand {
         /// The id to register under [default: made from the name]
         #[arg(long)]
         id: Option<String>,
-        /// The merchant's webhook URL
+        /// The merchant's webhook URL (Messenger), or the base URL of its
+        /// checkout API (UCP, ACP)
         #[arg(long)]
         endpoint: String,
-        /// The token the endpoint expects in hub.verify_token
+        /// The protocol it speaks: messenger, ucp or acp [default:
+        /// messenger with --verify-token, else ucp, found at
+        /// /.well-known/ucp]
         #[arg(long)]
+        protocol: Option<String>,
+        /// The token the endpoint expects in hub.verify_token (Messenger)
+        #[arg(long, default_value = "")]
         verify_token: String,
+        /// The API key Concierge sends as a bearer token (ACP)
+        #[arg(long)]
+        api_key: Option<String>,
         /// The secret events are signed with [default: generated]
         #[arg(long)]
         app_secret: Option<String>,

@@ -445,6 +445,11 @@ pub struct ProtocolEntry {
     pub name: &'static str,
     /// Concierge as the buyer.
     pub buyer: fn(&BuyerParts) -> Arc<dyn MerchantProtocol>,
+    /// Registration's check that the endpoint speaks this protocol (and
+    /// is the merchant's): the reason when it does not.
+    pub verify: for<'a> fn(
+        &'a crate::merchant::registry::Verification<'a>,
+    ) -> futures::future::BoxFuture<'a, Result<(), String>>,
     /// The reference merchant for `catalog`, sharing `secret` with
     /// Concierge (Messenger's app secret, ACP's API key).
     pub reference:

@@ -13,15 +13,13 @@ use crate::catalog::feed::FeedFormat;
 use crate::catalog::record::{validate_merchant_id, ParsedFeed};
 use crate::catalog::{CatalogRecord, LoadSummary};
 use crate::merchant::messenger::signature::random_token;
+use crate::merchant::protocol::ProtocolEntry;
 use crate::negotiate::{MerchantEndpoint, Transport};
 use crate::order::{MerchantRecord, Store};
 use crate::rules::CompiledRules;
 use crate::store::MerchantInsert;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-
-/// Largest verification answer read.
-const MAX_CHALLENGE_REPLY_BYTES: usize = 1024;
 
 /// The handshake parameter that tells a merchant its registered id.
 pub const MERCHANT_ID_PARAMETER: &str = "concierge_merchant_id";
@@ -30,13 +28,23 @@ pub const MERCHANT_ID_PARAMETER: &str = "concierge_merchant_id";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registration {
     pub name: String,
-    /// The webhook URL.
+    /// The webhook URL (Messenger), or the base URL of the merchant's
+    /// checkout API (UCP, ACP).
     pub endpoint: String,
-    /// The token the merchant expects in `hub.verify_token`.
+    /// The protocol the merchant speaks (`messenger`, `ucp`, `acp`). When
+    /// absent: Messenger if a verify token is given, else UCP, found by
+    /// its profile at `/.well-known/ucp`.
+    #[serde(default)]
+    pub protocol: Option<String>,
+    /// The token the merchant expects in `hub.verify_token` (Messenger).
+    #[serde(default)]
     pub verify_token: String,
-    /// The secret events are signed with; generated when absent.
+    /// The secret events are signed with (Messenger); generated when absent.
     #[serde(default)]
     pub app_secret: Option<String>,
+    /// The API key Concierge sends as a bearer token (ACP).
+    #[serde(default)]
+    pub api_key: Option<String>,
     /// The catalog feed's text.
     pub feed: String,
     /// `jsonl`, `csv` or `tsv`; sniffed from the text when absent.
@@ -118,6 +126,39 @@ pub fn feed_format_named(name: &str) -> Option<FeedFormat> {
     FeedFormat::by_extension(std::path::Path::new(&format!("feed.{}", name.trim())))
 }
 
+impl Registration {
+    /// The protocol this registration is for: the one named, else
+    /// Messenger when a verify token is given, else UCP (its profile is
+    /// discovered at `/.well-known/ucp`).
+    pub fn protocol_entry(&self) -> Result<&'static ProtocolEntry, RegistrationError> {
+        let name = match self.protocol.as_deref().map(str::trim) {
+            Some(name) if !name.is_empty() => name.to_lowercase(),
+            _ if !self.verify_token.trim().is_empty() => "messenger".into(),
+            _ => "ucp".into(),
+        };
+        crate::merchant::protocol_named(&name).ok_or_else(|| {
+            RegistrationError::Invalid(format!(
+                "protocol {name:?} is not one of {}",
+                crate::merchant::PROTOCOLS
+                    .iter()
+                    .map(|p| p.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+    }
+}
+
+/// What a protocol's registration check is given: the endpoint (already
+/// allowed by the network policy), the registration, and the id the
+/// merchant is being registered under.
+pub struct Verification<'a> {
+    pub client: &'a reqwest::Client,
+    pub url: reqwest::Url,
+    pub registration: &'a Registration,
+    pub merchant_id: &'a str,
+}
+
 /// What a registration did.
 #[derive(Debug, Clone)]
 pub struct Registered {
@@ -146,11 +187,7 @@ pub async fn register(
             "the name must be 1 to 100 characters".into(),
         ));
     }
-    if registration.verify_token.trim().is_empty() {
-        return Err(RegistrationError::Invalid(
-            "a verify token is required".into(),
-        ));
-    }
+    let protocol = registration.protocol_entry()?;
     if let Some(id) = &registration.id {
         validate_merchant_id(id).map_err(|e| RegistrationError::Invalid(e.to_string()))?;
     }
@@ -185,10 +222,18 @@ pub async fn register(
     feed.check_usable(&id_for_errors)?;
 
     // Reserve the id first: two registrations at once never share one.
-    let merchant = reserve(store, name, registration)?;
+    let merchant = reserve(store, name, protocol.name, registration)?;
     let rejected: Vec<String> = feed.read.rejected.iter().map(|e| e.to_string()).collect();
     let outcome = async {
-        verify_endpoint(transport, url, &registration.verify_token, &merchant.id).await?;
+        let verification = Verification {
+            client: transport.client(),
+            url,
+            registration,
+            merchant_id: &merchant.id,
+        };
+        (protocol.verify)(&verification)
+            .await
+            .map_err(RegistrationError::VerificationFailed)?;
         load_off_runtime(record, rules, &merchant.id, feed).await
     }
     .await;
@@ -231,6 +276,7 @@ pub async fn load_off_runtime(
 fn reserve(
     store: &Store,
     name: &str,
+    protocol: &str,
     registration: &Registration,
 ) -> Result<MerchantRecord, RegistrationError> {
     let base = slug(name);
@@ -244,12 +290,13 @@ fn reserve(
             page_id: format!("page-{id}"),
             id: id.clone(),
             name: name.to_string(),
-            protocol: "messenger".into(),
+            protocol: protocol.to_string(),
             endpoint: registration.endpoint.trim().to_string(),
             verify_token: registration.verify_token.clone(),
             app_secret: registration
-                .app_secret
+                .api_key
                 .clone()
+                .or_else(|| registration.app_secret.clone())
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| random_token(16)),
             page_access_token: registration
@@ -273,54 +320,6 @@ fn reserve(
         }
     }
     Err(RegistrationError::Taken(base))
-}
-
-/// Messenger's verification handshake, through the guarded client; the
-/// merchant's registered id rides along for the reference responder.
-async fn verify_endpoint(
-    transport: &Transport,
-    mut url: reqwest::Url,
-    verify_token: &str,
-    merchant_id: &str,
-) -> Result<(), RegistrationError> {
-    let challenge = random_token(12);
-    url.query_pairs_mut()
-        .append_pair("hub.mode", "subscribe")
-        .append_pair("hub.verify_token", verify_token)
-        .append_pair("hub.challenge", &challenge)
-        .append_pair(MERCHANT_ID_PARAMETER, merchant_id);
-    let response = transport
-        .client()
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| RegistrationError::VerificationFailed(e.to_string()))?;
-    if !response.status().is_success() {
-        return Err(RegistrationError::VerificationFailed(format!(
-            "the endpoint answered HTTP {}",
-            response.status()
-        )));
-    }
-    let mut response = response;
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| RegistrationError::VerificationFailed(e.to_string()))?
-    {
-        body.extend_from_slice(&chunk);
-        if body.len() > MAX_CHALLENGE_REPLY_BYTES {
-            return Err(RegistrationError::VerificationFailed(
-                "the answer is too long".into(),
-            ));
-        }
-    }
-    if String::from_utf8_lossy(&body).trim() != challenge {
-        return Err(RegistrationError::VerificationFailed(
-            "the endpoint did not echo hub.challenge".into(),
-        ));
-    }
-    Ok(())
 }
 
 /// "Harbor & Pine Outfitters" → "harbor-pine-outfitters" (at most four

@@ -4,6 +4,7 @@
 //! the reading of a merchant's turn), and the reference auto-responder a
 //! merchant without a bot can run.
 pub mod buyer;
+pub mod handshake;
 pub mod mailbox;
 pub mod reading;
 pub mod responder;
@@ -31,6 +32,7 @@ pub const PROTOCOL: ProtocolEntry = ProtocolEntry {
             parts.rules.clone(),
         ))
     },
+    verify: |verification| Box::pin(handshake::verify(verification)),
     reference: |catalog, secret| {
         Responder::new(
             ResponderConfig::new(catalog.profile, secret),
