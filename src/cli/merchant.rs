@@ -6,8 +6,9 @@ use anyhow::{bail, Context};
 use concierge::catalog::record::ParsedFeed;
 use concierge::config::Config;
 use concierge::merchant::messenger::signature::random_token;
-use concierge::merchant::messenger::{server, Responder, ResponderConfig, Wording};
+use concierge::merchant::messenger::{Responder, ResponderConfig, Wording};
 use concierge::merchant::network::LOOPBACK_HINT;
+use concierge::merchant::protocol::ReferenceMerchant;
 use concierge::merchant::registry::{register, Registration};
 use concierge::order::Store;
 use concierge::{rules, world};
@@ -17,6 +18,7 @@ use std::sync::Arc;
 pub async fn run(config: &Config, command: MerchantCommand) -> anyhow::Result<i32> {
     match command {
         MerchantCommand::Serve {
+            protocol,
             feed,
             port,
             id,
@@ -27,6 +29,7 @@ pub async fn run(config: &Config, command: MerchantCommand) -> anyhow::Result<i3
             wording,
         } => {
             let responder = ReferenceResponder {
+                protocol: &protocol,
                 feed: &feed,
                 port,
                 id,
@@ -243,6 +246,7 @@ fn list(config: &Config, json: bool) -> anyhow::Result<i32> {
 
 /// `concierge merchant serve`'s arguments.
 struct ReferenceResponder<'a> {
+    protocol: &'a str,
     feed: &'a Path,
     port: u16,
     id: Option<String>,
@@ -253,8 +257,16 @@ struct ReferenceResponder<'a> {
     wording: Option<&'a Path>,
 }
 
-/// Runs the reference auto-responder for one feed until Ctrl-C.
+/// Runs the reference merchant for one feed, in the protocol asked for,
+/// until Ctrl-C.
 async fn serve_reference(args: ReferenceResponder<'_>) -> anyhow::Result<i32> {
+    let protocol = concierge::merchant::protocol_named(args.protocol).ok_or_else(|| {
+        anyhow::anyhow!(
+            "--protocol {:?} is not one of {}",
+            args.protocol,
+            protocol_names()
+        )
+    })?;
     let read = concierge::catalog::feed::read_feed_file(args.feed)?;
     for problem in &read.rejected {
         eprintln!("skipped: {problem}");
@@ -277,40 +289,57 @@ async fn serve_reference(args: ReferenceResponder<'_>) -> anyhow::Result<i32> {
         shipping: args.shipping,
         free_shipping_over: 0,
         tax_basis_points: 0,
-        protocol: "messenger".into(),
+        protocol: protocol.name.into(),
     };
-    let app_secret = args.app_secret.unwrap_or_else(|| random_token(16));
-    let mut responder_config = ResponderConfig::new(profile, &app_secret);
-    if let Some(token) = args.verify_token {
-        responder_config.verify_token = token;
-    }
-    if let Some(path) = args.wording {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        responder_config.wording = toml::from_str::<Wording>(&text)
-            .with_context(|| format!("bad wording file {}", path.display()))?;
-    }
+    let products = read.products.len();
+    let name = profile.name.clone();
+    let secret = args.app_secret.unwrap_or_else(|| random_token(16));
+    let merchant: Arc<dyn ReferenceMerchant> = if protocol.name == "messenger" {
+        let mut responder_config = ResponderConfig::new(profile, &secret);
+        if let Some(token) = args.verify_token {
+            responder_config.verify_token = token;
+        }
+        if let Some(path) = args.wording {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            responder_config.wording = toml::from_str::<Wording>(&text)
+                .with_context(|| format!("bad wording file {}", path.display()))?;
+        }
+        Responder::new(responder_config, read.products)
+    } else {
+        let catalog = concierge::catalog::MerchantCatalog {
+            profile,
+            products: read.products,
+        };
+        (protocol.reference)(catalog, &secret)
+    };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
     let address = listener.local_addr()?;
     println!(
-        "Reference auto-responder for {} ({} products)",
-        responder_config.profile.name,
-        read.products.len()
+        "Reference merchant for {name} ({products} products), speaking {}",
+        protocol.name
     );
-    println!("  webhook:      http://{address}/webhook");
-    println!("  page id:      {}", responder_config.page_id);
-    println!("  app secret:   {app_secret}");
-    println!("  verify token: {}", responder_config.verify_token);
+    for (label, value) in merchant.details(&format!("http://{address}")) {
+        println!("  {:<13} {value}", format!("{label}:"));
+    }
     if !explicit_id {
-        println!("  merchant id:  {} until registered; registration tells it the id it is registered under", responder_config.profile.id);
+        println!("  merchant id:  {} until registered; registration tells it the id it is registered under", merchant.endpoint("").merchant_id);
     }
     println!("Ctrl-C stops it.");
-    let responder = Responder::new(responder_config, read.products);
-    server::serve(listener, responder, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    axum::serve(listener, merchant.router())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
     Ok(0)
+}
+
+fn protocol_names() -> String {
+    concierge::merchant::PROTOCOLS
+        .iter()
+        .map(|p| p.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

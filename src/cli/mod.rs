@@ -449,8 +449,12 @@ pub enum RankerArg {
 
 #[derive(Subcommand)]
 pub enum MerchantCommand {
-    /// Run the reference auto-responder for one catalog feed
+    /// Run the reference merchant for one catalog feed, over Messenger, UCP or ACP
     Serve {
+        /// The protocol it speaks: messenger (a webhook auto-responder), ucp
+        /// (UCP REST checkout) or acp (ACP checkout)
+        #[arg(long, default_value = "messenger")]
+        protocol: String,
         /// The catalog feed (ACP JSON Lines, or Google Merchant Center CSV/TSV)
         #[arg(long)]
         feed: PathBuf,
@@ -464,7 +468,8 @@ pub enum MerchantCommand {
         /// Shop name shown to shoppers [default: the id]
         #[arg(long)]
         name: Option<String>,
-        /// Secret for X-Hub-Signature-256 [default: random, printed]
+        /// Secret for X-Hub-Signature-256 (Messenger), or the API key
+        /// Concierge must send (ACP) [default: random, printed]
         #[arg(long, env = "CONCIERGE_APP_SECRET")]
         app_secret: Option<String>,
         /// Token for the hub.verify_token handshake [default: random, printed]

@@ -416,6 +416,11 @@ pub trait ReferenceMerchant: Send + Sync + 'static {
     fn endpoint(&self, base: &str) -> MerchantEndpoint;
     /// Every payment it accepted.
     fn charges(&self) -> Vec<Charge>;
+    /// What a business needs to register it when served at `base`, as
+    /// labelled lines.
+    fn details(&self, base: &str) -> Vec<(&'static str, String)> {
+        vec![("endpoint", self.endpoint(base).url)]
+    }
     /// Itself, for callers that need the protocol's own type (tests that
     /// drive a Messenger responder by hand).
     fn as_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync>;

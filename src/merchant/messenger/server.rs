@@ -114,6 +114,16 @@ impl crate::merchant::protocol::ReferenceMerchant for Responder {
         Responder::charges(self)
     }
 
+    fn details(&self, base: &str) -> Vec<(&'static str, String)> {
+        let config = self.config();
+        vec![
+            ("webhook", format!("{}/webhook", base.trim_end_matches('/'))),
+            ("page id", config.page_id.clone()),
+            ("app secret", config.app_secret.clone()),
+            ("verify token", config.verify_token.clone()),
+        ]
+    }
+
     fn as_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
         self
     }
