@@ -18,8 +18,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
-/// A one-product catalog: a gray/navy turtleneck in S/M/L.
-fn bench_catalog(index: usize) -> MerchantCatalog {
+/// A one-product catalog: a gray/navy turtleneck in S/M/L, served over
+/// `protocol`.
+fn bench_catalog(index: usize, protocol: &str) -> MerchantCatalog {
     let id = format!("bench{index:03}");
     let mut variants = Vec::new();
     for color in ["Gray", "Navy"] {
@@ -55,7 +56,7 @@ fn bench_catalog(index: usize) -> MerchantCatalog {
             shipping: 400,
             free_shipping_over: 0,
             tax_basis_points: 0,
-            protocol: "messenger".into(),
+            protocol: protocol.into(),
         },
         products: vec![FeedProduct {
             gender: None,
@@ -142,14 +143,16 @@ fn rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Negotiates with `merchants` reference merchants at once, `repeat` times;
-/// `hanging` of them never answer and `trickling` answer a byte a second.
+/// Negotiates with `merchants` reference merchants at once, `repeat` times,
+/// the merchants speaking `protocols` in turn; `hanging` more never answer
+/// and `trickling` more answer a byte a second (Messenger webhooks).
 pub async fn negotiation(
     merchants: usize,
     hanging: usize,
     trickling: usize,
     deadline: Duration,
     repeat: usize,
+    protocols: &[String],
 ) -> crate::Result<NegotiationBench> {
     let dir = std::env::temp_dir().join(format!("concierge-bench-{}", random_token(4)));
     let config = Config {
@@ -162,8 +165,15 @@ pub async fn negotiation(
         ..Config::default()
     };
     let rules = Arc::new(CompiledRules::embedded()?);
+    let protocol_of = |index: usize| -> &str {
+        if index >= merchants || protocols.is_empty() {
+            "messenger"
+        } else {
+            &protocols[index % protocols.len()]
+        }
+    };
     let catalogs: Vec<MerchantCatalog> = (0..merchants + hanging + trickling)
-        .map(bench_catalog)
+        .map(|index| bench_catalog(index, protocol_of(index)))
         .collect();
     let (index, _) = world::open_index(&config, &catalogs, &rules)?;
     let running = world::start_reference_merchants(&catalogs[..merchants]).await?;
@@ -244,7 +254,7 @@ pub async fn payments(orders: usize, duplicates: usize) -> crate::Result<Payment
         source,
     })?;
     let store = Arc::new(Store::open(&dir.join("payments.db"))?);
-    let catalog = bench_catalog(0);
+    let catalog = bench_catalog(0, "messenger");
     let merchant: RunningMerchant =
         world::start_reference_merchants(std::slice::from_ref(&catalog))
             .await?

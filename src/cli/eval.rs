@@ -148,6 +148,7 @@ pub async fn bench(config: &Config, command: BenchCommand) -> anyhow::Result<i32
             trickling,
             deadline_ms,
             repeat,
+            protocols,
         } => {
             let result = concierge::bench::negotiation(
                 merchants,
@@ -155,6 +156,7 @@ pub async fn bench(config: &Config, command: BenchCommand) -> anyhow::Result<i32
                 trickling,
                 std::time::Duration::from_millis(deadline_ms),
                 repeat,
+                &protocols,
             )
             .await?;
             println!("{}", serde_json::to_string_pretty(&result)?);

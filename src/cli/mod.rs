@@ -313,6 +313,10 @@ pub enum BenchCommand {
         deadline_ms: u64,
         #[arg(long, default_value_t = 11)]
         repeat: usize,
+        /// The protocols the merchants speak, in turn (a mixed market:
+        /// messenger,ucp,acp)
+        #[arg(long, value_delimiter = ',', default_value = "messenger")]
+        protocols: Vec<String>,
     },
     /// Distinct orders, each paid by many concurrent duplicate requests
     Payments {
