@@ -271,25 +271,37 @@ async fn open_registered(config: &Config) -> anyhow::Result<Registered> {
             None
         }
     };
-    let rules = Arc::new(rules::load(&config.rules_dir)?);
-    let state = server::ServerState::new(config.clone(), rules, store, Vec::new())?;
+    let rules = rules::load(&config.rules_dir)?;
+    let transport = world::transport_for(&config);
+    let (shop, _) = world::registered_shop(&config, &rules, store.clone(), transport.clone())?;
+    let shop = Arc::new(shop);
     let server = listener.map(|listener| {
+        let serving = shop.clone();
+        let send_api = server::send_api::SendApi::new(
+            store,
+            transport.clone(),
+            Arc::new(move || serving.clone()),
+        );
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = state.clone();
         let task = tokio::spawn(async move {
-            let _ = server::run(listener, serving, async {
-                let _ = stopped.await;
-            })
+            let _ = server::serve_router(
+                listener,
+                server::send_api::routes(send_api),
+                async {
+                    let _ = stopped.await;
+                },
+                server::ConnectionLimits::default(),
+            )
             .await;
         });
         (stop, task)
     });
     Ok(Registered::Open(Box::new(Opened {
-        shop: state.shop(),
+        shop,
         running: Running {
             merchants: Vec::new(),
             server,
-            state: Some(state),
+            send_api: Some(transport),
         },
         config,
     })))
@@ -348,7 +360,7 @@ async fn open_demo(config: &Config, announce: bool) -> anyhow::Result<Opened> {
         running: Running {
             merchants,
             server: None,
-            state: None,
+            send_api: None,
         },
         config,
     })
@@ -362,7 +374,8 @@ struct Running {
         tokio::sync::oneshot::Sender<()>,
         tokio::task::JoinHandle<()>,
     )>,
-    state: Option<Arc<server::ServerState>>,
+    /// The transport whose Send API mailboxes the server delivers into.
+    send_api: Option<concierge::negotiate::Transport>,
 }
 
 impl Running {
@@ -373,9 +386,9 @@ impl Running {
         for merchant in self.merchants {
             merchant.stop().await;
         }
-        if let Some(state) = &self.state {
-            let quiet = state.transport().timing().quiet;
-            let mailboxes = state.transport().mailboxes();
+        if let Some(transport) = &self.send_api {
+            let quiet = transport.timing().quiet;
+            let mailboxes = transport.mailboxes();
             let started = Instant::now();
             while started.elapsed() < MAX_LINGER
                 && mailboxes
