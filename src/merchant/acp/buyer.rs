@@ -115,11 +115,17 @@ impl AcpCheckout {
         let request = create_request(&self.opening.items)?;
         let asked = asked_units(&request.line_items);
         let currency = request.currency.clone();
+        let body = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
+        // The same checkout asked again in a conversation is the same
+        // session; another one is a new session.
         let key = format!(
             "concierge-create-{}",
-            digest(&[&self.endpoint.merchant_id, &self.opening.conversation_id])
+            digest(&[
+                &self.endpoint.merchant_id,
+                &self.opening.conversation_id,
+                &String::from_utf8_lossy(&body),
+            ])
         );
-        let body = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
         let answer = self
             .http
             .exchange(

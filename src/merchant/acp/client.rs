@@ -514,14 +514,16 @@ pub(crate) async fn settle(
             left(),
         )
         .await?;
+    let mut polling = false;
     loop {
         let session = match answered {
             Answered::Refused(refusal) => return refused(endpoint, refusal),
             Answered::Session(session) => session,
         };
-        if let Some(reply) = judge(&session, payment, allowance, max, endpoint)? {
+        if let Some(reply) = judge(&session, payment, allowance, max, polling, endpoint)? {
             return Ok(reply);
         }
+        polling = true;
         // Completion in progress: look again, within the bound.
         if left() <= POLL_EVERY {
             return Err(MerchantError::Timeout {
@@ -548,12 +550,14 @@ fn refused(endpoint: &MerchantEndpoint, refusal: Refusal) -> Result<PaymentReply
 }
 
 /// What the answer to a complete says: paid, refused, or (`None`) still in
-/// progress.
+/// progress. While `polling` a completion the merchant said was in
+/// progress, only a completed, canceled or erring session is an answer.
 fn judge(
     session: &CheckoutSession,
     payment: &StoredPayment,
     allowance: &DelegatedAllowance,
     max: i64,
+    polling: bool,
     endpoint: &MerchantEndpoint,
 ) -> Result<Option<PaymentReply>, MerchantError> {
     let id = &payment.checkout_session_id;
@@ -597,6 +601,11 @@ fn judge(
             }
         }
         SessionStatus::CompleteInProgress | SessionStatus::InProgress => return Ok(None),
+        SessionStatus::ReadyForPayment | SessionStatus::NotReadyForPayment
+            if polling && first_error(session).is_none() =>
+        {
+            return Ok(None)
+        }
         _ => match first_error(session) {
             Some(error) => PaymentReply::Refused(error),
             None => PaymentReply::Refused(match session.status {
