@@ -915,8 +915,16 @@ async fn items_the_merchant_cannot_sell_end_with_its_words() {
     check("WS-1-GRAY-L", "WS-1", "is out of stock").await;
     check("", "WS-1", "several variants").await;
     check("NOPE-1", "NOPE", "does not exist").await;
-    let mug = negotiated(&protocol, &url, opening(vec![wanted("MUG-1", "", 1)])).await;
+    let mut mug = negotiated(&protocol, &url, opening(vec![wanted("MUG-1", "", 1)])).await;
     assert_eq!(mug.state(), SessionState::Invoiced, "{:?}", mug.failure());
+    // Declining cancels the session at the merchant.
+    mug.decline("a cheaper offer was chosen").await;
+    assert_eq!(mug.state(), SessionState::Declined);
+    let last = &mug.transcript().last().unwrap().text;
+    assert!(
+        last.starts_with("canceled checkout cs_") && last.ends_with("(canceled)"),
+        "{last}"
+    );
     validate_recorded(&recorder);
 }
 

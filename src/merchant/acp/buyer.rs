@@ -342,10 +342,13 @@ impl Negotiation for AcpCheckout {
     }
 
     async fn decline(&mut self, reason: &str) {
-        if self.state == SessionState::Paid {
-            return;
+        match self.state {
+            SessionState::Paid => return,
+            // A failure or a refused payment stays what it was; the session
+            // is canceled all the same.
+            SessionState::Failed | SessionState::PaymentRefused => {}
+            _ => self.state = SessionState::Declined,
         }
-        self.state = SessionState::Declined;
         let Some(session_id) = self.session_id().map(str::to_string) else {
             return;
         };
