@@ -1,6 +1,7 @@
 //! Merchants: one folder per protocol Concierge speaks with a business
 //! (`messenger/`), the registry, and the network policy every merchant
 //! endpoint is reached under.
+pub mod acp;
 pub mod messenger;
 pub mod network;
 pub mod protocol;

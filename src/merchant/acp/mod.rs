@@ -1,0 +1,64 @@
+//! The Agentic Commerce Protocol (ACP), checkout API version 2026-04-17, on
+//! both sides: the wire types (`wire.rs`), the reference merchant a business
+//! can run (`server.rs`: [`AcpMerchant`], [`app`], [`serve`]), and
+//! Concierge's buyer (`client.rs`: [`AcpProtocol`], [`probe`];
+//! `buyer.rs`: [`AcpCheckout`], one checkout session per conversation).
+//!
+//! # How the buyer talks
+//!
+//! `negotiate` creates a session with the wanted items (each item's variant
+//! id, else its product id, listed once per unit: the 2026-04-17 `Item` has
+//! no quantity), selects the cheapest fulfilment option that delivers
+//! (shipping, digital or local delivery; never pickup) and reads the totals
+//! into an [`crate::order::Invoice`] whose order number is the checkout
+//! session id. Error messages, `requires_escalation`,
+//! `authentication_required` (Concierge does no 3-D Secure), line items
+//! that are not what was asked, or a currency that is not the catalog's end
+//! the negotiation as failed, with the merchant's words. Concierge agrees
+//! only to a session that is `ready_for_payment`.
+//!
+//! # Where the allowance rides
+//!
+//! Concierge's [`crate::merchant::messenger::wire::PaymentAuthorization`]
+//! is the delegated payment. In ACP an agent hands the card to a payment
+//! service (`POST /agentic_commerce/delegate_payment`, with an `allowance`)
+//! and gets a token the merchant may charge within that allowance only.
+//! Concierge is that service for its shoppers, so the token and its
+//! allowance travel together, in the complete request's credential:
+//!
+//! ```json
+//! {"payment_data": {
+//!    "handler_id": "card_tokenized",
+//!    "instrument": {"type": "card", "credential": {
+//!       "type": "spt", "token": "tok_...",
+//!       "allowance": {"reason": "one_time", "max_amount": 2164, "currency": "usd",
+//!                     "checkout_session_id": "cs_1", "merchant_id": "alpha",
+//!                     "expires_at": "2026-04-17T10:00:00Z"}}}}}
+//! ```
+//!
+//! The allowance is exactly delegate_payment's `Allowance` (its currency
+//! lowercase, `expires_at` RFC 3339); the checkout schema leaves the
+//! credential open to further fields, so the request stays valid. A
+//! merchant charges the token at most once, for at most `max_amount`, in
+//! that currency, for that session, before it expires, and refuses
+//! otherwise with a `payment_declined` message.
+//!
+//! The complete request goes under an `Idempotency-Key` derived from the
+//! authorisation's idempotency key and the session id, is stored before it
+//! is sent, and is sent again unchanged (same key) when its answer was
+//! lost. Before sending it, the buyer reads the session again and refuses
+//! to pay one whose total rose above the allowance; a completed answer above
+//! the allowance, in another currency or for another session is not taken
+//! as paid.
+//!
+//! ACP cancels checkout sessions, not orders: a completed order cannot be
+//! cancelled through it.
+pub mod buyer;
+pub mod client;
+pub mod server;
+pub mod wire;
+
+pub use buyer::AcpCheckout;
+pub use client::{probe, AcpProtocol, StoredPayment};
+pub use server::{app, serve, AcpMerchant, Charge, Discount};
+pub use wire::API_VERSION;
