@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use reqwest::Method;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use tokio::time::Instant;
 
 /// Most units asked for in one checkout (each is one listed item).
 pub const MAX_UNITS: u32 = 1_000;
