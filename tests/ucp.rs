@@ -174,7 +174,7 @@ fn transcript(checkout: &dyn Negotiation) -> String {
 }
 
 fn http() -> reqwest::Client {
-    reqwest::Client::builder()
+    concierge::http::client_builder()
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap()
@@ -1119,4 +1119,153 @@ async fn a_replayed_reference_merchant_checkout_reads_into_an_invoice() {
         checkout.failure(),
         Some("Insufficient stock for item gardenias")
     );
+}
+
+// ---------------------------------------------------------------------------
+// What the official conformance suite asks (its requests' shapes, our data)
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn conformance_shaped_requests_are_served_in_test_payment_mode() {
+    let mut config = merchant_config();
+    config.test_payments = true;
+    config.simulation_secret = Some("sim-secret".into());
+    config.profile.free_shipping_over = 5000;
+    let (merchant, base) = start_merchant(config).await;
+    let agent =
+        r#"profile="http://localhost:8285/profiles/shopping-agent.json"; version="2026-01-11""#;
+    let send = |request: reqwest::RequestBuilder| async move {
+        let answer = request
+            .header("UCP-Agent", agent)
+            .header("Request-Id", "7b0c5d4e-0000-4000-8000-000000000001")
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status().as_u16();
+        (status, answer.json::<Value>().await.unwrap())
+    };
+
+    let (_, profile) = send(http().get(format!("{base}/.well-known/ucp"))).await;
+    let handlers: Vec<&str> = profile["payment"]["handlers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_str().unwrap())
+        .collect();
+    for id in ["mock_payment_handler", "google_pay", "shop_pay"] {
+        assert!(handlers.contains(&id), "{handlers:?}");
+    }
+
+    // The suite's create: its own id, a wrong title, handlers, a consent,
+    // and a destination with its default option selected.
+    let create = json!({
+        "id": "a3c1a6a2-7d7e-4c55-9f2a-1f0f4b1a0c11",
+        "currency": "USD",
+        "line_items": [{"item": {"id": "WS-1-GRAY-M", "title": "Wrong Title"}, "quantity": 6}],
+        "buyer": {"email": "consent@example.com", "consent": {"marketing": true, "analytics": false}},
+        "payment": {"instruments": [], "selected_instrument_id": "instr_1", "handlers": [{"id": "google_pay",
+            "name": "google.pay", "version": "2026-01-11", "spec": "https://example.com/spec",
+            "config_schema": "https://example.com/schema", "instrument_schemas": [], "config": {}}]},
+        "fulfillment": {"methods": [{"type": "shipping", "destinations": [{"id": "dest_1", "address_country": "US"}],
+            "selected_destination_id": "dest_1", "groups": [{"selected_option_id": "std-ship"}]}]}
+    });
+    let (status, session) = send(
+        http()
+            .post(format!("{base}/checkout-sessions"))
+            .header("Idempotency-Key", "c0ffee00-0000-4000-8000-000000000001")
+            .json(&create),
+    )
+    .await;
+    assert_eq!(status, 201, "{session}");
+    assert_eq!(session["status"], json!("ready_for_complete"), "{session}");
+    assert_eq!(
+        session["line_items"][0]["item"]["title"],
+        json!("Wool Socks - Gray / M")
+    );
+    assert_eq!(session["buyer"]["consent"]["marketing"], json!(true));
+    let option = &session["fulfillment"]["methods"][0]["groups"][0]["options"][0];
+    assert_eq!(option["title"], json!("Free Standard Shipping"));
+    assert_eq!(option["totals"][0]["amount"], json!(0));
+    let id = session["id"].as_str().unwrap().to_string();
+
+    // The mock handler: fail_token is declined, a card pays.
+    let mock = |credential: Value| {
+        json!({"payment_data": {"id": "instr_1", "handler_id": "mock_payment_handler",
+            "handler_name": "mock_payment_handler", "type": "card", "brand": "Visa", "last_digits": "1111",
+            "credential": credential}, "risk_signals": {},
+            "ap2": {"checkout_mandate": "header.payload.signature~kb_signature"}})
+    };
+    let complete = format!("{base}/checkout-sessions/{id}/complete");
+    let (status, body) = send(
+        http()
+            .post(&complete)
+            .json(&mock(json!({"type": "token", "token": "fail_token"}))),
+    )
+    .await;
+    assert_eq!(status, 402, "{body}");
+    let card = mock(json!({"type": "card", "card_number_type": "fpan",
+        "number": "4242424242424242", "expiry_month": 12, "expiry_year": 2030, "cvc": "123"}));
+    let (status, completed) = send(http().post(&complete).json(&card)).await;
+    assert_eq!(status, 200, "{completed}");
+    assert_eq!(completed["status"], json!("completed"));
+    let order_id = completed["order"]["id"].as_str().unwrap().to_string();
+    assert!(completed["order"]["permalink_url"]
+        .as_str()
+        .unwrap()
+        .ends_with(&order_id));
+    assert_eq!(merchant.charges()[0].token, "card ending 4242");
+    // Completing again under a new key is refused.
+    let (status, _) = send(http().post(&complete).json(&card)).await;
+    assert_eq!(status, 409);
+
+    // The shipping simulation, behind its secret.
+    let simulate = format!("{base}/testing/simulate-shipping/{order_id}");
+    let (status, _) = send(http().post(&simulate)).await;
+    assert_eq!(status, 403);
+    let (status, _) = send(http().post(&simulate).header("Simulation-Secret", "wrong")).await;
+    assert_eq!(status, 403);
+    let (status, order) = send(
+        http()
+            .post(&simulate)
+            .header("Simulation-Secret", "sim-secret"),
+    )
+    .await;
+    assert_eq!(status, 200, "{order}");
+    assert_eq!(order["fulfillment"]["events"][0]["type"], json!("shipped"));
+    let (_, order) = send(http().get(format!("{base}/orders/{order_id}"))).await;
+    assert_eq!(order["checkout_id"], json!(id));
+    assert_eq!(order["line_items"][0]["status"], json!("fulfilled"));
+}
+
+#[tokio::test]
+async fn beyond_its_limit_the_merchant_forgets_open_sessions_before_paid_ones() {
+    let mut config = merchant_config();
+    config.max_sessions = 2;
+    let (merchant, base) = start_merchant(config).await;
+    let protocol = buyer(Duration::from_secs(3));
+    let endpoint = endpoint("harbor", &base);
+    let mut paid = negotiated(&protocol, &endpoint, socks_opening()).await;
+    let invoice = paid.invoice().unwrap().clone();
+    let payment = paid.payment(authorization(&invoice)).unwrap();
+    assert!(matches!(
+        paid.pay(&payment).await.unwrap(),
+        PaymentReply::Confirmed(_)
+    ));
+    let url = format!("{base}/checkout-sessions");
+    let (_, open) = post_json(&url, None, &create_body("WS-1-GRAY-S", 1)).await;
+    let (_, newest) = post_json(&url, None, &create_body("WS-1-GRAY-L", 1)).await;
+    let status = |id: Value| {
+        let url = format!("{url}/{}", id.as_str().unwrap());
+        async move { http().get(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(open["id"].clone()).await, 404);
+    assert_eq!(status(newest["id"].clone()).await, 200);
+    assert_eq!(status(json!(invoice.order_number)).await, 200);
+    // The paid session still answers its payment sent again.
+    let again = protocol
+        .repay(&endpoint, "conv-1", &payment, invoice.total)
+        .await
+        .unwrap();
+    assert!(matches!(again, PaymentReply::Confirmed(_)), "{again:?}");
+    assert_eq!(merchant.charges().len(), 1);
 }

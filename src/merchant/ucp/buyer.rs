@@ -573,7 +573,7 @@ impl UcpCheckout {
                 && m.path.as_deref().is_some_and(|p| p.contains("fulfillment"))
         };
         if let Some(error) = checkout.errors().find(|m| !fixable(m)) {
-            return Next::Fail(error.content.clone());
+            return Next::Fail(error.text().to_string());
         }
         let Some(fulfillment) = &checkout.fulfillment else {
             return Next::Done;
@@ -636,13 +636,13 @@ impl UcpCheckout {
                     .path
                     .as_deref()
                     .is_some_and(|p| p.contains("destination"))
-                    || error.content.to_lowercase().contains("address");
+                    || error.text().to_lowercase().contains("address");
                 if asks_address && address.is_none() {
                     return Next::Fail(
                         "the merchant asks for a shipping address and none is configured (CONCIERGE_SHIPPING_ADDRESS)".into(),
                     );
                 }
-                return Next::Fail(error.content.clone());
+                return Next::Fail(error.text().to_string());
             }
             return Next::Done;
         }
@@ -854,7 +854,7 @@ fn describe(checkout: &Checkout) -> String {
 fn error_text(checkout: &Checkout) -> Option<String> {
     let errors: Vec<&str> = checkout
         .errors()
-        .map(|m| m.content.trim())
+        .map(Message::text)
         .filter(|c| !c.is_empty())
         .collect();
     (!errors.is_empty()).then(|| errors.join("; "))

@@ -547,7 +547,7 @@ impl UcpMerchant {
         {
             return refusal.reply();
         }
-        let mut reply = Reply::ok(&self.view(state, &session));
+        let mut reply = Reply::ok(&self.view(&session));
         reply.status = StatusCode::CREATED;
         self.keep_session(state, session);
         reply
@@ -586,16 +586,16 @@ impl UcpMerchant {
                 None => Ok(()),
             });
         if let Err(refusal) = result.and_then(|()| self.set_details(&mut session, &request)) {
-            return refusal.in_session(self.status(state, &session)).reply();
+            return refusal.in_session(self.status(&session)).reply();
         }
-        let reply = Reply::ok(&self.view(state, &session));
+        let reply = Reply::ok(&self.view(&session));
         state.sessions.insert(session.id.clone(), session);
         reply
     }
 
     fn get(&self, state: &mut MerchantState, context: &Context, id: &str) -> Reply {
         match self.live_session(state, context, id) {
-            Some(session) => self.session_reply(state, &session),
+            Some(session) => self.session_reply(&session),
             None => not_found("checkout session", id),
         }
     }
@@ -608,7 +608,7 @@ impl UcpMerchant {
             return refusal.reply();
         }
         session.stage = Stage::Canceled;
-        let reply = Reply::ok(&self.view(state, &session));
+        let reply = Reply::ok(&self.view(&session));
         state.sessions.insert(session.id.clone(), session);
         reply
     }
@@ -659,7 +659,7 @@ impl UcpMerchant {
             }
             Stage::Open => {}
         }
-        let status = self.status(state, &session);
+        let status = self.status(&session);
         let Some(instrument) = instrument else {
             return Refusal::new(StatusCode::BAD_REQUEST, "missing", "No payment instrument")
                 .at("$.payment_data")
@@ -703,7 +703,7 @@ impl UcpMerchant {
             idempotency_key: paid_with.idempotency_key.clone(),
         });
         session.stage = Stage::Completed;
-        let mut view = self.view(state, &session);
+        let mut view = self.view(&session);
         view.order = Some(OrderConfirmation {
             id: order_id.clone(),
             permalink_url,
@@ -1239,7 +1239,7 @@ impl UcpMerchant {
         messages
     }
 
-    fn status(&self, _state: &MerchantState, session: &Session) -> CheckoutStatus {
+    fn status(&self, session: &Session) -> CheckoutStatus {
         match session.stage {
             Stage::Completed => CheckoutStatus::Completed,
             Stage::Canceled => CheckoutStatus::Canceled,
@@ -1269,10 +1269,10 @@ impl UcpMerchant {
         }
     }
 
-    fn view(&self, state: &MerchantState, session: &Session) -> Checkout {
+    fn view(&self, session: &Session) -> Checkout {
         let pricing = self.price(session);
         let messages = self.messages(session, &pricing);
-        let status = self.status(state, session);
+        let status = self.status(session);
         let line_item_ids: Vec<String> = session.lines.iter().map(|l| l.id.clone()).collect();
         let line_items = session
             .lines
@@ -1470,10 +1470,10 @@ impl UcpMerchant {
         }
     }
 
-    fn session_reply(&self, state: &MerchantState, session: &Session) -> Reply {
+    fn session_reply(&self, session: &Session) -> Reply {
         match &session.completion {
             Some(completion) => completion.reply.clone(),
-            None => Reply::ok(&self.view(state, session)),
+            None => Reply::ok(&self.view(session)),
         }
     }
 
@@ -1491,14 +1491,31 @@ impl UcpMerchant {
         Some(session.clone())
     }
 
+    /// Keeps a new session; beyond the limit the oldest goes, an open or
+    /// cancelled one before any completed one (whose payment a platform
+    /// may still send again).
     fn keep_session(&self, state: &mut MerchantState, session: Session) {
-        keep_bounded(
-            &mut state.sessions,
-            &mut state.session_queue,
-            self.config.max_sessions,
-            session.id.clone(),
-            session,
-        );
+        let limit = self.config.max_sessions.max(1);
+        while state.sessions.len() >= limit {
+            let oldest_open = state.session_queue.iter().position(|id| {
+                state
+                    .sessions
+                    .get(id)
+                    .is_none_or(|s| s.stage != Stage::Completed)
+            });
+            let evicted = match oldest_open {
+                Some(index) => state.session_queue.remove(index),
+                None => state.session_queue.pop_front(),
+            };
+            match evicted {
+                Some(id) => {
+                    state.sessions.remove(&id);
+                }
+                None => break,
+            }
+        }
+        state.session_queue.push_back(session.id.clone());
+        state.sessions.insert(session.id.clone(), session);
     }
 
     // -- requests --------------------------------------------------------------

@@ -496,16 +496,27 @@ pub struct Message {
     pub code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    /// Also read from `message` (the overview's version error example).
-    #[serde(default, alias = "message")]
+    #[serde(default)]
     pub content: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
+    /// What the overview's version error example writes for `content`;
+    /// read, never written.
+    #[serde(default, skip_serializing)]
+    pub message: Option<String>,
 }
 
 impl Message {
+    /// The message's words, wherever the business wrote them.
+    pub fn text(&self) -> &str {
+        match self.content.trim() {
+            "" => self.message.as_deref().unwrap_or_default().trim(),
+            content => content,
+        }
+    }
+
     pub fn error(code: &str, path: Option<&str>, content: &str, severity: Severity) -> Message {
         Message {
             kind: MessageType::Error,
@@ -514,6 +525,7 @@ impl Message {
             content: content.into(),
             content_type: None,
             severity: Some(severity),
+            message: None,
         }
     }
 
@@ -525,6 +537,7 @@ impl Message {
             content: content.into(),
             content_type: None,
             severity: None,
+            message: None,
         }
     }
 }
@@ -961,7 +974,7 @@ impl ErrorResponse {
         let contents: Vec<&str> = self
             .messages
             .iter()
-            .map(|m| m.content.trim())
+            .map(Message::text)
             .filter(|c| !c.is_empty())
             .collect();
         if !contents.is_empty() {
@@ -1050,6 +1063,11 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(spec.text().unwrap(), "Version 2026-01-12 is not supported.");
+        let both: Message = serde_json::from_value(serde_json::json!({
+            "type": "error", "code": "x", "content": "From content", "message": "From message"
+        }))
+        .unwrap();
+        assert_eq!(both.text(), "From content");
         let sample: ErrorResponse = serde_json::from_value(
             serde_json::json!({"detail": "Insufficient stock for item gardenias"}),
         )
