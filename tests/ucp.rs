@@ -1269,3 +1269,111 @@ async fn beyond_its_limit_the_merchant_forgets_open_sessions_before_paid_ones() 
     assert!(matches!(again, PaymentReply::Confirmed(_)), "{again:?}");
     assert_eq!(merchant.charges().len(), 1);
 }
+
+#[tokio::test]
+async fn order_events_reach_the_webhook_of_the_platform_named_in_ucp_agent() {
+    let events = Arc::new(Mutex::new(Vec::<Value>::new()));
+    let recorded = events.clone();
+    let agent = Router::new()
+        .route(
+            "/profile",
+            get(|headers: HeaderMap| async move {
+                let host = headers["host"].to_str().unwrap().to_string();
+                Json(json!({"ucp": {"version": "2026-01-11", "capabilities": [
+                    {"name": "dev.ucp.shopping.order", "version": "2026-01-11",
+                     "config": {"webhook_url": format!("http://{host}/hooks/order")}}]}}))
+            }),
+        )
+        .route(
+            "/hooks/order",
+            post(move |Json(event): Json<Value>| {
+                let recorded = recorded.clone();
+                async move {
+                    recorded.lock().unwrap().push(event);
+                    Json(json!({"status": "ok"}))
+                }
+            }),
+        );
+    let agent_base = serve_app(agent).await;
+    let mut config = merchant_config();
+    config.order_webhooks = Some(NetworkPolicy::with_loopback());
+    config.simulation_secret = Some("sim".into());
+    let (_, base) = start_merchant(config).await;
+    let ucp_agent = format!(r#"profile="{agent_base}/profile""#);
+
+    let mut create = create_body("WS-1-GRAY-M", 1);
+    create["fulfillment"] = json!({"methods": [{"type": "shipping",
+        "destinations": [{"id": "d1", "street_address": "Webhook St", "address_country": "CA"}],
+        "selected_destination_id": "d1", "groups": [{"selected_option_id": "std-ship"}]}]});
+    let session: Value = http()
+        .post(format!("{base}/checkout-sessions"))
+        .header("UCP-Agent", &ucp_agent)
+        .json(&create)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = session["id"].as_str().unwrap().to_string();
+    // Paid with an allowance made for this session.
+    let protocol = buyer(Duration::from_secs(3));
+    let mut checkout = negotiated(&protocol, &endpoint("harbor", &base), socks_opening()).await;
+    let mut invoice = checkout.invoice().unwrap().clone();
+    invoice.order_number = id.clone();
+    invoice.total = session["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["type"] == "total")
+        .unwrap()["amount"]
+        .as_i64()
+        .unwrap();
+    let mut request: Value =
+        serde_json::from_str(&checkout.payment(authorization(&invoice)).unwrap()).unwrap();
+    request["payment_data"]["credential"]["binding"]["checkout_id"] = json!(id);
+    let completed: Value = http()
+        .post(format!("{base}/checkout-sessions/{id}/complete"))
+        .header("UCP-Agent", &ucp_agent)
+        .json(&request)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let order_id = completed["order"]["id"].as_str().unwrap().to_string();
+    let answer = http()
+        .post(format!("{base}/testing/simulate-shipping/{order_id}"))
+        .header("Simulation-Secret", "sim")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+
+    let started = Instant::now();
+    while events.lock().unwrap().len() < 2 && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let events = events.lock().unwrap().clone();
+    let of = |kind: &str| {
+        events
+            .iter()
+            .find(|e| e["event_type"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} in {events:?}"))
+            .clone()
+    };
+    let placed = of("order_placed");
+    assert_eq!(placed["checkout_id"], json!(id));
+    assert_eq!(placed["order"]["id"], json!(order_id));
+    assert!(placed["event_id"].is_string() && placed["created_time"].is_string());
+    assert_eq!(
+        placed["order"]["fulfillment"]["expectations"][0]["destination"]["street_address"],
+        json!("Webhook St")
+    );
+    let shipped = of("order_shipped");
+    assert_eq!(
+        shipped["order"]["fulfillment"]["events"][0]["type"],
+        json!("shipped")
+    );
+}

@@ -31,6 +31,13 @@
 //! answers the same completed session, anything else is refused, as is
 //! completing a cancelled session. Every charge is kept ([`UcpCharge`]).
 //!
+//! With [`UcpMerchantConfig::order_webhooks`] set, the merchant sends
+//! `order_placed` and `order_shipped` events to the order webhook of the
+//! platform profile named in the `UCP-Agent` header (unsigned: it holds no
+//! signing key), only to addresses that policy allows. With
+//! [`UcpMerchantConfig::simulation_secret`] set, `POST
+//! /testing/simulate-shipping/{order}` ships an order, for tests.
+//!
 //! Every mutating request honours `Idempotency-Key`: the same key and body
 //! get the same answer, the same key with another body 409. Bodies are
 //! bounded (64 KiB), every error is JSON in the spec's shape (`status`,
@@ -41,7 +48,9 @@ use super::wire::*;
 use crate::catalog::feed::{canonical_option_name, FeedProduct, FeedVariant};
 use crate::catalog::MerchantProfile;
 use crate::merchant::messenger::signature::random_token;
+use crate::merchant::messenger::transport::guarded_client;
 use crate::merchant::messenger::wire::{now_millis, Allowance};
+use crate::merchant::network::NetworkPolicy;
 use crate::money::Money;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -74,6 +83,11 @@ const STANDARD_OPTION: &str = "std-ship";
 const EXPRESS_OPTION: &str = "exp-ship";
 const METHOD_ID: &str = "shipping_1";
 const GROUP_ID: &str = "package_1";
+/// Order webhooks: each request's wait, attempts, and most events queued.
+const WEBHOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+const WEBHOOK_ATTEMPTS: usize = 3;
+const WEBHOOK_RETRY_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
+const MAX_OUTBOX: usize = 1000;
 /// What the conformance suite's complete-without-fulfilment test reads.
 const FULFILLMENT_NEEDED: &str = "Fulfillment address and option must be selected";
 
@@ -148,6 +162,11 @@ pub struct UcpMerchantConfig {
     pub max_sessions: usize,
     /// How long an open session lives. Default 6 hours (the spec's TTL).
     pub session_ttl_secs: i64,
+    /// Order events (`order_placed`, `order_shipped`) to the webhook of the
+    /// platform profile named in `UCP-Agent`, reached only at addresses this
+    /// policy allows. Default none: the merchant makes no requests of its
+    /// own (a profile URL is the platform's to choose).
+    pub order_webhooks: Option<NetworkPolicy>,
 }
 
 impl UcpMerchantConfig {
@@ -164,6 +183,7 @@ impl UcpMerchantConfig {
             public_url: None,
             max_sessions: 10_000,
             session_ttl_secs: 6 * 3600,
+            order_webhooks: None,
         }
     }
 }
@@ -191,19 +211,35 @@ pub struct UcpMerchant {
     several: HashMap<String, usize>,
     state: Mutex<MerchantState>,
     registered_ids: Mutex<Vec<String>>,
+    /// Sends order events when [`UcpMerchantConfig::order_webhooks`] is set.
+    webhook_client: Option<reqwest::Client>,
 }
 
 #[derive(Default)]
 struct MerchantState {
     sessions: HashMap<String, Session>,
     session_queue: VecDeque<String>,
-    orders: HashMap<String, Order>,
+    orders: HashMap<String, KeptOrder>,
     order_queue: VecDeque<String>,
+    /// Order events to send once the state is unlocked.
+    outbox: Vec<OrderEvent>,
     remembered: HashMap<String, Remembered>,
     remembered_queue: VecDeque<String>,
     charges: Vec<UcpCharge>,
     /// Units taken by completed orders, by variant id.
     sold: HashMap<String, u64>,
+}
+
+struct KeptOrder {
+    order: Order,
+    /// The platform profile named when the order was placed.
+    agent_profile: Option<String>,
+}
+
+/// An order event for the platform's webhook.
+struct OrderEvent {
+    agent_profile: String,
+    payload: Value,
 }
 
 /// An answer kept under an idempotency key.
@@ -334,6 +370,8 @@ impl Refusal {
 struct Context {
     base_url: String,
     now: i64,
+    /// The platform profile `UCP-Agent` names.
+    agent_profile: Option<String>,
 }
 
 /// A session's money, worked out from its lines, codes and choices.
@@ -370,12 +408,15 @@ impl UcpMerchant {
             }
         }
         Arc::new(UcpMerchant {
-            config,
             products,
             items,
             several,
             state: Mutex::new(MerchantState::default()),
             registered_ids: Mutex::new(Vec::new()),
+            webhook_client: config
+                .order_webhooks
+                .map(|policy| guarded_client(WEBHOOK_TIMEOUT, policy)),
+            config,
         })
     }
 
@@ -716,14 +757,78 @@ impl UcpMerchant {
             reply: reply.clone(),
         });
         state.sessions.insert(session.id.clone(), session);
+        self.announce(
+            state,
+            "order_placed",
+            &order,
+            context.agent_profile.as_deref(),
+        );
+        let kept = KeptOrder {
+            order,
+            agent_profile: context.agent_profile.clone(),
+        };
         keep_bounded(
             &mut state.orders,
             &mut state.order_queue,
             self.config.max_sessions,
             order_id,
-            order,
+            kept,
         );
         reply
+    }
+
+    /// Queues an order event for the platform, when events are sent.
+    fn announce(
+        &self,
+        state: &mut MerchantState,
+        event_type: &str,
+        order: &Order,
+        agent_profile: Option<&str>,
+    ) {
+        let (Some(_), Some(agent_profile)) = (&self.webhook_client, agent_profile) else {
+            return;
+        };
+        // The spec's webhook body is the order with an event id and time;
+        // the reference samples (and the conformance suite) read
+        // `event_type`, `checkout_id` and `order`: both are there.
+        let mut payload = serde_json::to_value(order).unwrap_or_default();
+        if let Value::Object(fields) = &mut payload {
+            fields.insert(
+                "event_id".into(),
+                Value::String(format!("evt_{}", random_token(8))),
+            );
+            fields.insert(
+                "created_time".into(),
+                Value::String(rfc3339(now_millis() / 1000)),
+            );
+            fields.insert("event_type".into(), Value::String(event_type.into()));
+            fields.insert(
+                "order".into(),
+                serde_json::to_value(order).unwrap_or_default(),
+            );
+        }
+        if state.outbox.len() < MAX_OUTBOX {
+            state.outbox.push(OrderEvent {
+                agent_profile: agent_profile.to_string(),
+                payload,
+            });
+        }
+    }
+
+    /// Sends the queued order events, each on a task of its own.
+    fn send_events(&self) {
+        let Some(client) = &self.webhook_client else {
+            return;
+        };
+        let policy = self.config.order_webhooks.unwrap_or_default();
+        for event in std::mem::take(&mut lock(&self.state).outbox) {
+            let client = client.clone();
+            tokio::spawn(async move {
+                // Nobody waits on a webhook: an event that cannot be
+                // delivered is dropped after its attempts.
+                let _ = deliver(&client, policy, &event).await;
+            });
+        }
     }
 
     /// Charges `instrument` for the session's total, or says why not.
@@ -830,15 +935,17 @@ impl UcpMerchant {
 
     fn order_reply(&self, state: &MerchantState, id: &str) -> Reply {
         match state.orders.get(id) {
-            Some(order) => Reply::ok(order),
+            Some(kept) => Reply::ok(&kept.order),
             None => not_found("order", id),
         }
     }
 
     fn simulate_shipping(&self, state: &mut MerchantState, now: i64, id: &str) -> Reply {
-        let Some(order) = state.orders.get_mut(id) else {
+        let Some(kept) = state.orders.get_mut(id) else {
             return not_found("order", id);
         };
+        let agent_profile = kept.agent_profile.clone();
+        let order = &mut kept.order;
         let line_items: Vec<LineItemQuantity> = order
             .line_items
             .iter()
@@ -862,7 +969,9 @@ impl UcpMerchant {
             carrier: None,
             description: Some("Shipped (simulated)".into()),
         });
-        Reply::ok(order)
+        let order = order.clone();
+        self.announce(state, "order_shipped", &order, agent_profile.as_deref());
+        Reply::ok(&order)
     }
 
     // -- session parts -------------------------------------------------------
@@ -1609,6 +1718,11 @@ impl UcpMerchant {
         Ok(Context {
             base_url: self.base_url(headers)?,
             now: now_millis() / 1000,
+            agent_profile: headers
+                .get("ucp-agent")
+                .and_then(|v| v.to_str().ok())
+                .and_then(agent_profile)
+                .map(String::from),
         })
     }
 
@@ -1934,12 +2048,14 @@ async fn complete_session(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Reply {
-    merchant.mutate(
+    let reply = merchant.mutate(
         &headers,
         &format!("complete {id}"),
         body,
         |state, context, body| merchant.complete(state, context, &id, body),
-    )
+    );
+    merchant.send_events();
+    reply
 }
 
 async fn cancel_session(
@@ -1980,9 +2096,85 @@ async fn simulate_shipping(
         )
         .reply();
     }
-    merchant.read(&headers, |state, context| {
+    let reply = merchant.read(&headers, |state, context| {
         merchant.simulate_shipping(state, context.now, &id)
-    })
+    });
+    merchant.send_events();
+    reply
+}
+
+/// Delivers one order event: reads the platform's profile, finds its order
+/// capability's `webhook_url`, and POSTs the event there (up to three
+/// attempts), every address checked against `policy`, every answer bounded.
+async fn deliver(
+    client: &reqwest::Client,
+    policy: NetworkPolicy,
+    event: &OrderEvent,
+) -> Result<(), String> {
+    let profile_url = policy.check_url(&event.agent_profile)?;
+    let response = client
+        .get(profile_url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "the platform profile answered {}",
+            response.status()
+        ));
+    }
+    let profile: Value = serde_json::from_slice(&read_bounded(response, MAX_BODY_BYTES).await?)
+        .map_err(|e| e.to_string())?;
+    let webhook_url = platform_webhook(&profile).ok_or("the platform names no order webhook")?;
+    let webhook_url = policy.check_url(&webhook_url)?;
+    for attempt in 0..WEBHOOK_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(WEBHOOK_RETRY_AFTER).await;
+        }
+        let sent = client
+            .post(webhook_url.clone())
+            .json(&event.payload)
+            .send()
+            .await;
+        if sent.is_ok_and(|answer| answer.status().is_success()) {
+            return Ok(());
+        }
+    }
+    Err("the platform's webhook did not take the event".into())
+}
+
+/// The order capability's `webhook_url` in a platform profile (capabilities
+/// listed, or keyed by name as in 2026-04-08).
+fn platform_webhook(profile: &Value) -> Option<String> {
+    let capabilities = &profile.get("ucp")?.get("capabilities")?;
+    let config = match capabilities {
+        Value::Array(list) => list
+            .iter()
+            .find(|c| c.get("name").and_then(Value::as_str) == Some(ORDER_CAPABILITY))?
+            .get("config")?,
+        Value::Object(by_name) => {
+            let entry = by_name.get(ORDER_CAPABILITY)?;
+            entry
+                .as_array()
+                .and_then(|a| a.first())
+                .unwrap_or(entry)
+                .get("config")?
+        }
+        _ => return None,
+    };
+    config.get("webhook_url")?.as_str().map(String::from)
+}
+
+async fn read_bounded(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        if bytes.len() + chunk.len() > limit {
+            return Err(format!("answer larger than {limit} bytes"));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
 }
 
 /// Compares secrets without stopping at the first difference.

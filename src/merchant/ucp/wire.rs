@@ -997,11 +997,22 @@ impl ErrorResponse {
     }
 }
 
+/// The platform profile a `UCP-Agent` header names (`profile="…"`).
+pub fn agent_profile(header: &str) -> Option<&str> {
+    agent_parameter(header, "profile")
+}
+
 /// The UCP version a `UCP-Agent` header asks for (`version="…"`), if any.
 pub fn agent_version(header: &str) -> Option<&str> {
+    agent_parameter(header, "version")
+}
+
+fn agent_parameter<'h>(header: &'h str, name: &str) -> Option<&'h str> {
     header.split([';', ',']).find_map(|part| {
         let (key, value) = part.split_once('=')?;
-        (key.trim() == "version").then(|| value.trim().trim_matches('"'))
+        (key.trim() == name)
+            .then(|| value.trim().trim_matches('"'))
+            .filter(|value| !value.is_empty())
     })
 }
 
@@ -1090,5 +1101,9 @@ mod tests {
             Some("2099-01-01")
         );
         assert_eq!(agent_version(r#"profile="https://p.example/x""#), None);
+        assert_eq!(
+            agent_profile(r#"profile="https://p.example/x""#),
+            Some("https://p.example/x")
+        );
     }
 }
