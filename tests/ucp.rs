@@ -1377,3 +1377,56 @@ async fn order_events_reach_the_webhook_of_the_platform_named_in_ucp_agent() {
         json!("shipped")
     );
 }
+
+#[tokio::test]
+async fn the_conformance_suites_seed_files_make_a_shop() {
+    // Files in the suite's columns, with rows of our own.
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        ("products.csv", "id,title,price,image_url\ntulips,Spring Tulips,3000,https://x.example/t.jpg\nlilies,Lilies,2000,https://x.example/l.jpg"),
+        ("inventory.csv", "product_id,quantity\ntulips,5\nlilies,0"),
+        ("discounts.csv", "code,type,value,description\nHALF,percentage,50,Half off\nTWO,fixed_amount,200,$2.00 Off"),
+        ("shipping_rates.csv", "id,country_code,service_level,price,title\nstd,default,standard,500,Standard\nexp-us,US,express,1500,Express US\nexp,default,express,2500,Express"),
+        ("promotions.csv", "id,type,min_subtotal,eligible_item_ids,description\np1,free_shipping,10000,,Free over $100\np2,free_shipping,,[\"tulips\"],Free tulips"),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let (config, products) = concierge::merchant::ucp::load_conformance_shop(dir.path()).unwrap();
+    assert!(config.test_payments);
+    assert_eq!(
+        (
+            config.profile.shipping,
+            config.express_shipping,
+            config.profile.free_shipping_over
+        ),
+        (500, 2500, 10000)
+    );
+    let merchant = UcpMerchant::new(config, products);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(concierge::merchant::ucp::serve(
+        listener,
+        merchant,
+        std::future::pending(),
+    ));
+    let url = format!("{base}/checkout-sessions");
+    let (status, body) = post_json(&url, None, &create_body("lilies", 1)).await;
+    assert_eq!(
+        (status, body["detail"].clone()),
+        (400, json!("Insufficient stock for item lilies"))
+    );
+    let (status, _) = post_json(&url, None, &create_body("tulips", 6)).await;
+    assert_eq!(status, 400);
+    let mut create = create_body("tulips", 4);
+    create["discounts"] = json!({"codes": ["half", "TWO"]});
+    let (status, session) = post_json(&url, None, &create).await;
+    assert_eq!(status, 201, "{session}");
+    // $120.00 - 50% = $60.00, - $2.00 = $58.00; free standard shipping.
+    let total = session["totals"].as_array().unwrap().last().unwrap()["amount"].clone();
+    assert_eq!(total, json!(5800));
+    assert_eq!(
+        session["fulfillment"]["methods"][0]["groups"][0]["options"][0]["title"],
+        json!("Free Standard Shipping")
+    );
+}

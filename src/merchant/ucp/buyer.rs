@@ -103,12 +103,13 @@ impl Inner {
         &self,
         endpoint: &MerchantEndpoint,
         deadline: Instant,
-    ) -> Result<(UcpProfile, Url), MerchantError> {
+    ) -> Result<(UcpProfile, Url, bool), MerchantError> {
         let target = target(endpoint);
         let cached = lock(&self.profiles)
             .get(&endpoint.url)
             .filter(|(_, fetched)| fetched.elapsed() < PROFILE_TTL)
             .map(|(profile, _)| profile.clone());
+        let fetched = cached.is_none();
         let profile = match cached {
             Some(profile) => profile,
             None => {
@@ -131,7 +132,7 @@ impl Inner {
             ));
         };
         let rest = self.client.rest_endpoint(target, &endpoint.url, rest)?;
-        Ok((profile, rest))
+        Ok((profile, rest, fetched))
     }
 
     /// Sends a stored complete request and reads what became of it.
@@ -310,7 +311,7 @@ impl MerchantProtocol for UcpProtocol {
     ) -> Result<PaymentReply, MerchantError> {
         let stored =
             StoredPayment::parse(payment).map_err(|why| protocol(&endpoint.merchant_id, why))?;
-        let (_, rest) = self.inner.profile(endpoint, self.inner.deadline()).await?;
+        let (_, rest, _) = self.inner.profile(endpoint, self.inner.deadline()).await?;
         let authorised = amount_minor.min(stored.credential.allowance.max_amount);
         self.inner
             .complete(endpoint, &rest, &stored, authorised, &mut Vec::new())
@@ -387,7 +388,7 @@ impl UcpCheckout {
         if self.opening.items.is_empty() {
             return Err("nothing to buy".into());
         }
-        let (profile, rest) = self
+        let (profile, rest, fetched) = self
             .inner
             .profile(&self.endpoint, deadline)
             .await
@@ -395,8 +396,14 @@ impl UcpCheckout {
         self.say(
             Speaker::Merchant,
             format!(
-                "discovered {}: UCP {}, checkout at {rest}",
-                self.endpoint.name, profile.ucp.version
+                "{} {}: UCP {}, checkout at {rest}",
+                if fetched {
+                    "discovered"
+                } else {
+                    "known profile of"
+                },
+                self.endpoint.name,
+                profile.ucp.version
             ),
         );
         if !profile.has_capability(CHECKOUT_CAPABILITY) {
@@ -943,10 +950,8 @@ impl Negotiation for UcpCheckout {
         let rest = match self.rest.clone() {
             Some(rest) => rest,
             None => {
-                self.inner
-                    .profile(&self.endpoint, self.inner.deadline())
-                    .await?
-                    .1
+                let deadline = self.inner.deadline();
+                self.inner.profile(&self.endpoint, deadline).await?.1
             }
         };
         let authorised = stored.credential.allowance.max_amount;
@@ -967,6 +972,10 @@ impl Negotiation for UcpCheckout {
             .await;
         let refusal = match current {
             Ok(Answer::Ok(checkout)) => {
+                self.say(
+                    Speaker::Merchant,
+                    format!("read checkout {} before paying", describe(&checkout)),
+                );
                 let total = checkout.total_of(TotalType::Total);
                 let currency = &stored.credential.allowance.currency;
                 if checkout.status != CheckoutStatus::ReadyForComplete {

@@ -74,8 +74,9 @@ pub mod server;
 pub mod wire;
 
 pub use buyer::{UcpCheckout, UcpProtocol};
-pub use client::discover;
+pub use client::{discover, UcpSettings};
 pub use server::{
-    app, serve, DiscountCode, DiscountKind, UcpCharge, UcpMerchant, UcpMerchantConfig,
+    app, load_conformance_shop, serve, DiscountCode, DiscountKind, UcpCharge, UcpMerchant,
+    UcpMerchantConfig,
 };
 pub use wire::UcpProfile;
