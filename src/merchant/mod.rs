@@ -6,6 +6,7 @@ pub mod messenger;
 pub mod network;
 pub mod protocol;
 pub mod registry;
+pub mod ucp;
 
 pub use messenger::{Charge, Responder, ResponderConfig, Wording};
 

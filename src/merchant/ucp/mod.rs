@@ -1,0 +1,82 @@
+//! The Universal Commerce Protocol (UCP, version 2026-01-11, REST
+//! binding), on both sides:
+//!
+//! - [`wire`]: the JSON of discovery, checkout sessions, the complete
+//!   request, orders and errors;
+//! - [`server`]: the reference merchant ([`UcpMerchant`]), a small business's
+//!   checkout API over its feed: discovery at `/.well-known/ucp`, checkout
+//!   sessions with shipping, tax and discount codes, completion paid with
+//!   Concierge's allowance, orders;
+//! - [`client`]: bounded HTTP exchanges with a UCP business, and
+//!   [`discover`] for registration;
+//! - [`buyer`]: [`UcpProtocol`], Concierge's side of the seam
+//!   ([`crate::merchant::protocol::MerchantProtocol`]): one checkout session
+//!   per negotiation, read into an [`crate::order::Invoice`].
+//!
+//! # How Concierge's payment rides in UCP
+//!
+//! UCP leaves payment to *handlers*: a business lists the handlers it takes
+//! (`payment.handlers` in its profile and in each session), and the platform
+//! completes a checkout with an *instrument* of one of them, whose
+//! `credential` the handler defines (payment-handler-guide.md). Concierge's
+//! credential is its one-time payment authorisation
+//! ([`PaymentAuthorization`](crate::merchant::messenger::wire::PaymentAuthorization)):
+//! a token usable once, at one business, for one checkout, up to an amount,
+//! before an expiry. It rides as the handler `dev.concierge.allowance`:
+//!
+//! ```json
+//! POST /checkout-sessions/chk_1/complete
+//! Idempotency-Key: <UUID derived from the authorisation's idempotency key>
+//!
+//! {"payment_data": {
+//!    "id": "allowance_<same UUID>",
+//!    "handler_id": "concierge_allowance",
+//!    "type": "allowance",
+//!    "credential": {
+//!      "type": "allowance_token",
+//!      "token": "tok_…",
+//!      "idempotency_key": "merchant:conversation:chk_1",
+//!      "allowance": {"reason": "one_time", "max_amount": 2164, "currency": "USD",
+//!                    "checkout_session_id": "chk_1", "merchant_id": "harbor",
+//!                    "expires_at": 1767225600},
+//!      "binding": {"checkout_id": "chk_1"}}}}
+//! ```
+//!
+//! - The business declares the handler (`name` `dev.concierge.allowance`,
+//!   instance `id` of its choosing, `config.merchant_id` the id it accepts in
+//!   allowances) and serves the handler's spec and schemas under
+//!   `/ucp/handlers/allowance`. The platform finds it by name and uses the
+//!   business's `id` as `handler_id`.
+//! - The credential is a UCP token credential (`type` + `token`, extra
+//!   fields allowed) with UCP's own `binding` to the checkout, and the
+//!   allowance as its expiry and limits, as the guide asks of token
+//!   credentials.
+//! - It is AP2-shaped without AP2's signatures: AP2 places the *payment
+//!   mandate* in the instrument's credential and a signed *checkout
+//!   mandate* in `ap2.checkout_mandate`. The allowance is Concierge's payment
+//!   mandate (intent-bound, amount-limited, single-use, expiring, bound to
+//!   one checkout and business); Concierge holds no signing key, so neither
+//!   side negotiates `dev.ucp.shopping.ap2_mandate` and nothing is signed.
+//!   What binds the payment is the allowance's limits, checked by the
+//!   business, and the orchestration's own checks before it authorises.
+//! - The business charges the token at most once per session, and only when
+//!   the allowance names this business, this session and the session's
+//!   currency, covers the session's total and has not expired. A second
+//!   complete carrying the same authorisation (same token and idempotency
+//!   key) is answered with the same completed session and order, not a
+//!   second charge; any other complete of a completed session is 409.
+//! - 2026-04-08 businesses take the same instrument as the selected entry of
+//!   `payment.instruments`; the buyer writes that shape to businesses that
+//!   speak that version, and both sides read either.
+pub mod buyer;
+pub mod client;
+pub mod server;
+pub mod wire;
+
+pub use buyer::{UcpCheckout, UcpProtocol};
+pub use client::{discover, UcpSettings};
+pub use server::{
+    app, load_conformance_shop, serve, DiscountCode, DiscountKind, UcpCharge, UcpMerchant,
+    UcpMerchantConfig,
+};
+pub use wire::UcpProfile;

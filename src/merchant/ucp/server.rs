@@ -1,0 +1,2471 @@
+//! The reference UCP merchant: what a small business without a checkout
+//! API of its own runs over its feed. One [`UcpMerchant`] serves one
+//! catalog ([`MerchantProfile`] + [`FeedProduct`]s):
+//!
+//! - `GET /.well-known/ucp`: its profile. The REST endpoint is the base URL
+//!   it was reached at (or [`UcpMerchantConfig::public_url`]); capabilities
+//!   checkout, order, fulfillment, discount and buyer consent; the
+//!   `dev.concierge.allowance` payment handler, whose spec and schemas it
+//!   serves under `/ucp/handlers/allowance`.
+//! - `POST /checkout-sessions`, `GET`/`PUT /checkout-sessions/{id}`,
+//!   `POST /checkout-sessions/{id}/complete`,
+//!   `POST /checkout-sessions/{id}/cancel` (the 2026-01-11 REST binding) and
+//!   `GET /orders/{id}` (2026-04-08's order binding, which the conformance
+//!   suite calls).
+//!
+//! A line item's `item.id` is a variant id, or the id of a product with one
+//! variant; its price is the variant's, its stock the variant's
+//! availability and [`UcpMerchantConfig::inventory`]. Unknown, ambiguous and
+//! out-of-stock items are refused with UCP error messages. Totals: subtotal,
+//! discount codes (applied in the order given, each on what the earlier
+//! left), shipping (a standard option at the profile's flat rate, free from
+//! `free_shipping_over`, and a dearer express option), tax on the discounted
+//! subtotal, total. A session is `ready_for_complete` once a shipping option
+//! is chosen (and a destination, when
+//! [`UcpMerchantConfig::require_destination`]).
+//!
+//! Completion is paid with Concierge's allowance (see [`super`]): the
+//! merchant charges at most once per session and refuses an allowance below
+//! the total, in another currency, expired, or for another session or
+//! merchant; a complete of a completed session with the same authorisation
+//! answers the same completed session, anything else is refused, as is
+//! completing a cancelled session. Every charge is kept ([`UcpCharge`]).
+//!
+//! With [`UcpMerchantConfig::order_webhooks`] set, the merchant sends
+//! `order_placed` and `order_shipped` events to the order webhook of the
+//! platform profile named in the `UCP-Agent` header (unsigned: it holds no
+//! signing key), only to addresses that policy allows. With
+//! [`UcpMerchantConfig::simulation_secret`] set, `POST
+//! /testing/simulate-shipping/{order}` ships an order, for tests.
+//!
+//! Every mutating request honours `Idempotency-Key`: the same key and body
+//! get the same answer, the same key with another body 409. Bodies are
+//! bounded (64 KiB), every error is JSON in the spec's shape (`status`,
+//! `messages`) with `detail` beside it, as the reference samples write it,
+//! and sessions, orders and remembered keys are bounded in number.
+
+use super::wire::*;
+use crate::catalog::feed::{canonical_option_name, FeedProduct, FeedVariant};
+use crate::catalog::MerchantProfile;
+use crate::merchant::messenger::signature::random_token;
+use crate::merchant::messenger::transport::guarded_client;
+use crate::merchant::messenger::wire::{now_millis, Allowance};
+use crate::merchant::network::NetworkPolicy;
+use crate::money::Money;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::net::TcpListener;
+
+/// Largest request body read.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Most line items in one session.
+const MAX_LINE_ITEMS: usize = 100;
+/// Most units of one line.
+const MAX_QUANTITY: i64 = 1_000_000;
+/// Most discount codes and destinations in one session.
+const MAX_CODES: usize = 20;
+const MAX_DESTINATIONS: usize = 10;
+/// Longest id or code read.
+const MAX_ID_CHARS: usize = 256;
+
+const STANDARD_OPTION: &str = "std-ship";
+const EXPRESS_OPTION: &str = "exp-ship";
+const METHOD_ID: &str = "shipping_1";
+const GROUP_ID: &str = "package_1";
+/// Order webhooks: each request's wait, attempts, and most events queued.
+const WEBHOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+const WEBHOOK_ATTEMPTS: usize = 3;
+const WEBHOOK_RETRY_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
+const MAX_OUTBOX: usize = 1000;
+/// What the conformance suite's complete-without-fulfilment test reads.
+const FULFILLMENT_NEEDED: &str = "Fulfillment address and option must be selected";
+
+/// How a discount code takes money off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiscountKind {
+    /// A share of what is left when it applies, in basis points (1000 =
+    /// 10%); the rest is rounded down, as the reference samples do.
+    Percent { basis_points: i64 },
+    /// A fixed amount in minor units, never more than what is left.
+    Fixed { amount: i64 },
+}
+
+/// A discount code the merchant accepts (matched case-insensitively).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscountCode {
+    pub code: String,
+    pub title: String,
+    pub kind: DiscountKind,
+}
+
+impl DiscountCode {
+    pub fn percent(code: &str, basis_points: i64) -> DiscountCode {
+        DiscountCode {
+            code: code.into(),
+            title: format!("{}% off", basis_points as f64 / 100.0),
+            kind: DiscountKind::Percent { basis_points },
+        }
+    }
+
+    pub fn fixed(code: &str, amount: i64, currency: &str) -> DiscountCode {
+        DiscountCode {
+            code: code.into(),
+            title: format!("{} off", Money::new(amount, currency)),
+            kind: DiscountKind::Fixed { amount },
+        }
+    }
+}
+
+/// Settings of one reference merchant.
+#[derive(Debug, Clone)]
+pub struct UcpMerchantConfig {
+    pub profile: MerchantProfile,
+    /// The express option's price, minor units. Default: twice the flat
+    /// rate, at least 10.00.
+    pub express_shipping: i64,
+    /// Codes accepted at checkout. Default none.
+    pub discount_codes: Vec<DiscountCode>,
+    /// Units in stock per variant id; a variant not listed holds
+    /// `default_stock` while its feed says it is available. Completed
+    /// orders take from it.
+    pub inventory: HashMap<String, u32>,
+    /// Default 1,000.
+    pub default_stock: u32,
+    /// Whether completing needs a shipping destination. Default false: the
+    /// flat rate does not depend on it (Concierge shares an address only
+    /// when one is configured).
+    pub require_destination: bool,
+    /// The conformance suite's fixtures: also list its `mock_payment_handler`
+    /// (token `success_token` pays, `fail_token` is declined), `google_pay`
+    /// and `shop_pay` handlers, and take mock instruments. Never for real
+    /// sales. Default false.
+    pub test_payments: bool,
+    /// Enables `POST /testing/simulate-shipping/{order}` for requests that
+    /// carry this `Simulation-Secret`. Default none (no such route).
+    pub simulation_secret: Option<String>,
+    /// The base URL the merchant names in discovery and permalinks; default
+    /// `http://` and the request's `Host`.
+    pub public_url: Option<String>,
+    /// Most sessions kept (the oldest go first). Default 10,000; orders and
+    /// remembered idempotency keys are bounded alike.
+    pub max_sessions: usize,
+    /// How long an open session lives. Default 6 hours (the spec's TTL).
+    pub session_ttl_secs: i64,
+    /// Order events (`order_placed`, `order_shipped`) to the webhook of the
+    /// platform profile named in `UCP-Agent`, reached only at addresses this
+    /// policy allows. Default none: the merchant makes no requests of its
+    /// own (a profile URL is the platform's to choose).
+    pub order_webhooks: Option<NetworkPolicy>,
+}
+
+impl UcpMerchantConfig {
+    pub fn new(profile: MerchantProfile) -> UcpMerchantConfig {
+        UcpMerchantConfig {
+            express_shipping: profile.shipping.saturating_mul(2).max(1000),
+            profile,
+            discount_codes: Vec::new(),
+            inventory: HashMap::new(),
+            default_stock: 1000,
+            require_destination: false,
+            test_payments: false,
+            simulation_secret: None,
+            public_url: None,
+            max_sessions: 10_000,
+            session_ttl_secs: 6 * 3600,
+            order_webhooks: None,
+        }
+    }
+}
+
+/// A payment the merchant took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UcpCharge {
+    pub checkout_session_id: String,
+    pub order_id: String,
+    pub amount: Money,
+    pub handler_id: String,
+    /// The token charged (a mock card shows only its last digits).
+    pub token: String,
+    /// The authorisation's idempotency key (empty for mock instruments).
+    pub idempotency_key: String,
+}
+
+/// The merchant's state, shared by its server tasks.
+pub struct UcpMerchant {
+    config: UcpMerchantConfig,
+    products: Vec<FeedProduct>,
+    /// Variant ids, and ids of one-variant products, to (product, variant).
+    items: HashMap<String, (usize, usize)>,
+    /// Products with several variants, by id: named, but ambiguous.
+    several: HashMap<String, usize>,
+    state: Mutex<MerchantState>,
+    registered_ids: Mutex<Vec<String>>,
+    /// Sends order events when [`UcpMerchantConfig::order_webhooks`] is set.
+    webhook_client: Option<reqwest::Client>,
+}
+
+#[derive(Default)]
+struct MerchantState {
+    sessions: HashMap<String, Session>,
+    session_queue: VecDeque<String>,
+    orders: HashMap<String, KeptOrder>,
+    order_queue: VecDeque<String>,
+    /// Order events to send once the state is unlocked.
+    outbox: Vec<OrderEvent>,
+    remembered: HashMap<String, Remembered>,
+    remembered_queue: VecDeque<String>,
+    charges: Vec<UcpCharge>,
+    /// Units taken by completed orders, by variant id.
+    sold: HashMap<String, u64>,
+}
+
+struct KeptOrder {
+    order: Order,
+    /// The platform profile named when the order was placed.
+    agent_profile: Option<String>,
+}
+
+/// An order event for the platform's webhook.
+struct OrderEvent {
+    agent_profile: String,
+    payload: Value,
+}
+
+/// An answer kept under an idempotency key.
+#[derive(Clone)]
+struct Remembered {
+    fingerprint: [u8; 32],
+    reply: Reply,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Reply {
+    status: StatusCode,
+    body: Value,
+}
+
+impl Reply {
+    fn ok(body: &impl Serialize) -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            body: serde_json::to_value(body).unwrap_or(Value::Null),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Open,
+    Completed,
+    Canceled,
+}
+
+#[derive(Debug, Clone)]
+struct Line {
+    id: String,
+    /// As the platform named it.
+    item_id: String,
+    product: usize,
+    variant: usize,
+    quantity: u32,
+}
+
+#[derive(Debug, Clone)]
+struct Session {
+    id: String,
+    base_url: String,
+    expires_at: i64,
+    stage: Stage,
+    currency: String,
+    lines: Vec<Line>,
+    next_line: u32,
+    buyer: Option<Value>,
+    destinations: Vec<Destination>,
+    next_destination: u32,
+    selected_destination: Option<String>,
+    selected_option: Option<&'static str>,
+    codes: Vec<String>,
+    completion: Option<Completion>,
+}
+
+#[derive(Debug, Clone)]
+struct Completion {
+    /// The credential that paid (token, idempotency key), when it is one
+    /// that identifies a payment (an allowance).
+    paid_with: Option<(String, String)>,
+    reply: Reply,
+}
+
+/// Why a request cannot be carried out.
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    content: String,
+    path: Option<String>,
+    severity: Severity,
+    session_status: Option<CheckoutStatus>,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, code: &'static str, content: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            code,
+            content: content.into(),
+            path: None,
+            severity: Severity::Recoverable,
+            session_status: None,
+        }
+    }
+
+    fn at(mut self, path: impl Into<String>) -> Refusal {
+        self.path = Some(path.into());
+        self
+    }
+
+    fn in_session(mut self, status: CheckoutStatus) -> Refusal {
+        self.session_status = Some(status);
+        self
+    }
+
+    fn escalate(mut self) -> Refusal {
+        self.severity = Severity::RequiresBuyerInput;
+        self
+    }
+
+    fn reply(self) -> Reply {
+        let status = match self.severity {
+            Severity::Recoverable => self.session_status,
+            _ => Some(CheckoutStatus::RequiresEscalation),
+        };
+        let body = ErrorResponse {
+            status,
+            messages: vec![Message::error(
+                self.code,
+                self.path.as_deref(),
+                &self.content,
+                self.severity,
+            )],
+            detail: Some(Value::String(self.content)),
+        };
+        Reply {
+            status: self.status,
+            body: serde_json::to_value(body).unwrap_or(Value::Null),
+        }
+    }
+}
+
+/// What a request was reached with.
+struct Context {
+    base_url: String,
+    now: i64,
+    /// The platform profile `UCP-Agent` names.
+    agent_profile: Option<String>,
+}
+
+/// A session's money, worked out from its lines, codes and choices.
+struct Pricing {
+    line_totals: Vec<i64>,
+    subtotal: i64,
+    applied: Vec<AppliedDiscount>,
+    /// Indexes of the codes that did not apply.
+    rejected: Vec<usize>,
+    discount: i64,
+    standard: i64,
+    express: i64,
+    shipping: Option<i64>,
+    tax: i64,
+    total: i64,
+}
+
+impl UcpMerchant {
+    pub fn new(config: UcpMerchantConfig, products: Vec<FeedProduct>) -> Arc<UcpMerchant> {
+        let mut items = HashMap::new();
+        let mut several = HashMap::new();
+        for (p, product) in products.iter().enumerate() {
+            for (v, variant) in product.variants.iter().enumerate() {
+                items.entry(variant.id.clone()).or_insert((p, v));
+            }
+            match product.variants.len() {
+                1 => {
+                    items.entry(product.id.clone()).or_insert((p, 0));
+                }
+                0 => {}
+                _ => {
+                    several.insert(product.id.clone(), p);
+                }
+            }
+        }
+        Arc::new(UcpMerchant {
+            products,
+            items,
+            several,
+            state: Mutex::new(MerchantState::default()),
+            registered_ids: Mutex::new(Vec::new()),
+            webhook_client: config
+                .order_webhooks
+                .map(|policy| guarded_client(WEBHOOK_TIMEOUT, policy)),
+            config,
+        })
+    }
+
+    /// A merchant with the default settings for `profile`.
+    pub fn from_profile(profile: MerchantProfile, products: Vec<FeedProduct>) -> Arc<UcpMerchant> {
+        UcpMerchant::new(UcpMerchantConfig::new(profile), products)
+    }
+
+    pub fn config(&self) -> &UcpMerchantConfig {
+        &self.config
+    }
+
+    /// Every payment taken so far, in order.
+    pub fn charges(&self) -> Vec<UcpCharge> {
+        lock(&self.state).charges.clone()
+    }
+
+    /// Accepts allowances naming `id` as well as the profile's own id (the
+    /// id a Concierge registered this merchant under). False when known.
+    pub fn adopt_id(&self, id: &str) -> bool {
+        let id = id.trim();
+        if id.is_empty() || id.len() > MAX_ID_CHARS || self.is_me(id) {
+            return false;
+        }
+        lock(&self.registered_ids).push(id.to_string());
+        true
+    }
+
+    fn is_me(&self, merchant_id: &str) -> bool {
+        merchant_id == self.config.profile.id
+            || lock(&self.registered_ids)
+                .iter()
+                .any(|id| id == merchant_id)
+    }
+
+    fn currency(&self) -> &str {
+        &self.config.profile.currency
+    }
+
+    // -- discovery ---------------------------------------------------------
+
+    fn profile_document(&self, base_url: &str) -> Value {
+        let capability = |name: &str, path: &str, extends: Option<&str>| Capability {
+            name: name.into(),
+            version: UCP_VERSION.into(),
+            spec: Some(format!("https://ucp.dev/specs/shopping/{path}")),
+            schema: Some(format!("https://ucp.dev/schemas/shopping/{path}.json")),
+            extends: extends.map(String::from),
+            config: None,
+        };
+        let profile = UcpProfile {
+            ucp: DiscoveryMeta {
+                version: UCP_VERSION.into(),
+                services: [(
+                    SHOPPING_SERVICE.to_string(),
+                    Service {
+                        version: UCP_VERSION.into(),
+                        spec: "https://ucp.dev/specs/shopping".into(),
+                        rest: Some(RestBinding {
+                            schema: "https://ucp.dev/services/shopping/openapi.json".into(),
+                            endpoint: base_url.to_string(),
+                        }),
+                    },
+                )]
+                .into_iter()
+                .collect(),
+                capabilities: vec![
+                    capability(CHECKOUT_CAPABILITY, "checkout", None),
+                    capability(ORDER_CAPABILITY, "order", None),
+                    capability(
+                        FULFILLMENT_CAPABILITY,
+                        "fulfillment",
+                        Some(CHECKOUT_CAPABILITY),
+                    ),
+                    capability(DISCOUNT_CAPABILITY, "discount", Some(CHECKOUT_CAPABILITY)),
+                    capability(
+                        BUYER_CONSENT_CAPABILITY,
+                        "buyer_consent",
+                        Some(CHECKOUT_CAPABILITY),
+                    ),
+                ],
+                payment_handlers: Vec::new(),
+            },
+            payment: Some(PaymentHandlers {
+                handlers: self.handlers(base_url),
+            }),
+            signing_keys: Vec::new(),
+        };
+        serde_json::to_value(profile).unwrap_or(Value::Null)
+    }
+
+    /// The payment handlers this merchant takes.
+    fn handlers(&self, base_url: &str) -> Vec<PaymentHandler> {
+        let mut handlers = vec![PaymentHandler {
+            id: ALLOWANCE_HANDLER_ID.into(),
+            name: ALLOWANCE_HANDLER_NAME.into(),
+            version: UCP_VERSION.into(),
+            spec: format!("{base_url}/ucp/handlers/allowance"),
+            config_schema: format!("{base_url}/ucp/handlers/allowance/config.json"),
+            instrument_schemas: vec![format!("{base_url}/ucp/handlers/allowance/instrument.json")],
+            config: json!({
+                "merchant_id": self.config.profile.id,
+                "currencies": [self.currency()],
+            }),
+        }];
+        if self.config.test_payments {
+            let fixture = |id: &str, name: &str, config: Value| PaymentHandler {
+                id: id.into(),
+                name: name.into(),
+                version: UCP_VERSION.into(),
+                spec: "https://ucp.dev/specs/mock".into(),
+                config_schema: "https://ucp.dev/schemas/mock.json".into(),
+                instrument_schemas: vec![
+                    "https://ucp.dev/schemas/shopping/types/card_payment_instrument.json".into(),
+                ],
+                config,
+            };
+            handlers.push(fixture(
+                "mock_payment_handler",
+                "dev.ucp.mock_payment",
+                json!({"supported_tokens": ["success_token", "fail_token"]}),
+            ));
+            handlers.push(fixture("google_pay", "google.pay", json!({})));
+            handlers.push(fixture(
+                "shop_pay",
+                "com.shopify.shop_pay",
+                json!({"shop_id": self.config.profile.id}),
+            ));
+        }
+        handlers
+    }
+
+    // -- sessions ------------------------------------------------------------
+
+    fn create(&self, state: &mut MerchantState, context: &Context, body: &Value) -> Reply {
+        let request: CheckoutRequest = match serde_json::from_value(body.clone()) {
+            Ok(request) => request,
+            Err(error) => return invalid_body(&error),
+        };
+        let mut session = Session {
+            id: format!("chk_{}", random_token(10)),
+            base_url: context.base_url.clone(),
+            expires_at: context.now + self.config.session_ttl_secs,
+            stage: Stage::Open,
+            currency: self.currency().to_string(),
+            lines: Vec::new(),
+            next_line: 1,
+            buyer: None,
+            destinations: Vec::new(),
+            next_destination: 1,
+            selected_destination: None,
+            selected_option: None,
+            codes: Vec::new(),
+            completion: None,
+        };
+        let Some(line_items) = &request.line_items else {
+            return Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "missing",
+                "A checkout needs at least one line item",
+            )
+            .at("$.line_items")
+            .reply();
+        };
+        if let Err(refusal) = self
+            .check_currency(&request)
+            .and_then(|()| self.set_lines(state, &mut session, line_items))
+            .and_then(|()| self.set_details(&mut session, &request))
+        {
+            return refusal.reply();
+        }
+        let mut reply = Reply::ok(&self.view(&session));
+        reply.status = StatusCode::CREATED;
+        self.keep_session(state, session);
+        reply
+    }
+
+    fn update(
+        &self,
+        state: &mut MerchantState,
+        context: &Context,
+        id: &str,
+        body: &Value,
+    ) -> Reply {
+        let request: CheckoutRequest = match serde_json::from_value(body.clone()) {
+            Ok(request) => request,
+            Err(error) => return invalid_body(&error),
+        };
+        if request.id.as_deref().is_some_and(|body_id| body_id != id) {
+            return Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "The body's id is not the session's",
+            )
+            .at("$.id")
+            .reply();
+        }
+        let Some(mut session) = self.live_session(state, context, id) else {
+            return not_found("checkout session", id);
+        };
+        if let Some(refusal) = not_modifiable(&session) {
+            return refusal.reply();
+        }
+        let result = self
+            .check_currency(&request)
+            .and_then(|()| match &request.line_items {
+                Some(line_items) => self.set_lines(state, &mut session, line_items),
+                None => Ok(()),
+            });
+        if let Err(refusal) = result.and_then(|()| self.set_details(&mut session, &request)) {
+            return refusal.in_session(self.status(&session)).reply();
+        }
+        let reply = Reply::ok(&self.view(&session));
+        state.sessions.insert(session.id.clone(), session);
+        reply
+    }
+
+    fn get(&self, state: &mut MerchantState, context: &Context, id: &str) -> Reply {
+        match self.live_session(state, context, id) {
+            Some(session) => self.session_reply(&session),
+            None => not_found("checkout session", id),
+        }
+    }
+
+    fn cancel(&self, state: &mut MerchantState, context: &Context, id: &str) -> Reply {
+        let Some(mut session) = self.live_session(state, context, id) else {
+            return not_found("checkout session", id);
+        };
+        if let Some(refusal) = not_modifiable(&session) {
+            return refusal.reply();
+        }
+        session.stage = Stage::Canceled;
+        let reply = Reply::ok(&self.view(&session));
+        state.sessions.insert(session.id.clone(), session);
+        reply
+    }
+
+    fn complete(
+        &self,
+        state: &mut MerchantState,
+        context: &Context,
+        id: &str,
+        body: &Value,
+    ) -> Reply {
+        let Some(mut session) = self.live_session(state, context, id) else {
+            return not_found("checkout session", id);
+        };
+        let request: CompleteRequest = match serde_json::from_value(body.clone()) {
+            Ok(request) => request,
+            Err(error) => return invalid_body(&error),
+        };
+        let instrument = request.instrument();
+        let allowance = instrument.and_then(allowance_credential);
+        match session.stage {
+            Stage::Canceled => {
+                return Refusal::new(
+                    StatusCode::CONFLICT,
+                    "checkout_not_modifiable",
+                    "The checkout session was canceled and cannot be completed",
+                )
+                .in_session(CheckoutStatus::Canceled)
+                .reply()
+            }
+            Stage::Completed => {
+                // The payment that completed it, sent again: the same answer.
+                if let (Some(completion), Some(credential)) = (&session.completion, &allowance) {
+                    let same = completion.paid_with.as_ref().is_some_and(|(token, key)| {
+                        *token == credential.token && *key == credential.idempotency_key
+                    });
+                    if same {
+                        return completion.reply.clone();
+                    }
+                }
+                return Refusal::new(
+                    StatusCode::CONFLICT,
+                    "checkout_not_modifiable",
+                    "The checkout session is already completed",
+                )
+                .in_session(CheckoutStatus::Completed)
+                .reply();
+            }
+            Stage::Open => {}
+        }
+        let status = self.status(&session);
+        let Some(instrument) = instrument else {
+            return Refusal::new(StatusCode::BAD_REQUEST, "missing", "No payment instrument")
+                .at("$.payment_data")
+                .in_session(status)
+                .reply();
+        };
+        if status != CheckoutStatus::ReadyForComplete {
+            return Refusal::new(StatusCode::BAD_REQUEST, "missing", FULFILLMENT_NEEDED)
+                .at("$.fulfillment")
+                .in_session(status)
+                .reply();
+        }
+        if let Err(refusal) = self.check_stock(state, &session.lines) {
+            return Refusal {
+                status: StatusCode::CONFLICT,
+                ..refusal
+            }
+            .in_session(status)
+            .reply();
+        }
+        let pricing = self.price(&session);
+        let paid_with = match self.take_payment(&session, instrument, allowance.as_ref(), &pricing)
+        {
+            Ok(paid_with) => paid_with,
+            Err(refusal) => return refusal.in_session(status).reply(),
+        };
+        // Paid: the order, the charge, the stock, the session's last word.
+        let order_id = format!("ord_{}", random_token(10));
+        let permalink_url = format!("{}/orders/{order_id}", session.base_url);
+        let order = self.order(&session, &order_id, &permalink_url, &pricing);
+        for line in &session.lines {
+            let variant = &self.products[line.product].variants[line.variant];
+            *state.sold.entry(variant.id.clone()).or_default() += u64::from(line.quantity);
+        }
+        state.charges.push(UcpCharge {
+            checkout_session_id: session.id.clone(),
+            order_id: order_id.clone(),
+            amount: Money::new(pricing.total, session.currency.clone()),
+            handler_id: instrument.handler_id.clone(),
+            token: paid_with.token.clone(),
+            idempotency_key: paid_with.idempotency_key.clone(),
+        });
+        session.stage = Stage::Completed;
+        let mut view = self.view(&session);
+        view.order = Some(OrderConfirmation {
+            id: order_id.clone(),
+            permalink_url,
+        });
+        let reply = Reply::ok(&view);
+        session.completion = Some(Completion {
+            paid_with: paid_with
+                .identifies_payment
+                .then_some((paid_with.token, paid_with.idempotency_key)),
+            reply: reply.clone(),
+        });
+        state.sessions.insert(session.id.clone(), session);
+        self.announce(
+            state,
+            "order_placed",
+            &order,
+            context.agent_profile.as_deref(),
+        );
+        let kept = KeptOrder {
+            order,
+            agent_profile: context.agent_profile.clone(),
+        };
+        keep_bounded(
+            &mut state.orders,
+            &mut state.order_queue,
+            self.config.max_sessions,
+            order_id,
+            kept,
+        );
+        reply
+    }
+
+    /// Queues an order event for the platform, when events are sent.
+    fn announce(
+        &self,
+        state: &mut MerchantState,
+        event_type: &str,
+        order: &Order,
+        agent_profile: Option<&str>,
+    ) {
+        let (Some(_), Some(agent_profile)) = (&self.webhook_client, agent_profile) else {
+            return;
+        };
+        // The spec's webhook body is the order with an event id and time;
+        // the reference samples (and the conformance suite) read
+        // `event_type`, `checkout_id` and `order`: both are there.
+        let mut payload = serde_json::to_value(order).unwrap_or_default();
+        if let Value::Object(fields) = &mut payload {
+            fields.insert(
+                "event_id".into(),
+                Value::String(format!("evt_{}", random_token(8))),
+            );
+            fields.insert(
+                "created_time".into(),
+                Value::String(rfc3339(now_millis() / 1000)),
+            );
+            fields.insert("event_type".into(), Value::String(event_type.into()));
+            fields.insert(
+                "order".into(),
+                serde_json::to_value(order).unwrap_or_default(),
+            );
+        }
+        if state.outbox.len() < MAX_OUTBOX {
+            state.outbox.push(OrderEvent {
+                agent_profile: agent_profile.to_string(),
+                payload,
+            });
+        }
+    }
+
+    /// Sends the queued order events, each on a task of its own.
+    fn send_events(&self) {
+        let Some(client) = &self.webhook_client else {
+            return;
+        };
+        let policy = self.config.order_webhooks.unwrap_or_default();
+        for event in std::mem::take(&mut lock(&self.state).outbox) {
+            let client = client.clone();
+            tokio::spawn(async move {
+                // Nobody waits on a webhook: an event that cannot be
+                // delivered is dropped after its attempts.
+                let _ = deliver(&client, policy, &event).await;
+            });
+        }
+    }
+
+    /// Charges `instrument` for the session's total, or says why not.
+    fn take_payment(
+        &self,
+        session: &Session,
+        instrument: &PaymentInstrument,
+        allowance: Option<&AllowanceCredential>,
+        pricing: &Pricing,
+    ) -> Result<PaidWith, Refusal> {
+        let declined = |content: String| {
+            Refusal::new(StatusCode::PAYMENT_REQUIRED, "payment_declined", content)
+                .at("$.payment_data.credential")
+        };
+        if instrument.handler_id == ALLOWANCE_HANDLER_ID {
+            let Some(credential) = allowance else {
+                return Err(declined(format!(
+                    "the {ALLOWANCE_HANDLER_ID} handler takes an {ALLOWANCE_CREDENTIAL_TYPE} credential"
+                )));
+            };
+            self.check_allowance(session, credential, pricing.total)
+                .map_err(declined)?;
+            return Ok(PaidWith {
+                token: credential.token.clone(),
+                idempotency_key: credential.idempotency_key.clone(),
+                identifies_payment: true,
+            });
+        }
+        if self.config.test_payments && instrument.handler_id == "mock_payment_handler" {
+            let credential = instrument.credential.as_ref();
+            let token = credential
+                .and_then(|c| c.get("token"))
+                .and_then(Value::as_str);
+            if token == Some("fail_token") {
+                return Err(declined("Payment Failed: Insufficient Funds (Mock)".into()));
+            }
+            let shown = match (token, credential.and_then(|c| c.get("number"))) {
+                (Some(token), _) => token.to_string(),
+                (None, Some(Value::String(number))) => {
+                    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+                    format!("card ending {}", &digits[digits.len().saturating_sub(4)..])
+                }
+                _ => return Err(declined("the mock instrument has no credential".into())),
+            };
+            return Ok(PaidWith {
+                token: shown,
+                idempotency_key: String::new(),
+                identifies_payment: false,
+            });
+        }
+        Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!(
+                "payment handler {:?} is not one this merchant takes",
+                instrument.handler_id
+            ),
+        )
+        .at("$.payment_data.handler_id"))
+    }
+
+    /// Why the allowance cannot pay `total` in `session`, if it cannot.
+    fn check_allowance(
+        &self,
+        session: &Session,
+        credential: &AllowanceCredential,
+        total: i64,
+    ) -> Result<(), String> {
+        let Allowance {
+            reason,
+            max_amount,
+            currency,
+            checkout_session_id,
+            merchant_id,
+            expires_at,
+        } = &credential.allowance;
+        let now = now_millis() / 1000;
+        if credential.token.trim().is_empty() {
+            Err("the payment token is empty".into())
+        } else if reason != "one_time" {
+            Err(format!("allowance reason {reason:?} is not one_time"))
+        } else if !self.is_me(merchant_id) {
+            Err("the authorisation is for another merchant".into())
+        } else if *checkout_session_id != session.id || credential.binding.checkout_id != session.id
+        {
+            Err("the authorisation is for another checkout session".into())
+        } else if !currency.eq_ignore_ascii_case(&session.currency) {
+            Err(format!(
+                "the authorisation is in {currency}, the checkout in {}",
+                session.currency
+            ))
+        } else if *max_amount < total {
+            Err(format!(
+                "the authorised amount {} is below the total {}",
+                Money::new(*max_amount, session.currency.clone()),
+                Money::new(total, session.currency.clone())
+            ))
+        } else if *expires_at <= now {
+            Err("the authorisation has expired".into())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn order_reply(&self, state: &MerchantState, id: &str) -> Reply {
+        match state.orders.get(id) {
+            Some(kept) => Reply::ok(&kept.order),
+            None => not_found("order", id),
+        }
+    }
+
+    fn simulate_shipping(&self, state: &mut MerchantState, now: i64, id: &str) -> Reply {
+        let Some(kept) = state.orders.get_mut(id) else {
+            return not_found("order", id);
+        };
+        let agent_profile = kept.agent_profile.clone();
+        let order = &mut kept.order;
+        let line_items: Vec<LineItemQuantity> = order
+            .line_items
+            .iter()
+            .map(|line| LineItemQuantity {
+                id: line.id.clone(),
+                quantity: line.quantity.total,
+            })
+            .collect();
+        for line in &mut order.line_items {
+            line.quantity.fulfilled = line.quantity.total;
+            line.status = "fulfilled".into();
+        }
+        let number = order.fulfillment.events.len() + 1;
+        order.fulfillment.events.push(FulfillmentEvent {
+            id: format!("evt_{number}"),
+            occurred_at: rfc3339(now),
+            kind: "shipped".into(),
+            line_items,
+            tracking_number: Some(format!("SIM-{}-{number}", order.id)),
+            tracking_url: Some(order.permalink_url.clone()),
+            carrier: None,
+            description: Some("Shipped (simulated)".into()),
+        });
+        let order = order.clone();
+        self.announce(state, "order_shipped", &order, agent_profile.as_deref());
+        Reply::ok(&order)
+    }
+
+    // -- session parts -------------------------------------------------------
+
+    fn check_currency(&self, request: &CheckoutRequest) -> Result<(), Refusal> {
+        match &request.currency {
+            Some(currency) if !currency.eq_ignore_ascii_case(self.currency()) => Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!("This merchant sells in {}, not {currency}", self.currency()),
+            )
+            .at("$.currency")),
+            _ => Ok(()),
+        }
+    }
+
+    /// Replaces the session's lines with `requested`, all or nothing.
+    fn set_lines(
+        &self,
+        state: &MerchantState,
+        session: &mut Session,
+        requested: &[LineItemRequest],
+    ) -> Result<(), Refusal> {
+        if requested.is_empty() {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "missing",
+                "A checkout needs at least one line item",
+            )
+            .at("$.line_items"));
+        }
+        if requested.len() > MAX_LINE_ITEMS {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!("At most {MAX_LINE_ITEMS} line items"),
+            )
+            .at("$.line_items"));
+        }
+        let mut lines = Vec::with_capacity(requested.len());
+        let mut next_line = session.next_line;
+        for (index, request) in requested.iter().enumerate() {
+            let path = format!("$.line_items[{index}]");
+            let item_id = request.item.id.trim();
+            if item_id.is_empty() || item_id.len() > MAX_ID_CHARS {
+                return Err(
+                    Refusal::new(StatusCode::BAD_REQUEST, "invalid", "Invalid item id")
+                        .at(format!("{path}.item.id")),
+                );
+            }
+            if !(1..=MAX_QUANTITY).contains(&request.quantity) {
+                return Err(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    format!("Quantity must be between 1 and {MAX_QUANTITY}"),
+                )
+                .at(format!("{path}.quantity")));
+            }
+            let (product, variant) = self.resolve(item_id).map_err(|r| r.at(path.clone()))?;
+            // A line keeps its id when the platform names one of this
+            // session's; anything else is a new line.
+            let id = match &request.id {
+                Some(id)
+                    if session.lines.iter().any(|l| &l.id == id)
+                        && !lines.iter().any(|l: &Line| &l.id == id) =>
+                {
+                    id.clone()
+                }
+                _ => {
+                    let id = format!("li_{next_line}");
+                    next_line += 1;
+                    id
+                }
+            };
+            lines.push(Line {
+                id,
+                item_id: item_id.to_string(),
+                product,
+                variant,
+                quantity: request.quantity as u32,
+            });
+        }
+        self.check_stock(state, &lines)?;
+        // Amounts must fit: the session's money is worked out in i64.
+        lines
+            .iter()
+            .try_fold(0i64, |sum, line| {
+                let price = self.products[line.product].variants[line.variant]
+                    .price
+                    .amount;
+                price
+                    .checked_mul(i64::from(line.quantity))
+                    .and_then(|amount| sum.checked_add(amount))
+            })
+            .filter(|sum| *sum <= i64::MAX / 4)
+            .ok_or_else(|| {
+                Refusal::new(StatusCode::BAD_REQUEST, "invalid", "The order is too large")
+                    .at("$.line_items")
+            })?;
+        session.lines = lines;
+        session.next_line = next_line;
+        Ok(())
+    }
+
+    /// The variant a line item's id names, or why none.
+    fn resolve(&self, item_id: &str) -> Result<(usize, usize), Refusal> {
+        if let Some(&(product, variant)) = self.items.get(item_id) {
+            let price = &self.products[product].variants[variant].price;
+            if !price.currency.eq_ignore_ascii_case(self.currency()) || price.amount < 0 {
+                return Err(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    "not_found",
+                    format!("Item {item_id} is not sold in {}", self.currency()),
+                ));
+            }
+            return Ok((product, variant));
+        }
+        if let Some(&product) = self.several.get(item_id) {
+            let ids: Vec<&str> = self.products[product]
+                .variants
+                .iter()
+                .take(12)
+                .map(|v| v.id.as_str())
+                .collect();
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!(
+                    "Item {item_id} has several variants; name one by its id ({})",
+                    ids.join(", ")
+                ),
+            ));
+        }
+        Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "not_found",
+            format!("Item {item_id} not found"),
+        ))
+    }
+
+    /// Whether every line is in stock, counting lines of one variant
+    /// together.
+    fn check_stock(&self, state: &MerchantState, lines: &[Line]) -> Result<(), Refusal> {
+        let mut wanted: HashMap<(usize, usize), u64> = HashMap::new();
+        for line in lines {
+            *wanted.entry((line.product, line.variant)).or_default() += u64::from(line.quantity);
+        }
+        for (index, line) in lines.iter().enumerate() {
+            let variant = &self.products[line.product].variants[line.variant];
+            let asked = wanted[&(line.product, line.variant)];
+            if asked > self.in_stock(state, variant) {
+                return Err(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    "out_of_stock",
+                    format!("Insufficient stock for item {}", line.item_id),
+                )
+                .at(format!("$.line_items[{index}]")));
+            }
+        }
+        Ok(())
+    }
+
+    fn in_stock(&self, state: &MerchantState, variant: &FeedVariant) -> u64 {
+        if !variant.availability.available {
+            return 0;
+        }
+        let held = self
+            .config
+            .inventory
+            .get(&variant.id)
+            .copied()
+            .unwrap_or(self.config.default_stock);
+        u64::from(held).saturating_sub(state.sold.get(&variant.id).copied().unwrap_or(0))
+    }
+
+    /// Buyer, fulfilment and discount codes from a create or update.
+    fn set_details(&self, session: &mut Session, request: &CheckoutRequest) -> Result<(), Refusal> {
+        if let Some(buyer) = &request.buyer {
+            if !buyer.is_object() {
+                return Err(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    "buyer must be an object",
+                )
+                .at("$.buyer"));
+            }
+            session.buyer = Some(buyer.clone());
+        }
+        if let Some(discounts) = &request.discounts {
+            if let Some(codes) = &discounts.codes {
+                if codes.len() > MAX_CODES || codes.iter().any(|c| c.len() > MAX_ID_CHARS) {
+                    return Err(Refusal::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid",
+                        format!("At most {MAX_CODES} discount codes"),
+                    )
+                    .at("$.discounts.codes"));
+                }
+                session.codes = codes.iter().map(|c| c.trim().to_string()).collect();
+            }
+        }
+        let Some(fulfillment) = &request.fulfillment else {
+            return Ok(());
+        };
+        // One shipping method covers every line; a request names it first.
+        let Some(method) = fulfillment
+            .methods
+            .iter()
+            .find(|m| m.kind.is_empty() || m.kind == "shipping")
+        else {
+            return Ok(());
+        };
+        if !method.destinations.is_empty() {
+            if method.destinations.len() > MAX_DESTINATIONS {
+                return Err(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    format!("At most {MAX_DESTINATIONS} destinations"),
+                )
+                .at("$.fulfillment.methods[0].destinations"));
+            }
+            let mut destinations = Vec::new();
+            for destination in &method.destinations {
+                let mut destination = destination.clone();
+                if destination.id.trim().is_empty() || destination.id.len() > MAX_ID_CHARS {
+                    destination.id = format!("dest_{}", session.next_destination);
+                    session.next_destination += 1;
+                }
+                destinations.push(destination);
+            }
+            session.destinations = destinations;
+            if session
+                .selected_destination
+                .as_ref()
+                .is_some_and(|id| !session.destinations.iter().any(|d| &d.id == id))
+            {
+                session.selected_destination = None;
+            }
+        }
+        if let Some(selected) = &method.selected_destination_id {
+            if !session.destinations.iter().any(|d| &d.id == selected) {
+                return Err(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    format!("No destination {selected} in this checkout"),
+                )
+                .at("$.fulfillment.methods[0].selected_destination_id"));
+            }
+            session.selected_destination = Some(selected.clone());
+        }
+        if let Some(selected) = method
+            .groups
+            .first()
+            .and_then(|g| g.selected_option_id.as_deref())
+        {
+            // An option of another merchant's making (a platform's default)
+            // is not chosen; the session then asks for a choice.
+            session.selected_option = [STANDARD_OPTION, EXPRESS_OPTION]
+                .into_iter()
+                .find(|option| *option == selected);
+        }
+        Ok(())
+    }
+
+    fn price(&self, session: &Session) -> Pricing {
+        let profile = &self.config.profile;
+        let line_totals: Vec<i64> = session
+            .lines
+            .iter()
+            .map(|line| {
+                self.products[line.product].variants[line.variant]
+                    .price
+                    .amount
+                    * i64::from(line.quantity)
+            })
+            .collect();
+        let subtotal: i64 = line_totals.iter().sum();
+        let mut left = subtotal;
+        let mut applied = Vec::new();
+        let mut rejected = Vec::new();
+        for (index, code) in session.codes.iter().enumerate() {
+            let known = self
+                .config
+                .discount_codes
+                .iter()
+                .find(|d| d.code.eq_ignore_ascii_case(code));
+            let repeated = session.codes[..index]
+                .iter()
+                .any(|earlier| earlier.eq_ignore_ascii_case(code));
+            let Some(discount) = known.filter(|_| !repeated) else {
+                rejected.push(index);
+                continue;
+            };
+            let amount = match discount.kind {
+                DiscountKind::Percent { basis_points } => {
+                    let kept = (i128::from(left)
+                        * i128::from(10_000 - basis_points.clamp(0, 10_000))
+                        / 10_000) as i64;
+                    left - kept
+                }
+                DiscountKind::Fixed { amount } => amount.clamp(0, left),
+            };
+            left -= amount;
+            applied.push(AppliedDiscount {
+                code: Some(discount.code.clone()),
+                title: discount.title.clone(),
+                amount,
+                automatic: false,
+                method: None,
+                priority: Some(applied.len() as u32 + 1),
+                allocations: Vec::new(),
+            });
+        }
+        let discount = subtotal - left;
+        let standard = if profile.free_shipping_over > 0 && subtotal >= profile.free_shipping_over {
+            0
+        } else {
+            profile.shipping.max(0)
+        };
+        let express = self.config.express_shipping.max(standard);
+        let shipping = session.selected_option.map(|option| match option {
+            EXPRESS_OPTION => express,
+            _ => standard,
+        });
+        // Tax on what is paid for the goods, rounded half up to the cent.
+        let tax = ((i128::from(left) * i128::from(profile.tax_basis_points.max(0)) + 5_000)
+            / 10_000) as i64;
+        let total = left + shipping.unwrap_or(0) + tax;
+        Pricing {
+            line_totals,
+            subtotal,
+            applied,
+            rejected,
+            discount,
+            standard,
+            express,
+            shipping,
+            tax,
+            total,
+        }
+    }
+
+    fn messages(&self, session: &Session, pricing: &Pricing) -> Vec<Message> {
+        let mut messages: Vec<Message> = pricing
+            .rejected
+            .iter()
+            .map(|&index| {
+                Message::warning(
+                    "discount_code_invalid",
+                    Some(&format!("$.discounts.codes[{index}]")),
+                    &format!("Code '{}' is not valid here", session.codes[index]),
+                )
+            })
+            .collect();
+        if session.stage != Stage::Open {
+            return messages;
+        }
+        if self.config.require_destination && session.selected_destination.is_none() {
+            messages.push(Message::error(
+                "missing",
+                Some("$.fulfillment.methods[0].selected_destination_id"),
+                "A shipping address is required",
+                Severity::Recoverable,
+            ));
+        }
+        if session.selected_option.is_none() {
+            messages.push(Message::error(
+                "missing",
+                Some("$.fulfillment.methods[0].groups[0].selected_option_id"),
+                "Please select a fulfillment option",
+                Severity::Recoverable,
+            ));
+        }
+        messages
+    }
+
+    fn status(&self, session: &Session) -> CheckoutStatus {
+        match session.stage {
+            Stage::Completed => CheckoutStatus::Completed,
+            Stage::Canceled => CheckoutStatus::Canceled,
+            Stage::Open => {
+                let pricing = self.price(session);
+                if self
+                    .messages(session, &pricing)
+                    .iter()
+                    .any(|m| m.kind == MessageType::Error)
+                {
+                    CheckoutStatus::Incomplete
+                } else {
+                    CheckoutStatus::ReadyForComplete
+                }
+            }
+        }
+    }
+
+    fn item(&self, line: &Line) -> Item {
+        let product = &self.products[line.product];
+        let variant = &product.variants[line.variant];
+        Item {
+            id: line.item_id.clone(),
+            title: item_title(product, variant),
+            price: variant.price.amount,
+            image_url: None,
+        }
+    }
+
+    fn view(&self, session: &Session) -> Checkout {
+        let pricing = self.price(session);
+        let messages = self.messages(session, &pricing);
+        let status = self.status(session);
+        let line_item_ids: Vec<String> = session.lines.iter().map(|l| l.id.clone()).collect();
+        let line_items = session
+            .lines
+            .iter()
+            .zip(&pricing.line_totals)
+            .map(|(line, &amount)| LineItem {
+                id: line.id.clone(),
+                item: self.item(line),
+                quantity: line.quantity,
+                totals: vec![
+                    Total::plain(TotalType::Subtotal, amount),
+                    Total::plain(TotalType::Total, amount),
+                ],
+                parent_id: None,
+            })
+            .collect();
+        let standard_title = if pricing.standard == 0 {
+            "Free Standard Shipping"
+        } else {
+            "Standard Shipping"
+        };
+        let options = vec![
+            FulfillmentOption {
+                id: STANDARD_OPTION.into(),
+                title: standard_title.into(),
+                description: Some("Arrives in 5-7 business days".into()),
+                carrier: None,
+                totals: vec![Total::plain(TotalType::Total, pricing.standard)],
+            },
+            FulfillmentOption {
+                id: EXPRESS_OPTION.into(),
+                title: "Express Shipping".into(),
+                description: Some("Arrives in 2-3 business days".into()),
+                carrier: None,
+                totals: vec![Total::plain(TotalType::Total, pricing.express)],
+            },
+        ];
+        let mut totals = vec![Total::new(
+            TotalType::Subtotal,
+            "Subtotal",
+            pricing.subtotal,
+        )];
+        if pricing.discount > 0 {
+            totals.push(Total::new(
+                TotalType::Discount,
+                "Discount",
+                pricing.discount,
+            ));
+        }
+        if let Some(shipping) = pricing.shipping {
+            totals.push(Total::new(TotalType::Fulfillment, "Shipping", shipping));
+        }
+        if self.config.profile.tax_basis_points > 0 {
+            totals.push(Total::new(TotalType::Tax, "Tax", pricing.tax));
+        }
+        totals.push(Total::new(TotalType::Total, "Total", pricing.total));
+        Checkout {
+            ucp: ResponseMeta {
+                version: UCP_VERSION.into(),
+                capabilities: [
+                    CHECKOUT_CAPABILITY,
+                    FULFILLMENT_CAPABILITY,
+                    DISCOUNT_CAPABILITY,
+                    BUYER_CONSENT_CAPABILITY,
+                ]
+                .into_iter()
+                .map(Capability::named)
+                .collect(),
+                payment_handlers: Vec::new(),
+            },
+            id: session.id.clone(),
+            line_items,
+            buyer: session.buyer.clone(),
+            status,
+            currency: session.currency.clone(),
+            totals,
+            messages,
+            links: Vec::new(),
+            expires_at: (session.stage == Stage::Open).then(|| rfc3339(session.expires_at)),
+            continue_url: None,
+            payment: PaymentResponse {
+                handlers: self.handlers(&session.base_url),
+                selected_instrument_id: None,
+                instruments: Vec::new(),
+            },
+            order: None,
+            order_id: None,
+            order_permalink_url: None,
+            fulfillment: Some(Fulfillment {
+                methods: vec![FulfillmentMethod {
+                    id: METHOD_ID.into(),
+                    kind: "shipping".into(),
+                    line_item_ids: line_item_ids.clone(),
+                    destinations: session.destinations.clone(),
+                    selected_destination_id: session.selected_destination.clone(),
+                    groups: vec![FulfillmentGroup {
+                        id: GROUP_ID.into(),
+                        line_item_ids,
+                        options,
+                        selected_option_id: session.selected_option.map(String::from),
+                    }],
+                }],
+                available_methods: Vec::new(),
+            }),
+            discounts: Some(Discounts {
+                codes: (!session.codes.is_empty()).then(|| session.codes.clone()),
+                applied: Some(pricing.applied),
+            }),
+        }
+    }
+
+    fn order(&self, session: &Session, id: &str, permalink_url: &str, pricing: &Pricing) -> Order {
+        let line_items: Vec<OrderLineItem> = session
+            .lines
+            .iter()
+            .zip(&pricing.line_totals)
+            .map(|(line, &amount)| OrderLineItem {
+                id: line.id.clone(),
+                item: self.item(line),
+                quantity: OrderQuantity {
+                    total: line.quantity,
+                    fulfilled: 0,
+                },
+                totals: vec![
+                    Total::plain(TotalType::Subtotal, amount),
+                    Total::plain(TotalType::Total, amount),
+                ],
+                status: "processing".into(),
+            })
+            .collect();
+        let destination = session
+            .selected_destination
+            .as_ref()
+            .and_then(|id| session.destinations.iter().find(|d| &d.id == id))
+            .map(|d| d.address.clone())
+            .unwrap_or_default();
+        let option_title = match session.selected_option {
+            Some(EXPRESS_OPTION) => "Express Shipping",
+            _ if pricing.standard == 0 => "Free Standard Shipping",
+            _ => "Standard Shipping",
+        };
+        let view_totals = {
+            let mut totals = vec![Total::new(
+                TotalType::Subtotal,
+                "Subtotal",
+                pricing.subtotal,
+            )];
+            if pricing.discount > 0 {
+                totals.push(Total::new(
+                    TotalType::Discount,
+                    "Discount",
+                    pricing.discount,
+                ));
+            }
+            totals.push(Total::new(
+                TotalType::Fulfillment,
+                "Shipping",
+                pricing.shipping.unwrap_or(0),
+            ));
+            if self.config.profile.tax_basis_points > 0 {
+                totals.push(Total::new(TotalType::Tax, "Tax", pricing.tax));
+            }
+            totals.push(Total::new(TotalType::Total, "Total", pricing.total));
+            totals
+        };
+        Order {
+            ucp: ResponseMeta {
+                version: UCP_VERSION.into(),
+                capabilities: vec![Capability::named(ORDER_CAPABILITY)],
+                payment_handlers: Vec::new(),
+            },
+            id: id.to_string(),
+            checkout_id: session.id.clone(),
+            permalink_url: permalink_url.to_string(),
+            fulfillment: OrderFulfillment {
+                expectations: vec![Expectation {
+                    id: "exp_1".into(),
+                    line_items: line_items
+                        .iter()
+                        .map(|line| LineItemQuantity {
+                            id: line.id.clone(),
+                            quantity: line.quantity.total,
+                        })
+                        .collect(),
+                    method_type: "shipping".into(),
+                    destination,
+                    description: Some(option_title.into()),
+                    fulfillable_on: Some("now".into()),
+                }],
+                events: Vec::new(),
+            },
+            line_items,
+            adjustments: Vec::new(),
+            totals: view_totals,
+        }
+    }
+
+    fn session_reply(&self, session: &Session) -> Reply {
+        match &session.completion {
+            Some(completion) => completion.reply.clone(),
+            None => Reply::ok(&self.view(session)),
+        }
+    }
+
+    /// The session `id`, with an open one past its time canceled.
+    fn live_session(
+        &self,
+        state: &mut MerchantState,
+        context: &Context,
+        id: &str,
+    ) -> Option<Session> {
+        let session = state.sessions.get_mut(id)?;
+        if session.stage == Stage::Open && context.now >= session.expires_at {
+            session.stage = Stage::Canceled;
+        }
+        Some(session.clone())
+    }
+
+    /// Keeps a new session; beyond the limit the oldest goes, an open or
+    /// cancelled one before any completed one (whose payment a platform
+    /// may still send again).
+    fn keep_session(&self, state: &mut MerchantState, session: Session) {
+        let limit = self.config.max_sessions.max(1);
+        while state.sessions.len() >= limit {
+            let oldest_open = state.session_queue.iter().position(|id| {
+                state
+                    .sessions
+                    .get(id)
+                    .is_none_or(|s| s.stage != Stage::Completed)
+            });
+            let evicted = match oldest_open {
+                Some(index) => state.session_queue.remove(index),
+                None => state.session_queue.pop_front(),
+            };
+            match evicted {
+                Some(id) => {
+                    state.sessions.remove(&id);
+                }
+                None => break,
+            }
+        }
+        state.session_queue.push_back(session.id.clone());
+        state.sessions.insert(session.id.clone(), session);
+    }
+
+    // -- requests --------------------------------------------------------------
+
+    /// Carries out a mutating request once per idempotency key.
+    fn mutate(
+        &self,
+        headers: &HeaderMap,
+        route: &str,
+        body: Result<Bytes, BytesRejection>,
+        operation: impl FnOnce(&mut MerchantState, &Context, &Value) -> Reply,
+    ) -> Reply {
+        let context = match self.context(headers) {
+            Ok(context) => context,
+            Err(reply) => return reply,
+        };
+        let body = match read_body(body) {
+            Ok(body) => body,
+            Err(reply) => return reply,
+        };
+        let key = headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|k| !k.is_empty() && k.len() <= MAX_ID_CHARS);
+        let mut state = lock(&self.state);
+        let Some(key) = key else {
+            return operation(&mut state, &context, &body);
+        };
+        let fingerprint = fingerprint(route, &body);
+        if let Some(remembered) = state.remembered.get(key) {
+            if remembered.fingerprint == fingerprint {
+                return remembered.reply.clone();
+            }
+            return Refusal::new(
+                StatusCode::CONFLICT,
+                "idempotency_conflict",
+                "This Idempotency-Key was used with another request",
+            )
+            .reply();
+        }
+        let reply = operation(&mut state, &context, &body);
+        if !reply.status.is_server_error() {
+            let remembered = Remembered {
+                fingerprint,
+                reply: reply.clone(),
+            };
+            let limit = self.config.max_sessions;
+            let state = &mut *state;
+            keep_bounded(
+                &mut state.remembered,
+                &mut state.remembered_queue,
+                limit,
+                key.to_string(),
+                remembered,
+            );
+        }
+        reply
+    }
+
+    /// A read-only request.
+    fn read(
+        &self,
+        headers: &HeaderMap,
+        operation: impl FnOnce(&mut MerchantState, &Context) -> Reply,
+    ) -> Reply {
+        match self.context(headers) {
+            Ok(context) => operation(&mut lock(&self.state), &context),
+            Err(reply) => reply,
+        }
+    }
+
+    /// The base URL the request reached, and refuses a platform asking for
+    /// a later UCP version than this one.
+    fn context(&self, headers: &HeaderMap) -> Result<Context, Reply> {
+        if let Some(agent) = headers.get("ucp-agent").and_then(|v| v.to_str().ok()) {
+            if let Some(version) = agent_version(agent) {
+                if version > UCP_VERSION {
+                    return Err(Refusal::new(
+                        StatusCode::BAD_REQUEST,
+                        "version_unsupported",
+                        format!(
+                            "Version {version} is not supported. This business implements version {UCP_VERSION}."
+                        ),
+                    )
+                    .escalate()
+                    .reply());
+                }
+            }
+        }
+        Ok(Context {
+            base_url: self.base_url(headers)?,
+            now: now_millis() / 1000,
+            agent_profile: headers
+                .get("ucp-agent")
+                .and_then(|v| v.to_str().ok())
+                .and_then(agent_profile)
+                .map(String::from),
+        })
+    }
+
+    fn base_url(&self, headers: &HeaderMap) -> Result<String, Reply> {
+        if let Some(url) = &self.config.public_url {
+            return Ok(url.trim_end_matches('/').to_string());
+        }
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .filter(|host| {
+                !host.is_empty()
+                    && host.len() <= 255
+                    && host
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c))
+            });
+        match host {
+            Some(host) => Ok(format!("http://{host}")),
+            None => Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "A valid Host header is required",
+            )
+            .reply()),
+        }
+    }
+}
+
+/// The conformance suite's seeded shop (`test_data/flower_shop` of
+/// Universal-Commerce-Protocol/conformance) as this merchant's settings and
+/// catalog: `products.csv` (one single-variant product per row, its id both
+/// product and variant id), `inventory.csv`, `discounts.csv` (percentage or
+/// fixed_amount), `shipping_rates.csv` (the default country's standard and
+/// express rates) and `promotions.csv` (free shipping from a subtotal), with
+/// the suite's test payment handlers on. What this merchant has no notion of
+/// (rates per country, free shipping per item, customers and their saved
+/// addresses) is left out. The caller sets `simulation_secret`,
+/// `order_webhooks` and `public_url` as the run needs.
+pub fn load_conformance_shop(
+    dir: &std::path::Path,
+) -> Result<(UcpMerchantConfig, Vec<FeedProduct>), String> {
+    use crate::catalog::feed::{Availability, FeedPrice};
+
+    #[derive(Deserialize)]
+    struct ProductRow {
+        id: String,
+        title: String,
+        price: i64,
+    }
+    #[derive(Deserialize)]
+    struct InventoryRow {
+        product_id: String,
+        quantity: u32,
+    }
+    #[derive(Deserialize)]
+    struct DiscountRow {
+        code: String,
+        #[serde(rename = "type")]
+        kind: String,
+        value: i64,
+        #[serde(default)]
+        description: String,
+    }
+    #[derive(Deserialize)]
+    struct ShippingRow {
+        country_code: String,
+        service_level: String,
+        price: i64,
+    }
+    #[derive(Deserialize)]
+    struct PromotionRow {
+        #[serde(rename = "type")]
+        kind: String,
+        min_subtotal: Option<i64>,
+        #[serde(default)]
+        eligible_item_ids: String,
+    }
+    fn rows<T: for<'de> Deserialize<'de>>(
+        dir: &std::path::Path,
+        file: &str,
+        required: bool,
+    ) -> Result<Vec<T>, String> {
+        let path = dir.join(file);
+        if !required && !path.exists() {
+            return Ok(Vec::new());
+        }
+        let mut reader =
+            csv::Reader::from_path(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        reader
+            .deserialize()
+            .enumerate()
+            .map(|(index, row)| row.map_err(|e| format!("{}:{}: {e}", path.display(), index + 2)))
+            .collect()
+    }
+
+    let mut profile = MerchantProfile {
+        id: "flower_shop".into(),
+        name: "Flower Shop".into(),
+        feed: String::new(),
+        currency: "USD".into(),
+        shipping: 0,
+        free_shipping_over: 0,
+        tax_basis_points: 0,
+    };
+    let rates: Vec<ShippingRow> = rows(dir, "shipping_rates.csv", false)?;
+    let default_rate = |level: &str| {
+        rates
+            .iter()
+            .find(|r| r.country_code == "default" && r.service_level == level)
+            .map(|r| r.price)
+    };
+    profile.shipping = default_rate("standard").unwrap_or(0);
+    let express = default_rate("express");
+    let promotions: Vec<PromotionRow> = rows(dir, "promotions.csv", false)?;
+    if let Some(threshold) = promotions
+        .iter()
+        .filter(|p| p.kind == "free_shipping" && p.eligible_item_ids.trim().is_empty())
+        .filter_map(|p| p.min_subtotal)
+        .min()
+    {
+        profile.free_shipping_over = threshold;
+    }
+    let mut config = UcpMerchantConfig::new(profile);
+    if let Some(express) = express {
+        config.express_shipping = express;
+    }
+    config.test_payments = true;
+    for row in rows::<InventoryRow>(dir, "inventory.csv", false)? {
+        config.inventory.insert(row.product_id, row.quantity);
+    }
+    for row in rows::<DiscountRow>(dir, "discounts.csv", false)? {
+        let kind = match row.kind.as_str() {
+            "percentage" => DiscountKind::Percent {
+                basis_points: row.value.saturating_mul(100),
+            },
+            "fixed_amount" => DiscountKind::Fixed { amount: row.value },
+            other => return Err(format!("discounts.csv: unknown discount type {other:?}")),
+        };
+        config.discount_codes.push(DiscountCode {
+            title: if row.description.is_empty() {
+                row.code.clone()
+            } else {
+                row.description
+            },
+            code: row.code,
+            kind,
+        });
+    }
+    let products = rows::<ProductRow>(dir, "products.csv", true)?
+        .into_iter()
+        .map(|row| FeedProduct {
+            id: row.id.clone(),
+            title: row.title.clone(),
+            description: String::new(),
+            url: String::new(),
+            brand: String::new(),
+            categories: Vec::new(),
+            gender: None,
+            age_group: None,
+            material: None,
+            variants: vec![FeedVariant {
+                availability: Availability::from_stock(
+                    config.inventory.get(&row.id).is_none_or(|held| *held > 0),
+                ),
+                id: row.id,
+                title: row.title,
+                price: FeedPrice {
+                    amount: row.price,
+                    currency: "USD".into(),
+                },
+                variant_options: Vec::new(),
+                barcodes: Vec::new(),
+            }],
+        })
+        .collect();
+    Ok((config, products))
+}
+
+/// The instrument's allowance, when it carries one.
+fn allowance_credential(instrument: &PaymentInstrument) -> Option<AllowanceCredential> {
+    let credential: AllowanceCredential =
+        serde_json::from_value(instrument.credential.clone()?).ok()?;
+    (credential.kind == ALLOWANCE_CREDENTIAL_TYPE).then_some(credential)
+}
+
+struct PaidWith {
+    token: String,
+    idempotency_key: String,
+    /// Whether the credential names one payment (an allowance does; a mock
+    /// token does not).
+    identifies_payment: bool,
+}
+
+/// A line's title: the product and its variant ("Wool Socks - Gray / M"),
+/// as the variant's feed title says it or from its options.
+fn item_title(product: &FeedProduct, variant: &FeedVariant) -> String {
+    let options: Vec<&str> = variant
+        .variant_options
+        .iter()
+        .filter(|o| canonical_option_name(&o.name) != "material")
+        .map(|o| o.value.trim())
+        .filter(|v| !v.is_empty())
+        .collect();
+    let variant_title = variant.title.trim();
+    let product_title = product.title.trim();
+    if variant_title.is_empty() || variant_title == product_title {
+        if options.is_empty() {
+            product_title.to_string()
+        } else {
+            format!("{product_title} - {}", options.join(" / "))
+        }
+    } else if variant_title.contains(product_title) {
+        variant_title.to_string()
+    } else {
+        format!("{product_title} - {variant_title}")
+    }
+}
+
+fn not_modifiable(session: &Session) -> Option<Refusal> {
+    let (status, word) = match session.stage {
+        Stage::Open => return None,
+        Stage::Completed => (CheckoutStatus::Completed, "completed"),
+        Stage::Canceled => (CheckoutStatus::Canceled, "canceled"),
+    };
+    Some(
+        Refusal::new(
+            StatusCode::CONFLICT,
+            "checkout_not_modifiable",
+            format!("The checkout session is {word} and cannot be changed"),
+        )
+        .in_session(status),
+    )
+}
+
+fn not_found(what: &str, id: &str) -> Reply {
+    let shown: String = id.chars().take(80).collect();
+    Refusal::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("No {what} {shown}"),
+    )
+    .reply()
+}
+
+fn invalid_body(error: &serde_json::Error) -> Reply {
+    Refusal::new(
+        StatusCode::BAD_REQUEST,
+        "invalid",
+        format!("The request body does not match the schema: {error}"),
+    )
+    .reply()
+}
+
+/// The body as JSON (`null` when empty), or the error to answer.
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Value, Reply> {
+    let bytes = body.map_err(|rejection| {
+        let status = rejection.status();
+        let content = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            format!("The request body is larger than {MAX_BODY_BYTES} bytes")
+        } else {
+            "The request body could not be read".to_string()
+        };
+        Refusal::new(status, "invalid", content).reply()
+    })?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(&bytes).map_err(|error| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!("The request body is not JSON: {error}"),
+        )
+        .reply()
+    })
+}
+
+/// What makes two requests under one idempotency key the same: the route
+/// and the body's JSON, whatever its key order or spacing.
+fn fingerprint(route: &str, body: &Value) -> [u8; 32] {
+    let mut canonical = String::new();
+    write_canonical(body, &mut canonical);
+    let mut hasher = Sha256::new();
+    hasher.update(route.as_bytes());
+    hasher.update([0]);
+    hasher.update(canonical.as_bytes());
+    hasher.finalize().into()
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[key], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// Inserts into a map whose insertion order `queue` keeps, dropping the
+/// oldest beyond `limit`.
+fn keep_bounded<T>(
+    map: &mut HashMap<String, T>,
+    queue: &mut VecDeque<String>,
+    limit: usize,
+    key: String,
+    value: T,
+) {
+    if map.insert(key.clone(), value).is_none() {
+        queue.push_back(key);
+    }
+    while map.len() > limit.max(1) {
+        match queue.pop_front() {
+            Some(oldest) => {
+                map.remove(&oldest);
+            }
+            None => break,
+        }
+    }
+}
+
+/// Unix seconds as RFC 3339 UTC ("2026-01-11T09:30:00Z").
+pub(crate) fn rfc3339(unix_secs: i64) -> String {
+    let days = unix_secs.div_euclid(86_400);
+    let seconds = unix_secs.rem_euclid(86_400);
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        seconds / 3600,
+        seconds % 3600 / 60,
+        seconds % 60
+    )
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+// ---------------------------------------------------------------------------
+// HTTP
+// ---------------------------------------------------------------------------
+
+/// The merchant's routes.
+pub fn app(merchant: Arc<UcpMerchant>) -> Router {
+    Router::new()
+        .route("/.well-known/ucp", get(discovery))
+        .route("/ucp/handlers/allowance", get(handler_spec))
+        .route(
+            "/ucp/handlers/allowance/config.json",
+            get(handler_config_schema),
+        )
+        .route(
+            "/ucp/handlers/allowance/instrument.json",
+            get(handler_instrument_schema),
+        )
+        .route("/checkout-sessions", post(create_session))
+        .route(
+            "/checkout-sessions/{id}",
+            get(get_session).put(update_session),
+        )
+        .route("/checkout-sessions/{id}/complete", post(complete_session))
+        .route("/checkout-sessions/{id}/cancel", post(cancel_session))
+        .route("/orders/{id}", get(get_order))
+        .route("/testing/simulate-shipping/{id}", post(simulate_shipping))
+        .fallback(|| async {
+            Refusal::new(StatusCode::NOT_FOUND, "not_found", "No such resource").reply()
+        })
+        .method_not_allowed_fallback(|| async {
+            Refusal::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalid",
+                "Method not allowed on this resource",
+            )
+            .reply()
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(merchant)
+}
+
+/// Serves `app(merchant)` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    merchant: Arc<UcpMerchant>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(merchant))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+type Shared = State<Arc<UcpMerchant>>;
+
+async fn discovery(State(merchant): Shared, headers: HeaderMap) -> Reply {
+    match merchant.base_url(&headers) {
+        Ok(base_url) => Reply {
+            status: StatusCode::OK,
+            body: merchant.profile_document(&base_url),
+        },
+        Err(reply) => reply,
+    }
+}
+
+async fn create_session(
+    State(merchant): Shared,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
+    merchant.mutate(&headers, "create", body, |state, context, body| {
+        merchant.create(state, context, body)
+    })
+}
+
+async fn get_session(State(merchant): Shared, headers: HeaderMap, Path(id): Path<String>) -> Reply {
+    merchant.read(&headers, |state, context| merchant.get(state, context, &id))
+}
+
+async fn update_session(
+    State(merchant): Shared,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
+    merchant.mutate(
+        &headers,
+        &format!("update {id}"),
+        body,
+        |state, context, body| merchant.update(state, context, &id, body),
+    )
+}
+
+async fn complete_session(
+    State(merchant): Shared,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
+    let reply = merchant.mutate(
+        &headers,
+        &format!("complete {id}"),
+        body,
+        |state, context, body| merchant.complete(state, context, &id, body),
+    );
+    merchant.send_events();
+    reply
+}
+
+async fn cancel_session(
+    State(merchant): Shared,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
+    merchant.mutate(
+        &headers,
+        &format!("cancel {id}"),
+        body,
+        |state, context, _| merchant.cancel(state, context, &id),
+    )
+}
+
+async fn get_order(State(merchant): Shared, headers: HeaderMap, Path(id): Path<String>) -> Reply {
+    merchant.read(&headers, |state, _| merchant.order_reply(state, &id))
+}
+
+async fn simulate_shipping(
+    State(merchant): Shared,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Reply {
+    let Some(secret) = &merchant.config.simulation_secret else {
+        return Refusal::new(StatusCode::NOT_FOUND, "not_found", "No such resource").reply();
+    };
+    let given = headers
+        .get("simulation-secret")
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if !same_secret(given, secret.as_bytes()) {
+        return Refusal::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Simulation-Secret is missing or wrong",
+        )
+        .reply();
+    }
+    let reply = merchant.read(&headers, |state, context| {
+        merchant.simulate_shipping(state, context.now, &id)
+    });
+    merchant.send_events();
+    reply
+}
+
+/// Delivers one order event: reads the platform's profile, finds its order
+/// capability's `webhook_url`, and POSTs the event there (up to three
+/// attempts), every address checked against `policy`, every answer bounded.
+async fn deliver(
+    client: &reqwest::Client,
+    policy: NetworkPolicy,
+    event: &OrderEvent,
+) -> Result<(), String> {
+    let profile_url = policy.check_url(&event.agent_profile)?;
+    let response = client
+        .get(profile_url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "the platform profile answered {}",
+            response.status()
+        ));
+    }
+    let profile: Value = serde_json::from_slice(&read_bounded(response, MAX_BODY_BYTES).await?)
+        .map_err(|e| e.to_string())?;
+    let webhook_url = platform_webhook(&profile).ok_or("the platform names no order webhook")?;
+    let webhook_url = policy.check_url(&webhook_url)?;
+    for attempt in 0..WEBHOOK_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(WEBHOOK_RETRY_AFTER).await;
+        }
+        let sent = client
+            .post(webhook_url.clone())
+            .json(&event.payload)
+            .send()
+            .await;
+        if sent.is_ok_and(|answer| answer.status().is_success()) {
+            return Ok(());
+        }
+    }
+    Err("the platform's webhook did not take the event".into())
+}
+
+/// The order capability's `webhook_url` in a platform profile (capabilities
+/// listed, or keyed by name as in 2026-04-08).
+fn platform_webhook(profile: &Value) -> Option<String> {
+    let capabilities = &profile.get("ucp")?.get("capabilities")?;
+    let config = match capabilities {
+        Value::Array(list) => list
+            .iter()
+            .find(|c| c.get("name").and_then(Value::as_str) == Some(ORDER_CAPABILITY))?
+            .get("config")?,
+        Value::Object(by_name) => {
+            let entry = by_name.get(ORDER_CAPABILITY)?;
+            entry
+                .as_array()
+                .and_then(|a| a.first())
+                .unwrap_or(entry)
+                .get("config")?
+        }
+        _ => return None,
+    };
+    config.get("webhook_url")?.as_str().map(String::from)
+}
+
+async fn read_bounded(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        if bytes.len() + chunk.len() > limit {
+            return Err(format!("answer larger than {limit} bytes"));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// Compares secrets without stopping at the first difference.
+fn same_secret(given: &[u8], secret: &[u8]) -> bool {
+    given.len() == secret.len()
+        && given
+            .iter()
+            .zip(secret)
+            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+            == 0
+}
+
+async fn handler_spec() -> Json<Value> {
+    Json(json!({
+        "name": ALLOWANCE_HANDLER_NAME,
+        "version": UCP_VERSION,
+        "title": "Concierge one-time allowance",
+        "description": "Pays a UCP checkout with Concierge's one-time payment authorisation. The platform completes the checkout with an instrument of type 'allowance' whose credential (type 'allowance_token') carries the token, the authorisation's idempotency key, the allowance (reason one_time, max_amount in minor units, currency, checkout_session_id, merchant_id, expires_at in Unix seconds) and a binding to the checkout. The business charges the token at most once, only for that checkout and business, in that currency, up to max_amount, before expires_at; the same authorisation sent again is answered with the same completed checkout.",
+        "participants": ["business", "platform"],
+        "config": "config.json",
+        "instrument": "instrument.json",
+        "errors": {
+            "payment_declined": "the allowance is for another checkout or business, in another currency, below the total, expired, or its token is empty (HTTP 402)"
+        }
+    }))
+}
+
+async fn handler_config_schema() -> Json<Value> {
+    Json(json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Concierge allowance handler config",
+        "type": "object",
+        "properties": {
+            "merchant_id": {"type": "string", "description": "The id this business accepts in allowance.merchant_id."},
+            "currencies": {"type": "array", "items": {"type": "string"}}
+        }
+    }))
+}
+
+async fn handler_instrument_schema() -> Json<Value> {
+    Json(json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Concierge allowance instrument",
+        "allOf": [{"$ref": "https://ucp.dev/schemas/shopping/types/payment_instrument_base.json"}],
+        "type": "object",
+        "required": ["id", "handler_id", "type", "credential"],
+        "properties": {
+            "type": {"const": ALLOWANCE_INSTRUMENT_TYPE},
+            "credential": {
+                "type": "object",
+                "required": ["type", "token", "idempotency_key", "allowance", "binding"],
+                "properties": {
+                    "type": {"const": ALLOWANCE_CREDENTIAL_TYPE},
+                    "token": {"type": "string"},
+                    "idempotency_key": {"type": "string"},
+                    "allowance": {
+                        "type": "object",
+                        "required": ["reason", "max_amount", "currency", "checkout_session_id", "merchant_id", "expires_at"],
+                        "properties": {
+                            "reason": {"const": "one_time"},
+                            "max_amount": {"type": "integer", "minimum": 0},
+                            "currency": {"type": "string"},
+                            "checkout_session_id": {"type": "string"},
+                            "merchant_id": {"type": "string"},
+                            "expires_at": {"type": "integer", "description": "Unix seconds"}
+                        }
+                    },
+                    "binding": {"$ref": "https://ucp.dev/schemas/shopping/types/binding.json"}
+                }
+            }
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_writes_utc_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_768_123_800), "2026-01-11T09:30:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn fingerprints_ignore_key_order_and_spacing() {
+        let a: Value = serde_json::from_str(r#"{"a": 1, "b": [1, {"y": 2, "x": 1}]}"#).unwrap();
+        let b: Value = serde_json::from_str(r#"{"b":[1,{"x":1,"y":2}],"a":1}"#).unwrap();
+        let c: Value = serde_json::from_str(r#"{"b":[1,{"x":1,"y":3}],"a":1}"#).unwrap();
+        assert_eq!(fingerprint("create", &a), fingerprint("create", &b));
+        assert_ne!(fingerprint("create", &a), fingerprint("create", &c));
+        assert_ne!(fingerprint("create", &a), fingerprint("update x", &a));
+    }
+
+    #[test]
+    fn titles_name_product_and_variant_once() {
+        let product = crate::catalog::feed::FeedProduct {
+            id: "WS-1".into(),
+            title: "Wool Socks".into(),
+            description: String::new(),
+            url: String::new(),
+            brand: String::new(),
+            categories: Vec::new(),
+            gender: None,
+            age_group: None,
+            material: None,
+            variants: Vec::new(),
+        };
+        let variant = |title: &str| FeedVariant {
+            id: "WS-1-G-M".into(),
+            title: title.into(),
+            price: crate::catalog::feed::FeedPrice {
+                amount: 900,
+                currency: "USD".into(),
+            },
+            availability: crate::catalog::feed::Availability::from_stock(true),
+            variant_options: vec![
+                crate::catalog::feed::VariantOption {
+                    name: "Color".into(),
+                    value: "Gray".into(),
+                },
+                crate::catalog::feed::VariantOption {
+                    name: "Size".into(),
+                    value: "M".into(),
+                },
+                crate::catalog::feed::VariantOption {
+                    name: "Material".into(),
+                    value: "Wool".into(),
+                },
+            ],
+            barcodes: Vec::new(),
+        };
+        assert_eq!(
+            item_title(&product, &variant("Wool Socks - Gray / M")),
+            "Wool Socks - Gray / M"
+        );
+        assert_eq!(
+            item_title(&product, &variant("Gray / M")),
+            "Wool Socks - Gray / M"
+        );
+        assert_eq!(item_title(&product, &variant("")), "Wool Socks - Gray / M");
+    }
+}
