@@ -1401,10 +1401,12 @@ async fn a_merchant_that_never_answers_is_bounded_by_the_deadline() {
 async fn a_completion_that_never_finishes_is_an_unknown_answer_within_bounds() {
     for on_complete in [OnComplete::Hang, OnComplete::InProgress] {
         let (url, completes) = hostile("WS-1-GRAY-M", 2_349, on_complete).await;
-        let (checkout, _, reply) =
-            tokio::time::timeout(Duration::from_secs(60), buy(&url, Duration::from_millis(600)))
-                .await
-                .expect("the completion is bounded");
+        let (checkout, _, reply) = tokio::time::timeout(
+            Duration::from_secs(60),
+            buy(&url, Duration::from_millis(600)),
+        )
+        .await
+        .expect("the completion is bounded");
         assert!(reply.is_err(), "{reply:?}");
         assert_eq!(completes.load(Ordering::SeqCst), 1);
         // Unknown, not refused: reconciliation will ask again.

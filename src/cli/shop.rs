@@ -349,9 +349,14 @@ async fn open_demo(config: &Config, announce: bool) -> anyhow::Result<Opened> {
     if announce {
         let addresses: Vec<String> = merchants
             .iter()
-            .map(|m| format!("{} at {}", m.endpoint.name, m.endpoint.url))
+            .map(|m| {
+                format!(
+                    "{} ({}) at {}",
+                    m.endpoint.name, m.endpoint.protocol, m.endpoint.url
+                )
+            })
             .collect();
-        println!("Merchants' auto-responders: {}\n", addresses.join(", "));
+        println!("Merchants: {}\n", addresses.join(", "));
     }
     let endpoints = merchants.iter().map(|m| m.endpoint.clone()).collect();
     let shop = world::build_shop(&config, rules, Arc::new(index), endpoints, store);

@@ -1,6 +1,7 @@
 //! Merchants: one folder per protocol Concierge speaks with a business
-//! (`messenger/`), the registry, and the network policy every merchant
-//! endpoint is reached under.
+//! (`messenger/`, `ucp/`, `acp/`) behind the seam of `protocol.rs`, the
+//! registry, and the network policy every merchant endpoint is reached
+//! under.
 pub mod acp;
 pub mod messenger;
 pub mod network;
@@ -18,7 +19,7 @@ use std::sync::Arc;
 
 /// Every protocol Concierge speaks. A new protocol is a folder beside
 /// `messenger/` with its `PROTOCOL` entry, and one line here.
-pub const PROTOCOLS: &[ProtocolEntry] = &[messenger::PROTOCOL];
+pub const PROTOCOLS: &[ProtocolEntry] = &[messenger::PROTOCOL, ucp::PROTOCOL, acp::PROTOCOL];
 
 /// The protocol entry named `name`.
 pub fn protocol_named(name: &str) -> Option<&'static ProtocolEntry> {

@@ -211,6 +211,9 @@ struct Shop {
     tax_basis_points: i64,
     /// Percent applied to the base price.
     price_level: i64,
+    /// The protocol its reference merchant speaks: the demo world has one
+    /// business of each kind.
+    protocol: &'static str,
 }
 
 const SHOPS: &[Shop] = &[
@@ -223,6 +226,7 @@ const SHOPS: &[Shop] = &[
         free_shipping_over: 7500,
         tax_basis_points: 0,
         price_level: 100,
+        protocol: "messenger",
     },
     Shop {
         id: "harbor",
@@ -233,6 +237,7 @@ const SHOPS: &[Shop] = &[
         free_shipping_over: 10000,
         tax_basis_points: 0,
         price_level: 95,
+        protocol: "messenger",
     },
     Shop {
         id: "summit",
@@ -243,6 +248,7 @@ const SHOPS: &[Shop] = &[
         free_shipping_over: 0,
         tax_basis_points: 825,
         price_level: 110,
+        protocol: "ucp",
     },
     Shop {
         id: "ember",
@@ -253,6 +259,7 @@ const SHOPS: &[Shop] = &[
         free_shipping_over: 0,
         tax_basis_points: 0,
         price_level: 105,
+        protocol: "acp",
     },
     Shop {
         id: "lumen",
@@ -263,6 +270,7 @@ const SHOPS: &[Shop] = &[
         free_shipping_over: 5000,
         tax_basis_points: 0,
         price_level: 80,
+        protocol: "messenger",
     },
 ];
 
@@ -492,7 +500,7 @@ pub fn generate() -> Vec<MerchantCatalog> {
                 shipping: shop.shipping,
                 free_shipping_over: shop.free_shipping_over,
                 tax_basis_points: shop.tax_basis_points,
-                protocol: "messenger".into(),
+                protocol: shop.protocol.into(),
             },
             products: Vec::new(),
         })

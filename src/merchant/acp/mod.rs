@@ -62,3 +62,82 @@ pub use buyer::AcpCheckout;
 pub use client::{probe, AcpProtocol, StoredPayment};
 pub use server::{app, serve, AcpMerchant, Charge, Discount};
 pub use wire::API_VERSION;
+
+use crate::merchant::protocol::{MerchantEndpoint, ProtocolEntry, ReferenceMerchant};
+use crate::merchant::registry::Verification;
+use std::sync::Arc;
+
+/// ACP, on both sides: checkout sessions with a business's API, paid with
+/// a delegated allowance, and the reference merchant.
+pub const PROTOCOL: ProtocolEntry = ProtocolEntry {
+    name: "acp",
+    buyer: |parts| {
+        Arc::new(AcpProtocol::with_client(
+            parts.client.clone(),
+            parts.policy,
+            parts.timeout,
+        ))
+    },
+    verify: |verification| Box::pin(verify(verification)),
+    reference: |catalog, secret| {
+        Arc::new(AcpMerchant::new(catalog.profile, catalog.products, secret))
+    },
+};
+
+/// Registration's check: the endpoint answers the checkout API with the
+/// API key given.
+async fn verify(verification: &Verification<'_>) -> Result<(), String> {
+    let api_key = verification
+        .registration
+        .api_key
+        .as_deref()
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
+        .ok_or("an ACP merchant needs the API key Concierge is to send (api_key)")?;
+    probe(verification.client, verification.url.as_str(), api_key)
+        .await
+        .map_err(|error| error.to_string())
+}
+
+impl ReferenceMerchant for AcpMerchant {
+    fn router(self: Arc<Self>) -> axum::Router {
+        app(self)
+    }
+
+    fn endpoint(&self, base: &str) -> MerchantEndpoint {
+        let profile = self.profile();
+        MerchantEndpoint {
+            merchant_id: profile.id.clone(),
+            name: profile.name.clone(),
+            protocol: "acp".into(),
+            url: base.trim_end_matches('/').to_string(),
+            app_secret: self.api_key().to_string(),
+            page_id: String::new(),
+            served_here: false,
+        }
+    }
+
+    fn charges(&self) -> Vec<crate::merchant::protocol::Charge> {
+        AcpMerchant::charges(self)
+            .into_iter()
+            .map(|charge| crate::merchant::protocol::Charge {
+                order_number: charge.checkout_session_id,
+                amount: charge.amount,
+                token: charge.token,
+                idempotency_key: charge.idempotency_key,
+                refunded: false,
+            })
+            .collect()
+    }
+
+    fn details(&self, base: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("endpoint", base.trim_end_matches('/').to_string()),
+            ("api key", self.api_key().to_string()),
+        ]
+    }
+
+    fn as_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
+        self
+    }
+}

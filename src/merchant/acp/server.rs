@@ -308,6 +308,11 @@ impl AcpMerchant {
         &self.profile
     }
 
+    /// The API key Concierge is to send as its bearer token.
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
     /// Every payment taken so far.
     pub fn charges(&self) -> Vec<Charge> {
         lock(&self.charges).clone()

@@ -32,7 +32,8 @@ use async_trait::async_trait;
 use reqwest::{Method, Url};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// How long a discovered profile is reused.
 const PROFILE_TTL: Duration = Duration::from_secs(300);

@@ -10,7 +10,8 @@ use crate::merchant::network::NetworkPolicy;
 use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Largest answer read from a business.
 pub const MAX_REPLY_BYTES: usize = 64 * 1024;

@@ -80,3 +80,88 @@ pub use server::{
     UcpMerchantConfig,
 };
 pub use wire::UcpProfile;
+
+use crate::merchant::protocol::{Charge, MerchantEndpoint, ProtocolEntry, ReferenceMerchant};
+use crate::merchant::registry::Verification;
+use std::sync::Arc;
+
+/// UCP, on both sides: checkout sessions with a business's REST API, and
+/// the reference merchant.
+pub const PROTOCOL: ProtocolEntry = ProtocolEntry {
+    name: "ucp",
+    buyer: |parts| {
+        Arc::new(UcpProtocol::new(
+            parts.client.clone(),
+            parts.policy,
+            parts.timeout,
+        ))
+    },
+    verify: |verification| Box::pin(verify(verification)),
+    reference: |catalog, _secret| UcpMerchant::from_profile(catalog.profile, catalog.products),
+};
+
+/// Registration's check: the endpoint's origin serves a UCP profile with
+/// the checkout capability; when it takes Concierge's allowance, the
+/// merchant id its handler accepts is the one being registered.
+async fn verify(verification: &Verification<'_>) -> Result<(), String> {
+    let profile = discover(verification.client, verification.url.as_str())
+        .await
+        .map_err(|error| format!("no UCP profile at /.well-known/ucp: {error}"))?;
+    let accepted = profile
+        .handler_named(ALLOWANCE_HANDLER)
+        .and_then(|handler| handler.config.get("merchant_id"))
+        .and_then(serde_json::Value::as_str);
+    match accepted {
+        Some(id) if id != verification.merchant_id => Err(format!(
+            "its {ALLOWANCE_HANDLER} handler accepts allowances for merchant id {id:?}: register it under that id (--id {id})"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The payment handler Concierge's allowance rides in.
+pub const ALLOWANCE_HANDLER: &str = "dev.concierge.allowance";
+
+impl ReferenceMerchant for UcpMerchant {
+    fn router(self: Arc<Self>) -> axum::Router {
+        app(self)
+    }
+
+    fn endpoint(&self, base: &str) -> MerchantEndpoint {
+        let profile = &self.config().profile;
+        MerchantEndpoint {
+            merchant_id: profile.id.clone(),
+            name: profile.name.clone(),
+            protocol: "ucp".into(),
+            url: base.trim_end_matches('/').to_string(),
+            app_secret: String::new(),
+            page_id: String::new(),
+            served_here: false,
+        }
+    }
+
+    fn charges(&self) -> Vec<Charge> {
+        UcpMerchant::charges(self)
+            .into_iter()
+            .map(|charge| Charge {
+                order_number: charge.checkout_session_id,
+                amount: charge.amount,
+                token: charge.token,
+                idempotency_key: charge.idempotency_key,
+                refunded: false,
+            })
+            .collect()
+    }
+
+    fn details(&self, base: &str) -> Vec<(&'static str, String)> {
+        let base = base.trim_end_matches('/');
+        vec![
+            ("endpoint", base.to_string()),
+            ("profile", format!("{base}/.well-known/ucp")),
+        ]
+    }
+
+    fn as_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
+        self
+    }
+}

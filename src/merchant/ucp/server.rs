@@ -1827,6 +1827,7 @@ pub fn load_conformance_shop(
         shipping: 0,
         free_shipping_over: 0,
         tax_basis_points: 0,
+        protocol: "ucp".into(),
     };
     let rates: Vec<ShippingRow> = rows(dir, "shipping_rates.csv", false)?;
     let default_rate = |level: &str| {
