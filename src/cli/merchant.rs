@@ -205,6 +205,7 @@ fn list(config: &Config, json: bool) -> anyhow::Result<i32> {
                 serde_json::json!({
                     "id": m.id,
                     "name": m.name,
+                    "protocol": m.protocol,
                     "endpoint": m.endpoint,
                     "page_id": m.page_id,
                     "products": catalog.map(|c| c.products),
@@ -224,7 +225,10 @@ fn list(config: &Config, json: bool) -> anyhow::Result<i32> {
     if merchants.is_empty() {
         println!("No registered merchants in {}.", config.db_path.display());
     } else {
-        println!("{:<28} {:<28} {:>9}  endpoint", "id", "name", "products");
+        println!(
+            "{:<28} {:<28} {:<9} {:>9}  endpoint",
+            "id", "name", "protocol", "products"
+        );
         for merchant in merchants {
             let products = manifest
                 .merchants
@@ -232,8 +236,8 @@ fn list(config: &Config, json: bool) -> anyhow::Result<i32> {
                 .map(|c| c.products.to_string())
                 .unwrap_or_else(|| "none".into());
             println!(
-                "{:<28} {:<28} {:>9}  {}",
-                merchant.id, merchant.name, products, merchant.endpoint
+                "{:<28} {:<28} {:<9} {:>9}  {}",
+                merchant.id, merchant.name, merchant.protocol, products, merchant.endpoint
             );
         }
     }

@@ -994,6 +994,8 @@ pub async fn reconcile_payments_every(state: Arc<ServerState>, period: std::time
 pub struct MerchantView {
     pub id: String,
     pub name: String,
+    /// The protocol it speaks ("messenger", "ucp", "acp").
+    pub protocol: String,
     pub endpoint: String,
     pub page_id: String,
 }
@@ -1122,6 +1124,7 @@ async fn list_merchants(
         .map(|m| MerchantView {
             id: m.id,
             name: m.name,
+            protocol: m.protocol,
             endpoint: m.endpoint,
             page_id: m.page_id,
         })

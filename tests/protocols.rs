@@ -1,0 +1,333 @@
+//! Mixed markets: one request negotiates with Messenger bots, UCP and ACP
+//! businesses at once (each on its reference merchant over loopback HTTP)
+//! and pays the best valid invoice whatever its protocol, exactly once;
+//! a payment whose answer was lost is settled through the protocol it was
+//! made in; and a business following the README registers a UCP or ACP
+//! endpoint with the binary and is paid.
+
+mod common;
+
+use common::{pay, small_catalogs, TestWorld, DEFAULT_REQUEST};
+use concierge::catalog::MerchantCatalog;
+use concierge::merchant::messenger::wire::PaymentAuthorization;
+use concierge::merchant::protocol::{Opening, SessionState};
+use concierge::negotiate::Outcome;
+use concierge::order::{PaymentClaim, PaymentStatus};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+/// The small world (alpha $49.00, beta $47.00 the cheapest valid, gamma
+/// over budget) with its merchants speaking `protocols` in that order.
+fn market(protocols: [&str; 3]) -> Vec<MerchantCatalog> {
+    let mut catalogs = small_catalogs();
+    for (catalog, protocol) in catalogs.iter_mut().zip(protocols) {
+        catalog.profile.protocol = protocol.into();
+    }
+    catalogs
+}
+
+#[tokio::test]
+async fn a_mixed_market_pays_the_cheapest_valid_invoice_whatever_its_protocol() {
+    for protocols in [
+        ["messenger", "ucp", "acp"],
+        ["ucp", "acp", "messenger"],
+        ["acp", "messenger", "ucp"],
+    ] {
+        let world = TestWorld::start(market(protocols), vec![], |_| {}).await;
+        let report = world.shop.shop(DEFAULT_REQUEST, &pay()).await.unwrap();
+        let rendered = report.render();
+        assert_eq!(report.outcome, Outcome::Bought, "{protocols:?}\n{rendered}");
+        // Every merchant was talked to, each in its own protocol, and
+        // each invoice was checked.
+        assert_eq!(report.conversations.len(), 3, "{rendered}");
+        assert!(
+            report.conversations.iter().all(|c| c.invoice.is_some()),
+            "{rendered}"
+        );
+        let choice = report.choice.as_ref().unwrap();
+        assert_eq!(choice.merchant_id, "beta", "{protocols:?}\n{rendered}");
+        assert_eq!(choice.total.minor, 4700, "{rendered}");
+        let gamma = report
+            .conversations
+            .iter()
+            .find(|c| c.merchant_id == "gamma")
+            .unwrap();
+        assert!(!gamma.accepted, "over budget must be refused: {rendered}");
+        // Paid once, at the chosen merchant only.
+        assert_eq!(world.merchant("beta").charges().len(), 1, "{rendered}");
+        assert_eq!(world.merchant("beta").charges()[0].amount.minor, 4700);
+        assert!(world.merchant("alpha").charges().is_empty(), "{rendered}");
+        assert!(world.merchant("gamma").charges().is_empty(), "{rendered}");
+        let orders = world.shop.store.orders().unwrap();
+        assert_eq!(orders.len(), 1, "{rendered}");
+        assert_eq!(orders[0].merchant_id, "beta");
+        assert_eq!(orders[0].total, 4700);
+        world.stop().await;
+    }
+}
+
+/// A payment recorded as sent whose answer never came (the process died
+/// while it was on the wire) is put to the merchant again by
+/// reconciliation, in the merchant's own protocol: it becomes exactly one
+/// charge and one order.
+#[tokio::test]
+async fn reconciliation_settles_a_lost_payment_in_its_own_protocol() {
+    for protocol in ["ucp", "acp", "messenger"] {
+        let world =
+            TestWorld::start(market([protocol, "messenger", "messenger"]), vec![], |_| {}).await;
+        let endpoint = world.merchant("alpha").endpoint.clone();
+        let negotiator = world.shop.protocols.for_endpoint(&endpoint).unwrap();
+        let wanted = concierge::negotiate::Wanted {
+            product_code: "A-100".into(),
+            variant_id: "A-100-GRAY-M".into(),
+            product_title: "Classic Turtleneck Sweater".into(),
+            color: Some("gray".into()),
+            size: Some("M".into()),
+            quantity: 1,
+            color_label: Some("Gray".into()),
+            size_label: Some("M".into()),
+            currency: Some("USD".into()),
+            ..Default::default()
+        };
+        let conversation = "cg-1-lost".to_string();
+        let run_id = world
+            .shop
+            .store
+            .start_run(DEFAULT_REQUEST, "{}", "")
+            .unwrap();
+        world
+            .shop
+            .store
+            .record_conversations(&[(conversation.clone(), "alpha".into())], run_id)
+            .unwrap();
+        let mut negotiation = negotiator.open(
+            &endpoint,
+            Opening {
+                conversation_id: conversation.clone(),
+                items: vec![wanted],
+                max_turns: 12,
+                ask_shopper: false,
+                pick_listed_variant: false,
+            },
+        );
+        negotiation
+            .negotiate(tokio::time::Instant::now() + Duration::from_secs(10), None)
+            .await;
+        assert_eq!(
+            negotiation.state(),
+            SessionState::Invoiced,
+            "{protocol}: {:?}",
+            negotiation.failure()
+        );
+        let invoice = negotiation.invoice().unwrap().clone();
+        assert_eq!(invoice.total, 4900, "{protocol}");
+        let key = invoice.payment_key(&conversation);
+        let authorization: PaymentAuthorization =
+            invoice.authorization("tok_lost".into(), &key, 600);
+        let payment = negotiation.payment(authorization).unwrap();
+        // Claimed and marked sent, then the answer is lost.
+        world
+            .shop
+            .store
+            .begin_payment(&PaymentClaim {
+                idempotency_key: key.clone(),
+                run_id,
+                merchant_id: "alpha".into(),
+                order_number: invoice.order_number.clone(),
+                amount_minor: invoice.total,
+                currency: invoice.currency.clone(),
+                psid: conversation.clone(),
+                pay_message: payment.clone(),
+                invoice: serde_json::to_string(&invoice).unwrap(),
+            })
+            .unwrap();
+        world
+            .shop
+            .store
+            .settle_payment(&key, PaymentStatus::Sent, "")
+            .unwrap();
+        assert!(world.merchant("alpha").charges().is_empty());
+
+        let done = world.shop.reconcile_payments(Duration::ZERO).await.unwrap();
+        assert_eq!(done.confirmed, 1, "{protocol}: {done:?}");
+        assert_eq!(world.merchant("alpha").charges().len(), 1, "{protocol}");
+        // Again: nothing open, nothing charged twice.
+        let again = world.shop.reconcile_payments(Duration::ZERO).await.unwrap();
+        assert_eq!(again.open, 0, "{protocol}: {again:?}");
+        assert_eq!(world.merchant("alpha").charges().len(), 1, "{protocol}");
+        let orders = world.shop.store.orders().unwrap();
+        assert_eq!(orders.len(), 1, "{protocol}");
+        assert_eq!(orders[0].total, 4900, "{protocol}");
+        world.stop().await;
+    }
+}
+
+const SHOP_CSV: &str = "\
+id,item_group_id,title,description,price,availability,brand,color,size,material,link,product_type
+LK-100-GRAY-S,LK-100,Lakeside Turtleneck Sweater,A warm turtleneck.,42.00 USD,in_stock,Lakeside,Gray,S,Wool,https://lakeside.example/lk-100,Apparel > Sweaters > Turtleneck Sweater
+LK-100-GRAY-M,LK-100,Lakeside Turtleneck Sweater,A warm turtleneck.,42.00 USD,in_stock,Lakeside,Gray,M,Wool,https://lakeside.example/lk-100,Apparel > Sweaters > Turtleneck Sweater
+LK-100-NAVY-M,LK-100,Lakeside Turtleneck Sweater,A warm turtleneck.,42.00 USD,in_stock,Lakeside,Navy,M,Wool,https://lakeside.example/lk-100,Apparel > Sweaters > Turtleneck Sweater
+";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn run(dir: &Path, listen_port: u16, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_concierge"))
+        .args(args)
+        .current_dir(dir)
+        .env("CONCIERGE_LISTEN", format!("127.0.0.1:{listen_port}"))
+        .env_remove("CONCIERGE_RULES")
+        .env_remove("CONCIERGE_INDEX")
+        .env_remove("CONCIERGE_DB")
+        .env_remove("CONCIERGE_ALLOW_LOOPBACK")
+        .output()
+        .expect("run concierge")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// `concierge merchant serve --protocol P --feed shop.csv --id lakeside
+/// --port N --app-secret my-api-key`, until it listens.
+fn serve_reference(dir: &Path, protocol: &str, port: u16) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_concierge"))
+        .args([
+            "merchant",
+            "serve",
+            "--protocol",
+            protocol,
+            "--feed",
+            "shop.csv",
+            "--id",
+            "lakeside",
+            "--name",
+            "Lakeside Knits",
+            "--port",
+            &port.to_string(),
+            "--app-secret",
+            "my-api-key",
+        ])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        if line.contains("Ctrl-C stops it") {
+            break;
+        }
+    }
+    child
+}
+
+/// A business with no bot serves its feed over UCP or ACP with the binary,
+/// registers the endpoint (the protocol named, or for UCP found by its
+/// profile), and a shopper's `ask --auto-pay` pays it once.
+#[test]
+fn a_ucp_or_acp_business_registers_with_the_binary_and_is_paid() {
+    for (protocol, register_args) in [
+        ("ucp", vec![]),
+        ("acp", vec!["--protocol", "acp", "--api-key", "my-api-key"]),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("shop.csv"), SHOP_CSV).unwrap();
+        let listen = free_port();
+        let port = free_port();
+        let mut merchant = serve_reference(dir.path(), protocol, port);
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let mut args = vec![
+            "merchant",
+            "register",
+            "--name",
+            "Lakeside Knits",
+            "--id",
+            "lakeside",
+            "--endpoint",
+            &endpoint,
+            "--feed",
+            "shop.csv",
+            "--allow-loopback",
+        ];
+        args.extend(register_args.iter().copied());
+        let registered = run(dir.path(), listen, &args);
+        assert!(
+            registered.status.success(),
+            "{protocol}: {}",
+            text(&registered)
+        );
+        let listed = run(dir.path(), listen, &["merchant", "list", "--json"]);
+        assert!(
+            text(&listed).contains(&format!("\"{protocol}\"")),
+            "{protocol}: {}",
+            text(&listed)
+        );
+
+        let bought = run(
+            dir.path(),
+            listen,
+            &[
+                "ask",
+                "--auto-pay",
+                "buy me a gray turtleneck sweater in medium under $50",
+            ],
+        );
+        assert_eq!(
+            bought.status.code(),
+            Some(0),
+            "{protocol}: {}",
+            text(&bought)
+        );
+        assert!(
+            text(&bought).contains("Lakeside Turtleneck Sweater"),
+            "{protocol}: {}",
+            text(&bought)
+        );
+        let orders = run(dir.path(), listen, &["orders", "--json"]);
+        let orders: serde_json::Value = serde_json::from_slice(&orders.stdout).unwrap();
+        assert_eq!(orders.as_array().unwrap().len(), 1, "{protocol}: {orders}");
+        assert_eq!(orders[0]["merchant_id"], "lakeside", "{protocol}");
+        assert_eq!(orders[0]["status"], "paid", "{protocol}: {orders}");
+
+        // A wrong protocol or a wrong key is refused with the reason.
+        let wrong = run(
+            dir.path(),
+            listen,
+            &[
+                "merchant",
+                "register",
+                "--name",
+                "Other Knits",
+                "--endpoint",
+                &endpoint,
+                "--feed",
+                "shop.csv",
+                "--protocol",
+                if protocol == "ucp" { "acp" } else { "ucp" },
+                "--api-key",
+                "not-the-key",
+            ],
+        );
+        assert!(!wrong.status.success(), "{protocol}: {}", text(&wrong));
+        assert!(
+            text(&wrong).contains("verification failed"),
+            "{protocol}: {}",
+            text(&wrong)
+        );
+        let _ = merchant.kill();
+        let _ = merchant.wait();
+    }
+}
