@@ -268,7 +268,7 @@ async fn serve_reference(args: ReferenceResponder<'_>) -> anyhow::Result<i32> {
         anyhow::anyhow!(
             "--protocol {:?} is not one of {}",
             args.protocol,
-            protocol_names()
+            concierge::merchant::protocol_names()
         )
     })?;
     let read = concierge::catalog::feed::read_feed_file(args.feed)?;
@@ -338,12 +338,4 @@ async fn serve_reference(args: ReferenceResponder<'_>) -> anyhow::Result<i32> {
         })
         .await?;
     Ok(0)
-}
-
-fn protocol_names() -> String {
-    concierge::merchant::PROTOCOLS
-        .iter()
-        .map(|p| p.name)
-        .collect::<Vec<_>>()
-        .join(", ")
 }

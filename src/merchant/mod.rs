@@ -2,12 +2,9 @@
 //! (`messenger/`, `ucp/`, `acp/`) behind the seam of `protocol.rs`, the
 //! registry, and the network policy every merchant endpoint is reached
 //! under.
-pub mod acp;
-pub mod messenger;
 pub mod network;
 pub mod protocol;
 pub mod registry;
-pub mod ucp;
 
 pub use messenger::{Charge, Responder, ResponderConfig, Wording};
 
@@ -17,9 +14,30 @@ use messenger::Transport;
 use protocol::{BuyerParts, ProtocolEntry, Protocols};
 use std::sync::Arc;
 
-/// Every protocol Concierge speaks. A new protocol is a folder beside
-/// `messenger/` with its `PROTOCOL` entry, and one line here.
-pub const PROTOCOLS: &[ProtocolEntry] = &[messenger::PROTOCOL, ucp::PROTOCOL, acp::PROTOCOL];
+/// Declares each protocol's folder as a module and lists its `PROTOCOL`
+/// entry in [`PROTOCOLS`], in one place.
+macro_rules! protocols {
+    ($($protocol:ident),+ $(,)?) => {
+        $(pub mod $protocol;)+
+
+        /// Every protocol Concierge speaks, in the order they are tried.
+        pub const PROTOCOLS: &[ProtocolEntry] = &[$($protocol::PROTOCOL),+];
+    };
+}
+
+// A new protocol is a folder beside `messenger/` with its `PROTOCOL` entry,
+// and its name on this line.
+protocols!(messenger, ucp, acp);
+
+/// The names of the protocols Concierge speaks, for messages
+/// ("messenger, ucp, acp").
+pub fn protocol_names() -> String {
+    PROTOCOLS
+        .iter()
+        .map(|p| p.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// The protocol entry named `name`.
 pub fn protocol_named(name: &str) -> Option<&'static ProtocolEntry> {

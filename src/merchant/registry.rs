@@ -139,11 +139,7 @@ impl Registration {
         crate::merchant::protocol_named(&name).ok_or_else(|| {
             RegistrationError::Invalid(format!(
                 "protocol {name:?} is not one of {}",
-                crate::merchant::PROTOCOLS
-                    .iter()
-                    .map(|p| p.name)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                crate::merchant::protocol_names()
             ))
         })
     }

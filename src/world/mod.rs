@@ -183,11 +183,7 @@ pub async fn start_reference_merchants(
                     "merchant {} speaks {:?}; Concierge serves {}",
                     catalog.profile.id,
                     catalog.profile.protocol,
-                    crate::merchant::PROTOCOLS
-                        .iter()
-                        .map(|p| p.name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    crate::merchant::protocol_names()
                 ))
             })?;
         let listener = TcpListener::bind("127.0.0.1:0")
