@@ -332,10 +332,16 @@ async fn serve_reference(args: ReferenceResponder<'_>) -> anyhow::Result<i32> {
         println!("  merchant id:  {} until registered; registration tells it the id it is registered under", merchant.endpoint("").merchant_id);
     }
     println!("Ctrl-C stops it.");
-    axum::serve(listener, merchant.router())
-        .with_graceful_shutdown(async {
+    // The same accept loop as Concierge's own server: header and body read
+    // timeouts and connection caps, for an endpoint open to the network.
+    concierge::server::serve_router(
+        listener,
+        merchant.router(),
+        async {
             let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+        },
+        concierge::server::ConnectionLimits::default(),
+    )
+    .await?;
     Ok(0)
 }
