@@ -16,9 +16,11 @@
 
 mod common;
 
+use common::{free_port, output_text, run_at};
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 
 const SHOP_CSV: &str = "\
 id,item_group_id,title,description,price,availability,brand,color,size,material,link,product_type
@@ -27,35 +29,6 @@ LK-100-GRAY-M,LK-100,Lakeside Turtleneck Sweater,A warm turtleneck.,42.00 USD,in
 LK-100-NAVY-M,LK-100,Lakeside Turtleneck Sweater,A warm turtleneck.,42.00 USD,in_stock,Lakeside,Navy,M,Wool,https://lakeside.example/lk-100,Apparel > Sweaters > Turtleneck Sweater
 LK-200-GRAY-M,LK-200,Lakeside Wool Socks,Warm socks.,9.00 USD,in_stock,Lakeside,Gray,M,Wool,https://lakeside.example/lk-200,Apparel > Socks
 ";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn run(dir: &Path, listen_port: u16, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_concierge"))
-        .args(args)
-        .current_dir(dir)
-        .env("CONCIERGE_LISTEN", format!("127.0.0.1:{listen_port}"))
-        .env_remove("CONCIERGE_RULES")
-        .env_remove("CONCIERGE_INDEX")
-        .env_remove("CONCIERGE_DB")
-        .env_remove("CONCIERGE_ALLOW_LOOPBACK")
-        .output()
-        .expect("run concierge")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 /// Starts the reference responder and waits until it listens.
 fn serve_reference(dir: &Path, port: u16) -> Child {
@@ -94,7 +67,7 @@ fn the_readme_merchant_steps_end_with_a_paid_order() {
 
     // Before any registration, a shopper is told there is no one to buy
     // from (and the demo world is not used behind their back).
-    let nobody = run(
+    let nobody = run_at(
         dir.path(),
         listen,
         &[
@@ -103,17 +76,17 @@ fn the_readme_merchant_steps_end_with_a_paid_order() {
             "buy me a gray turtleneck sweater in medium under $50",
         ],
     );
-    assert_eq!(nobody.status.code(), Some(3), "{}", text(&nobody));
+    assert_eq!(nobody.status.code(), Some(3), "{}", output_text(&nobody));
     assert!(
-        text(&nobody).contains("No merchant is registered"),
+        output_text(&nobody).contains("No merchant is registered"),
         "{}",
-        text(&nobody)
+        output_text(&nobody)
     );
 
     let port = free_port();
     let mut responder = serve_reference(dir.path(), port);
     let endpoint = format!("http://127.0.0.1:{port}/webhook");
-    let registered = run(
+    let registered = run_at(
         dir.path(),
         listen,
         &[
@@ -132,14 +105,14 @@ fn the_readme_merchant_steps_end_with_a_paid_order() {
             "--allow-loopback",
         ],
     );
-    assert!(registered.status.success(), "{}", text(&registered));
+    assert!(registered.status.success(), "{}", output_text(&registered));
     assert!(
-        text(&registered).contains("Registered Lakeside Knits as lakeside-knits"),
+        output_text(&registered).contains("Registered Lakeside Knits as lakeside-knits"),
         "{}",
-        text(&registered)
+        output_text(&registered)
     );
 
-    let asked = run(
+    let asked = run_at(
         dir.path(),
         listen,
         &[
@@ -148,59 +121,59 @@ fn the_readme_merchant_steps_end_with_a_paid_order() {
             "buy me a gray turtleneck sweater in medium under $50",
         ],
     );
-    let said = text(&asked);
+    let said = output_text(&asked);
     assert_eq!(asked.status.code(), Some(0), "{said}");
     assert!(said.contains("Payment confirmed"), "{said}");
     assert!(said.contains("Gray"), "{said}");
 
-    let orders = run(dir.path(), listen, &["orders", "--json"]);
+    let orders = run_at(dir.path(), listen, &["orders", "--json"]);
     let orders: serde_json::Value = serde_json::from_slice(&orders.stdout).unwrap();
     assert_eq!(orders.as_array().unwrap().len(), 1);
     assert_eq!(orders[0]["merchant_id"], "lakeside-knits");
     assert_eq!(orders[0]["total"], 4200);
 
-    let listed = run(dir.path(), listen, &["merchant", "list"]);
+    let listed = run_at(dir.path(), listen, &["merchant", "list"]);
     assert!(
-        text(&listed).contains("allow-loopback: on"),
+        output_text(&listed).contains("allow-loopback: on"),
         "{}",
-        text(&listed)
+        output_text(&listed)
     );
 
     // The merchant replaces its feed; then a broken one is refused and the
     // catalog stays as it was.
-    let replaced = run(
+    let replaced = run_at(
         dir.path(),
         listen,
         &["merchant", "feed", "lakeside-knits", "shop.csv"],
     );
-    assert!(replaced.status.success(), "{}", text(&replaced));
+    assert!(replaced.status.success(), "{}", output_text(&replaced));
     assert!(
-        text(&replaced).contains("0 added, 2 updated, 0 removed"),
+        output_text(&replaced).contains("0 added, 2 updated, 0 removed"),
         "{}",
-        text(&replaced)
+        output_text(&replaced)
     );
     std::fs::write(
         dir.path().join("broken.csv"),
         "title,price\nLakeside Turtleneck Sweater,42.00 USD\n",
     )
     .unwrap();
-    let refused = run(
+    let refused = run_at(
         dir.path(),
         listen,
         &["merchant", "feed", "lakeside-knits", "broken.csv"],
     );
-    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert_eq!(refused.status.code(), Some(1), "{}", output_text(&refused));
     assert!(
-        text(&refused).contains("catalog is unchanged"),
+        output_text(&refused).contains("catalog is unchanged"),
         "{}",
-        text(&refused)
+        output_text(&refused)
     );
-    let searched = run(
+    let searched = run_at(
         dir.path(),
         listen,
         &["search", "lakeside turtleneck", "--json"],
     );
-    assert!(searched.status.success(), "{}", text(&searched));
+    assert!(searched.status.success(), "{}", output_text(&searched));
     let body: serde_json::Value = serde_json::from_slice(&searched.stdout).unwrap();
     assert!(!body["searches"][0]["results"]["offers"]
         .as_array()
@@ -235,7 +208,7 @@ fn the_readme_merchant_steps_end_with_a_paid_order() {
         said_by_server.contains("ck_op_"),
         "the first start shows the operator key: {said_by_server}"
     );
-    let through_server = run(
+    let through_server = run_at(
         dir.path(),
         listen,
         &[
@@ -244,11 +217,11 @@ fn the_readme_merchant_steps_end_with_a_paid_order() {
             "buy me a gray turtleneck sweater in medium under $50",
         ],
     );
-    let said = text(&through_server);
+    let said = output_text(&through_server);
     assert_eq!(through_server.status.code(), Some(0), "{said}");
     assert!(said.contains("the request goes to it"), "{said}");
     assert!(said.contains("Payment confirmed"), "{said}");
-    let keys = run(dir.path(), listen, &["keys", "list", "--json"]);
+    let keys = run_at(dir.path(), listen, &["keys", "list", "--json"]);
     let keys: serde_json::Value = serde_json::from_slice(&keys.stdout).unwrap();
     assert!(
         keys.as_array()

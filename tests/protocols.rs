@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{pay, small_catalogs, TestWorld, DEFAULT_REQUEST};
+use common::{free_port, output_text, pay, run_at, small_catalogs, TestWorld, DEFAULT_REQUEST};
 use concierge::catalog::MerchantCatalog;
 use concierge::merchant::messenger::wire::PaymentAuthorization;
 use concierge::merchant::protocol::{Opening, SessionState};
@@ -15,7 +15,7 @@ use concierge::negotiate::Outcome;
 use concierge::order::{PaymentClaim, PaymentStatus};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// The small world (alpha $49.00, beta $47.00 the cheapest valid, gamma
@@ -171,35 +171,6 @@ LK-100-GRAY-M,LK-100,Lakeside Turtleneck Sweater,A warm turtleneck.,42.00 USD,in
 LK-100-NAVY-M,LK-100,Lakeside Turtleneck Sweater,A warm turtleneck.,42.00 USD,in_stock,Lakeside,Navy,M,Wool,https://lakeside.example/lk-100,Apparel > Sweaters > Turtleneck Sweater
 ";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn run(dir: &Path, listen_port: u16, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_concierge"))
-        .args(args)
-        .current_dir(dir)
-        .env("CONCIERGE_LISTEN", format!("127.0.0.1:{listen_port}"))
-        .env_remove("CONCIERGE_RULES")
-        .env_remove("CONCIERGE_INDEX")
-        .env_remove("CONCIERGE_DB")
-        .env_remove("CONCIERGE_ALLOW_LOOPBACK")
-        .output()
-        .expect("run concierge")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 /// `concierge merchant serve --protocol P --feed shop.csv --id lakeside
 /// --port N --app-secret my-api-key`, until it listens.
 fn serve_reference(dir: &Path, protocol: &str, port: u16) -> Child {
@@ -263,20 +234,20 @@ fn a_ucp_or_acp_business_registers_with_the_binary_and_is_paid() {
             "--allow-loopback",
         ];
         args.extend(register_args.iter().copied());
-        let registered = run(dir.path(), listen, &args);
+        let registered = run_at(dir.path(), listen, &args);
         assert!(
             registered.status.success(),
             "{protocol}: {}",
-            text(&registered)
+            output_text(&registered)
         );
-        let listed = run(dir.path(), listen, &["merchant", "list", "--json"]);
+        let listed = run_at(dir.path(), listen, &["merchant", "list", "--json"]);
         assert!(
-            text(&listed).contains(&format!("\"{protocol}\"")),
+            output_text(&listed).contains(&format!("\"{protocol}\"")),
             "{protocol}: {}",
-            text(&listed)
+            output_text(&listed)
         );
 
-        let bought = run(
+        let bought = run_at(
             dir.path(),
             listen,
             &[
@@ -289,21 +260,21 @@ fn a_ucp_or_acp_business_registers_with_the_binary_and_is_paid() {
             bought.status.code(),
             Some(0),
             "{protocol}: {}",
-            text(&bought)
+            output_text(&bought)
         );
         assert!(
-            text(&bought).contains("Lakeside Turtleneck Sweater"),
+            output_text(&bought).contains("Lakeside Turtleneck Sweater"),
             "{protocol}: {}",
-            text(&bought)
+            output_text(&bought)
         );
-        let orders = run(dir.path(), listen, &["orders", "--json"]);
+        let orders = run_at(dir.path(), listen, &["orders", "--json"]);
         let orders: serde_json::Value = serde_json::from_slice(&orders.stdout).unwrap();
         assert_eq!(orders.as_array().unwrap().len(), 1, "{protocol}: {orders}");
         assert_eq!(orders[0]["merchant_id"], "lakeside", "{protocol}");
         assert_eq!(orders[0]["status"], "paid", "{protocol}: {orders}");
 
         // A wrong protocol or a wrong key is refused with the reason.
-        let wrong = run(
+        let wrong = run_at(
             dir.path(),
             listen,
             &[
@@ -321,11 +292,15 @@ fn a_ucp_or_acp_business_registers_with_the_binary_and_is_paid() {
                 "not-the-key",
             ],
         );
-        assert!(!wrong.status.success(), "{protocol}: {}", text(&wrong));
         assert!(
-            text(&wrong).contains("verification failed"),
+            !wrong.status.success(),
             "{protocol}: {}",
-            text(&wrong)
+            output_text(&wrong)
+        );
+        assert!(
+            output_text(&wrong).contains("verification failed"),
+            "{protocol}: {}",
+            output_text(&wrong)
         );
         let _ = merchant.kill();
         let _ = merchant.wait();

@@ -437,3 +437,36 @@ pub fn concierge(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
         .output()
         .expect("run concierge")
 }
+
+/// A port free on 127.0.0.1 now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs the `concierge` binary in `dir` as a user would, with its Send API
+/// at `listen_port` and none of the caller's settings.
+pub fn run_at(dir: &std::path::Path, listen_port: u16, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_concierge"))
+        .args(args)
+        .current_dir(dir)
+        .env("CONCIERGE_LISTEN", format!("127.0.0.1:{listen_port}"))
+        .env_remove("CONCIERGE_RULES")
+        .env_remove("CONCIERGE_INDEX")
+        .env_remove("CONCIERGE_DB")
+        .env_remove("CONCIERGE_ALLOW_LOOPBACK")
+        .output()
+        .expect("run concierge")
+}
+
+/// A command's stdout and stderr, for assertion messages.
+pub fn output_text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
