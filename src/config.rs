@@ -58,8 +58,13 @@ pub struct Config {
     /// found anywhere (1000 = 10%). Default 0: never dearer at catalog
     /// prices; from `rules/policy.toml`.
     pub basket_one_order_premium_bp: i64,
-    /// The address given to merchants that ask where to ship. Default none
-    /// (such a merchant is left, with the reason). Env
+    /// The address given to merchants that ask where to ship: one line of
+    /// text, or a JSON object of postal-address fields (`street_address`,
+    /// `address_locality`, `address_region`, `postal_code`,
+    /// `address_country`, `full_name`, ...) for businesses that need its
+    /// parts, as UCP businesses do to price shipping
+    /// ([`crate::merchant::protocol::address_text`]). Default none (such a
+    /// merchant is left, with the reason). Env
     /// `CONCIERGE_SHIPPING_ADDRESS`.
     pub shipping_address: Option<String>,
     /// Host names the HTTP API answers to besides IP addresses and

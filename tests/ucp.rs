@@ -1427,3 +1427,430 @@ async fn the_conformance_suites_seed_files_make_a_shop() {
         json!("Free Standard Shipping")
     );
 }
+
+// ---------------------------------------------------------------------------
+// Businesses shaped like the UCP project's reference samples (FastAPI and
+// Node.js, see docs/ucp-interop.md): what each did that once stopped
+// Concierge, answered by one small app written here.
+// ---------------------------------------------------------------------------
+
+/// How the sample-shaped business answers.
+#[derive(Clone, Copy)]
+struct SampleShape {
+    /// Options priced with a plain `"total": 500` (Node.js) instead of
+    /// `totals` (FastAPI).
+    flat_option_totals: bool,
+    /// `incomplete` on every answer (Node.js), else `ready_for_complete`.
+    always_incomplete: bool,
+    /// Declares the UCP sandbox handler `dev.ucp.mock_payment` beside the
+    /// wallets.
+    sandbox_handler: bool,
+}
+
+struct Sample {
+    shape: SampleShape,
+    sessions: Mutex<std::collections::HashMap<String, Value>>,
+    completes: Mutex<Vec<Value>>,
+}
+
+/// FastAPI's answer to a request missing a required field.
+fn field_required(place: &[&str]) -> axum::response::Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({"detail": [{"type": "missing", "loc": place, "msg": "Field required"}]})),
+    )
+        .into_response()
+}
+
+/// The headers the 2026-01-11 OpenAPI requires of every checkout operation
+/// (`Idempotency-Key` too, but not on reads), as a FastAPI sample checks them.
+fn missing_header(headers: &HeaderMap, idempotent: bool) -> Option<axum::response::Response> {
+    let mut required = vec!["ucp-agent", "request-signature", "request-id"];
+    if idempotent {
+        required.push("idempotency-key");
+    }
+    required
+        .into_iter()
+        .find(|name| !headers.contains_key(*name))
+        .map(|name| field_required(&["header", name]))
+}
+
+impl Sample {
+    /// The session with prices, options for a destination with a country,
+    /// and totals worked out, every absent field written `null`.
+    fn priced(&self, mut session: Value) -> Value {
+        let prices = [("bouquet_roses", 3500), ("orchid_white", 4500)];
+        let mut total = 0;
+        for line in session["line_items"].as_array_mut().unwrap() {
+            let id = line["item"]["id"].as_str().unwrap().to_string();
+            let price = prices.iter().find(|(p, _)| *p == id).unwrap().1;
+            let amount = price * line["quantity"].as_i64().unwrap();
+            line["item"]["price"] = json!(price);
+            line["item"]["image_url"] = Value::Null;
+            line["totals"] = json!([{"type": "subtotal", "amount": amount, "display_text": null},
+                {"type": "total", "amount": amount, "display_text": null}]);
+            line["parent_id"] = Value::Null;
+            total += amount;
+        }
+        let mut totals = vec![json!({"type": "subtotal", "amount": total})];
+        if let Some(methods) = session["fulfillment"]["methods"].as_array_mut() {
+            for method in methods {
+                let selected = method["selected_destination_id"].clone();
+                let country = method["destinations"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|d| d["id"] == selected)
+                    .and_then(|d| d["address_country"].as_str());
+                if country.is_none() {
+                    continue;
+                }
+                let option = |id: &str, title: &str, price: i64| {
+                    if self.shape.flat_option_totals {
+                        json!({"id": id, "title": title, "total": price, "subtotal": price, "tax": 0})
+                    } else {
+                        json!({"id": id, "title": title, "description": null,
+                            "totals": [{"type": "subtotal", "amount": price}, {"type": "total", "amount": price}]})
+                    }
+                };
+                let options = vec![
+                    option("exp-ship-us", "Express Shipping (US)", 1500),
+                    option("std-ship", "Standard Shipping", 500),
+                ];
+                if method["groups"].as_array().is_none_or(|g| g.is_empty()) {
+                    method["groups"] = json!([{"id": "group_1", "selected_option_id": null}]);
+                }
+                for group in method["groups"].as_array_mut().unwrap() {
+                    group["options"] = json!(options);
+                    if let Some(chosen) = group["selected_option_id"].as_str() {
+                        let price = if chosen == "std-ship" { 500 } else { 1500 };
+                        total += price;
+                        totals.push(json!({"type": "fulfillment", "amount": price}));
+                    }
+                }
+            }
+        }
+        totals.push(json!({"type": "total", "amount": total}));
+        session["totals"] = json!(totals);
+        session["messages"] = Value::Null;
+        session["expires_at"] = Value::Null;
+        session["status"] = json!(if self.shape.always_incomplete {
+            "incomplete"
+        } else {
+            "ready_for_complete"
+        });
+        session
+    }
+
+    fn handlers(&self) -> Value {
+        let mut handlers = vec![
+            json!({"id": "google_pay", "name": "com.google.pay", "version": "2026-01-11",
+                "spec": "https://pay.google.com/x", "config_schema": "https://pay.google.com/c",
+                "instrument_schemas": [], "config": {"api_version": 2}}),
+            json!({"id": "shop_pay", "name": "dev.shopify.shop_pay", "version": "2026-01-11",
+                "spec": "https://shopify.dev/x", "config_schema": "https://shopify.dev/c",
+                "instrument_schemas": [], "config": {"shop_id": "s"}}),
+        ];
+        if self.shape.sandbox_handler {
+            handlers.push(json!({"id": "mock_payment_handler", "name": "dev.ucp.mock_payment",
+                "version": "1.0", "spec": "https://ucp.dev/specs/mock", "config_schema": "https://ucp.dev/schemas/mock.json",
+                "instrument_schemas": ["https://ucp.dev/schemas/shopping/types/card_payment_instrument.json"],
+                "config": {"supported_tokens": ["success_token", "fail_token"]}}));
+        }
+        json!(handlers)
+    }
+}
+
+async fn start_sample(shape: SampleShape) -> (Arc<Sample>, String) {
+    let sample = Arc::new(Sample {
+        shape,
+        sessions: Mutex::new(Default::default()),
+        completes: Mutex::new(Vec::new()),
+    });
+    let router = Router::new()
+        .route(
+            "/.well-known/ucp",
+            get(|State(sample): State<Arc<Sample>>, headers: HeaderMap| async move {
+                let host = headers["host"].to_str().unwrap().to_string();
+                Json(json!({
+                    "ucp": {"version": "2026-01-11",
+                        "services": {"dev.ucp.shopping": {"version": "2026-01-11", "spec": "https://ucp.dev",
+                            "rest": {"schema": "https://ucp.dev/x.json", "endpoint": format!("http://{host}/")},
+                            "mcp": null, "a2a": null, "embedded": null}},
+                        "capabilities": [
+                            {"name": "dev.ucp.shopping.checkout", "version": "2026-01-11", "extends": null, "config": null},
+                            {"name": "dev.ucp.shopping.fulfillment", "version": "2026-01-11",
+                                "extends": "dev.ucp.shopping.checkout", "config": null}]},
+                    "payment": {"handlers": sample.handlers()},
+                    "signing_keys": null
+                }))
+            }),
+        )
+        .route(
+            "/checkout-sessions",
+            post(
+                |State(sample): State<Arc<Sample>>, headers: HeaderMap, Json(mut body): Json<Value>| async move {
+                    if let Some(refusal) = missing_header(&headers, true) {
+                        return refusal;
+                    }
+                    let lines = body["line_items"].as_array_mut().unwrap();
+                    for (i, line) in lines.iter_mut().enumerate() {
+                        // The samples' create reads the item's title.
+                        if line["item"]["title"].as_str().is_none() {
+                            return (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response();
+                        }
+                        line["id"] = json!(format!("line_{}", i + 1));
+                    }
+                    let id = format!("chk_{}", sample.sessions.lock().unwrap().len() + 1);
+                    body["id"] = json!(id);
+                    body["ucp"] = json!({"version": "2026-01-11", "capabilities": [{"name": "dev.ucp.shopping.checkout", "version": "2026-01-11"}]});
+                    body["links"] = json!([]);
+                    body["payment"] = json!({"handlers": [], "selected_instrument_id": null, "instruments": []});
+                    if let Some(methods) = body["fulfillment"]["methods"].as_array_mut() {
+                        for (i, method) in methods.iter_mut().enumerate() {
+                            method["id"] = json!(format!("method_{}", i + 1));
+                            // The Node.js sample fills in addresses of its own
+                            // when none is given, selecting none of them.
+                            if sample.shape.flat_option_totals && method.get("destinations").is_none() {
+                                method["destinations"] = json!([{"id": "dest_1", "name": "Home (US)",
+                                    "address_country": "US", "street_address": "1600 Amphitheatre Pkwy"}]);
+                            }
+                        }
+                    }
+                    let session = sample.priced(body);
+                    sample.sessions.lock().unwrap().insert(id, session.clone());
+                    (StatusCode::CREATED, Json(session)).into_response()
+                },
+            ),
+        )
+        .route(
+            "/checkout-sessions/{id}",
+            get(
+                |State(sample): State<Arc<Sample>>, headers: HeaderMap, axum::extract::Path(id): axum::extract::Path<String>| async move {
+                    if let Some(refusal) = missing_header(&headers, false) {
+                        return refusal;
+                    }
+                    Json(sample.sessions.lock().unwrap()[&id].clone()).into_response()
+                },
+            )
+            .put(
+                |State(sample): State<Arc<Sample>>, headers: HeaderMap, axum::extract::Path(id): axum::extract::Path<String>, Json(body): Json<Value>| async move {
+                    if let Some(refusal) = missing_header(&headers, true) {
+                        return refusal;
+                    }
+                    // The 2026-01-11 SDK's update models require a method's type.
+                    for (i, method) in body["fulfillment"]["methods"].as_array().into_iter().flatten().enumerate() {
+                        if method["type"].as_str().is_none() {
+                            return field_required(&["body", "fulfillment", "methods", &i.to_string(), "type"]);
+                        }
+                    }
+                    let mut session = sample.sessions.lock().unwrap()[&id].clone();
+                    session["fulfillment"] = body["fulfillment"].clone();
+                    let session = sample.priced(session);
+                    sample.sessions.lock().unwrap().insert(id, session.clone());
+                    Json(session).into_response()
+                },
+            ),
+        )
+        .route(
+            "/checkout-sessions/{id}/complete",
+            post(
+                |State(sample): State<Arc<Sample>>, headers: HeaderMap, axum::extract::Path(id): axum::extract::Path<String>, Json(body): Json<Value>| async move {
+                    if let Some(refusal) = missing_header(&headers, true) {
+                        return refusal;
+                    }
+                    if body.get("risk_signals").is_none() {
+                        return field_required(&["body", "risk_signals"]);
+                    }
+                    sample.completes.lock().unwrap().push(body.clone());
+                    let instrument = &body["payment_data"];
+                    let paid = instrument["handler_id"] == "mock_payment_handler"
+                        && instrument["credential"]["token"] == "success_token";
+                    if !paid {
+                        return (StatusCode::BAD_REQUEST, Json(json!({"detail": "Unsupported payment handler"}))).into_response();
+                    }
+                    let mut sessions = sample.sessions.lock().unwrap();
+                    let session = sessions.get_mut(&id).unwrap();
+                    session["status"] = json!("completed");
+                    session["order_id"] = json!("ord_1");
+                    Json(session.clone()).into_response()
+                },
+            ),
+        )
+        .route(
+            "/checkout-sessions/{id}/cancel",
+            post(|State(sample): State<Arc<Sample>>, axum::extract::Path(id): axum::extract::Path<String>| async move {
+                let mut sessions = sample.sessions.lock().unwrap();
+                let session = sessions.get_mut(&id).unwrap();
+                session["status"] = json!("canceled");
+                Json(session.clone())
+            }),
+        )
+        .with_state(sample.clone());
+    (sample, serve_app(router).await)
+}
+
+const STRUCTURED_ADDRESS: &str = r#"{"full_name": "Jane Doe", "street_address": "123 Main St", "address_locality": "Springfield", "address_region": "IL", "postal_code": "62704", "address_country": "US"}"#;
+
+fn orchid_opening(address: Option<&str>) -> Opening {
+    let mut orchid = wanted("orchid_white", "orchid_white", "White Orchid", 1);
+    orchid.shipping_address = address.map(String::from);
+    opening(vec![orchid])
+}
+
+fn sandbox_buyer(sandbox_payments: bool) -> UcpProtocol {
+    let timeout = Duration::from_secs(5);
+    let policy = NetworkPolicy::with_loopback();
+    let mut settings = concierge::merchant::ucp::UcpSettings::new(policy, timeout);
+    settings.sandbox_payments = sandbox_payments;
+    UcpProtocol::with_settings(guarded_client(timeout, policy), settings)
+}
+
+const NODE_LIKE: SampleShape = SampleShape {
+    flat_option_totals: true,
+    always_incomplete: true,
+    sandbox_handler: true,
+};
+const FASTAPI_LIKE: SampleShape = SampleShape {
+    flat_option_totals: false,
+    always_incomplete: false,
+    sandbox_handler: false,
+};
+
+#[tokio::test]
+async fn a_sample_shaped_business_is_read_into_an_invoice_with_the_cheapest_shipping() {
+    // Nulls for absent members, required headers, a title on create, the
+    // method's type on update, options priced either way, and an address
+    // given in parts so the business can price shipping by country.
+    for shape in [FASTAPI_LIKE, NODE_LIKE] {
+        let (_sample, base) = start_sample(shape).await;
+        let protocol = sandbox_buyer(false);
+        let checkout = negotiated(
+            &protocol,
+            &endpoint("flowers", &base),
+            orchid_opening(Some(STRUCTURED_ADDRESS)),
+        )
+        .await;
+        assert_eq!(
+            checkout.state(),
+            SessionState::Invoiced,
+            "{}",
+            transcript(&*checkout)
+        );
+        let invoice = checkout.invoice().unwrap();
+        assert_eq!((invoice.shipping, invoice.total), (500, 5000));
+        assert!(transcript(&*checkout).contains("chose Standard Shipping at $5.00"));
+    }
+}
+
+#[tokio::test]
+async fn a_business_taking_no_handler_concierge_can_use_is_never_paid_and_says_why() {
+    for shape in [FASTAPI_LIKE, NODE_LIKE] {
+        let (sample, base) = start_sample(shape).await;
+        let protocol = sandbox_buyer(false);
+        let mut checkout = negotiated(
+            &protocol,
+            &endpoint("flowers", &base),
+            orchid_opening(Some(STRUCTURED_ADDRESS)),
+        )
+        .await;
+        assert_eq!(checkout.state(), SessionState::Invoiced);
+        assert!(!checkout.can_agree());
+        let reason = checkout.no_agreement_reason().unwrap();
+        assert!(reason.contains("com.google.pay (google_pay)"), "{reason}");
+        assert!(reason.contains("dev.concierge.allowance"), "{reason}");
+        // The sandbox handler is named as such, and stays unused while
+        // sandbox payments are off.
+        assert_eq!(
+            reason.contains("CONCIERGE_UCP_SANDBOX_PAYMENTS=1"),
+            shape.sandbox_handler,
+            "{reason}"
+        );
+        let invoice = checkout.invoice().unwrap().clone();
+        assert!(checkout.payment(authorization(&invoice)).is_none());
+        assert!(sample.completes.lock().unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn in_sandbox_mode_the_sandbox_handlers_test_token_completes_within_the_checked_total() {
+    let (sample, base) = start_sample(NODE_LIKE).await;
+    let protocol = sandbox_buyer(true);
+    let mut checkout = negotiated(
+        &protocol,
+        &endpoint("flowers", &base),
+        orchid_opening(Some(STRUCTURED_ADDRESS)),
+    )
+    .await;
+    assert!(checkout.can_agree(), "{}", transcript(&*checkout));
+    let invoice = checkout.invoice().unwrap().clone();
+    let payment = checkout.payment(authorization(&invoice)).unwrap();
+    let reply = checkout.pay(&payment).await.unwrap();
+    assert!(
+        matches!(&reply, PaymentReply::Confirmed(text) if text.contains("ord_1")),
+        "{reply:?}"
+    );
+    let completes = sample.completes.lock().unwrap();
+    assert_eq!(completes.len(), 1);
+    let instrument = &completes[0]["payment_data"];
+    assert_eq!(instrument["handler_id"], "mock_payment_handler");
+    assert_eq!(instrument["credential"]["token"], "success_token");
+    assert_eq!(completes[0]["risk_signals"], json!({}));
+    // Concierge's own token never goes to another handler.
+    assert!(!completes[0].to_string().contains("tok_test"));
+}
+
+#[tokio::test]
+async fn in_sandbox_mode_a_total_above_the_authorisation_is_not_completed() {
+    let (sample, base) = start_sample(NODE_LIKE).await;
+    let protocol = sandbox_buyer(true);
+    let mut checkout = negotiated(
+        &protocol,
+        &endpoint("flowers", &base),
+        orchid_opening(Some(STRUCTURED_ADDRESS)),
+    )
+    .await;
+    let invoice = checkout.invoice().unwrap().clone();
+    let payment = checkout.payment(authorization(&invoice)).unwrap();
+    // The business raises the total after the invoice was checked.
+    for session in sample.sessions.lock().unwrap().values_mut() {
+        let totals = session["totals"].as_array_mut().unwrap();
+        totals.last_mut().unwrap()["amount"] = json!(invoice.total + 100);
+    }
+    let reply = checkout.pay(&payment).await.unwrap();
+    assert!(
+        matches!(&reply, PaymentReply::Refused(text) if text.contains("above")),
+        "{reply:?}"
+    );
+    assert!(sample.completes.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_business_that_ships_is_not_completed_without_an_address() {
+    // The Node.js sample offers destinations of its own when none is
+    // given; they are not the shopper's and are never chosen.
+    for shape in [FASTAPI_LIKE, NODE_LIKE] {
+        let (sample, base) = start_sample(shape).await;
+        let protocol = sandbox_buyer(true);
+        let checkout =
+            negotiated(&protocol, &endpoint("flowers", &base), orchid_opening(None)).await;
+        assert_eq!(checkout.state(), SessionState::Failed);
+        assert!(checkout
+            .failure()
+            .unwrap()
+            .contains("asks for a shipping address and none is configured"));
+        assert!(sample.completes.lock().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn a_structured_address_reads_as_one_line_for_messenger() {
+    assert_eq!(
+        concierge::merchant::protocol::address_text(STRUCTURED_ADDRESS),
+        "Jane Doe, 123 Main St, Springfield, IL, 62704, US"
+    );
+    assert_eq!(
+        concierge::merchant::protocol::address_text(" 1 Main St, Springfield "),
+        "1 Main St, Springfield"
+    );
+}

@@ -61,6 +61,42 @@ pub struct Wanted {
     pub variant_title: Option<String>,
 }
 
+/// A configured shipping address as one line of text. The address is
+/// written either as text ("1 Main St, Springfield, IL 62701, US") or, for
+/// businesses that need its parts (a UCP business prices shipping by
+/// country), as a JSON object of schema.org postal-address fields
+/// (`{"full_name": "Jane Doe", "street_address": "1 Main St",
+/// "address_locality": "Springfield", "address_region": "IL",
+/// "postal_code": "62701", "address_country": "US"}`); the parts are then
+/// joined in that order.
+pub fn address_text(address: &str) -> String {
+    let Ok(serde_json::Value::Object(parts)) = serde_json::from_str(address.trim()) else {
+        return address.trim().to_string();
+    };
+    ADDRESS_PARTS
+        .iter()
+        .filter_map(|name| parts.get(*name)?.as_str())
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The postal-address fields a JSON shipping address may have, in the
+/// order its one-line text writes them.
+pub const ADDRESS_PARTS: [&str; 10] = [
+    "full_name",
+    "first_name",
+    "last_name",
+    "street_address",
+    "extended_address",
+    "address_locality",
+    "address_region",
+    "postal_code",
+    "address_country",
+    "phone_number",
+];
+
 /// Who said a transcript line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -265,6 +301,12 @@ pub trait Negotiation: Send {
     }
     /// Whether the merchant offered a way to agree to its invoice.
     fn can_agree(&self) -> bool;
+    /// Why there is no way to agree to the invoice, when the protocol can
+    /// say better than "no way to agree" (a business that takes no payment
+    /// Concierge can make).
+    fn no_agreement_reason(&self) -> Option<String> {
+        None
+    }
 
     /// Asks once for a lower total (the policy's counter-offer), in
     /// `text`; true when the merchant answered with an invoice, which the

@@ -334,11 +334,13 @@ impl Conversation {
         report.accepted = report.checks.iter().all(|c| c.passed);
         if report.accepted && !self.negotiation.can_agree() {
             report.accepted = false;
+            let detail = self.negotiation.no_agreement_reason().unwrap_or_else(|| {
+                "the merchant offered no way to agree (no Pay button, no yes asked for)".into()
+            });
             report.checks.push(Check {
                 name: CheckName::WayToAgree,
                 passed: false,
-                detail: "the merchant offered no way to agree (no Pay button, no yes asked for)"
-                    .into(),
+                detail,
             });
         }
         report.invoice = Some(invoice);

@@ -986,8 +986,8 @@ impl Session {
                 return self
                     .wanted
                     .shipping_address
-                    .clone()
-                    .map(ShopperMessage::text)
+                    .as_deref()
+                    .map(|address| ShopperMessage::text(crate::merchant::protocol::address_text(address)))
                     .ok_or_else(|| "the merchant asks for a shipping address and none is configured (CONCIERGE_SHIPPING_ADDRESS)".to_string())
             }
             DialogueAct::AskMaterial => (

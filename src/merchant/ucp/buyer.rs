@@ -87,7 +87,9 @@ impl UcpProtocol {
             session: None,
             rest: None,
             version: UCP_VERSION.into(),
-            handler_id: None,
+            payer: None,
+            handlers_named: Vec::new(),
+            fulfils: false,
             ready: false,
             closed: false,
         }
@@ -251,7 +253,7 @@ fn read_completion(
     authorised: i64,
     transcript: &mut Vec<TranscriptLine>,
 ) -> PaymentReply {
-    let currency = stored.credential.allowance.currency.clone();
+    let currency = stored.currency.clone();
     let total = checkout.total_of(TotalType::Total);
     let reply = match (checkout.status, checkout.order_id(), total) {
         (CheckoutStatus::Completed, Some(order), Some(total))
@@ -313,7 +315,7 @@ impl MerchantProtocol for UcpProtocol {
         let stored =
             StoredPayment::parse(payment).map_err(|why| protocol(&endpoint.merchant_id, why))?;
         let (_, rest, _) = self.inner.profile(endpoint, self.inner.deadline()).await?;
-        let authorised = amount_minor.min(stored.credential.allowance.max_amount);
+        let authorised = amount_minor.min(stored.max_amount);
         self.inner
             .complete(endpoint, &rest, &stored, authorised, &mut Vec::new())
             .await
@@ -347,8 +349,13 @@ pub struct UcpCheckout {
     rest: Option<Url>,
     /// The business's UCP version.
     version: String,
-    /// The business's instance id of the allowance handler, if it takes it.
-    handler_id: Option<String>,
+    /// How this checkout can be paid, if at all.
+    payer: Option<Payer>,
+    /// The payment handlers the business named (name and id), for the
+    /// reason when none of them is one Concierge can pay with.
+    handlers_named: Vec<String>,
+    /// Whether the business's profile offers the fulfilment extension.
+    fulfils: bool,
     /// Whether the session is ready for complete.
     ready: bool,
     closed: bool,
@@ -411,9 +418,7 @@ impl UcpCheckout {
             return Err("the merchant's UCP profile offers no checkout".into());
         }
         self.version = profile.ucp.version.clone();
-        self.handler_id = profile
-            .handler_named(ALLOWANCE_HANDLER_NAME)
-            .map(|h| h.id.clone());
+        self.fulfils = profile.has_capability(FULFILLMENT_CAPABILITY);
         self.rest = Some(rest.clone());
 
         let request = self.create_request();
@@ -469,14 +474,27 @@ impl UcpCheckout {
         }
         self.check_items(&checkout)?;
         let invoice = read_invoice(&self.endpoint.merchant_id, &checkout)?;
-        // The session's own handlers say what this checkout takes.
-        if let Some(handler) = checkout
-            .handlers()
-            .find(|h| h.name == ALLOWANCE_HANDLER_NAME)
-        {
-            self.handler_id = Some(handler.id.clone());
+        // The session's own handlers say what this checkout takes, then
+        // the profile's.
+        let handlers: Vec<&PaymentHandler> =
+            checkout.handlers().chain(profile.handlers()).collect();
+        self.payer = choose_payer(&handlers, self.inner.client.settings().sandbox_payments);
+        self.handlers_named = handlers
+            .iter()
+            .map(|h| format!("{} ({})", h.name, h.id))
+            .fold(Vec::new(), |mut named, handler| {
+                if !named.contains(&handler) {
+                    named.push(handler);
+                }
+                named
+            });
+        if let Some(Payer::Sandbox { handler_name, .. }) = &self.payer {
+            self.say(
+                Speaker::Concierge,
+                format!("sandbox payments are on: this checkout would be paid with {handler_name}'s test credential"),
+            );
         }
-        self.ready = checkout.status == CheckoutStatus::ReadyForComplete;
+        self.ready = completable(&checkout);
         self.invoice = Some(invoice);
         self.session = Some(checkout);
         self.state = SessionState::Invoiced;
@@ -515,12 +533,16 @@ impl UcpCheckout {
         CheckoutRequest {
             id: None,
             line_items: Some(
-                self.wanted()
-                    .into_iter()
-                    .map(|(id, quantity)| LineItemRequest {
+                self.opening
+                    .items
+                    .iter()
+                    .map(|wanted| LineItemRequest {
                         id: None,
-                        item: ItemRequest { id, title: None },
-                        quantity: i64::from(quantity),
+                        item: ItemRequest {
+                            id: item_id(wanted),
+                            title: item_title(wanted),
+                        },
+                        quantity: i64::from(wanted.quantity.max(1)),
                     })
                     .collect(),
             ),
@@ -532,14 +554,20 @@ impl UcpCheckout {
                 .filter(|c| !c.trim().is_empty()),
             buyer: None,
             payment: Some(PaymentRequest::default()),
-            fulfillment: self.address().map(|address| Fulfillment {
-                methods: vec![FulfillmentMethod {
-                    kind: "shipping".into(),
-                    destinations: vec![destination(&address)],
-                    selected_destination_id: Some(DESTINATION_ID.into()),
-                    ..Default::default()
-                }],
-                available_methods: Vec::new(),
+            // Shipping is asked for when the business offers fulfilment
+            // (it prices nothing for a method nobody asked for) or when
+            // there is an address to give; the address goes with it.
+            fulfillment: (self.fulfils || self.address().is_some()).then(|| {
+                let address = self.address();
+                Fulfillment {
+                    methods: vec![FulfillmentMethod {
+                        kind: "shipping".into(),
+                        destinations: address.iter().map(|a| destination(a)).collect(),
+                        selected_destination_id: address.map(|_| DESTINATION_ID.into()),
+                        ..Default::default()
+                    }],
+                    available_methods: Vec::new(),
+                }
             }),
             discounts: None,
         }
@@ -590,8 +618,12 @@ impl UcpCheckout {
         let mut methods = Vec::new();
         let mut changes = Vec::new();
         for method in &fulfillment.methods {
+            // The method's own type is echoed: the schema leaves it out of
+            // updates, but businesses built on the 2026-01-11 SDK models
+            // require it there, and it only repeats what the business said.
             let mut chosen = FulfillmentMethod {
                 id: method.id.clone(),
+                kind: method.kind.clone(),
                 line_item_ids: method.line_item_ids.clone(),
                 destinations: method.destinations.clone(),
                 selected_destination_id: method.selected_destination_id.clone(),
@@ -652,7 +684,10 @@ impl UcpCheckout {
                 }
                 return Next::Fail(error.text().to_string());
             }
-            return Next::Done;
+            return match unsettled_fulfillment(fulfillment, address.is_some()) {
+                Some(reason) => Next::Fail(reason),
+                None => Next::Done,
+            };
         }
         let request = CheckoutRequest {
             id: Some(checkout.id.clone()),
@@ -664,7 +699,8 @@ impl UcpCheckout {
                         id: Some(line.id.clone()).filter(|id| !id.is_empty()),
                         item: ItemRequest {
                             id: line.item.id.clone(),
-                            title: None,
+                            title: Some(line.item.title.clone())
+                                .filter(|title| !title.trim().is_empty()),
                         },
                         quantity: i64::from(line.quantity),
                     })
@@ -716,14 +752,46 @@ impl UcpCheckout {
 
 const DESTINATION_ID: &str = "concierge_destination";
 
-/// Concierge's address (one line of text) as a shipping destination.
+/// Why a session's fulfilment is not settled, if it is not: a method with
+/// no priced option chosen in every group (for want of an address, when
+/// no destination is chosen). Such a session is never completed: the
+/// business would refuse it, or ship nowhere. A business may price
+/// shipping without an address (a flat rate); a destination the business
+/// suggests itself is never chosen for the shopper.
+fn unsettled_fulfillment(fulfillment: &Fulfillment, has_address: bool) -> Option<String> {
+    for method in &fulfillment.methods {
+        let settled = !method.groups.is_empty()
+            && method.groups.iter().all(|g| g.selected_option_id.is_some());
+        if settled {
+            continue;
+        }
+        let shipping = method.kind.is_empty() || method.kind == "shipping";
+        return Some(if shipping && method.selected_destination_id.is_none() {
+            if has_address {
+                "the merchant did not take the shipping address".into()
+            } else {
+                "the merchant asks for a shipping address and none is configured (CONCIERGE_SHIPPING_ADDRESS)".into()
+            }
+        } else {
+            "the merchant offers no priced shipping option for the address given".into()
+        });
+    }
+    None
+}
+
+/// Concierge's address as a shipping destination: its parts when it is
+/// written as a JSON object of postal-address fields, else the one line
+/// of text as the street address.
 fn destination(address: &str) -> Destination {
+    let parts = serde_json::from_str::<PostalAddress>(address.trim())
+        .ok()
+        .filter(|parts| parts != &PostalAddress::default());
     Destination {
         id: DESTINATION_ID.into(),
-        address: PostalAddress {
+        address: parts.unwrap_or_else(|| PostalAddress {
             street_address: Some(address.trim().to_string()),
             ..Default::default()
-        },
+        }),
     }
 }
 
@@ -735,6 +803,21 @@ fn item_id(wanted: &Wanted) -> String {
     } else {
         wanted.variant_id.trim().to_string()
     }
+}
+
+/// The title a line item is asked with: the catalog's title of the
+/// variant, else of the product. The schema marks an item's title as the
+/// business's to write (`ucp_request: omit`), but the specification's own
+/// request examples send it and businesses built from them read it; the
+/// business's title in its answer is the one checked.
+fn item_title(wanted: &Wanted) -> Option<String> {
+    let title = wanted
+        .variant_title
+        .as_deref()
+        .filter(|title| !title.trim().is_empty())
+        .unwrap_or(&wanted.product_title)
+        .trim();
+    (!title.is_empty()).then(|| title.to_string())
 }
 
 /// Reads a session's lines and totals into an invoice, or says why they
@@ -901,12 +984,55 @@ impl Negotiation for UcpCheckout {
     }
 
     fn can_agree(&self) -> bool {
-        self.state == SessionState::Invoiced && self.ready && self.handler_id.is_some()
+        self.state == SessionState::Invoiced && self.ready && self.payer.is_some()
+    }
+
+    fn no_agreement_reason(&self) -> Option<String> {
+        if self.state != SessionState::Invoiced {
+            return None;
+        }
+        if self.payer.is_none() {
+            let named = if self.handlers_named.is_empty() {
+                "names no payment handler".to_string()
+            } else {
+                format!(
+                    "takes payment only through {}",
+                    self.handlers_named.join(", ")
+                )
+            };
+            let sandbox = if self
+                .handlers_named
+                .iter()
+                .any(|h| h.starts_with(SANDBOX_HANDLER_NAME))
+                && !self.inner.client.settings().sandbox_payments
+            {
+                format!(" ({SANDBOX_HANDLER_NAME} is a test handler: CONCIERGE_UCP_SANDBOX_PAYMENTS=1 pays test checkouts with its test token)")
+            } else {
+                String::new()
+            };
+            return Some(format!(
+                "{} {named}; Concierge pays only with its one-time allowance ({ALLOWANCE_HANDLER_NAME}), so nothing was paid{sandbox}",
+                self.endpoint.name
+            ));
+        }
+        (!self.ready).then(|| {
+            let status = self
+                .session
+                .as_ref()
+                .map(|s| s.status.as_str())
+                .unwrap_or("unknown");
+            format!("the checkout is {status}, not ready to complete")
+        })
     }
 
     fn payment(&mut self, authorization: PaymentAuthorization) -> Option<String> {
         let session = self.session.as_ref()?;
-        let handler_id = self.handler_id.clone()?;
+        let handler_id = match self.payer.clone()? {
+            Payer::Allowance { handler_id } => handler_id,
+            Payer::Sandbox {
+                handler_id, token, ..
+            } => return sandbox_payment(session, handler_id, token, authorization),
+        };
         let header_key = derived_uuid(&authorization.idempotency_key);
         let credential = AllowanceCredential {
             kind: ALLOWANCE_CREDENTIAL_TYPE.into(),
@@ -929,20 +1055,7 @@ impl Negotiation for UcpCheckout {
             billing_address: None,
             credential: serde_json::to_value(&credential).ok(),
         };
-        let request = if later {
-            CompleteRequest {
-                payment: Some(CompletePayment {
-                    instruments: vec![instrument],
-                }),
-                ..Default::default()
-            }
-        } else {
-            CompleteRequest {
-                payment_data: Some(instrument),
-                ..Default::default()
-            }
-        };
-        serde_json::to_string(&request).ok()
+        serde_json::to_string(&complete_request(instrument, later)).ok()
     }
 
     async fn pay(&mut self, payment: &str) -> Result<PaymentReply, MerchantError> {
@@ -955,7 +1068,7 @@ impl Negotiation for UcpCheckout {
                 self.inner.profile(&self.endpoint, deadline).await?.1
             }
         };
-        let authorised = stored.credential.allowance.max_amount;
+        let authorised = stored.max_amount;
         // Read the session once more: the credential leaves only for the
         // session as it was checked, at most the authorised amount.
         let url = UcpClient::url(&rest, &["checkout-sessions", &stored.session_id]);
@@ -978,8 +1091,8 @@ impl Negotiation for UcpCheckout {
                     format!("read checkout {} before paying", describe(&checkout)),
                 );
                 let total = checkout.total_of(TotalType::Total);
-                let currency = &stored.credential.allowance.currency;
-                if checkout.status != CheckoutStatus::ReadyForComplete {
+                let currency = &stored.currency;
+                if !completable(&checkout) {
                     Some(format!(
                         "the checkout is {}, not ready to complete{}",
                         checkout.status.as_str(),
@@ -1080,17 +1193,172 @@ impl Negotiation for UcpCheckout {
     }
 }
 
+/// How a checkout is paid.
+#[derive(Debug, Clone)]
+enum Payer {
+    /// With Concierge's allowance, through the business's instance of
+    /// `dev.concierge.allowance`.
+    Allowance { handler_id: String },
+    /// With a sandbox handler's published test credential (only under
+    /// [`UcpSettings::sandbox_payments`]).
+    Sandbox {
+        handler_id: String,
+        handler_name: String,
+        token: String,
+    },
+}
+
+/// The handler this checkout can be paid through: Concierge's allowance
+/// whenever the business takes it; else, only when sandbox payments are
+/// on, a sandbox handler ([`SANDBOX_HANDLER_NAME`]) whose own
+/// configuration lists its paying test token ([`SANDBOX_SUCCESS_TOKEN`]).
+/// Any other handler (a wallet, a card network) needs a credential
+/// Concierge does not have: none is chosen, and the shopper is told why.
+fn choose_payer(handlers: &[&PaymentHandler], sandbox_payments: bool) -> Option<Payer> {
+    if let Some(handler) = handlers.iter().find(|h| h.name == ALLOWANCE_HANDLER_NAME) {
+        return Some(Payer::Allowance {
+            handler_id: handler.id.clone(),
+        });
+    }
+    if !sandbox_payments {
+        return None;
+    }
+    handlers
+        .iter()
+        .filter(|h| h.name == SANDBOX_HANDLER_NAME && !h.id.trim().is_empty())
+        .find(|h| {
+            h.config
+                .get("supported_tokens")
+                .and_then(serde_json::Value::as_array)
+                .is_some_and(|tokens| {
+                    tokens
+                        .iter()
+                        .any(|t| t.as_str() == Some(SANDBOX_SUCCESS_TOKEN))
+                })
+        })
+        .map(|h| Payer::Sandbox {
+            handler_id: h.id.clone(),
+            handler_name: h.name.clone(),
+            token: SANDBOX_SUCCESS_TOKEN.into(),
+        })
+}
+
+/// The complete request carrying `instrument`, in the business's version's
+/// shape. `risk_signals` is sent empty: the 2026-01-11 complete request
+/// has it, some businesses require it, and Concierge has none to give.
+fn complete_request(instrument: PaymentInstrument, later: bool) -> CompleteRequest {
+    let risk_signals = Some(serde_json::Value::Object(Default::default()));
+    if later {
+        CompleteRequest {
+            payment: Some(CompletePayment {
+                instruments: vec![instrument],
+            }),
+            risk_signals,
+            ..Default::default()
+        }
+    } else {
+        CompleteRequest {
+            payment_data: Some(instrument),
+            risk_signals,
+            ..Default::default()
+        }
+    }
+}
+
+/// The payment with a sandbox handler's test token, kept with the
+/// authorisation's limits (the test credential names none): the same
+/// checks before and after complete hold it to the authorised amount.
+fn sandbox_payment(
+    session: &Checkout,
+    handler_id: String,
+    token: String,
+    authorization: PaymentAuthorization,
+) -> Option<String> {
+    let header_key = derived_uuid(&authorization.idempotency_key);
+    let instrument = PaymentInstrument {
+        id: format!("sandbox_{header_key}"),
+        handler_id,
+        // The mock handler's instrument schema is the card instrument,
+        // which needs a brand and last digits: a test card, said as such.
+        kind: "card".into(),
+        brand: Some("test".into()),
+        last_digits: Some("0000".into()),
+        selected: None,
+        billing_address: None,
+        credential: Some(serde_json::json!({
+            "type": "token",
+            "token": token,
+            "binding": {"checkout_id": session.id},
+        })),
+    };
+    let payment = SandboxPayment {
+        sandbox: SandboxLimits {
+            checkout_id: session.id.clone(),
+            max_amount: authorization.allowance.max_amount,
+            currency: authorization.allowance.currency,
+            idempotency_key: authorization.idempotency_key,
+        },
+        request: complete_request(instrument, false),
+    };
+    serde_json::to_string(&payment).ok()
+}
+
+/// Whether a session may be completed: `ready_for_complete`, or
+/// `incomplete` with no message at all. Some businesses never leave
+/// `incomplete` (the Node.js reference sample) yet complete; a session that
+/// names anything missing, or whose fulfilment is not settled (checked
+/// before an invoice is made), is not completed.
+fn completable(checkout: &Checkout) -> bool {
+    match checkout.status {
+        CheckoutStatus::ReadyForComplete => true,
+        CheckoutStatus::Incomplete => checkout.errors().next().is_none(),
+        _ => false,
+    }
+}
+
 /// A complete request as kept in the store, and what it names.
 struct StoredPayment {
     request: CompleteRequest,
-    credential: AllowanceCredential,
     session_id: String,
+    /// The most the authorisation allows, and in which currency.
+    max_amount: i64,
+    currency: String,
     /// The `Idempotency-Key` it is sent under.
     header_key: String,
 }
 
+/// How a payment with a sandbox handler's test credential is kept: the
+/// request as sent, and the authorisation it stands under (the test
+/// credential names no amount, so the limits are kept beside it).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct SandboxPayment {
+    sandbox: SandboxLimits,
+    request: CompleteRequest,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct SandboxLimits {
+    checkout_id: String,
+    max_amount: i64,
+    currency: String,
+    idempotency_key: String,
+}
+
 impl StoredPayment {
     fn parse(text: &str) -> Result<StoredPayment, String> {
+        if let Ok(sandbox) = serde_json::from_str::<SandboxPayment>(text) {
+            let limits = sandbox.sandbox;
+            if limits.checkout_id.trim().is_empty() {
+                return Err("the stored payment names no checkout session".into());
+            }
+            return Ok(StoredPayment {
+                header_key: derived_uuid(&limits.idempotency_key),
+                request: sandbox.request,
+                session_id: limits.checkout_id,
+                max_amount: limits.max_amount,
+                currency: limits.currency,
+            });
+        }
         let request: CompleteRequest = serde_json::from_str(text)
             .map_err(|e| format!("the stored payment is not a UCP complete request: {e}"))?;
         let credential: AllowanceCredential = request
@@ -1105,8 +1373,9 @@ impl StoredPayment {
         Ok(StoredPayment {
             header_key: derived_uuid(&credential.idempotency_key),
             request,
-            credential,
             session_id,
+            max_amount: credential.allowance.max_amount,
+            currency: credential.allowance.currency,
         })
     }
 }

@@ -4,7 +4,7 @@
 //! timeout and the caller's deadline, every answer by a size limit, and
 //! redirects are answers, never followed.
 
-use super::wire::{Checkout, ErrorResponse, UcpProfile, UCP_VERSION};
+use super::wire::{from_json, Checkout, ErrorResponse, UcpProfile, UCP_VERSION};
 use crate::error::MerchantError;
 use crate::merchant::network::NetworkPolicy;
 use reqwest::{Method, StatusCode, Url};
@@ -18,6 +18,16 @@ pub const MAX_REPLY_BYTES: usize = 64 * 1024;
 /// The profile Concierge names in `UCP-Agent` when none is configured: a
 /// reserved name that never resolves, since Concierge publishes no profile.
 pub const DEFAULT_AGENT_PROFILE: &str = "https://concierge.invalid/profiles/shopping-agent.json";
+/// What Concierge sends as `Request-Signature`. The 2026-01-11 REST
+/// binding requires the header on every checkout operation (its OpenAPI)
+/// but defines a signature's format only for webhooks (a detached JWT
+/// under a key from the signer's profile); Concierge publishes no profile
+/// and holds no signing key, so it says so instead of sending something
+/// that looks like a signature. A business that verifies signatures
+/// refuses the request in its own words; one that only requires the
+/// header goes on. 2026-04-08 replaced the header by optional RFC 9421
+/// signatures, and its businesses ignore it.
+pub const UNSIGNED: &str = "unsigned";
 /// Longest wait for a discovery profile fetched by [`discover`].
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -32,6 +42,11 @@ pub struct UcpSettings {
     pub max_reply_bytes: usize,
     /// The platform profile named in `UCP-Agent`.
     pub agent_profile: String,
+    /// Whether a business that takes no allowance but declares the UCP
+    /// sandbox handler (`dev.ucp.mock_payment`) is paid with that handler's
+    /// test token. Default off; `CONCIERGE_UCP_SANDBOX_PAYMENTS=1` turns it
+    /// on (read once per process). See the module docs of [`super`].
+    pub sandbox_payments: bool,
 }
 
 impl UcpSettings {
@@ -41,8 +56,19 @@ impl UcpSettings {
             request_timeout,
             max_reply_bytes: MAX_REPLY_BYTES,
             agent_profile: DEFAULT_AGENT_PROFILE.into(),
+            sandbox_payments: sandbox_payments_from_env(),
         }
     }
+}
+
+/// `CONCIERGE_UCP_SANDBOX_PAYMENTS`, read once: `1`, `true` or `yes` turn
+/// sandbox payments on.
+fn sandbox_payments_from_env() -> bool {
+    static SANDBOX: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SANDBOX.get_or_init(|| {
+        std::env::var("CONCIERGE_UCP_SANDBOX_PAYMENTS")
+            .is_ok_and(|value| matches!(value.trim(), "1" | "true" | "yes"))
+    })
 }
 
 /// What a business answered: a value, or a refusal in its own words.
@@ -100,7 +126,7 @@ impl UcpClient {
                 format!("discovery answered HTTP {status}: {}", snippet(&body)),
             ));
         }
-        serde_json::from_slice(&body).map_err(|e| {
+        from_json(&body).map_err(|e| {
             protocol(
                 target.merchant_id,
                 format!("the discovery profile does not read as UCP: {e}"),
@@ -150,7 +176,7 @@ impl UcpClient {
             .exchange(target, method, url, body, idempotency_key, deadline)
             .await?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map(Answer::Ok).map_err(|e| {
+            return from_json(&bytes).map(Answer::Ok).map_err(|e| {
                 protocol(
                     target.merchant_id,
                     format!("the answer does not read as a checkout session: {e}"),
@@ -158,7 +184,7 @@ impl UcpClient {
             });
         }
         if status.is_client_error() {
-            let message = serde_json::from_slice::<ErrorResponse>(&bytes)
+            let message = from_json::<ErrorResponse>(&bytes)
                 .ok()
                 .and_then(|error| error.text())
                 .unwrap_or_else(|| format!("HTTP {status}: {}", snippet(&bytes)));
@@ -205,7 +231,8 @@ impl UcpClient {
                 "UCP-Agent",
                 format!("profile=\"{}\"", self.settings.agent_profile),
             )
-            .header("Request-Id", random_uuid());
+            .header("Request-Id", random_uuid())
+            .header("Request-Signature", UNSIGNED);
         if let Some(key) = idempotency_key {
             request = request.header("Idempotency-Key", key);
         }

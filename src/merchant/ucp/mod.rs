@@ -68,6 +68,45 @@
 //! - 2026-04-08 businesses take the same instrument as the selected entry of
 //!   `payment.instruments`; the buyer writes that shape to businesses that
 //!   speak that version, and both sides read either.
+//!
+//! # A business that takes no allowance
+//!
+//! A business's other handlers (a wallet such as `com.google.pay`, a card
+//! network) need credentials only they issue; Concierge never presents its
+//! allowance, or anything else, as one of them. Its invoice is still read
+//! and checked, then declined: the report's "way to agree" check names the
+//! handlers the business takes and says nothing was paid.
+//!
+//! **Sandbox payments** (off by default). The UCP project's conformance
+//! suite and reference samples declare a test handler, `dev.ucp.mock_payment`,
+//! whose configuration publishes its test tokens (`"supported_tokens":
+//! ["success_token", "fail_token"]`); it moves no money. With
+//! `CONCIERGE_UCP_SANDBOX_PAYMENTS=1` (read once per process;
+//! [`UcpSettings::sandbox_payments`]), a business that takes no allowance
+//! but declares that handler, listing `success_token`, is paid with it: a
+//! card instrument of that handler (a test card, brand `test`, digits
+//! `0000`) whose token credential is `success_token`, bound to the checkout.
+//! Everything else holds as for the allowance: the invoice passed every
+//! check and the mandate, the session is read again before complete and not
+//! completed above the authorised amount or in another currency, a
+//! completion above it is not accepted as paid, and the payment is kept
+//! (with the authorisation's limits beside it) before it leaves, so
+//! reconciliation sends the same request again. Concierge's own token never
+//! goes to another handler. Use it only against test deployments.
+//!
+//! # What the buyer tolerates and sends
+//!
+//! Found against the UCP project's reference samples (docs/ucp-interop.md):
+//! members written `null` read as absent; a fulfilment option priced with a
+//! plain `total`; `Request-Signature` sent as [`client::UNSIGNED`] (the
+//! 2026-01-11 OpenAPI requires it, Concierge holds no key); items asked with
+//! their catalog title and methods updated with their type, as the
+//! specification's examples and the 2026-01-11 SDK models do; an empty
+//! `risk_signals` in complete; shipping asked for whenever the business
+//! offers fulfilment, with the shopper's address in parts when
+//! `CONCIERGE_SHIPPING_ADDRESS` is a JSON postal address (a business prices
+//! shipping by country); a session that stays `incomplete` with no message
+//! is completable, one whose fulfilment is not settled never is.
 pub mod buyer;
 pub mod client;
 pub mod server;

@@ -9,8 +9,12 @@
 //! the shapes the reference merchants and the 2026-04-08 release write
 //! are read as well (`order_id` beside `order`, services and capabilities
 //! keyed by name, discount totals written negative, `message` for
-//! `content`, a FastAPI `detail` in error bodies). Output is exact: a field
-//! is written only when it has a value, in the schema's names.
+//! `content`, a FastAPI `detail` in error bodies). A member written `null`
+//! is read as absent ([`from_json`]): businesses whose models dump every
+//! optional field (pydantic's `model_dump`) write `"messages": null` and
+//! `"signing_keys": null` where the schema has a list or nothing. Output is
+//! exact: a field is written only when it has a value, in the schema's
+//! names.
 //!
 //! Amounts are integer minor units everywhere.
 
@@ -35,10 +39,37 @@ pub const BUYER_CONSENT_CAPABILITY: &str = "dev.ucp.shopping.buyer_consent";
 pub const ALLOWANCE_HANDLER_NAME: &str = "dev.concierge.allowance";
 /// The handler instance id the reference merchant gives it.
 pub const ALLOWANCE_HANDLER_ID: &str = "concierge_allowance";
+/// The UCP project's sandbox payment handler, as its conformance suite and
+/// reference samples declare it: it moves no money, and its configuration
+/// lists the test tokens it takes (`supported_tokens`).
+pub const SANDBOX_HANDLER_NAME: &str = "dev.ucp.mock_payment";
+/// The sandbox handler's test token that pays (`fail_token` is declined).
+pub const SANDBOX_SUCCESS_TOKEN: &str = "success_token";
 /// The instrument type of an allowance (`payment_data.type`).
 pub const ALLOWANCE_INSTRUMENT_TYPE: &str = "allowance";
 /// The credential type of an allowance (`payment_data.credential.type`).
 pub const ALLOWANCE_CREDENTIAL_TYPE: &str = "allowance_token";
+
+/// Reads a business's JSON with every object member written `null` taken
+/// as absent, so the field's default (an empty list, no value) applies.
+/// The schemas allow `null` nowhere; a `null` array element is kept (and
+/// refused where the element type needs a value).
+pub fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<T> {
+    let mut value: Value = serde_json::from_slice(bytes)?;
+    drop_null_members(&mut value);
+    serde_json::from_value(value)
+}
+
+fn drop_null_members(value: &mut Value) {
+    match value {
+        Value::Object(members) => {
+            members.retain(|_, member| !member.is_null());
+            members.values_mut().for_each(drop_null_members);
+        }
+        Value::Array(elements) => elements.iter_mut().for_each(drop_null_members),
+        _ => {}
+    }
+}
 
 // ---------------------------------------------------------------------------
 // Discovery
@@ -638,7 +669,11 @@ pub struct FulfillmentGroup {
     pub id: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub line_item_ids: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "options_either",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub options: Vec<FulfillmentOption>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_option_id: Option<String>,
@@ -658,14 +693,47 @@ pub struct FulfillmentOption {
 }
 
 impl FulfillmentOption {
-    /// What the option costs: its `total`, else its parts added up.
+    /// What the option costs: its `total`, else its parts added up;
+    /// `None` when it states no price.
     pub fn cost(&self) -> Option<i64> {
+        if self.totals.is_empty() {
+            return None;
+        }
         total_of(&self.totals, TotalType::Total).or_else(|| {
             self.totals
                 .iter()
                 .try_fold(0i64, |sum, t| sum.checked_add(t.amount))
         })
     }
+}
+
+/// A group's options. The schema prices an option with `totals`; the
+/// fulfilment text's rendering table names a plain `total` amount, which
+/// businesses built from it write (`"total": 500`): read as the option's
+/// total when it has no `totals`.
+fn options_either<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<FulfillmentOption>, D::Error> {
+    let raw = Option::<Vec<Value>>::deserialize(deserializer)?.unwrap_or_default();
+    raw.into_iter()
+        .map(|mut option| {
+            if let Some(object) = option.as_object_mut() {
+                let has_totals = object
+                    .get("totals")
+                    .and_then(Value::as_array)
+                    .is_some_and(|totals| !totals.is_empty());
+                if let (false, Some(amount)) =
+                    (has_totals, object.get("total").and_then(Value::as_i64))
+                {
+                    object.insert(
+                        "totals".into(),
+                        serde_json::json!([{"type": "total", "amount": amount}]),
+                    );
+                }
+            }
+            serde_json::from_value(option).map_err(serde::de::Error::custom)
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -987,7 +1055,7 @@ impl ErrorResponse {
                     .iter()
                     .filter_map(|item| match item {
                         Value::String(text) => Some(text.clone()),
-                        other => other.get("msg").and_then(Value::as_str).map(String::from),
+                        other => validation_error(other),
                     })
                     .collect();
                 (!texts.is_empty()).then(|| texts.join("; "))
@@ -995,6 +1063,29 @@ impl ErrorResponse {
             _ => None,
         }
     }
+}
+
+/// One of FastAPI's validation errors (`{"loc": ["header",
+/// "request-signature"], "msg": "Field required"}`) in words: the message
+/// and where it points ("Field required: header request-signature").
+fn validation_error(error: &Value) -> Option<String> {
+    let message = error.get("msg").and_then(Value::as_str)?.trim();
+    let place: Vec<String> = error
+        .get("loc")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|part| match part {
+            Value::String(name) => Some(name.clone()),
+            Value::Number(index) => Some(index.to_string()),
+            _ => None,
+        })
+        .collect();
+    Some(if place.is_empty() {
+        message.to_string()
+    } else {
+        format!("{message}: {}", place.join(" "))
+    })
 }
 
 /// The platform profile a `UCP-Agent` header names (`profile="…"`).
@@ -1091,7 +1182,7 @@ mod tests {
             serde_json::json!({"detail": [{"loc": ["body"], "msg": "field required"}]}),
         )
         .unwrap();
-        assert_eq!(fastapi.text().unwrap(), "field required");
+        assert_eq!(fastapi.text().unwrap(), "field required: body");
     }
 
     #[test]
