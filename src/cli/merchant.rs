@@ -150,6 +150,7 @@ async fn register_merchant(
             serde_json::to_string_pretty(&serde_json::json!({
                 "id": merchant.id,
                 "name": merchant.name,
+                "protocol": merchant.protocol,
                 "page_id": merchant.page_id,
                 "page_access_token": merchant.page_access_token,
                 "app_secret": merchant.app_secret,
@@ -163,10 +164,14 @@ async fn register_merchant(
     for problem in registered.rejected.iter().take(20) {
         eprintln!("skipped: {problem}");
     }
+    let messenger = merchant.protocol == "messenger";
     println!("Registered {} as {}", merchant.name, merchant.id);
-    println!("  page id:           {}", merchant.page_id);
-    println!("  page access token: {}", merchant.page_access_token);
-    println!("  app secret:        {}", merchant.app_secret);
+    println!("  protocol:          {}", merchant.protocol);
+    if messenger {
+        println!("  page id:           {}", merchant.page_id);
+        println!("  page access token: {}", merchant.page_access_token);
+        println!("  app secret:        {}", merchant.app_secret);
+    }
     println!(
         "  API key:           {} (replaces this merchant's feed over the API; shown only now)",
         merchant_key.secret
@@ -177,9 +182,11 @@ async fn register_merchant(
         registered.load.variants,
         registered.load.rejected
     );
-    println!(
-        "A bot that answers through the Send API posts to http://<concierge>/v19.0/me/messages?access_token=<page access token>."
-    );
+    if messenger {
+        println!(
+            "A bot that answers through the Send API posts to http://<concierge>/v19.0/me/messages?access_token=<page access token>."
+        );
+    }
     Ok(0)
 }
 

@@ -179,15 +179,21 @@ impl ShopReport {
                 for line in &receipt.lines {
                     let _ = writeln!(
                         out,
-                        "  {} ({}) x{} @ {}",
-                        line.product_title, line.variant, line.quantity, line.unit_price
+                        "  {}{} x{} @ {}",
+                        line.product_title,
+                        variant_note(&line.variant),
+                        line.quantity,
+                        line.unit_price
                     );
                 }
             } else {
                 let _ = writeln!(
                     out,
-                    "  {} ({}) x{} @ {}",
-                    receipt.product_title, receipt.variant, receipt.quantity, receipt.unit_price
+                    "  {}{} x{} @ {}",
+                    receipt.product_title,
+                    variant_note(&receipt.variant),
+                    receipt.quantity,
+                    receipt.unit_price
                 );
             }
             let _ = writeln!(
@@ -226,5 +232,15 @@ fn at_host(host: &str) -> String {
         String::new()
     } else {
         format!(", at {host}")
+    }
+}
+
+/// " (M / Gray)" after a product's title; nothing for a product without
+/// variants.
+fn variant_note(variant: &str) -> String {
+    if variant.trim().is_empty() {
+        String::new()
+    } else {
+        format!(" ({variant})")
     }
 }
