@@ -43,7 +43,9 @@ use concierge::merchant::protocol::{
 use concierge::merchant::ucp::wire::{
     Checkout, CheckoutRequest, CompleteRequest, ErrorResponse, UcpProfile,
 };
-use concierge::merchant::ucp::{DiscountCode, UcpMerchant, UcpMerchantConfig, UcpProtocol};
+use concierge::merchant::ucp::{
+    DiscountCode, ServiceLevel, ShippingRate, UcpMerchant, UcpMerchantConfig, UcpProtocol,
+};
 use concierge::order::Invoice;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -1391,13 +1393,25 @@ async fn the_conformance_suites_seed_files_make_a_shop() {
     }
     let (config, products) = concierge::merchant::ucp::load_conformance_shop(dir.path()).unwrap();
     assert!(config.test_payments);
+    let rates: Vec<(&str, Option<&str>, ServiceLevel, i64)> = config
+        .shipping_rates
+        .iter()
+        .map(|r| (r.id.as_str(), r.country.as_deref(), r.level, r.price))
+        .collect();
+    assert_eq!(
+        rates,
+        [
+            ("std", None, ServiceLevel::Standard, 500),
+            ("exp-us", Some("US"), ServiceLevel::Express, 1500),
+            ("exp", None, ServiceLevel::Express, 2500),
+        ]
+    );
     assert_eq!(
         (
-            config.profile.shipping,
-            config.express_shipping,
-            config.profile.free_shipping_over
+            config.profile.free_shipping_over,
+            config.free_shipping_items.clone()
         ),
-        (500, 2500, 10000)
+        (10000, vec!["tulips".to_string()])
     );
     let merchant = UcpMerchant::new(config, products);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1419,11 +1433,177 @@ async fn the_conformance_suites_seed_files_make_a_shop() {
     create["discounts"] = json!({"codes": ["half", "TWO"]});
     let (status, session) = post_json(&url, None, &create).await;
     assert_eq!(status, 201, "{session}");
-    // $120.00 - 50% = $60.00, - $2.00 = $58.00; free standard shipping.
+    // $120.00 - 50% = $60.00, - $2.00 = $58.00; free standard shipping
+    // (the rate's own title, marked free).
     let total = session["totals"].as_array().unwrap().last().unwrap()["amount"].clone();
     assert_eq!(total, json!(5800));
     assert_eq!(
         session["fulfillment"]["methods"][0]["groups"][0]["options"][0]["title"],
-        json!("Free Standard Shipping")
+        json!("Free Standard")
     );
+}
+
+// ---------------------------------------------------------------------------
+// Regressions found by the official conformance suite
+// ---------------------------------------------------------------------------
+
+/// A PUT of a session's fulfilment, answered with its options as
+/// (id, title, amount) and the selected option.
+async fn options_after(url: &str, fulfillment: Value) -> (Vec<(String, String, i64)>, Value) {
+    let answer = http()
+        .put(url)
+        .json(&json!({"fulfillment": fulfillment}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let session: Value = answer.json().await.unwrap();
+    let group = &session["fulfillment"]["methods"][0]["groups"][0];
+    let options = group["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["id"].as_str().unwrap().to_string(),
+                o["title"].as_str().unwrap().to_string(),
+                o["totals"][0]["amount"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    (options, group["selected_option_id"].clone())
+}
+
+fn owned(options: &[(&str, &str, i64)]) -> Vec<(String, String, i64)> {
+    options
+        .iter()
+        .map(|(id, title, amount)| (id.to_string(), title.to_string(), *amount))
+        .collect()
+}
+
+#[tokio::test]
+async fn shipping_options_follow_the_destination_country() {
+    let mut config = merchant_config();
+    let rate = |id: &str, country: Option<&str>, level, price, title: &str| ShippingRate {
+        id: id.into(),
+        country: country.map(String::from),
+        level,
+        price,
+        title: title.into(),
+    };
+    config.shipping_rates = vec![
+        rate(
+            "std-ship",
+            None,
+            ServiceLevel::Standard,
+            500,
+            "Standard Shipping",
+        ),
+        rate(
+            "exp-ship-us",
+            Some("US"),
+            ServiceLevel::Express,
+            1500,
+            "Express (US)",
+        ),
+        rate(
+            "exp-ship-intl",
+            None,
+            ServiceLevel::Express,
+            2500,
+            "International Express",
+        ),
+    ];
+    let (_, base) = start_merchant(config).await;
+    let (status, session) = post_json(
+        &format!("{base}/checkout-sessions"),
+        None,
+        &create_body("WS-1-GRAY-M", 1),
+    )
+    .await;
+    assert_eq!(status, 201, "{session}");
+    let url = format!(
+        "{base}/checkout-sessions/{}",
+        session["id"].as_str().unwrap()
+    );
+    let to = |id: &str, country: &str, option: Option<&str>| {
+        let mut method = json!({"type": "shipping",
+            "destinations": [{"id": id, "address_country": country}], "selected_destination_id": id});
+        if let Some(option) = option {
+            method["groups"] = json!([{"selected_option_id": option}]);
+        }
+        json!({"methods": [method]})
+    };
+    let (options, selected) = options_after(&url, to("d_us", "us", Some("exp-ship-us"))).await;
+    assert_eq!(
+        options,
+        owned(&[
+            ("std-ship", "Standard Shipping", 500),
+            ("exp-ship-us", "Express (US)", 1500)
+        ])
+    );
+    assert_eq!(selected, json!("exp-ship-us"));
+    // To Canada the US rate is not offered, and its choice is dropped.
+    let (options, selected) = options_after(&url, to("d_ca", "CA", None)).await;
+    assert_eq!(
+        options,
+        owned(&[
+            ("std-ship", "Standard Shipping", 500),
+            ("exp-ship-intl", "International Express", 2500)
+        ])
+    );
+    assert_eq!(selected, Value::Null);
+}
+
+#[tokio::test]
+async fn a_free_shipping_item_makes_standard_shipping_free() {
+    let mut config = merchant_config();
+    config.free_shipping_items = vec!["WS-1".into()];
+    let (_, base) = start_merchant(config).await;
+    let standard = |session: &Value| {
+        let option = &session["fulfillment"]["methods"][0]["groups"][0]["options"][0];
+        (
+            option["title"].clone(),
+            option["totals"][0]["amount"].clone(),
+        )
+    };
+    let url = format!("{base}/checkout-sessions");
+    let (_, socks) = post_json(&url, None, &create_body("WS-1-GRAY-M", 1)).await;
+    assert_eq!(
+        standard(&socks),
+        (json!("Free Standard Shipping"), json!(0))
+    );
+    let (_, turtleneck) = post_json(&url, None, &create_body("TN-1-GRAY-M", 1)).await;
+    assert_eq!(
+        standard(&turtleneck),
+        (json!("Standard Shipping"), json!(400))
+    );
+}
+
+#[tokio::test]
+async fn the_platforms_payment_choice_is_echoed_without_credentials() {
+    let (_, base) = start_merchant(merchant_config()).await;
+    let mut create = create_body("WS-1-GRAY-M", 1);
+    create["payment"] = json!({"selected_instrument_id": "instr_1", "instruments": [
+        {"id": "instr_1", "handler_id": "mock_payment_handler", "type": "card",
+         "credential": {"type": "token", "token": "secret_token"}}]});
+    let (status, session) = post_json(&format!("{base}/checkout-sessions"), None, &create).await;
+    assert_eq!(status, 201, "{session}");
+    assert_eq!(
+        session["payment"]["selected_instrument_id"],
+        json!("instr_1")
+    );
+    assert_eq!(
+        session["payment"]["instruments"],
+        json!([{"id": "instr_1", "handler_id": "mock_payment_handler", "type": "card"}])
+    );
+    assert!(!session.to_string().contains("secret_token"));
+    // No instruments is an empty list, not a missing one.
+    let (_, session) = post_json(
+        &format!("{base}/checkout-sessions"),
+        None,
+        &create_body("WS-1-GRAY-M", 1),
+    )
+    .await;
+    assert_eq!(session["payment"]["instruments"], json!([]));
 }

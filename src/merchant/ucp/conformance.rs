@@ -5,7 +5,9 @@
 //! --protocol ucp --conformance-data DIR` serves it; `docs/ucp-conformance.md`
 //! says how the suite is run against it and what passes.
 
-use super::server::{DiscountCode, DiscountKind, UcpMerchant, UcpMerchantConfig};
+use super::server::{
+    DiscountCode, DiscountKind, ServiceLevel, ShippingRate, UcpMerchant, UcpMerchantConfig,
+};
 use crate::catalog::feed::{FeedProduct, FeedVariant};
 use crate::catalog::MerchantProfile;
 use crate::merchant::network::NetworkPolicy;
@@ -32,11 +34,11 @@ pub fn conformance_merchant(
 /// Universal-Commerce-Protocol/conformance) as this merchant's settings and
 /// catalog: `products.csv` (one single-variant product per row, its id both
 /// product and variant id), `inventory.csv`, `discounts.csv` (percentage or
-/// fixed_amount), `shipping_rates.csv` (the default country's standard and
-/// express rates) and `promotions.csv` (free shipping from a subtotal), with
-/// the suite's test payment handlers on. What this merchant has no notion of
-/// (rates per country, free shipping per item, customers and their saved
-/// addresses) is left out. The caller sets `simulation_secret`,
+/// fixed_amount), `shipping_rates.csv` (standard and express rates, per
+/// country or `default`) and `promotions.csv` (free shipping from a subtotal,
+/// or for orders holding listed items), with the suite's test payment
+/// handlers on. What this merchant has no notion of (customers and their
+/// saved addresses) is left out. The caller sets `simulation_secret`,
 /// `order_webhooks` and `public_url` as the run needs.
 pub fn load_conformance_shop(dir: &Path) -> Result<(UcpMerchantConfig, Vec<FeedProduct>), String> {
     use crate::catalog::feed::{Availability, FeedPrice};
@@ -63,9 +65,11 @@ pub fn load_conformance_shop(dir: &Path) -> Result<(UcpMerchantConfig, Vec<FeedP
     }
     #[derive(Deserialize)]
     struct ShippingRow {
+        id: String,
         country_code: String,
         service_level: String,
         price: i64,
+        title: String,
     }
     #[derive(Deserialize)]
     struct PromotionRow {
@@ -103,15 +107,33 @@ pub fn load_conformance_shop(dir: &Path) -> Result<(UcpMerchantConfig, Vec<FeedP
         tax_basis_points: 0,
         protocol: "ucp".into(),
     };
-    let rates: Vec<ShippingRow> = rows(dir, "shipping_rates.csv", false)?;
-    let default_rate = |level: &str| {
-        rates
-            .iter()
-            .find(|r| r.country_code == "default" && r.service_level == level)
-            .map(|r| r.price)
-    };
-    profile.shipping = default_rate("standard").unwrap_or(0);
-    let express = default_rate("express");
+    let rates = rows::<ShippingRow>(dir, "shipping_rates.csv", false)?
+        .into_iter()
+        .map(|row| {
+            let level = match row.service_level.as_str() {
+                "standard" => ServiceLevel::Standard,
+                "express" => ServiceLevel::Express,
+                other => {
+                    return Err(format!(
+                        "shipping_rates.csv: unknown service level {other:?}"
+                    ))
+                }
+            };
+            Ok(ShippingRate {
+                id: row.id,
+                country: (row.country_code != "default").then_some(row.country_code),
+                level,
+                price: row.price,
+                title: row.title,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    if let Some(standard) = rates
+        .iter()
+        .find(|r| r.country.is_none() && r.level == ServiceLevel::Standard)
+    {
+        profile.shipping = standard.price;
+    }
     let promotions: Vec<PromotionRow> = rows(dir, "promotions.csv", false)?;
     if let Some(threshold) = promotions
         .iter()
@@ -122,8 +144,16 @@ pub fn load_conformance_shop(dir: &Path) -> Result<(UcpMerchantConfig, Vec<FeedP
         profile.free_shipping_over = threshold;
     }
     let mut config = UcpMerchantConfig::new(profile);
-    if let Some(express) = express {
-        config.express_shipping = express;
+    if !rates.is_empty() {
+        config.shipping_rates = rates;
+    }
+    for promotion in promotions.iter().filter(|p| p.kind == "free_shipping") {
+        let items = promotion.eligible_item_ids.trim();
+        if !items.is_empty() {
+            let items: Vec<String> = serde_json::from_str(items)
+                .map_err(|e| format!("promotions.csv: eligible_item_ids {items:?}: {e}"))?;
+            config.free_shipping_items.extend(items);
+        }
     }
     config.test_payments = true;
     for row in rows::<InventoryRow>(dir, "inventory.csv", false)? {

@@ -80,7 +80,8 @@ pub use buyer::{UcpCheckout, UcpProtocol};
 pub use client::{discover, UcpSettings};
 pub use conformance::{conformance_merchant, load_conformance_shop};
 pub use server::{
-    app, serve, DiscountCode, DiscountKind, UcpCharge, UcpMerchant, UcpMerchantConfig,
+    app, serve, DiscountCode, DiscountKind, ServiceLevel, ShippingRate, UcpCharge, UcpMerchant,
+    UcpMerchantConfig,
 };
 pub use wire::UcpProfile;
 

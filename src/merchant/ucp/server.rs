@@ -18,9 +18,13 @@
 //! availability and [`UcpMerchantConfig::inventory`]. Unknown, ambiguous and
 //! out-of-stock items are refused with UCP error messages. Totals: subtotal,
 //! discount codes (applied in the order given, each on what the earlier
-//! left), shipping (a standard option at the profile's flat rate, free from
-//! `free_shipping_over`, and a dearer express option), tax on the discounted
-//! subtotal, total. A session is `ready_for_complete` once a shipping option
+//! left), shipping (one option per service level from
+//! [`UcpMerchantConfig::shipping_rates`], the rate for the destination's
+//! country else the rate for any; standard free from `free_shipping_over` or
+//! for a free-shipping item; by default a flat standard and a dearer
+//! express), tax on the discounted subtotal, total. The platform's
+//! `payment` choice (selected instrument, instruments without their
+//! credentials) is echoed back. A session is `ready_for_complete` once a shipping option
 //! is chosen (and a destination, when
 //! [`UcpMerchantConfig::require_destination`]).
 //!
@@ -47,7 +51,8 @@
 //! This file holds the settings, the state, pricing and the views of a
 //! session and an order; `session.rs` the checkout operations (create,
 //! update, cancel, complete and its payment, shipping simulated);
-//! `http.rs` the routes, handlers and order-webhook delivery.
+//! `shipping.rs` the rates and the options a session is offered; `http.rs`
+//! the routes, handlers and order-webhook delivery.
 
 use super::wire::*;
 use crate::catalog::feed::{canonical_option_name, FeedProduct, FeedVariant};
@@ -68,9 +73,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 mod http;
 mod session;
+mod shipping;
 
 use http::deliver;
 pub use http::{app, serve};
+use shipping::PricedOption;
+pub use shipping::{ServiceLevel, ShippingRate};
 
 /// Largest request body read.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -81,11 +89,11 @@ const MAX_QUANTITY: i64 = 1_000_000;
 /// Most discount codes and destinations in one session.
 const MAX_CODES: usize = 20;
 const MAX_DESTINATIONS: usize = 10;
+/// Most payment instruments a platform names in one session.
+const MAX_INSTRUMENTS: usize = 10;
 /// Longest id or code read.
 const MAX_ID_CHARS: usize = 256;
 
-const STANDARD_OPTION: &str = "std-ship";
-const EXPRESS_OPTION: &str = "exp-ship";
 const METHOD_ID: &str = "shipping_1";
 const GROUP_ID: &str = "package_1";
 /// Order webhooks: each request's wait, and most events queued.
@@ -134,9 +142,15 @@ impl DiscountCode {
 #[derive(Debug, Clone)]
 pub struct UcpMerchantConfig {
     pub profile: MerchantProfile,
-    /// The express option's price, minor units. Default: twice the flat
-    /// rate, at least 10.00.
-    pub express_shipping: i64,
+    /// The shipping options sessions offer, by service level and
+    /// destination country. Default [`ShippingRate::flat`]: standard at the
+    /// profile's flat rate, express at twice that (at least 10.00).
+    pub shipping_rates: Vec<ShippingRate>,
+    /// Item ids (variant or product) that ship free at the standard level
+    /// (a line holding one makes the session's standard shipping free), as
+    /// a promotion; `MerchantProfile::free_shipping_over` is the other.
+    /// Default none.
+    pub free_shipping_items: Vec<String>,
     /// Codes accepted at checkout. Default none.
     pub discount_codes: Vec<DiscountCode>,
     /// Units in stock per variant id; a variant not listed holds
@@ -175,7 +189,8 @@ pub struct UcpMerchantConfig {
 impl UcpMerchantConfig {
     pub fn new(profile: MerchantProfile) -> UcpMerchantConfig {
         UcpMerchantConfig {
-            express_shipping: profile.shipping.saturating_mul(2).max(1000),
+            shipping_rates: ShippingRate::flat(&profile),
+            free_shipping_items: Vec::new(),
             profile,
             discount_codes: Vec::new(),
             inventory: HashMap::new(),
@@ -265,6 +280,19 @@ impl Reply {
             body: serde_json::to_value(body).unwrap_or(Value::Null),
         }
     }
+
+    /// A session's view. `payment.instruments` is always written, an empty
+    /// list included: platforms (the conformance suite among them) read it
+    /// as a list, and the wire type leaves an empty one out.
+    fn checkout(view: &Checkout) -> Reply {
+        let mut reply = Reply::ok(view);
+        if let Some(Value::Object(payment)) = reply.body.get_mut("payment") {
+            payment
+                .entry("instruments")
+                .or_insert_with(|| Value::Array(Vec::new()));
+        }
+        reply
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -297,9 +325,19 @@ struct Session {
     destinations: Vec<Destination>,
     next_destination: u32,
     selected_destination: Option<String>,
-    selected_option: Option<&'static str>,
+    selected_option: Option<String>,
     codes: Vec<String>,
+    payment: PaymentChoice,
     completion: Option<Completion>,
+}
+
+/// The platform's side of a session's `payment`, echoed back as the spec
+/// asks: the instrument it selected and the instruments it offered, each
+/// without its credential (a token is never written in a response).
+#[derive(Debug, Clone, Default)]
+struct PaymentChoice {
+    selected_instrument_id: Option<String>,
+    instruments: Vec<Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -385,8 +423,9 @@ struct Pricing {
     /// Indexes of the codes that did not apply.
     rejected: Vec<usize>,
     discount: i64,
-    standard: i64,
-    express: i64,
+    /// The options offered, priced.
+    options: Vec<PricedOption>,
+    /// The selected option's price.
     shipping: Option<i64>,
     tax: i64,
     total: i64,
@@ -602,15 +641,12 @@ impl UcpMerchant {
             });
         }
         let discount = subtotal - left;
-        let standard = if profile.free_shipping_over > 0 && subtotal >= profile.free_shipping_over {
-            0
-        } else {
-            profile.shipping.max(0)
-        };
-        let express = self.config.express_shipping.max(standard);
-        let shipping = session.selected_option.map(|option| match option {
-            EXPRESS_OPTION => express,
-            _ => standard,
+        let options = self.priced_options(session, subtotal);
+        let shipping = session.selected_option.as_ref().and_then(|selected| {
+            options
+                .iter()
+                .find(|option| option.id == *selected)
+                .map(|option| option.amount)
         });
         // Tax on what is paid for the goods, rounded half up to the cent.
         let tax = ((i128::from(left) * i128::from(profile.tax_basis_points.max(0)) + 5_000)
@@ -622,8 +658,7 @@ impl UcpMerchant {
             applied,
             rejected,
             discount,
-            standard,
-            express,
+            options,
             shipping,
             tax,
             total,
@@ -714,27 +749,17 @@ impl UcpMerchant {
                 parent_id: None,
             })
             .collect();
-        let standard_title = if pricing.standard == 0 {
-            "Free Standard Shipping"
-        } else {
-            "Standard Shipping"
-        };
-        let options = vec![
-            FulfillmentOption {
-                id: STANDARD_OPTION.into(),
-                title: standard_title.into(),
-                description: Some("Arrives in 5-7 business days".into()),
+        let options = pricing
+            .options
+            .iter()
+            .map(|option| FulfillmentOption {
+                id: option.id.clone(),
+                title: option.title.clone(),
+                description: Some(option.description.into()),
                 carrier: None,
-                totals: vec![Total::plain(TotalType::Total, pricing.standard)],
-            },
-            FulfillmentOption {
-                id: EXPRESS_OPTION.into(),
-                title: "Express Shipping".into(),
-                description: Some("Arrives in 2-3 business days".into()),
-                carrier: None,
-                totals: vec![Total::plain(TotalType::Total, pricing.express)],
-            },
-        ];
+                totals: vec![Total::plain(TotalType::Total, option.amount)],
+            })
+            .collect();
         let mut totals = vec![Total::new(
             TotalType::Subtotal,
             "Subtotal",
@@ -780,8 +805,8 @@ impl UcpMerchant {
             continue_url: None,
             payment: PaymentResponse {
                 handlers: self.handlers(&session.base_url),
-                selected_instrument_id: None,
-                instruments: Vec::new(),
+                selected_instrument_id: session.payment.selected_instrument_id.clone(),
+                instruments: session.payment.instruments.clone(),
             },
             order: None,
             order_id: None,
@@ -797,7 +822,7 @@ impl UcpMerchant {
                         id: GROUP_ID.into(),
                         line_item_ids,
                         options,
-                        selected_option_id: session.selected_option.map(String::from),
+                        selected_option_id: session.selected_option.clone(),
                     }],
                 }],
                 available_methods: Vec::new(),
@@ -834,11 +859,13 @@ impl UcpMerchant {
             .and_then(|id| session.destinations.iter().find(|d| &d.id == id))
             .map(|d| d.address.clone())
             .unwrap_or_default();
-        let option_title = match session.selected_option {
-            Some(EXPRESS_OPTION) => "Express Shipping",
-            _ if pricing.standard == 0 => "Free Standard Shipping",
-            _ => "Standard Shipping",
-        };
+        let option_title = session.selected_option.as_ref().and_then(|selected| {
+            pricing
+                .options
+                .iter()
+                .find(|option| option.id == *selected)
+                .map(|option| option.title.clone())
+        });
         let view_totals = {
             let mut totals = vec![Total::new(
                 TotalType::Subtotal,
@@ -884,7 +911,7 @@ impl UcpMerchant {
                         .collect(),
                     method_type: "shipping".into(),
                     destination,
-                    description: Some(option_title.into()),
+                    description: option_title,
                     fulfillable_on: Some("now".into()),
                 }],
                 events: Vec::new(),
@@ -898,7 +925,7 @@ impl UcpMerchant {
     fn session_reply(&self, session: &Session) -> Reply {
         match &session.completion {
             Some(completion) => completion.reply.clone(),
-            None => Reply::ok(&self.view(session)),
+            None => Reply::checkout(&self.view(session)),
         }
     }
 

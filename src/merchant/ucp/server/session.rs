@@ -31,6 +31,7 @@ impl UcpMerchant {
             selected_destination: None,
             selected_option: None,
             codes: Vec::new(),
+            payment: PaymentChoice::default(),
             completion: None,
         };
         let Some(line_items) = &request.line_items else {
@@ -49,7 +50,7 @@ impl UcpMerchant {
         {
             return refusal.reply();
         }
-        let mut reply = Reply::ok(&self.view(&session));
+        let mut reply = Reply::checkout(&self.view(&session));
         reply.status = StatusCode::CREATED;
         self.keep_session(state, session);
         reply
@@ -90,7 +91,7 @@ impl UcpMerchant {
         if let Err(refusal) = result.and_then(|()| self.set_details(&mut session, &request)) {
             return refusal.in_session(self.status(&session)).reply();
         }
-        let reply = Reply::ok(&self.view(&session));
+        let reply = Reply::checkout(&self.view(&session));
         state.sessions.insert(session.id.clone(), session);
         reply
     }
@@ -110,7 +111,7 @@ impl UcpMerchant {
             return refusal.reply();
         }
         session.stage = Stage::Canceled;
-        let reply = Reply::ok(&self.view(&session));
+        let reply = Reply::checkout(&self.view(&session));
         state.sessions.insert(session.id.clone(), session);
         reply
     }
@@ -210,7 +211,7 @@ impl UcpMerchant {
             id: order_id.clone(),
             permalink_url,
         });
-        let reply = Reply::ok(&view);
+        let reply = Reply::checkout(&view);
         session.completion = Some(Completion {
             paid_with: paid_with
                 .identifies_payment
@@ -621,6 +622,9 @@ impl UcpMerchant {
             }
             session.buyer = Some(buyer.clone());
         }
+        if let Some(payment) = &request.payment {
+            session.payment = payment_choice(payment)?;
+        }
         if let Some(discounts) = &request.discounts {
             if let Some(codes) = &discounts.codes {
                 if codes.len() > MAX_CODES || codes.iter().any(|c| c.len() > MAX_ID_CHARS) {
@@ -690,9 +694,17 @@ impl UcpMerchant {
         {
             // An option of another merchant's making (a platform's default)
             // is not chosen; the session then asks for a choice.
-            session.selected_option = [STANDARD_OPTION, EXPRESS_OPTION]
-                .into_iter()
-                .find(|option| *option == selected);
+            session.selected_option = Some(selected.to_string());
+        }
+        // Options follow the destination: a choice no longer offered there
+        // is dropped, and the session asks again.
+        let offered = self.offered_rates(session);
+        if session
+            .selected_option
+            .as_ref()
+            .is_some_and(|selected| !offered.iter().any(|rate| rate.id == *selected))
+        {
+            session.selected_option = None;
         }
         Ok(())
     }
@@ -727,4 +739,44 @@ fn not_modifiable(session: &Session) -> Option<Refusal> {
         )
         .in_session(status),
     )
+}
+
+/// What the platform said of its payment, as kept and echoed: instruments
+/// without their credentials.
+fn payment_choice(payment: &PaymentRequest) -> Result<PaymentChoice, Refusal> {
+    let selected = payment.selected_instrument_id.as_deref().map(str::trim);
+    if selected.is_some_and(|id| id.is_empty() || id.len() > MAX_ID_CHARS) {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "Invalid selected_instrument_id",
+        )
+        .at("$.payment.selected_instrument_id"));
+    }
+    if payment.instruments.len() > MAX_INSTRUMENTS {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!("At most {MAX_INSTRUMENTS} payment instruments"),
+        )
+        .at("$.payment.instruments"));
+    }
+    let mut instruments = Vec::with_capacity(payment.instruments.len());
+    for (index, instrument) in payment.instruments.iter().enumerate() {
+        let Value::Object(fields) = instrument else {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "A payment instrument is an object",
+            )
+            .at(format!("$.payment.instruments[{index}]")));
+        };
+        let mut fields = fields.clone();
+        fields.remove("credential");
+        instruments.push(Value::Object(fields));
+    }
+    Ok(PaymentChoice {
+        selected_instrument_id: selected.map(String::from),
+        instruments,
+    })
 }
