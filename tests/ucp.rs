@@ -1607,3 +1607,56 @@ async fn the_platforms_payment_choice_is_echoed_without_credentials() {
     .await;
     assert_eq!(session["payment"]["instruments"], json!([]));
 }
+
+#[tokio::test]
+async fn every_document_discovery_names_is_served_here_or_is_the_specs_own() {
+    let mut config = merchant_config();
+    config.test_payments = true;
+    let (_, base) = start_merchant(config).await;
+    let profile: Value = http()
+        .get(format!("{base}/.well-known/ucp"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let service = &profile["ucp"]["services"]["dev.ucp.shopping"];
+    let mut urls = vec![service["spec"].clone(), service["rest"]["schema"].clone()];
+    for capability in profile["ucp"]["capabilities"].as_array().unwrap() {
+        urls.extend([capability["spec"].clone(), capability["schema"].clone()]);
+    }
+    for handler in profile["payment"]["handlers"].as_array().unwrap() {
+        urls.extend([handler["spec"].clone(), handler["config_schema"].clone()]);
+        urls.extend(handler["instrument_schemas"].as_array().unwrap().clone());
+    }
+    let spec_documents = [
+        "https://ucp.dev/specification/",
+        "https://ucp.dev/schemas/shopping/",
+        "https://ucp.dev/services/shopping/rest.openapi.json",
+    ];
+    for url in urls {
+        let url = url.as_str().unwrap();
+        if url.starts_with(&base) {
+            let answer = http().get(url).send().await.unwrap();
+            assert_eq!(answer.status(), 200, "{url}");
+            answer.json::<Value>().await.unwrap();
+        } else {
+            assert!(
+                spec_documents.iter().any(|prefix| url.starts_with(prefix)),
+                "{url} is neither served here nor one of the spec's documents"
+            );
+        }
+    }
+    assert!(profile
+        .to_string()
+        .contains("https://ucp.dev/specification/buyer-consent"));
+    // Without test payments the fixtures' page is not served.
+    let (_, plain) = start_merchant(merchant_config()).await;
+    let answer = http()
+        .get(format!("{plain}/ucp/handlers/mock"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 404);
+}

@@ -99,6 +99,8 @@ const GROUP_ID: &str = "package_1";
 /// Order webhooks: each request's wait, and most events queued.
 const WEBHOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 const MAX_OUTBOX: usize = 1000;
+/// Where the test payment handlers' spec and config schema are served.
+const MOCK_HANDLER_PATH: &str = "/ucp/handlers/mock";
 /// What the conformance suite's complete-without-fulfilment test reads.
 const FULFILLMENT_NEEDED: &str = "Fulfillment address and option must be selected";
 
@@ -501,10 +503,14 @@ impl UcpMerchant {
     // -- discovery ---------------------------------------------------------
 
     fn profile_document(&self, base_url: &str) -> Value {
+        // The spec's own addresses for its documents and schemas.
         let capability = |name: &str, path: &str, extends: Option<&str>| Capability {
             name: name.into(),
             version: UCP_VERSION.into(),
-            spec: Some(format!("https://ucp.dev/specs/shopping/{path}")),
+            spec: Some(format!(
+                "https://ucp.dev/specification/{}",
+                path.replace('_', "-")
+            )),
             schema: Some(format!("https://ucp.dev/schemas/shopping/{path}.json")),
             extends: extends.map(String::from),
             config: None,
@@ -516,9 +522,9 @@ impl UcpMerchant {
                     SHOPPING_SERVICE.to_string(),
                     Service {
                         version: UCP_VERSION.into(),
-                        spec: "https://ucp.dev/specs/shopping".into(),
+                        spec: "https://ucp.dev/specification/overview".into(),
                         rest: Some(RestBinding {
-                            schema: "https://ucp.dev/services/shopping/openapi.json".into(),
+                            schema: "https://ucp.dev/services/shopping/rest.openapi.json".into(),
                             endpoint: base_url.to_string(),
                         }),
                     },
@@ -565,12 +571,14 @@ impl UcpMerchant {
             }),
         }];
         if self.config.test_payments {
+            // Fixtures, not the real handlers of those names: their spec is
+            // the merchant's own page saying so.
             let fixture = |id: &str, name: &str, config: Value| PaymentHandler {
                 id: id.into(),
                 name: name.into(),
                 version: UCP_VERSION.into(),
-                spec: "https://ucp.dev/specs/mock".into(),
-                config_schema: "https://ucp.dev/schemas/mock.json".into(),
+                spec: format!("{base_url}{MOCK_HANDLER_PATH}"),
+                config_schema: format!("{base_url}{MOCK_HANDLER_PATH}/config.json"),
                 instrument_schemas: vec![
                     "https://ucp.dev/schemas/shopping/types/card_payment_instrument.json".into(),
                 ],

@@ -2,7 +2,7 @@
 //! read a request into [`UcpMerchant`]'s operations, order-webhook delivery,
 //! and the documents of the payment handlers it declares.
 
-use super::{OrderEvent, Refusal, Reply, UcpMerchant, MAX_BODY_BYTES};
+use super::{OrderEvent, Refusal, Reply, UcpMerchant, MAX_BODY_BYTES, MOCK_HANDLER_PATH};
 use crate::merchant::network::NetworkPolicy;
 use crate::merchant::ucp::wire::{
     ALLOWANCE_CREDENTIAL_TYPE, ALLOWANCE_HANDLER_NAME, ALLOWANCE_INSTRUMENT_TYPE, ORDER_CAPABILITY,
@@ -36,6 +36,11 @@ pub fn app(merchant: Arc<UcpMerchant>) -> Router {
         .route(
             "/ucp/handlers/allowance/instrument.json",
             get(handler_instrument_schema),
+        )
+        .route(MOCK_HANDLER_PATH, get(mock_handler_spec))
+        .route(
+            &format!("{MOCK_HANDLER_PATH}/config.json"),
+            get(mock_handler_config_schema),
         )
         .route("/checkout-sessions", post(create_session))
         .route(
@@ -276,6 +281,40 @@ async fn handler_spec() -> Json<Value> {
             "payment_declined": "the allowance is for another checkout or business, in another currency, below the total, expired, or its token is empty (HTTP 402)"
         }
     }))
+}
+
+/// The test payment handlers' spec, served only when they are listed.
+async fn mock_handler_spec(State(merchant): Shared) -> Reply {
+    if !merchant.config().test_payments {
+        return Refusal::new(StatusCode::NOT_FOUND, "not_found", "No such resource").reply();
+    }
+    Reply {
+        status: StatusCode::OK,
+        body: json!({
+            "title": "Test payment handlers (mock_payment_handler, google_pay, shop_pay)",
+            "version": UCP_VERSION,
+            "description": "Fixtures for testing, as the UCP conformance suite expects them: no money moves. A mock_payment_handler instrument pays when its credential's token is not 'fail_token' (or it carries a card number); 'fail_token' is declined with HTTP 402 payment_declined. google_pay and shop_pay are listed for discovery only, and are not the real Google Pay or Shop Pay handlers.",
+            "config": "config.json"
+        }),
+    }
+}
+
+async fn mock_handler_config_schema(State(merchant): Shared) -> Reply {
+    if !merchant.config().test_payments {
+        return Refusal::new(StatusCode::NOT_FOUND, "not_found", "No such resource").reply();
+    }
+    Reply {
+        status: StatusCode::OK,
+        body: json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "Test payment handler config",
+            "type": "object",
+            "properties": {
+                "supported_tokens": {"type": "array", "items": {"type": "string"}},
+                "shop_id": {"type": "string"}
+            }
+        }),
+    }
 }
 
 async fn handler_config_schema() -> Json<Value> {
