@@ -24,7 +24,14 @@
 //!   sessions not changed, discount codes applied in order;
 //! - every message of the recorded transcript decodes, and replaying its
 //!   answers drives the buyer to an invoice (and to the merchant's refusal
-//!   for the out-of-stock item).
+//!   for the out-of-stock item);
+//! - found by the official conformance suite: shipping options follow the
+//!   destination's country (a choice no longer offered is dropped), a
+//!   free-shipping item makes standard shipping free, the platform's payment
+//!   choice is echoed without credentials (instruments always a list), and
+//!   every document discovery names is served by the merchant or is the
+//!   spec's own; the suite's seed files make the shop `merchant serve
+//!   --conformance-data` serves.
 
 mod common;
 
@@ -1393,6 +1400,14 @@ async fn the_conformance_suites_seed_files_make_a_shop() {
     }
     let (config, products) = concierge::merchant::ucp::load_conformance_shop(dir.path()).unwrap();
     assert!(config.test_payments);
+    // What `merchant serve --conformance-data` serves: the same shop with
+    // the simulation endpoint and order webhooks to loopback platforms.
+    let served = concierge::merchant::ucp::conformance_merchant(dir.path(), "s3cret").unwrap();
+    assert_eq!(served.config().simulation_secret.as_deref(), Some("s3cret"));
+    assert_eq!(
+        served.config().order_webhooks,
+        Some(NetworkPolicy::with_loopback())
+    );
     let rates: Vec<(&str, Option<&str>, ServiceLevel, i64)> = config
         .shipping_rates
         .iter()
