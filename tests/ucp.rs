@@ -1624,6 +1624,36 @@ async fn the_platforms_payment_choice_is_echoed_without_credentials() {
 }
 
 #[tokio::test]
+async fn a_completed_session_names_the_instrument_that_paid() {
+    let mut config = merchant_config();
+    config.test_payments = true;
+    let (_, base) = start_merchant(config).await;
+    let mut create = create_body("WS-1-GRAY-M", 1);
+    create["payment"] = json!({"selected_instrument_id": "instr_1", "instruments": []});
+    create["fulfillment"] =
+        json!({"methods": [{"type": "shipping", "groups": [{"selected_option_id": "std-ship"}]}]});
+    let (status, session) = post_json(&format!("{base}/checkout-sessions"), None, &create).await;
+    assert_eq!(status, 201, "{session}");
+    let complete = json!({"payment_data": {"id": "instr_2", "handler_id": "mock_payment_handler",
+        "type": "card", "credential": {"type": "token", "token": "tok_card_77"}}});
+    let (status, completed) = post_json(
+        &format!(
+            "{base}/checkout-sessions/{}/complete",
+            session["id"].as_str().unwrap()
+        ),
+        None,
+        &complete,
+    )
+    .await;
+    assert_eq!(status, 200, "{completed}");
+    assert_eq!(
+        completed["payment"]["selected_instrument_id"],
+        json!("instr_2")
+    );
+    assert!(!completed.to_string().contains("tok_card_77"));
+}
+
+#[tokio::test]
 async fn every_document_discovery_names_is_served_here_or_is_the_specs_own() {
     let mut config = merchant_config();
     config.test_payments = true;

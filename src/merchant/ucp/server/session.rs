@@ -206,6 +206,11 @@ impl UcpMerchant {
             idempotency_key: paid_with.idempotency_key.clone(),
         });
         session.stage = Stage::Completed;
+        // The finished session names the instrument that paid.
+        let paid_by = instrument.id.trim();
+        if !paid_by.is_empty() && paid_by.len() <= MAX_ID_CHARS {
+            session.payment.selected_instrument_id = Some(paid_by.to_string());
+        }
         let mut view = self.view(&session);
         view.order = Some(OrderConfirmation {
             id: order_id.clone(),
