@@ -24,7 +24,14 @@
 //!   sessions not changed, discount codes applied in order;
 //! - every message of the recorded transcript decodes, and replaying its
 //!   answers drives the buyer to an invoice (and to the merchant's refusal
-//!   for the out-of-stock item).
+//!   for the out-of-stock item);
+//! - found by the official conformance suite: shipping options follow the
+//!   destination's country (a choice no longer offered is dropped), a
+//!   free-shipping item makes standard shipping free, the platform's payment
+//!   choice is echoed without credentials (instruments always a list), and
+//!   every document discovery names is served by the merchant or is the
+//!   spec's own; the suite's seed files make the shop `merchant serve
+//!   --conformance-data` serves.
 
 mod common;
 
@@ -43,7 +50,9 @@ use concierge::merchant::protocol::{
 use concierge::merchant::ucp::wire::{
     Checkout, CheckoutRequest, CompleteRequest, ErrorResponse, UcpProfile,
 };
-use concierge::merchant::ucp::{DiscountCode, UcpMerchant, UcpMerchantConfig, UcpProtocol};
+use concierge::merchant::ucp::{
+    DiscountCode, ServiceLevel, ShippingRate, UcpMerchant, UcpMerchantConfig, UcpProtocol,
+};
 use concierge::order::Invoice;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -1391,13 +1400,33 @@ async fn the_conformance_suites_seed_files_make_a_shop() {
     }
     let (config, products) = concierge::merchant::ucp::load_conformance_shop(dir.path()).unwrap();
     assert!(config.test_payments);
+    // What `merchant serve --conformance-data` serves: the same shop with
+    // the simulation endpoint and order webhooks to loopback platforms.
+    let served = concierge::merchant::ucp::conformance_merchant(dir.path(), "s3cret").unwrap();
+    assert_eq!(served.config().simulation_secret.as_deref(), Some("s3cret"));
+    assert_eq!(
+        served.config().order_webhooks,
+        Some(NetworkPolicy::with_loopback())
+    );
+    let rates: Vec<(&str, Option<&str>, ServiceLevel, i64)> = config
+        .shipping_rates
+        .iter()
+        .map(|r| (r.id.as_str(), r.country.as_deref(), r.level, r.price))
+        .collect();
+    assert_eq!(
+        rates,
+        [
+            ("std", None, ServiceLevel::Standard, 500),
+            ("exp-us", Some("US"), ServiceLevel::Express, 1500),
+            ("exp", None, ServiceLevel::Express, 2500),
+        ]
+    );
     assert_eq!(
         (
-            config.profile.shipping,
-            config.express_shipping,
-            config.profile.free_shipping_over
+            config.profile.free_shipping_over,
+            config.free_shipping_items.clone()
         ),
-        (500, 2500, 10000)
+        (10000, vec!["tulips".to_string()])
     );
     let merchant = UcpMerchant::new(config, products);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1419,12 +1448,13 @@ async fn the_conformance_suites_seed_files_make_a_shop() {
     create["discounts"] = json!({"codes": ["half", "TWO"]});
     let (status, session) = post_json(&url, None, &create).await;
     assert_eq!(status, 201, "{session}");
-    // $120.00 - 50% = $60.00, - $2.00 = $58.00; free standard shipping.
+    // $120.00 - 50% = $60.00, - $2.00 = $58.00; free standard shipping
+    // (the rate's own title, marked free).
     let total = session["totals"].as_array().unwrap().last().unwrap()["amount"].clone();
     assert_eq!(total, json!(5800));
     assert_eq!(
         session["fulfillment"]["methods"][0]["groups"][0]["options"][0]["title"],
-        json!("Free Standard Shipping")
+        json!("Free Standard")
     );
 }
 
@@ -1853,4 +1883,252 @@ fn a_structured_address_reads_as_one_line_for_messenger() {
         concierge::merchant::protocol::address_text(" 1 Main St, Springfield "),
         "1 Main St, Springfield"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Regressions found by the official conformance suite
+// ---------------------------------------------------------------------------
+
+/// A PUT of a session's fulfilment, answered with its options as
+/// (id, title, amount) and the selected option.
+async fn options_after(url: &str, fulfillment: Value) -> (Vec<(String, String, i64)>, Value) {
+    let answer = http()
+        .put(url)
+        .json(&json!({"fulfillment": fulfillment}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let session: Value = answer.json().await.unwrap();
+    let group = &session["fulfillment"]["methods"][0]["groups"][0];
+    let options = group["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["id"].as_str().unwrap().to_string(),
+                o["title"].as_str().unwrap().to_string(),
+                o["totals"][0]["amount"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    (options, group["selected_option_id"].clone())
+}
+
+fn owned(options: &[(&str, &str, i64)]) -> Vec<(String, String, i64)> {
+    options
+        .iter()
+        .map(|(id, title, amount)| (id.to_string(), title.to_string(), *amount))
+        .collect()
+}
+
+#[tokio::test]
+async fn shipping_options_follow_the_destination_country() {
+    let mut config = merchant_config();
+    let rate = |id: &str, country: Option<&str>, level, price, title: &str| ShippingRate {
+        id: id.into(),
+        country: country.map(String::from),
+        level,
+        price,
+        title: title.into(),
+    };
+    config.shipping_rates = vec![
+        rate(
+            "std-ship",
+            None,
+            ServiceLevel::Standard,
+            500,
+            "Standard Shipping",
+        ),
+        rate(
+            "exp-ship-us",
+            Some("US"),
+            ServiceLevel::Express,
+            1500,
+            "Express (US)",
+        ),
+        rate(
+            "exp-ship-intl",
+            None,
+            ServiceLevel::Express,
+            2500,
+            "International Express",
+        ),
+    ];
+    let (_, base) = start_merchant(config).await;
+    let (status, session) = post_json(
+        &format!("{base}/checkout-sessions"),
+        None,
+        &create_body("WS-1-GRAY-M", 1),
+    )
+    .await;
+    assert_eq!(status, 201, "{session}");
+    let url = format!(
+        "{base}/checkout-sessions/{}",
+        session["id"].as_str().unwrap()
+    );
+    let to = |id: &str, country: &str, option: Option<&str>| {
+        let mut method = json!({"type": "shipping",
+            "destinations": [{"id": id, "address_country": country}], "selected_destination_id": id});
+        if let Some(option) = option {
+            method["groups"] = json!([{"selected_option_id": option}]);
+        }
+        json!({"methods": [method]})
+    };
+    let (options, selected) = options_after(&url, to("d_us", "us", Some("exp-ship-us"))).await;
+    assert_eq!(
+        options,
+        owned(&[
+            ("std-ship", "Standard Shipping", 500),
+            ("exp-ship-us", "Express (US)", 1500)
+        ])
+    );
+    assert_eq!(selected, json!("exp-ship-us"));
+    // To Canada the US rate is not offered, and its choice is dropped.
+    let (options, selected) = options_after(&url, to("d_ca", "CA", None)).await;
+    assert_eq!(
+        options,
+        owned(&[
+            ("std-ship", "Standard Shipping", 500),
+            ("exp-ship-intl", "International Express", 2500)
+        ])
+    );
+    assert_eq!(selected, Value::Null);
+}
+
+#[tokio::test]
+async fn a_free_shipping_item_makes_standard_shipping_free() {
+    let mut config = merchant_config();
+    config.free_shipping_items = vec!["WS-1".into()];
+    let (_, base) = start_merchant(config).await;
+    let standard = |session: &Value| {
+        let option = &session["fulfillment"]["methods"][0]["groups"][0]["options"][0];
+        (
+            option["title"].clone(),
+            option["totals"][0]["amount"].clone(),
+        )
+    };
+    let url = format!("{base}/checkout-sessions");
+    let (_, socks) = post_json(&url, None, &create_body("WS-1-GRAY-M", 1)).await;
+    assert_eq!(
+        standard(&socks),
+        (json!("Free Standard Shipping"), json!(0))
+    );
+    let (_, turtleneck) = post_json(&url, None, &create_body("TN-1-GRAY-M", 1)).await;
+    assert_eq!(
+        standard(&turtleneck),
+        (json!("Standard Shipping"), json!(400))
+    );
+}
+
+#[tokio::test]
+async fn the_platforms_payment_choice_is_echoed_without_credentials() {
+    let (_, base) = start_merchant(merchant_config()).await;
+    let mut create = create_body("WS-1-GRAY-M", 1);
+    create["payment"] = json!({"selected_instrument_id": "instr_1", "instruments": [
+        {"id": "instr_1", "handler_id": "mock_payment_handler", "type": "card",
+         "credential": {"type": "token", "token": "secret_token"}}]});
+    let (status, session) = post_json(&format!("{base}/checkout-sessions"), None, &create).await;
+    assert_eq!(status, 201, "{session}");
+    assert_eq!(
+        session["payment"]["selected_instrument_id"],
+        json!("instr_1")
+    );
+    assert_eq!(
+        session["payment"]["instruments"],
+        json!([{"id": "instr_1", "handler_id": "mock_payment_handler", "type": "card"}])
+    );
+    assert!(!session.to_string().contains("secret_token"));
+    // No instruments is an empty list, not a missing one.
+    let (_, session) = post_json(
+        &format!("{base}/checkout-sessions"),
+        None,
+        &create_body("WS-1-GRAY-M", 1),
+    )
+    .await;
+    assert_eq!(session["payment"]["instruments"], json!([]));
+}
+
+#[tokio::test]
+async fn a_completed_session_names_the_instrument_that_paid() {
+    let mut config = merchant_config();
+    config.test_payments = true;
+    let (_, base) = start_merchant(config).await;
+    let mut create = create_body("WS-1-GRAY-M", 1);
+    create["payment"] = json!({"selected_instrument_id": "instr_1", "instruments": []});
+    create["fulfillment"] =
+        json!({"methods": [{"type": "shipping", "groups": [{"selected_option_id": "std-ship"}]}]});
+    let (status, session) = post_json(&format!("{base}/checkout-sessions"), None, &create).await;
+    assert_eq!(status, 201, "{session}");
+    let complete = json!({"payment_data": {"id": "instr_2", "handler_id": "mock_payment_handler",
+        "type": "card", "credential": {"type": "token", "token": "tok_card_77"}}});
+    let (status, completed) = post_json(
+        &format!(
+            "{base}/checkout-sessions/{}/complete",
+            session["id"].as_str().unwrap()
+        ),
+        None,
+        &complete,
+    )
+    .await;
+    assert_eq!(status, 200, "{completed}");
+    assert_eq!(
+        completed["payment"]["selected_instrument_id"],
+        json!("instr_2")
+    );
+    assert!(!completed.to_string().contains("tok_card_77"));
+}
+
+#[tokio::test]
+async fn every_document_discovery_names_is_served_here_or_is_the_specs_own() {
+    let mut config = merchant_config();
+    config.test_payments = true;
+    let (_, base) = start_merchant(config).await;
+    let profile: Value = http()
+        .get(format!("{base}/.well-known/ucp"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let service = &profile["ucp"]["services"]["dev.ucp.shopping"];
+    let mut urls = vec![service["spec"].clone(), service["rest"]["schema"].clone()];
+    for capability in profile["ucp"]["capabilities"].as_array().unwrap() {
+        urls.extend([capability["spec"].clone(), capability["schema"].clone()]);
+    }
+    for handler in profile["payment"]["handlers"].as_array().unwrap() {
+        urls.extend([handler["spec"].clone(), handler["config_schema"].clone()]);
+        urls.extend(handler["instrument_schemas"].as_array().unwrap().clone());
+    }
+    let spec_documents = [
+        "https://ucp.dev/specification/",
+        "https://ucp.dev/schemas/shopping/",
+        "https://ucp.dev/services/shopping/rest.openapi.json",
+    ];
+    for url in urls {
+        let url = url.as_str().unwrap();
+        if url.starts_with(&base) {
+            let answer = http().get(url).send().await.unwrap();
+            assert_eq!(answer.status(), 200, "{url}");
+            answer.json::<Value>().await.unwrap();
+        } else {
+            assert!(
+                spec_documents.iter().any(|prefix| url.starts_with(prefix)),
+                "{url} is neither served here nor one of the spec's documents"
+            );
+        }
+    }
+    assert!(profile
+        .to_string()
+        .contains("https://ucp.dev/specification/buyer-consent"));
+    // Without test payments the fixtures' page is not served.
+    let (_, plain) = start_merchant(merchant_config()).await;
+    let answer = http()
+        .get(format!("{plain}/ucp/handlers/mock"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 404);
 }

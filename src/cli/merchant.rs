@@ -20,6 +20,8 @@ pub async fn run(config: &Config, command: MerchantCommand) -> anyhow::Result<i3
         MerchantCommand::Serve {
             protocol,
             feed,
+            conformance_data,
+            simulation_secret,
             port,
             id,
             name,
@@ -28,6 +30,15 @@ pub async fn run(config: &Config, command: MerchantCommand) -> anyhow::Result<i3
             shipping,
             wording,
         } => {
+            if let Some(dir) = conformance_data {
+                if protocol != "ucp" {
+                    bail!("--conformance-data is the UCP conformance suite's shop: add --protocol ucp");
+                }
+                return serve_conformance_shop(&dir, port, simulation_secret).await;
+            }
+            let Some(feed) = feed else {
+                bail!("--feed is required");
+            };
             let responder = ReferenceResponder {
                 protocol: &protocol,
                 feed: &feed,
@@ -338,6 +349,37 @@ async fn serve_reference(args: ReferenceResponder<'_>) -> anyhow::Result<i32> {
     if !explicit_id {
         println!("  merchant id:  {} until registered; registration tells it the id it is registered under", merchant.endpoint("").merchant_id);
     }
+    serve_until_ctrl_c(listener, merchant).await
+}
+
+/// Runs the UCP conformance suite's flower shop from `dir` until Ctrl-C.
+async fn serve_conformance_shop(
+    dir: &Path,
+    port: u16,
+    simulation_secret: Option<String>,
+) -> anyhow::Result<i32> {
+    let secret = simulation_secret.unwrap_or_else(|| random_token(16));
+    let merchant = concierge::merchant::ucp::conformance_merchant(dir, &secret)
+        .map_err(|problem| anyhow::anyhow!("cannot load the conformance shop: {problem}"))?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    let address = listener.local_addr()?;
+    println!(
+        "UCP conformance shop from {} (test payments only), speaking ucp",
+        dir.display()
+    );
+    for (label, value) in merchant.details(&format!("http://{address}")) {
+        println!("  {:<18} {value}", format!("{label}:"));
+    }
+    println!("  simulation secret: {secret}");
+    serve_until_ctrl_c(listener, merchant).await
+}
+
+async fn serve_until_ctrl_c(
+    listener: tokio::net::TcpListener,
+    merchant: Arc<dyn ReferenceMerchant>,
+) -> anyhow::Result<i32> {
     println!("Ctrl-C stops it.");
     // The same accept loop as Concierge's own server: header and body read
     // timeouts and connection caps, for an endpoint open to the network.

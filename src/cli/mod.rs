@@ -460,8 +460,18 @@ pub enum MerchantCommand {
         #[arg(long, default_value = "messenger")]
         protocol: String,
         /// The catalog feed (ACP JSON Lines, or Google Merchant Center CSV/TSV)
-        #[arg(long)]
-        feed: PathBuf,
+        #[arg(long, required_unless_present = "conformance_data")]
+        feed: Option<PathBuf>,
+        /// Instead of a feed, the UCP conformance suite's seeded shop in DIR
+        /// (the suite's test_data/flower_shop), with its mock payment
+        /// handlers, the simulation endpoint and order webhooks to loopback:
+        /// for running the suite (docs/ucp-conformance.md), never for sales
+        #[arg(long, value_name = "DIR", conflicts_with = "feed")]
+        conformance_data: Option<PathBuf>,
+        /// The Simulation-Secret header the conformance suite sends
+        /// (its --simulation_secret) [default: random, printed]
+        #[arg(long, requires = "conformance_data")]
+        simulation_secret: Option<String>,
         /// Port on 127.0.0.1 (0 picks a free one)
         #[arg(long, default_value_t = 0)]
         port: u16,

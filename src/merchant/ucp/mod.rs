@@ -11,7 +11,9 @@
 //!   [`discover`] for registration;
 //! - [`buyer`]: [`UcpProtocol`], Concierge's side of the seam
 //!   ([`crate::merchant::protocol::MerchantProtocol`]): one checkout session
-//!   per negotiation, read into an [`crate::order::Invoice`].
+//!   per negotiation, read into an [`crate::order::Invoice`];
+//! - [`conformance`]: the official conformance suite's flower shop as a
+//!   reference merchant, for running the suite against it.
 //!
 //! # How Concierge's payment rides in UCP
 //!
@@ -109,13 +111,15 @@
 //! is completable, one whose fulfilment is not settled never is.
 pub mod buyer;
 pub mod client;
+pub mod conformance;
 pub mod server;
 pub mod wire;
 
 pub use buyer::{UcpCheckout, UcpProtocol};
 pub use client::{discover, UcpSettings};
+pub use conformance::{conformance_merchant, load_conformance_shop};
 pub use server::{
-    app, load_conformance_shop, serve, DiscountCode, DiscountKind, UcpCharge, UcpMerchant,
+    app, serve, DiscountCode, DiscountKind, ServiceLevel, ShippingRate, UcpCharge, UcpMerchant,
     UcpMerchantConfig,
 };
 pub use wire::UcpProfile;

@@ -18,9 +18,13 @@
 //! availability and [`UcpMerchantConfig::inventory`]. Unknown, ambiguous and
 //! out-of-stock items are refused with UCP error messages. Totals: subtotal,
 //! discount codes (applied in the order given, each on what the earlier
-//! left), shipping (a standard option at the profile's flat rate, free from
-//! `free_shipping_over`, and a dearer express option), tax on the discounted
-//! subtotal, total. A session is `ready_for_complete` once a shipping option
+//! left), shipping (one option per service level from
+//! [`UcpMerchantConfig::shipping_rates`], the rate for the destination's
+//! country else the rate for any; standard free from `free_shipping_over` or
+//! for a free-shipping item; by default a flat standard and a dearer
+//! express), tax on the discounted subtotal, total. The platform's
+//! `payment` choice (selected instrument, instruments without their
+//! credentials) is echoed back. A session is `ready_for_complete` once a shipping option
 //! is chosen (and a destination, when
 //! [`UcpMerchantConfig::require_destination`]).
 //!
@@ -43,6 +47,12 @@
 //! bounded (64 KiB), every error is JSON in the spec's shape (`status`,
 //! `messages`) with `detail` beside it, as the reference samples write it,
 //! and sessions, orders and remembered keys are bounded in number.
+//!
+//! This file holds the settings, the state, pricing and the views of a
+//! session and an order; `session.rs` the checkout operations (create,
+//! update, cancel, complete and its payment, shipping simulated);
+//! `shipping.rs` the rates and the options a session is offered; `http.rs`
+//! the routes, handlers and order-webhook delivery.
 
 use super::wire::*;
 use crate::catalog::feed::{canonical_option_name, FeedProduct, FeedVariant};
@@ -54,18 +64,21 @@ use crate::merchant::network::NetworkPolicy;
 use crate::money::Money;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
-use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::net::TcpListener;
+
+mod http;
+mod session;
+mod shipping;
+
+use http::deliver;
+pub use http::{app, serve};
+use shipping::PricedOption;
+pub use shipping::{ServiceLevel, ShippingRate};
 
 /// Largest request body read.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -76,18 +89,18 @@ const MAX_QUANTITY: i64 = 1_000_000;
 /// Most discount codes and destinations in one session.
 const MAX_CODES: usize = 20;
 const MAX_DESTINATIONS: usize = 10;
+/// Most payment instruments a platform names in one session.
+const MAX_INSTRUMENTS: usize = 10;
 /// Longest id or code read.
 const MAX_ID_CHARS: usize = 256;
 
-const STANDARD_OPTION: &str = "std-ship";
-const EXPRESS_OPTION: &str = "exp-ship";
 const METHOD_ID: &str = "shipping_1";
 const GROUP_ID: &str = "package_1";
-/// Order webhooks: each request's wait, attempts, and most events queued.
+/// Order webhooks: each request's wait, and most events queued.
 const WEBHOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-const WEBHOOK_ATTEMPTS: usize = 3;
-const WEBHOOK_RETRY_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
 const MAX_OUTBOX: usize = 1000;
+/// Where the test payment handlers' spec and config schema are served.
+const MOCK_HANDLER_PATH: &str = "/ucp/handlers/mock";
 /// What the conformance suite's complete-without-fulfilment test reads.
 const FULFILLMENT_NEEDED: &str = "Fulfillment address and option must be selected";
 
@@ -131,9 +144,15 @@ impl DiscountCode {
 #[derive(Debug, Clone)]
 pub struct UcpMerchantConfig {
     pub profile: MerchantProfile,
-    /// The express option's price, minor units. Default: twice the flat
-    /// rate, at least 10.00.
-    pub express_shipping: i64,
+    /// The shipping options sessions offer, by service level and
+    /// destination country. Default [`ShippingRate::flat`]: standard at the
+    /// profile's flat rate, express at twice that (at least 10.00).
+    pub shipping_rates: Vec<ShippingRate>,
+    /// Item ids (variant or product) that ship free at the standard level
+    /// (a line holding one makes the session's standard shipping free), as
+    /// a promotion; `MerchantProfile::free_shipping_over` is the other.
+    /// Default none.
+    pub free_shipping_items: Vec<String>,
     /// Codes accepted at checkout. Default none.
     pub discount_codes: Vec<DiscountCode>,
     /// Units in stock per variant id; a variant not listed holds
@@ -172,7 +191,8 @@ pub struct UcpMerchantConfig {
 impl UcpMerchantConfig {
     pub fn new(profile: MerchantProfile) -> UcpMerchantConfig {
         UcpMerchantConfig {
-            express_shipping: profile.shipping.saturating_mul(2).max(1000),
+            shipping_rates: ShippingRate::flat(&profile),
+            free_shipping_items: Vec::new(),
             profile,
             discount_codes: Vec::new(),
             inventory: HashMap::new(),
@@ -262,6 +282,19 @@ impl Reply {
             body: serde_json::to_value(body).unwrap_or(Value::Null),
         }
     }
+
+    /// A session's view. `payment.instruments` is always written, an empty
+    /// list included: platforms (the conformance suite among them) read it
+    /// as a list, and the wire type leaves an empty one out.
+    fn checkout(view: &Checkout) -> Reply {
+        let mut reply = Reply::ok(view);
+        if let Some(Value::Object(payment)) = reply.body.get_mut("payment") {
+            payment
+                .entry("instruments")
+                .or_insert_with(|| Value::Array(Vec::new()));
+        }
+        reply
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -294,9 +327,19 @@ struct Session {
     destinations: Vec<Destination>,
     next_destination: u32,
     selected_destination: Option<String>,
-    selected_option: Option<&'static str>,
+    selected_option: Option<String>,
     codes: Vec<String>,
+    payment: PaymentChoice,
     completion: Option<Completion>,
+}
+
+/// The platform's side of a session's `payment`, echoed back as the spec
+/// asks: the instrument it selected and the instruments it offered, each
+/// without its credential (a token is never written in a response).
+#[derive(Debug, Clone, Default)]
+struct PaymentChoice {
+    selected_instrument_id: Option<String>,
+    instruments: Vec<Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -382,8 +425,9 @@ struct Pricing {
     /// Indexes of the codes that did not apply.
     rejected: Vec<usize>,
     discount: i64,
-    standard: i64,
-    express: i64,
+    /// The options offered, priced.
+    options: Vec<PricedOption>,
+    /// The selected option's price.
     shipping: Option<i64>,
     tax: i64,
     total: i64,
@@ -459,10 +503,14 @@ impl UcpMerchant {
     // -- discovery ---------------------------------------------------------
 
     fn profile_document(&self, base_url: &str) -> Value {
+        // The spec's own addresses for its documents and schemas.
         let capability = |name: &str, path: &str, extends: Option<&str>| Capability {
             name: name.into(),
             version: UCP_VERSION.into(),
-            spec: Some(format!("https://ucp.dev/specs/shopping/{path}")),
+            spec: Some(format!(
+                "https://ucp.dev/specification/{}",
+                path.replace('_', "-")
+            )),
             schema: Some(format!("https://ucp.dev/schemas/shopping/{path}.json")),
             extends: extends.map(String::from),
             config: None,
@@ -474,9 +522,9 @@ impl UcpMerchant {
                     SHOPPING_SERVICE.to_string(),
                     Service {
                         version: UCP_VERSION.into(),
-                        spec: "https://ucp.dev/specs/shopping".into(),
+                        spec: "https://ucp.dev/specification/overview".into(),
                         rest: Some(RestBinding {
-                            schema: "https://ucp.dev/services/shopping/openapi.json".into(),
+                            schema: "https://ucp.dev/services/shopping/rest.openapi.json".into(),
                             endpoint: base_url.to_string(),
                         }),
                     },
@@ -523,12 +571,14 @@ impl UcpMerchant {
             }),
         }];
         if self.config.test_payments {
+            // Fixtures, not the real handlers of those names: their spec is
+            // the merchant's own page saying so.
             let fixture = |id: &str, name: &str, config: Value| PaymentHandler {
                 id: id.into(),
                 name: name.into(),
                 version: UCP_VERSION.into(),
-                spec: "https://ucp.dev/specs/mock".into(),
-                config_schema: "https://ucp.dev/schemas/mock.json".into(),
+                spec: format!("{base_url}{MOCK_HANDLER_PATH}"),
+                config_schema: format!("{base_url}{MOCK_HANDLER_PATH}/config.json"),
                 instrument_schemas: vec![
                     "https://ucp.dev/schemas/shopping/types/card_payment_instrument.json".into(),
                 ],
@@ -547,693 +597,6 @@ impl UcpMerchant {
             ));
         }
         handlers
-    }
-
-    // -- sessions ------------------------------------------------------------
-
-    fn create(&self, state: &mut MerchantState, context: &Context, body: &Value) -> Reply {
-        let request: CheckoutRequest = match serde_json::from_value(body.clone()) {
-            Ok(request) => request,
-            Err(error) => return invalid_body(&error),
-        };
-        let mut session = Session {
-            id: format!("chk_{}", random_token(10)),
-            base_url: context.base_url.clone(),
-            expires_at: context.now + self.config.session_ttl_secs,
-            stage: Stage::Open,
-            currency: self.currency().to_string(),
-            lines: Vec::new(),
-            next_line: 1,
-            buyer: None,
-            destinations: Vec::new(),
-            next_destination: 1,
-            selected_destination: None,
-            selected_option: None,
-            codes: Vec::new(),
-            completion: None,
-        };
-        let Some(line_items) = &request.line_items else {
-            return Refusal::new(
-                StatusCode::BAD_REQUEST,
-                "missing",
-                "A checkout needs at least one line item",
-            )
-            .at("$.line_items")
-            .reply();
-        };
-        if let Err(refusal) = self
-            .check_currency(&request)
-            .and_then(|()| self.set_lines(state, &mut session, line_items))
-            .and_then(|()| self.set_details(&mut session, &request))
-        {
-            return refusal.reply();
-        }
-        let mut reply = Reply::ok(&self.view(&session));
-        reply.status = StatusCode::CREATED;
-        self.keep_session(state, session);
-        reply
-    }
-
-    fn update(
-        &self,
-        state: &mut MerchantState,
-        context: &Context,
-        id: &str,
-        body: &Value,
-    ) -> Reply {
-        let request: CheckoutRequest = match serde_json::from_value(body.clone()) {
-            Ok(request) => request,
-            Err(error) => return invalid_body(&error),
-        };
-        if request.id.as_deref().is_some_and(|body_id| body_id != id) {
-            return Refusal::new(
-                StatusCode::BAD_REQUEST,
-                "invalid",
-                "The body's id is not the session's",
-            )
-            .at("$.id")
-            .reply();
-        }
-        let Some(mut session) = self.live_session(state, context, id) else {
-            return not_found("checkout session", id);
-        };
-        if let Some(refusal) = not_modifiable(&session) {
-            return refusal.reply();
-        }
-        let result = self
-            .check_currency(&request)
-            .and_then(|()| match &request.line_items {
-                Some(line_items) => self.set_lines(state, &mut session, line_items),
-                None => Ok(()),
-            });
-        if let Err(refusal) = result.and_then(|()| self.set_details(&mut session, &request)) {
-            return refusal.in_session(self.status(&session)).reply();
-        }
-        let reply = Reply::ok(&self.view(&session));
-        state.sessions.insert(session.id.clone(), session);
-        reply
-    }
-
-    fn get(&self, state: &mut MerchantState, context: &Context, id: &str) -> Reply {
-        match self.live_session(state, context, id) {
-            Some(session) => self.session_reply(&session),
-            None => not_found("checkout session", id),
-        }
-    }
-
-    fn cancel(&self, state: &mut MerchantState, context: &Context, id: &str) -> Reply {
-        let Some(mut session) = self.live_session(state, context, id) else {
-            return not_found("checkout session", id);
-        };
-        if let Some(refusal) = not_modifiable(&session) {
-            return refusal.reply();
-        }
-        session.stage = Stage::Canceled;
-        let reply = Reply::ok(&self.view(&session));
-        state.sessions.insert(session.id.clone(), session);
-        reply
-    }
-
-    fn complete(
-        &self,
-        state: &mut MerchantState,
-        context: &Context,
-        id: &str,
-        body: &Value,
-    ) -> Reply {
-        let Some(mut session) = self.live_session(state, context, id) else {
-            return not_found("checkout session", id);
-        };
-        let request: CompleteRequest = match serde_json::from_value(body.clone()) {
-            Ok(request) => request,
-            Err(error) => return invalid_body(&error),
-        };
-        let instrument = request.instrument();
-        let allowance = instrument.and_then(allowance_credential);
-        match session.stage {
-            Stage::Canceled => {
-                return Refusal::new(
-                    StatusCode::CONFLICT,
-                    "checkout_not_modifiable",
-                    "The checkout session was canceled and cannot be completed",
-                )
-                .in_session(CheckoutStatus::Canceled)
-                .reply()
-            }
-            Stage::Completed => {
-                // The payment that completed it, sent again: the same answer.
-                if let (Some(completion), Some(credential)) = (&session.completion, &allowance) {
-                    let same = completion.paid_with.as_ref().is_some_and(|(token, key)| {
-                        *token == credential.token && *key == credential.idempotency_key
-                    });
-                    if same {
-                        return completion.reply.clone();
-                    }
-                }
-                return Refusal::new(
-                    StatusCode::CONFLICT,
-                    "checkout_not_modifiable",
-                    "The checkout session is already completed",
-                )
-                .in_session(CheckoutStatus::Completed)
-                .reply();
-            }
-            Stage::Open => {}
-        }
-        let status = self.status(&session);
-        let Some(instrument) = instrument else {
-            return Refusal::new(StatusCode::BAD_REQUEST, "missing", "No payment instrument")
-                .at("$.payment_data")
-                .in_session(status)
-                .reply();
-        };
-        if status != CheckoutStatus::ReadyForComplete {
-            return Refusal::new(StatusCode::BAD_REQUEST, "missing", FULFILLMENT_NEEDED)
-                .at("$.fulfillment")
-                .in_session(status)
-                .reply();
-        }
-        if let Err(refusal) = self.check_stock(state, &session.lines) {
-            return Refusal {
-                status: StatusCode::CONFLICT,
-                ..refusal
-            }
-            .in_session(status)
-            .reply();
-        }
-        let pricing = self.price(&session);
-        let paid_with = match self.take_payment(&session, instrument, allowance.as_ref(), &pricing)
-        {
-            Ok(paid_with) => paid_with,
-            Err(refusal) => return refusal.in_session(status).reply(),
-        };
-        // Paid: the order, the charge, the stock, the session's last word.
-        let order_id = format!("ord_{}", random_token(10));
-        let permalink_url = format!("{}/orders/{order_id}", session.base_url);
-        let order = self.order(&session, &order_id, &permalink_url, &pricing);
-        for line in &session.lines {
-            let variant = &self.products[line.product].variants[line.variant];
-            *state.sold.entry(variant.id.clone()).or_default() += u64::from(line.quantity);
-        }
-        state.charges.push(UcpCharge {
-            checkout_session_id: session.id.clone(),
-            order_id: order_id.clone(),
-            amount: Money::new(pricing.total, session.currency.clone()),
-            handler_id: instrument.handler_id.clone(),
-            token: paid_with.token.clone(),
-            idempotency_key: paid_with.idempotency_key.clone(),
-        });
-        session.stage = Stage::Completed;
-        let mut view = self.view(&session);
-        view.order = Some(OrderConfirmation {
-            id: order_id.clone(),
-            permalink_url,
-        });
-        let reply = Reply::ok(&view);
-        session.completion = Some(Completion {
-            paid_with: paid_with
-                .identifies_payment
-                .then_some((paid_with.token, paid_with.idempotency_key)),
-            reply: reply.clone(),
-        });
-        state.sessions.insert(session.id.clone(), session);
-        self.announce(
-            state,
-            "order_placed",
-            &order,
-            context.agent_profile.as_deref(),
-        );
-        let kept = KeptOrder {
-            order,
-            agent_profile: context.agent_profile.clone(),
-        };
-        keep_bounded(
-            &mut state.orders,
-            &mut state.order_queue,
-            self.config.max_sessions,
-            order_id,
-            kept,
-        );
-        reply
-    }
-
-    /// Queues an order event for the platform, when events are sent.
-    fn announce(
-        &self,
-        state: &mut MerchantState,
-        event_type: &str,
-        order: &Order,
-        agent_profile: Option<&str>,
-    ) {
-        let (Some(_), Some(agent_profile)) = (&self.webhook_client, agent_profile) else {
-            return;
-        };
-        // The spec's webhook body is the order with an event id and time;
-        // the reference samples (and the conformance suite) read
-        // `event_type`, `checkout_id` and `order`: both are there.
-        let mut payload = serde_json::to_value(order).unwrap_or_default();
-        if let Value::Object(fields) = &mut payload {
-            fields.insert(
-                "event_id".into(),
-                Value::String(format!("evt_{}", random_token(8))),
-            );
-            fields.insert(
-                "created_time".into(),
-                Value::String(rfc3339(now_millis() / 1000)),
-            );
-            fields.insert("event_type".into(), Value::String(event_type.into()));
-            fields.insert(
-                "order".into(),
-                serde_json::to_value(order).unwrap_or_default(),
-            );
-        }
-        if state.outbox.len() < MAX_OUTBOX {
-            state.outbox.push(OrderEvent {
-                agent_profile: agent_profile.to_string(),
-                payload,
-            });
-        }
-    }
-
-    /// Sends the queued order events, each on a task of its own.
-    fn send_events(&self) {
-        let Some(client) = &self.webhook_client else {
-            return;
-        };
-        let policy = self.config.order_webhooks.unwrap_or_default();
-        for event in std::mem::take(&mut lock(&self.state).outbox) {
-            let client = client.clone();
-            tokio::spawn(async move {
-                // Nobody waits on a webhook: an event that cannot be
-                // delivered is dropped after its attempts.
-                let _ = deliver(&client, policy, &event).await;
-            });
-        }
-    }
-
-    /// Charges `instrument` for the session's total, or says why not.
-    fn take_payment(
-        &self,
-        session: &Session,
-        instrument: &PaymentInstrument,
-        allowance: Option<&AllowanceCredential>,
-        pricing: &Pricing,
-    ) -> Result<PaidWith, Refusal> {
-        let declined = |content: String| {
-            Refusal::new(StatusCode::PAYMENT_REQUIRED, "payment_declined", content)
-                .at("$.payment_data.credential")
-        };
-        if instrument.handler_id == ALLOWANCE_HANDLER_ID {
-            let Some(credential) = allowance else {
-                return Err(declined(format!(
-                    "the {ALLOWANCE_HANDLER_ID} handler takes an {ALLOWANCE_CREDENTIAL_TYPE} credential"
-                )));
-            };
-            self.check_allowance(session, credential, pricing.total)
-                .map_err(declined)?;
-            return Ok(PaidWith {
-                token: credential.token.clone(),
-                idempotency_key: credential.idempotency_key.clone(),
-                identifies_payment: true,
-            });
-        }
-        if self.config.test_payments && instrument.handler_id == "mock_payment_handler" {
-            let credential = instrument.credential.as_ref();
-            let token = credential
-                .and_then(|c| c.get("token"))
-                .and_then(Value::as_str);
-            if token == Some("fail_token") {
-                return Err(declined("Payment Failed: Insufficient Funds (Mock)".into()));
-            }
-            let shown = match (token, credential.and_then(|c| c.get("number"))) {
-                (Some(token), _) => token.to_string(),
-                (None, Some(Value::String(number))) => {
-                    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
-                    format!("card ending {}", &digits[digits.len().saturating_sub(4)..])
-                }
-                _ => return Err(declined("the mock instrument has no credential".into())),
-            };
-            return Ok(PaidWith {
-                token: shown,
-                idempotency_key: String::new(),
-                identifies_payment: false,
-            });
-        }
-        Err(Refusal::new(
-            StatusCode::BAD_REQUEST,
-            "invalid",
-            format!(
-                "payment handler {:?} is not one this merchant takes",
-                instrument.handler_id
-            ),
-        )
-        .at("$.payment_data.handler_id"))
-    }
-
-    /// Why the allowance cannot pay `total` in `session`, if it cannot.
-    fn check_allowance(
-        &self,
-        session: &Session,
-        credential: &AllowanceCredential,
-        total: i64,
-    ) -> Result<(), String> {
-        let Allowance {
-            reason,
-            max_amount,
-            currency,
-            checkout_session_id,
-            merchant_id,
-            expires_at,
-        } = &credential.allowance;
-        let now = now_millis() / 1000;
-        if credential.token.trim().is_empty() {
-            Err("the payment token is empty".into())
-        } else if reason != "one_time" {
-            Err(format!("allowance reason {reason:?} is not one_time"))
-        } else if !self.is_me(merchant_id) {
-            Err("the authorisation is for another merchant".into())
-        } else if *checkout_session_id != session.id || credential.binding.checkout_id != session.id
-        {
-            Err("the authorisation is for another checkout session".into())
-        } else if !currency.eq_ignore_ascii_case(&session.currency) {
-            Err(format!(
-                "the authorisation is in {currency}, the checkout in {}",
-                session.currency
-            ))
-        } else if *max_amount < total {
-            Err(format!(
-                "the authorised amount {} is below the total {}",
-                Money::new(*max_amount, session.currency.clone()),
-                Money::new(total, session.currency.clone())
-            ))
-        } else if *expires_at <= now {
-            Err("the authorisation has expired".into())
-        } else {
-            Ok(())
-        }
-    }
-
-    fn order_reply(&self, state: &MerchantState, id: &str) -> Reply {
-        match state.orders.get(id) {
-            Some(kept) => Reply::ok(&kept.order),
-            None => not_found("order", id),
-        }
-    }
-
-    fn simulate_shipping(&self, state: &mut MerchantState, now: i64, id: &str) -> Reply {
-        let Some(kept) = state.orders.get_mut(id) else {
-            return not_found("order", id);
-        };
-        let agent_profile = kept.agent_profile.clone();
-        let order = &mut kept.order;
-        let line_items: Vec<LineItemQuantity> = order
-            .line_items
-            .iter()
-            .map(|line| LineItemQuantity {
-                id: line.id.clone(),
-                quantity: line.quantity.total,
-            })
-            .collect();
-        for line in &mut order.line_items {
-            line.quantity.fulfilled = line.quantity.total;
-            line.status = "fulfilled".into();
-        }
-        let number = order.fulfillment.events.len() + 1;
-        order.fulfillment.events.push(FulfillmentEvent {
-            id: format!("evt_{number}"),
-            occurred_at: rfc3339(now),
-            kind: "shipped".into(),
-            line_items,
-            tracking_number: Some(format!("SIM-{}-{number}", order.id)),
-            tracking_url: Some(order.permalink_url.clone()),
-            carrier: None,
-            description: Some("Shipped (simulated)".into()),
-        });
-        let order = order.clone();
-        self.announce(state, "order_shipped", &order, agent_profile.as_deref());
-        Reply::ok(&order)
-    }
-
-    // -- session parts -------------------------------------------------------
-
-    fn check_currency(&self, request: &CheckoutRequest) -> Result<(), Refusal> {
-        match &request.currency {
-            Some(currency) if !currency.eq_ignore_ascii_case(self.currency()) => Err(Refusal::new(
-                StatusCode::BAD_REQUEST,
-                "invalid",
-                format!("This merchant sells in {}, not {currency}", self.currency()),
-            )
-            .at("$.currency")),
-            _ => Ok(()),
-        }
-    }
-
-    /// Replaces the session's lines with `requested`, all or nothing.
-    fn set_lines(
-        &self,
-        state: &MerchantState,
-        session: &mut Session,
-        requested: &[LineItemRequest],
-    ) -> Result<(), Refusal> {
-        if requested.is_empty() {
-            return Err(Refusal::new(
-                StatusCode::BAD_REQUEST,
-                "missing",
-                "A checkout needs at least one line item",
-            )
-            .at("$.line_items"));
-        }
-        if requested.len() > MAX_LINE_ITEMS {
-            return Err(Refusal::new(
-                StatusCode::BAD_REQUEST,
-                "invalid",
-                format!("At most {MAX_LINE_ITEMS} line items"),
-            )
-            .at("$.line_items"));
-        }
-        let mut lines = Vec::with_capacity(requested.len());
-        let mut next_line = session.next_line;
-        for (index, request) in requested.iter().enumerate() {
-            let path = format!("$.line_items[{index}]");
-            let item_id = request.item.id.trim();
-            if item_id.is_empty() || item_id.len() > MAX_ID_CHARS {
-                return Err(
-                    Refusal::new(StatusCode::BAD_REQUEST, "invalid", "Invalid item id")
-                        .at(format!("{path}.item.id")),
-                );
-            }
-            if !(1..=MAX_QUANTITY).contains(&request.quantity) {
-                return Err(Refusal::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid",
-                    format!("Quantity must be between 1 and {MAX_QUANTITY}"),
-                )
-                .at(format!("{path}.quantity")));
-            }
-            let (product, variant) = self.resolve(item_id).map_err(|r| r.at(path.clone()))?;
-            // A line keeps its id when the platform names one of this
-            // session's; anything else is a new line.
-            let id = match &request.id {
-                Some(id)
-                    if session.lines.iter().any(|l| &l.id == id)
-                        && !lines.iter().any(|l: &Line| &l.id == id) =>
-                {
-                    id.clone()
-                }
-                _ => {
-                    let id = format!("li_{next_line}");
-                    next_line += 1;
-                    id
-                }
-            };
-            lines.push(Line {
-                id,
-                item_id: item_id.to_string(),
-                product,
-                variant,
-                quantity: request.quantity as u32,
-            });
-        }
-        self.check_stock(state, &lines)?;
-        // Amounts must fit: the session's money is worked out in i64.
-        lines
-            .iter()
-            .try_fold(0i64, |sum, line| {
-                let price = self.products[line.product].variants[line.variant]
-                    .price
-                    .amount;
-                price
-                    .checked_mul(i64::from(line.quantity))
-                    .and_then(|amount| sum.checked_add(amount))
-            })
-            .filter(|sum| *sum <= i64::MAX / 4)
-            .ok_or_else(|| {
-                Refusal::new(StatusCode::BAD_REQUEST, "invalid", "The order is too large")
-                    .at("$.line_items")
-            })?;
-        session.lines = lines;
-        session.next_line = next_line;
-        Ok(())
-    }
-
-    /// The variant a line item's id names, or why none.
-    fn resolve(&self, item_id: &str) -> Result<(usize, usize), Refusal> {
-        if let Some(&(product, variant)) = self.items.get(item_id) {
-            let price = &self.products[product].variants[variant].price;
-            if !price.currency.eq_ignore_ascii_case(self.currency()) || price.amount < 0 {
-                return Err(Refusal::new(
-                    StatusCode::BAD_REQUEST,
-                    "not_found",
-                    format!("Item {item_id} is not sold in {}", self.currency()),
-                ));
-            }
-            return Ok((product, variant));
-        }
-        if let Some(&product) = self.several.get(item_id) {
-            let ids: Vec<&str> = self.products[product]
-                .variants
-                .iter()
-                .take(12)
-                .map(|v| v.id.as_str())
-                .collect();
-            return Err(Refusal::new(
-                StatusCode::BAD_REQUEST,
-                "invalid",
-                format!(
-                    "Item {item_id} has several variants; name one by its id ({})",
-                    ids.join(", ")
-                ),
-            ));
-        }
-        Err(Refusal::new(
-            StatusCode::BAD_REQUEST,
-            "not_found",
-            format!("Item {item_id} not found"),
-        ))
-    }
-
-    /// Whether every line is in stock, counting lines of one variant
-    /// together.
-    fn check_stock(&self, state: &MerchantState, lines: &[Line]) -> Result<(), Refusal> {
-        let mut wanted: HashMap<(usize, usize), u64> = HashMap::new();
-        for line in lines {
-            *wanted.entry((line.product, line.variant)).or_default() += u64::from(line.quantity);
-        }
-        for (index, line) in lines.iter().enumerate() {
-            let variant = &self.products[line.product].variants[line.variant];
-            let asked = wanted[&(line.product, line.variant)];
-            if asked > self.in_stock(state, variant) {
-                return Err(Refusal::new(
-                    StatusCode::BAD_REQUEST,
-                    "out_of_stock",
-                    format!("Insufficient stock for item {}", line.item_id),
-                )
-                .at(format!("$.line_items[{index}]")));
-            }
-        }
-        Ok(())
-    }
-
-    fn in_stock(&self, state: &MerchantState, variant: &FeedVariant) -> u64 {
-        if !variant.availability.available {
-            return 0;
-        }
-        let held = self
-            .config
-            .inventory
-            .get(&variant.id)
-            .copied()
-            .unwrap_or(self.config.default_stock);
-        u64::from(held).saturating_sub(state.sold.get(&variant.id).copied().unwrap_or(0))
-    }
-
-    /// Buyer, fulfilment and discount codes from a create or update.
-    fn set_details(&self, session: &mut Session, request: &CheckoutRequest) -> Result<(), Refusal> {
-        if let Some(buyer) = &request.buyer {
-            if !buyer.is_object() {
-                return Err(Refusal::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid",
-                    "buyer must be an object",
-                )
-                .at("$.buyer"));
-            }
-            session.buyer = Some(buyer.clone());
-        }
-        if let Some(discounts) = &request.discounts {
-            if let Some(codes) = &discounts.codes {
-                if codes.len() > MAX_CODES || codes.iter().any(|c| c.len() > MAX_ID_CHARS) {
-                    return Err(Refusal::new(
-                        StatusCode::BAD_REQUEST,
-                        "invalid",
-                        format!("At most {MAX_CODES} discount codes"),
-                    )
-                    .at("$.discounts.codes"));
-                }
-                session.codes = codes.iter().map(|c| c.trim().to_string()).collect();
-            }
-        }
-        let Some(fulfillment) = &request.fulfillment else {
-            return Ok(());
-        };
-        // One shipping method covers every line; a request names it first.
-        let Some(method) = fulfillment
-            .methods
-            .iter()
-            .find(|m| m.kind.is_empty() || m.kind == "shipping")
-        else {
-            return Ok(());
-        };
-        if !method.destinations.is_empty() {
-            if method.destinations.len() > MAX_DESTINATIONS {
-                return Err(Refusal::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid",
-                    format!("At most {MAX_DESTINATIONS} destinations"),
-                )
-                .at("$.fulfillment.methods[0].destinations"));
-            }
-            let mut destinations = Vec::new();
-            for destination in &method.destinations {
-                let mut destination = destination.clone();
-                if destination.id.trim().is_empty() || destination.id.len() > MAX_ID_CHARS {
-                    destination.id = format!("dest_{}", session.next_destination);
-                    session.next_destination += 1;
-                }
-                destinations.push(destination);
-            }
-            session.destinations = destinations;
-            if session
-                .selected_destination
-                .as_ref()
-                .is_some_and(|id| !session.destinations.iter().any(|d| &d.id == id))
-            {
-                session.selected_destination = None;
-            }
-        }
-        if let Some(selected) = &method.selected_destination_id {
-            if !session.destinations.iter().any(|d| &d.id == selected) {
-                return Err(Refusal::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid",
-                    format!("No destination {selected} in this checkout"),
-                )
-                .at("$.fulfillment.methods[0].selected_destination_id"));
-            }
-            session.selected_destination = Some(selected.clone());
-        }
-        if let Some(selected) = method
-            .groups
-            .first()
-            .and_then(|g| g.selected_option_id.as_deref())
-        {
-            // An option of another merchant's making (a platform's default)
-            // is not chosen; the session then asks for a choice.
-            session.selected_option = [STANDARD_OPTION, EXPRESS_OPTION]
-                .into_iter()
-                .find(|option| *option == selected);
-        }
-        Ok(())
     }
 
     fn price(&self, session: &Session) -> Pricing {
@@ -1286,15 +649,12 @@ impl UcpMerchant {
             });
         }
         let discount = subtotal - left;
-        let standard = if profile.free_shipping_over > 0 && subtotal >= profile.free_shipping_over {
-            0
-        } else {
-            profile.shipping.max(0)
-        };
-        let express = self.config.express_shipping.max(standard);
-        let shipping = session.selected_option.map(|option| match option {
-            EXPRESS_OPTION => express,
-            _ => standard,
+        let options = self.priced_options(session, subtotal);
+        let shipping = session.selected_option.as_ref().and_then(|selected| {
+            options
+                .iter()
+                .find(|option| option.id == *selected)
+                .map(|option| option.amount)
         });
         // Tax on what is paid for the goods, rounded half up to the cent.
         let tax = ((i128::from(left) * i128::from(profile.tax_basis_points.max(0)) + 5_000)
@@ -1306,8 +666,7 @@ impl UcpMerchant {
             applied,
             rejected,
             discount,
-            standard,
-            express,
+            options,
             shipping,
             tax,
             total,
@@ -1398,27 +757,17 @@ impl UcpMerchant {
                 parent_id: None,
             })
             .collect();
-        let standard_title = if pricing.standard == 0 {
-            "Free Standard Shipping"
-        } else {
-            "Standard Shipping"
-        };
-        let options = vec![
-            FulfillmentOption {
-                id: STANDARD_OPTION.into(),
-                title: standard_title.into(),
-                description: Some("Arrives in 5-7 business days".into()),
+        let options = pricing
+            .options
+            .iter()
+            .map(|option| FulfillmentOption {
+                id: option.id.clone(),
+                title: option.title.clone(),
+                description: Some(option.description.into()),
                 carrier: None,
-                totals: vec![Total::plain(TotalType::Total, pricing.standard)],
-            },
-            FulfillmentOption {
-                id: EXPRESS_OPTION.into(),
-                title: "Express Shipping".into(),
-                description: Some("Arrives in 2-3 business days".into()),
-                carrier: None,
-                totals: vec![Total::plain(TotalType::Total, pricing.express)],
-            },
-        ];
+                totals: vec![Total::plain(TotalType::Total, option.amount)],
+            })
+            .collect();
         let mut totals = vec![Total::new(
             TotalType::Subtotal,
             "Subtotal",
@@ -1464,8 +813,8 @@ impl UcpMerchant {
             continue_url: None,
             payment: PaymentResponse {
                 handlers: self.handlers(&session.base_url),
-                selected_instrument_id: None,
-                instruments: Vec::new(),
+                selected_instrument_id: session.payment.selected_instrument_id.clone(),
+                instruments: session.payment.instruments.clone(),
             },
             order: None,
             order_id: None,
@@ -1481,7 +830,7 @@ impl UcpMerchant {
                         id: GROUP_ID.into(),
                         line_item_ids,
                         options,
-                        selected_option_id: session.selected_option.map(String::from),
+                        selected_option_id: session.selected_option.clone(),
                     }],
                 }],
                 available_methods: Vec::new(),
@@ -1518,11 +867,13 @@ impl UcpMerchant {
             .and_then(|id| session.destinations.iter().find(|d| &d.id == id))
             .map(|d| d.address.clone())
             .unwrap_or_default();
-        let option_title = match session.selected_option {
-            Some(EXPRESS_OPTION) => "Express Shipping",
-            _ if pricing.standard == 0 => "Free Standard Shipping",
-            _ => "Standard Shipping",
-        };
+        let option_title = session.selected_option.as_ref().and_then(|selected| {
+            pricing
+                .options
+                .iter()
+                .find(|option| option.id == *selected)
+                .map(|option| option.title.clone())
+        });
         let view_totals = {
             let mut totals = vec![Total::new(
                 TotalType::Subtotal,
@@ -1568,7 +919,7 @@ impl UcpMerchant {
                         .collect(),
                     method_type: "shipping".into(),
                     destination,
-                    description: Some(option_title.into()),
+                    description: option_title,
                     fulfillable_on: Some("now".into()),
                 }],
                 events: Vec::new(),
@@ -1582,7 +933,7 @@ impl UcpMerchant {
     fn session_reply(&self, session: &Session) -> Reply {
         match &session.completion {
             Some(completion) => completion.reply.clone(),
-            None => Reply::ok(&self.view(session)),
+            None => Reply::checkout(&self.view(session)),
         }
     }
 
@@ -1752,172 +1103,6 @@ impl UcpMerchant {
     }
 }
 
-/// The conformance suite's seeded shop (`test_data/flower_shop` of
-/// Universal-Commerce-Protocol/conformance) as this merchant's settings and
-/// catalog: `products.csv` (one single-variant product per row, its id both
-/// product and variant id), `inventory.csv`, `discounts.csv` (percentage or
-/// fixed_amount), `shipping_rates.csv` (the default country's standard and
-/// express rates) and `promotions.csv` (free shipping from a subtotal), with
-/// the suite's test payment handlers on. What this merchant has no notion of
-/// (rates per country, free shipping per item, customers and their saved
-/// addresses) is left out. The caller sets `simulation_secret`,
-/// `order_webhooks` and `public_url` as the run needs.
-pub fn load_conformance_shop(
-    dir: &std::path::Path,
-) -> Result<(UcpMerchantConfig, Vec<FeedProduct>), String> {
-    use crate::catalog::feed::{Availability, FeedPrice};
-
-    #[derive(Deserialize)]
-    struct ProductRow {
-        id: String,
-        title: String,
-        price: i64,
-    }
-    #[derive(Deserialize)]
-    struct InventoryRow {
-        product_id: String,
-        quantity: u32,
-    }
-    #[derive(Deserialize)]
-    struct DiscountRow {
-        code: String,
-        #[serde(rename = "type")]
-        kind: String,
-        value: i64,
-        #[serde(default)]
-        description: String,
-    }
-    #[derive(Deserialize)]
-    struct ShippingRow {
-        country_code: String,
-        service_level: String,
-        price: i64,
-    }
-    #[derive(Deserialize)]
-    struct PromotionRow {
-        #[serde(rename = "type")]
-        kind: String,
-        min_subtotal: Option<i64>,
-        #[serde(default)]
-        eligible_item_ids: String,
-    }
-    fn rows<T: for<'de> Deserialize<'de>>(
-        dir: &std::path::Path,
-        file: &str,
-        required: bool,
-    ) -> Result<Vec<T>, String> {
-        let path = dir.join(file);
-        if !required && !path.exists() {
-            return Ok(Vec::new());
-        }
-        let mut reader =
-            csv::Reader::from_path(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        reader
-            .deserialize()
-            .enumerate()
-            .map(|(index, row)| row.map_err(|e| format!("{}:{}: {e}", path.display(), index + 2)))
-            .collect()
-    }
-
-    let mut profile = MerchantProfile {
-        id: "flower_shop".into(),
-        name: "Flower Shop".into(),
-        feed: String::new(),
-        currency: "USD".into(),
-        shipping: 0,
-        free_shipping_over: 0,
-        tax_basis_points: 0,
-        protocol: "ucp".into(),
-    };
-    let rates: Vec<ShippingRow> = rows(dir, "shipping_rates.csv", false)?;
-    let default_rate = |level: &str| {
-        rates
-            .iter()
-            .find(|r| r.country_code == "default" && r.service_level == level)
-            .map(|r| r.price)
-    };
-    profile.shipping = default_rate("standard").unwrap_or(0);
-    let express = default_rate("express");
-    let promotions: Vec<PromotionRow> = rows(dir, "promotions.csv", false)?;
-    if let Some(threshold) = promotions
-        .iter()
-        .filter(|p| p.kind == "free_shipping" && p.eligible_item_ids.trim().is_empty())
-        .filter_map(|p| p.min_subtotal)
-        .min()
-    {
-        profile.free_shipping_over = threshold;
-    }
-    let mut config = UcpMerchantConfig::new(profile);
-    if let Some(express) = express {
-        config.express_shipping = express;
-    }
-    config.test_payments = true;
-    for row in rows::<InventoryRow>(dir, "inventory.csv", false)? {
-        config.inventory.insert(row.product_id, row.quantity);
-    }
-    for row in rows::<DiscountRow>(dir, "discounts.csv", false)? {
-        let kind = match row.kind.as_str() {
-            "percentage" => DiscountKind::Percent {
-                basis_points: row.value.saturating_mul(100),
-            },
-            "fixed_amount" => DiscountKind::Fixed { amount: row.value },
-            other => return Err(format!("discounts.csv: unknown discount type {other:?}")),
-        };
-        config.discount_codes.push(DiscountCode {
-            title: if row.description.is_empty() {
-                row.code.clone()
-            } else {
-                row.description
-            },
-            code: row.code,
-            kind,
-        });
-    }
-    let products = rows::<ProductRow>(dir, "products.csv", true)?
-        .into_iter()
-        .map(|row| FeedProduct {
-            id: row.id.clone(),
-            title: row.title.clone(),
-            description: String::new(),
-            url: String::new(),
-            brand: String::new(),
-            categories: Vec::new(),
-            gender: None,
-            age_group: None,
-            material: None,
-            variants: vec![FeedVariant {
-                availability: Availability::from_stock(
-                    config.inventory.get(&row.id).is_none_or(|held| *held > 0),
-                ),
-                id: row.id,
-                title: row.title,
-                price: FeedPrice {
-                    amount: row.price,
-                    currency: "USD".into(),
-                },
-                variant_options: Vec::new(),
-                barcodes: Vec::new(),
-            }],
-        })
-        .collect();
-    Ok((config, products))
-}
-
-/// The instrument's allowance, when it carries one.
-fn allowance_credential(instrument: &PaymentInstrument) -> Option<AllowanceCredential> {
-    let credential: AllowanceCredential =
-        serde_json::from_value(instrument.credential.clone()?).ok()?;
-    (credential.kind == ALLOWANCE_CREDENTIAL_TYPE).then_some(credential)
-}
-
-struct PaidWith {
-    token: String,
-    idempotency_key: String,
-    /// Whether the credential names one payment (an allowance does; a mock
-    /// token does not).
-    identifies_payment: bool,
-}
-
 /// A line's title: the product and its variant ("Wool Socks - Gray / M"),
 /// as the variant's feed title says it or from its options.
 fn item_title(product: &FeedProduct, variant: &FeedVariant) -> String {
@@ -1941,22 +1126,6 @@ fn item_title(product: &FeedProduct, variant: &FeedVariant) -> String {
     } else {
         format!("{product_title} - {variant_title}")
     }
-}
-
-fn not_modifiable(session: &Session) -> Option<Refusal> {
-    let (status, word) = match session.stage {
-        Stage::Open => return None,
-        Stage::Completed => (CheckoutStatus::Completed, "completed"),
-        Stage::Canceled => (CheckoutStatus::Canceled, "canceled"),
-    };
-    Some(
-        Refusal::new(
-            StatusCode::CONFLICT,
-            "checkout_not_modifiable",
-            format!("The checkout session is {word} and cannot be changed"),
-        )
-        .in_session(status),
-    )
 }
 
 fn not_found(what: &str, id: &str) -> Reply {
@@ -2093,311 +1262,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-// ---------------------------------------------------------------------------
-// HTTP
-// ---------------------------------------------------------------------------
-
-/// The merchant's routes.
-pub fn app(merchant: Arc<UcpMerchant>) -> Router {
-    Router::new()
-        .route("/.well-known/ucp", get(discovery))
-        .route("/ucp/handlers/allowance", get(handler_spec))
-        .route(
-            "/ucp/handlers/allowance/config.json",
-            get(handler_config_schema),
-        )
-        .route(
-            "/ucp/handlers/allowance/instrument.json",
-            get(handler_instrument_schema),
-        )
-        .route("/checkout-sessions", post(create_session))
-        .route(
-            "/checkout-sessions/{id}",
-            get(get_session).put(update_session),
-        )
-        .route("/checkout-sessions/{id}/complete", post(complete_session))
-        .route("/checkout-sessions/{id}/cancel", post(cancel_session))
-        .route("/orders/{id}", get(get_order))
-        .route("/testing/simulate-shipping/{id}", post(simulate_shipping))
-        .fallback(|| async {
-            Refusal::new(StatusCode::NOT_FOUND, "not_found", "No such resource").reply()
-        })
-        .method_not_allowed_fallback(|| async {
-            Refusal::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "invalid",
-                "Method not allowed on this resource",
-            )
-            .reply()
-        })
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(merchant)
-}
-
-/// Serves `app(merchant)` on `listener` until `shutdown` completes.
-pub async fn serve(
-    listener: TcpListener,
-    merchant: Arc<UcpMerchant>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, app(merchant))
-        .with_graceful_shutdown(shutdown)
-        .await
-}
-
-impl IntoResponse for Reply {
-    fn into_response(self) -> Response {
-        (self.status, Json(self.body)).into_response()
-    }
-}
-
-type Shared = State<Arc<UcpMerchant>>;
-
-async fn discovery(State(merchant): Shared, headers: HeaderMap) -> Reply {
-    match merchant.base_url(&headers) {
-        Ok(base_url) => Reply {
-            status: StatusCode::OK,
-            body: merchant.profile_document(&base_url),
-        },
-        Err(reply) => reply,
-    }
-}
-
-async fn create_session(
-    State(merchant): Shared,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Reply {
-    merchant.mutate(&headers, "create", body, |state, context, body| {
-        merchant.create(state, context, body)
-    })
-}
-
-async fn get_session(State(merchant): Shared, headers: HeaderMap, Path(id): Path<String>) -> Reply {
-    merchant.read(&headers, |state, context| merchant.get(state, context, &id))
-}
-
-async fn update_session(
-    State(merchant): Shared,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> Reply {
-    merchant.mutate(
-        &headers,
-        &format!("update {id}"),
-        body,
-        |state, context, body| merchant.update(state, context, &id, body),
-    )
-}
-
-async fn complete_session(
-    State(merchant): Shared,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> Reply {
-    let reply = merchant.mutate(
-        &headers,
-        &format!("complete {id}"),
-        body,
-        |state, context, body| merchant.complete(state, context, &id, body),
-    );
-    merchant.send_events();
-    reply
-}
-
-async fn cancel_session(
-    State(merchant): Shared,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> Reply {
-    merchant.mutate(
-        &headers,
-        &format!("cancel {id}"),
-        body,
-        |state, context, _| merchant.cancel(state, context, &id),
-    )
-}
-
-async fn get_order(State(merchant): Shared, headers: HeaderMap, Path(id): Path<String>) -> Reply {
-    merchant.read(&headers, |state, _| merchant.order_reply(state, &id))
-}
-
-async fn simulate_shipping(
-    State(merchant): Shared,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Reply {
-    let Some(secret) = &merchant.config.simulation_secret else {
-        return Refusal::new(StatusCode::NOT_FOUND, "not_found", "No such resource").reply();
-    };
-    let given = headers
-        .get("simulation-secret")
-        .map(|v| v.as_bytes())
-        .unwrap_or_default();
-    if !same_secret(given, secret.as_bytes()) {
-        return Refusal::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "Simulation-Secret is missing or wrong",
-        )
-        .reply();
-    }
-    let reply = merchant.read(&headers, |state, context| {
-        merchant.simulate_shipping(state, context.now, &id)
-    });
-    merchant.send_events();
-    reply
-}
-
-/// Delivers one order event: reads the platform's profile, finds its order
-/// capability's `webhook_url`, and POSTs the event there (up to three
-/// attempts), every address checked against `policy`, every answer bounded.
-async fn deliver(
-    client: &reqwest::Client,
-    policy: NetworkPolicy,
-    event: &OrderEvent,
-) -> Result<(), String> {
-    let profile_url = policy.check_url(&event.agent_profile)?;
-    let response = client
-        .get(profile_url)
-        .header(reqwest::header::ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    if !response.status().is_success() {
-        return Err(format!(
-            "the platform profile answered {}",
-            response.status()
-        ));
-    }
-    let profile: Value = serde_json::from_slice(&read_bounded(response, MAX_BODY_BYTES).await?)
-        .map_err(|e| e.to_string())?;
-    let webhook_url = platform_webhook(&profile).ok_or("the platform names no order webhook")?;
-    let webhook_url = policy.check_url(&webhook_url)?;
-    for attempt in 0..WEBHOOK_ATTEMPTS {
-        if attempt > 0 {
-            tokio::time::sleep(WEBHOOK_RETRY_AFTER).await;
-        }
-        let sent = client
-            .post(webhook_url.clone())
-            .json(&event.payload)
-            .send()
-            .await;
-        if sent.is_ok_and(|answer| answer.status().is_success()) {
-            return Ok(());
-        }
-    }
-    Err("the platform's webhook did not take the event".into())
-}
-
-/// The order capability's `webhook_url` in a platform profile (capabilities
-/// listed, or keyed by name as in 2026-04-08).
-fn platform_webhook(profile: &Value) -> Option<String> {
-    let capabilities = &profile.get("ucp")?.get("capabilities")?;
-    let config = match capabilities {
-        Value::Array(list) => list
-            .iter()
-            .find(|c| c.get("name").and_then(Value::as_str) == Some(ORDER_CAPABILITY))?
-            .get("config")?,
-        Value::Object(by_name) => {
-            let entry = by_name.get(ORDER_CAPABILITY)?;
-            entry
-                .as_array()
-                .and_then(|a| a.first())
-                .unwrap_or(entry)
-                .get("config")?
-        }
-        _ => return None,
-    };
-    config.get("webhook_url")?.as_str().map(String::from)
-}
-
-async fn read_bounded(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
-        if bytes.len() + chunk.len() > limit {
-            return Err(format!("answer larger than {limit} bytes"));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes)
-}
-
-/// Compares secrets without stopping at the first difference.
-fn same_secret(given: &[u8], secret: &[u8]) -> bool {
-    given.len() == secret.len()
-        && given
-            .iter()
-            .zip(secret)
-            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-            == 0
-}
-
-async fn handler_spec() -> Json<Value> {
-    Json(json!({
-        "name": ALLOWANCE_HANDLER_NAME,
-        "version": UCP_VERSION,
-        "title": "Concierge one-time allowance",
-        "description": "Pays a UCP checkout with Concierge's one-time payment authorisation. The platform completes the checkout with an instrument of type 'allowance' whose credential (type 'allowance_token') carries the token, the authorisation's idempotency key, the allowance (reason one_time, max_amount in minor units, currency, checkout_session_id, merchant_id, expires_at in Unix seconds) and a binding to the checkout. The business charges the token at most once, only for that checkout and business, in that currency, up to max_amount, before expires_at; the same authorisation sent again is answered with the same completed checkout.",
-        "participants": ["business", "platform"],
-        "config": "config.json",
-        "instrument": "instrument.json",
-        "errors": {
-            "payment_declined": "the allowance is for another checkout or business, in another currency, below the total, expired, or its token is empty (HTTP 402)"
-        }
-    }))
-}
-
-async fn handler_config_schema() -> Json<Value> {
-    Json(json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "Concierge allowance handler config",
-        "type": "object",
-        "properties": {
-            "merchant_id": {"type": "string", "description": "The id this business accepts in allowance.merchant_id."},
-            "currencies": {"type": "array", "items": {"type": "string"}}
-        }
-    }))
-}
-
-async fn handler_instrument_schema() -> Json<Value> {
-    Json(json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "Concierge allowance instrument",
-        "allOf": [{"$ref": "https://ucp.dev/schemas/shopping/types/payment_instrument_base.json"}],
-        "type": "object",
-        "required": ["id", "handler_id", "type", "credential"],
-        "properties": {
-            "type": {"const": ALLOWANCE_INSTRUMENT_TYPE},
-            "credential": {
-                "type": "object",
-                "required": ["type", "token", "idempotency_key", "allowance", "binding"],
-                "properties": {
-                    "type": {"const": ALLOWANCE_CREDENTIAL_TYPE},
-                    "token": {"type": "string"},
-                    "idempotency_key": {"type": "string"},
-                    "allowance": {
-                        "type": "object",
-                        "required": ["reason", "max_amount", "currency", "checkout_session_id", "merchant_id", "expires_at"],
-                        "properties": {
-                            "reason": {"const": "one_time"},
-                            "max_amount": {"type": "integer", "minimum": 0},
-                            "currency": {"type": "string"},
-                            "checkout_session_id": {"type": "string"},
-                            "merchant_id": {"type": "string"},
-                            "expires_at": {"type": "integer", "description": "Unix seconds"}
-                        }
-                    },
-                    "binding": {"$ref": "https://ucp.dev/schemas/shopping/types/binding.json"}
-                }
-            }
-        }
-    }))
 }
 
 #[cfg(test)]
