@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::{free_port, output_text, run_at};
+use common::{free_port, output_text, run_at, spawn_until_ready};
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -32,8 +32,9 @@ LK-200-GRAY-M,LK-200,Lakeside Wool Socks,Warm socks.,9.00 USD,in_stock,Lakeside,
 
 /// Starts the reference responder and waits until it listens.
 fn serve_reference(dir: &Path, port: u16) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_concierge"))
-        .args([
+    spawn_until_ready(
+        dir,
+        &[
             "merchant",
             "serve",
             "--feed",
@@ -44,19 +45,8 @@ fn serve_reference(dir: &Path, port: u16) -> Child {
             "my-app-secret",
             "--verify-token",
             "my-verify-token",
-        ])
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        if line.contains("Ctrl-C stops it") {
-            break;
-        }
-    }
-    child
+        ],
+    )
 }
 
 #[test]

@@ -7,15 +7,17 @@
 
 mod common;
 
-use common::{free_port, output_text, pay, run_at, small_catalogs, TestWorld, DEFAULT_REQUEST};
+use common::{
+    free_port, output_text, pay, run_at, small_catalogs, spawn_until_ready, TestWorld,
+    DEFAULT_REQUEST,
+};
 use concierge::catalog::MerchantCatalog;
 use concierge::merchant::messenger::wire::PaymentAuthorization;
 use concierge::merchant::protocol::{Opening, SessionState};
 use concierge::negotiate::Outcome;
 use concierge::order::{PaymentClaim, PaymentStatus};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 /// The small world (alpha $49.00, beta $47.00 the cheapest valid, gamma
@@ -174,8 +176,9 @@ LK-100-NAVY-M,LK-100,Lakeside Turtleneck Sweater,A warm turtleneck.,42.00 USD,in
 /// `concierge merchant serve --protocol P --feed shop.csv --id lakeside
 /// --port N --app-secret my-api-key`, until it listens.
 fn serve_reference(dir: &Path, protocol: &str, port: u16) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_concierge"))
-        .args([
+    spawn_until_ready(
+        dir,
+        &[
             "merchant",
             "serve",
             "--protocol",
@@ -190,19 +193,8 @@ fn serve_reference(dir: &Path, protocol: &str, port: u16) -> Child {
             &port.to_string(),
             "--app-secret",
             "my-api-key",
-        ])
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        if line.contains("Ctrl-C stops it") {
-            break;
-        }
-    }
-    child
+        ],
+    )
 }
 
 /// A business with no bot serves its feed over UCP or ACP with the binary,

@@ -470,3 +470,27 @@ pub fn output_text(output: &std::process::Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     )
 }
+
+/// Starts `concierge` with `args` in `dir` (a long-running command such as
+/// `merchant serve`) and returns once it says it is ready ("Ctrl-C stops
+/// it").
+pub fn spawn_until_ready(dir: &std::path::Path, args: &[&str]) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_concierge"))
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    for line in std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+    {
+        if line.contains("Ctrl-C stops it") {
+            break;
+        }
+    }
+    child
+}
