@@ -1176,8 +1176,11 @@ async fn idempotency_keys_bearer_and_bounds_follow_the_spec() {
 
     // Registration's probe: the right key passes, a wrong key does not.
     let client = concierge::http::client();
-    probe(&client, &url, KEY).await.unwrap();
-    let refused = probe(&client, &url, "nope").await.unwrap_err().to_string();
+    probe(&client, &url, KEY, None).await.unwrap();
+    let refused = probe(&client, &url, "nope", None)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(refused.contains("refused the API key"), "{refused}");
 }
 
@@ -1439,7 +1442,7 @@ async fn probe_refuses_what_is_not_an_acp_checkout() {
     let app =
         Router::new().fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "nothing here") });
     let url = serve_app(app).await;
-    let refused = probe(&concierge::http::client(), &url, KEY)
+    let refused = probe(&concierge::http::client(), &url, KEY, None)
         .await
         .unwrap_err()
         .to_string();

@@ -199,12 +199,19 @@ fn serve_reference(dir: &Path, protocol: &str, port: u16) -> Child {
 
 /// A business with no bot serves its feed over UCP or ACP with the binary,
 /// registers the endpoint (the protocol named, or for UCP found by its
-/// profile), and a shopper's `ask --auto-pay` pays it once.
+/// profile), and a shopper's `ask --auto-pay` pays it once. Registered
+/// under another id than it serves with (ACP, no `--id`), the reference
+/// merchant learns that id from registration's probe and is paid all the
+/// same.
 #[test]
 fn a_ucp_or_acp_business_registers_with_the_binary_and_is_paid() {
-    for (protocol, register_args) in [
-        ("ucp", vec![]),
-        ("acp", vec!["--protocol", "acp", "--api-key", "my-api-key"]),
+    for (protocol, register_args, registered_id) in [
+        ("ucp", vec!["--id", "lakeside"], "lakeside"),
+        (
+            "acp",
+            vec!["--protocol", "acp", "--api-key", "my-api-key"],
+            "lakeside-knits",
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("shop.csv"), SHOP_CSV).unwrap();
@@ -217,8 +224,6 @@ fn a_ucp_or_acp_business_registers_with_the_binary_and_is_paid() {
             "register",
             "--name",
             "Lakeside Knits",
-            "--id",
-            "lakeside",
             "--endpoint",
             &endpoint,
             "--feed",
@@ -262,7 +267,7 @@ fn a_ucp_or_acp_business_registers_with_the_binary_and_is_paid() {
         let orders = run_at(dir.path(), listen, &["orders", "--json"]);
         let orders: serde_json::Value = serde_json::from_slice(&orders.stdout).unwrap();
         assert_eq!(orders.as_array().unwrap().len(), 1, "{protocol}: {orders}");
-        assert_eq!(orders[0]["merchant_id"], "lakeside", "{protocol}");
+        assert_eq!(orders[0]["merchant_id"], registered_id, "{protocol}");
         assert_eq!(orders[0]["status"], "paid", "{protocol}: {orders}");
 
         // A wrong protocol or a wrong key is refused with the reason.

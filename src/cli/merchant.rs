@@ -347,7 +347,14 @@ async fn serve_reference(args: ReferenceResponder<'_>) -> anyhow::Result<i32> {
         println!("  {:<13} {value}", format!("{label}:"));
     }
     if !explicit_id {
-        println!("  merchant id:  {} until registered; registration tells it the id it is registered under", merchant.endpoint("").merchant_id);
+        let id = merchant.endpoint("").merchant_id;
+        if protocol.name == "messenger" {
+            println!("  merchant id:  {id} until registered; registration tells it the id it is registered under");
+        } else {
+            // No handshake tells a UCP or ACP endpoint its registered id,
+            // and payment authorisations name that id.
+            println!("  merchant id:  {id}; register it with --id {id}");
+        }
     }
     serve_until_ctrl_c(listener, merchant).await
 }

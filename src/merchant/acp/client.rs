@@ -189,14 +189,22 @@ pub(crate) fn digest(parts: &[&str]) -> String {
     hex::encode(hasher.finalize())
 }
 
+/// The header that tells a merchant the id it is registered under.
+pub const MERCHANT_ID_HEADER: &str = "Concierge-Merchant-Id";
+
 /// Checks that `base_url` answers ACP with `api_key`: a GET of a session
 /// that does not exist must be the spec's 404 error body (a wrong key is
-/// 401). The caller checks the URL against the network policy first, as
-/// registration does, and passes a guarded client.
+/// 401). `merchant_id`, the id Concierge registers the business under,
+/// rides in a `Concierge-Merchant-Id` header, which ACP businesses ignore
+/// and the reference merchant adopts (its payment authorisations name
+/// that id), as Messenger's handshake tells a responder. The caller checks
+/// the URL against the network policy first, as registration does, and
+/// passes a guarded client.
 pub async fn probe(
     client: &reqwest::Client,
     base_url: &str,
     api_key: &str,
+    merchant_id: Option<&str>,
 ) -> Result<(), MerchantError> {
     let error = |message: String| MerchantError::Protocol {
         merchant: base_url.to_string(),
@@ -207,11 +215,14 @@ pub async fn probe(
         crate::merchant::messenger::signature::random_token(6)
     );
     let url = endpoint_url(base_url, &["checkout_sessions", &probe_id]).map_err(error)?;
-    let request = client
+    let mut request = client
         .get(url)
         .bearer_auth(api_key)
         .header("API-Version", API_VERSION)
         .header(reqwest::header::ACCEPT, "application/json");
+    if let Some(id) = merchant_id {
+        request = request.header(MERCHANT_ID_HEADER, id);
+    }
     let (status, body) = send_bounded(request, MAX_REPLY_BYTES)
         .await
         .map_err(|failure| failure.into_error(base_url, Duration::ZERO))?;

@@ -94,7 +94,12 @@ async fn verify(verification: &Verification<'_>) -> Result<(), String> {
         .map(str::trim)
         .filter(|key| !key.is_empty())
         .ok_or("an ACP merchant needs the API key Concierge is to send (api_key)")?;
-    probe(verification.client, verification.url.as_str(), api_key)
+    probe(
+        verification.client,
+        verification.url.as_str(),
+        api_key,
+        Some(verification.merchant_id),
+    )
         .await
         .map_err(|error| error.to_string())
 }

@@ -355,7 +355,17 @@ impl AcpMerchant {
             .and_then(|v| v.to_str().ok())
             .map(str::trim);
         let refusal = match version {
-            Some(API_VERSION) => return Ok(()),
+            Some(API_VERSION) => {
+                // A Concierge that knows the key says which id it registered
+                // this merchant under; its allowances will name that id.
+                if let Some(id) = headers
+                    .get(super::client::MERCHANT_ID_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                {
+                    self.accept_merchant_id(id);
+                }
+                return Ok(());
+            }
             None => ApiError::invalid_request("missing_api_version", "API-Version is required"),
             Some(other) => ApiError::invalid_request(
                 "unsupported_api_version",
