@@ -1,6 +1,7 @@
 //! Mixed markets: one request negotiates with Messenger bots, UCP and ACP
 //! businesses at once (each on its reference merchant over loopback HTTP)
-//! and pays the best valid invoice whatever its protocol, exactly once;
+//! and pays the best valid invoice whatever its protocol, exactly once (and
+//! a UCP or ACP merchant is asked about the order afterwards);
 //! a payment whose answer was lost is settled through the protocol it was
 //! made in; and a business following the README registers a UCP or ACP
 //! endpoint with the binary and is paid.
@@ -66,6 +67,25 @@ async fn a_mixed_market_pays_the_cheapest_valid_invoice_whatever_its_protocol() 
         assert_eq!(orders.len(), 1, "{rendered}");
         assert_eq!(orders[0].merchant_id, "beta");
         assert_eq!(orders[0].total, 4700);
+        // Asked where the order is, a UCP or ACP merchant is asked too
+        // and its answer shown beside the store's; a Messenger bot has no
+        // way to be asked.
+        let status = world
+            .shop
+            .shop("where is my order", &Default::default())
+            .await
+            .unwrap();
+        assert_eq!(status.outcome, Outcome::OrderStatus);
+        let notes = status.notes.join("\n");
+        assert!(notes.contains(&orders[0].order_number), "{notes}");
+        if protocols[1] == "messenger" {
+            assert!(!notes.contains(" says: "), "{notes}");
+        } else {
+            assert!(
+                notes.contains("Beta Basics says: order "),
+                "{protocols:?}: {notes}"
+            );
+        }
         world.stop().await;
     }
 }

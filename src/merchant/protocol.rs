@@ -357,6 +357,16 @@ pub trait MerchantProtocol: Send + Sync {
         endpoint: &MerchantEndpoint,
         order: &OrderRecord,
     ) -> Result<CancelReply, MerchantError>;
+    /// What the merchant says about a placed order now (shipped, with its
+    /// tracking; delivered), in short words. `None` when the protocol has
+    /// no way to ask, or the merchant has said nothing yet.
+    async fn order_status(
+        &self,
+        _endpoint: &MerchantEndpoint,
+        _order: &OrderRecord,
+    ) -> Result<Option<String>, MerchantError> {
+        Ok(None)
+    }
 }
 
 /// The protocols this process speaks, by name.

@@ -513,7 +513,7 @@ impl Shop {
                     ),
                 );
             }
-            IntentKind::OrderStatus => return self.order_status(options, report),
+            IntentKind::OrderStatus => return self.order_status(merchants, options, report).await,
             IntentKind::CancelOrder => {
                 return self.cancel_order(intent, merchants, options, report).await
             }
@@ -1138,12 +1138,27 @@ impl Shop {
     }
 
     /// Answers "where is my order" from the store.
-    fn order_status(&self, options: &ShopOptions, report: &mut ShopReport) -> Outcome {
+    /// The shopper's latest orders from the store, each with what its
+    /// merchant says of it now where the protocol can be asked (UCP, ACP),
+    /// all asked at once and each within the turn timeout.
+    async fn order_status(
+        &self,
+        merchants: &MerchantDirectory,
+        options: &ShopOptions,
+        report: &mut ShopReport,
+    ) -> Outcome {
         match self.orders_visible(options) {
             Ok(orders) if orders.is_empty() => report.notes.push("You have no orders yet.".into()),
             Ok(orders) => {
-                for order in orders.iter().take(5) {
-                    report.notes.push(format!(
+                let shown: Vec<&OrderRecord> = orders.iter().take(5).collect();
+                let said = futures::future::join_all(
+                    shown
+                        .iter()
+                        .map(|order| self.merchant_says(merchants, order)),
+                )
+                .await;
+                for (order, said) in shown.into_iter().zip(said) {
+                    let mut note = format!(
                         "Order {} at {}: {} ({}) x{}, {}: {}.",
                         order.order_number,
                         order.merchant_name,
@@ -1152,7 +1167,11 @@ impl Shop {
                         order.quantity,
                         Money::new(order.total, order.currency.clone()),
                         order.status
-                    ));
+                    );
+                    if let Some(said) = said {
+                        note.push_str(&format!(" {} says: {said}.", order.merchant_name));
+                    }
+                    report.notes.push(note);
                 }
             }
             Err(error) => report
@@ -1161,6 +1180,22 @@ impl Shop {
         }
         report.outcome = Outcome::OrderStatus;
         Outcome::OrderStatus
+    }
+
+    /// What `order`'s merchant says of it now, if its protocol can be
+    /// asked and it answers in time.
+    async fn merchant_says(
+        &self,
+        merchants: &MerchantDirectory,
+        order: &OrderRecord,
+    ) -> Option<String> {
+        let endpoint = merchants.get(&order.merchant_id)?;
+        let protocol = self.protocols.for_endpoint(endpoint).ok()?;
+        let asked = protocol.order_status(endpoint, order);
+        match tokio::time::timeout(self.config.turn_timeout, asked).await {
+            Ok(Ok(said)) => said.map(|text| text.chars().take(300).collect()),
+            Ok(Err(_)) | Err(_) => None,
+        }
     }
 
     /// Cancels the latest paid order (the latest whose product matches the

@@ -105,6 +105,29 @@ impl MerchantProtocol for AcpProtocol {
             order.order_number
         )))
     }
+    /// Reads the checkout session the order was made in: its order's
+    /// status, as the merchant keeps it.
+    async fn order_status(
+        &self,
+        endpoint: &MerchantEndpoint,
+        order: &OrderRecord,
+    ) -> Result<Option<String>, MerchantError> {
+        let answered = self
+            .http
+            .retrieve(endpoint, &order.order_number, self.http.timeout)
+            .await?;
+        Ok(Some(match answered {
+            Answered::Session(session) => match &session.order {
+                Some(placed) => format!(
+                    "order {}: {}",
+                    placed.id,
+                    placed.status.as_deref().unwrap_or("placed")
+                ),
+                None => format!("checkout {} is {}", session.id, session.status.as_str()),
+            },
+            Answered::Refused(refusal) => refusal.message,
+        }))
+    }
 }
 
 /// The complete request of one payment, as stored before it is sent and

@@ -333,6 +333,59 @@ impl MerchantProtocol for UcpProtocol {
             endpoint.name, order.order_number
         )))
     }
+
+    /// Reads the order the checkout made: the session (the order is
+    /// recorded under it) names the order, whose latest fulfilment event
+    /// says where it stands.
+    async fn order_status(
+        &self,
+        endpoint: &MerchantEndpoint,
+        order: &OrderRecord,
+    ) -> Result<Option<String>, MerchantError> {
+        let deadline = self.inner.deadline();
+        let (_, rest, _) = self.inner.profile(endpoint, deadline).await?;
+        let session_url = UcpClient::url(&rest, &["checkout-sessions", &order.order_number]);
+        let session = match self
+            .inner
+            .client
+            .checkout(
+                target(endpoint),
+                Method::GET,
+                session_url,
+                None::<&()>,
+                None,
+                deadline,
+            )
+            .await?
+        {
+            Answer::Ok(session) => session,
+            Answer::Refused { message, .. } => return Ok(Some(message)),
+        };
+        let Some(order_id) = session
+            .order
+            .as_ref()
+            .map(|order| order.id.clone())
+            .or_else(|| session.order_id.clone())
+        else {
+            return Ok(Some(format!(
+                "checkout {} is {}",
+                session.id,
+                session.status.as_str()
+            )));
+        };
+        let order_url = UcpClient::url(&rest, &["orders", &order_id]);
+        Ok(Some(
+            match self
+                .inner
+                .client
+                .order(target(endpoint), order_url, deadline)
+                .await?
+            {
+                Answer::Ok(order) => describe_order(&order),
+                Answer::Refused { message, .. } => format!("order {order_id}: {message}"),
+            },
+        ))
+    }
 }
 
 /// One checkout session with one business.
@@ -1397,6 +1450,25 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// An order in short words: its latest fulfilment event ("shipped by UPS,
+/// tracking 1Z999"), or that nothing has shipped yet.
+fn describe_order(order: &Order) -> String {
+    let Some(event) = order.fulfillment.events.last() else {
+        return format!("order {}: nothing has shipped yet", order.id);
+    };
+    let mut text = format!("order {}: {}", order.id, event.kind.replace('_', " "));
+    if let Some(carrier) = event.carrier.as_deref().filter(|c| !c.is_empty()) {
+        text.push_str(&format!(" by {carrier}"));
+    }
+    if let Some(tracking) = event.tracking_number.as_deref().filter(|t| !t.is_empty()) {
+        text.push_str(&format!(", tracking {tracking}"));
+    }
+    if !event.occurred_at.is_empty() {
+        text.push_str(&format!(" ({})", event.occurred_at));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1454,3 +1526,4 @@ mod tests {
             .contains("subtotal"));
     }
 }
+

@@ -4,7 +4,7 @@
 //! timeout and the caller's deadline, every answer by a size limit, and
 //! redirects are answers, never followed.
 
-use super::wire::{from_json, Checkout, ErrorResponse, UcpProfile, UCP_VERSION};
+use super::wire::{from_json, Checkout, ErrorResponse, Order, UcpProfile, UCP_VERSION};
 use crate::error::MerchantError;
 use crate::merchant::network::NetworkPolicy;
 use reqwest::{Method, StatusCode, Url};
@@ -159,6 +159,40 @@ impl UcpClient {
             }
         }
         url
+    }
+
+    /// Reads an order (`GET /orders/{id}`), or the business's refusal.
+    pub async fn order(
+        &self,
+        target: Target<'_>,
+        url: Url,
+        deadline: Instant,
+    ) -> Result<Answer<Order>, MerchantError> {
+        let (status, bytes) = self
+            .exchange(target, Method::GET, url, None::<&()>, None, deadline)
+            .await?;
+        if status.is_success() {
+            return from_json(&bytes).map(Answer::Ok).map_err(|e| {
+                protocol(
+                    target.merchant_id,
+                    format!("the answer does not read as an order: {e}"),
+                )
+            });
+        }
+        if status.is_client_error() {
+            let message = from_json::<ErrorResponse>(&bytes)
+                .ok()
+                .and_then(|error| error.text())
+                .unwrap_or_else(|| format!("HTTP {status}: {}", snippet(&bytes)));
+            return Ok(Answer::Refused {
+                status: status.as_u16(),
+                message,
+            });
+        }
+        Err(protocol(
+            target.merchant_id,
+            format!("HTTP {status}: {}", snippet(&bytes)),
+        ))
     }
 
     /// Sends a request about a checkout session and reads the session, or
