@@ -94,7 +94,7 @@ async fn start_merchant(config: UcpMerchantConfig) -> (Arc<UcpMerchant>, String)
     let base = format!("http://{}", listener.local_addr().unwrap());
     let served = merchant.clone();
     tokio::spawn(async move {
-        let _ = concierge::merchant::ucp::serve(listener, served, std::future::pending()).await;
+        let _ = axum::serve(listener, concierge::merchant::ucp::app(served)).await;
     });
     (merchant, base)
 }
@@ -1431,11 +1431,9 @@ async fn the_conformance_suites_seed_files_make_a_shop() {
     let merchant = UcpMerchant::new(config, products);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(concierge::merchant::ucp::serve(
-        listener,
-        merchant,
-        std::future::pending(),
-    ));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, concierge::merchant::ucp::app(merchant)).await;
+    });
     let url = format!("{base}/checkout-sessions");
     let (status, body) = post_json(&url, None, &create_body("lilies", 1)).await;
     assert_eq!(

@@ -35,6 +35,17 @@ impl NetworkPolicy {
         NetworkPolicy::default()
     }
 
+    /// The policy a merchant endpoint is reached under: one this process
+    /// serves itself (`served_here`, the demo world's) is on loopback
+    /// whatever the deployment allows; any other, this policy.
+    pub fn for_merchant(self, served_here: bool) -> NetworkPolicy {
+        if served_here {
+            NetworkPolicy::with_loopback()
+        } else {
+            self
+        }
+    }
+
     /// Public and loopback addresses: the demo world and tests.
     pub fn with_loopback() -> NetworkPolicy {
         NetworkPolicy {

@@ -398,10 +398,6 @@ impl Protocols {
     pub fn get(&self, name: &str) -> Option<&Arc<dyn MerchantProtocol>> {
         self.by_name.iter().find(|p| p.name() == name)
     }
-
-    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.by_name.iter().map(|p| p.name())
-    }
 }
 
 /// A conversation that could not start (its merchant speaks a protocol
@@ -476,6 +472,42 @@ pub trait ReferenceMerchant: Send + Sync + 'static {
     /// Itself, for callers that need the protocol's own type (tests that
     /// drive a Messenger responder by hand).
     fn as_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync>;
+}
+
+/// The ids a reference merchant was registered under at a Concierge,
+/// besides its own: payment authorisations name that id, so the merchant
+/// accepts it once registration told it. At most
+/// [`RegisteredIds::MAX`] ids of at most 64 characters are kept.
+#[derive(Debug, Default)]
+pub struct RegisteredIds(Mutex<Vec<String>>);
+
+impl RegisteredIds {
+    pub const MAX: usize = 16;
+
+    /// Takes `id` beside the merchant's `own`; true when it is new.
+    pub fn adopt(&self, own: &str, id: &str) -> bool {
+        let id = id.trim();
+        if id.is_empty() || id.len() > 64 || id == own {
+            return false;
+        }
+        let mut ids = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if ids.iter().any(|known| known == id) || ids.len() >= Self::MAX {
+            return false;
+        }
+        ids.push(id.to_string());
+        true
+    }
+
+    /// Whether `id` names the merchant whose own id is `own`.
+    pub fn names(&self, own: &str, id: &str) -> bool {
+        id == own
+            || self
+                .0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .any(|known| known == id)
+    }
 }
 
 /// What a protocol's buyer side is built from.

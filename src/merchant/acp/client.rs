@@ -333,12 +333,8 @@ impl Http {
                 millis: 0,
             });
         }
-        let policy = if endpoint.served_here {
-            NetworkPolicy::with_loopback()
-        } else {
-            self.policy
-        };
-        policy
+        self.policy
+            .for_merchant(endpoint.served_here)
             .check_url(&endpoint.url)
             .map_err(|reason| protocol_error(endpoint, format!("endpoint refused: {reason}")))?;
         let url = endpoint_url(&endpoint.url, segments)

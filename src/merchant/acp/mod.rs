@@ -1,6 +1,6 @@
 //! The Agentic Commerce Protocol (ACP), checkout API version 2026-04-17, on
 //! both sides: the wire types (`wire.rs`), the reference merchant a business
-//! can run (`server.rs`: [`AcpMerchant`], [`app`], [`serve`]), and
+//! can run (`server.rs`: [`AcpMerchant`] and its routes, [`app`], served like every reference merchant through `merchant serve --protocol acp`), and
 //! Concierge's buyer (`client.rs`: [`AcpProtocol`], [`probe`];
 //! `buyer.rs`: [`AcpCheckout`], one checkout session per conversation).
 //!
@@ -60,7 +60,7 @@ pub mod wire;
 
 pub use buyer::AcpCheckout;
 pub use client::{probe, AcpProtocol, StoredPayment};
-pub use server::{app, serve, AcpMerchant, Charge, Discount};
+pub use server::{app, AcpMerchant, Charge, Discount};
 pub use wire::API_VERSION;
 
 use crate::merchant::protocol::{MerchantEndpoint, ProtocolEntry, ReferenceMerchant};

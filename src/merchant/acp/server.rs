@@ -31,6 +31,7 @@
 
 use super::wire::*;
 use crate::catalog::feed::{FeedProduct, FeedVariant};
+use crate::merchant::protocol::RegisteredIds;
 use crate::catalog::MerchantProfile;
 use crate::merchant::messenger::signature::random_token;
 use crate::merchant::messenger::wire::now_millis;
@@ -44,10 +45,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::net::TcpListener;
 
 /// Largest request body read.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -221,7 +220,7 @@ pub struct AcpMerchant {
     max_keys: usize,
     state: Mutex<Sessions>,
     charges: Mutex<Vec<Charge>>,
-    other_ids: Mutex<Vec<String>>,
+    other_ids: RegisteredIds,
     prefix: String,
     counter: AtomicU64,
 }
@@ -251,7 +250,7 @@ impl AcpMerchant {
             max_keys: 50_000,
             state: Mutex::new(Sessions::default()),
             charges: Mutex::new(Vec::new()),
-            other_ids: Mutex::new(Vec::new()),
+            other_ids: RegisteredIds::default(),
             prefix: random_token(3),
             counter: AtomicU64::new(0),
         }
@@ -292,16 +291,7 @@ impl AcpMerchant {
     /// profile's id. True when it is new; at most 16 ids of at most 64
     /// characters are kept.
     pub fn accept_merchant_id(&self, id: &str) -> bool {
-        let id = id.trim();
-        if id.is_empty() || id.len() > 64 || id == self.profile.id {
-            return false;
-        }
-        let mut ids = lock(&self.other_ids);
-        if ids.iter().any(|known| known == id) || ids.len() >= 16 {
-            return false;
-        }
-        ids.push(id.to_string());
-        true
+        self.other_ids.adopt(&self.profile.id, id)
     }
 
     pub fn profile(&self) -> &MerchantProfile {
@@ -319,7 +309,7 @@ impl AcpMerchant {
     }
 
     fn is_me(&self, merchant_id: &str) -> bool {
-        merchant_id == self.profile.id || lock(&self.other_ids).iter().any(|id| id == merchant_id)
+        self.other_ids.names(&self.profile.id, merchant_id)
     }
 
     fn next_number(&self) -> u64 {
@@ -1364,17 +1354,6 @@ pub fn app(merchant: Arc<AcpMerchant>) -> Router {
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(merchant)
-}
-
-/// Serves `app(merchant)` on `listener` until `shutdown` completes.
-pub async fn serve(
-    listener: TcpListener,
-    merchant: Arc<AcpMerchant>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, app(merchant))
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 async fn create(State(merchant): Shared, headers: HeaderMap, body: Body) -> Response {

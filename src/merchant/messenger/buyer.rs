@@ -29,19 +29,10 @@ impl MessengerProtocol {
     pub fn new(transport: Transport, rules: Arc<CompiledRules>) -> MessengerProtocol {
         MessengerProtocol { transport, rules }
     }
-
-    /// Sends a Pay and waits for its answer, once more on a transport
-    /// failure: the same idempotency key makes a repeated Pay safe.
-    async fn send_pay(
-        &self,
-        endpoint: &MerchantEndpoint,
-        psid: &str,
-        message: &ShopperMessage,
-    ) -> Result<Vec<OutgoingMessage>, MerchantError> {
-        send_pay(&self.transport, &self.rules, endpoint, psid, message).await
-    }
 }
 
+/// Sends a Pay and waits for its answer, once more on a transport
+/// failure: the same idempotency key makes a repeated Pay safe.
 async fn send_pay(
     transport: &Transport,
     rules: &CompiledRules,
@@ -97,7 +88,8 @@ impl MerchantProtocol for MessengerProtocol {
                 merchant: endpoint.merchant_id.clone(),
                 message: format!("the stored Pay message is unreadable: {error}"),
             })?;
-        let replies = self.send_pay(endpoint, conversation_id, &message).await?;
+        let replies =
+            send_pay(&self.transport, &self.rules, endpoint, conversation_id, &message).await?;
         Ok(read_payment_replies(
             &self.rules,
             Some(amount_minor),

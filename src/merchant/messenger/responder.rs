@@ -127,6 +127,7 @@ impl ResponderConfig {
 }
 
 pub use crate::merchant::protocol::Charge;
+use crate::merchant::protocol::RegisteredIds;
 
 #[derive(Debug, Clone)]
 struct IssuedInvoice {
@@ -172,7 +173,7 @@ pub struct Responder {
     clock: AtomicU64,
     /// Ids this merchant was registered under (told in verified
     /// handshakes), accepted in payment authorisations beside its own.
-    registered_ids: Mutex<Vec<String>>,
+    registered_ids: RegisteredIds,
 }
 
 impl Responder {
@@ -185,7 +186,7 @@ impl Responder {
             order_counter: AtomicU64::new(0),
             order_prefix: signature::random_token(3).to_uppercase(),
             clock: AtomicU64::new(0),
-            registered_ids: Mutex::new(Vec::new()),
+            registered_ids: RegisteredIds::default(),
         })
     }
 
@@ -193,25 +194,14 @@ impl Responder {
     /// handshake. True when it is new. At most 16 ids of at most 64
     /// characters are kept.
     pub fn adopt_id(&self, id: &str) -> bool {
-        let id = id.trim();
-        if id.is_empty() || id.len() > 64 || id == self.config.profile.id {
-            return false;
-        }
-        let mut ids = lock(&self.registered_ids);
-        if ids.iter().any(|known| known == id) || ids.len() >= 16 {
-            return false;
-        }
-        ids.push(id.to_string());
-        true
+        self.registered_ids.adopt(&self.config.profile.id, id)
     }
 
     /// Whether a payment authorisation naming `merchant_id` is for this
     /// merchant: its own id, or one it was registered under.
     fn is_me(&self, merchant_id: &str) -> bool {
-        merchant_id == self.config.profile.id
-            || lock(&self.registered_ids)
-                .iter()
-                .any(|id| id == merchant_id)
+        self.registered_ids
+            .names(&self.config.profile.id, merchant_id)
     }
 
     pub fn config(&self) -> &ResponderConfig {

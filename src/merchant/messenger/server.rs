@@ -16,9 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::Arc;
-use tokio::net::TcpListener;
 
 /// Largest webhook body the responder reads.
 pub const MAX_WEBHOOK_BYTES: usize = 64 * 1024;
@@ -29,17 +27,6 @@ pub fn app(responder: Arc<Responder>) -> Router {
         .route("/webhook", get(verify_subscription).post(receive_event))
         .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
         .with_state(responder)
-}
-
-/// Serves `app(responder)` on `listener` until `shutdown` completes.
-pub async fn serve(
-    listener: TcpListener,
-    responder: Arc<Responder>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, app(responder))
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 async fn verify_subscription(

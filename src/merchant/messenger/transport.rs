@@ -154,12 +154,9 @@ impl Transport {
         message: &ShopperMessage,
         complete: TurnComplete<'_>,
     ) -> Result<Vec<OutgoingMessage>, MerchantError> {
-        let policy = if endpoint.served_here {
-            NetworkPolicy::with_loopback()
-        } else {
-            self.policy
-        };
-        let url = policy
+        let url = self
+            .policy
+            .for_merchant(endpoint.served_here)
             .check_url(&endpoint.url)
             .map_err(|reason| protocol(endpoint, format!("endpoint refused: {reason}")))?;
         let started = tokio::time::Instant::now();

@@ -315,12 +315,9 @@ impl UcpClient {
     }
 
     fn checked_url(&self, target: Target<'_>, url: &str) -> Result<Url, MerchantError> {
-        let policy = if target.served_here {
-            NetworkPolicy::with_loopback()
-        } else {
-            self.settings.policy
-        };
-        policy
+        self.settings
+            .policy
+            .for_merchant(target.served_here)
             .check_url(url)
             .map_err(|reason| protocol(target.merchant_id, format!("endpoint refused: {reason}")))
     }

@@ -119,7 +119,7 @@ pub use buyer::{UcpCheckout, UcpProtocol};
 pub use client::{discover, UcpSettings};
 pub use conformance::{conformance_merchant, load_conformance_shop};
 pub use server::{
-    app, serve, DiscountCode, DiscountKind, ServiceLevel, ShippingRate, UcpCharge, UcpMerchant,
+    app, DiscountCode, DiscountKind, ServiceLevel, ShippingRate, UcpCharge, UcpMerchant,
     UcpMerchantConfig,
 };
 pub use wire::UcpProfile;

@@ -62,6 +62,7 @@ use crate::merchant::messenger::transport::guarded_client;
 use crate::merchant::messenger::wire::{now_millis, Allowance};
 use crate::merchant::network::NetworkPolicy;
 use crate::money::Money;
+use crate::merchant::protocol::RegisteredIds;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
@@ -76,7 +77,7 @@ mod session;
 mod shipping;
 
 use http::deliver;
-pub use http::{app, serve};
+pub use http::app;
 use shipping::PricedOption;
 pub use shipping::{ServiceLevel, ShippingRate};
 
@@ -230,7 +231,7 @@ pub struct UcpMerchant {
     /// Products with several variants, by id: named, but ambiguous.
     several: HashMap<String, usize>,
     state: Mutex<MerchantState>,
-    registered_ids: Mutex<Vec<String>>,
+    registered_ids: RegisteredIds,
     /// Sends order events when [`UcpMerchantConfig::order_webhooks`] is set.
     webhook_client: Option<reqwest::Client>,
 }
@@ -456,7 +457,7 @@ impl UcpMerchant {
             items,
             several,
             state: Mutex::new(MerchantState::default()),
-            registered_ids: Mutex::new(Vec::new()),
+            registered_ids: RegisteredIds::default(),
             webhook_client: config
                 .order_webhooks
                 .map(|policy| guarded_client(WEBHOOK_TIMEOUT, policy)),
@@ -481,19 +482,12 @@ impl UcpMerchant {
     /// Accepts allowances naming `id` as well as the profile's own id (the
     /// id a Concierge registered this merchant under). False when known.
     pub fn adopt_id(&self, id: &str) -> bool {
-        let id = id.trim();
-        if id.is_empty() || id.len() > MAX_ID_CHARS || self.is_me(id) {
-            return false;
-        }
-        lock(&self.registered_ids).push(id.to_string());
-        true
+        self.registered_ids.adopt(&self.config.profile.id, id)
     }
 
     fn is_me(&self, merchant_id: &str) -> bool {
-        merchant_id == self.config.profile.id
-            || lock(&self.registered_ids)
-                .iter()
-                .any(|id| id == merchant_id)
+        self.registered_ids
+            .names(&self.config.profile.id, merchant_id)
     }
 
     fn currency(&self) -> &str {

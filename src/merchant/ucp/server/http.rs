@@ -16,9 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use std::future::Future;
 use std::sync::Arc;
-use tokio::net::TcpListener;
 
 /// Attempts per order event, and the wait between them.
 const WEBHOOK_ATTEMPTS: usize = 3;
@@ -64,17 +62,6 @@ pub fn app(merchant: Arc<UcpMerchant>) -> Router {
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(merchant)
-}
-
-/// Serves `app(merchant)` on `listener` until `shutdown` completes.
-pub async fn serve(
-    listener: TcpListener,
-    merchant: Arc<UcpMerchant>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, app(merchant))
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 impl IntoResponse for Reply {
