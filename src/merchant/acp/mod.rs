@@ -1,6 +1,7 @@
 //! The Agentic Commerce Protocol (ACP), checkout API version 2026-04-17, on
 //! both sides: the wire types (`wire.rs`), the reference merchant a business
-//! can run (`server.rs`: [`AcpMerchant`] and its routes, [`app`], served like every reference merchant through `merchant serve --protocol acp`), and
+//! can run (`server.rs`: [`AcpMerchant`] and its routes, [`app`], served by
+//! `merchant serve --protocol acp` like every reference merchant), and
 //! Concierge's buyer (`client.rs`: [`AcpProtocol`], [`probe`];
 //! `buyer.rs`: [`AcpCheckout`], one checkout session per conversation).
 //!
