@@ -62,7 +62,6 @@ use crate::merchant::messenger::transport::guarded_client;
 use crate::merchant::messenger::wire::{now_millis, Allowance};
 use crate::merchant::network::NetworkPolicy;
 use crate::money::Money;
-use crate::merchant::protocol::RegisteredIds;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
@@ -231,7 +230,6 @@ pub struct UcpMerchant {
     /// Products with several variants, by id: named, but ambiguous.
     several: HashMap<String, usize>,
     state: Mutex<MerchantState>,
-    registered_ids: RegisteredIds,
     /// Sends order events when [`UcpMerchantConfig::order_webhooks`] is set.
     webhook_client: Option<reqwest::Client>,
 }
@@ -457,7 +455,6 @@ impl UcpMerchant {
             items,
             several,
             state: Mutex::new(MerchantState::default()),
-            registered_ids: RegisteredIds::default(),
             webhook_client: config
                 .order_webhooks
                 .map(|policy| guarded_client(WEBHOOK_TIMEOUT, policy)),
@@ -479,15 +476,12 @@ impl UcpMerchant {
         lock(&self.state).charges.clone()
     }
 
-    /// Accepts allowances naming `id` as well as the profile's own id (the
-    /// id a Concierge registered this merchant under). False when known.
-    pub fn adopt_id(&self, id: &str) -> bool {
-        self.registered_ids.adopt(&self.config.profile.id, id)
-    }
-
+    /// Whether an allowance naming `merchant_id` is for this merchant. A
+    /// UCP merchant has no handshake that tells it another id: its
+    /// allowance handler declares its own, and registration under any
+    /// other is refused.
     fn is_me(&self, merchant_id: &str) -> bool {
-        self.registered_ids
-            .names(&self.config.profile.id, merchant_id)
+        merchant_id == self.config.profile.id
     }
 
     fn currency(&self) -> &str {
