@@ -170,6 +170,7 @@ fn endpoint(url: &str) -> MerchantEndpoint {
         app_secret: KEY.into(),
         page_id: String::new(),
         served_here: false,
+        live_catalog: false,
     }
 }
 

@@ -117,6 +117,7 @@ async fn the_transport_refuses_loopback_by_default_and_follows_no_redirects() {
     // one this transport's process vouches for.
     let endpoint = concierge::negotiate::MerchantEndpoint {
         served_here: false,
+        live_catalog: false,
         ..world.merchant("alpha").endpoint.clone()
     };
     let hello = ShopperMessage::Text {

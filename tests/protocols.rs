@@ -3,18 +3,20 @@
 //! and pays the best valid invoice whatever its protocol, exactly once (and
 //! a UCP or ACP merchant is asked about the order afterwards);
 //! a payment whose answer was lost is settled through the protocol it was
-//! made in; and a business following the README registers a UCP or ACP
-//! endpoint with the binary and is paid.
+//! made in; a business following the README registers a UCP or ACP
+//! endpoint with the binary and is paid; and a UCP business without a feed
+//! is searched where it lives, at each request.
 
 mod common;
 
 use common::{
-    free_port, output_text, pay, run_at, small_catalogs, spawn_until_ready, TestWorld,
-    DEFAULT_REQUEST,
+    free_port, output_text, pay, profile, run_at, serve_router, small_catalogs, spawn_until_ready,
+    turtleneck, TestWorld, DEFAULT_REQUEST,
 };
 use concierge::catalog::MerchantCatalog;
 use concierge::merchant::messenger::wire::PaymentAuthorization;
-use concierge::merchant::protocol::{Opening, SessionState};
+use concierge::merchant::protocol::{MerchantEndpoint, Opening, SessionState};
+use concierge::merchant::ucp::{UcpMerchant, UcpMerchantConfig};
 use concierge::negotiate::Outcome;
 use concierge::order::{PaymentClaim, PaymentStatus};
 use std::path::Path;
@@ -322,4 +324,235 @@ fn a_ucp_or_acp_business_registers_with_the_binary_and_is_paid() {
         let _ = merchant.kill();
         let _ = merchant.wait();
     }
+}
+
+/// A UCP business searched where it lives: one with no feed in the index
+/// whose catalog search offers the cheapest valid turtleneck.
+async fn live_ucp_merchant(
+    id: &str,
+    name: &str,
+    price: i64,
+) -> (std::sync::Arc<UcpMerchant>, MerchantEndpoint) {
+    let merchant = UcpMerchant::new(
+        UcpMerchantConfig::new(profile(id, name, 300, 0)),
+        vec![turtleneck(
+            &format!("{id}-tn"),
+            "Lakeside Turtleneck Sweater",
+            price,
+            &["Gray"],
+            &[],
+        )],
+    );
+    let url = serve_router(concierge::merchant::ucp::app(merchant.clone())).await;
+    let endpoint = live_endpoint(id, name, url.trim_end_matches("/webhook"));
+    (merchant, endpoint)
+}
+
+fn live_endpoint(id: &str, name: &str, url: &str) -> MerchantEndpoint {
+    MerchantEndpoint {
+        merchant_id: id.into(),
+        name: name.into(),
+        protocol: "ucp".into(),
+        url: url.into(),
+        live_catalog: true,
+        ..MerchantEndpoint::default()
+    }
+}
+
+/// A UCP business whose profile declares catalog search, whose checkout is
+/// the reference merchant's, and whose `/catalog/search` is `search`.
+async fn ucp_with_search(
+    id: &str,
+    name: &str,
+    search: axum::routing::MethodRouter,
+) -> MerchantEndpoint {
+    let merchant = UcpMerchant::new(
+        UcpMerchantConfig::new(profile(id, name, 300, 0)),
+        vec![turtleneck(
+            &format!("{id}-tn"),
+            "Turtleneck Sweater",
+            1000,
+            &["Gray"],
+            &[],
+        )],
+    );
+    let router = axum::Router::new()
+        .route("/catalog/search", search)
+        .fallback_service(concierge::merchant::ucp::app(merchant));
+    let url = serve_router(router).await;
+    live_endpoint(id, name, url.trim_end_matches("/webhook"))
+}
+
+/// Merchants registered without a feed are searched where they live, at
+/// the request, through UCP's catalog search: the products they answer
+/// with compete with the index's offers, and the cheapest valid one is
+/// bought from its business over UCP checkout. A business whose search
+/// answers nonsense, refuses, or never answers is named in the report and
+/// left out, and the request goes on without it.
+#[tokio::test]
+async fn businesses_without_a_feed_are_searched_at_the_request_and_bought_from() {
+    let (lake, lake_endpoint) = live_ucp_merchant("lake", "Lake Knits", 3900).await;
+    let garbage = ucp_with_search(
+        "garbled",
+        "Garbled Goods",
+        axum::routing::post(|| async { "{\"products\": \"not a list\"" }),
+    )
+    .await;
+    let refusing = ucp_with_search(
+        "refusing",
+        "Refusing Retail",
+        axum::routing::post(|| async {
+            (
+                axum::http::StatusCode::BAD_REQUEST,
+                axum::Json(serde_json::json!({"messages": [{"type": "error", "code": "invalid", "content": "search is closed"}]})),
+            )
+        }),
+    )
+    .await;
+    let silent = ucp_with_search(
+        "silent",
+        "Silent Shop",
+        axum::routing::post(|| async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            "never"
+        }),
+    )
+    .await;
+    let world = TestWorld::start(
+        small_catalogs(),
+        vec![lake_endpoint, garbage, refusing, silent],
+        |config| config.turn_timeout = Duration::from_millis(1500),
+    )
+    .await;
+    let report = world.shop.shop(DEFAULT_REQUEST, &pay()).await.unwrap();
+    let rendered = report.render();
+    assert_eq!(report.outcome, Outcome::Bought, "{rendered}");
+    let choice = report.choice.as_ref().unwrap();
+    // $39.00 + $3.00 shipping beats beta's $47.00 from the index.
+    assert_eq!(choice.merchant_id, "lake", "{rendered}");
+    assert_eq!(choice.total.minor, 4200, "{rendered}");
+    assert!(
+        report
+            .candidates
+            .iter()
+            .any(|c| c.offer.merchant_id == "beta"),
+        "the index's offers compete: {rendered}"
+    );
+    assert_eq!(lake.charges().len(), 1, "{rendered}");
+    assert_eq!(lake.charges()[0].amount.minor, 4200);
+    let notes = report.notes.join("\n");
+    for name in ["Garbled Goods", "Refusing Retail", "Silent Shop"] {
+        assert!(
+            notes.contains(&format!("{name}'s own catalog could not be searched")),
+            "{name}: {notes}"
+        );
+    }
+    assert!(notes.contains("search is closed"), "{notes}");
+    // A search shows what they sell too, and buys nothing.
+    let searched = world
+        .shop
+        .shop("show me gray turtleneck sweaters", &Default::default())
+        .await
+        .unwrap();
+    assert!(
+        searched
+            .candidates
+            .iter()
+            .any(|c| c.offer.merchant_id == "lake"),
+        "{}",
+        searched.render()
+    );
+    assert_eq!(lake.charges().len(), 1);
+    world.stop().await;
+}
+
+/// A UCP business registers with the binary without a feed: its catalog
+/// search stands in for one, `merchant list` says so, and a shopper's
+/// `ask --auto-pay` finds its product there and pays it. A business
+/// without catalog search (ACP) still needs its feed, and is told so.
+#[test]
+fn a_ucp_business_registers_without_a_feed_and_is_searched_where_it_lives() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("shop.csv"), SHOP_CSV).unwrap();
+    let listen = free_port();
+    let port = free_port();
+    let mut merchant = serve_reference(dir.path(), "ucp", port);
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let registered = run_at(
+        dir.path(),
+        listen,
+        &[
+            "merchant",
+            "register",
+            "--name",
+            "Lakeside Knits",
+            "--endpoint",
+            &endpoint,
+            "--id",
+            "lakeside",
+            "--allow-loopback",
+        ],
+    );
+    assert!(registered.status.success(), "{}", output_text(&registered));
+    assert!(
+        output_text(&registered).contains("its own catalog search"),
+        "{}",
+        output_text(&registered)
+    );
+    let listed = run_at(dir.path(), listen, &["merchant", "list", "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed["merchants"][0]["catalog"], "live", "{listed}");
+
+    let bought = run_at(
+        dir.path(),
+        listen,
+        &[
+            "ask",
+            "--auto-pay",
+            "buy me a gray turtleneck sweater in medium under $50",
+        ],
+    );
+    assert_eq!(bought.status.code(), Some(0), "{}", output_text(&bought));
+    assert!(
+        output_text(&bought).contains("Lakeside Turtleneck Sweater"),
+        "{}",
+        output_text(&bought)
+    );
+    let orders = run_at(dir.path(), listen, &["orders", "--json"]);
+    let orders: serde_json::Value = serde_json::from_slice(&orders.stdout).unwrap();
+    assert_eq!(orders.as_array().unwrap().len(), 1, "{orders}");
+    assert_eq!(orders[0]["merchant_id"], "lakeside");
+    assert_eq!(orders[0]["status"], "paid", "{orders}");
+    let _ = merchant.kill();
+    let _ = merchant.wait();
+
+    let acp_port = free_port();
+    let mut acp = serve_reference(dir.path(), "acp", acp_port);
+    let refused = run_at(
+        dir.path(),
+        listen,
+        &[
+            "merchant",
+            "register",
+            "--name",
+            "Lakeside ACP",
+            "--endpoint",
+            &format!("http://127.0.0.1:{acp_port}"),
+            "--protocol",
+            "acp",
+            "--api-key",
+            "my-api-key",
+        ],
+    );
+    assert!(!refused.status.success(), "{}", output_text(&refused));
+    assert!(
+        output_text(&refused).contains("does not search its own catalog"),
+        "{}",
+        output_text(&refused)
+    );
+    let listed = run_at(dir.path(), listen, &["merchant", "list", "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed["merchants"].as_array().unwrap().len(), 1, "{listed}");
+    let _ = acp.kill();
+    let _ = acp.wait();
 }

@@ -117,6 +117,7 @@ fn endpoint(id: &str, url: &str) -> MerchantEndpoint {
         app_secret: String::new(),
         page_id: String::new(),
         served_here: false,
+        live_catalog: false,
     }
 }
 
@@ -2104,6 +2105,9 @@ async fn every_document_discovery_names_is_served_here_or_is_the_specs_own() {
         "https://ucp.dev/specification/",
         "https://ucp.dev/schemas/shopping/",
         "https://ucp.dev/services/shopping/rest.openapi.json",
+        // The catalog capabilities, which came with 2026-04-08.
+        "https://ucp.dev/2026-04-08/specification/catalog/",
+        "https://ucp.dev/2026-04-08/schemas/shopping/catalog_",
     ];
     for url in urls {
         let url = url.as_str().unwrap();

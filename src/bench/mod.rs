@@ -193,6 +193,7 @@ pub async fn negotiation(
             app_secret: "bench".into(),
             page_id: "page".into(),
             served_here: true,
+            live_catalog: false,
         });
     }
     let store = Arc::new(Store::open(&config.db_path)?);

@@ -1082,6 +1082,48 @@ impl CatalogIndex {
         })
     }
 
+    /// An index in memory of a few catalogs, each `(merchant id,
+    /// products)`: what one request searches of the products merchants'
+    /// own catalog searches answered it with, beside the index on disk.
+    /// Products without variants are left out.
+    pub fn in_memory(
+        rules: &CompiledRules,
+        catalogs: &[(String, Vec<FeedProduct>)],
+    ) -> Result<CatalogIndex, CatalogError> {
+        let (schema, fields) = schema();
+        let index = Index::builder()
+            .schema(schema)
+            .settings(index_settings())
+            .create_in_ram()?;
+        register_tokenizers(&index);
+        // Tantivy's smallest budget for one thread: a few dozen products.
+        let mut writer =
+            index.writer_with_num_threads::<tantivy::TantivyDocument>(1, 15_000_000)?;
+        for (merchant_id, products) in catalogs {
+            for product in products {
+                let row = ProductRow::from(product);
+                if !row.variants.is_empty() {
+                    writer.add_document(product_document(&fields, rules, merchant_id, &row))?;
+                }
+            }
+        }
+        writer.commit()?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(CatalogIndex {
+            index,
+            reader,
+            fields,
+            directory: PathBuf::new(),
+            columns: ColumnCache::default(),
+            term_sets: TermCache::default(),
+            impacts: TermCache::default(),
+            documents: DocumentCache::default(),
+        })
+    }
+
     /// Builds the index from scratch in `directory`, replacing what was there.
     pub fn build(
         directory: &Path,
@@ -1859,17 +1901,21 @@ const DOCSTORE_BLOCK_BYTES: usize = 4096;
 fn create_index(directory: &Path, schema: tantivy::schema::Schema) -> tantivy::Result<Index> {
     let index = Index::builder()
         .schema(schema)
-        .settings(tantivy::IndexSettings {
-            docstore_blocksize: DOCSTORE_BLOCK_BYTES,
-            // Small blocks, each handed to a compressor thread, cost two
-            // thread switches per 4 KiB stored: half of all the switches
-            // while indexing. Each indexing thread compresses its own.
-            docstore_compress_dedicated_thread: false,
-            ..tantivy::IndexSettings::default()
-        })
+        .settings(index_settings())
         .create_in_dir(directory)?;
     register_tokenizers(&index);
     Ok(index)
+}
+
+fn index_settings() -> tantivy::IndexSettings {
+    tantivy::IndexSettings {
+        docstore_blocksize: DOCSTORE_BLOCK_BYTES,
+        // Small blocks, each handed to a compressor thread, cost two
+        // thread switches per 4 KiB stored: half of all the switches
+        // while indexing. Each indexing thread compresses its own.
+        docstore_compress_dedicated_thread: false,
+        ..tantivy::IndexSettings::default()
+    }
 }
 
 /// `en_stem` with a memo of the stems (`super::stem`): the same tokens,

@@ -72,10 +72,14 @@ pub async fn run(config: &Config, command: MerchantCommand) -> anyhow::Result<i3
                 verify_token,
                 app_secret,
                 api_key,
-                feed: std::fs::read_to_string(&feed)
-                    .with_context(|| format!("cannot read {}", feed.display()))?,
+                feed: match &feed {
+                    Some(feed) => std::fs::read_to_string(feed)
+                        .with_context(|| format!("cannot read {}", feed.display()))?,
+                    None => String::new(),
+                },
                 feed_format: feed
-                    .extension()
+                    .as_ref()
+                    .and_then(|feed| feed.extension())
                     .map(|e| e.to_string_lossy().to_string())
                     .filter(|e| concierge::merchant::registry::feed_format_named(e).is_some()),
                 id,
@@ -166,6 +170,7 @@ async fn register_merchant(
                 "page_access_token": merchant.page_access_token,
                 "app_secret": merchant.app_secret,
                 "api_key": merchant_key.secret,
+                "catalog": if merchant.live_catalog { "live" } else { "feed" },
                 "feed": registered.load,
                 "rejected_rows": registered.rejected,
             }))?
@@ -187,12 +192,16 @@ async fn register_merchant(
         "  API key:           {} (replaces this merchant's feed over the API; shown only now)",
         merchant_key.secret
     );
-    println!(
-        "  catalog:           {} products ({} variants) loaded, {} rows rejected",
-        registered.load.added + registered.load.updated,
-        registered.load.variants,
-        registered.load.rejected
-    );
+    if merchant.live_catalog {
+        println!("  catalog:           its own catalog search, asked at each request");
+    } else {
+        println!(
+            "  catalog:           {} products ({} variants) loaded, {} rows rejected",
+            registered.load.added + registered.load.updated,
+            registered.load.variants,
+            registered.load.rejected
+        );
+    }
     if messenger {
         println!(
             "A bot that answers through the Send API posts to http://<concierge>/v19.0/me/messages?access_token=<page access token>."
@@ -226,6 +235,7 @@ fn list(config: &Config, json: bool) -> anyhow::Result<i32> {
                     "protocol": m.protocol,
                     "endpoint": m.endpoint,
                     "page_id": m.page_id,
+                    "catalog": if m.live_catalog { "live" } else { "feed" },
                     "products": catalog.map(|c| c.products),
                     "variants": catalog.map(|c| c.variants),
                 })
@@ -252,7 +262,14 @@ fn list(config: &Config, json: bool) -> anyhow::Result<i32> {
                 .merchants
                 .get(&merchant.id)
                 .map(|c| c.products.to_string())
-                .unwrap_or_else(|| "none".into());
+                .unwrap_or_else(|| {
+                    if merchant.live_catalog {
+                        "live"
+                    } else {
+                        "none"
+                    }
+                    .into()
+                });
             println!(
                 "{:<28} {:<28} {:<9} {:>9}  {}",
                 merchant.id, merchant.name, merchant.protocol, products, merchant.endpoint

@@ -524,9 +524,12 @@ pub enum MerchantCommand {
         /// The page access token your bot already uses for the Send API [default: issued]
         #[arg(long)]
         page_access_token: Option<String>,
-        /// The merchant's catalog feed (ACP JSON Lines, or Google Merchant Center CSV/TSV)
+        /// The merchant's catalog feed (ACP JSON Lines, or Google Merchant
+        /// Center CSV/TSV). Leave it out for a UCP business that searches its
+        /// own catalog (dev.ucp.shopping.catalog.search): it is then asked
+        /// at each request
         #[arg(long)]
-        feed: PathBuf,
+        feed: Option<PathBuf>,
         /// Allow merchant endpoints on loopback from now on (for local
         /// testing; stored, see `concierge settings`)
         #[arg(long)]

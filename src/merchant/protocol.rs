@@ -144,7 +144,7 @@ pub struct Charge {
 }
 
 /// Where and how to reach one merchant.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MerchantEndpoint {
     pub merchant_id: String,
     pub name: String,
@@ -164,6 +164,10 @@ pub struct MerchantEndpoint {
     /// registered merchant, so `serve --demo` lets no registered merchant
     /// onto loopback.
     pub served_here: bool,
+    /// Its catalog is searched where it lives, at each request, through
+    /// the protocol's catalog capability ([`MerchantProtocol::search_catalog`]),
+    /// not read from a feed into the index.
+    pub live_catalog: bool,
 }
 
 impl MerchantEndpoint {
@@ -367,6 +371,36 @@ pub trait MerchantProtocol: Send + Sync {
     ) -> Result<Option<String>, MerchantError> {
         Ok(None)
     }
+    /// Searches the merchant's own catalog for `query`: its products, as
+    /// a feed would list them, best first. Checkout stays authoritative:
+    /// what is found is asked about and checked like any offer. A protocol
+    /// without a catalog capability says so.
+    async fn search_catalog(
+        &self,
+        endpoint: &MerchantEndpoint,
+        _query: &CatalogQuery,
+    ) -> Result<Vec<crate::catalog::feed::FeedProduct>, MerchantError> {
+        Err(MerchantError::Protocol {
+            merchant: endpoint.merchant_id.clone(),
+            message: format!("{} has no catalog search", self.name()),
+        })
+    }
+}
+
+/// What a merchant's own catalog is asked at a request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogQuery {
+    /// The product the shopper named, with its brand ("acme kettle").
+    pub text: String,
+    /// The shopper's whole request, as background for the merchant's
+    /// ranking.
+    pub request: String,
+    /// Price bounds in minor units of `currency`.
+    pub min_price: Option<i64>,
+    pub max_price: Option<i64>,
+    pub currency: Option<String>,
+    /// Most products wanted.
+    pub limit: usize,
 }
 
 /// The protocols this process speaks, by name.
@@ -528,6 +562,15 @@ pub struct BuyerParts {
     pub max_reply_bytes: usize,
 }
 
+/// What registration learnt of a merchant's endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Verified {
+    /// It searches its own catalog for a buyer (UCP's
+    /// `dev.ucp.shopping.catalog.search`): it may be registered without a
+    /// feed.
+    pub catalog_search: bool,
+}
+
 /// One protocol Concierge speaks, on both sides.
 pub struct ProtocolEntry {
     /// The name merchants are registered and configured under.
@@ -535,10 +578,11 @@ pub struct ProtocolEntry {
     /// Concierge as the buyer.
     pub buyer: fn(&BuyerParts) -> Arc<dyn MerchantProtocol>,
     /// Registration's check that the endpoint speaks this protocol (and
-    /// is the merchant's): the reason when it does not.
+    /// is the merchant's), with what it offers; the reason when it does
+    /// not.
     pub verify: for<'a> fn(
         &'a crate::merchant::registry::Verification<'a>,
-    ) -> futures::future::BoxFuture<'a, Result<(), String>>,
+    ) -> futures::future::BoxFuture<'a, Result<Verified, String>>,
     /// The reference merchant for `catalog`, sharing `secret` with
     /// Concierge (Messenger's app secret, ACP's API key).
     pub reference:

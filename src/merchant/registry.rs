@@ -45,7 +45,10 @@ pub struct Registration {
     /// The API key Concierge sends as a bearer token (ACP).
     #[serde(default)]
     pub api_key: Option<String>,
-    /// The catalog feed's text.
+    /// The catalog feed's text. Empty for a business that searches its own
+    /// catalog (UCP's `dev.ucp.shopping.catalog.search`): it is then asked
+    /// at each request instead.
+    #[serde(default)]
     pub feed: String,
     /// `jsonl`, `csv` or `tsv`; sniffed from the text when absent.
     #[serde(default)]
@@ -116,6 +119,7 @@ impl MerchantRecord {
             app_secret: self.app_secret.clone(),
             page_id: self.page_id.clone(),
             served_here: false,
+            live_catalog: self.live_catalog,
         }
     }
 }
@@ -213,13 +217,23 @@ pub async fn register(
         .check_url(&registration.endpoint)
         .map_err(RegistrationError::EndpointRefused)?;
 
-    let feed = ParsedFeed::from_text("feed", &registration.feed, format);
-    let id_for_errors = registration.id.clone().unwrap_or_else(|| slug(name));
-    feed.check_usable(&id_for_errors)?;
+    // No feed: the business's own catalog search stands in for it, if
+    // verification finds one.
+    let feed = if registration.feed.trim().is_empty() {
+        None
+    } else {
+        let feed = ParsedFeed::from_text("feed", &registration.feed, format);
+        let id_for_errors = registration.id.clone().unwrap_or_else(|| slug(name));
+        feed.check_usable(&id_for_errors)?;
+        Some(feed)
+    };
 
     // Reserve the id first: two registrations at once never share one.
-    let merchant = reserve(store, name, protocol.name, registration)?;
-    let rejected: Vec<String> = feed.read.rejected.iter().map(|e| e.to_string()).collect();
+    let merchant = reserve(store, name, protocol.name, registration, feed.is_none())?;
+    let rejected: Vec<String> = feed
+        .iter()
+        .flat_map(|feed| feed.read.rejected.iter().map(|e| e.to_string()))
+        .collect();
     let outcome = async {
         let verification = Verification {
             client: transport.client(),
@@ -227,10 +241,18 @@ pub async fn register(
             registration,
             merchant_id: &merchant.id,
         };
-        (protocol.verify)(&verification)
+        let verified = (protocol.verify)(&verification)
             .await
             .map_err(RegistrationError::VerificationFailed)?;
-        load_off_runtime(record, rules, &merchant.id, feed).await
+        match feed {
+            Some(feed) => load_off_runtime(record, rules, &merchant.id, feed).await,
+            None if verified.catalog_search => Ok(LoadSummary::default()),
+            None => Err(RegistrationError::BadFeed(format!(
+                "no feed was given, and {} does not search its own catalog (a UCP business declaring {}): give its feed",
+                registration.endpoint.trim(),
+                crate::merchant::ucp::CATALOG_SEARCH
+            ))),
+        }
     }
     .await;
     match outcome {
@@ -274,6 +296,7 @@ fn reserve(
     name: &str,
     protocol: &str,
     registration: &Registration,
+    live_catalog: bool,
 ) -> Result<MerchantRecord, RegistrationError> {
     let base = slug(name);
     for attempt in 1..=100 {
@@ -301,8 +324,13 @@ fn reserve(
                 .map(|t| t.trim().to_string())
                 .filter(|t| !t.is_empty())
                 .unwrap_or_else(|| format!("EAA{}", random_token(24))),
-            feed_path: format!("merchants/{id}.jsonl"),
+            feed_path: if live_catalog {
+                String::new()
+            } else {
+                format!("merchants/{id}.jsonl")
+            },
             created_at: crate::order::mandate::now_secs(),
+            live_catalog,
         };
         match store.insert_merchant_if_new(&merchant)? {
             MerchantInsert::Stored => return Ok(merchant),

@@ -13,8 +13,8 @@ use crate::merchant::messenger::signature::random_token;
 use crate::merchant::messenger::transport::Transport;
 use crate::merchant::messenger::wire::now_millis;
 use crate::merchant::protocol::{
-    CancelReply, MerchantEndpoint, Negotiation, Opening, Protocols, SessionState, ShopperChoices,
-    Speaker, TranscriptLine, Wanted,
+    CancelReply, CatalogQuery, MerchantEndpoint, Negotiation, Opening, Protocols, SessionState,
+    ShopperChoices, Speaker, TranscriptLine, Wanted,
 };
 pub use crate::merchant::protocol::{ChoiceQuestion, ChooseOption};
 use crate::money::Money;
@@ -58,6 +58,11 @@ pub struct Shop {
     pub protocols: Protocols,
     pub config: Config,
 }
+
+/// Most merchants whose own catalog is searched at one request.
+const MAX_LIVE_CATALOGS: usize = 32;
+/// Products asked of each.
+const LIVE_CATALOG_PRODUCTS: usize = 20;
 
 /// Asks the shopper to confirm a payment; true means pay.
 pub type ConfirmPayment = Arc<dyn Fn(&Choice) -> bool + Send + Sync>;
@@ -528,7 +533,7 @@ impl Shop {
                 "Which product? The request names none I know.",
             );
         };
-        let selection = match self.select(intent, item, merchants, report) {
+        let selection = match self.select(intent, item, merchants, report).await {
             Ok(selection) => selection,
             Err(outcome) => return outcome,
         };
@@ -595,7 +600,7 @@ impl Shop {
     /// Select: search the catalog and pick, per merchant, the one offer to
     /// ask about. Every offer found is listed with why it was or was not
     /// picked. Ends the request (`Err`) when there is no one to ask.
-    fn select(
+    async fn select(
         &self,
         intent: &Intent,
         item: &ItemRequest,
@@ -616,7 +621,11 @@ impl Shop {
         }
         // Enough offers that every merchant that may be contacted can appear.
         query.limit = query.limit.max(self.config.max_merchants * 3);
-        let mut results = match crate::catalog::search::search_all(&self.catalogs, &query) {
+        let mut catalogs = self.catalogs.clone();
+        if let Some(live) = self.live_catalogs(intent, &query, merchants, report).await {
+            catalogs.push(Arc::new(live));
+        }
+        let mut results = match crate::catalog::search::search_all(&catalogs, &query) {
             Ok(results) => results,
             Err(error) => {
                 return Err(report.end(Outcome::NothingFound, format!("Search failed: {error}")));
@@ -633,7 +642,7 @@ impl Shop {
         if let (true, Some(grown_up)) = (results.offers.is_empty(), grown_up) {
             let mut adults = query.clone();
             adults.audience = Some(grown_up.to_string());
-            if let Ok(found) = crate::catalog::search::search_all(&self.catalogs, &adults) {
+            if let Ok(found) = crate::catalog::search::search_all(&catalogs, &adults) {
                 if !found.offers.is_empty() {
                     report.notes.push(format!(
                         "Nothing is sold for {}; {grown_up}'s products are offered instead.",
@@ -1180,6 +1189,98 @@ impl Shop {
         }
         report.outcome = Outcome::OrderStatus;
         Outcome::OrderStatus
+    }
+
+    /// What the merchants without a feed answer `query` with, from their
+    /// own catalog search (UCP's), as one index in memory searched beside
+    /// the catalogs: all asked at once, at most [`MAX_LIVE_CATALOGS`], each
+    /// within the turn timeout. A merchant that fails is named in the
+    /// report and left out; `None` when none was asked or none answered.
+    async fn live_catalogs(
+        &self,
+        intent: &Intent,
+        query: &SearchQuery,
+        merchants: &MerchantDirectory,
+        report: &mut ShopReport,
+    ) -> Option<CatalogIndex> {
+        let asked: Vec<&MerchantEndpoint> = merchants
+            .merchants
+            .iter()
+            .filter(|m| m.live_catalog)
+            .filter(|m| {
+                query
+                    .merchants_allowed
+                    .as_ref()
+                    .is_none_or(|allowed| allowed.contains(&m.merchant_id))
+            })
+            .take(MAX_LIVE_CATALOGS)
+            .collect();
+        if asked.is_empty() {
+            return None;
+        }
+        let text = match (query.text.trim(), &query.product_type) {
+            ("", Some(product_type)) => product_type.clone(),
+            (text, _) => text.to_string(),
+        };
+        let catalog_query = CatalogQuery {
+            text,
+            request: intent.text.clone(),
+            min_price: query.min_price,
+            max_price: query.max_price,
+            currency: query.currency.clone(),
+            limit: LIVE_CATALOG_PRODUCTS,
+        };
+        let searches = asked.iter().map(|endpoint| {
+            let catalog_query = &catalog_query;
+            async move {
+                let answer = match self.protocols.for_endpoint(endpoint) {
+                    Ok(protocol) => tokio::time::timeout(
+                        self.config.turn_timeout,
+                        protocol.search_catalog(endpoint, catalog_query),
+                    )
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(crate::error::MerchantError::Timeout {
+                            merchant: endpoint.merchant_id.clone(),
+                            millis: self.config.turn_timeout.as_millis() as u64,
+                        })
+                    }),
+                    Err(error) => Err(error),
+                };
+                (endpoint, answer)
+            }
+        });
+        let mut catalogs = Vec::new();
+        for (endpoint, answer) in futures::future::join_all(searches).await {
+            match answer {
+                Ok(products) => catalogs.push((endpoint.merchant_id.clone(), products)),
+                Err(error) => report.notes.push(format!(
+                    "{}'s own catalog could not be searched: {error}",
+                    endpoint.name
+                )),
+            }
+        }
+        if catalogs.iter().all(|(_, products)| products.is_empty()) {
+            return None;
+        }
+        let rules = self.rules.clone();
+        let built =
+            tokio::task::spawn_blocking(move || CatalogIndex::in_memory(&rules, &catalogs)).await;
+        match built {
+            Ok(Ok(index)) => Some(index),
+            Ok(Err(error)) => {
+                report.notes.push(format!(
+                    "Merchants' own catalogs could not be read: {error}"
+                ));
+                None
+            }
+            Err(error) => {
+                report.notes.push(format!(
+                    "Merchants' own catalogs could not be read: {error}"
+                ));
+                None
+            }
+        }
     }
 
     /// What `order`'s merchant says of it now, if its protocol can be

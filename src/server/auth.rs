@@ -245,6 +245,7 @@ mod tests {
             page_access_token: "EAAtoken1234".into(),
             feed_path: "merchants/lakeside.jsonl".into(),
             created_at: 0,
+            live_catalog: false,
         };
         store.insert_merchant_if_new(&merchant).unwrap();
         let key = create_key(&store, Scope::Merchant, "lakeside", "").unwrap();

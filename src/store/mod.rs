@@ -143,6 +143,9 @@ pub struct MerchantRecord {
     /// The merchant's feed file, copied under the index's feeds directory.
     pub feed_path: String,
     pub created_at: i64,
+    /// Its catalog is searched where it lives, at each request (UCP's
+    /// catalog search), instead of a feed in the index.
+    pub live_catalog: bool,
 }
 
 const SCHEMA_REST: &str = "
@@ -157,7 +160,8 @@ CREATE TABLE IF NOT EXISTS merchants (
     feed_path TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     name_key TEXT NOT NULL DEFAULT '',
-    protocol TEXT NOT NULL DEFAULT 'messenger'
+    protocol TEXT NOT NULL DEFAULT 'messenger',
+    catalog TEXT NOT NULL DEFAULT 'feed'
 );
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
@@ -306,6 +310,7 @@ impl Store {
             ("runs", "shopper", "TEXT NOT NULL DEFAULT ''"),
             ("merchants", "name_key", "TEXT NOT NULL DEFAULT ''"),
             ("merchants", "protocol", "TEXT NOT NULL DEFAULT 'messenger'"),
+            ("merchants", "catalog", "TEXT NOT NULL DEFAULT 'feed'"),
             ("payments", "psid", "TEXT NOT NULL DEFAULT ''"),
             ("payments", "pay_message", "TEXT NOT NULL DEFAULT ''"),
             ("payments", "invoice", "TEXT NOT NULL DEFAULT ''"),
@@ -426,8 +431,8 @@ impl Store {
             return Ok(MerchantInsert::NameTaken);
         }
         let inserted = connection.execute(
-            "INSERT OR IGNORE INTO merchants (id, name, endpoint, page_id, verify_token, app_secret, page_access_token, feed_path, created_at, name_key, protocol)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            "INSERT OR IGNORE INTO merchants (id, name, endpoint, page_id, verify_token, app_secret, page_access_token, feed_path, created_at, name_key, protocol, catalog)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 merchant.id,
                 merchant.name,
@@ -439,7 +444,8 @@ impl Store {
                 merchant.feed_path,
                 merchant.created_at,
                 name_key,
-                merchant.protocol
+                merchant.protocol,
+                if merchant.live_catalog { "live" } else { "feed" }
             ],
         )?;
         Ok(if inserted > 0 {
@@ -456,7 +462,7 @@ impl Store {
     pub fn merchant(&self, id: &str) -> Result<Option<MerchantRecord>, OrderError> {
         Ok(self
             .select_merchants(
-                "SELECT id, name, endpoint, page_id, verify_token, app_secret, page_access_token, feed_path, created_at, protocol FROM merchants WHERE id = ?1",
+                "SELECT id, name, endpoint, page_id, verify_token, app_secret, page_access_token, feed_path, created_at, protocol, catalog FROM merchants WHERE id = ?1",
                 params![id],
             )?
             .pop())
@@ -464,7 +470,7 @@ impl Store {
 
     /// Registered merchants, oldest first.
     pub fn merchants(&self) -> Result<Vec<MerchantRecord>, OrderError> {
-        self.select_merchants("SELECT id, name, endpoint, page_id, verify_token, app_secret, page_access_token, feed_path, created_at, protocol FROM merchants ORDER BY created_at, id", params![])
+        self.select_merchants("SELECT id, name, endpoint, page_id, verify_token, app_secret, page_access_token, feed_path, created_at, protocol, catalog FROM merchants ORDER BY created_at, id", params![])
     }
 
     /// The merchant a page access token belongs to.
@@ -474,7 +480,7 @@ impl Store {
     ) -> Result<Option<MerchantRecord>, OrderError> {
         Ok(self
             .select_merchants(
-                "SELECT id, name, endpoint, page_id, verify_token, app_secret, page_access_token, feed_path, created_at, protocol FROM merchants WHERE page_access_token = ?1",
+                "SELECT id, name, endpoint, page_id, verify_token, app_secret, page_access_token, feed_path, created_at, protocol, catalog FROM merchants WHERE page_access_token = ?1",
                 params![page_access_token],
             )?
             .pop())
@@ -513,6 +519,7 @@ impl Store {
                 feed_path: row.get(7)?,
                 created_at: row.get(8)?,
                 protocol: row.get(9)?,
+                live_catalog: row.get::<_, String>(10)? == "live",
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -131,6 +131,7 @@ impl RunningMerchant {
             .map_err(|e| MerchantError::Serve(e.to_string()))?;
         let endpoint = MerchantEndpoint {
             served_here: true,
+            live_catalog: false,
             ..merchant.endpoint(&format!("http://{address}"))
         };
         let (shutdown, stopped) = oneshot::channel::<()>();

@@ -302,6 +302,7 @@ pub fn endpoint(id: &str, name: &str, url: String) -> MerchantEndpoint {
         app_secret: "test-secret".into(),
         page_id: format!("page-{id}"),
         served_here: false,
+        live_catalog: false,
     }
 }
 

@@ -79,7 +79,12 @@ pub const PROTOCOL: ProtocolEntry = ProtocolEntry {
             parts.timeout,
         ))
     },
-    verify: |verification| Box::pin(verify(verification)),
+    verify: |verification| {
+        Box::pin(async move {
+            verify(verification).await?;
+            Ok(crate::merchant::protocol::Verified::default())
+        })
+    },
     reference: |catalog, secret| {
         Arc::new(AcpMerchant::new(catalog.profile, catalog.products, secret))
     },
@@ -120,6 +125,7 @@ impl ReferenceMerchant for AcpMerchant {
             app_secret: self.api_key().to_string(),
             page_id: String::new(),
             served_here: false,
+            live_catalog: false,
         }
     }
 

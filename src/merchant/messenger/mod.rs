@@ -32,7 +32,12 @@ pub const PROTOCOL: ProtocolEntry = ProtocolEntry {
             parts.rules.clone(),
         ))
     },
-    verify: |verification| Box::pin(handshake::verify(verification)),
+    verify: |verification| {
+        Box::pin(async move {
+            handshake::verify(verification).await?;
+            Ok(crate::merchant::protocol::Verified::default())
+        })
+    },
     reference: |catalog, secret| {
         Responder::new(
             ResponderConfig::new(catalog.profile, secret),

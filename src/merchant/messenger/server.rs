@@ -94,6 +94,7 @@ impl crate::merchant::protocol::ReferenceMerchant for Responder {
             app_secret: config.app_secret.clone(),
             page_id: config.page_id.clone(),
             served_here: false,
+            live_catalog: false,
         }
     }
 

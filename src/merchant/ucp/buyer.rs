@@ -15,6 +15,10 @@
 //! read once more: a total above the authorised amount, another currency or
 //! a session no longer ready is refused without sending the credential.
 
+use super::catalog::{
+    read_products, PageRequest, PriceFilter, SearchContext, SearchFilters, SearchRequest,
+    MAX_PRODUCTS_READ,
+};
 use super::client::{
     derived_uuid, protocol, speaks_later_version, Answer, Target, UcpClient, UcpSettings,
 };
@@ -22,8 +26,9 @@ use super::wire::*;
 use crate::error::MerchantError;
 use crate::merchant::messenger::wire::PaymentAuthorization;
 use crate::merchant::network::NetworkPolicy;
+use crate::catalog::feed::FeedProduct;
 use crate::merchant::protocol::{
-    CancelReply, MerchantEndpoint, MerchantProtocol, Negotiation, Opening, PaymentReply,
+    CancelReply, CatalogQuery, MerchantEndpoint, MerchantProtocol, Negotiation, Opening, PaymentReply,
     SessionState, ShopperChoices, Speaker, TranscriptLine, Wanted,
 };
 use crate::money::Money;
@@ -385,6 +390,57 @@ impl MerchantProtocol for UcpProtocol {
                 Answer::Refused { message, .. } => format!("order {order_id}: {message}"),
             },
         ))
+    }
+
+    async fn search_catalog(
+        &self,
+        endpoint: &MerchantEndpoint,
+        query: &CatalogQuery,
+    ) -> Result<Vec<FeedProduct>, MerchantError> {
+        let deadline = self.inner.deadline();
+        let (profile, rest, _) = self.inner.profile(endpoint, deadline).await?;
+        if !profile.has_capability(super::CATALOG_SEARCH) {
+            return Err(protocol(
+                &endpoint.merchant_id,
+                format!(
+                    "its UCP profile no longer declares {}",
+                    super::CATALOG_SEARCH
+                ),
+            ));
+        }
+        let request = catalog_request(query);
+        let url = UcpClient::url(&rest, &["catalog", "search"]);
+        let response = self
+            .inner
+            .client
+            .catalog_search(target(endpoint), url, &request, deadline)
+            .await?;
+        Ok(read_products(&response).products)
+    }
+}
+
+/// The search a [`CatalogQuery`] asks: the product's words, the request as
+/// the buyer's intent, the price bounds in the request's currency.
+pub fn catalog_request(query: &CatalogQuery) -> SearchRequest {
+    let price = (query.min_price.is_some() || query.max_price.is_some()).then_some(PriceFilter {
+        min: query.min_price,
+        max: query.max_price,
+    });
+    SearchRequest {
+        query: Some(query.text.trim().to_string()),
+        context: Some(SearchContext {
+            currency: query.currency.clone(),
+            intent: Some(query.request.clone()).filter(|r| !r.trim().is_empty()),
+            ..SearchContext::default()
+        }),
+        filters: price.map(|price| SearchFilters {
+            categories: Vec::new(),
+            price: Some(price),
+        }),
+        pagination: Some(PageRequest {
+            cursor: None,
+            limit: Some(query.limit.clamp(1, MAX_PRODUCTS_READ) as u32),
+        }),
     }
 }
 

@@ -195,6 +195,36 @@ impl UcpClient {
         ))
     }
 
+    /// Searches the business's catalog (`POST /catalog/search`). A refusal
+    /// is an error here: there is nothing to answer it with.
+    pub async fn catalog_search(
+        &self,
+        target: Target<'_>,
+        url: Url,
+        request: &super::catalog::SearchRequest,
+        deadline: Instant,
+    ) -> Result<super::catalog::CatalogResponse, MerchantError> {
+        let (status, bytes) = self
+            .exchange(target, Method::POST, url, Some(request), None, deadline)
+            .await?;
+        if !status.is_success() {
+            let message = from_json::<ErrorResponse>(&bytes)
+                .ok()
+                .and_then(|error| error.text())
+                .unwrap_or_else(|| snippet(&bytes));
+            return Err(protocol(
+                target.merchant_id,
+                format!("catalog search answered HTTP {status}: {message}"),
+            ));
+        }
+        from_json(&bytes).map_err(|e| {
+            protocol(
+                target.merchant_id,
+                format!("the answer does not read as a catalog search: {e}"),
+            )
+        })
+    }
+
     /// Sends a request about a checkout session and reads the session, or
     /// the business's refusal.
     pub async fn checkout(

@@ -110,6 +110,7 @@
 //! shipping by country); a session that stays `incomplete` with no message
 //! is completable, one whose fulfilment is not settled never is.
 pub mod buyer;
+pub mod catalog;
 pub mod client;
 pub mod conformance;
 pub mod server;
@@ -124,7 +125,9 @@ pub use server::{
 };
 pub use wire::UcpProfile;
 
-use crate::merchant::protocol::{Charge, MerchantEndpoint, ProtocolEntry, ReferenceMerchant};
+use crate::merchant::protocol::{
+    Charge, MerchantEndpoint, ProtocolEntry, ReferenceMerchant, Verified,
+};
 use crate::merchant::registry::Verification;
 use std::sync::Arc;
 
@@ -145,8 +148,9 @@ pub const PROTOCOL: ProtocolEntry = ProtocolEntry {
 
 /// Registration's check: the endpoint's origin serves a UCP profile with
 /// the checkout capability; when it takes Concierge's allowance, the
-/// merchant id its handler accepts is the one being registered.
-async fn verify(verification: &Verification<'_>) -> Result<(), String> {
+/// merchant id its handler accepts is the one being registered. Says
+/// whether the business searches its own catalog.
+async fn verify(verification: &Verification<'_>) -> Result<Verified, String> {
     let profile = discover(verification.client, verification.url.as_str())
         .await
         .map_err(|error| format!("no UCP profile at /.well-known/ucp: {error}"))?;
@@ -158,9 +162,16 @@ async fn verify(verification: &Verification<'_>) -> Result<(), String> {
         Some(id) if id != verification.merchant_id => Err(format!(
             "its {ALLOWANCE_HANDLER} handler accepts allowances for merchant id {id:?}: register it under that id (--id {id})"
         )),
-        _ => Ok(()),
+        _ => Ok(Verified {
+            catalog_search: profile.has_capability(CATALOG_SEARCH),
+        }),
     }
 }
+
+/// The capability of a business that searches its own catalog.
+pub const CATALOG_SEARCH: &str = "dev.ucp.shopping.catalog.search";
+/// The capability of a business that looks products up by id.
+pub const CATALOG_LOOKUP: &str = "dev.ucp.shopping.catalog.lookup";
 
 /// The payment handler Concierge's allowance rides in.
 pub const ALLOWANCE_HANDLER: &str = "dev.concierge.allowance";
@@ -180,6 +191,7 @@ impl ReferenceMerchant for UcpMerchant {
             app_secret: String::new(),
             page_id: String::new(),
             served_here: false,
+            live_catalog: false,
         }
     }
 
@@ -201,6 +213,10 @@ impl ReferenceMerchant for UcpMerchant {
         vec![
             ("endpoint", base.to_string()),
             ("profile", format!("{base}/.well-known/ucp")),
+            (
+                "catalog",
+                format!("{base}/catalog/search (registered without --feed, it is searched at each request)"),
+            ),
         ]
     }
 

@@ -71,6 +71,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+mod catalog;
 mod http;
 mod session;
 mod shipping;
@@ -408,6 +409,22 @@ impl Refusal {
     }
 }
 
+/// A catalog capability as 2026-04-08 declares it: the catalog came with
+/// that version, and a capability's version is its own.
+fn catalog_capability(name: &str, page: &str) -> Capability {
+    let version = super::catalog::CATALOG_VERSION;
+    Capability {
+        name: name.into(),
+        version: version.into(),
+        spec: Some(format!("https://ucp.dev/{version}/specification/catalog/{page}")),
+        schema: Some(format!(
+            "https://ucp.dev/{version}/schemas/shopping/catalog_{page}.json"
+        )),
+        extends: None,
+        config: None,
+    }
+}
+
 /// What a request was reached with.
 struct Context {
     base_url: String,
@@ -533,6 +550,8 @@ impl UcpMerchant {
                         "buyer_consent",
                         Some(CHECKOUT_CAPABILITY),
                     ),
+                    catalog_capability(super::CATALOG_SEARCH, "search"),
+                    catalog_capability(super::CATALOG_LOOKUP, "lookup"),
                 ],
                 payment_handlers: Vec::new(),
             },

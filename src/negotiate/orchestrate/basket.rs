@@ -38,7 +38,9 @@ impl Shop {
         run_id: i64,
         report: &mut ShopReport,
     ) -> Option<Outcome> {
-        let pick = self.pick_basket_merchant(intent, merchants, run_id, report)?;
+        let pick = self
+            .pick_basket_merchant(intent, merchants, run_id, report)
+            .await?;
         let mut conversation = self.negotiate_basket(intent, &pick, run_id).await?;
         let expectations = self.basket_expectations(intent, &pick);
         self.check_basket(&mut conversation, &expectations, report);
@@ -114,7 +116,7 @@ impl Shop {
     /// the best offer anywhere ([`fit_tier`]); of those, the cheapest at
     /// catalog prices, when that is within the budget and at most the
     /// policy's premium above the cheapest fitting items anywhere.
-    fn pick_basket_merchant(
+    async fn pick_basket_merchant(
         &self,
         intent: &Intent,
         merchants: &super::MerchantDirectory,
@@ -138,6 +140,7 @@ impl Shop {
             );
             let selection = self
                 .select(&item_intent, item, merchants, &mut scratch)
+                .await
                 .ok()?;
             selections.push(selection.contacts);
         }
