@@ -48,9 +48,9 @@ pub fn app(merchant: Arc<UcpMerchant>) -> Router {
         .route("/checkout-sessions/{id}/complete", post(complete_session))
         .route("/checkout-sessions/{id}/cancel", post(cancel_session))
         .route("/orders/{id}", get(get_order))
-        .route("/catalog/search", post(catalog_search))
-        .route("/catalog/lookup", post(catalog_lookup))
-        .route("/catalog/product", post(catalog_product))
+        .route("/catalog/search", catalog_read(UcpMerchant::catalog_search))
+        .route("/catalog/lookup", catalog_read(UcpMerchant::catalog_lookup))
+        .route("/catalog/product", catalog_read(UcpMerchant::catalog_detail))
         .route("/testing/simulate-shipping/{id}", post(simulate_shipping))
         .fallback(|| async {
             Refusal::new(StatusCode::NOT_FOUND, "not_found", "No such resource").reply()
@@ -85,36 +85,19 @@ async fn discovery(State(merchant): Shared, headers: HeaderMap) -> Reply {
     }
 }
 
-/// Catalog reads change nothing: no idempotency key, and no version
-/// check (the catalog is a 2026-04-08 capability).
-async fn catalog_search(
-    State(merchant): Shared,
-    body: Result<Bytes, BytesRejection>,
-) -> Reply {
-    match super::read_body(body) {
-        Ok(body) => merchant.catalog_search(&body),
-        Err(reply) => reply,
-    }
-}
-
-async fn catalog_lookup(
-    State(merchant): Shared,
-    body: Result<Bytes, BytesRejection>,
-) -> Reply {
-    match super::read_body(body) {
-        Ok(body) => merchant.catalog_lookup(&body),
-        Err(reply) => reply,
-    }
-}
-
-async fn catalog_product(
-    State(merchant): Shared,
-    body: Result<Bytes, BytesRejection>,
-) -> Reply {
-    match super::read_body(body) {
-        Ok(body) => merchant.catalog_detail(&body),
-        Err(reply) => reply,
-    }
+/// A catalog read: it changes nothing, so no idempotency key, and no
+/// version check (the catalog is a 2026-04-08 capability).
+fn catalog_read(
+    read: fn(&UcpMerchant, &Value) -> Reply,
+) -> axum::routing::MethodRouter<Arc<UcpMerchant>> {
+    post(
+        move |State(merchant): Shared, body: Result<Bytes, BytesRejection>| async move {
+            match super::read_body(body) {
+                Ok(body) => read(&merchant, &body),
+                Err(reply) => reply,
+            }
+        },
+    )
 }
 
 async fn create_session(
