@@ -327,22 +327,34 @@ fn a_ucp_or_acp_business_registers_with_the_binary_and_is_paid() {
 }
 
 /// A UCP business searched where it lives: one with no feed in the index
-/// whose catalog search offers the cheapest valid turtleneck.
+/// whose catalog search offers the cheapest valid turtleneck among dearer
+/// ones.
 async fn live_ucp_merchant(
     id: &str,
     name: &str,
     price: i64,
 ) -> (std::sync::Arc<UcpMerchant>, MerchantEndpoint) {
-    let merchant = UcpMerchant::new(
-        UcpMerchantConfig::new(profile(id, name, 300, 0)),
-        vec![turtleneck(
-            &format!("{id}-tn"),
-            "Lakeside Turtleneck Sweater",
-            price,
-            &["Gray"],
+    let mut products = vec![turtleneck(
+        &format!("{id}-tn"),
+        "Lakeside Turtleneck Sweater",
+        price,
+        &["Gray"],
+        &[],
+    )];
+    // Dearer turtlenecks with long descriptions: the search's answer is
+    // far larger than a checkout's (a real shop's is hundreds of KiB).
+    for n in 0..24 {
+        let mut dearer = turtleneck(
+            &format!("{id}-dear-{n}"),
+            "Heritage Turtleneck Sweater",
+            price + 2000 + n,
+            &["Gray", "Navy"],
             &[],
-        )],
-    );
+        );
+        dearer.description = "Knitted from long-staple yarn. ".repeat(150);
+        products.push(dearer);
+    }
+    let merchant = UcpMerchant::new(UcpMerchantConfig::new(profile(id, name, 300, 0)), products);
     let url = serve_router(concierge::merchant::ucp::app(merchant.clone())).await;
     let endpoint = live_endpoint(id, name, url.trim_end_matches("/webhook"));
     (merchant, endpoint)

@@ -582,7 +582,8 @@ impl UcpCheckout {
             return Err(format!("the merchant's checkout is not complete: {errors}"));
         }
         self.check_items(&checkout)?;
-        let invoice = read_invoice(&self.endpoint.merchant_id, &checkout)?;
+        let mut invoice = read_invoice(&self.endpoint.merchant_id, &checkout)?;
+        name_variants(&self.opening.items, &checkout, &mut invoice);
         // The session's own handlers say what this checkout takes, then
         // the profile's.
         let handlers: Vec<&PaymentHandler> =
@@ -927,6 +928,31 @@ fn item_title(wanted: &Wanted) -> Option<String> {
         .unwrap_or(&wanted.product_title)
         .trim();
     (!title.is_empty()).then(|| title.to_string())
+}
+
+/// Gives a line whose title does not say its variant (a feed's "Chaz
+/// Hoodie-XS-Black" has no " - " before it) the catalog's options of the
+/// variant its id names: the checkout holds exactly the item ids asked
+/// ([`UcpCheckout::check_items`]), and an id is one variant.
+fn name_variants(items: &[Wanted], checkout: &Checkout, invoice: &mut Invoice) {
+    for (line, held) in invoice.lines.iter_mut().zip(&checkout.line_items) {
+        if !line.subtitle.is_empty() {
+            continue;
+        }
+        let Some(wanted) = items
+            .iter()
+            .find(|w| !w.variant_id.trim().is_empty() && w.variant_id.trim() == held.item.id)
+        else {
+            continue;
+        };
+        line.subtitle = [wanted.color_label.as_deref(), wanted.size_label.as_deref()]
+            .into_iter()
+            .flatten()
+            .map(str::trim)
+            .filter(|label| !label.is_empty())
+            .collect::<Vec<_>>()
+            .join(" / ");
+    }
 }
 
 /// Reads a session's lines and totals into an invoice, or says why they
@@ -1580,6 +1606,38 @@ mod tests {
         assert!(read_invoice("m", &bad_line)
             .unwrap_err()
             .contains("subtotal"));
+    }
+
+    #[test]
+    fn a_line_whose_title_hides_its_variant_is_named_by_the_id_asked() {
+        let held = checkout(serde_json::json!({
+            "id": "chk_2", "status": "ready_for_complete", "currency": "USD",
+            "line_items": [
+                {"id": "li_1", "quantity": 1,
+                 "item": {"id": "MH01-M-Black", "title": "Chaz Kangeroo Hoodie-M-Black", "price": 5200}},
+                {"id": "li_2", "quantity": 1,
+                 "item": {"id": "WS-1-GRAY-M", "title": "Wool Socks - Gray / M", "price": 900}},
+                {"id": "li_3", "quantity": 1,
+                 "item": {"id": "OTHER-1", "title": "Plain Mug", "price": 800}}],
+            "totals": [{"type": "subtotal", "amount": 6900}, {"type": "total", "amount": 6900}]
+        }));
+        let wanted = |variant_id: &str, color: &str, size: &str| Wanted {
+            variant_id: variant_id.into(),
+            color_label: Some(color.into()),
+            size_label: Some(size.into()),
+            ..Wanted::default()
+        };
+        let items = [
+            wanted("MH01-M-Black", "Black", "M"),
+            wanted("WS-1-GRAY-M", "Heather Grey", "L"),
+        ];
+        let mut invoice = read_invoice("m", &held).unwrap();
+        name_variants(&items, &held, &mut invoice);
+        assert_eq!(invoice.lines[0].subtitle, "Black / M");
+        // The business's own words stand where it says the variant.
+        assert_eq!(invoice.lines[1].subtitle, "Gray / M");
+        // An id nobody asked for is not described.
+        assert_eq!(invoice.lines[2].subtitle, "");
     }
 }
 

@@ -28,6 +28,8 @@ pub const DEFAULT_AGENT_PROFILE: &str = "https://concierge.invalid/profiles/shop
 /// header goes on. 2026-04-08 replaced the header by optional RFC 9421
 /// signatures, and its businesses ignore it.
 pub const UNSIGNED: &str = "unsigned";
+/// Default of [`UcpSettings::max_catalog_bytes`].
+pub const MAX_CATALOG_BYTES: usize = 4 * 1024 * 1024;
 /// Longest wait for a discovery profile fetched by [`discover`].
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -40,6 +42,10 @@ pub struct UcpSettings {
     pub request_timeout: Duration,
     /// Largest answer read (default 64 KiB).
     pub max_reply_bytes: usize,
+    /// Largest catalog search answer read (default 4 MiB): twenty products
+    /// of a clothing shop, each with its sizes and colours and a
+    /// paragraph of description, are a few hundred KiB.
+    pub max_catalog_bytes: usize,
     /// The platform profile named in `UCP-Agent`.
     pub agent_profile: String,
     /// Whether a business that takes no allowance but declares the UCP
@@ -55,6 +61,7 @@ impl UcpSettings {
             policy,
             request_timeout,
             max_reply_bytes: MAX_REPLY_BYTES,
+            max_catalog_bytes: MAX_CATALOG_BYTES,
             agent_profile: DEFAULT_AGENT_PROFILE.into(),
             sandbox_payments: sandbox_payments_from_env(),
         }
@@ -205,7 +212,14 @@ impl UcpClient {
         deadline: Instant,
     ) -> Result<super::catalog::CatalogResponse, MerchantError> {
         let (status, bytes) = self
-            .exchange(target, Method::POST, url, Some(request), None, deadline)
+            .exchange_within(
+                target,
+                (Method::POST, url),
+                Some(request),
+                None,
+                deadline,
+                self.settings.max_catalog_bytes,
+            )
             .await?;
         if !status.is_success() {
             let message = from_json::<ErrorResponse>(&bytes)
@@ -275,6 +289,28 @@ impl UcpClient {
         idempotency_key: Option<&str>,
         deadline: Instant,
     ) -> Result<(StatusCode, Vec<u8>), MerchantError> {
+        let limit = self.settings.max_reply_bytes;
+        self.exchange_within(
+            target,
+            (method, url),
+            body,
+            idempotency_key,
+            deadline,
+            limit,
+        )
+        .await
+    }
+
+    /// [`UcpClient::exchange`] with answers up to `limit` bytes.
+    async fn exchange_within(
+        &self,
+        target: Target<'_>,
+        (method, url): (Method, Url),
+        body: Option<&impl Serialize>,
+        idempotency_key: Option<&str>,
+        deadline: Instant,
+        limit: usize,
+    ) -> Result<(StatusCode, Vec<u8>), MerchantError> {
         let url = self.checked_url(target, url.as_str())?;
         let wait = deadline
             .saturating_duration_since(Instant::now())
@@ -307,7 +343,6 @@ impl UcpClient {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(bytes);
         }
-        let limit = self.settings.max_reply_bytes;
         let work = async {
             let mut response = request
                 .send()
