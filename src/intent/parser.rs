@@ -143,6 +143,20 @@ const NEGATIONS: &[&str] = &[
 /// it ("what is a turtleneck", "how do i wash a wool sweater", "i love my new
 /// boots", "turn on the lamp"): a bare product phrase after these is not a
 /// search.
+/// Whether `text` tells of something the shopper already got ("these
+/// pants i got are so comfy", "my mom liked the scarf i bought her"): a
+/// product named so is had, not sought.
+fn tells_of_acquired(text: &str) -> bool {
+    let tokens = tokenize(text);
+    tokens.windows(2).any(|pair| {
+        matches!(pair[0].text, "i" | "we")
+            && matches!(
+                pair[1].text,
+                "got" | "bought" | "received" | "purchased" | "gifted" | "ordered"
+            )
+    })
+}
+
 const NOT_A_PRODUCT_QUERY: &[&str] = &[
     "what",
     "what's",
@@ -722,6 +736,7 @@ impl Parser {
                 .iter()
                 .all(|f| f.rule != "veto" && !f.rule.ends_with("(vetoed)"))
                 && !NOT_A_PRODUCT_QUERY.contains(&first_word)
+                && !tells_of_acquired(&before_intent)
                 && names_product()
             {
                 // A bare product phrase ("gray turtleneck, medium") is a search:
@@ -1365,6 +1380,13 @@ impl Parser {
                 if started && !list {
                     break;
                 }
+                index += 1;
+                continue;
+            }
+            // "list your cheapest microwaves": after a trigger, the shop's
+            // own things are as definite as "the".
+            if after_trigger && !started && matches!(word, "your" | "ur") {
+                definite = true;
                 index += 1;
                 continue;
             }
