@@ -1005,3 +1005,45 @@ fn bare_noun_phrases_search_with_their_slots() {
         check_without(&p, text, IntentKind::Search, slots, &["quantity"]);
     }
 }
+
+/// Where the product goes and an option's name are not the product; the
+/// shop's "your" is as definite as "the" after a search; a product the
+/// shopper tells of having got is no search.
+#[test]
+fn places_options_and_things_already_had() {
+    let parser = parser();
+    for (text, intent, product) in [
+        (
+            "add a kindle paperwhite to my cart",
+            IntentKind::Buy,
+            Some("kindle paperwhite"),
+        ),
+        (
+            "put two jars of peanut butter in the basket",
+            IntentKind::Buy,
+            Some("peanut butter"),
+        ),
+        ("buy a bar cart", IntentKind::Buy, Some("bar cart")),
+        (
+            "what colors does the yeti rambler tumbler come in",
+            IntentKind::Search,
+            None,
+        ),
+        ("list your cheapest microwaves", IntentKind::Search, None),
+        ("these boots i got are so warm", IntentKind::None, None),
+        (
+            "the blender we bought last year still works",
+            IntentKind::None,
+            None,
+        ),
+        ("warm wool boots", IntentKind::Search, Some("boots")),
+    ] {
+        check_product(&parser, text, intent, product);
+    }
+    let colors = parser.parse("what colors does the yeti rambler tumbler come in");
+    assert_ne!(
+        colors.first_item().and_then(|i| i.product.as_deref()),
+        Some("colors"),
+        "{colors:?}"
+    );
+}

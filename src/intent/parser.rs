@@ -251,6 +251,15 @@ const NOT_PRODUCT_HEADS: &[&str] = &[
     "restaurant",
     "restaurants",
 ];
+/// Where a shopper puts what they buy: after "to my" or "in the", never
+/// the product.
+const PLACES_FOR_ITEMS: &[&str] = &[
+    "cart", "basket", "trolley", "bag", "wishlist", "list", "order", "checkout",
+];
+/// An option's name in the plural, asked about rather than bought.
+const OPTION_NAMES: &[&str] = &[
+    "sizes", "colors", "colours", "scents", "flavors", "flavours", "shades", "styles", "options",
+];
 /// A size written as a code at the start of `tokens`, and how many tokens
 /// it takes: waist by length or a dimension ("32x30", "16x25x1"), a
 /// toddler size ("4T"), a suit size ("42R"; "42L" and "42S" after "size"),
@@ -1942,6 +1951,24 @@ impl Parser {
         if let Some(start) = run_start {
             runs.push((start, tokens.len()));
         }
+        // Where the product goes is not the product ("add it to my cart",
+        // "put the ketchup in the basket"), and a run of only an option's
+        // name asks about the options ("what sizes does ... come in").
+        runs.retain(|&(start, end)| {
+            let head = tokens[end - 1].text;
+            let mut back = start;
+            if back > 0 && matches!(tokens[back - 1].text, "my" | "the" | "our" | "your" | "ur") {
+                back -= 1;
+            }
+            let placed = back > 0
+                && matches!(
+                    tokens[back - 1].text,
+                    "to" | "in" | "into" | "onto" | "from"
+                )
+                && PLACES_FOR_ITEMS.contains(&head);
+            let options_only = end - start == 1 && OPTION_NAMES.contains(&head);
+            !placed && !options_only
+        });
         // A run after "for" says what the product is for; one after "with"
         // names a feature of it ("a tablet with usb port", "a bed with a
         // wood finish").
