@@ -1057,21 +1057,31 @@ impl Parser {
                 .copied()
                 .unwrap_or(0);
             // A pattern may name the words to cut with a `trigger` group, so
-            // that "i want (2 cotton t-shirts)" keeps its object.
-            let hit = rule.patterns.iter().enumerate().find_map(|(i, pattern)| {
-                if matched.as_ref().is_some_and(|m| !m.matched(first + i)) {
-                    return None;
-                }
-                pattern.captures(lower).map(|caps| {
-                    let whole = caps.get(0).map(|m| m.range()).unwrap_or(0..0);
-                    let cut = caps
-                        .name("trigger")
-                        .map(|m| m.range())
-                        .unwrap_or(whole.clone());
-                    (whole, cut)
+            // that "i want (2 cotton t-shirts)" keeps its object. Each
+            // matching pattern is tried in turn: one whose cut leaves no
+            // object ("... out there") yields to another that does ("whats
+            // the cheapest printer out there").
+            let hits: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> = rule
+                .patterns
+                .iter()
+                .enumerate()
+                .filter_map(|(i, pattern)| {
+                    if matched.as_ref().is_some_and(|m| !m.matched(first + i)) {
+                        return None;
+                    }
+                    pattern.captures(lower).map(|caps| {
+                        let whole = caps.get(0).map(|m| m.range()).unwrap_or(0..0);
+                        let cut = caps
+                            .name("trigger")
+                            .map(|m| m.range())
+                            .unwrap_or(whole.clone());
+                        (whole, cut)
+                    })
                 })
-            });
-            let Some((range, cut)) = hit else { continue };
+                .collect();
+            if hits.is_empty() {
+                continue;
+            }
             if let Some(veto) = rule.unless.iter().find_map(|p| p.find(lower)) {
                 intent.trace.push(Fired {
                     rule: format!("{} (vetoed)", rule.name),
@@ -1079,9 +1089,12 @@ impl Parser {
                 });
                 continue;
             }
-            if !rule.requires.is_empty() {
+            let satisfied = |cut: &std::ops::Range<usize>, evidence: &mut Option<Found>| {
+                if rule.requires.is_empty() {
+                    return true;
+                }
                 let found = *evidence.get_or_insert_with(|| self.evidence(lower, intent));
-                let satisfied = rule.requires.iter().any(|need| match need {
+                rule.requires.iter().any(|need| match need {
                     Evidence::Product | Evidence::Thing => {
                         let min_share = u8::from(*need == Evidence::Thing);
                         found.product
@@ -1101,11 +1114,12 @@ impl Parser {
                     Evidence::OwnedProduct => found.owned_product,
                     Evidence::Price => found.price,
                     Evidence::Attribute => found.attribute,
-                });
-                if !satisfied {
-                    continue;
-                }
-            }
+                })
+            };
+            let Some((range, cut)) = hits.into_iter().find(|(_, cut)| satisfied(cut, evidence))
+            else {
+                continue;
+            };
             intent.intent = rule.intent;
             intent.trace.push(Fired {
                 rule: rule.name.clone(),
