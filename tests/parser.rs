@@ -1037,6 +1037,11 @@ fn places_options_and_things_already_had() {
             None,
         ),
         ("warm wool boots", IntentKind::Search, Some("boots")),
+        // Each pattern of a rule is tried: "out there" leaves no object,
+        // "whats the cheapest" does.
+        ("whats the cheapest printer out there", IntentKind::Search, None),
+        ("add spark plugs for my truck", IntentKind::Buy, None),
+        ("add current song to my playlist", IntentKind::None, None),
     ] {
         check_product(&parser, text, intent, product);
     }
