@@ -1039,7 +1039,11 @@ fn places_options_and_things_already_had() {
         ("warm wool boots", IntentKind::Search, Some("boots")),
         // Each pattern of a rule is tried: "out there" leaves no object,
         // "whats the cheapest" does.
-        ("whats the cheapest printer out there", IntentKind::Search, None),
+        (
+            "whats the cheapest printer out there",
+            IntentKind::Search,
+            None,
+        ),
         ("add spark plugs for my truck", IntentKind::Buy, None),
         ("add current song to my playlist", IntentKind::None, None),
     ] {

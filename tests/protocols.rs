@@ -535,6 +535,16 @@ fn a_ucp_business_registers_without_a_feed_and_is_searched_where_it_lives() {
     assert_eq!(orders.as_array().unwrap().len(), 1, "{orders}");
     assert_eq!(orders[0]["merchant_id"], "lakeside");
     assert_eq!(orders[0]["status"], "paid", "{orders}");
+    // A feed sent later is read from then on.
+    let fed = run_at(
+        dir.path(),
+        listen,
+        &["merchant", "feed", "lakeside", "shop.csv"],
+    );
+    assert!(fed.status.success(), "{}", output_text(&fed));
+    let listed = run_at(dir.path(), listen, &["merchant", "list", "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed["merchants"][0]["catalog"], "feed", "{listed}");
     let _ = merchant.kill();
     let _ = merchant.wait();
 

@@ -216,7 +216,9 @@ fn replace_feed(config: &Config, id: &str, path: &Path, json: bool) -> anyhow::R
         bail!("no registered merchant {id:?} (`concierge merchant list` shows them; `concierge index load` loads a catalog without a bot)");
     }
     let feed = ParsedFeed::from_file(path)?;
-    super::index::load_feed(config, id, path, &feed, json)
+    let code = super::index::load_feed(config, id, path, &feed, json)?;
+    store.set_live_catalog(id, false)?;
+    Ok(code)
 }
 
 fn list(config: &Config, json: bool) -> anyhow::Result<i32> {

@@ -1109,6 +1109,10 @@ async fn replace_feed(
     let load = load_off_runtime(&state.config.catalog_record(), &state.rules, &id, feed)
         .await
         .map_err(registration_error)?;
+    state
+        .store
+        .set_live_catalog(&id, false)
+        .map_err(ApiError::internal)?;
     Ok(Json(load_view(&load, &rejected)).into_response())
 }
 

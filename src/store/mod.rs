@@ -486,6 +486,17 @@ impl Store {
             .pop())
     }
 
+    /// Records where merchant `id`'s catalog comes from: searched where it
+    /// lives (`live`), or its feed in the index. A merchant that sends a
+    /// feed is read from it from then on.
+    pub fn set_live_catalog(&self, id: &str, live: bool) -> Result<(), OrderError> {
+        self.lock().execute(
+            "UPDATE merchants SET catalog = ?2 WHERE id = ?1",
+            params![id, if live { "live" } else { "feed" }],
+        )?;
+        Ok(())
+    }
+
     /// Removes a merchant and revokes its API keys, in one transaction;
     /// true when it existed.
     pub fn remove_merchant(&self, id: &str) -> Result<bool, OrderError> {
