@@ -219,6 +219,31 @@ fn serve_reference(dir: &Path, protocol: &str, port: u16) -> Child {
     )
 }
 
+/// A shopper's `ask --auto-pay` for the Lakeside turtleneck buys it, and
+/// the store holds one paid order at `merchant_id`.
+fn shopper_pays_once(dir: &Path, listen: u16, merchant_id: &str) {
+    let bought = run_at(
+        dir,
+        listen,
+        &[
+            "ask",
+            "--auto-pay",
+            "buy me a gray turtleneck sweater in medium under $50",
+        ],
+    );
+    assert_eq!(bought.status.code(), Some(0), "{}", output_text(&bought));
+    assert!(
+        output_text(&bought).contains("Lakeside Turtleneck Sweater"),
+        "{}",
+        output_text(&bought)
+    );
+    let orders = run_at(dir, listen, &["orders", "--json"]);
+    let orders: serde_json::Value = serde_json::from_slice(&orders.stdout).unwrap();
+    assert_eq!(orders.as_array().unwrap().len(), 1, "{orders}");
+    assert_eq!(orders[0]["merchant_id"], merchant_id, "{orders}");
+    assert_eq!(orders[0]["status"], "paid", "{orders}");
+}
+
 /// A business with no bot serves its feed over UCP or ACP with the binary,
 /// registers the endpoint (the protocol named, or for UCP found by its
 /// profile), and a shopper's `ask --auto-pay` pays it once. Registered
@@ -266,31 +291,7 @@ fn a_ucp_or_acp_business_registers_with_the_binary_and_is_paid() {
             output_text(&listed)
         );
 
-        let bought = run_at(
-            dir.path(),
-            listen,
-            &[
-                "ask",
-                "--auto-pay",
-                "buy me a gray turtleneck sweater in medium under $50",
-            ],
-        );
-        assert_eq!(
-            bought.status.code(),
-            Some(0),
-            "{protocol}: {}",
-            output_text(&bought)
-        );
-        assert!(
-            output_text(&bought).contains("Lakeside Turtleneck Sweater"),
-            "{protocol}: {}",
-            output_text(&bought)
-        );
-        let orders = run_at(dir.path(), listen, &["orders", "--json"]);
-        let orders: serde_json::Value = serde_json::from_slice(&orders.stdout).unwrap();
-        assert_eq!(orders.as_array().unwrap().len(), 1, "{protocol}: {orders}");
-        assert_eq!(orders[0]["merchant_id"], registered_id, "{protocol}");
-        assert_eq!(orders[0]["status"], "paid", "{protocol}: {orders}");
+        shopper_pays_once(dir.path(), listen, registered_id);
 
         // A wrong protocol or a wrong key is refused with the reason.
         let wrong = run_at(
@@ -515,26 +516,7 @@ fn a_ucp_business_registers_without_a_feed_and_is_searched_where_it_lives() {
     let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(listed["merchants"][0]["catalog"], "live", "{listed}");
 
-    let bought = run_at(
-        dir.path(),
-        listen,
-        &[
-            "ask",
-            "--auto-pay",
-            "buy me a gray turtleneck sweater in medium under $50",
-        ],
-    );
-    assert_eq!(bought.status.code(), Some(0), "{}", output_text(&bought));
-    assert!(
-        output_text(&bought).contains("Lakeside Turtleneck Sweater"),
-        "{}",
-        output_text(&bought)
-    );
-    let orders = run_at(dir.path(), listen, &["orders", "--json"]);
-    let orders: serde_json::Value = serde_json::from_slice(&orders.stdout).unwrap();
-    assert_eq!(orders.as_array().unwrap().len(), 1, "{orders}");
-    assert_eq!(orders[0]["merchant_id"], "lakeside");
-    assert_eq!(orders[0]["status"], "paid", "{orders}");
+    shopper_pays_once(dir.path(), listen, "lakeside");
     // A feed sent later is read from then on.
     let fed = run_at(
         dir.path(),
