@@ -1024,3 +1024,62 @@ async fn no_route_answers_without_the_right_key() {
     assert!(state.store().orders().unwrap().is_empty());
     assert!(state.store().merchants().unwrap().is_empty());
 }
+
+/// Over the API, a UCP business that searches its own catalog registers
+/// without a feed, is listed as `live`, and a shopper's request finds its
+/// product through that search and pays it.
+#[tokio::test]
+async fn a_ucp_business_registers_over_the_api_without_a_feed_and_is_paid() {
+    let (base, state, _dir) = start_server().await;
+    let client = common::operator_client(&state);
+    let merchant = concierge::merchant::ucp::UcpMerchant::new(
+        concierge::merchant::ucp::UcpMerchantConfig::new(common::profile(
+            "lake",
+            "Lake Knits",
+            300,
+            0,
+        )),
+        vec![common::turtleneck(
+            "LK-1",
+            "Lakeside Turtleneck Sweater",
+            3900,
+            &["Gray"],
+            &[],
+        )],
+    );
+    let url = common::serve_router(concierge::merchant::ucp::app(merchant.clone())).await;
+    let endpoint = url.trim_end_matches("/webhook").to_string();
+    let registered = client
+        .post(format!("{base}/v1/merchants"))
+        .json(&serde_json::json!({"name": "Lake Knits", "id": "lake", "endpoint": endpoint, "protocol": "ucp"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    let registered: serde_json::Value = registered.json().await.unwrap();
+    assert_eq!(registered["catalog"], "live", "{registered}");
+    let listed: serde_json::Value = client
+        .get(format!("{base}/v1/merchants"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["merchants"][0]["catalog"], "live", "{listed}");
+
+    let response = client
+        .post(format!("{base}/v1/requests"))
+        .json(&serde_json::json!({"text": "buy me a gray turtleneck sweater in medium", "mandate": {"max_total": 5000}, "auto_pay": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let report: concierge::negotiate::ShopReport = response.json().await.unwrap();
+    let receipt = report
+        .receipt
+        .as_ref()
+        .unwrap_or_else(|| panic!("{}", report.render()));
+    assert_eq!(receipt.total.minor, 4200, "{}", report.render());
+    assert_eq!(merchant.charges().len(), 1);
+}

@@ -998,6 +998,17 @@ pub struct MerchantView {
     pub protocol: String,
     pub endpoint: String,
     pub page_id: String,
+    /// Where its catalog comes from: `feed` (the index) or `live` (its own
+    /// catalog search, asked at each request).
+    pub catalog: String,
+}
+
+fn catalog_source(live: bool) -> &'static str {
+    if live {
+        "live"
+    } else {
+        "feed"
+    }
 }
 
 fn registration_error(error: RegistrationError) -> ApiError {
@@ -1043,6 +1054,7 @@ async fn register_merchant(
         "page_access_token": merchant.page_access_token,
         "app_secret": merchant.app_secret,
         "api_key": merchant_key.secret,
+        "catalog": catalog_source(merchant.live_catalog),
         "feed": load_view(&registered.load, &registered.rejected),
     });
     Ok((StatusCode::CREATED, Json(body)).into_response())
@@ -1131,6 +1143,7 @@ async fn list_merchants(
             protocol: m.protocol,
             endpoint: m.endpoint,
             page_id: m.page_id,
+            catalog: catalog_source(m.live_catalog).into(),
         })
         .collect();
     Ok(Json(serde_json::json!({ "merchants": merchants })).into_response())
