@@ -1066,10 +1066,16 @@ impl CatalogIndex {
         fields: Fields,
         directory: &Path,
     ) -> Result<CatalogIndex, CatalogError> {
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::OnCommitWithDelay)
-            .try_into()?;
+        CatalogIndex::with_reader(index, fields, directory, ReloadPolicy::OnCommitWithDelay)
+    }
+
+    fn with_reader(
+        index: Index,
+        fields: Fields,
+        directory: &Path,
+        reload: ReloadPolicy,
+    ) -> Result<CatalogIndex, CatalogError> {
+        let reader = index.reader_builder().reload_policy(reload).try_into()?;
         Ok(CatalogIndex {
             index,
             reader,
@@ -1108,20 +1114,8 @@ impl CatalogIndex {
             }
         }
         writer.commit()?;
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()?;
-        Ok(CatalogIndex {
-            index,
-            reader,
-            fields,
-            directory: PathBuf::new(),
-            columns: ColumnCache::default(),
-            term_sets: TermCache::default(),
-            impacts: TermCache::default(),
-            documents: DocumentCache::default(),
-        })
+        // Nothing commits to it again: its reader is loaded once.
+        CatalogIndex::with_reader(index, fields, Path::new(""), ReloadPolicy::Manual)
     }
 
     /// Builds the index from scratch in `directory`, replacing what was there.

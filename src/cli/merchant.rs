@@ -170,7 +170,7 @@ async fn register_merchant(
                 "page_access_token": merchant.page_access_token,
                 "app_secret": merchant.app_secret,
                 "api_key": merchant_key.secret,
-                "catalog": if merchant.live_catalog { "live" } else { "feed" },
+                "catalog": merchant.catalog_source(),
                 "feed": registered.load,
                 "rejected_rows": registered.rejected,
             }))?
@@ -237,7 +237,7 @@ fn list(config: &Config, json: bool) -> anyhow::Result<i32> {
                     "protocol": m.protocol,
                     "endpoint": m.endpoint,
                     "page_id": m.page_id,
-                    "catalog": if m.live_catalog { "live" } else { "feed" },
+                    "catalog": m.catalog_source(),
                     "products": catalog.map(|c| c.products),
                     "variants": catalog.map(|c| c.variants),
                 })

@@ -1266,14 +1266,11 @@ impl Shop {
         let rules = self.rules.clone();
         let built =
             tokio::task::spawn_blocking(move || CatalogIndex::in_memory(&rules, &catalogs)).await;
+        let built = built
+            .map_err(|error| error.to_string())
+            .and_then(|index| index.map_err(|error| error.to_string()));
         match built {
-            Ok(Ok(index)) => Some(index),
-            Ok(Err(error)) => {
-                report.notes.push(format!(
-                    "Merchants' own catalogs could not be read: {error}"
-                ));
-                None
-            }
+            Ok(index) => Some(index),
             Err(error) => {
                 report.notes.push(format!(
                     "Merchants' own catalogs could not be read: {error}"

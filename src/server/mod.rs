@@ -1003,14 +1003,6 @@ pub struct MerchantView {
     pub catalog: String,
 }
 
-fn catalog_source(live: bool) -> &'static str {
-    if live {
-        "live"
-    } else {
-        "feed"
-    }
-}
-
 fn registration_error(error: RegistrationError) -> ApiError {
     match &error {
         RegistrationError::Store(_) | RegistrationError::Catalog(_) => ApiError::internal(&error),
@@ -1054,7 +1046,7 @@ async fn register_merchant(
         "page_access_token": merchant.page_access_token,
         "app_secret": merchant.app_secret,
         "api_key": merchant_key.secret,
-        "catalog": catalog_source(merchant.live_catalog),
+        "catalog": merchant.catalog_source(),
         "feed": load_view(&registered.load, &registered.rejected),
     });
     Ok((StatusCode::CREATED, Json(body)).into_response())
@@ -1138,12 +1130,12 @@ async fn list_merchants(
         .map_err(ApiError::internal)?
         .into_iter()
         .map(|m| MerchantView {
+            catalog: m.catalog_source().into(),
             id: m.id,
             name: m.name,
             protocol: m.protocol,
             endpoint: m.endpoint,
             page_id: m.page_id,
-            catalog: catalog_source(m.live_catalog).into(),
         })
         .collect();
     Ok(Json(serde_json::json!({ "merchants": merchants })).into_response())

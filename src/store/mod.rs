@@ -148,6 +148,22 @@ pub struct MerchantRecord {
     pub live_catalog: bool,
 }
 
+impl MerchantRecord {
+    /// Where its catalog comes from, as stored and shown: `live` or `feed`.
+    pub fn catalog_source(&self) -> &'static str {
+        catalog_source(self.live_catalog)
+    }
+}
+
+/// `live` for a catalog searched where it lives, else `feed`.
+pub fn catalog_source(live: bool) -> &'static str {
+    if live {
+        "live"
+    } else {
+        "feed"
+    }
+}
+
 const SCHEMA_REST: &str = "
 CREATE TABLE IF NOT EXISTS merchants (
     id TEXT PRIMARY KEY,
@@ -445,7 +461,7 @@ impl Store {
                 merchant.created_at,
                 name_key,
                 merchant.protocol,
-                if merchant.live_catalog { "live" } else { "feed" }
+                merchant.catalog_source()
             ],
         )?;
         Ok(if inserted > 0 {
@@ -492,7 +508,7 @@ impl Store {
     pub fn set_live_catalog(&self, id: &str, live: bool) -> Result<(), OrderError> {
         self.lock().execute(
             "UPDATE merchants SET catalog = ?2 WHERE id = ?1",
-            params![id, if live { "live" } else { "feed" }],
+            params![id, catalog_source(live)],
         )?;
         Ok(())
     }

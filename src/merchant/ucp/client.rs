@@ -178,28 +178,7 @@ impl UcpClient {
         let (status, bytes) = self
             .exchange(target, Method::GET, url, None::<&()>, None, deadline)
             .await?;
-        if status.is_success() {
-            return from_json(&bytes).map(Answer::Ok).map_err(|e| {
-                protocol(
-                    target.merchant_id,
-                    format!("the answer does not read as an order: {e}"),
-                )
-            });
-        }
-        if status.is_client_error() {
-            let message = from_json::<ErrorResponse>(&bytes)
-                .ok()
-                .and_then(|error| error.text())
-                .unwrap_or_else(|| format!("HTTP {status}: {}", snippet(&bytes)));
-            return Ok(Answer::Refused {
-                status: status.as_u16(),
-                message,
-            });
-        }
-        Err(protocol(
-            target.merchant_id,
-            format!("HTTP {status}: {}", snippet(&bytes)),
-        ))
+        read_answer(target, status, &bytes, "an order")
     }
 
     /// Searches the business's catalog (`POST /catalog/search`). A refusal
@@ -221,22 +200,13 @@ impl UcpClient {
                 self.settings.max_catalog_bytes,
             )
             .await?;
-        if !status.is_success() {
-            let message = from_json::<ErrorResponse>(&bytes)
-                .ok()
-                .and_then(|error| error.text())
-                .unwrap_or_else(|| snippet(&bytes));
-            return Err(protocol(
+        match read_answer(target, status, &bytes, "a catalog search")? {
+            Answer::Ok(response) => Ok(response),
+            Answer::Refused { message, .. } => Err(protocol(
                 target.merchant_id,
-                format!("catalog search answered HTTP {status}: {message}"),
-            ));
+                format!("catalog search refused: {message}"),
+            )),
         }
-        from_json(&bytes).map_err(|e| {
-            protocol(
-                target.merchant_id,
-                format!("the answer does not read as a catalog search: {e}"),
-            )
-        })
     }
 
     /// Sends a request about a checkout session and reads the session, or
@@ -253,29 +223,7 @@ impl UcpClient {
         let (status, bytes) = self
             .exchange(target, method, url, body, idempotency_key, deadline)
             .await?;
-        if status.is_success() {
-            return from_json(&bytes).map(Answer::Ok).map_err(|e| {
-                protocol(
-                    target.merchant_id,
-                    format!("the answer does not read as a checkout session: {e}"),
-                )
-            });
-        }
-        if status.is_client_error() {
-            let message = from_json::<ErrorResponse>(&bytes)
-                .ok()
-                .and_then(|error| error.text())
-                .unwrap_or_else(|| format!("HTTP {status}: {}", snippet(&bytes)));
-            return Ok(Answer::Refused {
-                status: status.as_u16(),
-                message,
-            });
-        }
-        // 5xx, redirects, anything else: no answer to rely on.
-        Err(protocol(
-            target.merchant_id,
-            format!("HTTP {status}: {}", snippet(&bytes)),
-        ))
+        read_answer(target, status, &bytes, "a checkout session")
     }
 
     /// One bounded exchange: the URL checked, the wait bounded by the
@@ -386,6 +334,39 @@ impl UcpClient {
             .check_url(url)
             .map_err(|reason| protocol(target.merchant_id, format!("endpoint refused: {reason}")))
     }
+}
+
+/// A business's answer read as `what` ("an order"): its body when it
+/// succeeded, its own words when it refused (4xx); anything else (5xx,
+/// redirects) is no answer to rely on.
+fn read_answer<T: serde::de::DeserializeOwned>(
+    target: Target<'_>,
+    status: StatusCode,
+    bytes: &[u8],
+    what: &str,
+) -> Result<Answer<T>, MerchantError> {
+    if status.is_success() {
+        return from_json(bytes).map(Answer::Ok).map_err(|e| {
+            protocol(
+                target.merchant_id,
+                format!("the answer does not read as {what}: {e}"),
+            )
+        });
+    }
+    if status.is_client_error() {
+        let message = from_json::<ErrorResponse>(bytes)
+            .ok()
+            .and_then(|error| error.text())
+            .unwrap_or_else(|| format!("HTTP {status}: {}", snippet(bytes)));
+        return Ok(Answer::Refused {
+            status: status.as_u16(),
+            message,
+        });
+    }
+    Err(protocol(
+        target.merchant_id,
+        format!("HTTP {status}: {}", snippet(bytes)),
+    ))
 }
 
 /// Fetches the UCP profile of the business at `base_url` (for
