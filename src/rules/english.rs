@@ -17,6 +17,9 @@ pub struct WordInfo {
     /// For nouns, 0-9: the rank-weighted share of senses that are things
     /// (artifacts, foods, substances, plants, animals, natural objects).
     pub thing_share: u8,
+    /// Chiefly a person's name ("stanley", "bosch", "gillette"): before a
+    /// product it names the maker.
+    pub person_name: bool,
 }
 
 /// The word list, read on first use.
@@ -44,6 +47,7 @@ pub fn words() -> &'static FastMap<&'static str, WordInfo> {
                     adjective: pos.contains('a'),
                     adverb: pos.contains('r'),
                     thing_share,
+                    person_name: pos.contains('p'),
                 },
             );
         }
@@ -84,25 +88,26 @@ pub fn lookup(word: &str) -> Option<WordInfo> {
 
 /// Whether `word` is a regular form of a word WordNet knows: "-ing",
 /// "-ed", "-y", "-ly", "-able", "-less" and the like after its stem
-/// ("potting", "paddling", "scented", "crunchy", "dimmable"), "un-" or "non-" before it ("unscented", "non-stick"), or two
+/// ("potting", "paddling", "scented", "crunchy", "dimmable"), "un-", "non-" or
+/// "pre-" before it ("unscented", "non-stick", "pre-lit"), or two
 /// neighbouring letters swapped ("hoem"): words no list names outright but
 /// that are no names either.
 pub fn is_word_form(word: &str) -> bool {
     if is_word(word) {
         return true;
     }
-    // "two-person", "easy-to-use": every part a word of two letters or more.
-    if word.contains('-') {
-        return word
-            .split('-')
-            .all(|part| part.len() >= 2 && is_word_form(part));
-    }
-    for prefix in ["non-", "non", "un"] {
+    for prefix in ["non-", "non", "un", "pre-", "pre"] {
         if let Some(rest) = word.strip_prefix(prefix) {
             if rest.len() >= 3 && is_word_form(rest) {
                 return true;
             }
         }
+    }
+    // "two-person", "easy-to-use": every part a word of two letters or more.
+    if word.contains('-') {
+        return word
+            .split('-')
+            .all(|part| part.len() >= 2 && is_word_form(part));
     }
     for suffix in [
         "ing", "ed", "ly", "y", "able", "ible", "less", "ful", "er", "est", "ness",
@@ -165,6 +170,7 @@ mod tests {
             "non-stick",
             "hoem",
             "two-person",
+            "pre-lit",
         ] {
             assert!(is_word_form(form), "{form}");
         }
@@ -172,5 +178,15 @@ mod tests {
             assert!(!is_word_form(name), "{name}");
         }
         assert!(!lookup("quickly").is_some_and(|i| i.noun));
+        for (word, name) in [
+            ("stanley", true),
+            ("bosch", true),
+            ("weber", true),
+            ("tumbler", false),
+            ("french", false),
+            ("christmas", false),
+        ] {
+            assert_eq!(lookup(word).is_some_and(|i| i.person_name), name, "{word}");
+        }
     }
 }
