@@ -1107,3 +1107,53 @@ fn numbers_that_are_not_quantities() {
         );
     }
 }
+
+/// Well-known brands are read without a catalog: several words wherever
+/// they stand ("blue buffalo" is no colour), one word where it opens a
+/// product phrase, spelt as the shopper typed it; an adjective brand and a
+/// phrase that is only the brand are not.
+#[test]
+fn well_known_brands_without_a_catalog() {
+    let p = parser();
+    for (text, brand, product, color) in [
+        ("get me some tide pods", Some("tide"), "pods", None),
+        (
+            "order a 40 lb bag of blue buffalo dog food",
+            Some("blue buffalo"),
+            "dog food",
+            None,
+        ),
+        (
+            "i need an oral-b electric toothbrush",
+            Some("oral-b"),
+            "electric toothbrush",
+            None,
+        ),
+        (
+            "grab me a black+decker cordless drill",
+            Some("black+decker"),
+            "cordless drill",
+            None,
+        ),
+        (
+            "get a le creuset dutch oven in red",
+            Some("le creuset"),
+            "dutch oven",
+            Some("red"),
+        ),
+        ("buy a simple black dress", None, "dress", Some("black")),
+        (
+            "add a pack of post-it notes",
+            Some("post-it"),
+            "notes",
+            None,
+        ),
+    ] {
+        let parsed = p.parse(text);
+        assert_eq!(parsed.intent, IntentKind::Buy, "{text}: {parsed:?}");
+        let item = parsed.first_item().expect(text);
+        assert_eq!(item.brand.as_deref(), brand, "{text}: {parsed:?}");
+        assert_eq!(item.product.as_deref(), Some(product), "{text}: {parsed:?}");
+        assert_eq!(item.color.as_deref(), color, "{text}: {parsed:?}");
+    }
+}

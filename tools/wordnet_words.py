@@ -13,8 +13,9 @@ Each output line: `word pos [share]` (two-word compounds, such as
 `eye_shadow`, only when they can name a thing), where pos is the letters of the parts
 of speech the word has (n noun, v verb, a adjective, r adverb; p when the noun is chiefly a
 person's name, such as "stanley" or "bosch": most of its senses are
-capitalised people, none a language or a holiday, and it is no adjective)
-and share, for
+capitalised people, none a language or a holiday, and it is no adjective;
+c when the noun's first sense is capitalised, a name such as "kleenex") and
+share, for
 nouns, is 0-9: the sense-rank-weighted share of the word's noun senses that
 are artifacts, foods, substances, plants or natural objects (WordNet
 lexicographer files 06, 13, 17, 20, 27), in tenths, leaving out artifacts
@@ -108,6 +109,27 @@ def person_names(dict_dir, noun_index):
     return names
 
 
+def trademarks(dict_dir, noun_index):
+    """Nouns whose first sense WordNet writes capitalised: names of things
+    made by one maker ("kleenex", "lego", "tylenol") and of people and
+    places. Before a product word such a name is its maker's, where a
+    lowercase thing ("parachute pants") describes it."""
+    first_forms = {}
+    with open(os.path.join(dict_dir, "data.noun"), encoding="latin-1") as f:
+        for line in f:
+            if line.startswith("  "):
+                continue
+            fields = line.split(" ")
+            word_count = int(fields[3], 16)
+            first_forms[fields[0]] = [fields[4 + 2 * i] for i in range(word_count)]
+    out = set()
+    for lemma, offsets in noun_index.items():
+        forms = [f for f in first_forms.get(offsets[0], []) if f.lower().split("(")[0] == lemma]
+        if forms and all(f[0].isupper() for f in forms):
+            out.add(lemma)
+    return out
+
+
 def share(offsets, lex):
     total = 0.0
     product = 0.0
@@ -136,6 +158,7 @@ def main():
             words.setdefault(lemma, set()).add(letters[pos])
     noun_share = {w: share(parts["noun"][w], lex) for w in words if w in parts["noun"]}
     names = person_names(dict_dir, parts["noun"])
+    capitalised = trademarks(dict_dir, parts["noun"])
     plurals = {}
     with open(os.path.join(dict_dir, "noun.exc"), encoding="latin-1") if os.path.exists(os.path.join(dict_dir, "noun.exc")) else open(os.devnull) as f:
         for line in f:
@@ -154,6 +177,8 @@ def main():
         # describes the product rather than naming its maker.
         if base in names and "adj" not in [pos for pos, lemmas in parts.items() if base in lemmas]:
             pos += "p"
+        if base in capitalised:
+            pos += "c"
         line = f"{word} {pos}"
         if base in noun_share:
             line += f" {noun_share[base]}"

@@ -52,7 +52,8 @@ fn tokenize(text: &str) -> Vec<Token<'_>> {
             }
             continue;
         }
-        let joins_next = matches!(c, '\'' | '-' | '.')
+        // "oral-b", "burt's", "black+decker", "h&m": one word.
+        let joins_next = matches!(c, '\'' | '-' | '.' | '+' | '&')
             && start.is_some()
             && chars.peek().is_some_and(|(_, n)| n.is_alphanumeric());
         if joins_next {
@@ -206,6 +207,12 @@ const POSSESSIVES: &[&str] = &["my", "your", "his", "her", "our", "their", "its"
 /// Nouns that, right after a product word, make it a modifier of something
 /// that is not for sale ("a phone number", "a laptop repair appointment",
 /// "a tv guide"): the product word is then no evidence of shopping.
+/// Most a well-known brand that is an English word may be a thing (in
+/// tenths, as [`crate::rules::english::WordInfo::thing_share`]) and still
+/// name its maker before a product: "tide" (0), "dove" (2) and "coach" (3)
+/// do; "switch" (6) and "parachute" (9) describe. "ring light" is the price
+/// of "coach purse".
+const KNOWN_BRAND_THING_SHARE: u8 = 3;
 /// Words that follow a maker's name as part of it ("pawsome co").
 const COMPANY_WORDS: &[&str] = &["co", "company", "inc", "labs", "brand", "brands"];
 
@@ -917,6 +924,7 @@ impl Parser {
             // "woven" not "women".
             if word.len() < crate::rules::fuzzy::MIN_TYPO_LEN
                 || rules.known_words.contains(word)
+                || rules.brand_words.contains(word)
                 || !word.chars().all(|c| c.is_alphabetic())
                 || crate::rules::english::is_word(word)
             {
@@ -1324,7 +1332,11 @@ impl Parser {
                         && tokens.get(end).is_none_or(|t| t.text == ","))
                         || (tokens[start - 1].text == "the"
                             && tokens.get(end).is_some_and(|t| t.text == "one")))
-                    && self.unknown_name(tokens[start].text)
+                    && (self.unknown_name(tokens[start].text)
+                        || self
+                            .rules
+                            .known_brands
+                            .contains(&tokens[start].text.replace(['\'', '.'], "")))
             })
             .copied()
     }
@@ -1343,7 +1355,11 @@ impl Parser {
             {
                 2
             }
-            (first, next) if self.unknown_name(first) || self.maker_name(first, next) => {
+            (first, next)
+                if self.unknown_name(first)
+                    || self.maker_name(first, next)
+                    || self.known_brand(first, next) =>
+            {
                 if COMPANY_WORDS.contains(&next) {
                     2
                 } else {
@@ -1364,6 +1380,25 @@ impl Parser {
             && !self.rules.known_words.contains(word)
             && self.rules.lexicon.lookup(word).is_empty()
             && crate::rules::english::lookup(word).is_some_and(|info| info.person_name)
+            && crate::rules::english::lookup(&format!("{word}_{next}")).is_none()
+    }
+
+    /// Whether `word`, opening a product phrase before `next`, is a
+    /// well-known brand of one word ("tide pods", "ninja air fryer") that
+    /// no rule file gives another meaning and that does not begin a thing
+    /// WordNet names ("ring binder"). As an English word it must be no
+    /// adjective ("simple", "clear" describe more often than they name) and
+    /// seldom a thing unless WordNet writes it as a name: "kleenex
+    /// tissues", "tide pods", but not "parachute pants".
+    fn known_brand(&self, word: &str, next: &str) -> bool {
+        self.rules
+            .known_brands
+            .contains(&word.replace(['\'', '.'], ""))
+            && !self.rules.stopwords.contains(word)
+            && self.rules.lexicon.lookup(word).is_empty()
+            && crate::rules::english::lookup(word).is_none_or(|info| {
+                !info.adjective && (info.name || info.thing_share <= KNOWN_BRAND_THING_SHARE)
+            })
             && crate::rules::english::lookup(&format!("{word}_{next}")).is_none()
     }
 
@@ -1430,6 +1465,11 @@ impl Parser {
         // A word of the phrase that is nearly always a thing ("microphone",
         // "balm"), wherever it stands: "a usb microphone having ...".
         let mut thing_word = false;
+        // A brand or a measure before the head: "post-it notes", "a 16 x 24
+        // inch poster" are products though WordNet's notes and posters are
+        // seldom things.
+        let mut branded = false;
+        let mut measured = false;
         let mut index = 0;
         while index < tokens.len() {
             let word = tokens[index].text;
@@ -1488,6 +1528,7 @@ impl Parser {
                 if !modifies && hits.iter().any(|hit| hit.slot == LexSlot::Product) {
                     return true;
                 }
+                branded |= head.is_none() && hits.iter().any(|hit| hit.slot == LexSlot::Brand);
                 started = true;
                 index += n;
                 continue;
@@ -1505,6 +1546,7 @@ impl Parser {
                     MEASURE_UNITS.contains(&next.text) || COUNT_UNITS.contains(&next.text)
                 })
             {
+                measured = true;
                 index += 2;
                 continue;
             }
@@ -1546,7 +1588,10 @@ impl Parser {
             return head
                 .is_some_and(|head| self.open_product_word(head, DEFINITE_THING_SHARE, false));
         }
-        if thing_word {
+        if thing_word
+            || ((branded || measured)
+                && head.is_some_and(|head| self.open_product_word(head, 0, true)))
+        {
             return true;
         }
         // A two-word compound WordNet knows ("cutting board", "eye mask")
@@ -1822,6 +1867,17 @@ impl Parser {
                     }
                     LexSlot::Size => slot_value(&mut item.size, "lexicon_size", trace),
                     LexSlot::Material => slot_value(&mut item.material, "lexicon_material", trace),
+                    // A well-known brand is all lowercase in the lexicon:
+                    // it reads as the shopper spelt it ("oral-b", "oral b").
+                    LexSlot::Brand if hit.canonical.to_lowercase() == hit.canonical => {
+                        if item.brand.is_none() {
+                            item.brand = Some(phrase.to_string());
+                        }
+                        trace.push(Fired {
+                            rule: "lexicon_brand".into(),
+                            matched: phrase.to_string(),
+                        });
+                    }
                     LexSlot::Brand => slot_value(&mut item.brand, "lexicon_brand", trace),
                     LexSlot::Audience => slot_value(&mut item.audience, "lexicon_audience", trace),
                     LexSlot::Product => {

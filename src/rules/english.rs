@@ -20,6 +20,9 @@ pub struct WordInfo {
     /// Chiefly a person's name ("stanley", "bosch", "gillette"): before a
     /// product it names the maker.
     pub person_name: bool,
+    /// WordNet writes the noun's first sense capitalised: a name, of a
+    /// person, a place or a thing one maker makes ("kleenex", "lego").
+    pub name: bool,
 }
 
 /// The word list, read on first use.
@@ -48,6 +51,7 @@ pub fn words() -> &'static FastMap<&'static str, WordInfo> {
                     adverb: pos.contains('r'),
                     thing_share,
                     person_name: pos.contains('p'),
+                    name: pos.contains('c'),
                 },
             );
         }
@@ -187,6 +191,9 @@ mod tests {
             ("christmas", false),
         ] {
             assert_eq!(lookup(word).is_some_and(|i| i.person_name), name, "{word}");
+        }
+        for (word, name) in [("kleenex", true), ("lego", true), ("parachute", false)] {
+            assert_eq!(lookup(word).is_some_and(|i| i.name), name, "{word}");
         }
     }
 }

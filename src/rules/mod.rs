@@ -6,6 +6,7 @@
 //! pattern compiled, and all problems come back together, each with its file
 //! and line ([`RuleError::Invalid`]).
 
+pub mod brands;
 mod check;
 pub mod english;
 mod files;
@@ -439,6 +440,14 @@ pub struct CompiledRules {
     pub intent_set_start: Vec<usize>,
     /// Every price pattern, in rule order.
     pub price_set: Option<RegexSet>,
+    /// Well-known brands of one word ([`brands`]): a maker's name only
+    /// where it opens a product phrase ("tide pods"), since many are
+    /// English words too. Brands of several words are in the lexicon.
+    pub known_brands: FastSet<String>,
+    /// Every word of the well-known brands: typo correction leaves them
+    /// alone ("croix" is not a typo), but they stay unknown names
+    /// otherwise, as a product's head or a maker's name.
+    pub brand_words: FastSet<String>,
     /// Colour phrases that name a colour itself ("gray", "grey"), as
     /// opposed to a shade of it ("charcoal", "heather grey").
     pub exact_colors: FastSet<String>,
@@ -591,6 +600,28 @@ impl CompiledRules {
         self.known_words.extend(vocabulary);
         self.known_words.extend(self.stopwords.iter().cloned());
     }
+    /// Adds the well-known brands ([`brands`]): those of several words to
+    /// the lexicon wherever the phrase has no meaning yet ("blue buffalo"
+    /// is a brand, not the colour blue), those of one word to
+    /// `known_brands`. Their words are `brand_words`, which typo correction
+    /// leaves alone, but no typo targets: a misspelt word is never
+    /// "corrected" into a brand.
+    fn add_known_brands(&mut self) {
+        for brand in brands::lines() {
+            for spelling in brands::spellings(brand) {
+                self.brand_words
+                    .extend(spelling.split(' ').map(str::to_string));
+                if spelling.contains(' ') {
+                    if self.lexicon.lookup(&spelling).is_empty() {
+                        self.lexicon.insert(&spelling, LexSlot::Brand, &spelling);
+                    }
+                } else {
+                    self.known_brands.insert(spelling);
+                }
+            }
+        }
+    }
+
     /// The rules embedded in the binary. They are checked by the test suite,
     /// so failing to compile them is a build defect, reported as an error.
     pub fn embedded() -> Result<CompiledRules, RuleError> {
@@ -746,6 +777,8 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
         intent_set: None,
         intent_set_start: Vec::new(),
         price_set: None,
+        known_brands: FastSet::default(),
+        brand_words: FastSet::default(),
         exact_colors: FastSet::default(),
         merchant_money: std::sync::OnceLock::new(),
     };
@@ -784,6 +817,7 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
             .intents
             .sort_by_key(|rule| std::cmp::Reverse(rule.priority));
         rules.build_vocabulary();
+        rules.add_known_brands();
         rules.set_sets(intent_set, price_set);
     });
     if problems.is_empty() {
