@@ -75,6 +75,14 @@ pub struct EvalReport {
     pub product_token_f1: f64,
     /// How many utterances carried gold slots.
     pub examples_with_slots: usize,
+    /// [`EvalReport::slot_micro_f1`] over the utterances whose gold intent
+    /// is `buy` or `search` only: the requests whose slots say what to buy.
+    /// Corpora labelled by different hands differ on whether an order
+    /// status or a remark names its product; this figure does not depend on
+    /// it.
+    pub shopping_slot_micro_f1: f64,
+    /// How many `buy` and `search` utterances carried gold slots.
+    pub shopping_examples_with_slots: usize,
     pub per_intent: BTreeMap<String, Prf>,
     pub per_slot: BTreeMap<String, Prf>,
     /// gold intent -> predicted intent -> count.
@@ -199,6 +207,8 @@ pub fn evaluate(parser: &Parser, data: &[Labelled]) -> EvalReport {
     // label -> (tp, fp, fn, support)
     let mut intent_counts: BTreeMap<IntentKind, [usize; 4]> = BTreeMap::new();
     let mut slot_counts: BTreeMap<String, [usize; 4]> = BTreeMap::new();
+    // tp, fp, fn over buy and search utterances.
+    let mut shopping_counts = [0usize; 3];
     let mut product_f1_sum = 0.0;
     let mut product_f1_n = 0usize;
 
@@ -225,31 +235,38 @@ pub fn evaluate(parser: &Parser, data: &[Labelled]) -> EvalReport {
         let mut slot_errors = Vec::new();
         if let Some(gold_slots) = &example.slots {
             report.examples_with_slots += 1;
+            let shopping = matches!(gold, IntentKind::Buy | IntentKind::Search);
+            if shopping {
+                report.shopping_examples_with_slots += 1;
+            }
             let names: BTreeSet<&String> =
                 gold_slots.keys().chain(predicted_slots.keys()).collect();
             for name in names {
                 let counts = slot_counts.entry(name.clone()).or_default();
-                match (gold_slots.get(name), predicted_slots.get(name)) {
-                    (Some(g), Some(p)) if slot_matches(parser.rules(), name, g, p) => {
-                        counts[0] += 1;
-                        counts[3] += 1;
-                    }
+                let (tp, fp, fn_) = match (gold_slots.get(name), predicted_slots.get(name)) {
+                    (Some(g), Some(p)) if slot_matches(parser.rules(), name, g, p) => (1, 0, 0),
                     (Some(g), Some(p)) => {
-                        counts[1] += 1;
-                        counts[2] += 1;
-                        counts[3] += 1;
                         slot_errors.push(format!("{name}: gold {g}, got {p}"));
+                        (0, 1, 1)
                     }
                     (Some(g), None) => {
-                        counts[2] += 1;
-                        counts[3] += 1;
                         slot_errors.push(format!("{name}: gold {g}, got nothing"));
+                        (0, 0, 1)
                     }
                     (None, Some(p)) => {
-                        counts[1] += 1;
                         slot_errors.push(format!("{name}: not in gold, got {p}"));
+                        (0, 1, 0)
                     }
-                    (None, None) => {}
+                    (None, None) => (0, 0, 0),
+                };
+                counts[0] += tp;
+                counts[1] += fp;
+                counts[2] += fn_;
+                counts[3] += usize::from(gold_slots.contains_key(name));
+                if shopping {
+                    shopping_counts[0] += tp;
+                    shopping_counts[1] += fp;
+                    shopping_counts[2] += fn_;
                 }
             }
             if let Some(gold_product) = gold_slots.get("product") {
@@ -310,6 +327,8 @@ pub fn evaluate(parser: &Parser, data: &[Labelled]) -> EvalReport {
         );
     }
     report.slot_micro_f1 = Prf::from_counts(tp, fp, fn_, 0).f1;
+    let [tp, fp, fn_] = shopping_counts;
+    report.shopping_slot_micro_f1 = Prf::from_counts(tp, fp, fn_, 0).f1;
     report.product_token_f1 = if product_f1_n == 0 {
         0.0
     } else {
@@ -354,6 +373,11 @@ impl EvalReport {
                 out,
                 "slot micro-F1:     {:.4}  ({} utterances with slots)",
                 self.slot_micro_f1, self.examples_with_slots
+            );
+            let _ = writeln!(
+                out,
+                "  on buy/search:   {:.4}  ({} utterances)",
+                self.shopping_slot_micro_f1, self.shopping_examples_with_slots
             );
             let _ = writeln!(out, "product token F1:  {:.4}", self.product_token_f1);
         }

@@ -1578,9 +1578,19 @@ impl Parser {
         // "give me the date", "i want the volume at level 4": a definite
         // object outside the lexicon is something already there, unless it
         // carries a name no list knows ("is the vitamix blender in stock":
-        // a named product) or, right after the trigger, its head is a thing
+        // a named product; "i want the shark robot vacuum": a maker's name)
+        // or, right after the trigger, its head is a thing
         // ("i want the easy to use spice mix").
-        let named = definite && !definite_later && tokens.iter().any(|t| self.unknown_name(t.text));
+        let named = definite
+            && !definite_later
+            && (branded
+                || tokens.iter().enumerate().any(|(i, t)| {
+                    self.unknown_name(t.text)
+                        || tokens.get(i + 1).is_some_and(|next| {
+                            self.known_brand(t.text, next.text)
+                                || self.maker_name(t.text, next.text)
+                        })
+                }));
         if definite_later || (definite && !after_trigger && !named) {
             return false;
         }
@@ -2105,6 +2115,22 @@ impl Parser {
             let options_only = end - start == 1 && OPTION_NAMES.contains(&head);
             !placed && !options_only
         });
+        // "the big bottle", "3 bags", "the 3 pack": how the product comes,
+        // when another run names it.
+        let packaging = |&(start, end): &(usize, usize)| {
+            let head = tokens[end - 1].text;
+            (CONTAINERS.contains(&head)
+                || COUNT_UNITS.contains(&head)
+                || COUNT_CONTAINERS.contains(&head))
+                && tokens[start..end - 1].iter().all(|t| {
+                    t.text.chars().all(|c| c.is_ascii_digit())
+                        || number_word(t.text).is_some()
+                        || describing_word(t.text)
+                })
+        };
+        if runs.iter().any(|run| !packaging(run)) {
+            runs.retain(|run| !packaging(run));
+        }
         // A run after "for" says what the product is for; one after "with"
         // names a feature of it ("a tablet with usb port", "a bed with a
         // wood finish").
