@@ -1098,6 +1098,11 @@ fn numbers_that_are_not_quantities() {
         ("looking for an oak dresser with 6 drawers", None),
         ("get 2 jugs of whole milk", Some(2)),
         ("can you get 3 tubes of toothpaste", Some(3)),
+        ("i need a halloween costume, size 6x", None),
+        ("get my girlfriend some perfume, chanel no 5", None),
+        ("i need running shoes womens 8 wide", None),
+        ("buy 10 wide mouth mason jars", Some(10)),
+        ("what board games do you have for 2 players", None),
     ] {
         let parsed = p.parse(text);
         assert_eq!(
@@ -1153,6 +1158,31 @@ fn well_known_brands_without_a_catalog() {
         assert_eq!(parsed.intent, IntentKind::Buy, "{text}: {parsed:?}");
         let item = parsed.first_item().expect(text);
         assert_eq!(item.brand.as_deref(), brand, "{text}: {parsed:?}");
+        assert_eq!(item.product.as_deref(), Some(product), "{text}: {parsed:?}");
+        assert_eq!(item.color.as_deref(), color, "{text}: {parsed:?}");
+    }
+}
+
+/// How a product comes ("the big bottle", "3 bottles") is not the product
+/// when another run names it; a colour word that makes a thing WordNet names
+/// with its neighbour is part of the product, not its colour.
+#[test]
+fn packaging_and_colour_words_in_names() {
+    let p = parser();
+    for (text, product, color) in [
+        (
+            "order me some lavender cleaner, the big bottle",
+            "cleaner",
+            Some("purple"),
+        ),
+        ("reorder the heinz ketchup, 3 bottles", "ketchup", None),
+        ("need a queen fitted sheet, cotton", "fitted sheet", None),
+        ("id like a set of wine glasses", "wine glasses", None),
+        ("order a bottle of red wine", "red wine", None),
+        ("buy the purple pants", "pants", Some("purple")),
+    ] {
+        let parsed = p.parse(text);
+        let item = parsed.first_item().expect(text);
         assert_eq!(item.product.as_deref(), Some(product), "{text}: {parsed:?}");
         assert_eq!(item.color.as_deref(), color, "{text}: {parsed:?}");
     }

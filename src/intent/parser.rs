@@ -378,8 +378,21 @@ const COUNT_UNITS: &[&str] = &["pack", "count", "ct", "piece", "pieces", "pc", "
 const NOT_COUNTED: &[&str] = &[
     "person", "people", "persons", "pm", "am", "yo", "year", "years", "yr", "yrs", "month",
     "months", "drawer", "drawers", "port", "ports", "seater", "burner", "burners", "shelf",
-    "shelves", "slice", "tier",
+    "shelves", "slice", "tier", "player", "players", "cup", "cups", "pint", "pints", "sq", "chest",
+    "waist", "neck", "capsule", "capsules",
 ];
+/// How big a pack is: "the big bottle", "a family size bag".
+const PACK_SIZES: &[&str] = &[
+    "big", "bigger", "biggest", "small", "smaller", "large", "larger", "huge", "little", "giant",
+    "jumbo", "family", "value", "bulk", "mini", "travel", "economy", "size", "sized",
+];
+/// Widths and fits after a number make it a shoe or suit size ("womens 8
+/// wide", "40 regular") where they end the phrase; "10 wide mouth jars"
+/// are ten.
+const FITS: &[&str] = &["wide", "narrow", "regular", "long", "short", "tall"];
+/// Words before a number that make it a size or a model, not how many to
+/// buy: "size 6x", "chanel no 5".
+const NOT_COUNTED_AFTER: &[&str] = &["size", "sz", "no", "number", "age", "ages"];
 /// Containers whose size a number after "of" gives ("a pack of 2", "a set
 /// of 6 glasses"): that number is no quantity either.
 const COUNT_CONTAINERS: &[&str] = &[
@@ -1824,21 +1837,29 @@ impl Parser {
                     // "m" alone is a size only in context ("in m", "size m").
                     continue;
                 }
-                // "olive oil", "green tea", "white bread": a colour word
-                // that makes a thing's name with the next word, which is no
-                // type of the lexicon ("blue jeans" stay blue), is part of
-                // the product.
+                // "olive oil", "green tea", "wine glasses" (a wineglass): a
+                // colour word that makes a noun WordNet names with the next
+                // word, which is no type of the lexicon ("blue
+                // jeans" stay blue), or with the word before, is part of the
+                // product.
+                let compound = |first: &str, second: &str| {
+                    [format!("{first}_{second}"), format!("{first}{second}")]
+                        .iter()
+                        .any(|joined| {
+                            crate::rules::english::lookup(joined).is_some_and(|info| info.noun)
+                        })
+                };
                 let names_thing = hit.slot == LexSlot::Color
                     && n == 1
-                    && after.is_some_and(|after| {
-                        crate::rules::english::words()
-                            .get(format!("{phrase}_{after}").as_str())
-                            .is_some_and(|info| info.noun && info.thing_share >= THING_SHARE)
+                    && (after.is_some_and(|after| {
+                        compound(&phrase, after)
                             && !lexicon
                                 .lookup(after)
                                 .iter()
                                 .any(|hit| hit.slot == LexSlot::Product)
-                    });
+                    }) || previous.is_some_and(|previous| {
+                        !stopwords.contains(previous) && compound(previous, &phrase)
+                    }));
                 if names_thing {
                     product_word[index] = true;
                     consumed = 1;
@@ -1999,7 +2020,13 @@ impl Parser {
 
             // Quantity: digits or a number word ("two pairs", "3x", "x2",
             // "a dozen").
-            let quantity = if let Some(digits) = word
+            let fit = next.is_some_and(|n| FITS.contains(&n))
+                && tokens
+                    .get(index + 2)
+                    .is_none_or(|t| !t.text.chars().all(char::is_alphabetic));
+            let quantity = if fit || previous.is_some_and(|p| NOT_COUNTED_AFTER.contains(&p)) {
+                None
+            } else if let Some(digits) = word
                 .strip_suffix('x')
                 .or_else(|| word.strip_prefix('x'))
                 .filter(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()))
@@ -2125,7 +2152,7 @@ impl Parser {
                 && tokens[start..end - 1].iter().all(|t| {
                     t.text.chars().all(|c| c.is_ascii_digit())
                         || number_word(t.text).is_some()
-                        || describing_word(t.text)
+                        || PACK_SIZES.contains(&t.text)
                 })
         };
         if runs.iter().any(|run| !packaging(run)) {
