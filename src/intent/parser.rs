@@ -1597,12 +1597,10 @@ impl Parser {
         let named = definite
             && !definite_later
             && (branded
-                || tokens.iter().enumerate().any(|(i, t)| {
-                    self.unknown_name(t.text)
-                        || tokens.get(i + 1).is_some_and(|next| {
-                            self.known_brand(t.text, next.text)
-                                || self.maker_name(t.text, next.text)
-                        })
+                || tokens.iter().any(|t| self.unknown_name(t.text))
+                || tokens[..index.min(tokens.len())].windows(2).any(|pair| {
+                    self.known_brand(pair[0].text, pair[1].text)
+                        || self.maker_name(pair[0].text, pair[1].text)
                 }));
         if definite_later || (definite && !after_trigger && !named) {
             return false;
