@@ -1187,3 +1187,32 @@ fn packaging_and_colour_words_in_names() {
         assert_eq!(item.color.as_deref(), color, "{text}: {parsed:?}");
     }
 }
+
+/// A maker named on its own after the product: after a comma, "from",
+/// "by" or "the", at the end or before a hedge; not a place ("for the
+/// bbq").
+#[test]
+fn makers_named_after_the_product() {
+    let p = parser();
+    for (text, brand) in [
+        ("buy a vacuum, dyson preferably", Some("dyson")),
+        (
+            "i need a socket set, craftsman if possible",
+            Some("craftsman"),
+        ),
+        (
+            "we're almost out of laundry detergent, get the tide",
+            Some("tide"),
+        ),
+        (
+            "order me some dishwasher tablets, finish brand if u can",
+            Some("finish"),
+        ),
+        ("grab a bag of charcoal briquettes for the bbq", None),
+    ] {
+        let parsed = p.parse(text);
+        assert_eq!(parsed.intent, IntentKind::Buy, "{text}: {parsed:?}");
+        let item = parsed.first_item().expect(text);
+        assert_eq!(item.brand.as_deref(), brand, "{text}: {parsed:?}");
+    }
+}

@@ -381,6 +381,11 @@ const NOT_COUNTED: &[&str] = &[
     "shelves", "slice", "tier", "player", "players", "cup", "cups", "pint", "pints", "sq", "chest",
     "waist", "neck", "capsule", "capsules",
 ];
+/// Prepositions: "for the bbq" names no maker.
+const PREPOSITIONS: &[&str] = &[
+    "for", "to", "in", "on", "at", "with", "from", "by", "into", "near", "under", "over", "about",
+    "like", "of", "around", "before", "after",
+];
 /// How big a pack is: "the big bottle", "a family size bag".
 const PACK_SIZES: &[&str] = &[
     "big", "bigger", "biggest", "small", "smaller", "large", "larger", "huge", "little", "giant",
@@ -1323,8 +1328,9 @@ impl Parser {
     /// start of the chosen product phrase `chosen`, before at least one more
     /// word ([`Parser::opening_brand`]: "zorblax fidget cubes", "logitech mx
     /// master mouse", "stanley tumbler"; not "paraben free ..."), or alone, in
-    /// another run of `runs`, after a comma, "from" or "by" ("a vacuum
-    /// cleaner, dyson", "a tent from coleman") or as "the charmin one".
+    /// another run of `runs`, after a comma, "from", "by" or "the", at the
+    /// end or before a hedge ("a vacuum cleaner, dyson preferably", "a tent
+    /// from coleman", "detergent, get the tide", "the charmin one").
     fn unknown_brand(
         &self,
         tokens: &[Token],
@@ -1336,20 +1342,52 @@ impl Parser {
                 return Some((start, start + len));
             }
         }
+        // What may follow a maker named on its own: nothing, a comma, "the
+        // charmin one", "dyson preferably", "craftsman if possible",
+        // "finish brand", "ryobi or similar".
+        let closes = |at: usize| {
+            tokens.get(at).is_none_or(|t| {
+                matches!(
+                    t.text,
+                    "," | "if"
+                        | "preferably"
+                        | "ideally"
+                        | "maybe"
+                        | "or"
+                        | "brand"
+                        | "please"
+                        | "pls"
+                        | "plz"
+                )
+            })
+        };
+        let stands_alone = |start: usize, end: usize| match tokens[start - 1].text {
+            "," | "from" | "by" => closes(end),
+            // "get the tide", "the charmin one"; not "for the bbq".
+            "the" => {
+                tokens
+                    .get(end)
+                    .is_some_and(|t| matches!(t.text, "one" | "ones"))
+                    || (closes(end)
+                        && start
+                            .checked_sub(2)
+                            .is_none_or(|i| !PREPOSITIONS.contains(&tokens[i].text)))
+            }
+            _ => false,
+        };
         runs.iter()
             .find(|&&(start, end)| {
                 Some((start, end)) != chosen
                     && end - start == 1
                     && start > 0
-                    && ((matches!(tokens[start - 1].text, "," | "from" | "by")
-                        && tokens.get(end).is_none_or(|t| t.text == ","))
-                        || (tokens[start - 1].text == "the"
-                            && tokens.get(end).is_some_and(|t| t.text == "one")))
+                    && stands_alone(start, end)
                     && (self.unknown_name(tokens[start].text)
                         || self
                             .rules
                             .known_brands
-                            .contains(&tokens[start].text.replace(['\'', '.'], "")))
+                            .contains(&tokens[start].text.replace(['\'', '.'], ""))
+                        || crate::rules::english::lookup(tokens[start].text)
+                            .is_some_and(|info| info.person_name))
             })
             .copied()
     }
