@@ -1216,3 +1216,22 @@ fn makers_named_after_the_product() {
         assert_eq!(item.brand.as_deref(), brand, "{text}: {parsed:?}");
     }
 }
+
+/// Whose it is says who it is for ("my sons team", "my nephew's
+/// birthday"); a child's age with no other word gives kids.
+#[test]
+fn audience_from_possessives_and_ages() {
+    let p = parser();
+    for (text, audience) in [
+        ("i need a soccer ball for my sons team", Some("boys")),
+        ("get a nerf blaster for my nephew's birthday", Some("boys")),
+        ("order a wooden train set for a 3 year old", Some("kids")),
+        ("show me track sets for my 5 yo", Some("kids")),
+        ("buy a watch for my 40 year old husband", Some("men")),
+        ("buy a 2 year warranty plan for my laptop", None),
+    ] {
+        let parsed = p.parse(text);
+        let item = parsed.first_item().expect(text);
+        assert_eq!(item.audience.as_deref(), audience, "{text}: {parsed:?}");
+    }
+}

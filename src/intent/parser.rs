@@ -381,6 +381,24 @@ const NOT_COUNTED: &[&str] = &[
     "shelves", "slice", "tier", "player", "players", "cup", "cups", "pint", "pints", "sq", "chest",
     "waist", "neck", "capsule", "capsules",
 ];
+/// Whether `tokens` give a child's age: a number up to 12 before "year
+/// old", "yr old" or "yo".
+fn child_age(tokens: &[Token]) -> bool {
+    tokens.windows(2).enumerate().any(|(i, pair)| {
+        pair[0]
+            .text
+            .parse::<u8>()
+            .is_ok_and(|age| (1..=12).contains(&age))
+            && match pair[1].text {
+                "yo" => true,
+                "year" | "years" | "yr" | "yrs" => {
+                    tokens.get(i + 2).is_some_and(|t| t.text == "old")
+                }
+                _ => false,
+            }
+    })
+}
+
 /// Prepositions: "for the bbq" names no maker.
 const PREPOSITIONS: &[&str] = &[
     "for", "to", "in", "on", "at", "with", "from", "by", "into", "near", "under", "over", "about",
@@ -634,11 +652,12 @@ struct Token<'t> {
 }
 
 /// The lexicon meanings of a phrase, without copying them: all of a
-/// phrase's hits, or only the product hits of its singular.
+/// phrase's hits, or only those of one slot (the product hits of its
+/// singular, the audience hits of its possessive).
 #[derive(Debug, Clone, Copy)]
 struct Hits<'r> {
     all: &'r [LexHit],
-    products_only: bool,
+    only: Option<LexSlot>,
 }
 
 impl<'r> Hits<'r> {
@@ -646,16 +665,13 @@ impl<'r> Hits<'r> {
 
     /// Every meaning of the phrase.
     const fn every(all: &'r [LexHit]) -> Hits<'r> {
-        Hits {
-            all,
-            products_only: false,
-        }
+        Hits { all, only: None }
     }
 
     fn iter(self) -> impl Iterator<Item = &'r LexHit> + Clone {
         self.all
             .iter()
-            .filter(move |hit| !self.products_only || hit.slot == LexSlot::Product)
+            .filter(move |hit| self.only.is_none_or(|slot| hit.slot == slot))
     }
 
     fn is_empty(self) -> bool {
@@ -1220,9 +1236,22 @@ impl Parser {
                 }
                 let hits = Hits {
                     all: lexicon.lookup(stem),
-                    products_only: true,
+                    only: Some(LexSlot::Product),
                 };
                 if !hits.is_empty() {
+                    return hits;
+                }
+            }
+        }
+        // "for my sons team", "my nephew's birthday": whose it is says
+        // who it is for.
+        for suffix in ["'s", "s'", "s"] {
+            if let Some(stem) = phrase.strip_suffix(suffix) {
+                let hits = Hits {
+                    all: lexicon.lookup(stem),
+                    only: Some(LexSlot::Audience),
+                };
+                if stem.len() >= 2 && !hits.is_empty() {
                     return hits;
                 }
             }
@@ -2284,6 +2313,15 @@ impl Parser {
             // "a medium fleece": a material with no noun after it is the
             // thing itself.
             item.product = Some(material);
+        }
+        // "a train set for a 3 year old", "for my 5 yo": a child's age
+        // with no other word for who it is for.
+        if item.audience.is_none() && child_age(tokens) {
+            item.audience = Some("kids".to_string());
+            trace.push(Fired {
+                rule: "child_age".into(),
+                matched: "year old".into(),
+            });
         }
         item
     }
