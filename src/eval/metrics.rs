@@ -166,14 +166,19 @@ fn canonical_slot(rules: &CompiledRules, name: &str, value: &serde_json::Value) 
         "size" => Some(rules.canonical_size(text)),
         "material" => lexicon(LexSlot::Material),
         "audience" => lexicon(LexSlot::Audience),
-        "brand" => lexicon(LexSlot::Brand).or_else(|| {
-            Some(
-                text.to_lowercase()
-                    .chars()
-                    .filter(|c| c.is_alphanumeric())
-                    .collect(),
-            )
-        }),
+        // "Mrs. Meyer's" is "mrs meyers", "melissa & doug" is "melissa doug".
+        "brand" => Some(
+            lexicon(LexSlot::Brand)
+                .unwrap_or_else(|| text.clone())
+                .to_lowercase()
+                .chars()
+                .filter(|c| c.is_alphanumeric())
+                .collect(),
+        ),
+        // "two" is 2.
+        "quantity" => {
+            crate::intent::parser::number_word(&text.trim().to_lowercase()).map(|n| n.to_string())
+        }
         _ => None,
     };
     canonical(&serde_json::Value::String(
@@ -501,6 +506,15 @@ mod tests {
             ("size", json!("medium"), json!("L"), false),
             ("brand", json!("levis"), json!("Levi's"), true),
             ("brand", json!("nike"), json!("Adidas"), false),
+            ("brand", json!("mrs. meyer's"), json!("mrs meyers"), true),
+            (
+                "brand",
+                json!("melissa & doug"),
+                json!("melissa doug"),
+                true,
+            ),
+            ("quantity", json!("two"), json!(2), true),
+            ("quantity", json!("three"), json!(2), false),
         ];
         let rules = CompiledRules::embedded().expect("the embedded rules compile");
         for (name, gold, predicted, expected) in cases {
