@@ -79,11 +79,9 @@ def lexfiles(dict_dir):
     return out
 
 
-def person_names(dict_dir, noun_index):
-    """Nouns most of whose senses are capitalised people (lexicographer
-    file 18) and none a language or people (10) or a time (28): surnames
-    and given names, which before a product name its maker ("a stanley
-    tumbler", "bosch wipers")."""
+def noun_synsets(dict_dir):
+    """Each noun synset's lexicographer file and its words as WordNet
+    writes them (with their capitals)."""
     synsets = {}
     with open(os.path.join(dict_dir, "data.noun"), encoding="latin-1") as f:
         for line in f:
@@ -92,6 +90,14 @@ def person_names(dict_dir, noun_index):
             fields = line.split(" ")
             word_count = int(fields[3], 16)
             synsets[fields[0]] = (fields[1], [fields[4 + 2 * i] for i in range(word_count)])
+    return synsets
+
+
+def person_names(synsets, noun_index):
+    """Nouns most of whose senses are capitalised people (lexicographer
+    file 18) and none a language or people (10) or a time (28): surnames
+    and given names, which before a product name its maker ("a stanley
+    tumbler", "bosch wipers")."""
     names = set()
     for lemma, offsets in noun_index.items():
         senses = []
@@ -109,22 +115,15 @@ def person_names(dict_dir, noun_index):
     return names
 
 
-def trademarks(dict_dir, noun_index):
+def trademarks(synsets, noun_index):
     """Nouns whose first sense WordNet writes capitalised: names of things
     made by one maker ("kleenex", "lego", "tylenol") and of people and
     places. Before a product word such a name is its maker's, where a
     lowercase thing ("parachute pants") describes it."""
-    first_forms = {}
-    with open(os.path.join(dict_dir, "data.noun"), encoding="latin-1") as f:
-        for line in f:
-            if line.startswith("  "):
-                continue
-            fields = line.split(" ")
-            word_count = int(fields[3], 16)
-            first_forms[fields[0]] = [fields[4 + 2 * i] for i in range(word_count)]
     out = set()
     for lemma, offsets in noun_index.items():
-        forms = [f for f in first_forms.get(offsets[0], []) if f.lower().split("(")[0] == lemma]
+        words = synsets.get(offsets[0], ("", []))[1]
+        forms = [f for f in words if f.lower().split("(")[0] == lemma]
         if forms and all(f[0].isupper() for f in forms):
             out.add(lemma)
     return out
@@ -157,8 +156,9 @@ def main():
                 continue
             words.setdefault(lemma, set()).add(letters[pos])
     noun_share = {w: share(parts["noun"][w], lex) for w in words if w in parts["noun"]}
-    names = person_names(dict_dir, parts["noun"])
-    capitalised = trademarks(dict_dir, parts["noun"])
+    synsets = noun_synsets(dict_dir)
+    names = person_names(synsets, parts["noun"])
+    capitalised = trademarks(synsets, parts["noun"])
     plurals = {}
     with open(os.path.join(dict_dir, "noun.exc"), encoding="latin-1") if os.path.exists(os.path.join(dict_dir, "noun.exc")) else open(os.devnull) as f:
         for line in f:
