@@ -1209,6 +1209,10 @@ fn makers_named_after_the_product() {
             Some("finish"),
         ),
         ("grab a bag of charcoal briquettes for the bbq", None),
+        ("need diapers size 4 pampers", Some("pampers")),
+        ("i need a 25 ft tape measure stanley", Some("stanley")),
+        ("add a 12 inch lodge cast iron skillet", Some("lodge")),
+        ("i need fish food for my betta", None),
     ] {
         let parsed = p.parse(text);
         assert_eq!(parsed.intent, IntentKind::Buy, "{text}: {parsed:?}");
@@ -1234,4 +1238,17 @@ fn audience_from_possessives_and_ages() {
         let item = parsed.first_item().expect(text);
         assert_eq!(item.audience.as_deref(), audience, "{text}: {parsed:?}");
     }
+}
+
+/// What a relative clause names is not the product ("a power bank that can
+/// charge a laptop").
+#[test]
+fn relative_clauses_do_not_name_the_product() {
+    let p = parser();
+    let parsed = p.parse("order a power bank that can charge a laptop");
+    assert_eq!(
+        parsed.first_item().and_then(|i| i.product.as_deref()),
+        Some("power bank"),
+        "{parsed:?}"
+    );
 }

@@ -1370,6 +1370,40 @@ impl Parser {
             if let Some(len) = self.opening_brand(&tokens[start..end]) {
                 return Some((start, start + len));
             }
+            // "a lodge cast iron skillet", "a zorblax red hoodie": the maker
+            // before the product's material or colour.
+            let mut at = start;
+            while at > 0 {
+                let described = (1..=at.min(2)).find(|&n| {
+                    self.lookup(&tokens[at - n..at])
+                        .iter()
+                        .any(|hit| matches!(hit.slot, LexSlot::Material | LexSlot::Color))
+                });
+                match described {
+                    Some(n) => at -= n,
+                    None => break,
+                }
+            }
+            // "a tape measure stanley", "dog food purina": a maker's name
+            // closing the request.
+            let last = tokens[end - 1].text;
+            if end == tokens.len()
+                && end - start >= 2
+                && (self.brand_word(last)
+                    || crate::rules::english::lookup(last).is_some_and(|info| info.person_name))
+                && self.rules.lexicon.lookup(last).is_empty()
+            {
+                return Some((end - 1, end));
+            }
+            if at < start
+                && at > 0
+                && runs.contains(&(at - 1, at))
+                && (self.unknown_name(tokens[at - 1].text)
+                    || self.known_brand(tokens[at - 1].text, tokens[at].text)
+                    || self.maker_name(tokens[at - 1].text, tokens[at].text))
+            {
+                return Some((at - 1, at));
+            }
         }
         // What may follow a maker named on its own: nothing, a comma, "the
         // charmin one", "dyson preferably", "craftsman if possible",
@@ -1391,6 +1425,9 @@ impl Parser {
             })
         };
         let stands_alone = |start: usize, end: usize| match tokens[start - 1].text {
+            // "diapers size 4 pampers", "a tape measure stanley": a maker's
+            // name ending the request.
+            _ if end == tokens.len() && self.brand_word(tokens[start].text) => true,
             "," | "from" | "by" => closes(end),
             // "get the tide", "the charmin one"; not "for the bbq".
             "the" => {
@@ -1471,6 +1508,14 @@ impl Parser {
     /// seldom a thing unless WordNet writes it as a name: "kleenex
     /// tissues", "tide pods", but not "parachute pants".
     fn known_brand(&self, word: &str, next: &str) -> bool {
+        self.brand_word(word) && crate::rules::english::lookup(&format!("{word}_{next}")).is_none()
+    }
+
+    /// Whether `word` is a well-known brand of one word that reads as a
+    /// maker's name wherever it stands: no stopword, no word the rule files
+    /// give another meaning, and as an English word no adjective and
+    /// seldom a thing unless WordNet writes it as a name ("ball" is a ball).
+    fn brand_word(&self, word: &str) -> bool {
         self.rules
             .known_brands
             .contains(&word.replace(['\'', '.'], ""))
@@ -1479,7 +1524,6 @@ impl Parser {
             && crate::rules::english::lookup(word).is_none_or(|info| {
                 !info.adjective && (info.name || info.thing_share <= KNOWN_BRAND_THING_SHARE)
             })
-            && crate::rules::english::lookup(&format!("{word}_{next}")).is_none()
     }
 
     /// Whether `word` is a name no word list knows: no English word, no
@@ -2236,7 +2280,15 @@ impl Parser {
             };
             after_word("for", &[]) || after_word("with", &["a", "an", "the"])
         };
-        let (mut runs, purposes): (Vec<_>, Vec<_>) = runs.into_iter().partition(|r| !purpose(r));
+        // "a power bank that can charge a laptop": what a relative clause
+        // names after the first run is no candidate before it.
+        let clause_start = runs.first().and_then(|&(_, first_end)| {
+            (first_end..tokens.len()).find(|&i| matches!(tokens[i].text, "that" | "which" | "who"))
+        });
+        let subordinate = |&(start, _): &(usize, usize)| clause_start.is_some_and(|at| start > at);
+        let (mut runs, purposes): (Vec<_>, Vec<_>) = runs
+            .into_iter()
+            .partition(|r| !purpose(r) && !subordinate(r));
         let first_runs = runs.len();
         runs.extend(purposes);
         let contains_type = |&(start, end): &(usize, usize)| {
@@ -2301,6 +2353,8 @@ impl Parser {
                 chosen = chosen.map(|(start, end)| {
                     if start == at {
                         (brand_end, end)
+                    } else if brand_end == end && at > start {
+                        (start, at)
                     } else {
                         (start, end)
                     }
