@@ -1233,6 +1233,8 @@ fn audience_from_possessives_and_ages() {
         ("show me track sets for my 5 yo", Some("kids")),
         ("buy a watch for my 40 year old husband", Some("men")),
         ("buy a 2 year warranty plan for my laptop", None),
+        ("add a baby monitor to cart", None),
+        ("buy baby shoes", Some("baby")),
     ] {
         let parsed = p.parse(text);
         let item = parsed.first_item().expect(text);

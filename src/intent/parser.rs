@@ -1969,7 +1969,17 @@ impl Parser {
                     }) || previous.is_some_and(|previous| {
                         !stopwords.contains(previous) && compound(previous, &phrase)
                     }));
-                if names_thing {
+                // "baby wipes", "baby food", "a baby monitor": things for
+                // looking after a baby name it, where "baby shoes" (a
+                // lexicon product: clothes) are for one.
+                let baby_care = hit.slot == LexSlot::Audience
+                    && phrase == "baby"
+                    && after.is_some_and(|after| {
+                        lexicon.lookup(after).is_empty()
+                            && !matches!(after, "clothes" | "clothing" | "outfit" | "outfits")
+                            && crate::rules::english::lookup(after).is_some_and(|info| info.noun)
+                    });
+                if names_thing || baby_care {
                     product_word[index] = true;
                     consumed = 1;
                     break;
