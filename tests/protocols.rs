@@ -512,8 +512,7 @@ fn a_ucp_business_registers_without_a_feed_and_is_searched_where_it_lives() {
         "{}",
         output_text(&registered)
     );
-    let listed = run_at(dir.path(), listen, &["merchant", "list", "--json"]);
-    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let listed = listed_merchants(dir.path(), listen);
     assert_eq!(listed["merchants"][0]["catalog"], "live", "{listed}");
 
     shopper_pays_once(dir.path(), listen, "lakeside");
@@ -524,8 +523,7 @@ fn a_ucp_business_registers_without_a_feed_and_is_searched_where_it_lives() {
         &["merchant", "feed", "lakeside", "shop.csv"],
     );
     assert!(fed.status.success(), "{}", output_text(&fed));
-    let listed = run_at(dir.path(), listen, &["merchant", "list", "--json"]);
-    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let listed = listed_merchants(dir.path(), listen);
     assert_eq!(listed["merchants"][0]["catalog"], "feed", "{listed}");
     let _ = merchant.kill();
     let _ = merchant.wait();
@@ -554,9 +552,15 @@ fn a_ucp_business_registers_without_a_feed_and_is_searched_where_it_lives() {
         "{}",
         output_text(&refused)
     );
-    let listed = run_at(dir.path(), listen, &["merchant", "list", "--json"]);
-    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let listed = listed_merchants(dir.path(), listen);
     assert_eq!(listed["merchants"].as_array().unwrap().len(), 1, "{listed}");
     let _ = acp.kill();
     let _ = acp.wait();
+}
+
+/// `merchant list --json`, read.
+fn listed_merchants(dir: &std::path::Path, listen: u16) -> serde_json::Value {
+    let listed = run_at(dir, listen, &["merchant", "list", "--json"]);
+    serde_json::from_slice(&listed.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", output_text(&listed)))
 }

@@ -231,35 +231,25 @@ async fn a_send_api_bot_registers_negotiates_in_plain_text_and_is_paid() {
         serde_json::json!({"max_total": 5000, "valid_for_secs": -60}),
         serde_json::json!({"max_total": 5000, "currency": "E1"}),
     ] {
-        let refused = client
-            .post(format!("{base}/v1/requests"))
-            .json(&serde_json::json!({"text": "buy me a gray turtleneck sweater in medium", "mandate": mandate, "auto_pay": true}))
-            .send()
-            .await
-            .unwrap();
+        let refused = buy_the_turtleneck(&client, &base, mandate.clone()).await;
         assert_eq!(refused.status(), 400, "{mandate}");
         let error: serde_json::Value = refused.json().await.unwrap();
         assert_eq!(error["error"]["code"], "invalid_mandate", "{mandate}");
     }
     // A mandate in euros does not pay an invoice in dollars.
-    let euros = client
-        .post(format!("{base}/v1/requests"))
-        .json(&serde_json::json!({"text": "buy me a gray turtleneck sweater in medium", "mandate": {"max_total": 5000, "currency": "eur"}, "auto_pay": true}))
-        .send()
-        .await
-        .unwrap();
+    let euros = buy_the_turtleneck(
+        &client,
+        &base,
+        serde_json::json!({"max_total": 5000, "currency": "eur"}),
+    )
+    .await;
     assert_eq!(euros.status(), 200);
     let report: concierge::negotiate::ShopReport = euros.json().await.unwrap();
     assert!(report.receipt.is_none(), "{}", report.render());
     assert_eq!(report.mandate.currency, "EUR");
     assert_eq!(*bot.paid.lock().unwrap(), 0);
 
-    let response = client
-        .post(format!("{base}/v1/requests"))
-        .json(&serde_json::json!({"text": "buy me a gray turtleneck sweater in medium", "mandate": {"max_total": 5000}, "auto_pay": true}))
-        .send()
-        .await
-        .unwrap();
+    let response = buy_the_turtleneck(&client, &base, serde_json::json!({"max_total": 5000})).await;
     assert_eq!(response.status(), 200);
     let report: concierge::negotiate::ShopReport = response.json().await.unwrap();
     let receipt = report
@@ -1068,12 +1058,7 @@ async fn a_ucp_business_registers_over_the_api_without_a_feed_and_is_paid() {
         .unwrap();
     assert_eq!(listed["merchants"][0]["catalog"], "live", "{listed}");
 
-    let response = client
-        .post(format!("{base}/v1/requests"))
-        .json(&serde_json::json!({"text": "buy me a gray turtleneck sweater in medium", "mandate": {"max_total": 5000}, "auto_pay": true}))
-        .send()
-        .await
-        .unwrap();
+    let response = buy_the_turtleneck(&client, &base, serde_json::json!({"max_total": 5000})).await;
     assert_eq!(response.status(), 200);
     let report: concierge::negotiate::ShopReport = response.json().await.unwrap();
     let receipt = report
@@ -1082,4 +1067,19 @@ async fn a_ucp_business_registers_over_the_api_without_a_feed_and_is_paid() {
         .unwrap_or_else(|| panic!("{}", report.render()));
     assert_eq!(receipt.total.minor, 4200, "{}", report.render());
     assert_eq!(merchant.charges().len(), 1);
+}
+
+/// `POST /v1/requests` for the gray turtleneck, paid automatically within
+/// `mandate`.
+async fn buy_the_turtleneck(
+    client: &reqwest::Client,
+    base: &str,
+    mandate: serde_json::Value,
+) -> reqwest::Response {
+    client
+        .post(format!("{base}/v1/requests"))
+        .json(&serde_json::json!({"text": "buy me a gray turtleneck sweater in medium", "mandate": mandate, "auto_pay": true}))
+        .send()
+        .await
+        .unwrap()
 }

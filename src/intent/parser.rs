@@ -204,9 +204,6 @@ const NOT_A_PRODUCT_QUERY: &[&str] = &[
     "play",
 ];
 const POSSESSIVES: &[&str] = &["my", "your", "his", "her", "our", "their", "its"];
-/// Nouns that, right after a product word, make it a modifier of something
-/// that is not for sale ("a phone number", "a laptop repair appointment",
-/// "a tv guide"): the product word is then no evidence of shopping.
 /// Most a well-known brand that is an English word may be a thing (in
 /// tenths, as [`crate::rules::english::WordInfo::thing_share`]) and still
 /// name its maker before a product: "tide" (0), "dove" (2) and "coach" (3)
@@ -216,6 +213,9 @@ const KNOWN_BRAND_THING_SHARE: u8 = 3;
 /// Words that follow a maker's name as part of it ("pawsome co").
 const COMPANY_WORDS: &[&str] = &["co", "company", "inc", "labs", "brand", "brands"];
 
+/// Nouns that, right after a product word, make it a modifier of something
+/// that is not for sale ("a phone number", "a laptop repair appointment",
+/// "a tv guide"): the product word is then no evidence of shopping.
 const NOT_PRODUCT_HEADS: &[&str] = &[
     "number",
     "numbers",
@@ -397,6 +397,11 @@ fn child_age(tokens: &[Token]) -> bool {
                 _ => false,
             }
     })
+}
+
+/// Whether WordNet knows `word` chiefly as a person's name ("stanley").
+fn person_name(word: &str) -> bool {
+    crate::rules::english::lookup(word).is_some_and(|info| info.person_name)
 }
 
 /// Prepositions: "for the bbq" names no maker.
@@ -1370,6 +1375,16 @@ impl Parser {
             if let Some(len) = self.opening_brand(&tokens[start..end]) {
                 return Some((start, start + len));
             }
+            // "a tape measure stanley", "dog food purina": a maker's name
+            // closing the request.
+            let last = tokens[end - 1].text;
+            if end == tokens.len()
+                && end - start >= 2
+                && (self.brand_word(last) || person_name(last))
+                && self.rules.lexicon.lookup(last).is_empty()
+            {
+                return Some((end - 1, end));
+            }
             // "a lodge cast iron skillet", "a zorblax red hoodie": the maker
             // before the product's material or colour.
             let mut at = start;
@@ -1383,17 +1398,6 @@ impl Parser {
                     Some(n) => at -= n,
                     None => break,
                 }
-            }
-            // "a tape measure stanley", "dog food purina": a maker's name
-            // closing the request.
-            let last = tokens[end - 1].text;
-            if end == tokens.len()
-                && end - start >= 2
-                && (self.brand_word(last)
-                    || crate::rules::english::lookup(last).is_some_and(|info| info.person_name))
-                && self.rules.lexicon.lookup(last).is_empty()
-            {
-                return Some((end - 1, end));
             }
             if at < start
                 && at > 0
@@ -1448,12 +1452,8 @@ impl Parser {
                     && start > 0
                     && stands_alone(start, end)
                     && (self.unknown_name(tokens[start].text)
-                        || self
-                            .rules
-                            .known_brands
-                            .contains(&tokens[start].text.replace(['\'', '.'], ""))
-                        || crate::rules::english::lookup(tokens[start].text)
-                            .is_some_and(|info| info.person_name))
+                        || self.listed_brand(tokens[start].text)
+                        || person_name(tokens[start].text))
             })
             .copied()
     }
@@ -1496,7 +1496,7 @@ impl Parser {
         !self.rules.stopwords.contains(word)
             && !self.rules.known_words.contains(word)
             && self.rules.lexicon.lookup(word).is_empty()
-            && crate::rules::english::lookup(word).is_some_and(|info| info.person_name)
+            && person_name(word)
             && crate::rules::english::lookup(&format!("{word}_{next}")).is_none()
     }
 
@@ -1516,14 +1516,23 @@ impl Parser {
     /// give another meaning, and as an English word no adjective and
     /// seldom a thing unless WordNet writes it as a name ("ball" is a ball).
     fn brand_word(&self, word: &str) -> bool {
-        self.rules
-            .known_brands
-            .contains(&word.replace(['\'', '.'], ""))
+        self.listed_brand(word)
             && !self.rules.stopwords.contains(word)
             && self.rules.lexicon.lookup(word).is_empty()
             && crate::rules::english::lookup(word).is_none_or(|info| {
                 !info.adjective && (info.name || info.thing_share <= KNOWN_BRAND_THING_SHARE)
             })
+    }
+
+    /// Whether `word`, as typed ("levi's", "mr."), is one of the well-known
+    /// brands of one word, whatever else it may be.
+    fn listed_brand(&self, word: &str) -> bool {
+        let brands = &self.rules.known_brands;
+        if word.contains(['\'', '.']) {
+            brands.contains(&word.replace(['\'', '.'], ""))
+        } else {
+            brands.contains(word)
+        }
     }
 
     /// Whether `word` is a name no word list knows: no English word, no
@@ -2019,10 +2028,8 @@ impl Parser {
                     LexSlot::Material => slot_value(&mut item.material, "lexicon_material", trace),
                     // A well-known brand is all lowercase in the lexicon:
                     // it reads as the shopper spelt it ("oral-b", "oral b").
-                    LexSlot::Brand if hit.canonical.to_lowercase() == hit.canonical => {
-                        if item.brand.is_none() {
-                            item.brand = Some(phrase.to_string());
-                        }
+                    LexSlot::Brand if !hit.canonical.chars().any(char::is_uppercase) => {
+                        item.brand.get_or_insert_with(|| phrase.to_string());
                         trace.push(Fired {
                             rule: "lexicon_brand".into(),
                             matched: phrase.to_string(),
