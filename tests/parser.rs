@@ -1163,6 +1163,58 @@ fn well_known_brands_without_a_catalog() {
     }
 }
 
+/// A well-known brand that is no English word names the maker wherever it
+/// stands, as does one written in two words; one the lexicon reads as a
+/// product names the maker of the product after it. An everyday word
+/// WordNet lacks ("basmati") is no maker's name.
+#[test]
+fn brands_anywhere_and_brands_that_are_products() {
+    let p = parser();
+    for (text, brand, product) in [
+        (
+            "order a 1 kg bag of lavazza espresso beans",
+            Some("lavazza"),
+            "espresso beans",
+        ),
+        (
+            "buy a spare filter for my brita jug",
+            Some("brita"),
+            "spare filter",
+        ),
+        (
+            "i need a black moleskine notebook",
+            Some("moleskine"),
+            "notebook",
+        ),
+        (
+            "add 8 cans of la croix seltzer to my cart",
+            Some("la croix"),
+            "seltzer",
+        ),
+        (
+            "buy 2 boxes of kleenex facial tissues",
+            Some("kleenex"),
+            "facial tissues",
+        ),
+        ("get a lego castle for my son", Some("lego"), "castle"),
+        ("buy some kleenex", None, "kleenex"),
+        ("buy me a pack of razor blades", None, "razor blades"),
+        ("add tomato seeds to my cart", None, "tomato seeds"),
+        ("order two bags of basmati rice", None, "basmati rice"),
+        (
+            "i want a hypoallergenic pillow",
+            None,
+            "hypoallergenic pillow",
+        ),
+    ] {
+        let parsed = p.parse(text);
+        assert_eq!(parsed.intent, IntentKind::Buy, "{text}: {parsed:?}");
+        let item = parsed.first_item().expect(text);
+        assert_eq!(item.brand.as_deref(), brand, "{text}: {parsed:?}");
+        assert_eq!(item.product.as_deref(), Some(product), "{text}: {parsed:?}");
+    }
+}
+
 /// How a product comes ("the big bottle", "3 bottles") is not the product
 /// when another run names it; a colour word that makes a thing WordNet names
 /// with its neighbour is part of the product, not its colour.

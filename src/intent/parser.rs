@@ -1445,17 +1445,49 @@ impl Parser {
             }
             _ => false,
         };
-        runs.iter()
-            .find(|&&(start, end)| {
-                Some((start, end)) != chosen
-                    && end - start == 1
-                    && start > 0
-                    && stands_alone(start, end)
-                    && (self.unknown_name(tokens[start].text)
-                        || self.listed_brand(tokens[start].text)
-                        || person_name(tokens[start].text))
+        let alone = runs.iter().copied().find(|&(start, end)| {
+            Some((start, end)) != chosen
+                && end - start == 1
+                && start > 0
+                && stands_alone(start, end)
+                && (self.unknown_name(tokens[start].text)
+                    || self.listed_brand(tokens[start].text)
+                    || person_name(tokens[start].text))
+        });
+        // A well-known brand that is no English word ("a bag of lavazza
+        // whole bean coffee", "a filter for the brita pitcher", "the
+        // cuisinart 6 quart slow cooker"), or one written in two words ("la
+        // croix"), names the maker wherever it stands.
+        alone.or_else(|| {
+            (0..tokens.len()).find_map(|at| {
+                let word = tokens[at].text;
+                if let Some(next) = tokens.get(at + 1).map(|t| t.text) {
+                    let letters = |w: &str| {
+                        w.chars().all(char::is_alphabetic) && !self.rules.stopwords.contains(w)
+                    };
+                    if letters(word)
+                        && letters(next)
+                        && self
+                            .rules
+                            .known_brands
+                            .contains(format!("{word}{next}").as_str())
+                    {
+                        return Some((at, at + 2));
+                    }
+                }
+                self.foreign_brand(word).then_some((at, at + 1))
             })
-            .copied()
+        })
+    }
+
+    /// Whether `word` is a well-known brand of one word that is no English
+    /// word and has no other meaning in the rule files: "lavazza", "brita".
+    fn foreign_brand(&self, word: &str) -> bool {
+        self.listed_brand(word)
+            && !self.rules.stopwords.contains(word)
+            && !self.rules.known_words.contains(word)
+            && self.rules.lexicon.lookup(word).is_empty()
+            && !crate::rules::english::is_word_form(word)
     }
 
     /// How many words of the product phrase `phrase` name its maker, leaving
@@ -1475,7 +1507,8 @@ impl Parser {
             (first, next)
                 if self.unknown_name(first)
                     || self.maker_name(first, next)
-                    || self.known_brand(first, next) =>
+                    || self.known_brand(first, next)
+                    || self.product_brand(first, next) =>
             {
                 if COMPANY_WORDS.contains(&next) {
                     2
@@ -1509,6 +1542,21 @@ impl Parser {
     /// tissues", "tide pods", but not "parachute pants".
     fn known_brand(&self, word: &str, next: &str) -> bool {
         self.brand_word(word) && crate::rules::english::lookup(&format!("{word}_{next}")).is_none()
+    }
+
+    /// Whether `word`, opening a product phrase before `next`, is a
+    /// well-known brand the lexicon reads as a product ("kleenex", "lego")
+    /// and that names the maker of the product named after it: "kleenex
+    /// tissues", "a lego building kit"; alone it stays the product. As an
+    /// English word it must be a name ("razor blades" are blades).
+    fn product_brand(&self, word: &str, next: &str) -> bool {
+        let hits = self.rules.lexicon.lookup(word);
+        self.listed_brand(word)
+            && !hits.is_empty()
+            && hits.iter().all(|hit| hit.slot == LexSlot::Product)
+            && crate::rules::english::lookup(word).is_none_or(|info| info.name)
+            && next.chars().all(char::is_alphabetic)
+            && !self.rules.stopwords.contains(next)
     }
 
     /// Whether `word` is a well-known brand of one word that reads as a
@@ -1546,6 +1594,7 @@ impl Parser {
             && !self.rules.known_words.contains(word)
             && self.rules.lexicon.lookup(word).is_empty()
             && !crate::rules::english::is_word_form(word)
+            && !crate::rules::english::in_dictionary(word)
     }
 
     /// Whether `text` (a request with its trigger words cut) names an
@@ -2357,6 +2406,7 @@ impl Parser {
             .or_else(|| for_purpose.iter().copied().rfind(contains_type))
             .or_else(|| open(for_purpose, 1))
             .or_else(|| runs.iter().copied().max_by_key(|(start, end)| end - start));
+        let mut brand_span = None;
         if item.brand.is_none() {
             if let Some((at, brand_end)) = self.unknown_brand(tokens, &runs, chosen) {
                 let brand = join(&tokens[at..brand_end]).into_owned();
@@ -2365,10 +2415,10 @@ impl Parser {
                     matched: brand.clone(),
                 });
                 item.brand = Some(brand);
-                // The brand opened the product phrase: the rest is the
-                // product.
+                // The brand opened or closed the product phrase: the rest
+                // is the product.
                 chosen = chosen.map(|(start, end)| {
-                    if start == at {
+                    if start == at && brand_end < end {
                         (brand_end, end)
                     } else if brand_end == end && at > start {
                         (start, at)
@@ -2376,10 +2426,20 @@ impl Parser {
                         (start, end)
                     }
                 });
+                brand_span = Some((at, brand_end));
             }
         }
         if let Some((start, end)) = chosen {
-            item.product = Some(join(&tokens[start..end]).into_owned());
+            // "a clear otterbox iphone case": a maker named inside the
+            // phrase is no part of the product's name.
+            item.product = Some(match brand_span {
+                Some((at, brand_end)) if start < at && brand_end < end => format!(
+                    "{} {}",
+                    join(&tokens[start..at]),
+                    join(&tokens[brand_end..end])
+                ),
+                _ => join(&tokens[start..end]).into_owned(),
+            });
         } else if let Some(material) = item.material.take() {
             // "a medium fleece": a material with no noun after it is the
             // thing itself.

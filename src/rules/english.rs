@@ -146,6 +146,24 @@ pub fn is_word(word: &str) -> bool {
     lookup(word).is_some()
 }
 
+const DICTIONARY_WORDS: &str = include_str!("../../rules/english/dictionary-words.txt");
+
+/// Whether `word` is in the dictionary of English words WordNet lacks
+/// (`rules/english/dictionary-words.txt`, from SCOWL): "basmati", "chia",
+/// "hypoallergenic", "bestselling". They say nothing of a word's part of
+/// speech, only that it is English and so no maker's name.
+pub fn in_dictionary(word: &str) -> bool {
+    static WORDS: OnceLock<super::FastSet<&'static str>> = OnceLock::new();
+    WORDS
+        .get_or_init(|| {
+            DICTIONARY_WORDS
+                .lines()
+                .filter(|line| !line.starts_with('#'))
+                .collect()
+        })
+        .contains(word)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +184,9 @@ mod tests {
             assert_eq!(info.thing_share >= 4, thing, "{word}: {info:?}");
         }
         assert!(lookup("mivofun").is_none());
+        for (word, english) in [("basmati", true), ("chia", true), ("zentrova", false)] {
+            assert_eq!(in_dictionary(word), english, "{word}");
+        }
         for form in [
             "potting",
             "paddling",
