@@ -1215,6 +1215,64 @@ fn brands_anywhere_and_brands_that_are_products() {
     }
 }
 
+/// Sizes written as shoppers write them: named before "size", with a
+/// width, as a range, a tyre, a toddler's shoe, a paper or bra size, a
+/// fraction of an inch, cubic feet, "a gallon", a tent's people; and
+/// numbers that are no size of the product.
+#[test]
+fn sizes_as_shoppers_write_them() {
+    let p = parser();
+    for (text, product, size) in [
+        (
+            "order a twin size fitted sheet",
+            "fitted sheet",
+            Some("TWIN"),
+        ),
+        (
+            "i need a mattress pad, full size",
+            "mattress pad",
+            Some("FULL"),
+        ),
+        (
+            "buy trail shoes for women size 8 wide",
+            "trail shoes",
+            Some("8 WIDE"),
+        ),
+        ("show me kids leggings size 7-8", "leggings", Some("7-8")),
+        (
+            "buy 4 winter tires 205/55r16",
+            "winter tires",
+            Some("205/55R16"),
+        ),
+        ("buy a 1/4 inch drill bit", "drill bit", Some("1/4 in")),
+        (
+            "order a chest freezer, 5 cu ft",
+            "chest freezer",
+            Some("5 cu ft"),
+        ),
+        (
+            "grab a gallon of orange juice",
+            "orange juice",
+            Some("1 gal"),
+        ),
+        ("get a 3 person tent", "tent", Some("3 PERSON")),
+        ("order toddler sandals size c9", "sandals", Some("C9")),
+        ("buy a 36b bra", "bra", Some("36B")),
+        ("buy a pack of a4 paper", "paper", Some("A4")),
+        ("show me dresses size 8", "dresses", Some("8")),
+        ("buy sunscreen spf 30", "sunscreen spf 30", None),
+        ("buy a tent that sleeps 6", "tent", None),
+        ("show me dog beds for large dogs", "dog beds", None),
+        ("get me the new stephen king book", "book", None),
+    ] {
+        let parsed = p.parse(text);
+        let item = parsed.first_item().expect(text);
+        assert_eq!(item.product.as_deref(), Some(product), "{text}: {parsed:?}");
+        assert_eq!(item.size.as_deref(), size, "{text}: {parsed:?}");
+        assert!(item.brand.is_none(), "{text}: {parsed:?}");
+    }
+}
+
 /// How a product comes ("the big bottle", "3 bottles") is not the product
 /// when another run names it; a colour word that makes a thing WordNet names
 /// with its neighbour is part of the product, not its colour.

@@ -39,23 +39,29 @@ pub struct Parser {
 
 /// Splits lowercased text into words and commas. A word is a run of
 /// letters and digits, which may hold `'`, `-` or `.` between two of them
-/// ("t-shirt", "levi's", "10.5"). Hand-written because it runs several times
-/// per request and a regex costs more.
+/// ("t-shirt", "levi's", "10.5"), and `/` between two digits ("3/4",
+/// "225/65r17"). Hand-written because it runs several times per request and
+/// a regex costs more.
 fn tokenize(text: &str) -> Vec<Token<'_>> {
     let mut tokens = Vec::new();
     let mut chars = text.char_indices().peekable();
     let mut start: Option<usize> = None;
+    let mut last = ' ';
     while let Some((at, c)) = chars.next() {
+        let before = std::mem::replace(&mut last, c);
         if c.is_alphanumeric() {
             if start.is_none() {
                 start = Some(at);
             }
             continue;
         }
-        // "oral-b", "burt's", "black+decker", "h&m": one word.
-        let joins_next = matches!(c, '\'' | '-' | '.' | '+' | '&')
+        // "oral-b", "burt's", "black+decker", "h&m", "10/12": one word.
+        let joins_next = (matches!(c, '\'' | '-' | '.' | '+' | '&')
             && start.is_some()
-            && chars.peek().is_some_and(|(_, n)| n.is_alphanumeric());
+            && chars.peek().is_some_and(|(_, n)| n.is_alphanumeric()))
+            || (c == '/'
+                && before.is_ascii_digit()
+                && chars.peek().is_some_and(|(_, n)| n.is_ascii_digit()));
         if joins_next {
             continue;
         }
@@ -316,7 +322,88 @@ fn size_code(tokens: &[Token], previous: Option<&str>) -> Option<(String, usize)
             return Some((format!("{from}-{to} {unit}"), 2));
         }
     }
+    // "size 6x", "size c7", "size 4t-5t": after "size" any short code with
+    // a digit.
+    let code = |w: &str| {
+        w.len() <= 8
+            && w.chars().any(|c| c.is_ascii_digit())
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '/' | '.'))
+    };
+    if matches!(previous, Some("size" | "sz")) && code(word) {
+        return Some((word.to_uppercase(), 1));
+    }
+    // A tyre ("225/65r17"), a range of kids' sizes ("10-12", "10/12",
+    // "4t-5t"), a toddler's shoe ("c7", "7c"), a paper size ("a4"), a bra
+    // size ("34c").
+    let letters_then_digits = |w: &str, letters: &str| {
+        w.strip_prefix(|c: char| letters.contains(c))
+            .is_some_and(&two_digits)
+    };
+    let digits_then = |w: &str, letters: &str| {
+        w.len() >= 2
+            && w.strip_suffix(|c: char| letters.contains(c))
+                .is_some_and(&two_digits)
+    };
+    let tyre = word.split_once('/').is_some_and(|(width, rest)| {
+        width.len() == 3
+            && width.chars().all(|c| c.is_ascii_digit())
+            && rest.split_once('r').is_some_and(|(ratio, rim)| {
+                two_digits(ratio.trim_end_matches('z')) && two_digits(rim)
+            })
+    });
+    let range = word.split_once(['-', '/']).is_some_and(|(from, to)| {
+        let (from_toddler, to_toddler) = (from.strip_suffix('t'), to.strip_suffix('t'));
+        match (from.parse::<u8>(), to.parse::<u8>()) {
+            (Ok(from), Ok(to)) => {
+                from < to
+                    && !matches!(previous, Some("age" | "ages" | "aged" | "for"))
+                    && ages.is_none_or(|next| {
+                        !MEASURE_UNITS.contains(&next) && !NOT_COUNTED.contains(&next)
+                    })
+            }
+            _ => from_toddler
+                .zip(to_toddler)
+                .is_some_and(|(a, b)| two_digits(a) && two_digits(b)),
+        }
+    });
+    let shoe_or_paper = letters_then_digits(word, "c")
+        && word[1..].parse::<u8>().is_ok_and(|n| (1..=13).contains(&n))
+        || digits_then(word, "c")
+            && word[..word.len() - 1]
+                .parse::<u8>()
+                .is_ok_and(|n| (1..=13).contains(&n))
+        || matches!(word, "a3" | "a4" | "a5" | "a6");
+    let bra = word
+        .get(..2)
+        .and_then(|band| band.parse::<u8>().ok())
+        .is_some_and(|band| (28..=48).contains(&band) && band % 2 == 0)
+        && word.get(2..).is_some_and(|cup| {
+            (1..=3).contains(&cup.len()) && cup.chars().all(|c| ('a'..='h').contains(&c))
+        });
+    if tyre || range || shoe_or_paper || bra {
+        return Some((word.to_uppercase(), 1));
+    }
     None
+}
+
+/// A size with the width or fit closing it ("11 wide", "42 regular"), and
+/// whether it took that token; `at` is the token after the size.
+fn with_fit(size: String, tokens: &[Token], at: usize) -> (String, usize) {
+    if ends_with_fit(tokens, at) {
+        (format!("{size} {}", tokens[at].text), 1)
+    } else {
+        (size, 0)
+    }
+}
+
+/// Whether `tokens[at]` is a width or fit ([`FITS`]) that ends the phrase:
+/// "womens 8 wide", not "10 wide mouth jars".
+fn ends_with_fit(tokens: &[Token], at: usize) -> bool {
+    tokens.get(at).is_some_and(|t| FITS.contains(&t.text))
+        && tokens
+            .get(at + 1)
+            .is_none_or(|t| !t.text.chars().all(char::is_alphabetic))
 }
 
 /// Whether `product`, read from a request about an existing order, names
@@ -418,6 +505,33 @@ const PACK_SIZES: &[&str] = &[
 /// wide", "40 regular") where they end the phrase; "10 wide mouth jars"
 /// are ten.
 const FITS: &[&str] = &["wide", "narrow", "regular", "long", "short", "tall"];
+/// Words before a number that make it something other than the product's
+/// size: "sleeps 4", "spf 50".
+const NOT_SIZED_AFTER: &[&str] = &["sleeps", "sleep", "seats", "spf", "fits"];
+/// Words before "size" that name no size: "the right size", "plus size"
+/// (an audience), "the big size".
+const NOT_SIZE_NAMES: &[&str] = &[
+    "right",
+    "wrong",
+    "correct",
+    "same",
+    "different",
+    "plus",
+    "true",
+    "big",
+    "bigger",
+    "small",
+    "smaller",
+    "larger",
+    "little",
+    "huge",
+    "perfect",
+    "exact",
+    "actual",
+    "shoe",
+    "ring",
+    "screen",
+];
 /// Words before a number that make it a size or a model, not how many to
 /// buy: "size 6x", "chanel no 5".
 const NOT_COUNTED_AFTER: &[&str] = &["size", "sz", "no", "number", "age", "ages"];
@@ -1843,6 +1957,119 @@ impl Parser {
         known_thing && self.open_object(text, THING_SHARE, false)
     }
 
+    /// "kingsford charcoal", "cricut vinyl": a colour or material word right
+    /// after a maker's name, closing the phrase, is the product itself when
+    /// the maker is all the phrase names. Takes the word back from the slot
+    /// it filled and returns its span.
+    fn shade_after_maker(
+        &self,
+        tokens: &[Token],
+        at: usize,
+        item: &mut ItemRequest,
+    ) -> Option<(usize, usize)> {
+        let word = tokens.get(at)?.text;
+        let closes = tokens.get(at + 1).is_none_or(|t| {
+            t.text == "," || self.rules.stopwords.contains(t.text) || PREPOSITIONS.contains(&t.text)
+        });
+        if !closes || !crate::rules::english::lookup(word).is_some_and(|info| info.noun) {
+            return None;
+        }
+        let hit = self.rules.lexicon.lookup(word).first()?;
+        let slot = match hit.slot {
+            LexSlot::Color => &mut item.color,
+            LexSlot::Material => &mut item.material,
+            _ => return None,
+        };
+        if slot.as_deref() != Some(hit.canonical.as_str()) {
+            return None;
+        }
+        *slot = None;
+        if hit.slot == LexSlot::Color {
+            item.color_shade = None;
+        }
+        Some((at, at + 1))
+    }
+
+    /// A size named in words at the start of `tokens`, and how many tokens
+    /// it takes: the word before "size" ("twin size", "full size", "gallon
+    /// size"), a unit after "a" ("a gallon of milk"), a tent's or boat's
+    /// people ("a 2 person tent").
+    fn named_size(&self, tokens: &[Token]) -> Option<(String, usize)> {
+        let word = tokens.first()?.text;
+        let next = tokens.get(1).map(|t| t.text);
+        let after = tokens.get(2).map(|t| t.text);
+        // "dresses size 8" names the product, then its size.
+        let sized_after = after.is_some_and(|a| {
+            a.starts_with(|c: char| c.is_ascii_digit())
+                || self
+                    .rules
+                    .lexicon
+                    .lookup(a)
+                    .iter()
+                    .any(|hit| hit.slot == LexSlot::Size)
+        });
+        if matches!(next, Some("size" | "sized"))
+            && !sized_after
+            && word.chars().all(char::is_alphabetic)
+            && !self.rules.stopwords.contains(word)
+            && !NOT_SIZE_NAMES.contains(&word)
+            && self
+                .rules
+                .lexicon
+                .lookup(word)
+                .iter()
+                .all(|hit| hit.slot == LexSlot::Size)
+        {
+            return Some((self.rules.canonical_size(word), 2));
+        }
+        if matches!(word, "a" | "an")
+            && next.is_some_and(|unit| {
+                unit.len() >= 3
+                    && crate::rules::measure::unit(unit).is_some()
+                    && matches!(after, None | Some("of" | ","))
+            })
+        {
+            return next.map(|unit| (self.rules.canonical_size(unit), 2));
+        }
+        let people = match (word.split_once('-'), next) {
+            (Some((count, "person")), _) => Some((count, 1)),
+            (None, Some("person")) => Some((word, 2)),
+            _ => None,
+        };
+        people
+            .filter(|(count, _)| count.parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)))
+            .map(|(count, width)| (self.rules.canonical_size(&format!("{count} person")), width))
+    }
+
+    /// Whether the number at `tokens[index]` is the model of what the
+    /// product is for ("a case for my iphone 15", "a filter for the coway
+    /// 200"), not the product's size.
+    fn model_for_another(&self, tokens: &[Token], index: usize) -> bool {
+        let mut at = index;
+        while at > 0 {
+            let word = tokens[at - 1].text;
+            let names = word.chars().all(char::is_alphabetic)
+                && !self.rules.stopwords.contains(word)
+                && !self
+                    .rules
+                    .lexicon
+                    .lookup(word)
+                    .iter()
+                    .any(|hit| matches!(hit.slot, LexSlot::Audience | LexSlot::Size));
+            if !names {
+                break;
+            }
+            at -= 1;
+        }
+        if at == index {
+            return false;
+        }
+        if at > 0 && (POSSESSIVES.contains(&tokens[at - 1].text) || tokens[at - 1].text == "the") {
+            at -= 1;
+        }
+        at > 0 && tokens[at - 1].text == "for"
+    }
+
     /// Whether "in" after a number is the unit inches ("a 13 in laptop
     /// sleeve") rather than the preposition ("2 in red", "2 in stock", "2 in
     /// 1"): it is when the word after it is a word of the product.
@@ -1919,11 +2146,22 @@ impl Parser {
             // two as they are.
             if item.size.is_none() {
                 if let Some((size, width)) = size_code(&tokens[index..], previous) {
+                    let (size, fit) = with_fit(size, tokens, index + width);
+                    let width = width + fit;
                     trace.push(Fired {
                         rule: "size_code".into(),
                         matched: join(&tokens[index..index + width]).into_owned(),
                     });
                     item.size = Some(self.rules.canonical_size(&size));
+                    index += width;
+                    continue;
+                }
+                if let Some((size, width)) = self.named_size(&tokens[index..]) {
+                    trace.push(Fired {
+                        rule: "named_size".into(),
+                        matched: join(&tokens[index..index + width]).into_owned(),
+                    });
+                    item.size = Some(size);
                     index += width;
                     continue;
                 }
@@ -1937,9 +2175,14 @@ impl Parser {
                 && next.is_none_or(|n| matches!(n, "," | "waist" | "inch" | "inches" | "please"));
             let listed_after_product =
                 |tokens: &[Token]| self.bare_list_entry(tokens, index, &product_word);
+            let fitted = ends_with_fit(tokens, index + 1);
             if numeric
                 && item.size.is_none()
+                && !previous.is_some_and(|p| NOT_SIZED_AFTER.contains(&p))
+                && !next.is_some_and(|n| n != "in" && MEASURE_UNITS.contains(&n))
+                && !self.model_for_another(tokens, index)
                 && (previous == Some("size")
+                    || (fitted && word.parse::<f64>().is_ok_and(|v| (1.0..=60.0).contains(&v)))
                     || (word.parse::<f64>().is_ok_and(|v| (1.0..=60.0).contains(&v))
                         && listed_after_product(tokens))
                     || (after_product
@@ -1954,12 +2197,18 @@ impl Parser {
                         && tokens[index - 2].text != "in"
                         && next.is_none_or(|n| !self.names_product(&[Token { text: n }]))))
             {
-                item.size = Some(word.to_string());
+                let (size, fit) = with_fit(word.to_string(), tokens, index + 1);
+                let width = 1 + fit;
+                item.size = Some(self.rules.canonical_size(&size));
                 trace.push(Fired {
                     rule: "numeric_size".into(),
-                    matched: format!("{} {word}", previous.unwrap_or("")),
+                    matched: format!(
+                        "{} {}",
+                        previous.unwrap_or(""),
+                        join(&tokens[index..index + width])
+                    ),
                 });
-                index += 1;
+                index += width;
                 continue;
             }
 
@@ -2037,8 +2286,28 @@ impl Parser {
                             && !matches!(after, "clothes" | "clothing" | "outfit" | "outfits")
                             && crate::rules::english::lookup(after).is_some_and(|info| info.noun)
                     });
-                if names_thing || baby_care {
-                    product_word[index] = true;
+                // "beds for large dogs", "a grill for a small balcony": a
+                // size that describes what the product is for; "stephen
+                // king": a name.
+                let not_its_size = hit.slot == LexSlot::Size
+                    && n == 1
+                    && (previous.is_some_and(person_name)
+                        || (after.is_some_and(|a| {
+                            a.chars().all(char::is_alphabetic) && !stopwords.contains(a)
+                        }) && (previous == Some("for")
+                            || (index >= 2
+                                && tokens[index - 2].text == "for"
+                                && previous.is_some_and(|p| {
+                                    POSSESSIVES.contains(&p) || matches!(p, "a" | "an" | "the")
+                                })))));
+                if names_thing || baby_care || not_its_size {
+                    // "the new stephen king novel": a person's name is no
+                    // part of the product's.
+                    let name = previous.is_some_and(person_name) && hit.slot == LexSlot::Size;
+                    product_word[index] = !name;
+                    if name {
+                        product_word[index - 1] = false;
+                    }
                     consumed = 1;
                     break;
                 }
@@ -2128,13 +2397,37 @@ impl Parser {
 
             // A number with a unit measures or counts the product: "a 65 cm
             // stability ball", "a 12 pack of batteries", "(pack of 2)".
-            if numeric {
+            // "1.1 cu ft": a unit of two words.
+            if numeric
+                && matches!(next, Some("cu" | "cubic"))
+                && tokens
+                    .get(index + 2)
+                    .is_some_and(|t| matches!(t.text, "ft" | "feet" | "foot"))
+            {
+                if item.size.is_none() {
+                    item.size = crate::rules::measure::canonical(&format!("{word} cu ft"));
+                }
+                trace.push(Fired {
+                    rule: "measure".into(),
+                    matched: join(&tokens[index..index + 3]).into_owned(),
+                });
+                index += 3;
+                continue;
+            }
+            // "a 1/4 inch drill bit": a fraction measures too.
+            let fraction = word.split_once('/').is_some_and(|(whole, part)| {
+                [whole, part]
+                    .iter()
+                    .all(|n| !n.is_empty() && n.len() <= 2 && n.chars().all(|c| c.is_ascii_digit()))
+            });
+            if numeric || fraction {
                 let unit = next.filter(|unit| {
                     COUNT_UNITS.contains(unit)
                         || (MEASURE_UNITS.contains(unit)
                             && (*unit != "in" || self.measure_in(tokens.get(index + 2))))
                 });
-                let counted = previous == Some("of")
+                let counted = numeric
+                    && previous == Some("of")
                     && index >= 2
                     && COUNT_CONTAINERS.contains(&tokens[index - 2].text);
                 if unit.is_some() || counted {
@@ -2337,6 +2630,17 @@ impl Parser {
         // names a feature of it ("a tablet with usb port", "a bed with a
         // wood finish").
         let purpose = |&(start, _): &(usize, usize)| {
+            // "for my 13 inch macbook": the measure belongs to what follows.
+            let mut start = start;
+            while start >= 2
+                && (MEASURE_UNITS.contains(&tokens[start - 1].text)
+                    || COUNT_UNITS.contains(&tokens[start - 1].text))
+                && tokens[start - 2]
+                    .text
+                    .starts_with(|c: char| c.is_ascii_digit())
+            {
+                start -= 2;
+            }
             let before = |back: usize| start.checked_sub(back).map(|i| tokens[i].text);
             let after_word = |linking: &str, determiners: &[&str]| {
                 before(1) == Some(linking)
@@ -2427,6 +2731,11 @@ impl Parser {
                     }
                 });
                 brand_span = Some((at, brand_end));
+                if chosen == Some((at, brand_end)) {
+                    if let Some(thing) = self.shade_after_maker(tokens, brand_end, &mut item) {
+                        chosen = Some(thing);
+                    }
+                }
             }
         }
         if let Some((start, end)) = chosen {

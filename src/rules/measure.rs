@@ -44,6 +44,12 @@ const UNITS: &[(&str, &str)] = &[
     ("qt", "qt"),
     ("quart", "qt"),
     ("quarts", "qt"),
+    ("pt", "pt"),
+    ("pint", "pt"),
+    ("pints", "pt"),
+    ("cu ft", "cu ft"),
+    ("cubic feet", "cu ft"),
+    ("cubic foot", "cu ft"),
     ("mb", "mb"),
     ("gb", "gb"),
     ("tb", "tb"),
@@ -75,11 +81,16 @@ pub fn canonical(text: &str) -> Option<String> {
     let text = text.trim();
     let digits = text
         .char_indices()
-        .take_while(|(_, c)| c.is_ascii_digit() || *c == '.')
+        .take_while(|(_, c)| c.is_ascii_digit() || matches!(c, '.' | '/'))
         .last()
         .map(|(at, c)| at + c.len_utf8())?;
     let (number, rest) = text.split_at(digits);
-    if !number.starts_with(|c: char| c.is_ascii_digit()) || number.ends_with('.') {
+    // "1.5", or a fraction: "3/4 inch".
+    let marks = number.matches(['.', '/']).count();
+    if !number.starts_with(|c: char| c.is_ascii_digit())
+        || number.ends_with(['.', '/'])
+        || marks > 1
+    {
         return None;
     }
     let unit = unit(rest.trim())?;
@@ -105,6 +116,11 @@ mod tests {
             ("32", None),
             ("XL", None),
             ("2 packs", None),
+            ("3/4 inch", Some("3/4 in")),
+            ("1.1 cu ft", Some("1.1 cu ft")),
+            ("2 pints", Some("2 pt")),
+            ("1/2/3 in", None),
+            ("3/ in", None),
             ("6 ft long", None),
             (".5 l", None),
         ] {

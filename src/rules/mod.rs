@@ -515,12 +515,20 @@ impl CompiledRules {
     }
 
     /// The canonical size for a size label ("Medium" → "M", "32" → "32",
-    /// "28x30" → "28X30", "10 lbs" → "10 lb").
+    /// "28x30" → "28X30", "10 lbs" → "10 lb", "gallon" → "1 gal").
     pub fn canonical_size(&self, label: &str) -> String {
         self.lexicon
             .canonical(LexSlot::Size, label)
             .map(str::to_string)
             .or_else(|| measure::canonical(label))
+            // "a gallon", "pint size": one of the unit.
+            .or_else(|| {
+                let unit = label.trim();
+                (unit.len() >= 3 && unit.chars().all(char::is_alphabetic))
+                    .then(|| measure::unit(unit))
+                    .flatten()
+                    .map(|unit| format!("1 {unit}"))
+            })
             .unwrap_or_else(|| label.trim().to_uppercase())
     }
 
