@@ -1215,6 +1215,25 @@ fn brands_anywhere_and_brands_that_are_products() {
     }
 }
 
+/// A word that is a colour and a material names the material unless
+/// clothes follow or it is said as a colour.
+#[test]
+fn metals_are_materials_of_things() {
+    let p = parser();
+    for (text, material, color) in [
+        ("get me a gold necklace", Some("gold"), None),
+        ("show me copper mugs", Some("copper"), None),
+        ("a 14k gold chain", Some("14k gold"), None),
+        ("order 6 terracotta pots", Some("terracotta"), None),
+        ("buy gold sneakers", None, Some("gold")),
+    ] {
+        let parsed = p.parse(text);
+        let item = parsed.first_item().expect(text);
+        assert_eq!(item.material.as_deref(), material, "{text}: {parsed:?}");
+        assert_eq!(item.color.as_deref(), color, "{text}: {parsed:?}");
+    }
+}
+
 /// Sizes written as shoppers write them: named before "size", with a
 /// width, as a range, a tyre, a toddler's shoe, a paper or bra size, a
 /// fraction of an inch, cubic feet, "a gallon", a tent's people; and
@@ -1275,21 +1294,38 @@ fn sizes_as_shoppers_write_them() {
 
 /// How a product comes ("the big bottle", "3 bottles") is not the product
 /// when another run names it; a colour word that makes a thing WordNet names
-/// with its neighbour is part of the product, not its colour.
+/// with its neighbour is part of the product, not its colour, and so is a
+/// shade that is a thing (a scent, a flavour, a stuff) where no colour is
+/// said.
 #[test]
 fn packaging_and_colour_words_in_names() {
     let p = parser();
     for (text, product, color) in [
         (
             "order me some lavender cleaner, the big bottle",
-            "cleaner",
-            Some("purple"),
+            "lavender cleaner",
+            None,
         ),
+        (
+            "buy a tub of chocolate protein powder",
+            "chocolate protein powder",
+            None,
+        ),
+        ("get me a bag of charcoal", "charcoal", None),
+        ("buy a charcoal hoodie", "hoodie", Some("gray")),
+        (
+            "a silk pillowcase in champagne",
+            "pillowcase",
+            Some("beige"),
+        ),
+        ("buy a sweater, sage colour", "sweater", Some("green")),
         ("reorder the heinz ketchup, 3 bottles", "ketchup", None),
         ("need a queen fitted sheet, cotton", "fitted sheet", None),
         ("id like a set of wine glasses", "wine glasses", None),
         ("order a bottle of red wine", "red wine", None),
         ("buy the purple pants", "pants", Some("purple")),
+        ("buy gold sneakers", "sneakers", Some("gold")),
+        ("headphones in silver", "headphones", Some("silver")),
     ] {
         let parsed = p.parse(text);
         let item = parsed.first_item().expect(text);

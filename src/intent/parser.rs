@@ -505,6 +505,10 @@ const PACK_SIZES: &[&str] = &[
 /// wide", "40 regular") where they end the phrase; "10 wide mouth jars"
 /// are ten.
 const FITS: &[&str] = &["wide", "narrow", "regular", "long", "short", "tall"];
+/// Words after a colour that say it is one: "champagne colour".
+const COLOUR_WORDS: &[&str] = &[
+    "color", "colour", "colored", "coloured", "colors", "colours", "shade", "tone",
+];
 /// Words before a number that make it something other than the product's
 /// size: "sleeps 4", "spf 50".
 const NOT_SIZED_AFTER: &[&str] = &["sleeps", "sleep", "seats", "spf", "fits"];
@@ -2237,10 +2241,28 @@ impl Parser {
                 // A product reading wins for multi-word phrases ("khakis" the
                 // trousers, not the colour), and when a colour word is
                 // followed by nothing that could be its noun.
+                // "a gold necklace", "copper mugs": a word that is a colour
+                // and a material names the material, unless a product of
+                // the lexicon (clothes, mostly) follows: "gold sneakers".
+                let names_product = |word: Option<&str>| {
+                    word.is_some_and(|w| {
+                        lexicon
+                            .lookup(w)
+                            .iter()
+                            .any(|hit| hit.slot == LexSlot::Product)
+                    })
+                };
+                let material_first = previous != Some("in")
+                    && !names_product(after)
+                    && !after.is_some_and(|a| COLOUR_WORDS.contains(&a));
                 let preferred = hits
                     .iter()
                     .find(|hit| hit.slot == LexSlot::Product)
                     .filter(|_| n > 1 || hits.len() == 1)
+                    .or_else(|| {
+                        hits.iter()
+                            .find(|hit| material_first && hit.slot == LexSlot::Material)
+                    })
                     .or_else(|| hits.iter().find(|hit| hit.slot != LexSlot::Product))
                     .or_else(|| hits.first());
                 let Some(hit) = preferred else { continue };
@@ -2300,7 +2322,37 @@ impl Parser {
                                 && previous.is_some_and(|p| {
                                     POSSESSIVES.contains(&p) || matches!(p, "a" | "an" | "the")
                                 })))));
-                if names_thing || baby_care || not_its_size {
+                // "chocolate protein powder", "moisturizing cream", "a bag
+                // of charcoal", "lavender candles": a shade that is also a
+                // thing (a food, a plant, a stuff) is a colour only where
+                // a colour is said: "in sage", "champagne colour", before
+                // another colour, material or a product of the lexicon
+                // ("an emerald silk scarf", "a charcoal hoodie"), or after
+                // the product named ("slippers, size 7, chestnut").
+                let thing_shade = hit.slot == LexSlot::Color
+                    && n == 1
+                    && !self.rules.is_exact_color(&phrase, &hit.canonical)
+                    && crate::rules::english::lookup(&phrase)
+                        .is_some_and(|info| info.noun && info.thing_share >= THING_SHARE);
+                let said_as_colour = || {
+                    previous == Some("in")
+                        || after.is_some_and(|a| {
+                            COLOUR_WORDS.contains(&a)
+                                || lexicon.lookup(a).iter().any(|hit| {
+                                    matches!(
+                                        hit.slot,
+                                        LexSlot::Product
+                                            | LexSlot::Color
+                                            | LexSlot::Material
+                                            | LexSlot::Size
+                                    )
+                                })
+                        })
+                        || (item.product_type.is_some()
+                            && after.is_none_or(|a| a == "," || stopwords.contains(a)))
+                };
+                let not_a_colour = thing_shade && !negating && !said_as_colour();
+                if names_thing || baby_care || not_its_size || not_a_colour {
                     // "the new stephen king novel": a person's name is no
                     // part of the product's.
                     let name = previous.is_some_and(person_name) && hit.slot == LexSlot::Size;
@@ -2656,11 +2708,6 @@ impl Parser {
             (first_end..tokens.len()).find(|&i| matches!(tokens[i].text, "that" | "which" | "who"))
         });
         let subordinate = |&(start, _): &(usize, usize)| clause_start.is_some_and(|at| start > at);
-        let (mut runs, purposes): (Vec<_>, Vec<_>) = runs
-            .into_iter()
-            .partition(|r| !purpose(r) && !subordinate(r));
-        let first_runs = runs.len();
-        runs.extend(purposes);
         let contains_type = |&(start, end): &(usize, usize)| {
             (start..end).any(|i| {
                 (i + 1..=i + self.span_limit(&tokens[i..end])).any(|j| {
@@ -2670,6 +2717,21 @@ impl Parser {
                 })
             })
         };
+        // "phone cases for the iphone 15": after a run that names a
+        // product, "for the" says what it is for too ("scrap the order for
+        // the socks" names the socks).
+        let typed_runs: Vec<(usize, usize)> = runs.iter().copied().filter(contains_type).collect();
+        let for_the = |&(start, _): &(usize, usize)| {
+            start >= 2
+                && tokens[start - 1].text == "the"
+                && tokens[start - 2].text == "for"
+                && typed_runs.iter().any(|&(_, end)| end < start - 1)
+        };
+        let (mut runs, purposes): (Vec<_>, Vec<_>) = runs
+            .into_iter()
+            .partition(|r| !purpose(r) && !for_the(r) && !subordinate(r));
+        let first_runs = runs.len();
+        runs.extend(purposes);
         let (main, for_purpose) = runs.split_at(first_runs);
         // Outside the lexicon, the first run whose head can be a thing: "a
         // pendant light to go in my dining room".
