@@ -777,7 +777,7 @@ fn catalog_vocabulary_does_not_force_a_rebuild() {
         "A-300",
         "Garden Turtleneck Sweater",
         3900,
-        &["Sage"],
+        &["Heliotrope"],
         &[],
     ));
     let plain = rules();
@@ -787,8 +787,8 @@ fn catalog_vocabulary_does_not_force_a_rebuild() {
     assert_eq!(
         extended
             .lexicon
-            .canonical(concierge::rules::LexSlot::Color, "Sage"),
-        Some("sage")
+            .canonical(concierge::rules::LexSlot::Color, "Heliotrope"),
+        Some("heliotrope")
     );
     let (_, second) = CatalogIndex::open_or_build(dir.path(), &catalogs, &extended).unwrap();
     assert!(!second.rebuilt);

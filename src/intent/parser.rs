@@ -2738,7 +2738,7 @@ impl Parser {
         // The head is the run's last word that is no model code ("galaxy
         // tab s7" is a tab). A head that mostly describes ("high" in "high
         // quality makeup pads") yields to a run with a naming head.
-        let open = |runs: &[(usize, usize)], min_share: u8| {
+        let open = |runs: &[(usize, usize)], min_share: u8, unknown_ok: bool| {
             let head_of = |&(start, end): &(usize, usize)| {
                 tokens[start..end]
                     .iter()
@@ -2756,7 +2756,7 @@ impl Parser {
                         && number_word(tokens[head - 1].text).is_none();
                     set_of_things
                         || ((describing_ok || !describing_word(word))
-                            && self.open_product_word(word, min_share, false))
+                            && self.open_product_word(word, min_share, unknown_ok))
                 })
             };
             runs.iter()
@@ -2768,9 +2768,13 @@ impl Parser {
             .iter()
             .copied()
             .rfind(contains_type)
-            .or_else(|| open(main, 1))
+            .or_else(|| open(main, 1, false))
+            // "flea treatment for my cat", "a bottle of prosecco for
+            // tonight": a noun or a word no list knows heading a run before
+            // "for" is the product rather than what follows.
+            .or_else(|| open(main, 0, true))
             .or_else(|| for_purpose.iter().copied().rfind(contains_type))
-            .or_else(|| open(for_purpose, 1))
+            .or_else(|| open(for_purpose, 1, false))
             .or_else(|| runs.iter().copied().max_by_key(|(start, end)| end - start));
         let mut brand_span = None;
         if item.brand.is_none() {
