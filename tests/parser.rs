@@ -1215,6 +1215,36 @@ fn brands_anywhere_and_brands_that_are_products() {
     }
 }
 
+/// A well-known maker's name before a noun is evidence of a product for
+/// the patterns that ask for one.
+#[test]
+fn a_makers_name_names_a_product() {
+    let p = parser();
+    for (text, brand, product) in [
+        (
+            "how much is the weber spirit grill",
+            "weber",
+            "spirit grill",
+        ),
+        (
+            "is the playmobil fire station still available",
+            "playmobil",
+            "fire station",
+        ),
+        ("price check on traeger grills", "traeger", "grills"),
+    ] {
+        let parsed = p.parse(text);
+        assert_eq!(parsed.intent, IntentKind::Search, "{text}: {parsed:?}");
+        let item = parsed.first_item().expect(text);
+        assert_eq!(item.brand.as_deref(), Some(brand), "{text}: {parsed:?}");
+        assert_eq!(item.product.as_deref(), Some(product), "{text}: {parsed:?}");
+    }
+    assert_eq!(
+        p.parse("how much is the weather going to change").intent,
+        IntentKind::None
+    );
+}
+
 /// A word that is a colour and a material names the material unless
 /// clothes follow or it is said as a colour.
 #[test]

@@ -1199,6 +1199,21 @@ impl Parser {
                 .is_some_and(|p| POSSESSIVES.contains(&tokens[p].text))
                 || i.checked_sub(2)
                     .is_some_and(|p| POSSESSIVES.contains(&tokens[p].text));
+            // "how much is the weber spirit grill", "is the playmobil fire
+            // station still available": a well-known maker's name before
+            // a noun names a product.
+            let next_word = tokens.get(i + 1).map(|t| t.text);
+            if !possessed
+                && (self.brand_word(tokens[i].text) || self.foreign_brand(tokens[i].text))
+                && next_word.is_some_and(|next| {
+                    next.chars().all(char::is_alphabetic)
+                        && !self.rules.stopwords.contains(next)
+                        && !PREPOSITIONS.contains(&next)
+                        && crate::rules::english::lookup(next).is_none_or(|info| info.noun)
+                })
+            {
+                product = true;
+            }
             for n in 1..=self.span_limit(&tokens[i..]) {
                 let modifier = tokens
                     .get(i + n)
