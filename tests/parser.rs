@@ -1245,6 +1245,24 @@ fn a_makers_name_names_a_product() {
     );
 }
 
+/// A count written after the product ("5 reams", "x 4") is the quantity;
+/// digits after a maker's name are its model.
+#[test]
+fn counts_after_the_product() {
+    let p = parser();
+    for (text, product, quantity) in [
+        ("order printer paper 5 reams", "printer paper", Some(5)),
+        ("add huggies wipes x 4", "wipes", Some(4)),
+        ("buy a 16 x 24 inch poster", "poster", None),
+        ("buy the levis 511 jeans", "511 jeans", None),
+    ] {
+        let parsed = p.parse(text);
+        let item = parsed.first_item().expect(text);
+        assert_eq!(item.product.as_deref(), Some(product), "{text}: {parsed:?}");
+        assert_eq!(item.quantity, quantity, "{text}: {parsed:?}");
+    }
+}
+
 /// A word that is a colour and a material names the material unless
 /// clothes follow or it is said as a colour.
 #[test]

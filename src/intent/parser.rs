@@ -2546,11 +2546,45 @@ impl Parser {
             // Digits right after a product word are part of its model name
             // ("iphone 8", "playstation 5"), not a quantity: quantities come
             // before the product in English.
+            // After a maker's name too ("levis 511"); but "printer paper 5
+            // reams" counts reams.
             let after_product = index > 0 && product_word[index - 1];
-            if after_product && word.len() <= 4 && word.chars().all(|c| c.is_ascii_digit()) {
+            let after_maker = previous.is_some_and(|p| {
+                self.listed_brand(p)
+                    || lexicon
+                        .lookup(p)
+                        .iter()
+                        .any(|hit| hit.slot == LexSlot::Brand)
+            });
+            if (after_product || after_maker)
+                && word.len() <= 4
+                && word.chars().all(|c| c.is_ascii_digit())
+                && !next.is_some_and(|n| CONTAINERS.contains(&n))
+            {
                 product_word[index] = true;
                 index += 1;
                 continue;
+            }
+
+            // "huggies wipes x 4": a count after "x".
+            if word == "x"
+                && item.quantity.is_none()
+                && !previous.is_some_and(|p| p.starts_with(|c: char| c.is_ascii_digit()))
+                && tokens.get(index + 2).is_none_or(|t| t.text == ",")
+            {
+                if let Some(count) = next
+                    .filter(|n| n.len() <= 3)
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .filter(|&n| n > 0)
+                {
+                    item.quantity = Some(count);
+                    trace.push(Fired {
+                        rule: "quantity".into(),
+                        matched: format!("x {count}"),
+                    });
+                    index += 2;
+                    continue;
+                }
             }
 
             // Quantity: digits or a number word ("two pairs", "3x", "x2",
