@@ -1327,6 +1327,8 @@ fn sizes_as_shoppers_write_them() {
         ("buy a 36b bra", "bra", Some("36B")),
         ("buy a pack of a4 paper", "paper", Some("A4")),
         ("show me dresses size 8", "dresses", Some("8")),
+        ("boys swim trunks 10/12", "swim trunks", Some("10/12")),
+        ("a 1/4 zip pullover", "zip pullover", None),
         ("buy sunscreen spf 30", "sunscreen spf 30", None),
         ("buy a tent that sleeps 6", "tent", None),
         ("show me dog beds for large dogs", "dog beds", None),

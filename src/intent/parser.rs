@@ -352,11 +352,16 @@ fn size_code(tokens: &[Token], previous: Option<&str>) -> Option<(String, usize)
                 two_digits(ratio.trim_end_matches('z')) && two_digits(rim)
             })
     });
+    // A range written with "/" is two neighbouring sizes from 4 up
+    // ("10/12", "4/5"); "1/4 zip" and "3/4 sleeve" are fractions.
+    let slashed = word.contains('/');
     let range = word.split_once(['-', '/']).is_some_and(|(from, to)| {
         let (from_toddler, to_toddler) = (from.strip_suffix('t'), to.strip_suffix('t'));
         match (from.parse::<u8>(), to.parse::<u8>()) {
             (Ok(from), Ok(to)) => {
                 from < to
+                    && (!slashed || (from >= 4 && to - from <= 2))
+                    && !ages.is_some_and(|next| TIMES.contains(&next))
                     && !matches!(previous, Some("age" | "ages" | "aged" | "for"))
                     && ages.is_none_or(|next| {
                         !MEASURE_UNITS.contains(&next) && !NOT_COUNTED.contains(&next)
@@ -505,6 +510,11 @@ const PACK_SIZES: &[&str] = &[
 /// wide", "40 regular") where they end the phrase; "10 wide mouth jars"
 /// are ten.
 const FITS: &[&str] = &["wide", "narrow", "regular", "long", "short", "tall"];
+/// Words after a range of numbers that make it a time ("2-3 days"), not
+/// a range of sizes.
+const TIMES: &[&str] = &[
+    "day", "days", "week", "weeks", "hour", "hours", "minute", "minutes", "business",
+];
 /// Words after a colour that say it is one: "champagne colour".
 const COLOUR_WORDS: &[&str] = &[
     "color", "colour", "colored", "coloured", "colors", "colours", "shade", "tone",
