@@ -1255,12 +1255,54 @@ fn counts_after_the_product() {
         ("add huggies wipes x 4", "wipes", Some(4)),
         ("buy a 16 x 24 inch poster", "poster", None),
         ("buy the levis 511 jeans", "511 jeans", None),
+        ("get an iphone 14 case", "iphone 14 case", None),
     ] {
         let parsed = p.parse(text);
         let item = parsed.first_item().expect(text);
         assert_eq!(item.product.as_deref(), Some(product), "{text}: {parsed:?}");
         assert_eq!(item.quantity, quantity, "{text}: {parsed:?}");
     }
+}
+
+/// A name written around an ampersand, or ending in a company word, is
+/// the maker's; words with a meaning in the rules stay apart.
+#[test]
+fn ampersand_and_company_names() {
+    let p = parser();
+    for (text, brand, product) in [
+        (
+            "buy a Marlow & Finch linen apron",
+            Some("marlow & finch"),
+            "apron",
+        ),
+        (
+            "get me a candle by Tansy & Co",
+            Some("tansy & co"),
+            "candle",
+        ),
+        (
+            "order the Brackenridge Outfitters fleece vest",
+            Some("brackenridge outfitters"),
+            "vest",
+        ),
+        ("buy black & white sneakers", None, "sneakers"),
+        (
+            "a dog bed, 30 lb bag, purina if possible",
+            Some("purina"),
+            "dog bed",
+        ),
+    ] {
+        let parsed = p.parse(text);
+        let item = parsed.first_item().expect(text);
+        assert_eq!(item.brand.as_deref(), brand, "{text}: {parsed:?}");
+        assert_eq!(item.product.as_deref(), Some(product), "{text}: {parsed:?}");
+    }
+    assert_eq!(
+        p.parse("buy black & white sneakers")
+            .first_item()
+            .and_then(|i| i.color.clone()),
+        Some("black".to_string())
+    );
 }
 
 /// A word that is a colour and a material names the material unless

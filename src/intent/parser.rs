@@ -217,7 +217,25 @@ const POSSESSIVES: &[&str] = &["my", "your", "his", "her", "our", "their", "its"
 /// of "coach purse".
 const KNOWN_BRAND_THING_SHARE: u8 = 3;
 /// Words that follow a maker's name as part of it ("pawsome co").
-const COMPANY_WORDS: &[&str] = &["co", "company", "inc", "labs", "brand", "brands"];
+const COMPANY_WORDS: &[&str] = &[
+    "co",
+    "company",
+    "inc",
+    "labs",
+    "brand",
+    "brands",
+    "outfitters",
+    "goods",
+    "supply",
+    "studio",
+    "studios",
+    "collective",
+    "botanicals",
+    "botanics",
+    "trading",
+    "brothers",
+    "bros",
+];
 
 /// Nouns that, right after a product word, make it a modifier of something
 /// that is not for sale ("a phone number", "a laptop repair appointment",
@@ -395,7 +413,11 @@ fn size_code(tokens: &[Token], previous: Option<&str>) -> Option<(String, usize)
 /// A size with the width or fit closing it ("11 wide", "42 regular"), and
 /// whether it took that token; `at` is the token after the size.
 fn with_fit(size: String, tokens: &[Token], at: usize) -> (String, usize) {
-    if ends_with_fit(tokens, at) {
+    // "size 9 wide sandals": after "size" the width belongs to it wherever
+    // it stands.
+    let after_size = at >= 2 && matches!(tokens[at - 2].text, "size" | "sz");
+    let fit_follows = tokens.get(at).is_some_and(|t| FITS.contains(&t.text));
+    if ends_with_fit(tokens, at) || (after_size && fit_follows) {
         (format!("{size} {}", tokens[at].text), 1)
     } else {
         (size, 0)
@@ -635,6 +657,13 @@ const OBJECT_OPENINGS: &[&str] = &[
     "this", "that", "these", "those", "me", "us", "him", "her", "them", "my",
 ];
 const CONTEXT_TYPOS: &[ContextTypo] = &[
+    // "whre is my oder": too short for the fuzzy matcher.
+    ContextTypo {
+        typo: "oder",
+        fix: "order",
+        previous: &["my", "the", "our", "your", "ur", "this", "that", "an"],
+        next: &[],
+    },
     ContextTypo {
         typo: "wont",
         fix: "want",
@@ -879,14 +908,15 @@ impl Parser {
         // For an existing order, the trigger phrase often holds the product
         // ("has my hoodie shipped"): read items from the text before it was
         // cut; only known products are kept below.
-        let tokens = if matches!(
+        let read = if matches!(
             intent.intent,
             IntentKind::OrderStatus | IntentKind::CancelOrder
         ) {
-            tokenize(&before_intent)
+            &before_intent
         } else {
-            tokenize(&working)
+            &working
         };
+        let tokens = self.join_ampersand_names(read, tokenize(read));
         for segment in self.segments(&tokens) {
             let item = self.parse_segment(segment, &mut intent.trace);
             if item != ItemRequest::default() {
@@ -1346,6 +1376,41 @@ impl Parser {
         }
     }
 
+    /// `tokens` of `text` with names written around an ampersand joined
+    /// into one ("kettle & crane", "ottoline & co"): a maker's name, where
+    /// neither word has a meaning in the rules ("black & white" stays two
+    /// colours).
+    fn join_ampersand_names<'t>(&self, text: &'t str, tokens: Vec<Token<'t>>) -> Vec<Token<'t>> {
+        // Where a word token starts in `text`; a comma token is no slice of
+        // it.
+        let offset = |token: &Token| {
+            (token.text.as_ptr() as usize)
+                .checked_sub(text.as_ptr() as usize)
+                .filter(|&at| at + token.text.len() <= text.len())
+        };
+        let plain = |word: &str| {
+            word.chars().all(char::is_alphabetic)
+                && !self.rules.stopwords.contains(word)
+                && self.rules.lexicon.lookup(word).is_empty()
+        };
+        let mut joined: Vec<Token<'t>> = Vec::with_capacity(tokens.len());
+        for token in tokens {
+            let span = joined.last().and_then(|last| {
+                let (start, next) = (offset(last)?, offset(&token)?);
+                let between = text.get(start + last.text.len()..next)?;
+                (between == " & "
+                    && plain(last.text.rsplit(' ').next().unwrap_or(last.text))
+                    && (plain(token.text) || COMPANY_WORDS.contains(&token.text)))
+                .then_some(start..next + token.text.len())
+            });
+            match (joined.last_mut(), span) {
+                (Some(last), Some(span)) => last.text = &text[span],
+                _ => joined.push(token),
+            }
+        }
+        joined
+    }
+
     /// Lexicon meanings of a phrase, trying the singular of its last word
     /// for product types ("hoodies" -> "hoodie", "boxes" -> "box").
     fn lookup(&self, tokens: &[Token]) -> Hits<'_> {
@@ -1423,7 +1488,20 @@ impl Parser {
                 .map(|p| index + 1 + p)
                 .unwrap_or(tokens.len());
             let after = &tokens[index + 1..next_break];
-            if self.names_product(before) && self.names_product(after) {
+            // "dog food, the big 30 lb bag": how it comes is no second
+            // product.
+            let packaging_only = after.iter().all(|t| {
+                let word = t.text;
+                self.rules.stopwords.contains(word)
+                    || CONTAINERS.contains(&word)
+                    || COUNT_CONTAINERS.contains(&word)
+                    || COUNT_UNITS.contains(&word)
+                    || PACK_SIZES.contains(&word)
+                    || MEASURE_UNITS.contains(&word)
+                    || word.starts_with(|c: char| c.is_ascii_digit())
+                    || number_word(word).is_some()
+            });
+            if self.names_product(before) && self.names_product(after) && !packaging_only {
                 segments.push(before);
                 start = index + 1;
             }
@@ -1551,6 +1629,17 @@ impl Parser {
             {
                 return Some((at - 1, at));
             }
+            // "the brackenridge outfitters fleece vest": a name and a
+            // company word.
+            if at < start
+                && at > 1
+                && runs.contains(&(at - 2, at))
+                && COMPANY_WORDS.contains(&tokens[at - 1].text)
+                && (self.unknown_name(tokens[at - 2].text)
+                    || self.maker_name(tokens[at - 2].text, tokens[at - 1].text))
+            {
+                return Some((at - 2, at));
+            }
         }
         // What may follow a maker named on its own: nothing, a comma, "the
         // charmin one", "dyson preferably", "craftsman if possible",
@@ -1575,7 +1664,14 @@ impl Parser {
             // "diapers size 4 pampers", "a tape measure stanley": a maker's
             // name ending the request.
             _ if end == tokens.len() && self.brand_word(tokens[start].text) => true,
-            "," | "from" | "by" => closes(end),
+            // "anything by ottoline & co in the jewellery section".
+            "," => closes(end),
+            "from" | "by" => {
+                closes(end)
+                    || tokens
+                        .get(end)
+                        .is_some_and(|t| PREPOSITIONS.contains(&t.text))
+            }
             // "get the tide", "the charmin one"; not "for the bbq".
             "the" => {
                 tokens
@@ -1729,6 +1825,10 @@ impl Parser {
     /// Whether `word` is a name no word list knows: no English word, no
     /// lexicon or rule word, letters (and inner hyphens: "oral-b") only.
     fn unknown_name(&self, word: &str) -> bool {
+        if word.contains(" & ") {
+            // Joined by [`Parser::join_ampersand_names`]: a name.
+            return true;
+        }
         word.len() >= 3
             && word.chars().all(|c| c.is_alphabetic() || c == '-')
             && !word.starts_with('-')
@@ -2061,13 +2161,15 @@ impl Parser {
             return next.map(|unit| (self.rules.canonical_size(unit), 2));
         }
         let people = match (word.split_once('-'), next) {
-            (Some((count, "person")), _) => Some((count, 1)),
-            (None, Some("person")) => Some((word, 2)),
+            (Some((count, unit @ ("person" | "seater"))), _) => Some((count, unit, 1)),
+            (None, Some(unit @ ("person" | "seater"))) => Some((word, unit, 2)),
             _ => None,
         };
         people
-            .filter(|(count, _)| count.parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)))
-            .map(|(count, width)| (self.rules.canonical_size(&format!("{count} person")), width))
+            .filter(|(count, _, _)| count.parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)))
+            .map(|(count, unit, width)| {
+                (self.rules.canonical_size(&format!("{count} {unit}")), width)
+            })
     }
 
     /// Whether the number at `tokens[index]` is the model of what the
@@ -2205,6 +2307,17 @@ impl Parser {
             let listed_after_product =
                 |tokens: &[Token]| self.bare_list_entry(tokens, index, &product_word);
             let fitted = ends_with_fit(tokens, index + 1);
+            // "16.5 neck", "38 chest", "32 waist": a measure of the body.
+            let body = next.is_some_and(|n| matches!(n, "neck" | "chest" | "waist" | "inseam"));
+            if numeric && item.size.is_none() && body {
+                item.size = Some(word.to_string());
+                trace.push(Fired {
+                    rule: "numeric_size".into(),
+                    matched: join(&tokens[index..index + 2]).into_owned(),
+                });
+                index += 2;
+                continue;
+            }
             if numeric
                 && item.size.is_none()
                 && !previous.is_some_and(|p| NOT_SIZED_AFTER.contains(&p))
@@ -2292,7 +2405,15 @@ impl Parser {
                     .or_else(|| hits.first());
                 let Some(hit) = preferred else { continue };
                 let single_letter_size = hit.slot == LexSlot::Size && phrase.len() == 1;
+                // "womens M": after whom it is for, too.
+                let after_audience = previous.is_some_and(|p| {
+                    lexicon
+                        .lookup(p)
+                        .iter()
+                        .any(|hit| hit.slot == LexSlot::Audience)
+                });
                 if single_letter_size
+                    && !after_audience
                     && !(matches!(previous, Some("in" | "size" | "a" | "an" | "sz"))
                         || matches!(after, Some("size" | "sized"))
                         || listed_after_product(tokens))
@@ -2569,7 +2690,7 @@ impl Parser {
             if (after_product || after_maker)
                 && word.len() <= 4
                 && word.chars().all(|c| c.is_ascii_digit())
-                && !next.is_some_and(|n| CONTAINERS.contains(&n))
+                && !next.is_some_and(|n| n.ends_with('s') && CONTAINERS.contains(&n))
             {
                 product_word[index] = true;
                 index += 1;
@@ -2732,6 +2853,7 @@ impl Parser {
                     t.text.chars().all(|c| c.is_ascii_digit())
                         || number_word(t.text).is_some()
                         || PACK_SIZES.contains(&t.text)
+                        || crate::rules::measure::canonical(t.text).is_some()
                 })
         };
         if runs.iter().any(|run| !packaging(run)) {
