@@ -1281,6 +1281,11 @@ fn ampersand_and_company_names() {
             "candle",
         ),
         (
+            "order the Ash & Pine beeswax candle",
+            Some("ash & pine"),
+            "candle",
+        ),
+        (
             "order the Brackenridge Outfitters fleece vest",
             Some("brackenridge outfitters"),
             "vest",

@@ -1240,8 +1240,8 @@ impl Parser {
                 || i.checked_sub(2)
                     .is_some_and(|p| POSSESSIVES.contains(&tokens[p].text));
             // "how much is the weber spirit grill", "is the playmobil fire
-            // station still available": a well-known maker's name before
-            // a noun names a product.
+            // station still available", "pampers pure": a well-known
+            // maker's name before another word names a product.
             let next_word = tokens.get(i + 1).map(|t| t.text);
             if !possessed
                 && (self.brand_word(tokens[i].text) || self.foreign_brand(tokens[i].text))
@@ -1249,7 +1249,6 @@ impl Parser {
                     next.chars().all(char::is_alphabetic)
                         && !self.rules.stopwords.contains(next)
                         && !PREPOSITIONS.contains(&next)
-                        && crate::rules::english::lookup(next).is_none_or(|info| info.noun)
                 })
             {
                 product = true;
@@ -1377,9 +1376,9 @@ impl Parser {
     }
 
     /// `tokens` of `text` with names written around an ampersand joined
-    /// into one ("kettle & crane", "ottoline & co"): a maker's name, where
-    /// neither word has a meaning in the rules ("black & white" stays two
-    /// colours).
+    /// into one ("kettle & crane", "ottoline & co", "willow & pine"): a
+    /// maker's name, unless both words have a meaning in the rules or one
+    /// is a colour, size or audience ("black & white" stays two colours).
     fn join_ampersand_names<'t>(&self, text: &'t str, tokens: Vec<Token<'t>>) -> Vec<Token<'t>> {
         // Where a word token starts in `text`; a comma token is no slice of
         // it.
@@ -1388,19 +1387,30 @@ impl Parser {
                 .checked_sub(text.as_ptr() as usize)
                 .filter(|&at| at + token.text.len() <= text.len())
         };
-        let plain = |word: &str| {
+        // A word of the name: letters, no stopword, and no colour, size or
+        // audience ("black & white", "mens & womens"); one of the two may
+        // be a material or product word ("willow & pine").
+        let word_of_name = |word: &str| {
             word.chars().all(char::is_alphabetic)
                 && !self.rules.stopwords.contains(word)
-                && self.rules.lexicon.lookup(word).is_empty()
+                && self.rules.lexicon.lookup(word).iter().all(|hit| {
+                    matches!(
+                        hit.slot,
+                        LexSlot::Material | LexSlot::Product | LexSlot::Brand
+                    )
+                })
         };
+        let known = |word: &str| !self.rules.lexicon.lookup(word).is_empty();
         let mut joined: Vec<Token<'t>> = Vec::with_capacity(tokens.len());
         for token in tokens {
             let span = joined.last().and_then(|last| {
                 let (start, next) = (offset(last)?, offset(&token)?);
                 let between = text.get(start + last.text.len()..next)?;
+                let first = last.text.rsplit(' ').next().unwrap_or(last.text);
                 (between == " & "
-                    && plain(last.text.rsplit(' ').next().unwrap_or(last.text))
-                    && (plain(token.text) || COMPANY_WORDS.contains(&token.text)))
+                    && word_of_name(first)
+                    && (COMPANY_WORDS.contains(&token.text)
+                        || (word_of_name(token.text) && !(known(first) && known(token.text)))))
                 .then_some(start..next + token.text.len())
             });
             match (joined.last_mut(), span) {
@@ -2552,6 +2562,18 @@ impl Parser {
                         });
                     }
                     LexSlot::Brand => slot_value(&mut item.brand, "lexicon_brand", trace),
+                    // "kids scooters ... for a 5 year old girl": a child
+                    // named after "kids" says which.
+                    LexSlot::Audience
+                        if item.audience.as_deref() == Some("kids")
+                            && matches!(hit.canonical.as_str(), "boys" | "girls") =>
+                    {
+                        item.audience = Some(hit.canonical.clone());
+                        trace.push(Fired {
+                            rule: "lexicon_audience".into(),
+                            matched: phrase.to_string(),
+                        });
+                    }
                     LexSlot::Audience => slot_value(&mut item.audience, "lexicon_audience", trace),
                     LexSlot::Product => {
                         negating = false;

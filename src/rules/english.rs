@@ -60,7 +60,7 @@ pub fn words() -> &'static FastMap<&'static str, WordInfo> {
 }
 
 /// The word as WordNet lists it, or as the singular of a regular plural
-/// ("candles", "boxes", "berries"). Where both readings exist the noun
+/// ("candles", "boxes", "berries", "loaves", "knives"). Where both readings exist the noun
 /// with more of its meaning a thing wins: "nuts" is an adjective and the
 /// plural of "nut", "cleaners" a shop and the plural of "cleaner".
 pub fn lookup(word: &str) -> Option<WordInfo> {
@@ -70,8 +70,13 @@ pub fn lookup(word: &str) -> Option<WordInfo> {
     // "berries" -> "berry" needs a new string; "boxes" and "candles" are
     // slices of the word.
     let berry = word.strip_suffix("ies").map(|stem| format!("{stem}y"));
+    // "loaves" -> "loaf", "knives" -> "knife".
+    let loaf = word.strip_suffix("ves").map(|stem| format!("{stem}f"));
+    let knife = word.strip_suffix("ves").map(|stem| format!("{stem}fe"));
     let singular = [
         berry.as_deref(),
+        loaf.as_deref(),
+        knife.as_deref(),
         word.strip_suffix("es"),
         word.strip_suffix('s'),
     ]
@@ -175,6 +180,8 @@ mod tests {
             ("candles", true),
             ("salt", true),
             ("berries", true),
+            ("loaves", true),
+            ("knives", true),
             ("time", false),
             ("break", false),
             ("help", false),
