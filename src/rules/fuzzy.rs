@@ -225,28 +225,31 @@ impl FuzzyIndex {
         });
         candidates.sort_unstable();
         candidates.dedup();
-        let mut best: Option<(usize, u32)> = None;
-        let mut tied = false;
+        let mut best_distance = usize::MAX;
+        let mut best: Vec<u32> = Vec::new();
         for id in candidates {
             let candidate = &self.words[id as usize];
             if candidate.chars().count().abs_diff(chars.len()) > limit {
                 continue;
             }
             let distance = strsim::osa_distance(word, candidate);
-            if distance > limit {
+            if distance > limit || distance > best_distance {
                 continue;
             }
-            match best {
-                Some((best_distance, _)) if distance > best_distance => {}
-                Some((best_distance, _)) if distance == best_distance => tied = true,
-                _ => {
-                    best = Some((distance, id));
-                    tied = false;
-                }
+            if distance < best_distance {
+                best_distance = distance;
+                best.clear();
             }
+            best.push(id);
         }
-        match best {
-            Some((distance, id)) if !tied => Some((self.words[id as usize].as_str(), distance)),
+        // A tie goes to the one candidate that ends as the typo does:
+        // "orderr" is "order", not "orders"; "deliverd" is "delivered".
+        if best.len() > 1 {
+            let last = chars.last().copied();
+            best.retain(|&id| self.words[id as usize].chars().last() == last);
+        }
+        match best.as_slice() {
+            [id] => Some((self.words[*id as usize].as_str(), best_distance)),
             _ => None,
         }
     }
@@ -267,6 +270,8 @@ mod tests {
             "blue",
             "boots",
             "bolts",
+            "order",
+            "orders",
             "buy",
         ])
     }
@@ -302,6 +307,10 @@ mod tests {
         check("vlack", None);
         // "boits" is one edit from both "boots" and "bolts".
         check("boits", None);
+        // One edit from "order" and "orders": the one that ends as the
+        // typo does.
+        check("orderr", Some("order"));
+        check("ordera", None);
         // Not alphabetic.
         check("2xll", None);
     }
