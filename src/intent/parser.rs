@@ -908,17 +908,18 @@ impl Parser {
         // For an existing order, the trigger phrase often holds the product
         // ("has my hoodie shipped"): read items from the text before it was
         // cut; only known products are kept below.
-        let read = if matches!(
+        let about_an_order = matches!(
             intent.intent,
             IntentKind::OrderStatus | IntentKind::CancelOrder
-        ) {
+        );
+        let read = if about_an_order {
             &before_intent
         } else {
             &working
         };
         let tokens = self.join_ampersand_names(read, tokenize(read));
         for segment in self.segments(&tokens) {
-            let item = self.parse_segment(segment, &mut intent.trace);
+            let item = self.parse_segment(segment, &mut intent.trace, about_an_order);
             if item != ItemRequest::default() {
                 intent.items.push(item);
             }
@@ -2256,7 +2257,15 @@ impl Parser {
             })
     }
 
-    fn parse_segment(&self, tokens: &[Token], trace: &mut Vec<Fired>) -> ItemRequest {
+    /// The item one segment of a request names. `about_an_order`: the
+    /// request asks after an existing order, whose "for the ..." names
+    /// what was ordered ("the delivery date for the patio umbrella").
+    fn parse_segment(
+        &self,
+        tokens: &[Token],
+        trace: &mut Vec<Fired>,
+        about_an_order: bool,
+    ) -> ItemRequest {
         let lexicon = &self.rules.lexicon;
         let stopwords = &self.rules.stopwords;
         let mut item = ItemRequest::default();
@@ -2903,7 +2912,14 @@ impl Parser {
                         && before(1)
                             .is_some_and(|w| POSSESSIVES.contains(&w) || determiners.contains(&w)))
             };
-            after_word("for", &[]) || after_word("with", &["a", "an", "the"])
+            // "earbuds with good battery life", "a bed with a solid wood
+            // finish": what describes the feature is part of it.
+            let with_feature = before(2) == Some("with")
+                && before(1).is_some_and(|w| describing_word(w) || stopwords.contains(w))
+                || before(3) == Some("with")
+                    && before(2).is_some_and(|w| matches!(w, "a" | "an" | "the"))
+                    && before(1).is_some_and(describing_word);
+            after_word("for", &[]) || after_word("with", &["a", "an", "the"]) || with_feature
         };
         // "a power bank that can charge a laptop": what a relative clause
         // names after the first run is no candidate before it.
@@ -2920,15 +2936,28 @@ impl Parser {
                 })
             })
         };
-        // "phone cases for the iphone 15": after a run that names a
-        // product, "for the" says what it is for too ("scrap the order for
-        // the socks" names the socks).
-        let typed_runs: Vec<(usize, usize)> = runs.iter().copied().filter(contains_type).collect();
+        // "phone cases for the iphone 15", "flea treatment for the cat":
+        // after a run that can name the product, "for the" says what it is
+        // for too; a verb opening the request is no such run ("scrap the
+        // order for the socks" names the socks), and about an order only a
+        // known product type is.
+        let candidates: Vec<(usize, usize)> = runs
+            .iter()
+            .copied()
+            .filter(|run| {
+                let opening_verb = run.0 == 0
+                    && crate::rules::english::lookup(tokens[0].text).is_some_and(|info| info.verb);
+                contains_type(run)
+                    || (!about_an_order
+                        && !opening_verb
+                        && self.open_product_word(tokens[run.1 - 1].text, 0, true))
+            })
+            .collect();
         let for_the = |&(start, _): &(usize, usize)| {
             start >= 2
                 && tokens[start - 1].text == "the"
                 && tokens[start - 2].text == "for"
-                && typed_runs.iter().any(|&(_, end)| end < start - 1)
+                && candidates.iter().any(|&(_, end)| end < start - 1)
         };
         let (mut runs, purposes): (Vec<_>, Vec<_>) = runs
             .into_iter()
