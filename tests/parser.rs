@@ -1490,10 +1490,26 @@ fn audience_from_possessives_and_ages() {
 #[test]
 fn relative_clauses_do_not_name_the_product() {
     let p = parser();
-    let parsed = p.parse("order a power bank that can charge a laptop");
+    for (text, product) in [
+        ("order a power bank that can charge a laptop", "power bank"),
+        ("buy a present for my uncle, he loves sailing", "present"),
+        (
+            "im looking for a present for a 9 year old girl who's into robots",
+            "present",
+        ),
+        ("which granola has the least sugar", "granola"),
+    ] {
+        let parsed = p.parse(text);
+        assert_eq!(
+            parsed.first_item().and_then(|i| i.product.as_deref()),
+            Some(product),
+            "{text}: {parsed:?}"
+        );
+    }
+    let parsed = p.parse("buy a soft rattle for a 1 year old");
     assert_eq!(
-        parsed.first_item().and_then(|i| i.product.as_deref()),
-        Some("power bank"),
+        parsed.first_item().and_then(|i| i.audience.as_deref()),
+        Some("baby"),
         "{parsed:?}"
     );
 }

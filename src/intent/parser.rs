@@ -495,21 +495,22 @@ const NOT_COUNTED: &[&str] = &[
     "shelves", "slice", "tier", "player", "players", "cup", "cups", "pint", "pints", "sq", "chest",
     "waist", "neck", "capsule", "capsules",
 ];
-/// Whether `tokens` give a child's age: a number up to 12 before "year
-/// old", "yr old" or "yo".
-fn child_age(tokens: &[Token]) -> bool {
-    tokens.windows(2).enumerate().any(|(i, pair)| {
-        pair[0]
+/// A child's age in `tokens`, a number up to 12 before "year old", "yr
+/// old" or "yo", as whom it says the product is for: a baby at one, a kid
+/// after.
+fn child_age(tokens: &[Token]) -> Option<&'static str> {
+    tokens.windows(2).enumerate().find_map(|(i, pair)| {
+        let age = pair[0]
             .text
             .parse::<u8>()
-            .is_ok_and(|age| (1..=12).contains(&age))
-            && match pair[1].text {
-                "yo" => true,
-                "year" | "years" | "yr" | "yrs" => {
-                    tokens.get(i + 2).is_some_and(|t| t.text == "old")
-                }
-                _ => false,
-            }
+            .ok()
+            .filter(|age| (1..=12).contains(age))?;
+        let said = match pair[1].text {
+            "yo" => true,
+            "year" | "years" | "yr" | "yrs" => tokens.get(i + 2).is_some_and(|t| t.text == "old"),
+            _ => false,
+        };
+        said.then_some(if age == 1 { "baby" } else { "kids" })
     })
 }
 
@@ -2923,10 +2924,47 @@ impl Parser {
         };
         // "a power bank that can charge a laptop": what a relative clause
         // names after the first run is no candidate before it.
+        // So does a clause after a comma with a subject of its own ("a
+        // present for my dad, he loves fishing").
         let clause_start = runs.first().and_then(|&(_, first_end)| {
-            (first_end..tokens.len()).find(|&i| matches!(tokens[i].text, "that" | "which" | "who"))
+            (first_end..tokens.len()).find(|&i| {
+                matches!(tokens[i].text, "that" | "which" | "who" | "who's" | "whos")
+                    || (tokens[i].text == ","
+                        && tokens.get(i + 1).is_some_and(|t| {
+                            matches!(
+                                t.text,
+                                "he" | "she"
+                                    | "they"
+                                    | "he's"
+                                    | "she's"
+                                    | "they're"
+                                    | "hes"
+                                    | "shes"
+                            )
+                        }))
+            })
         });
-        let subordinate = |&(start, _): &(usize, usize)| clause_start.is_some_and(|at| start > at);
+        // "which whey protein has the least sugar": what the product has
+        // the most or least of is no candidate.
+        let measured_feature = |&(start, _): &(usize, usize)| {
+            let superlative = |at: usize| {
+                matches!(
+                    tokens[at].text,
+                    "least" | "most" | "fewest" | "longest" | "lowest" | "highest" | "best"
+                )
+            };
+            // The superlative opens the run or stands before it.
+            let at = if start >= 1 && superlative(start - 1) {
+                start - 1
+            } else {
+                start
+            };
+            at >= 2
+                && superlative(at)
+                && tokens[at - 1].text == "the"
+                && matches!(tokens[at - 2].text, "has" | "have" | "with")
+        };
+        let subordinate = |&(start, _): &(usize, usize)| clause_start.is_some_and(|at| start >= at);
         let contains_type = |&(start, end): &(usize, usize)| {
             (start..end).any(|i| {
                 (i + 1..=i + self.span_limit(&tokens[i..end])).any(|j| {
@@ -2961,7 +2999,7 @@ impl Parser {
         };
         let (mut runs, purposes): (Vec<_>, Vec<_>) = runs
             .into_iter()
-            .partition(|r| !purpose(r) && !for_the(r) && !subordinate(r));
+            .partition(|r| !purpose(r) && !for_the(r) && !subordinate(r) && !measured_feature(r));
         let first_runs = runs.len();
         runs.extend(purposes);
         let (main, for_purpose) = runs.split_at(first_runs);
@@ -3054,8 +3092,8 @@ impl Parser {
         }
         // "a train set for a 3 year old", "for my 5 yo": a child's age
         // with no other word for who it is for.
-        if item.audience.is_none() && child_age(tokens) {
-            item.audience = Some("kids".to_string());
+        if let Some(audience) = child_age(tokens).filter(|_| item.audience.is_none()) {
+            item.audience = Some(audience.to_string());
             trace.push(Fired {
                 rule: "child_age".into(),
                 matched: "year old".into(),
