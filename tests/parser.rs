@@ -8,13 +8,25 @@
 //! - no panic and a `none` answer on odd, empty or huge input;
 //! - `parse_json` is the Intent plus flat `slots`.
 
-use concierge::intent::{IntentKind, Parser};
+use concierge::intent::{IntentKind, ItemRequest, Parser};
 use concierge::rules::{CompiledRules, LexSlot};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
 fn parser() -> Parser {
     Parser::new(Arc::new(CompiledRules::embedded().expect("embedded rules")))
+}
+
+/// The first item `parser` reads in `text`, and the whole parse to explain
+/// a failed assertion; `intent`, when given, must be the parse's.
+fn first_item(parser: &Parser, text: &str, intent: Option<IntentKind>) -> (ItemRequest, String) {
+    let parsed = parser.parse(text);
+    let why = format!("{text}: {parsed:?}");
+    if let Some(intent) = intent {
+        assert_eq!(parsed.intent, intent, "{why}");
+    }
+    let item = parsed.first_item().expect(text).clone();
+    (item, why)
 }
 
 /// Checks that parsing `text` gives `intent` and, for each listed slot, the
@@ -682,10 +694,9 @@ fn unknown_names_are_brands() {
         ),
         ("find two-person tents", None, "two-person tents"),
     ] {
-        let parsed = parser.parse(text);
-        let item = parsed.first_item().expect(text);
-        assert_eq!(item.brand.as_deref(), brand, "{text}: {parsed:?}");
-        assert_eq!(item.product.as_deref(), Some(product), "{text}: {parsed:?}");
+        let (item, why) = first_item(&parser, text, None);
+        assert_eq!(item.brand.as_deref(), brand, "{why}");
+        assert_eq!(item.product.as_deref(), Some(product), "{why}");
     }
 }
 
@@ -707,9 +718,8 @@ fn size_codes() {
         // A measure, canonicalised as measures are.
         ("i need a 40l backpack", Some("40 l")),
     ] {
-        let parsed = parser.parse(text);
-        let item = parsed.first_item().expect(text);
-        assert_eq!(item.size.as_deref(), size, "{text}: {parsed:?}");
+        let (item, why) = first_item(&parser, text, None);
+        assert_eq!(item.size.as_deref(), size, "{why}");
     }
 }
 
@@ -1079,11 +1089,9 @@ fn makers_named_before_the_product() {
         ("buy a christmas tree, pre-lit", None, "christmas tree"),
         ("buy paraben free shampoo", None, "paraben free shampoo"),
     ] {
-        let parsed = p.parse(text);
-        assert_eq!(parsed.intent, IntentKind::Buy, "{text}: {parsed:?}");
-        let item = parsed.first_item().expect(text);
-        assert_eq!(item.brand.as_deref(), brand, "{text}: {parsed:?}");
-        assert_eq!(item.product.as_deref(), Some(product), "{text}: {parsed:?}");
+        let (item, why) = first_item(&p, text, Some(IntentKind::Buy));
+        assert_eq!(item.brand.as_deref(), brand, "{why}");
+        assert_eq!(item.product.as_deref(), Some(product), "{why}");
     }
 }
 
@@ -1154,12 +1162,10 @@ fn well_known_brands_without_a_catalog() {
             None,
         ),
     ] {
-        let parsed = p.parse(text);
-        assert_eq!(parsed.intent, IntentKind::Buy, "{text}: {parsed:?}");
-        let item = parsed.first_item().expect(text);
-        assert_eq!(item.brand.as_deref(), brand, "{text}: {parsed:?}");
-        assert_eq!(item.product.as_deref(), Some(product), "{text}: {parsed:?}");
-        assert_eq!(item.color.as_deref(), color, "{text}: {parsed:?}");
+        let (item, why) = first_item(&p, text, Some(IntentKind::Buy));
+        assert_eq!(item.brand.as_deref(), brand, "{why}");
+        assert_eq!(item.product.as_deref(), Some(product), "{why}");
+        assert_eq!(item.color.as_deref(), color, "{why}");
     }
 }
 
@@ -1207,11 +1213,9 @@ fn brands_anywhere_and_brands_that_are_products() {
             "hypoallergenic pillow",
         ),
     ] {
-        let parsed = p.parse(text);
-        assert_eq!(parsed.intent, IntentKind::Buy, "{text}: {parsed:?}");
-        let item = parsed.first_item().expect(text);
-        assert_eq!(item.brand.as_deref(), brand, "{text}: {parsed:?}");
-        assert_eq!(item.product.as_deref(), Some(product), "{text}: {parsed:?}");
+        let (item, why) = first_item(&p, text, Some(IntentKind::Buy));
+        assert_eq!(item.brand.as_deref(), brand, "{why}");
+        assert_eq!(item.product.as_deref(), Some(product), "{why}");
     }
 }
 
@@ -1233,11 +1237,9 @@ fn a_makers_name_names_a_product() {
         ),
         ("price check on traeger grills", "traeger", "grills"),
     ] {
-        let parsed = p.parse(text);
-        assert_eq!(parsed.intent, IntentKind::Search, "{text}: {parsed:?}");
-        let item = parsed.first_item().expect(text);
-        assert_eq!(item.brand.as_deref(), Some(brand), "{text}: {parsed:?}");
-        assert_eq!(item.product.as_deref(), Some(product), "{text}: {parsed:?}");
+        let (item, why) = first_item(&p, text, Some(IntentKind::Search));
+        assert_eq!(item.brand.as_deref(), Some(brand), "{why}");
+        assert_eq!(item.product.as_deref(), Some(product), "{why}");
     }
     assert_eq!(
         p.parse("how much is the weather going to change").intent,
@@ -1257,10 +1259,9 @@ fn counts_after_the_product() {
         ("buy the levis 511 jeans", "511 jeans", None),
         ("get an iphone 14 case", "iphone 14 case", None),
     ] {
-        let parsed = p.parse(text);
-        let item = parsed.first_item().expect(text);
-        assert_eq!(item.product.as_deref(), Some(product), "{text}: {parsed:?}");
-        assert_eq!(item.quantity, quantity, "{text}: {parsed:?}");
+        let (item, why) = first_item(&p, text, None);
+        assert_eq!(item.product.as_deref(), Some(product), "{why}");
+        assert_eq!(item.quantity, quantity, "{why}");
     }
 }
 
@@ -1297,10 +1298,9 @@ fn ampersand_and_company_names() {
             "dog bed",
         ),
     ] {
-        let parsed = p.parse(text);
-        let item = parsed.first_item().expect(text);
-        assert_eq!(item.brand.as_deref(), brand, "{text}: {parsed:?}");
-        assert_eq!(item.product.as_deref(), Some(product), "{text}: {parsed:?}");
+        let (item, why) = first_item(&p, text, None);
+        assert_eq!(item.brand.as_deref(), brand, "{why}");
+        assert_eq!(item.product.as_deref(), Some(product), "{why}");
     }
     assert_eq!(
         p.parse("buy black & white sneakers")
@@ -1322,10 +1322,9 @@ fn metals_are_materials_of_things() {
         ("order 6 terracotta pots", Some("terracotta"), None),
         ("buy gold sneakers", None, Some("gold")),
     ] {
-        let parsed = p.parse(text);
-        let item = parsed.first_item().expect(text);
-        assert_eq!(item.material.as_deref(), material, "{text}: {parsed:?}");
-        assert_eq!(item.color.as_deref(), color, "{text}: {parsed:?}");
+        let (item, why) = first_item(&p, text, None);
+        assert_eq!(item.material.as_deref(), material, "{why}");
+        assert_eq!(item.color.as_deref(), color, "{why}");
     }
 }
 
@@ -1381,11 +1380,10 @@ fn sizes_as_shoppers_write_them() {
         ("show me dog beds for large dogs", "dog beds", None),
         ("get me the new stephen king book", "book", None),
     ] {
-        let parsed = p.parse(text);
-        let item = parsed.first_item().expect(text);
-        assert_eq!(item.product.as_deref(), Some(product), "{text}: {parsed:?}");
-        assert_eq!(item.size.as_deref(), size, "{text}: {parsed:?}");
-        assert!(item.brand.is_none(), "{text}: {parsed:?}");
+        let (item, why) = first_item(&p, text, None);
+        assert_eq!(item.product.as_deref(), Some(product), "{why}");
+        assert_eq!(item.size.as_deref(), size, "{why}");
+        assert!(item.brand.is_none(), "{why}");
     }
 }
 
@@ -1424,10 +1422,9 @@ fn packaging_and_colour_words_in_names() {
         ("buy gold sneakers", "sneakers", Some("gold")),
         ("headphones in silver", "headphones", Some("silver")),
     ] {
-        let parsed = p.parse(text);
-        let item = parsed.first_item().expect(text);
-        assert_eq!(item.product.as_deref(), Some(product), "{text}: {parsed:?}");
-        assert_eq!(item.color.as_deref(), color, "{text}: {parsed:?}");
+        let (item, why) = first_item(&p, text, None);
+        assert_eq!(item.product.as_deref(), Some(product), "{why}");
+        assert_eq!(item.color.as_deref(), color, "{why}");
     }
 }
 
@@ -1457,10 +1454,8 @@ fn makers_named_after_the_product() {
         ("add a 12 inch lodge cast iron skillet", Some("lodge")),
         ("i need fish food for my betta", None),
     ] {
-        let parsed = p.parse(text);
-        assert_eq!(parsed.intent, IntentKind::Buy, "{text}: {parsed:?}");
-        let item = parsed.first_item().expect(text);
-        assert_eq!(item.brand.as_deref(), brand, "{text}: {parsed:?}");
+        let (item, why) = first_item(&p, text, Some(IntentKind::Buy));
+        assert_eq!(item.brand.as_deref(), brand, "{why}");
     }
 }
 
@@ -1479,9 +1474,8 @@ fn audience_from_possessives_and_ages() {
         ("add a baby monitor to cart", None),
         ("buy baby shoes", Some("baby")),
     ] {
-        let parsed = p.parse(text);
-        let item = parsed.first_item().expect(text);
-        assert_eq!(item.audience.as_deref(), audience, "{text}: {parsed:?}");
+        let (item, why) = first_item(&p, text, None);
+        assert_eq!(item.audience.as_deref(), audience, "{why}");
     }
 }
 
