@@ -1014,6 +1014,14 @@ fn bare_noun_phrases_search_with_their_slots() {
     ] {
         check_without(&p, text, IntentKind::Search, slots, &["quantity"]);
     }
+    // A short list-like phrase of things in the plural is a search, even
+    // when its head is a weak thing to WordNet; chat is not.
+    for text in ["kitchen scales", "video baby monitors", "ceramic planters"] {
+        check(&p, text, IntentKind::Search, json!({}));
+    }
+    for text in ["travel alerts", "dinner ideas", "sweet dreams"] {
+        check(&p, text, IntentKind::None, json!({}));
+    }
 }
 
 /// Where the product goes and an option's name are not the product; the

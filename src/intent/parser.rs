@@ -2095,7 +2095,35 @@ impl Parser {
             crate::rules::english::lookup(t.text)
                 .is_some_and(|info| info.noun && info.thing_share >= THING_SHARE)
         }) || self.names_product(&tokens);
-        known_thing && self.open_object(text, THING_SHARE, false)
+        if known_thing && self.open_object(text, THING_SHARE, false) {
+            return true;
+        }
+        // "kitchen scales", "video baby monitors", "ceramic planters": a
+        // short phrase of words that ends in things in the plural, as a
+        // shopping list is written.
+        let words: Vec<&str> = tokens
+            .iter()
+            .map(|t| t.text)
+            .take_while(|w| !PHRASE_ENDS.contains(w) && *w != ",")
+            .collect();
+        let plural_thing = words.last().is_some_and(|head| {
+            head.len() > 3
+                && head.ends_with('s')
+                && !head.ends_with("ss")
+                && crate::rules::english::words()
+                    .get(head)
+                    .is_none_or(|info| !info.verb && !info.adjective)
+                && crate::rules::english::lookup(head)
+                    .is_some_and(|info| info.noun && info.thing_share >= 1)
+        });
+        (2..=4).contains(&words.len())
+            && words.len() + 2 >= tokens.len()
+            && plural_thing
+            && words.iter().all(|w| {
+                !self.rules.stopwords.contains(*w)
+                    && crate::rules::english::lookup(w)
+                        .is_some_and(|info| info.noun || info.adjective)
+            })
     }
 
     /// "kingsford charcoal", "cricut vinyl": a colour or material word right
