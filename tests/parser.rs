@@ -1266,6 +1266,7 @@ fn counts_after_the_product() {
         ("buy a 16 x 24 inch poster", "poster", None),
         ("buy the levis 511 jeans", "511 jeans", None),
         ("get an iphone 14 case", "iphone 14 case", None),
+        ("buy a 100% wool scarf", "scarf", None),
     ] {
         let (item, why) = first_item(&p, text, None);
         assert_eq!(item.product.as_deref(), Some(product), "{why}");

@@ -62,7 +62,8 @@ fn tokenize(text: &str) -> Vec<Token<'_>> {
             || (c == '/'
                 && before.is_ascii_digit()
                 && chars.peek().is_some_and(|(_, n)| n.is_ascii_digit()));
-        if joins_next {
+        // "100% cotton": a share, not a count of 100.
+        if joins_next || (c == '%' && start.is_some() && before.is_ascii_digit()) {
             continue;
         }
         if let Some(begin) = start.take() {
@@ -662,7 +663,7 @@ const CONTEXT_TYPOS: &[ContextTypo] = &[
     ContextTypo {
         typo: "oder",
         fix: "order",
-        previous: &["my", "the", "our", "your", "ur", "this", "that", "an"],
+        previous: &["my", "the", "our", "your", "ur", "this", "that", "an", "to"],
         next: &[],
     },
     ContextTypo {
