@@ -380,10 +380,11 @@ fn size_code(tokens: &[Token], previous: Option<&str>) -> Option<(String, usize)
             (Ok(from), Ok(to)) => {
                 from < to
                     && (!slashed || (from >= 4 && to - from <= 2))
-                    && !ages.is_some_and(|next| TIMES.contains(&next))
                     && !matches!(previous, Some("age" | "ages" | "aged" | "for"))
                     && ages.is_none_or(|next| {
-                        !MEASURE_UNITS.contains(&next) && !NOT_COUNTED.contains(&next)
+                        !MEASURE_UNITS.contains(&next)
+                            && !NOT_COUNTED.contains(&next)
+                            && !TIMES.contains(&next)
                     })
             }
             _ => from_toddler
@@ -1711,20 +1712,20 @@ impl Parser {
         // cuisinart 6 quart slow cooker"), or one written in two words ("la
         // croix"), names the maker wherever it stands.
         alone.or_else(|| {
+            let letters =
+                |w: &str| w.chars().all(char::is_alphabetic) && !self.rules.stopwords.contains(w);
+            // One buffer for every pair of words tried, on the parse path.
+            let mut pair = String::new();
             (0..tokens.len()).find_map(|at| {
                 let word = tokens[at].text;
                 if let Some(next) = tokens.get(at + 1).map(|t| t.text) {
-                    let letters = |w: &str| {
-                        w.chars().all(char::is_alphabetic) && !self.rules.stopwords.contains(w)
-                    };
-                    if letters(word)
-                        && letters(next)
-                        && self
-                            .rules
-                            .known_brands
-                            .contains(format!("{word}{next}").as_str())
-                    {
-                        return Some((at, at + 2));
+                    if letters(word) && letters(next) {
+                        pair.clear();
+                        pair.push_str(word);
+                        pair.push_str(next);
+                        if self.rules.known_brands.contains(pair.as_str()) {
+                            return Some((at, at + 2));
+                        }
                     }
                 }
                 self.foreign_brand(word).then_some((at, at + 1))
@@ -2425,13 +2426,10 @@ impl Parser {
                     continue;
                 }
                 let after = tokens.get(index + n).map(|t| t.text);
-                // A product reading wins for multi-word phrases ("khakis" the
-                // trousers, not the colour), and when a colour word is
-                // followed by nothing that could be its noun.
                 // "a gold necklace", "copper mugs": a word that is a colour
                 // and a material names the material, unless a product of
                 // the lexicon (clothes, mostly) follows: "gold sneakers".
-                let names_product = |word: Option<&str>| {
+                let lexicon_product = |word: Option<&str>| {
                     word.is_some_and(|w| {
                         lexicon
                             .lookup(w)
@@ -2440,8 +2438,11 @@ impl Parser {
                     })
                 };
                 let material_first = previous != Some("in")
-                    && !names_product(after)
+                    && !lexicon_product(after)
                     && !after.is_some_and(|a| COLOUR_WORDS.contains(&a));
+                // A product reading wins for multi-word phrases ("khakis" the
+                // trousers, not the colour), and when a colour word is
+                // followed by nothing that could be its noun.
                 let preferred = hits
                     .iter()
                     .find(|hit| hit.slot == LexSlot::Product)
@@ -2657,14 +2658,15 @@ impl Parser {
             // A number with a unit measures or counts the product: "a 65 cm
             // stability ball", "a 12 pack of batteries", "(pack of 2)".
             // "1.1 cu ft": a unit of two words.
-            if numeric
-                && matches!(next, Some("cu" | "cubic"))
-                && tokens
-                    .get(index + 2)
-                    .is_some_and(|t| matches!(t.text, "ft" | "feet" | "foot"))
-            {
+            let two_word_measure = next
+                .zip(tokens.get(index + 2))
+                .filter(|_| numeric)
+                .and_then(|(first, second)| {
+                    crate::rules::measure::canonical(&format!("{word} {first} {}", second.text))
+                });
+            if let Some(measure) = two_word_measure {
                 if item.size.is_none() {
-                    item.size = crate::rules::measure::canonical(&format!("{word} cu ft"));
+                    item.size = Some(measure);
                 }
                 trace.push(Fired {
                     rule: "measure".into(),

@@ -523,10 +523,9 @@ impl CompiledRules {
             .or_else(|| measure::canonical(label))
             // "a gallon", "pint size": one of the unit.
             .or_else(|| {
-                let unit = label.trim();
-                (unit.len() >= 3 && unit.chars().all(char::is_alphabetic))
-                    .then(|| measure::unit(unit))
-                    .flatten()
+                Some(label.trim())
+                    .filter(|unit| unit.len() >= 3 && unit.chars().all(char::is_alphabetic))
+                    .and_then(measure::unit)
                     .map(|unit| format!("1 {unit}"))
             })
             .unwrap_or_else(|| label.trim().to_uppercase())
