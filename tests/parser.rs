@@ -1319,6 +1319,60 @@ fn ampersand_and_company_names() {
     );
 }
 
+/// Capitalised words in lowercase writing are a maker's name, even when
+/// each is an English word; a sentence's first word, a title, a known
+/// brand with its model and Title Case writing are not read so.
+#[test]
+fn capitalised_names_are_makers() {
+    let p = parser();
+    for (text, brand, product) in [
+        (
+            "add Wilder Pines chicken layer pellets",
+            Some("wilder pines"),
+            "chicken layer pellets",
+        ),
+        (
+            "do you stock Saltmarsh Candle Co. wax melts",
+            Some("saltmarsh candle co"),
+            "wax melts",
+        ),
+        (
+            "do you have Little Otter bamboo bodysuits",
+            Some("little otter"),
+            "bodysuits",
+        ),
+        (
+            "Heatherly Botanics lip balm please",
+            Some("heatherly botanics"),
+            "lip balm",
+        ),
+        (
+            "Get the Little Fern baby food pouches",
+            Some("little fern"),
+            "baby food pouches",
+        ),
+        (
+            "Get The Little Fern Baby Food Pouches",
+            None,
+            "little fern baby food pouches",
+        ),
+        (
+            "I'd like to order the Dyson V11 vacuum",
+            Some("dyson"),
+            "v11 vacuum",
+        ),
+        (
+            "order a hardback copy of The Thursday Murder Club",
+            None,
+            "hardback copy",
+        ),
+    ] {
+        let (item, why) = first_item(&p, text, None);
+        assert_eq!(item.brand.as_deref(), brand, "{why}");
+        assert_eq!(item.product.as_deref(), Some(product), "{why}");
+    }
+}
+
 /// A word that is a colour and a material names the material unless
 /// clothes follow or it is said as a colour.
 #[test]

@@ -28,6 +28,8 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+mod names;
+
 /// Requests longer than this are cut; nobody types a 2,000-character order.
 const MAX_INPUT_CHARS: usize = 2000;
 
@@ -667,6 +669,15 @@ const CONTEXT_TYPOS: &[ContextTypo] = &[
         previous: &["my", "the", "our", "your", "ur", "this", "that", "an", "to"],
         next: &[],
     },
+    // "oder some ibuprofen pls": the verb, before its object.
+    ContextTypo {
+        typo: "oder",
+        fix: "order",
+        previous: &[
+            "", "pls", "please", "plz", "you", "u", "and", "just", "then",
+        ],
+        next: OBJECT_OPENINGS,
+    },
     ContextTypo {
         typo: "wont",
         fix: "want",
@@ -766,7 +777,7 @@ const PHRASE_ENDS: &[&str] = &[
     "into", "near", "under", "over", "below", "above", "without", "because", "so", "but", "if",
     "as", "than", "like", "about", "while", "when", "where", "it", "they", "is", "are", "r",
     "should", "must", "can", "could", "would", "will", "do", "does", "did", "has", "have", "had",
-    "was", "were",
+    "was", "were", "compared", "vs", "versus",
 ];
 /// Words that make a text a sentence rather than a bare product phrase
 /// ("the timer should have 10 minutes", "apple cider has been in my
@@ -900,7 +911,8 @@ impl Parser {
             return intent;
         }
 
-        let corrected = self.correct_typos(&lower, &mut intent.trace);
+        let names = self.capitalised_names(text);
+        let corrected = self.correct_typos(&lower, &names, &mut intent.trace);
         let mut working = money_numbers_to_digits(&corrected, &self.rules);
         self.extract_prices(&mut working, &mut intent);
         let benefactive = self.indirect_object(&mut working, &mut intent.trace);
@@ -920,7 +932,7 @@ impl Parser {
         } else {
             &working
         };
-        let tokens = self.join_ampersand_names(read, tokenize(read));
+        let tokens = self.join_names(read, tokenize(read), &names);
         for segment in self.segments(&tokens) {
             let item = self.parse_segment(segment, &mut intent.trace, about_an_order);
             if item != ItemRequest::default() {
@@ -956,13 +968,27 @@ impl Parser {
                     // A price and what it should be like ("..., orange,
                     // womens 28, budget 60") say it is shopping, so a head
                     // no list knows ("capris") is enough.
-                    let described = (intent.max_price.is_some() || intent.min_price.is_some())
-                        && intent.items.iter().any(|item| {
-                            item.color.is_some()
-                                || item.size.is_some()
-                                || item.audience.is_some()
-                                || item.material.is_some()
-                        });
+                    // So do two of them ("ceramic planters large", "baby
+                    // swaddles muslin").
+                    let attributes = intent
+                        .items
+                        .iter()
+                        .map(|item| {
+                            [
+                                item.color.is_some(),
+                                item.size.is_some(),
+                                item.audience.is_some(),
+                                item.material.is_some(),
+                                item.brand.is_some(),
+                            ]
+                            .into_iter()
+                            .filter(|&said| said)
+                            .count()
+                        })
+                        .max()
+                        .unwrap_or(0);
+                    let priced = intent.max_price.is_some() || intent.min_price.is_some();
+                    let described = (priced && attributes >= 1) || attributes >= 2;
                     intent.items.iter().any(|item| item.product.is_some())
                         && self.bare_product_phrase(&before_intent, described)
                 }
@@ -1094,7 +1120,7 @@ impl Parser {
     }
 
     /// Replaces each unknown word by its unique closest vocabulary word.
-    fn correct_typos(&self, lower: &str, trace: &mut Vec<Fired>) -> String {
+    fn correct_typos(&self, lower: &str, names: &[String], trace: &mut Vec<Fired>) -> String {
         let rules = &*self.rules;
         let mut out = String::with_capacity(lower.len());
         let mut last = 0;
@@ -1128,6 +1154,9 @@ impl Parser {
                 || rules.brand_words.contains(word)
                 || !word.chars().all(|c| c.is_alphabetic())
                 || crate::rules::english::is_word(word)
+                || names
+                    .iter()
+                    .any(|name| name.split(' ').any(|part| part == word))
             {
                 continue;
             }
@@ -1377,6 +1406,41 @@ impl Parser {
             blank(lower, cut);
             return;
         }
+    }
+
+    /// `tokens` of `text` with makers' names joined into one token each:
+    /// names around an ampersand ([`Parser::join_ampersand_names`]) and
+    /// the capitalised `names` the shopper typed ("wilder pines").
+    fn join_names<'t>(
+        &self,
+        text: &'t str,
+        tokens: Vec<Token<'t>>,
+        names: &[String],
+    ) -> Vec<Token<'t>> {
+        let mut tokens = self.join_ampersand_names(text, tokens);
+        for name in names {
+            let parts: Vec<&str> = name.split(' ').collect();
+            let Some(at) = tokens
+                .windows(parts.len())
+                .position(|window| window.iter().zip(&parts).all(|(t, p)| t.text == *p))
+            else {
+                continue;
+            };
+            let start = tokens[at].text.as_ptr() as usize;
+            let last = tokens[at + parts.len() - 1].text;
+            let end = last.as_ptr() as usize + last.len();
+            let Some(begin) = start.checked_sub(text.as_ptr() as usize) else {
+                continue;
+            };
+            let Some(span) = text.get(begin..begin + (end - start)) else {
+                continue;
+            };
+            if span.split_whitespace().count() == parts.len() {
+                tokens[at] = Token { text: span };
+                tokens.drain(at + 1..at + parts.len());
+            }
+        }
+        tokens
     }
 
     /// `tokens` of `text` with names written around an ampersand joined
@@ -1839,8 +1903,8 @@ impl Parser {
     /// Whether `word` is a name no word list knows: no English word, no
     /// lexicon or rule word, letters (and inner hyphens: "oral-b") only.
     fn unknown_name(&self, word: &str) -> bool {
-        if word.contains(" & ") {
-            // Joined by [`Parser::join_ampersand_names`]: a name.
+        if word.contains(' ') {
+            // Joined by [`Parser::join_names`]: a name.
             return true;
         }
         word.len() >= 3
