@@ -45,7 +45,7 @@ impl Parser {
             } else {
                 self.close_name(&mut run, run_opens_sentence, &mut names);
             }
-            let ends = raw.ends_with(|c: char| matches!(c, '.' | ',' | '!' | '?' | ';' | ':'));
+            let ends = raw.ends_with(['.', ',', '!', '?', ';', ':']);
             sentence_start = raw.ends_with(['.', '!', '?']);
             if ends {
                 self.close_name(&mut run, run_opens_sentence, &mut names);
