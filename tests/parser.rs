@@ -1267,6 +1267,21 @@ fn counts_after_the_product() {
         ("buy the levis 511 jeans", "511 jeans", None),
         ("get an iphone 14 case", "iphone 14 case", None),
         ("buy a 100% wool scarf", "scarf", None),
+        ("any 2 for 1 offers on nappies", "nappies", None),
+        (
+            "order flea treatment, i have 2 cats",
+            "flea treatment",
+            None,
+        ),
+        ("the best tent for a family of four", "tent", None),
+        (
+            "kids 3 wheel scooter, light up wheels",
+            "wheel scooter",
+            None,
+        ),
+        ("get me some 120 grit sandpaper", "sandpaper", None),
+        ("order 10 kilos of basmati rice", "basmati rice", None),
+        ("can i have 2 coffee mugs", "coffee mugs", Some(2)),
     ] {
         let (item, why) = first_item(&p, text, None);
         assert_eq!(item.product.as_deref(), Some(product), "{why}");
@@ -1399,6 +1414,39 @@ fn metals_are_materials_of_things() {
 fn sizes_as_shoppers_write_them() {
     let p = parser();
     for (text, product, size) in [
+        (
+            "need new running shoes mens 10.5",
+            "running shoes",
+            Some("10.5"),
+        ),
+        ("order a pair of boots, uk 6", "boots", Some("6")),
+        ("kids 3 wheel scooter", "wheel scooter", None),
+        (
+            "add a fitted sheet, double, white",
+            "fitted sheet",
+            Some("Double"),
+        ),
+        ("looking at a double stroller", "double stroller", None),
+        (
+            "i need a new duvet, super king",
+            "duvet",
+            Some("Super King"),
+        ),
+        (
+            "get me some 120 grit sandpaper",
+            "sandpaper",
+            Some("120 grit"),
+        ),
+        (
+            "order 10 kilos of basmati rice",
+            "basmati rice",
+            Some("10 kg"),
+        ),
+        (
+            "a set of guitar strings, 10 gauge",
+            "guitar strings",
+            Some("10 gauge"),
+        ),
         (
             "order a twin size fitted sheet",
             "fitted sheet",

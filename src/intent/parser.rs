@@ -384,7 +384,7 @@ fn size_code(tokens: &[Token], previous: Option<&str>) -> Option<(String, usize)
                     && (!slashed || (from >= 4 && to - from <= 2))
                     && !matches!(previous, Some("age" | "ages" | "aged" | "for"))
                     && ages.is_none_or(|next| {
-                        !MEASURE_UNITS.contains(&next)
+                        !measure_unit(next)
                             && !NOT_COUNTED.contains(&next)
                             && !TIMES.contains(&next)
                     })
@@ -479,13 +479,11 @@ fn describing_word(word: &str) -> bool {
 /// Units of measure: a number before one is a measure of the product ("a 65
 /// cm stability ball", "32 oz", "10 feet"), not a quantity, and is left out
 /// of the product phrase.
-const MEASURE_UNITS: &[&str] = &[
-    "mm", "cm", "m", "meter", "meters", "metre", "metres", "in", "inch", "inches", "ft", "foot",
-    "feet", "yard", "yards", "oz", "fl", "ounce", "ounces", "lb", "lbs", "pound", "pounds", "mg",
-    "g", "gram", "grams", "kg", "ml", "l", "liter", "liters", "litre", "litres", "gallon",
-    "gallons", "qt", "quart", "quarts", "mb", "gb", "tb", "mah", "w", "watt", "watts", "v", "volt",
-    "volts",
-];
+/// Whether `word` is a unit of measure (the table of
+/// [`crate::rules::measure`], and "fl" of "fl oz").
+fn measure_unit(word: &str) -> bool {
+    word == "fl" || crate::rules::measure::unit(word).is_some()
+}
 /// Units that count what one product holds ("a 12 pack", "24 count", "a 3
 /// piece set"): the number and its unit stay in the product phrase as a
 /// modifier and are no quantity ("2 packs of socks" is one: the plural).
@@ -497,7 +495,9 @@ const NOT_COUNTED: &[&str] = &[
     "person", "people", "persons", "pm", "am", "yo", "year", "years", "yr", "yrs", "month",
     "months", "drawer", "drawers", "port", "ports", "seater", "burner", "burners", "shelf",
     "shelves", "slice", "tier", "player", "players", "cup", "cups", "pint", "pints", "sq", "chest",
-    "waist", "neck", "capsule", "capsules",
+    "waist", "neck", "capsule", "capsules", "wheel", "blade", "piece", "door", "speed", "pocket",
+    "step", "gang", "day", "days", "week", "weeks", "hour", "hours", "minute", "minutes", "mins",
+    "degree", "degrees", "ply",
 ];
 /// A child's age in `tokens`, a number up to 12 before "year old", "yr
 /// old" or "yo", as whom it says the product is for: a baby at one, a kid
@@ -1575,7 +1575,7 @@ impl Parser {
                     || COUNT_CONTAINERS.contains(&word)
                     || COUNT_UNITS.contains(&word)
                     || PACK_SIZES.contains(&word)
-                    || MEASURE_UNITS.contains(&word)
+                    || measure_unit(word)
                     || word.starts_with(|c: char| c.is_ascii_digit())
                     || number_word(word).is_some()
             });
@@ -2045,9 +2045,9 @@ impl Parser {
             // measure, never the head.
             let numeric = word.chars().all(|c| c.is_ascii_digit() || c == '.');
             if numeric
-                && tokens.get(index + 1).is_some_and(|next| {
-                    MEASURE_UNITS.contains(&next.text) || COUNT_UNITS.contains(&next.text)
-                })
+                && tokens
+                    .get(index + 1)
+                    .is_some_and(|next| measure_unit(next.text) || COUNT_UNITS.contains(&next.text))
             {
                 measured = true;
                 index += 2;
@@ -2223,6 +2223,46 @@ impl Parser {
             item.color_shade = None;
         }
         Some((at, at + 1))
+    }
+
+    /// Whether `previous`, before a number, says it is a size and `next`
+    /// lets it be one: a sizing system ("uk 6", "eu 42") or whom it is for
+    /// ("mens 10.5", "womens 8, white"), not "kids 3 wheel scooter".
+    fn size_system_before(&self, previous: Option<&str>, next: Option<&str>) -> bool {
+        let lexicon = &self.rules.lexicon;
+        previous.is_some_and(|p| {
+            matches!(p, "uk" | "us" | "eu")
+                || lexicon
+                    .lookup(p)
+                    .iter()
+                    .any(|hit| hit.slot == LexSlot::Audience)
+        }) && next.is_none_or(|n| {
+            n == ","
+                || self.rules.stopwords.contains(n)
+                || FITS.contains(&n)
+                || self.listed_brand(n)
+                || self.unknown_name(n)
+                || lexicon
+                    .lookup(n)
+                    .iter()
+                    .any(|hit| !matches!(hit.slot, LexSlot::Product))
+        })
+    }
+
+    /// Whether the number at `at` counts something other than what to buy:
+    /// a deal ("2 for 1"), what the shopper has ("i have 2 cats"), who
+    /// will use it ("a family of four", "two of us").
+    fn counts_no_purchase(&self, tokens: &[Token], at: usize) -> bool {
+        let word = |i: usize| tokens.get(i).map_or("", |t| t.text);
+        let number = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_digit());
+        let back = |n: usize| at.checked_sub(n).map_or("", word);
+        (word(at + 1) == "for" && number(word(at + 2)))
+            || (back(1) == "for" && number(back(2)))
+            || (matches!(back(1), "have" | "got" | "'ve")
+                && matches!(back(2), "i" | "we" | "i've" | "we've")
+                && !matches!(back(3), "can" | "could" | "may" | "might"))
+            || (back(1) == "of" && matches!(back(2), "family" | "group" | "team" | "household"))
+            || (word(at + 1) == "of" && word(at + 2) == "us")
     }
 
     /// A size named in words at the start of `tokens`, and how many tokens
@@ -2435,7 +2475,7 @@ impl Parser {
             if numeric
                 && item.size.is_none()
                 && !previous.is_some_and(|p| NOT_SIZED_AFTER.contains(&p))
-                && !next.is_some_and(|n| n != "in" && MEASURE_UNITS.contains(&n))
+                && !next.is_some_and(|n| n != "in" && measure_unit(n))
                 && !self.model_for_another(tokens, index)
                 && (previous == Some("size")
                     || (fitted && word.parse::<f64>().is_ok_and(|v| (1.0..=60.0).contains(&v)))
@@ -2447,6 +2487,8 @@ impl Parser {
                         && index >= 2
                         && tokens[index - 2].text == "in"
                         && word.parse::<f64>().is_ok_and(|v| v <= 60.0))
+                    || (self.size_system_before(previous, next)
+                        && word.parse::<f64>().is_ok_and(|v| (1.0..=60.0).contains(&v)))
                     || (previous == Some("in")
                         && word.parse::<f64>().is_ok_and(|size| size <= 60.0)
                         && index >= 2
@@ -2518,7 +2560,10 @@ impl Parser {
                     .or_else(|| hits.iter().find(|hit| hit.slot != LexSlot::Product))
                     .or_else(|| hits.first());
                 let Some(hit) = preferred else { continue };
-                let single_letter_size = hit.slot == LexSlot::Size && phrase.len() == 1;
+                // "m" alone, and "double" ("a double stroller"), are sizes
+                // only where a size is said.
+                let single_letter_size =
+                    hit.slot == LexSlot::Size && (phrase.len() == 1 || phrase == "double");
                 // "womens M": after whom it is for, too.
                 let after_audience = previous.is_some_and(|p| {
                     lexicon
@@ -2528,7 +2573,8 @@ impl Parser {
                 });
                 if single_letter_size
                     && !after_audience
-                    && !(matches!(previous, Some("in" | "size" | "a" | "an" | "sz"))
+                    && !(matches!(previous, Some("in" | "size" | "sz"))
+                        || (matches!(previous, Some("a" | "an")) && phrase.len() == 1)
                         || matches!(after, Some("size" | "sized"))
                         || listed_after_product(tokens))
                 {
@@ -2748,7 +2794,7 @@ impl Parser {
             if numeric || fraction {
                 let unit = next.filter(|unit| {
                     COUNT_UNITS.contains(unit)
-                        || (MEASURE_UNITS.contains(unit)
+                        || (measure_unit(unit)
                             && (*unit != "in" || self.measure_in(tokens.get(index + 2))))
                 });
                 let counted = numeric
@@ -2768,12 +2814,9 @@ impl Parser {
                     };
                     // A measure is the product's size ("a 65 cm ball", "the
                     // 6 ft cable"), unless the request gives one otherwise.
-                    if let Some(measure) = unit
-                        .filter(|unit| MEASURE_UNITS.contains(unit))
-                        .and_then(|unit| {
-                            crate::rules::measure::canonical(&format!("{word} {unit}"))
-                        })
-                    {
+                    if let Some(measure) = unit.filter(|unit| measure_unit(unit)).and_then(|unit| {
+                        crate::rules::measure::canonical(&format!("{word} {unit}"))
+                    }) {
                         if item.size.is_none() {
                             item.size = Some(measure);
                         }
@@ -2791,11 +2834,7 @@ impl Parser {
             // word stays where it is, in the product phrase.
             if !numeric && item.size.is_none() && word.starts_with(|c: char| c.is_ascii_digit()) {
                 if let Some(measure) = crate::rules::measure::canonical(word) {
-                    if measure
-                        .split(' ')
-                        .nth(1)
-                        .is_some_and(|unit| MEASURE_UNITS.contains(&unit))
-                    {
+                    if measure.split(' ').nth(1).is_some_and(measure_unit) {
                         item.size = Some(measure);
                     }
                 }
@@ -2851,7 +2890,10 @@ impl Parser {
                 && tokens
                     .get(index + 2)
                     .is_none_or(|t| !t.text.chars().all(char::is_alphabetic));
-            let quantity = if fit || previous.is_some_and(|p| NOT_COUNTED_AFTER.contains(&p)) {
+            let quantity = if fit
+                || previous.is_some_and(|p| NOT_COUNTED_AFTER.contains(&p))
+                || self.counts_no_purchase(tokens, index)
+            {
                 None
             } else if let Some(digits) = word
                 .strip_suffix('x')
@@ -2993,7 +3035,7 @@ impl Parser {
             // "for my 13 inch macbook": the measure belongs to what follows.
             let mut start = start;
             while start >= 2
-                && (MEASURE_UNITS.contains(&tokens[start - 1].text)
+                && (measure_unit(tokens[start - 1].text)
                     || COUNT_UNITS.contains(&tokens[start - 1].text))
                 && tokens[start - 2]
                     .text
@@ -3021,6 +3063,23 @@ impl Parser {
         // names after the first run is no candidate before it.
         // So does a clause after a comma with a subject of its own ("a
         // present for my dad, he loves fishing").
+        // "..., i have 2 cats", "..., my son loves dinosaurs": what the
+        // shopper has or whom they shop for.
+        let says_what_shopper_has = |at: usize| {
+            let word = |i: usize| tokens.get(i).map_or("", |t| t.text);
+            match word(at) {
+                "i" | "we" => matches!(
+                    word(at + 1),
+                    "have" | "got" | "own" | "love" | "like" | "use" | "already"
+                ),
+                "i've" | "ive" | "we've" | "weve" => true,
+                "my" | "our" => matches!(
+                    word(at + 2),
+                    "loves" | "likes" | "has" | "have" | "is" | "are" | "wears" | "uses"
+                ),
+                _ => false,
+            }
+        };
         let clause_start = runs.first().and_then(|&(_, first_end)| {
             (first_end..tokens.len()).find(|&i| {
                 matches!(tokens[i].text, "that" | "which" | "who" | "who's" | "whos")
@@ -3035,7 +3094,7 @@ impl Parser {
                                     | "they're"
                                     | "hes"
                                     | "shes"
-                            )
+                            ) || says_what_shopper_has(i + 1)
                         }))
             })
         });

@@ -517,6 +517,23 @@ impl CompiledRules {
     /// The canonical size for a size label ("Medium" → "M", "32" → "32",
     /// "28x30" → "28X30", "10 lbs" → "10 lb", "gallon" → "1 gal").
     pub fn canonical_size(&self, label: &str) -> String {
+        // "age 8" is kids' size 8; "family size" the size "family".
+        let label = label.trim();
+        let lower = label.to_lowercase();
+        let label = lower
+            .strip_prefix("age ")
+            .or_else(|| lower.strip_prefix("ages "))
+            .filter(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+            .and_then(|rest| label.get(label.len() - rest.len()..))
+            .or_else(|| {
+                lower
+                    .strip_suffix(" size")
+                    .filter(|rest| {
+                        !rest.is_empty() && self.lexicon.canonical(LexSlot::Size, label).is_none()
+                    })
+                    .and_then(|rest| label.get(..rest.len()))
+            })
+            .unwrap_or(label);
         self.lexicon
             .canonical(LexSlot::Size, label)
             .map(str::to_string)
