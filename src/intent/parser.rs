@@ -476,11 +476,10 @@ fn describing_word(word: &str) -> bool {
         .is_some_and(|info| info.adjective && (!info.noun || info.thing_share < THING_SHARE))
 }
 
-/// Units of measure: a number before one is a measure of the product ("a 65
-/// cm stability ball", "32 oz", "10 feet"), not a quantity, and is left out
-/// of the product phrase.
 /// Whether `word` is a unit of measure (the table of
-/// [`crate::rules::measure`], and "fl" of "fl oz").
+/// [`crate::rules::measure`], and "fl" of "fl oz"): a number before one is
+/// a measure of the product ("a 65 cm stability ball", "32 oz", "10
+/// feet"), not a quantity, and is left out of the product phrase.
 fn measure_unit(word: &str) -> bool {
     word == "fl" || crate::rules::measure::unit(word).is_some()
 }
@@ -632,6 +631,13 @@ const CONTAINERS: &[&str] = &[
     "spools",
     "canister",
     "canisters",
+    // How a book comes: "a hardback copy of project hail mary".
+    "copy",
+    "copies",
+    "hardback",
+    "hardbacks",
+    "paperback",
+    "paperbacks",
 ];
 /// A function word mistyped as another word, or too short for the fuzzy
 /// matcher ("i wont a hoodie", "were is my order", "by me a lamp", "i ned a
@@ -3028,6 +3034,18 @@ impl Parser {
         if runs.iter().any(|run| !packaging(run)) {
             runs.retain(|run| !packaging(run));
         }
+        // A maker between a linking word and the run: "for oral-b
+        // toothbrushes", "for a gillette razor".
+        let maker = |w: &str| {
+            self.listed_brand(w)
+                || self.unknown_name(w)
+                || self
+                    .rules
+                    .lexicon
+                    .lookup(w)
+                    .iter()
+                    .any(|hit| hit.slot == LexSlot::Brand)
+        };
         // A run after "for" says what the product is for; one after "with"
         // names a feature of it ("a tablet with usb port", "a bed with a
         // wood finish").
@@ -3045,10 +3063,13 @@ impl Parser {
             }
             let before = |back: usize| start.checked_sub(back).map(|i| tokens[i].text);
             let after_word = |linking: &str, determiners: &[&str]| {
+                let opening = |w: &str| POSSESSIVES.contains(&w) || determiners.contains(&w);
                 before(1) == Some(linking)
-                    || (before(2) == Some(linking)
-                        && before(1)
-                            .is_some_and(|w| POSSESSIVES.contains(&w) || determiners.contains(&w)))
+                    || (before(2) == Some(linking) && before(1).is_some_and(opening))
+                    || (before(2) == Some(linking) && before(1).is_some_and(maker))
+                    || (before(3) == Some(linking)
+                        && before(2).is_some_and(|w| opening(w) || matches!(w, "a" | "an" | "the"))
+                        && before(1).is_some_and(maker))
             };
             // "earbuds with good battery life", "a bed with a solid wood
             // finish": what describes the feature is part of it.
@@ -3145,11 +3166,29 @@ impl Parser {
                         && self.open_product_word(tokens[run.1 - 1].text, 0, true))
             })
             .collect();
+        // "phone cases for the iphone 15", "blades for a gillette razor":
+        // what a product named before is for.
         let for_the = |&(start, _): &(usize, usize)| {
-            start >= 2
-                && tokens[start - 1].text == "the"
-                && tokens[start - 2].text == "for"
-                && candidates.iter().any(|&(_, end)| end < start - 1)
+            let at = if start >= 1 && maker(tokens[start - 1].text) {
+                start - 1
+            } else {
+                start
+            };
+            // After "for a", the product before must be a thing: "how much
+            // do you charge for a car battery" asks about the battery.
+            let thing_before = |run: &(usize, usize)| {
+                contains_type(run)
+                    || self.open_product_word(tokens[run.1 - 1].text, THING_SHARE, false)
+            };
+            at >= 2
+                && tokens[at - 2].text == "for"
+                && match tokens[at - 1].text {
+                    "the" => candidates.iter().any(|&(_, end)| end < at - 1),
+                    "a" | "an" => candidates
+                        .iter()
+                        .any(|run| run.1 < at - 1 && thing_before(run)),
+                    _ => false,
+                }
         };
         let (mut runs, purposes): (Vec<_>, Vec<_>) = runs
             .into_iter()
@@ -3178,9 +3217,16 @@ impl Parser {
                         && head > run.0
                         && tokens[head - 1].text.chars().all(char::is_alphabetic)
                         && number_word(tokens[head - 1].text).is_none();
+                    // "mattress protector", "screen cleaner": a head that
+                    // is seldom a thing names one after a strong thing.
+                    let after_thing = head > run.0
+                        && crate::rules::english::lookup(tokens[head - 1].text).is_some_and(
+                            |info| info.noun && info.thing_share >= STRONG_THING_SHARE,
+                        )
+                        && self.open_product_word(word, 0, false);
                     set_of_things
                         || ((describing_ok || !describing_word(word))
-                            && self.open_product_word(word, min_share, unknown_ok))
+                            && (after_thing || self.open_product_word(word, min_share, unknown_ok)))
                 })
             };
             runs.iter()
