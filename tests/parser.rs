@@ -1626,6 +1626,9 @@ fn relative_clauses_do_not_name_the_product() {
             "stroller",
         ),
         ("order me a paperback copy of the hobbit", "hobbit"),
+        ("looking for a birthday gift for my son", "birthday gift"),
+        ("buy a gift for my wife, a silver necklace", "necklace"),
+        ("is there a stroller that folds up small", "stroller"),
     ] {
         let parsed = p.parse(text);
         assert_eq!(

@@ -459,6 +459,8 @@ fn dimension_between(tokens: &[Token], index: usize) -> bool {
 /// Words for a set of things that head a product phrase after the word
 /// naming what the set holds ("a patio set", "a repair kit", "snack packs").
 const SET_HEADS: &[&str] = &["set", "sets", "kit", "kits", "pack", "packs", "bundle"];
+/// Words for a gift, which yields to a product named after it.
+const GIFT_WORDS: &[&str] = &["gift", "gifts", "present", "presents"];
 /// What a gift comes as: "gift" before one of these is part of the
 /// product's name ("a gift set", "a gift basket"), elsewhere it is not.
 const GIFT_HEADS: &[&str] = &[
@@ -783,7 +785,7 @@ const PHRASE_ENDS: &[&str] = &[
     "into", "near", "under", "over", "below", "above", "without", "because", "so", "but", "if",
     "as", "than", "like", "about", "while", "when", "where", "it", "they", "is", "are", "r",
     "should", "must", "can", "could", "would", "will", "do", "does", "did", "has", "have", "had",
-    "was", "were", "compared", "vs", "versus",
+    "was", "were", "compared", "vs", "versus", "that's", "thats",
 ];
 /// Words that make a text a sentence rather than a bare product phrase
 /// ("the timer should have 10 minutes", "apple cider has been in my
@@ -1643,6 +1645,9 @@ impl Parser {
             || CLAUSE_WORDS.contains(&word)
         {
             return false;
+        }
+        if self.rules.product_nouns.contains(word) {
+            return true;
         }
         // "binocular" is only an adjective to WordNet, "binoculars" a thing.
         let info = match crate::rules::english::lookup(word) {
@@ -3246,6 +3251,21 @@ impl Parser {
             .or_else(|| for_purpose.iter().copied().rfind(contains_type))
             .or_else(|| open(for_purpose, 1, false))
             .or_else(|| runs.iter().copied().max_by_key(|(start, end)| end - start));
+        // "a gift for my wife, a silk pillowcase": a gift yields to the
+        // thing named after it.
+        if let Some((start, end)) = chosen {
+            if GIFT_WORDS.contains(&tokens[end - 1].text) {
+                let named_after = main
+                    .iter()
+                    .copied()
+                    .filter(|&(later, _)| later > start)
+                    .find(|run| {
+                        contains_type(run)
+                            || self.open_product_word(tokens[run.1 - 1].text, 1, false)
+                    });
+                chosen = named_after.or(chosen);
+            }
+        }
         let mut brand_span = None;
         if item.brand.is_none() {
             if let Some((at, brand_end)) = self.unknown_brand(tokens, &runs, chosen) {

@@ -21,6 +21,10 @@ pub struct RuleFile {
     /// a typo of "find").
     #[serde(default)]
     pub known_words: Vec<String>,
+    /// Nouns that head a product phrase though WordNet seldom reads them
+    /// as things ("gift", "stroller").
+    #[serde(default)]
+    pub product_nouns: Vec<String>,
     #[serde(default)]
     pub color: Vec<LexEntryDef>,
     #[serde(default)]

@@ -432,6 +432,9 @@ pub struct CompiledRules {
     /// Words typo correction leaves alone: stopwords, `known_words` and
     /// every vocabulary word.
     pub known_words: FastSet<String>,
+    /// Nouns that head a product phrase whatever WordNet says of them
+    /// (`product_nouns` in `words.toml`): "gift", "stroller".
+    pub product_nouns: FastSet<String>,
     /// Every intent pattern in one automaton, so that a request is scanned
     /// once instead of once per pattern; `intent_set_start[i]` is the set
     /// index of rule `i`'s first pattern. `None` if the set could not be
@@ -798,6 +801,7 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
         intent_counter_examples: Vec::new(),
         fuzzy: FuzzyIndex::default(),
         known_words: FastSet::default(),
+        product_nouns: FastSet::default(),
         intent_set: None,
         intent_set_start: Vec::new(),
         price_set: None,
@@ -1141,6 +1145,9 @@ fn compile_files(
         }
         for word in &parsed.known_words {
             rules.known_words.insert(word.to_lowercase());
+        }
+        for word in &parsed.product_nouns {
+            rules.product_nouns.insert(word.to_lowercase());
         }
         for currency in &parsed.currency {
             let code = currency.code.get_ref();
