@@ -1321,6 +1321,21 @@ fn ampersand_and_company_names() {
             Some("purina"),
             "dog bed",
         ),
+        (
+            "add the lavender epsom salts from dr teal's",
+            Some("dr teal's"),
+            "lavender epsom salts",
+        ),
+        (
+            "a jar of honey from little hive farms",
+            Some("little hive farms"),
+            "honey",
+        ),
+        (
+            "i need a 26 inch wiper blade for my civic, bosch is fine",
+            Some("bosch"),
+            "wiper blade",
+        ),
     ] {
         let (item, why) = first_item(&p, text, None);
         assert_eq!(item.brand.as_deref(), brand, "{why}");
@@ -1385,6 +1400,25 @@ fn capitalised_names_are_makers() {
         let (item, why) = first_item(&p, text, None);
         assert_eq!(item.brand.as_deref(), brand, "{why}");
         assert_eq!(item.product.as_deref(), Some(product), "{why}");
+    }
+}
+
+/// A maker named alone is the brand and names no product: "the bounty
+/// one", "anything new from fernleaf botanics".
+#[test]
+fn a_maker_named_alone_is_no_product() {
+    let p = parser();
+    for text in [
+        "get the bounty one",
+        "anything new from fernleaf botanics?",
+        "show me everything from lumaroo",
+    ] {
+        let parsed = p.parse(text);
+        let item = parsed.first_item();
+        assert!(
+            item.is_some_and(|i| i.brand.is_some() && i.product.is_none()),
+            "{text}: {parsed:?}"
+        );
     }
 }
 

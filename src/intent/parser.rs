@@ -220,6 +220,40 @@ const POSSESSIVES: &[&str] = &["my", "your", "his", "her", "our", "their", "its"
 /// of "coach purse".
 const KNOWN_BRAND_THING_SHARE: u8 = 3;
 /// Words that follow a maker's name as part of it ("pawsome co").
+/// Whether the words `start..end` of `tokens` name a maker and nothing
+/// else: "(the) bounty one", "anything new from fernleaf botanics".
+fn maker_named_alone(tokens: &[Token], start: usize, end: usize) -> bool {
+    let one_after = end - start == 1
+        && tokens
+            .get(end)
+            .is_some_and(|t| matches!(t.text, "one" | "ones"));
+    let from_before = start > 0
+        && matches!(tokens[start - 1].text, "from" | "by")
+        && end - start <= 3
+        && tokens.get(end).is_none_or(|t| t.text == ",");
+    one_after || from_before
+}
+
+/// Words that end a firm's name after "from": "little hive farms",
+/// "bluebell bakery" (not company words everywhere: "a bakery").
+const FIRM_WORDS: &[&str] = &[
+    "farm",
+    "farms",
+    "bakery",
+    "kitchen",
+    "kitchens",
+    "roasters",
+    "botanics",
+    "naturals",
+    "studio",
+    "studios",
+    "works",
+    "workshop",
+    "collective",
+    "apothecary",
+    "creamery",
+    "dairy",
+];
 const COMPANY_WORDS: &[&str] = &[
     "co",
     "company",
@@ -1682,6 +1716,20 @@ impl Parser {
         chosen: Option<(usize, usize)>,
     ) -> Option<(usize, usize)> {
         if let Some((start, end)) = chosen {
+            let name_like = |w: &str| {
+                self.unknown_name(w)
+                    || self.listed_brand(w)
+                    || person_name(w)
+                    || COMPANY_WORDS.contains(&w)
+                    || FIRM_WORDS.contains(&w)
+                    || matches!(w, "dr" | "mr" | "mrs" | "ms")
+            };
+            if maker_named_alone(tokens, start, end)
+                && tokens[start..end].iter().all(|t| name_like(t.text))
+                && self.lookup(&tokens[start..end]).is_empty()
+            {
+                return Some((start, end));
+            }
             if let Some(len) = self.opening_brand(&tokens[start..end]) {
                 return Some((start, start + len));
             }
@@ -1746,6 +1794,10 @@ impl Parser {
                         | "please"
                         | "pls"
                         | "plz"
+                        // "bosch is fine", "kirkland would do"
+                        | "is"
+                        | "would"
+                        | "will"
                 )
             })
         };
@@ -1773,14 +1825,36 @@ impl Parser {
             }
             _ => false,
         };
+        let maker_word =
+            |word: &str| self.unknown_name(word) || self.listed_brand(word) || person_name(word);
         let alone = runs.iter().copied().find(|&(start, end)| {
             Some((start, end)) != chosen
                 && end - start == 1
-                && start > 0
-                && stands_alone(start, end)
-                && (self.unknown_name(tokens[start].text)
-                    || self.listed_brand(tokens[start].text)
-                    || person_name(tokens[start].text))
+                && maker_word(tokens[start].text)
+                && if start == 0 {
+                    // "(get the) bounty one": the trigger took "the".
+                    tokens
+                        .get(end)
+                        .is_some_and(|t| matches!(t.text, "one" | "ones"))
+                } else {
+                    stands_alone(start, end)
+                }
+        });
+        // "from dr teal's", "from little hive farms": a title and a name,
+        // or a name and a company word, after "from" or "by".
+        let alone = alone.or_else(|| {
+            runs.iter().copied().find_map(|(start, end)| {
+                let named = start > 0
+                    && Some((start, end)) != chosen
+                    && matches!(tokens[start - 1].text, "from" | "by")
+                    && (2..=3).contains(&(end - start))
+                    && closes(end);
+                let titled =
+                    matches!(tokens[start].text, "dr" | "mr" | "mrs" | "ms") && end - start == 2;
+                let company = COMPANY_WORDS.contains(&tokens[end - 1].text)
+                    || FIRM_WORDS.contains(&tokens[end - 1].text);
+                (named && (titled || company)).then_some((start, end))
+            })
         });
         // A well-known brand that is no English word ("a bag of lavazza
         // whole bean coffee", "a filter for the brita pitcher", "the
@@ -3290,6 +3364,10 @@ impl Parser {
                 if chosen == Some((at, brand_end)) {
                     if let Some(thing) = self.shade_after_maker(tokens, brand_end, &mut item) {
                         chosen = Some(thing);
+                    } else if maker_named_alone(tokens, at, brand_end) {
+                        // "the bounty one", "anything new from fernleaf
+                        // botanics": the maker is all that is named.
+                        chosen = None;
                     }
                 }
             }
