@@ -1747,10 +1747,16 @@ impl Parser {
             // before the product's material or colour.
             let mut at = start;
             while at > 0 {
+                // "the stanley 40 oz tumblers": a measure too.
+                let measure = |n: usize| {
+                    crate::rules::measure::canonical(&join(&tokens[at - n..at])).is_some()
+                };
                 let described = (1..=at.min(2)).find(|&n| {
-                    self.lookup(&tokens[at - n..at])
-                        .iter()
-                        .any(|hit| matches!(hit.slot, LexSlot::Material | LexSlot::Color))
+                    measure(n)
+                        || self
+                            .lookup(&tokens[at - n..at])
+                            .iter()
+                            .any(|hit| matches!(hit.slot, LexSlot::Material | LexSlot::Color))
                 });
                 match described {
                     Some(n) => at -= n,
