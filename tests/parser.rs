@@ -1422,6 +1422,58 @@ fn a_maker_named_alone_is_no_product() {
     }
 }
 
+/// Requests named by their product and how they are said: a please, a
+/// count or "ordering now" make an errand of a bare phrase; a request for
+/// recommendations or a command to something else does not.
+#[test]
+fn errands_and_short_ways_of_asking() {
+    let p = parser();
+    for (text, intent) in [
+        (
+            "huggies size 4 diapers, 2 boxes. ordering now",
+            IntentKind::Buy,
+        ),
+        (
+            "hammock for the backyard, buying one today",
+            IntentKind::Buy,
+        ),
+        ("a set of 4 dining chairs pls", IntentKind::Buy),
+        ("kids yellow rain boots size 11 pls", IntentKind::Buy),
+        ("ok lets get the weber grill cover", IntentKind::Buy),
+        ("yes add the bissell carpet cleaner", IntentKind::Buy),
+        ("electric toothbrush recs pls", IntentKind::Search),
+        (
+            "is the levoit air purifier good for allergies",
+            IntentKind::Search,
+        ),
+        ("bird feeders? what kinds do u have", IntentKind::Search),
+        ("need ideas for party favors", IntentKind::Search),
+        ("pls cancel, i changed my mind", IntentKind::CancelOrder),
+        (
+            "want to cancel my preorder for the new zelda game",
+            IntentKind::CancelOrder,
+        ),
+        (
+            "my order has said processing for 4 days now",
+            IntentKind::OrderStatus,
+        ),
+        (
+            "havent received my tires yet, ordered them 2 wks ago",
+            IntentKind::OrderStatus,
+        ),
+    ] {
+        let parsed = p.parse(text);
+        assert_eq!(parsed.intent, intent, "{text}: {parsed:?}");
+    }
+    for text in [
+        "roll five sided dice",
+        "reserve two seats for the 7pm showing",
+    ] {
+        let parsed = p.parse(text);
+        assert_ne!(parsed.intent, IntentKind::Buy, "{text}: {parsed:?}");
+    }
+}
+
 /// A word that is a colour and a material names the material unless
 /// clothes follow or it is said as a colour.
 #[test]

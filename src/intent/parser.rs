@@ -1045,7 +1045,14 @@ impl Parser {
             {
                 // A bare product phrase ("gray turtleneck, medium") is a search:
                 // Concierge shows offers but does not buy without a buying verb.
-                intent.intent = IntentKind::Search;
+                // Asked for politely, counted or needed by a time, it is an
+                // errand ("tide pods the big tub plz", "kitty litter, one
+                // bag", "rain boots size 11, need them by monday").
+                intent.intent = if self.errand(&before_intent, &intent) {
+                    IntentKind::Buy
+                } else {
+                    IntentKind::Search
+                };
                 intent.trace.push(Fired {
                     rule: "fallback_product_only".into(),
                     matched: intent.items[0].product.clone().unwrap_or_default(),
@@ -2338,6 +2345,36 @@ impl Parser {
                     .iter()
                     .any(|hit| !matches!(hit.slot, LexSlot::Product))
         })
+    }
+
+    /// Whether a bare product phrase `text` (no intent rule matched) is an
+    /// errand rather than a look: said with a please, with a count, or
+    /// needed by a time; not when it asks for options or recommendations,
+    /// nor when it opens with a verb ("roll five sided dice", "reserve two
+    /// seats") unless that word is a maker's or the lexicon's ("tide pods").
+    fn errand(&self, text: &str, intent: &Intent) -> bool {
+        let words: Vec<&str> = text
+            .split(|c: char| !(c.is_alphanumeric() || c == '\''))
+            .filter(|w| !w.is_empty())
+            .collect();
+        let asks_advice = words.iter().any(|w| {
+            matches!(
+                *w,
+                "options" | "recs" | "recommendations" | "suggestions" | "ideas" | "reviews"
+            )
+        });
+        let polite = |w: &&str| matches!(*w, "pls" | "plz" | "please");
+        let opens_with_verb = words.iter().find(|w| !polite(w)).is_some_and(|first| {
+            self.rules.lexicon.lookup(first).is_empty()
+                && !self.listed_brand(first)
+                && crate::rules::english::lookup(first).is_some_and(|info| info.verb)
+        });
+        let counted = intent.items.iter().any(|item| item.quantity.is_some());
+        let needed = words.windows(2).any(|pair| {
+            matches!(pair[0], "need" | "want" | "needs")
+                && matches!(pair[1], "it" | "them" | "one" | "these" | "those")
+        });
+        !asks_advice && !opens_with_verb && (words.iter().any(polite) || counted || needed)
     }
 
     /// Whether the number at `at` counts something other than what to buy:
