@@ -577,6 +577,33 @@ const FITS: &[&str] = &["wide", "narrow", "regular", "long", "short", "tall"];
 const TIMES: &[&str] = &[
     "day", "days", "week", "weeks", "hour", "hours", "minute", "minutes", "business",
 ];
+/// What gold and silver make: before these they are the material.
+const JEWELLERY: &[&str] = &[
+    "ring",
+    "rings",
+    "necklace",
+    "necklaces",
+    "earrings",
+    "earring",
+    "chain",
+    "chains",
+    "bracelet",
+    "bracelets",
+    "pendant",
+    "pendants",
+    "anklet",
+    "anklets",
+    "locket",
+    "lockets",
+    "brooch",
+    "cufflinks",
+    "studs",
+    "hoops",
+    "jewellery",
+    "jewelry",
+    "charm",
+    "charms",
+];
 /// Words after a colour that say it is one: "champagne colour".
 const COLOUR_WORDS: &[&str] = &[
     "color", "colour", "colored", "coloured", "colors", "colours", "shade", "tone",
@@ -2671,9 +2698,18 @@ impl Parser {
                             .any(|hit| hit.slot == LexSlot::Product)
                     })
                 };
+                // Gold and silver are what jewellery is made of, and the
+                // colour of anything else ("gold balloons", "a silver
+                // party banner").
+                let precious = matches!(phrase.as_ref(), "gold" | "silver" | "rose gold");
+                let jewellery_follows = tokens[(index + n).min(tokens.len())..]
+                    .iter()
+                    .take(3)
+                    .any(|t| JEWELLERY.contains(&t.text));
                 let material_first = previous != Some("in")
                     && !lexicon_product(after)
-                    && !after.is_some_and(|a| COLOUR_WORDS.contains(&a));
+                    && !after.is_some_and(|a| COLOUR_WORDS.contains(&a))
+                    && (!precious || jewellery_follows);
                 // A product reading wins for multi-word phrases ("khakis" the
                 // trousers, not the colour), and when a colour word is
                 // followed by nothing that could be its noun.
@@ -3121,6 +3157,21 @@ impl Parser {
         if let Some(start) = run_start {
             runs.push((start, tokens.len()));
         }
+        // "a vintage style record player": "style" between two runs joins
+        // them into one phrase.
+        let mut joined: Vec<(usize, usize)> = Vec::with_capacity(runs.len());
+        for (start, end) in runs {
+            match joined.last_mut() {
+                Some(last)
+                    if last.1 + 1 == start
+                        && matches!(tokens[last.1].text, "style" | "styled" | "type") =>
+                {
+                    last.1 = end;
+                }
+                _ => joined.push((start, end)),
+            }
+        }
+        let mut runs = joined;
         // Where the product goes is not the product ("add it to my cart",
         // "put the ketchup in the basket"), and a run of only an option's
         // name asks about the options ("what sizes does ... come in").
@@ -3135,7 +3186,11 @@ impl Parser {
                     tokens[back - 1].text,
                     "to" | "in" | "into" | "onto" | "from"
                 )
-                && PLACES_FOR_ITEMS.contains(&head);
+                // "to my grocery order": the place may follow the run.
+                && (PLACES_FOR_ITEMS.contains(&head)
+                    || tokens
+                        .get(end)
+                        .is_some_and(|t| PLACES_FOR_ITEMS.contains(&t.text)));
             let options_only = end - start == 1 && OPTION_NAMES.contains(&head);
             !placed && !options_only
         });
