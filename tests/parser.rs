@@ -1715,7 +1715,10 @@ fn relative_clauses_do_not_name_the_product() {
         ("looking for a birthday gift for my son", "birthday gift"),
         ("buy a gift for my wife, a silver necklace", "necklace"),
         ("is there a stroller that folds up small", "stroller"),
-        ("looking for a vintage style record player", "vintage style record player"),
+        (
+            "looking for a vintage style record player",
+            "vintage style record player",
+        ),
         ("add a bunch of bananas to my grocery order", "bananas"),
     ] {
         let parsed = p.parse(text);

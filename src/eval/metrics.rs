@@ -81,6 +81,11 @@ pub struct EvalReport {
     /// status or a remark names its product; this figure does not depend on
     /// it.
     pub shopping_slot_micro_f1: f64,
+    /// Slots the parser filled that no utterance of the corpus labels
+    /// (a corpus labelled without `currency`, say): outside its label set,
+    /// they are not scored, as a tagger is scored on the gold's tags only.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub slots_outside_corpus: BTreeSet<String>,
     /// How many `buy` and `search` utterances carried gold slots.
     pub shopping_examples_with_slots: usize,
     pub per_intent: BTreeMap<String, Prf>,
@@ -216,6 +221,11 @@ pub fn evaluate(parser: &Parser, data: &[Labelled]) -> EvalReport {
     let mut shopping_counts = [0usize; 3];
     let mut product_f1_sum = 0.0;
     let mut product_f1_n = 0usize;
+    let labelled_slots: BTreeSet<&String> = data
+        .iter()
+        .filter_map(|example| example.slots.as_ref())
+        .flat_map(|slots| slots.keys())
+        .collect();
 
     for example in data {
         let parsed = parser.parse(&example.text);
@@ -236,7 +246,14 @@ pub fn evaluate(parser: &Parser, data: &[Labelled]) -> EvalReport {
             intent_counts.entry(gold).or_default()[2] += 1;
         }
 
-        let predicted_slots = parsed.flat_slots();
+        let mut predicted_slots = parsed.flat_slots();
+        predicted_slots.retain(|name, _| {
+            let labelled = labelled_slots.contains(name);
+            if !labelled {
+                report.slots_outside_corpus.insert(name.clone());
+            }
+            labelled
+        });
         let mut slot_errors = Vec::new();
         if let Some(gold_slots) = &example.slots {
             report.examples_with_slots += 1;
@@ -385,6 +402,18 @@ impl EvalReport {
                 self.shopping_slot_micro_f1, self.shopping_examples_with_slots
             );
             let _ = writeln!(out, "product token F1:  {:.4}", self.product_token_f1);
+            if !self.slots_outside_corpus.is_empty() {
+                let names: Vec<&str> = self
+                    .slots_outside_corpus
+                    .iter()
+                    .map(String::as_str)
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "not scored:        {} (no line of the corpus labels them)",
+                    names.join(", ")
+                );
+            }
         }
         let _ = writeln!(out, "\nintent            precision  recall     f1  support");
         for (name, prf) in &self.per_intent {
@@ -524,5 +553,40 @@ mod tests {
                 "{name}: {gold} vs {predicted}"
             );
         }
+    }
+
+    /// A slot no line of the corpus labels is outside its label set and
+    /// not scored; one some line labels is scored everywhere.
+    #[test]
+    fn slots_the_corpus_never_labels_are_not_scored() {
+        use serde_json::json;
+        let rules = std::sync::Arc::new(CompiledRules::embedded().expect("embedded rules"));
+        let parser = Parser::new(rules);
+        let line = |text: &str, slots: serde_json::Value| Labelled {
+            text: text.into(),
+            intent: IntentKind::Buy,
+            slots: serde_json::from_value(slots).ok(),
+            source_label: "buy".into(),
+        };
+        let without_currency = [line(
+            "buy a red scarf under $30",
+            json!({"product": "scarf", "color": "red", "max_price": 30}),
+        )];
+        let report = evaluate(&parser, &without_currency);
+        assert_eq!(report.slot_micro_f1, 1.0, "{report:?}");
+        assert!(report.slots_outside_corpus.contains("currency"));
+        let with_currency = [
+            line(
+                "buy a red scarf under $30",
+                json!({"product": "scarf", "color": "red", "max_price": 30}),
+            ),
+            line(
+                "buy a blue hat under $20",
+                json!({"product": "hat", "color": "blue", "max_price": 20, "currency": "USD"}),
+            ),
+        ];
+        let report = evaluate(&parser, &with_currency);
+        assert!(report.slot_micro_f1 < 1.0, "{report:?}");
+        assert!(report.slots_outside_corpus.is_empty());
     }
 }
