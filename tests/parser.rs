@@ -1437,7 +1437,10 @@ fn errands_and_short_ways_of_asking() {
             "hammock for the backyard, buying one today",
             IntentKind::Buy,
         ),
-        ("a set of 4 dining chairs pls", IntentKind::Buy),
+        (
+            "a set of 4 dining chairs pls, want them delivered before thanksgiving",
+            IntentKind::Buy,
+        ),
         ("kids yellow rain boots size 11 pls", IntentKind::Buy),
         ("ok lets get the weber grill cover", IntentKind::Buy),
         ("yes add the bissell carpet cleaner", IntentKind::Buy),
@@ -1461,6 +1464,26 @@ fn errands_and_short_ways_of_asking() {
             "havent received my tires yet, ordered them 2 wks ago",
             IntentKind::OrderStatus,
         ),
+        ("levis 501 jeans 32x30 - ordering 2 pairs", IntentKind::Buy),
+        (
+            "gonna need a 3m extension lead, chuck one in my basket",
+            IntentKind::Buy,
+        ),
+        (
+            "please send a 12kg bag of royal canin dry dog food",
+            IntentKind::Buy,
+        ),
+        (
+            "cricket bat for my boy please, size 5, english willow",
+            IntentKind::Buy,
+        ),
+        ("1 kg red capsicum thanks", IntentKind::Buy),
+        ("got any cutting boards?", IntentKind::Search),
+        ("are patagonia fleeces true to size?", IntentKind::Search),
+        (
+            "nespresso coffee machines - which one's best for lattes?",
+            IntentKind::Search,
+        ),
     ] {
         let parsed = p.parse(text);
         assert_eq!(parsed.intent, intent, "{text}: {parsed:?}");
@@ -1468,6 +1491,8 @@ fn errands_and_short_ways_of_asking() {
     for text in [
         "roll five sided dice",
         "reserve two seats for the 7pm showing",
+        "is it safe to put a nonstick pan in the dishwasher",
+        "vaccines for my trip to cuba",
     ] {
         let parsed = p.parse(text);
         assert_ne!(parsed.intent, IntentKind::Buy, "{text}: {parsed:?}");

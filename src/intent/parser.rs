@@ -846,7 +846,8 @@ const PHRASE_ENDS: &[&str] = &[
     "into", "near", "under", "over", "below", "above", "without", "because", "so", "but", "if",
     "as", "than", "like", "about", "while", "when", "where", "it", "they", "is", "are", "r",
     "should", "must", "can", "could", "would", "will", "do", "does", "did", "has", "have", "had",
-    "was", "were", "compared", "vs", "versus", "that's", "thats",
+    "was", "were", "compared", "vs", "versus", "that's", "thats", "please", "pls", "plz", "thanks",
+    "thx", "cheers",
 ];
 /// Words that make a text a sentence rather than a bare product phrase
 /// ("the timer should have 10 minutes", "apple cider has been in my
@@ -2232,9 +2233,13 @@ impl Parser {
         }
         // A two-word compound WordNet knows ("cutting board", "eye mask")
         // speaks for its head.
-        let compound = before_head
-            .zip(head)
-            .and_then(|(first, last)| crate::rules::english::lookup(&format!("{first}_{last}")));
+        // "chicken coops": the plural of a compound too.
+        let compound = before_head.zip(head).and_then(|(first, last)| {
+            crate::rules::english::lookup(&format!("{first}_{last}")).or_else(|| {
+                last.strip_suffix('s')
+                    .and_then(|one| crate::rules::english::lookup(&format!("{first}_{one}")))
+            })
+        });
         if let Some(info) = compound {
             return info.noun && info.thing_share >= min_share.max(1);
         }
@@ -2258,7 +2263,26 @@ impl Parser {
     /// head no list knows will do.
     fn bare_product_phrase(&self, text: &str, described: bool) -> bool {
         let tokens = tokenize(text);
-        if tokens.iter().any(|t| CLAUSE_WORDS.contains(&t.text)) {
+        // "cricket bat for my boy": a possessive after "for" says whom it
+        // is for, not a clause.
+        let for_whom = |i: usize| {
+            POSSESSIVES.contains(&tokens[i].text)
+                && i > 0
+                && tokens[i - 1].text == "for"
+                && i + 2 <= tokens.len()
+                && [&tokens[i - 1..i + 2], &tokens[i + 1..i + 2]]
+                    .iter()
+                    .any(|phrase| {
+                        self.lookup(phrase)
+                            .iter()
+                            .any(|hit| hit.slot == LexSlot::Audience)
+                    })
+        };
+        let clause = tokens
+            .iter()
+            .enumerate()
+            .any(|(i, t)| CLAUSE_WORDS.contains(&t.text) && !for_whom(i));
+        if clause {
             return false;
         }
         let Some(first) = tokens.first().map(|t| t.text) else {
@@ -2390,18 +2414,44 @@ impl Parser {
                 "options" | "recs" | "recommendations" | "suggestions" | "ideas" | "reviews"
             )
         });
-        let polite = |w: &&str| matches!(*w, "pls" | "plz" | "please");
-        let opens_with_verb = words.iter().find(|w| !polite(w)).is_some_and(|first| {
+        let polite = |w: &&str| {
+            matches!(
+                *w,
+                "pls" | "plz" | "please" | "thanks" | "thx" | "ty" | "cheers"
+            )
+        };
+        // A verb and its object: "roll five sided dice", "reserve two
+        // seats", "answer the phone"; not "cricket bat".
+        let mut content = words.iter().filter(|w| !polite(w));
+        let opens_with_verb = content.next().is_some_and(|first| {
             self.rules.lexicon.lookup(first).is_empty()
                 && !self.listed_brand(first)
                 && crate::rules::english::lookup(first).is_some_and(|info| info.verb)
+                && content.next().is_some_and(|second| {
+                    matches!(*second, "a" | "an" | "the" | "some" | "my" | "me" | "up")
+                        || number_word(second).is_some()
+                        || second.chars().all(|c| c.is_ascii_digit())
+                })
         });
         let counted = intent.items.iter().any(|item| item.quantity.is_some());
         let needed = words.windows(2).any(|pair| {
             matches!(pair[0], "need" | "want" | "needs")
                 && matches!(pair[1], "it" | "them" | "one" | "these" | "those")
         });
-        !asks_advice && !opens_with_verb && (words.iter().any(polite) || counted || needed)
+        // A please or a count alone is weak: "transfer ninety dollars,
+        // please". Something a product has must be said too.
+        let described = intent.items.iter().any(|item| {
+            item.product_type.is_some()
+                || item.brand.is_some()
+                || item.size.is_some()
+                || item.color.is_some()
+                || item.material.is_some()
+                || item.audience.is_some()
+        });
+        let said_politely = words.iter().any(polite);
+        !asks_advice
+            && !opens_with_verb
+            && (needed || (described && (said_politely || counted)) || (said_politely && counted))
     }
 
     /// Whether the number at `at` counts something other than what to buy:
