@@ -19,7 +19,11 @@ pub use fuzzy::FuzzyIndex;
 
 use crate::error::{RuleError, RuleProblem};
 use crate::intent::IntentKind;
-use regex::{Regex, RegexSet};
+use regex::{Regex, RegexSet, RegexSetBuilder};
+
+/// Cache for the intent pattern set's lazy DFA, per thread (the default is
+/// 2 MiB).
+const INTENT_SET_DFA_BYTES: usize = 16 << 20;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
@@ -832,8 +836,15 @@ pub fn compile(sources: &[RuleSource]) -> Result<CompiledRules, RuleError> {
     let (set_patterns, price_patterns) = set_patterns(&parsed_files);
     std::thread::scope(|scope| {
         let sets = scope.spawn(|| {
+            // The intent set's lazy DFA needs more than the default cache
+            // for some requests; a full cache makes it start over on every
+            // few bytes, at twenty times the cost (see `cargo bench --bench
+            // parse`).
             (
-                RegexSet::new(&set_patterns).ok(),
+                RegexSetBuilder::new(&set_patterns)
+                    .dfa_size_limit(INTENT_SET_DFA_BYTES)
+                    .build()
+                    .ok(),
                 RegexSet::new(&price_patterns).ok(),
             )
         });
