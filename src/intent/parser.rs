@@ -219,7 +219,6 @@ const POSSESSIVES: &[&str] = &["my", "your", "his", "her", "our", "their", "its"
 /// do; "switch" (6) and "parachute" (9) describe. "ring light" is the price
 /// of "coach purse".
 const KNOWN_BRAND_THING_SHARE: u8 = 3;
-/// Words that follow a maker's name as part of it ("pawsome co").
 /// Whether the words `start..end` of `tokens` name a maker and nothing
 /// else: "(the) bounty one", "anything new from fernleaf botanics".
 fn maker_named_alone(tokens: &[Token], start: usize, end: usize) -> bool {
@@ -254,6 +253,9 @@ const FIRM_WORDS: &[&str] = &[
     "creamery",
     "dairy",
 ];
+/// Titles before a maker's name: "dr teal's", "mrs meyers".
+const TITLES: &[&str] = &["dr", "mr", "mrs", "ms"];
+/// Words that follow a maker's name as part of it ("pawsome co").
 const COMPANY_WORDS: &[&str] = &[
     "co",
     "company",
@@ -1752,12 +1754,10 @@ impl Parser {
     ) -> Option<(usize, usize)> {
         if let Some((start, end)) = chosen {
             let name_like = |w: &str| {
-                self.unknown_name(w)
-                    || self.listed_brand(w)
-                    || person_name(w)
+                self.maker_word(w)
                     || COMPANY_WORDS.contains(&w)
                     || FIRM_WORDS.contains(&w)
-                    || matches!(w, "dr" | "mr" | "mrs" | "ms")
+                    || TITLES.contains(&w)
             };
             if maker_named_alone(tokens, start, end)
                 && tokens[start..end].iter().all(|t| name_like(t.text))
@@ -1866,12 +1866,10 @@ impl Parser {
             }
             _ => false,
         };
-        let maker_word =
-            |word: &str| self.unknown_name(word) || self.listed_brand(word) || person_name(word);
         let alone = runs.iter().copied().find(|&(start, end)| {
             Some((start, end)) != chosen
                 && end - start == 1
-                && maker_word(tokens[start].text)
+                && self.maker_word(tokens[start].text)
                 && if start == 0 {
                     // "(get the) bounty one": the trigger took "the".
                     tokens
@@ -1890,8 +1888,7 @@ impl Parser {
                     && matches!(tokens[start - 1].text, "from" | "by")
                     && (2..=3).contains(&(end - start))
                     && closes(end);
-                let titled =
-                    matches!(tokens[start].text, "dr" | "mr" | "mrs" | "ms") && end - start == 2;
+                let titled = TITLES.contains(&tokens[start].text) && end - start == 2;
                 let company = COMPANY_WORDS.contains(&tokens[end - 1].text)
                     || FIRM_WORDS.contains(&tokens[end - 1].text);
                 (named && (titled || company)).then_some((start, end))
@@ -1923,6 +1920,12 @@ impl Parser {
         })
     }
 
+    /// Whether `word` may be a maker's name standing on its own: a name no
+    /// word list knows, a well-known brand or a person's name.
+    fn maker_word(&self, word: &str) -> bool {
+        self.unknown_name(word) || self.listed_brand(word) || person_name(word)
+    }
+
     /// Whether `word` is a well-known brand of one word that is no English
     /// word and has no other meaning in the rule files: "lavazza", "brita".
     fn foreign_brand(&self, word: &str) -> bool {
@@ -1941,8 +1944,9 @@ impl Parser {
         let word = |i: usize| phrase.get(i).map(|t| t.text);
         let len = match (word(0)?, word(1)?) {
             (_, "free") => return None,
-            ("mr" | "mrs" | "ms" | "dr", name)
-                if name.chars().all(char::is_alphabetic)
+            (title, name)
+                if TITLES.contains(&title)
+                    && name.chars().all(char::is_alphabetic)
                     && !self.rules.stopwords.contains(name) =>
             {
                 2
@@ -2404,9 +2408,10 @@ impl Parser {
     /// nor when it opens with a verb ("roll five sided dice", "reserve two
     /// seats") unless that word is a maker's or the lexicon's ("tide pods").
     fn errand(&self, text: &str, intent: &Intent) -> bool {
-        let words: Vec<&str> = text
-            .split(|c: char| !(c.is_alphanumeric() || c == '\''))
-            .filter(|w| !w.is_empty())
+        let words: Vec<&str> = tokenize(text)
+            .into_iter()
+            .map(|t| t.text)
+            .filter(|&w| w != ",")
             .collect();
         let asks_advice = words.iter().any(|w| {
             matches!(

@@ -19,6 +19,11 @@ impl Parser {
     /// Murder Club"), a product word closing it is the product ("Samsung
     /// TV"), and a name the rule files already know is left to them.
     pub(super) fn capitalised_names(&self, text: &str) -> Vec<String> {
+        // Most requests are typed in lowercase: nothing to read, on the
+        // parse path.
+        if !text.chars().any(char::is_uppercase) {
+            return Vec::new();
+        }
         let words: Vec<&str> = text.split_whitespace().collect();
         let capitalised = |word: &str| word.chars().next().is_some_and(char::is_uppercase);
         let shouting = !text.chars().any(char::is_lowercase);
